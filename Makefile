@@ -1,0 +1,40 @@
+# twisted-chat: every target creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 1234
+DB ?= sqlite:chat.sqlite3
+
+.PHONY: run test lint typecheck bench clean
+
+$(BIN)/twistd: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-deps: $(BIN)/twistd
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+## Run the server on SQLite at 127.0.0.1:1234 (override with PORT=, HOST=, DB=).
+run: $(BIN)/twistd
+	$(BIN)/twistd -n --pidfile= chat --port tcp:$(PORT):interface=$(HOST) --db $(DB)
+
+## Lint, type-check, then run the whole test suite (MySQL tests against a real MariaDB).
+test: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.test-deps
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache _trial_temp

@@ -1,0 +1,15 @@
+-- twisted-chat schema for MySQL / MariaDB.
+-- Applied idempotently by the server at start-up; a DBA may also run it by hand:
+--     mysql redes < sql/mysql.sql
+--
+-- clientes: one row per user (the original design's table and columns).
+--   nick_key      NFC + casefold form of the nickname: the identity of a user ("Ana" = "ana").
+--                 Binary collation, so "José" and "Jose" stay two users, as they are on the wire.
+--   nickname      the spelling the user logged in with last.
+--   connected_at  the user's last login, in UTC.
+CREATE TABLE IF NOT EXISTS clientes (
+    nick_key VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    nickname VARCHAR(20) NOT NULL,
+    connected_at DATETIME NOT NULL,
+    PRIMARY KEY (nick_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

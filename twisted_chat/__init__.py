@@ -1,0 +1,14 @@
+"""twisted-chat: a line-protocol chat server built on Twisted.
+
+Layers, each importing only the ones below it:
+
+- :mod:`twisted_chat.lines`, :mod:`twisted_chat.nicknames`, :mod:`twisted_chat.wire`,
+  :mod:`twisted_chat.text`: pure helpers (framing, nickname rules, server line formats, catalogues);
+- :mod:`twisted_chat.core` and :mod:`twisted_chat.commands`: the chat itself (registry, routing,
+  commands), with no sockets and no SQL;
+- :mod:`twisted_chat.storage`: the ``clientes`` table behind ``adbapi``;
+- :mod:`twisted_chat.protocol`: the per-connection ``LineReceiver`` and its factory;
+- :mod:`twisted_chat.service`: ``twistd chat`` options and service wiring.
+"""
+
+__version__ = "1.0.0"

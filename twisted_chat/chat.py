@@ -1,0 +1,150 @@
+"""The chat as one object: what a connection's protocol calls, and nothing about sockets or SQL.
+
+:class:`ChatCore` owns the :class:`~twisted_chat.core.Room` and the
+:class:`~twisted_chat.commands.Commands` table. A protocol reports a new connection, each decoded
+line and the disconnect; the core answers through the session's ``deliver``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from twisted_chat import nicknames, wire
+from twisted_chat.commands import Commands
+from twisted_chat.core import ChatSession, Room
+from twisted_chat.lines import has_control_characters, split_first_word
+from twisted_chat.text import Catalogue
+
+
+class LoginRecorder(Protocol):
+    """Where logins are recorded (implemented by :class:`twisted_chat.storage.LoginStore`)."""
+
+    def record_login(self, nickname: str, when: datetime) -> Deferred[datetime | None]:
+        """Record a login; fire with the user's previous login time, ``None`` if new."""
+
+
+class ChatCore:
+    """Login, routing and commands for every connection of one server."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        texts: Catalogue,
+        clock: IReactorTime,
+        logins: LoginRecorder | None = None,
+    ) -> None:
+        self.texts = texts
+        self.clock = clock
+        self.logins = logins
+        self.room = Room(texts)
+        self.commands = Commands(self.room, texts, clock)
+        self._prompt = wire.notice(texts.prompt)
+
+    def now(self) -> datetime:
+        """The current time according to the injected clock, in UTC."""
+        return datetime.fromtimestamp(self.clock.seconds(), tz=UTC)
+
+    # -- what a protocol calls --------------------------------------------------------------
+
+    def connected(self, session: ChatSession) -> None:
+        """A client connected: ask for a nickname."""
+        session.deliver(self._prompt)
+
+    def line_received(self, session: ChatSession, text: str) -> None:
+        """One decoded client line (terminator removed): a nickname, a command or a message."""
+        if session.nickname is None:
+            self.login(session, text)
+        else:
+            self.chat_line(session, text)
+
+    def disconnected(self, session: ChatSession) -> None:
+        """The connection is gone: remove the user and tell everyone."""
+        if self.room.remove(session):
+            self.log.info("{nick} left", nick=session.nickname)
+            self.room.announce(self.texts.left.format(nick=session.nickname))
+
+    # -- login ------------------------------------------------------------------------------
+
+    def login(self, session: ChatSession, raw: str) -> bool:
+        """Try ``raw`` as ``session``'s nickname; on failure send exactly one ``! `` line."""
+        nickname = nicknames.normalize(raw)
+        if not nicknames.is_valid(nickname):
+            session.deliver(wire.error(self.texts.nick_invalid))
+            return False
+        if not self.room.add(session, nickname):
+            session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
+            return False
+        session.nickname = nickname
+        self.log.info("{nick} logged in", nick=nickname)
+        session.deliver(wire.notice(self.texts.welcome.format(nick=nickname)))
+        self.room.announce(self.texts.joined.format(nick=nickname), exclude=session)
+        self._record_login(session, nickname)
+        return True
+
+    def _record_login(self, session: ChatSession, nickname: str) -> None:
+        if self.logins is None:
+            return
+
+        def show_previous(previous: datetime | None) -> None:
+            if self.room.find(nickname) is not session:
+                return  # gone already
+            if previous is None:
+                text = self.texts.first_visit
+            else:
+                text = self.texts.last_seen.format(when=previous.isoformat(timespec="seconds"))
+            session.deliver(wire.notice(text))
+
+        def not_recorded(failure: Failure) -> None:
+            # The store logs outages itself, once; the chat simply goes on.
+            self.log.debug("login of {nick} not recorded yet: {f}", nick=nickname, f=failure)
+
+        self.logins.record_login(nickname, self.now()).addCallbacks(show_previous, not_recorded)
+
+    # -- after login ------------------------------------------------------------------------
+
+    def chat_line(self, session: ChatSession, text: str) -> None:
+        """A line from a logged-in user: command, private or public message."""
+        if has_control_characters(text):
+            session.deliver(wire.error(self.texts.control_chars))
+            return
+        if not text.strip(" \t"):
+            return
+        first = text[0]
+        if first == "/":
+            self.commands.dispatch(session, text[1:])
+        elif first == "#":
+            self.private_message(session, text[1:])
+        else:
+            self.room.say_public(session, text)
+
+    def private_message(self, sender: ChatSession, line: str) -> None:
+        """``#NICK TEXT`` (``line`` is without the ``#``): deliver to NICK, echo to the sender."""
+        target, text = split_first_word(line)
+        target_nick = nicknames.normalize(target)
+        if not nicknames.is_valid(target_nick):
+            sender.deliver(wire.error(self.texts.private_bad_nick.format(nick=target)))
+            return
+        if not text.strip(" \t"):
+            sender.deliver(wire.error(self.texts.private_empty))
+            return
+        recipient = self.room.find(target_nick)
+        if recipient is sender:
+            sender.deliver(wire.error(self.texts.private_self))
+            return
+        if recipient is None or recipient.nickname is None:
+            self.log.info(
+                "private message from {sender} to {target}: not connected",
+                sender=sender.nickname,
+                target=target_nick,
+            )
+            sender.deliver(wire.error(self.texts.private_offline.format(nick=target_nick)))
+            return
+        self.room.deliver_to([recipient], wire.private(sender.nickname or "", text))
+        sender.deliver(wire.private_echo(recipient.nickname, text))

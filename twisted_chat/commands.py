@@ -1,0 +1,132 @@
+"""The command table: one method per command, registered explicitly with :func:`command`.
+
+Wire input never reaches ``getattr``: only methods decorated with :func:`command` are commands
+(the trap of ``twisted.words.protocols.irc``, where every ``irc_*`` attribute is reachable from
+the wire). ``/ayuda`` is generated from the table, so adding a command is adding one method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from twisted.internet.interfaces import IReactorTime
+
+from twisted_chat import wire
+from twisted_chat.core import ChatSession, Room
+from twisted_chat.lines import split_first_word
+from twisted_chat.text import Catalogue
+
+Handler = Callable[[Any, ChatSession, str], None]
+H = TypeVar("H", bound=Handler)
+
+_SPEC_ATTRIBUTE = "_chat_command"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """How a command is typed and described: its name, aliases and one line of help per language."""
+
+    name: str
+    aliases: tuple[str, ...]
+    help: dict[str, str]
+    usage: str = ""
+
+
+def command(name: str, *aliases: str, es: str, en: str, usage: str = "") -> Callable[[H], H]:
+    """Register the decorated method as the command ``/name`` (and ``/alias`` for each alias).
+
+    ``es`` and ``en`` are its one-line help texts; ``usage`` describes arguments, if any.
+    """
+
+    def register(method: H) -> H:
+        setattr(method, _SPEC_ATTRIBUTE, CommandSpec(name, aliases, {"es": es, "en": en}, usage))
+        return method
+
+    return register
+
+
+@dataclass(frozen=True)
+class _Entry:
+    spec: CommandSpec
+    handler: Callable[[ChatSession, str], None]
+
+
+class Commands:
+    """The commands of a logged-in user, dispatched through an explicit table."""
+
+    def __init__(self, room: Room, texts: Catalogue, clock: IReactorTime) -> None:
+        self.room = room
+        self.texts = texts
+        self.clock = clock
+        self._entries: list[_Entry] = []
+        self._table: dict[str, _Entry] = {}
+        for attribute in vars(type(self)).values():
+            spec = getattr(attribute, _SPEC_ATTRIBUTE, None)
+            if isinstance(spec, CommandSpec):
+                entry = _Entry(spec, attribute.__get__(self))
+                self._entries.append(entry)
+                for word in (spec.name, *spec.aliases):
+                    if word in self._table:
+                        raise ValueError(f"command /{word} registered twice")
+                    self._table[word] = entry
+
+    def specs(self) -> list[CommandSpec]:
+        """Every command, in the order they are defined."""
+        return [entry.spec for entry in self._entries]
+
+    def names(self) -> set[str]:
+        """Every word that is a command (names and aliases), lower case."""
+        return set(self._table)
+
+    def dispatch(self, session: ChatSession, line: str) -> None:
+        """Run the command in ``line`` (the text after ``/``); unknown ones get a ``! `` line."""
+        name, args = split_first_word(line)
+        if not name:
+            session.deliver(wire.error(self.texts.empty_command))
+            return
+        entry = self._table.get(name.lower())
+        if entry is None:
+            session.deliver(wire.error(self.texts.unknown_command.format(name=name)))
+            return
+        entry.handler(session, args)
+
+    # -- the commands -----------------------------------------------------------------------
+
+    @command("listar", "list", es="muestra los usuarios conectados", en="list connected users")
+    def listar(self, session: ChatSession, args: str) -> None:
+        """``* Conectados (N): ana, Bob, carol``: the logged-in users, sorted by casefold."""
+        names = self.room.nicknames()
+        text = self.texts.listar.format(count=len(names), nicks=", ".join(names))
+        session.deliver(wire.notice(text))
+
+    @command("salir", "quit", es="cierra la conexión", en="close the connection")
+    def salir(self, session: ChatSession, args: str) -> None:
+        """Say goodbye, then close the connection (lines after it are not processed)."""
+        session.deliver(wire.notice(self.texts.salir.format(nick=session.nickname)))
+        session.close()
+
+    @command("username", "whoami", es="muestra tu nickname", en="show your nickname")
+    def username(self, session: ChatSession, args: str) -> None:
+        """Tell the user their own nickname."""
+        session.deliver(wire.notice(self.texts.username.format(nick=session.nickname)))
+
+    @command("ayuda", "help", es="muestra esta ayuda", en="show this help")
+    def ayuda(self, session: ChatSession, args: str) -> None:
+        """One ``* `` line per command, generated from the table, then the message syntax."""
+        lang = self.texts.lang
+        lines = [wire.notice(self.texts.ayuda_header)]
+        for spec in self.specs():
+            words = ", ".join(f"/{w}" for w in (spec.name, *spec.aliases))
+            usage = f" {spec.usage}" if spec.usage else ""
+            lines.append(wire.notice(f"{words}{usage}: {spec.help[lang]}"))
+        lines.append(wire.notice(self.texts.message_help))
+        session.deliver(b"".join(lines))
+
+    @command("hora", "time", es="muestra la hora del servidor", en="show the server time")
+    def hora(self, session: ChatSession, args: str) -> None:
+        """The server's local time, ISO 8601 with seconds and UTC offset."""
+        now = datetime.fromtimestamp(self.clock.seconds(), tz=UTC).astimezone()
+        session.deliver(wire.notice(self.texts.hora.format(time=now.isoformat(timespec="seconds"))))

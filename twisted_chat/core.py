@@ -1,0 +1,113 @@
+"""The chat room: who is logged in, and delivery of public and private messages.
+
+Nothing here knows about sockets or SQL, in the manner of ``twisted.words.service``: connections
+are reached through the small :class:`ChatSession` interface, and every outgoing line is encoded
+once by :mod:`twisted_chat.wire` and handed as bytes to each recipient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from twisted.logger import Logger
+
+from twisted_chat import nicknames, wire
+from twisted_chat.text import Catalogue
+
+
+class ChatSession(Protocol):
+    """What the chat needs from one connection (implemented by the protocol)."""
+
+    #: The logged-in nickname, or ``None`` while at the nickname prompt (set by the chat core).
+    nickname: str | None
+
+    def deliver(self, data: bytes) -> None:
+        """Queue ``data`` (one or more complete, encoded server lines) for the client."""
+
+    def close(self) -> None:
+        """Close the connection once what was delivered has been written."""
+
+    def abort(self) -> None:
+        """Drop the connection at once, discarding pending output."""
+
+
+class Room:
+    """The registry of logged-in users, keyed by :func:`twisted_chat.nicknames.key`.
+
+    One recipient failing never stops a delivery to the others: a session whose ``deliver``
+    raises is logged and aborted, and leaves the room through the normal disconnect path.
+    """
+
+    log = Logger()
+
+    def __init__(self, texts: Catalogue) -> None:
+        self.texts = texts
+        self._users: dict[str, ChatSession] = {}
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def __contains__(self, nickname: str) -> bool:
+        return nicknames.key(nickname) in self._users
+
+    def find(self, nickname: str) -> ChatSession | None:
+        """The session logged in as ``nickname`` (any case), if any."""
+        return self._users.get(nicknames.key(nickname))
+
+    def sessions(self) -> list[ChatSession]:
+        """A snapshot of the logged-in sessions."""
+        return list(self._users.values())
+
+    def nicknames(self) -> list[str]:
+        """Logged-in nicknames, sorted by their casefolded form."""
+        return [self._users[k].nickname or "" for k in sorted(self._users)]
+
+    def add(self, session: ChatSession, nickname: str) -> bool:
+        """Register ``session`` as ``nickname``; ``False`` if the nickname is taken."""
+        nick_key = nicknames.key(nickname)
+        if nick_key in self._users:
+            return False
+        self._users[nick_key] = session
+        return True
+
+    def remove(self, session: ChatSession) -> bool:
+        """Unregister ``session``; ``False`` if it was not registered (or was replaced)."""
+        nickname = session.nickname
+        if nickname is None:
+            return False
+        nick_key = nicknames.key(nickname)
+        if self._users.get(nick_key) is not session:
+            return False
+        del self._users[nick_key]
+        return True
+
+    def broadcast(self, data: bytes, exclude: ChatSession | None = None) -> int:
+        """Deliver the encoded line(s) ``data`` to every logged-in session except ``exclude``.
+
+        Returns the number of sessions it was handed to.
+        """
+        return self.deliver_to((s for s in self.sessions() if s is not exclude), data)
+
+    def deliver_to(self, recipients: Iterable[ChatSession], data: bytes) -> int:
+        """Deliver ``data`` to each of ``recipients``, isolating failures; return the count."""
+        count = 0
+        for session in recipients:
+            try:
+                session.deliver(data)
+            except Exception:
+                self.log.failure(
+                    "Delivery to {nick} failed; dropping the connection", nick=session.nickname
+                )
+                session.abort()
+            else:
+                count += 1
+        return count
+
+    def announce(self, text: str, exclude: ChatSession | None = None) -> None:
+        """Send a ``* `` notice to everyone logged in except ``exclude``."""
+        self.broadcast(wire.notice(text), exclude)
+
+    def say_public(self, sender: ChatSession, text: str) -> None:
+        """Relay ``text`` verbatim from ``sender`` to every other logged-in user."""
+        self.broadcast(wire.public(sender.nickname or "", text), exclude=sender)

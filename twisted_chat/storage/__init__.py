@@ -1,0 +1,31 @@
+"""Storage of users and their last connection time (table ``clientes``), behind ``adbapi``.
+
+``open_login_store(url, reactor)`` gives a :class:`~twisted_chat.storage.logins.LoginStore` for a
+``--db`` URL; every call on it returns a Deferred, and the reactor never waits on the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted_chat.storage.database import Database
+from twisted_chat.storage.engines import engine_for
+from twisted_chat.storage.logins import DEFAULT_QUEUE_LIMIT, DatabaseUnavailable, LoginStore
+from twisted_chat.storage.url import BadDatabaseURL, DatabaseURL, parse_db_url
+
+__all__ = [
+    "BadDatabaseURL",
+    "Database",
+    "DatabaseURL",
+    "DatabaseUnavailable",
+    "LoginStore",
+    "open_login_store",
+    "parse_db_url",
+]
+
+
+def open_login_store(
+    url: DatabaseURL, reactor: Any, queue_limit: int = DEFAULT_QUEUE_LIMIT
+) -> LoginStore:
+    """A login store on a new connection pool for ``url`` (call ``start()`` once running)."""
+    return LoginStore(Database(engine_for(url), reactor), reactor, queue_limit)

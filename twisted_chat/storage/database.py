@@ -1,0 +1,100 @@
+"""An ``adbapi.ConnectionPool`` wrapped with bounded retries and clear logging.
+
+Modelled on Synapse's ``synapse/storage/database.py``: the reactor is a parameter, connections
+are set up by the engine, and a transaction whose connection died mid-way (MySQL 2006/2013) is
+retried a bounded number of times on a fresh connection, since ``cp_reconnect`` only reconnects
+and never re-runs the failed query. Transaction bodies must therefore be idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from twisted.enterprise import adbapi
+from twisted.internet import defer, threads
+from twisted.internet.interfaces import IReactorCore, IReactorThreads
+from twisted.logger import Logger
+
+from twisted_chat.storage.engines import Engine, schema_statements
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: How many times a transaction is attempted when its connection is lost mid-way.
+MAX_ATTEMPTS = 3
+
+
+class Database:
+    """A connection pool for one engine; every call returns a Deferred and never blocks."""
+
+    log = Logger()
+
+    def __init__(self, engine: Engine, reactor: Any) -> None:
+        self.engine = engine
+        self._reactor = reactor
+        args, kwargs = engine.pool_args()
+        self._pool = adbapi.ConnectionPool(
+            engine.module.__name__, *args, cp_reactor=reactor, **kwargs
+        )
+        self._closed = False
+
+    @defer.inlineCallbacks
+    def run_interaction(
+        self,
+        description: str,
+        func: Callable[Concatenate[adbapi.Transaction, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Any:
+        """Run ``func(txn, ...)`` in one transaction; retry it if the connection was lost."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                result = yield self._pool.runInteraction(func, *args, **kwargs)
+            except Exception as e:
+                if attempt < MAX_ATTEMPTS and self.is_connection_lost(e):
+                    self.log.info(
+                        "{description}: database connection lost ({error}); retrying",
+                        description=description,
+                        error=e,
+                    )
+                    continue
+                raise
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def is_connection_lost(self, error: BaseException) -> bool:
+        """Whether ``error`` is a dropped connection (the statement may simply be re-run)."""
+        return isinstance(error, adbapi.ConnectionLost) or self.engine.is_connection_lost(error)
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        """Whether ``error`` means the database is down or unreachable for now."""
+        return self.is_connection_lost(error) or self.engine.is_unavailable(error)
+
+    def prepare(self) -> defer.Deferred[None]:
+        """Run the engine's blocking preparation (e.g. ``CREATE DATABASE``) in a thread."""
+        reactor: IReactorThreads = self._reactor
+        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), self.engine.prepare)
+
+    def apply_schema(self) -> defer.Deferred[None]:
+        """Create the tables from ``sql/`` if they do not exist (idempotent)."""
+        statements = schema_statements(self.engine.schema_file)
+
+        def create(txn: adbapi.Transaction) -> None:
+            for statement in statements:
+                txn.execute(statement)
+
+        d: defer.Deferred[None] = self.run_interaction("apply schema", create)
+        return d
+
+    def close(self) -> None:
+        """Close every pooled connection and stop the pool's threads."""
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+    @property
+    def reactor(self) -> IReactorCore:
+        """The reactor this database schedules on."""
+        core: IReactorCore = self._reactor
+        return core

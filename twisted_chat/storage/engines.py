@@ -1,0 +1,190 @@
+"""One small object per database backend, in the manner of Synapse's ``storage/engines``.
+
+An engine knows its DB-API module, how to open connections for ``adbapi`` (pool arguments and
+per-connection set-up), its parameter style, which errors mean "the database is unavailable, try
+again" and how times are stored. SQL elsewhere is written with ``?`` placeholders;
+:meth:`Engine.sql` converts them for the backend.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from importlib import resources
+from types import ModuleType
+from typing import Any, ClassVar
+
+from twisted_chat.storage.url import DatabaseURL, MysqlURL, SqliteURL
+
+#: How ``connected_at`` is written: SQLite's own ``datetime()`` text form, also accepted by MySQL.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# MySQL client errors after which the same statement may succeed on a fresh connection.
+_MYSQL_CONNECTION_LOST = frozenset({2006, 2013, 2055})  # gone away, lost, lost (system error)
+
+
+def schema_statements(filename: str) -> list[str]:
+    """The statements of ``sql/FILENAME``, comments removed, in order."""
+    text = resources.files("twisted_chat").joinpath("sql", filename).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+class Engine:
+    """Backend-specific behaviour shared by all storage code."""
+
+    name: ClassVar[str]
+    schema_file: ClassVar[str]
+    module: ModuleType
+
+    def pool_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Positional and keyword arguments for ``adbapi.ConnectionPool`` after the module name."""
+        raise NotImplementedError
+
+    def sql(self, statement: str) -> str:
+        """``statement`` with ``?`` placeholders converted to the backend's style."""
+        return statement
+
+    def is_connection_lost(self, error: BaseException) -> bool:
+        """Whether ``error`` means the connection died mid-statement (retry at once)."""
+        return False
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        """Whether ``error`` means the database is unavailable for now (retry later)."""
+        return isinstance(error, self.module.OperationalError | self.module.InterfaceError)
+
+    def prepare(self) -> None:
+        """Blocking set-up before the pool is used (runs in a thread)."""
+
+    @staticmethod
+    def to_db_time(when: datetime) -> str:
+        """``when`` (aware) as the UTC text stored in ``connected_at``."""
+        return when.astimezone(UTC).strftime(TIME_FORMAT)
+
+    @staticmethod
+    def from_db_time(value: Any) -> datetime:
+        """A ``connected_at`` value read back, as an aware UTC datetime."""
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC)
+        return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=UTC)
+
+    upsert_login: ClassVar[str]
+
+
+class SqliteEngine(Engine):
+    """The embedded default: one connection (SQLite serialises writers anyway), WAL journal."""
+
+    name = "sqlite"
+    schema_file = "sqlite.sql"
+    upsert_login = (
+        "INSERT INTO clientes (nick_key, nickname, connected_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (nick_key) DO UPDATE SET "
+        "nickname = CASE WHEN excluded.connected_at >= clientes.connected_at "
+        "THEN excluded.nickname ELSE clientes.nickname END, "
+        "connected_at = MAX(clientes.connected_at, excluded.connected_at)"
+    )
+
+    def __init__(self, url: SqliteURL) -> None:
+        self.url = url
+        self.module = sqlite3
+
+    def pool_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """One shared connection usable from the pool's thread."""
+        return (self.url.path,), {
+            "check_same_thread": False,
+            "timeout": 10.0,
+            "cp_min": 1,
+            "cp_max": 1,
+            "cp_openfun": self._on_connect,
+        }
+
+    @staticmethod
+    def _on_connect(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+
+class MysqlEngine(Engine):
+    """MySQL/MariaDB through mysqlclient (``MySQLdb``), utf8mb4 end to end, reconnecting pool."""
+
+    name = "mysql"
+    schema_file = "mysql.sql"
+    # Assignments run left to right: nickname is decided against the old connected_at.
+    upsert_login = (
+        "INSERT INTO clientes (nick_key, nickname, connected_at) VALUES (?, ?, ?) "
+        "ON DUPLICATE KEY UPDATE "
+        "nickname = IF(VALUES(connected_at) >= connected_at, VALUES(nickname), nickname), "
+        "connected_at = GREATEST(connected_at, VALUES(connected_at))"
+    )
+
+    def __init__(self, url: MysqlURL) -> None:
+        import MySQLdb  # imported here so SQLite users need no MySQL client library
+
+        self.url = url
+        self.module = MySQLdb
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        return {
+            "host": self.url.host,
+            "port": self.url.port,
+            "user": self.url.user,
+            "password": self.url.password,
+            "charset": "utf8mb4",
+            "connect_timeout": 5,
+            "read_timeout": 30,
+            "write_timeout": 30,
+        }
+
+    def pool_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Keyword connection arguments plus a reconnecting pool of up to three connections."""
+        kwargs = self._connect_kwargs()
+        kwargs.update(
+            database=self.url.database,
+            cp_min=1,
+            cp_max=3,
+            cp_reconnect=True,
+            cp_noisy=False,
+            cp_openfun=self._on_connect,
+        )
+        return (), kwargs
+
+    @staticmethod
+    def _on_connect(conn: Any) -> None:
+        cursor = conn.cursor()
+        cursor.execute("SET time_zone = '+00:00'")
+        cursor.close()
+
+    def sql(self, statement: str) -> str:
+        """MySQLdb uses ``%s`` placeholders."""
+        return statement.replace("?", "%s")
+
+    def _error_code(self, error: BaseException) -> int | None:
+        args = getattr(error, "args", ())
+        return args[0] if args and isinstance(args[0], int) else None
+
+    def is_connection_lost(self, error: BaseException) -> bool:
+        """Errors 2006/2013: the server went away or the connection dropped mid-query."""
+        return (
+            isinstance(error, self.module.OperationalError)
+            and self._error_code(error) in _MYSQL_CONNECTION_LOST
+        )
+
+    def prepare(self) -> None:
+        """Create the database if it does not exist yet (needs the privilege; harmless if not)."""
+        conn = self.module.connect(**self._connect_kwargs())
+        try:
+            cursor = conn.cursor()
+            cursor.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{self.url.database}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+            cursor.close()
+        finally:
+            conn.close()
+
+
+def engine_for(url: DatabaseURL) -> Engine:
+    """The engine that serves ``url``."""
+    if isinstance(url, SqliteURL):
+        return SqliteEngine(url)
+    return MysqlEngine(url)

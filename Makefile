@@ -15,6 +15,7 @@ $(BIN)/twistd: setup.cfg pyproject.toml
 	touch $@
 
 $(VENV)/.test-deps: $(BIN)/twistd
+	scripts/system-deps
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 

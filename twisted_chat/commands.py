@@ -63,7 +63,11 @@ class Commands:
         self.clock = clock
         self._entries: list[_Entry] = []
         self._table: dict[str, _Entry] = {}
-        for attribute in vars(type(self)).values():
+        # Subclasses inherit the commands of their bases and may override them by method name.
+        methods: dict[str, Any] = {}
+        for klass in reversed(type(self).__mro__):
+            methods.update(vars(klass))
+        for attribute in methods.values():
             spec = getattr(attribute, _SPEC_ATTRIBUTE, None)
             if isinstance(spec, CommandSpec):
                 entry = _Entry(spec, attribute.__get__(self))

@@ -58,6 +58,13 @@ class Options(usage.Options):
             self["port"] = [DEFAULT_PORT]
         endpoints_: list[IStreamServerEndpoint] = []
         for description in self["port"]:
+            kind, _, rest = description.partition(":")
+            if kind in ("tcp", "tcp6", "ssl") and rest:
+                port = rest.split(":", 1)[0].removeprefix("port=")
+                if not port.isdigit() or not 0 <= int(port) <= 65535:
+                    raise usage.UsageError(
+                        f"bad --port {description!r}: port must be a number from 0 to 65535"
+                    )
             try:
                 endpoints_.append(endpoints.serverFromString(reactor, description))
             except Exception as e:  # ValueError, KeyError, SSL errors, missing files...
@@ -84,11 +91,29 @@ class ListenerService(service.Service):
         self.description = description
         self.port: IListeningPort | None = None
         self.listening: defer.Deferred[IListeningPort] | None = None
+        self._failure: BaseException | None = None
+
+    def privilegedStartService(self) -> None:
+        """Listen before privileges are dropped; a failure to listen ends the process.
+
+        Twisted's own endpoints listen synchronously, so a port in use is reported here, before
+        the reactor starts, and ``twistd`` exits with status 1 and a one-line message.
+        """
+        super().privilegedStartService()
+        self._listen()
+        if self.listening is not None and self.port is None and self._failure is not None:
+            raise SystemExit(f"twistd chat: cannot listen on {self.description}: {self._failure}")
 
     def startService(self) -> None:
-        """Start listening; a failure to listen stops the process with a clear log line."""
+        """Start listening, unless :meth:`privilegedStartService` already did."""
         super().startService()
+        if self.listening is None:
+            self._listen()
+
+    def _listen(self) -> None:
         from twisted.internet import reactor
+
+        self._failure = None
 
         def listening(port: IListeningPort) -> IListeningPort:
             self.port = port
@@ -96,13 +121,14 @@ class ListenerService(service.Service):
             return port
 
         def failed(failure: Any) -> Any:
+            self._failure = failure.value
             self.log.critical(
                 "Cannot listen on {description}: {error}",
                 description=self.description,
                 error=failure.value,
             )
-            if reactor.running:
-                reactor.stop()
+            # A listener that fails later than synchronously stops the whole server too.
+            reactor.callWhenRunning(reactor.stop)
             return failure
 
         self.listening = self.endpoint.listen(self.factory).addCallbacks(listening, failed)

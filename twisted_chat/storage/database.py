@@ -15,8 +15,9 @@ from twisted.enterprise import adbapi
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorCore, IReactorThreads
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from twisted_chat.storage.engines import Engine, schema_statements
+from twisted_chat.storage.engines import Engine, created_table, schema_statements
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +39,9 @@ class Database:
             engine.module.__name__, *args, cp_reactor=reactor, **kwargs
         )
         self._closed = False
+        self._prepared = False
+        self._ready = False
+        self._ready_waiters: list[defer.Deferred[None]] = []
 
     @defer.inlineCallbacks
     def run_interaction(
@@ -71,18 +75,54 @@ class Database:
         """Whether ``error`` means the database is down or unreachable for now."""
         return self.is_connection_lost(error) or self.engine.is_unavailable(error)
 
-    def prepare(self) -> defer.Deferred[None]:
-        """Run the engine's blocking preparation (e.g. ``CREATE DATABASE``) in a thread."""
-        reactor: IReactorThreads = self._reactor
-        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), self.engine.prepare)
+    def ensure_ready(self) -> defer.Deferred[None]:
+        """Prepare the database and apply the schema, once; a failure is retried on next call.
+
+        Concurrent callers share one attempt.
+        """
+        if self._ready:
+            return defer.succeed(None)
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._ready_waiters.append(waiter)
+        if len(self._ready_waiters) == 1:
+            self._make_ready().addBoth(self._readiness_known)
+        return waiter
+
+    def _readiness_known(self, result: object) -> None:
+        waiters, self._ready_waiters = self._ready_waiters, []
+        for waiter in waiters:
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                waiter.callback(None)
+
+    @defer.inlineCallbacks
+    def _make_ready(self) -> Any:
+        if not self._prepared:
+            reactor: IReactorThreads = self._reactor
+            yield threads.deferToThreadPool(reactor, reactor.getThreadPool(), self.engine.prepare)
+            self._prepared = True
+        yield self.apply_schema()
+        self._ready = True
 
     def apply_schema(self) -> defer.Deferred[None]:
-        """Create the tables from ``sql/`` if they do not exist (idempotent)."""
+        """Create the tables from ``sql/`` if they do not exist (idempotent).
+
+        A user without the CREATE privilege is fine as long as the tables exist already (a DBA
+        applied ``sql/mysql.sql`` by hand).
+        """
         statements = schema_statements(self.engine.schema_file)
+        engine = self.engine
 
         def create(txn: adbapi.Transaction) -> None:
             for statement in statements:
-                txn.execute(statement)
+                try:
+                    txn.execute(statement)
+                except Exception as e:
+                    table = created_table(statement)
+                    if table is None or not engine.is_privilege_error(e):
+                        raise
+                    txn.execute(f"SELECT 1 FROM {table} WHERE 1 = 0")  # exists and is readable
 
         d: defer.Deferred[None] = self.run_interaction("apply schema", create)
         return d

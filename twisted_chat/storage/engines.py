@@ -8,6 +8,7 @@ again" and how times are stored. SQL elsewhere is written with ``?`` placeholder
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime
 from importlib import resources
@@ -21,6 +22,15 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # MySQL client errors after which the same statement may succeed on a fresh connection.
 _MYSQL_CONNECTION_LOST = frozenset({2006, 2013, 2055})  # gone away, lost, lost (system error)
+
+
+_CREATE_TABLE_RE = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
+
+
+def created_table(statement: str) -> str | None:
+    """The table a ``CREATE TABLE IF NOT EXISTS`` statement creates, if it is one."""
+    match = _CREATE_TABLE_RE.match(statement)
+    return match.group(1) if match else None
 
 
 def schema_statements(filename: str) -> list[str]:
@@ -55,6 +65,10 @@ class Engine:
 
     def prepare(self) -> None:
         """Blocking set-up before the pool is used (runs in a thread)."""
+
+    def is_privilege_error(self, error: BaseException) -> bool:
+        """Whether ``error`` is a refusal for lack of privileges."""
+        return False
 
     @staticmethod
     def to_db_time(when: datetime) -> str:
@@ -169,15 +183,29 @@ class MysqlEngine(Engine):
             and self._error_code(error) in _MYSQL_CONNECTION_LOST
         )
 
+    def is_privilege_error(self, error: BaseException) -> bool:
+        """Errors 1044 (database), 1142 (table) and 1227: the user lacks a privilege."""
+        return isinstance(
+            error, self.module.OperationalError | self.module.ProgrammingError
+        ) and self._error_code(error) in (1044, 1142, 1227)
+
     def prepare(self) -> None:
-        """Create the database if it does not exist yet (needs the privilege; harmless if not)."""
+        """Create the database if it does not exist yet.
+
+        A user without the privilege is fine when the database exists already; if it does not,
+        connecting to it fails next, and that error is the one reported.
+        """
         conn = self.module.connect(**self._connect_kwargs())
         try:
             cursor = conn.cursor()
-            cursor.execute(
-                f"CREATE DATABASE IF NOT EXISTS `{self.url.database}` "
-                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
+            try:
+                cursor.execute(
+                    f"CREATE DATABASE IF NOT EXISTS `{self.url.database}` "
+                    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+            except Exception as e:
+                if not self.is_privilege_error(e):
+                    raise
             cursor.close()
         finally:
             conn.close()

@@ -64,8 +64,6 @@ class LoginStore:
         self._pending: OrderedDict[str, _PendingLogin] = OrderedDict()
         self._flush_call: IDelayedCall | None = None
         self._writing: defer.Deferred[None] | None = None
-        self._schema_ready = False
-        self._prepared = False
         self._backoff = 0.0
         self._outage_since: float | None = None
         self._dropped = 0
@@ -178,12 +176,7 @@ class LoginStore:
     @defer.inlineCallbacks
     def _write(self, batch: list[tuple[str, _PendingLogin]]) -> Any:
         try:
-            if not self._prepared:
-                yield self._db.prepare()
-                self._prepared = True
-            if not self._schema_ready:
-                yield self._db.apply_schema()
-                self._schema_ready = True
+            yield self._db.ensure_ready()
             previous: dict[str, datetime] = {}
             if batch:
                 rows = [(k, p.nickname, self._engine.to_db_time(p.when)) for k, p in batch]
@@ -227,11 +220,12 @@ class LoginStore:
             self._schedule(0)
 
     def _failed(self, batch: list[tuple[str, _PendingLogin]], error: Exception) -> None:
+        # State first (queue, outage, retry), callbacks last: code reacting to a failed
+        # Deferred sees the store as it is, with the record queued.
         unavailable = self._db.is_unavailable(error)
+        waiters = [w for _, pending in batch for w in pending.waiters]
         for nick_key, pending in reversed(batch):
-            waiters, pending.waiters = pending.waiters, []
-            for waiter in waiters:
-                waiter.errback(DatabaseUnavailable(str(error)))
+            pending.waiters = []
             if not unavailable:
                 continue
             newer = self._pending.get(nick_key)
@@ -240,20 +234,23 @@ class LoginStore:
                 self._pending.move_to_end(nick_key, last=False)
             elif pending.when > newer.when:
                 newer.nickname, newer.when = pending.nickname, pending.when
-        if not unavailable:
+        if unavailable:
+            if self._outage_since is None:
+                self._outage_since = self._clock.seconds()
+                self.log.error(
+                    "Database unavailable ({error}); chat goes on, logins are queued and will be "
+                    "written when it returns",
+                    error=error,
+                )
+            self._backoff = min(MAX_BACKOFF, max(MIN_BACKOFF, self._backoff * 2))
+            self._schedule(self._backoff)
+        else:
             self.log.failure(
                 "Database error ({count} login records dropped)", Failure(error), count=len(batch)
             )
             if self._pending:
                 self._schedule(0)
-            return
-        self._enforce_limit()
-        if self._outage_since is None:
-            self._outage_since = self._clock.seconds()
-            self.log.error(
-                "Database unavailable ({error}); chat goes on, logins are queued and will be "
-                "written when it returns",
-                error=error,
-            )
-        self._backoff = min(MAX_BACKOFF, max(MIN_BACKOFF, self._backoff * 2))
-        self._schedule(self._backoff)
+        for waiter in waiters:
+            waiter.errback(DatabaseUnavailable(str(error)))
+        if unavailable:
+            self._enforce_limit()

@@ -13,3 +13,14 @@ CREATE TABLE IF NOT EXISTS clientes (
     connected_at DATETIME NOT NULL,
     PRIMARY KEY (nick_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- cuentas: registered nicknames (/registrar). Only a client giving the password may use one.
+--   password_hash  argon2id hash (argon2-cffi's encoded form); never the password itself.
+CREATE TABLE IF NOT EXISTS cuentas (
+    nick_key VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    nickname VARCHAR(20) NOT NULL,
+    password_hash VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    registered_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL,
+    PRIMARY KEY (nick_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

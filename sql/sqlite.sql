@@ -10,3 +10,13 @@ CREATE TABLE IF NOT EXISTS clientes (
     nickname TEXT NOT NULL,
     connected_at TEXT NOT NULL
 );
+
+-- cuentas: registered nicknames (/registrar). Only a client giving the password may use one.
+--   password_hash  argon2id hash (argon2-cffi's encoded form); never the password itself.
+CREATE TABLE IF NOT EXISTS cuentas (
+    nick_key TEXT NOT NULL PRIMARY KEY,
+    nickname TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);

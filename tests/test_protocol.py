@@ -31,6 +31,7 @@ from zope.interface import implementer
 from twisted_chat.chat import ChatCore
 from twisted_chat.commands import Commands, command
 from twisted_chat.core import ChatSession
+from twisted_chat.limits import Limits
 from twisted_chat.protocol import ChatFactory, ChatProtocol
 from twisted_chat.text import CATALOGUES, ENGLISH, SPANISH, Catalogue
 
@@ -190,7 +191,8 @@ class ChatTestCase(SynchronousTestCase):
         self.clock.advance(EPOCH.timestamp())
         self.logins = RecordingLogins()
         self.chat = ChatCore(self.texts, self.clock, self.logins)
-        self.factory = ChatFactory(self.chat)
+        # Wire protocol v1 rules alone: flood control and strikes are tested in test_limits.py.
+        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_strikes=0))
         self.clients: list[Client] = []
         self._ports = itertools.count(40000)
 
@@ -259,7 +261,7 @@ class HandshakeTests(ChatTestCase):
         client.received()
         for bad in [
             "a" * 21,
-            "a b",
+            "_ana b",
             "_ana",
             "ana!",
             "Ωmega",
@@ -270,6 +272,16 @@ class HandshakeTests(ChatTestCase):
             self.assertEqual(client.received(), [NICK_INVALID], bad)
         self.assertIsNone(client.protocol.nickname)
         self.assertEqual(len(self.chat.room), 0)
+
+    def test_nickname_with_a_password_but_no_accounts_is_refused(self) -> None:
+        # "NICK PASSWORD" (issue 3): with no account storage a password can never be right.
+        client = self.connect()
+        client.received()
+        client.send("a b\r\n")
+        self.assertEqual(
+            client.received(), ["! Nickname o contraseña incorrectos. Elige otro nickname:"]
+        )
+        self.assertIsNone(client.protocol.nickname)
 
     def test_latin1_nickname_accepted(self) -> None:
         client = self.connect()
@@ -517,6 +529,21 @@ class FakeSession:
         self.delivered: list[bytes] = []
         self.closed = False
         self.aborted = False
+        self.host = "192.0.2.1"
+        self.closing = False
+        self.held = False
+
+    def logged_in(self, nickname: str) -> None:
+        """Record the nickname."""
+        self.nickname = nickname
+
+    def hold(self) -> None:
+        """Record the hold."""
+        self.held = True
+
+    def release(self) -> None:
+        """Record the release."""
+        self.held = False
 
     def deliver(self, data: bytes) -> None:
         """Record ``data``."""
@@ -659,6 +686,9 @@ class AyudaTests(ChatTestCase):
         "* /username, /whoami: muestra tu nickname",
         "* /ayuda, /help: muestra esta ayuda",
         "* /hora, /time: muestra la hora del servidor",
+        "* /ping: responde * pong (para mantener viva la conexión)",
+        "* /registrar, /register CONTRASEÑA: registra tu nickname con una contraseña",
+        "* /password ACTUAL NUEVA: cambia la contraseña de tu nickname",
         "* #nick texto: mensaje privado a nick; cualquier otra línea va a todos.",
     ]
 
@@ -695,12 +725,15 @@ class AyudaTests(ChatTestCase):
                 "username": ("whoami",),
                 "ayuda": ("help",),
                 "hora": ("time",),
+                "ping": (),
+                "registrar": ("register",),
+                "password": (),
             },
         )
         self.assertEqual(
             self.chat.commands.names(),
             {"listar", "list", "salir", "quit", "username", "whoami", "ayuda", "help"}
-            | {"hora", "time"},
+            | {"hora", "time", "ping", "registrar", "register", "password"},
         )
 
     def _add_method(self, name: str, method: object) -> None:
@@ -709,20 +742,20 @@ class AyudaTests(ChatTestCase):
         self.addCleanup(delattr, Commands, name)
 
     def test_adding_a_command_is_adding_one_method(self) -> None:
-        @command("ping", "pong", es="responde pong", en="answers pong")
-        def ping(commands: Commands, session: ChatSession, args: str) -> None:
-            """Answer ``* pong``."""
-            session.deliver(b"* pong\r\n")
+        @command("eco", "echo", es="repite el texto", en="echoes the text")
+        def eco(commands: Commands, session: ChatSession, args: str) -> None:
+            """Answer ``* TEXT``."""
+            session.deliver(b"* " + args.encode() + b"\r\n")
 
-        self._add_method("ping", ping)
+        self._add_method("eco", eco)
         self.chat.commands = Commands(self.chat.room, self.texts, self.clock)
         ana = self.login("ana")
-        ana.send("/ayuda\r\n/PONG\r\n")
+        ana.send("/ayuda\r\n/ECHO hola\r\n")
         lines = ana.received()
         self.assertEqual(
-            lines[:-1], [*self.EXPECTED[:-1], "* /ping, /pong: responde pong", self.EXPECTED[-1]]
+            lines[:-1], [*self.EXPECTED[:-1], "* /eco, /echo: repite el texto", self.EXPECTED[-1]]
         )
-        self.assertEqual(lines[-1], "* pong")
+        self.assertEqual(lines[-1], "* hola")
 
     def test_a_name_registered_twice_is_refused(self) -> None:
         @command("lista", "list", es="x", en="x")
@@ -1153,7 +1186,7 @@ class ServerLineTests(ChatTestCase):
         self.assertTrue(raw.endswith(CRLF))
         self.assertEqual(raw.count(b"\n"), raw.count(CRLF))
         self.assertEqual(raw.count(b"\r"), raw.count(CRLF))
-        self.assertEqual(len(ana.received()), 16)
+        self.assertEqual(len(ana.received()), 19)
 
     def test_is_a_line_receiver(self) -> None:
         client = self.connect()
@@ -1296,6 +1329,9 @@ class EnglishTests(ChatTestCase):
                 "* /username, /whoami: show your nickname",
                 "* /ayuda, /help: show this help",
                 "* /hora, /time: show the server time",
+                "* /ping: answers * pong",
+                "* /registrar, /register PASSWORD: register your nickname with a password",
+                "* /password OLD NEW: change your nickname's password",
                 "* #nick text: private message to nick; any other line goes to everyone.",
             ],
         )
@@ -1357,6 +1393,10 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "private_offline": {"nick"},
     "private_bad_nick": {"nick"},
     "line_too_long": {"limit"},
+    "flood_dropped": {"rate"},
+    "password_needed": {"nick"},
+    "registered": {"nick"},
+    "already_registered": {"nick"},
 }
 
 

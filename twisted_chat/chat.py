@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_chat import nicknames, wire
+from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.commands import Commands
 from twisted_chat.core import ChatSession, Room
 from twisted_chat.lines import has_control_characters, split_first_word
@@ -39,13 +40,17 @@ class ChatCore:
         texts: Catalogue,
         clock: IReactorTime,
         logins: LoginRecorder | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self.texts = texts
         self.clock = clock
         self.logins = logins
+        self.accounts = accounts
         self.room = Room(texts)
-        self.commands = Commands(self.room, texts, clock)
+        self.commands = Commands(self.room, texts, clock, accounts)
         self._prompt = wire.notice(texts.prompt)
+        # Nicknames whose password is being checked: taken for everyone else meanwhile.
+        self._checking: dict[str, ChatSession] = {}
 
     def now(self) -> datetime:
         """The current time according to the injected clock, in UTC."""
@@ -72,21 +77,61 @@ class ChatCore:
 
     # -- login ------------------------------------------------------------------------------
 
-    def login(self, session: ChatSession, raw: str) -> bool:
-        """Try ``raw`` as ``session``'s nickname; on failure send exactly one ``! `` line."""
-        nickname = nicknames.normalize(raw)
+    def login(self, session: ChatSession, raw: str) -> None:
+        """Try the nickname line ``raw`` (``NICK`` or ``NICK PASSWORD``) for ``session``.
+
+        A refusal is exactly one ``! `` line. A line with a password is checked in a thread;
+        meanwhile the session is held (its later lines wait) and the nickname is taken.
+        """
+        word, rest = split_first_word(raw.strip(" \t"))
+        password = rest.strip(" \t") or None
+        nickname = nicknames.normalize(word)
         if not nicknames.is_valid(nickname):
             session.deliver(wire.error(self.texts.nick_invalid))
-            return False
-        if not self.room.add(session, nickname):
+            return
+        nick_key = nicknames.key(nickname)
+        if nickname in self.room or nick_key in self._checking:
             session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
-            return False
-        session.nickname = nickname
+            return
+        accounts = self.accounts
+        if password is None:
+            if accounts is not None and accounts.is_registered(nickname):
+                session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
+            else:
+                self._accept(session, nickname)
+            return
+        if accounts is None:  # no accounts at all: a password can never be right
+            session.deliver(wire.error(self.texts.login_refused))
+            return
+        self._checking[nick_key] = session
+        session.hold()
+
+        def checked(result: LoginCheck) -> None:
+            del self._checking[nick_key]
+            if session.closing:
+                return
+            if result is LoginCheck.OK:
+                self._accept(session, nickname)
+            elif result is LoginCheck.NEEDS_PASSWORD:
+                session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
+            else:
+                session.deliver(wire.error(self.texts.login_refused))
+            session.release()
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("checking the password of {nick} failed", failure, nick=nickname)
+            checked(LoginCheck.REFUSED)
+
+        accounts.check_login(nickname, password, session.host).addCallbacks(checked, failed)
+
+    def _accept(self, session: ChatSession, nickname: str) -> None:
+        """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login."""
+        self.room.add(session, nickname)
+        session.logged_in(nickname)
         self.log.info("{nick} logged in", nick=nickname)
         session.deliver(wire.notice(self.texts.welcome.format(nick=nickname)))
         self.room.announce(self.texts.joined.format(nick=nickname), exclude=session)
         self._record_login(session, nickname)
-        return True
 
     def _record_login(self, session: ChatSession, nickname: str) -> None:
         if self.logins is None:

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from twisted_chat import wire
+from twisted_chat.accounts import AccountError, Accounts
 from twisted_chat.core import ChatSession, Room
 from twisted_chat.lines import split_first_word
 from twisted_chat.text import Catalogue
@@ -32,17 +35,21 @@ class CommandSpec:
     name: str
     aliases: tuple[str, ...]
     help: dict[str, str]
-    usage: str = ""
+    usage: dict[str, str]
 
 
-def command(name: str, *aliases: str, es: str, en: str, usage: str = "") -> Callable[[H], H]:
+def command(
+    name: str, *aliases: str, es: str, en: str, usage: tuple[str, str] = ("", "")
+) -> Callable[[H], H]:
     """Register the decorated method as the command ``/name`` (and ``/alias`` for each alias).
 
-    ``es`` and ``en`` are its one-line help texts; ``usage`` describes arguments, if any.
+    ``es`` and ``en`` are its one-line help texts; ``usage`` names its arguments, if any, in
+    Spanish and English.
     """
 
     def register(method: H) -> H:
-        setattr(method, _SPEC_ATTRIBUTE, CommandSpec(name, aliases, {"es": es, "en": en}, usage))
+        spec = CommandSpec(name, aliases, {"es": es, "en": en}, {"es": usage[0], "en": usage[1]})
+        setattr(method, _SPEC_ATTRIBUTE, spec)
         return method
 
     return register
@@ -57,10 +64,17 @@ class _Entry:
 class Commands:
     """The commands of a logged-in user, dispatched through an explicit table."""
 
-    def __init__(self, room: Room, texts: Catalogue, clock: IReactorTime) -> None:
+    def __init__(
+        self,
+        room: Room,
+        texts: Catalogue,
+        clock: IReactorTime,
+        accounts: Accounts | None = None,
+    ) -> None:
         self.room = room
         self.texts = texts
         self.clock = clock
+        self.accounts = accounts
         self._entries: list[_Entry] = []
         self._table: dict[str, _Entry] = {}
         # Subclasses inherit the commands of their bases and may override them by method name.
@@ -124,7 +138,7 @@ class Commands:
         lines = [wire.notice(self.texts.ayuda_header)]
         for spec in self.specs():
             words = ", ".join(f"/{w}" for w in (spec.name, *spec.aliases))
-            usage = f" {spec.usage}" if spec.usage else ""
+            usage = f" {spec.usage[lang]}" if spec.usage[lang] else ""
             lines.append(wire.notice(f"{words}{usage}: {spec.help[lang]}"))
         lines.append(wire.notice(self.texts.message_help))
         session.deliver(b"".join(lines))
@@ -134,3 +148,85 @@ class Commands:
         """The server's local time, ISO 8601 with seconds and UTC offset."""
         now = datetime.fromtimestamp(self.clock.seconds(), tz=UTC).astimezone()
         session.deliver(wire.notice(self.texts.hora.format(time=now.isoformat(timespec="seconds"))))
+
+    @command("ping", es="responde * pong (para mantener viva la conexión)", en="answers * pong")
+    def ping(self, session: ChatSession, args: str) -> None:
+        """Keepalive: exactly ``* pong``."""
+        session.deliver(PONG)
+
+    @command(
+        "registrar",
+        "register",
+        es="registra tu nickname con una contraseña",
+        en="register your nickname with a password",
+        usage=("CONTRASEÑA", "PASSWORD"),
+    )
+    def registrar(self, session: ChatSession, args: str) -> None:
+        """Protect the current nickname with a password (stored as an argon2id hash)."""
+        words = args.split()
+        if len(words) != 1:
+            session.deliver(wire.error(self.texts.usage_registrar))
+            return
+        nickname = session.nickname or ""
+        self._account_change(
+            session,
+            lambda accounts: accounts.register(nickname, words[0], self._now()),
+            self.texts.registered.format(nick=nickname),
+        )
+
+    @command(
+        "password",
+        es="cambia la contraseña de tu nickname",
+        en="change your nickname's password",
+        usage=("ACTUAL NUEVA", "OLD NEW"),
+    )
+    def password(self, session: ChatSession, args: str) -> None:
+        """Change the password of the current (registered) nickname."""
+        words = args.split()
+        if len(words) != 2:
+            session.deliver(wire.error(self.texts.usage_password))
+            return
+        nickname = session.nickname or ""
+        old, new = words
+        self._account_change(
+            session,
+            lambda accounts: accounts.change_password(
+                nickname, old, new, session.host, self._now()
+            ),
+            self.texts.password_changed,
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.seconds(), tz=UTC)
+
+    def _account_change(
+        self,
+        session: ChatSession,
+        change: Callable[[Accounts], Deferred[Any]],
+        success: str,
+    ) -> None:
+        """Run an account change; answer ``* success`` or a ``! `` line, if still connected."""
+        if self.accounts is None:
+            session.deliver(wire.error(self.texts.storage_unavailable))
+            return
+        nickname = session.nickname or ""
+
+        def done(_: object) -> None:
+            if self.room.find(nickname) is session:
+                session.deliver(wire.notice(success))
+
+        def refused(failure: Failure) -> None:
+            if self.room.find(nickname) is not session:
+                return
+            error = failure.value
+            reason = error.reason if isinstance(error, AccountError) else "storage_unavailable"
+            text = getattr(self.texts, reason).format(nick=nickname)
+            session.deliver(wire.error(text))
+
+        change(self.accounts).addCallbacks(done, refused)
+
+
+#: The exact reply to ``/ping``.
+PONG = wire.notice("pong")

@@ -22,6 +22,23 @@ class ChatSession(Protocol):
     #: The logged-in nickname, or ``None`` while at the nickname prompt (set by the chat core).
     nickname: str | None
 
+    @property
+    def host(self) -> str:
+        """The client's address (for per-address limits and logs)."""
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection is closing or closed (deliveries are dropped)."""
+
+    def logged_in(self, nickname: str) -> None:
+        """The chat accepted ``nickname`` for this session (sets :attr:`nickname`)."""
+
+    def hold(self) -> None:
+        """Stop processing this client's lines until :meth:`release` (an async check runs)."""
+
+    def release(self) -> None:
+        """Process held lines again."""
+
     def deliver(self, data: bytes) -> None:
         """Queue ``data`` (one or more complete, encoded server lines) for the client."""
 

@@ -2,83 +2,261 @@
 
 :class:`ChatProtocol` is a ``LineReceiver`` that keeps Twisted's ``sendLine`` but frames input
 with its own :class:`~twisted_chat.lines.LineSplitter` (see that module for why), decodes each
-line separately and hands text to the :class:`~twisted_chat.chat.ChatCore`.
+line separately and hands text to the :class:`~twisted_chat.chat.ChatCore`. It also enforces the
+per-connection limits of :class:`~twisted_chat.limits.Limits`: the send queue, strikes for bad
+lines, flood control, and the login and idle timeouts. :class:`ChatFactory` enforces the
+connection limits and shuts every connection down gracefully.
 """
 
 from __future__ import annotations
 
+from collections import Counter, deque
+from collections.abc import Iterable
 from typing import Any
 
-from twisted.internet import protocol
-from twisted.internet.interfaces import IAddress, ITCPTransport
+from twisted.internet import defer, protocol
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, ITCPTransport
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from twisted_chat import wire
 from twisted_chat.chat import ChatCore
-from twisted_chat.lines import MAX_LINE_LENGTH, TOO_LONG, LineSplitter
+from twisted_chat.limits import ConnectionCounter, Limits, TokenBucket
+from twisted_chat.lines import TOO_LONG, LineSplitter, LineTooLong, has_control_characters
+
+Item = bytes | LineTooLong
+
+
+@implementer(IPushProducer)
+class SendQueue:
+    """Watches a connection's pending output through Twisted's producer/consumer machinery.
+
+    Registered as a streaming producer on the transport: the transport pauses it when its write
+    buffer is full (``bufferSize``, 64 KiB) and resumes it once drained. While paused, every byte
+    written is counted; past the limit the client is disconnected.
+    """
+
+    __slots__ = ("paused", "pending")
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.pending = 0
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: start counting."""
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        """The transport's buffer drained: nothing is pending beyond it."""
+        self.paused = False
+        self.pending = 0
+
+    def stopProducing(self) -> None:
+        """The connection is gone."""
+        self.paused = False
+        self.pending = 0
 
 
 class ChatProtocol(LineReceiver):
-    """One client connection: framing, UTF-8 decoding, and delivery of server lines."""
+    """One client connection: framing, decoding, limits, and delivery of server lines."""
 
     delimiter = b"\r\n"
-    MAX_LENGTH = MAX_LINE_LENGTH
     log = Logger()
 
-    def __init__(self, chat: ChatCore, max_line_length: int = MAX_LINE_LENGTH) -> None:
+    def __init__(self, chat: ChatCore, limits: Limits | None = None) -> None:
         self.chat = chat
+        self.limits = limits or Limits()
         self.nickname: str | None = None
-        self._splitter = LineSplitter(max_line_length)
+        self._splitter = LineSplitter(self.limits.max_line)
         self._closing = False
+        self._counted = False
         # The transport with its full interface (ITCPTransport, or whatever the endpoint gave).
         self._transport: Any = None
+        self._host = ""
+        self._sendq = SendQueue()
+        # Lines that arrived while an asynchronous check (a password) was running.
+        self._held: deque[Item] | None = None
+        self._strikes = 0
+        self._bucket: TokenBucket | None = None
+        self._flood_since: float | None = None
+        self._flood_notice_at = float("-inf")
+        self._flood_dropped_at = float("-inf")
+        self._last_line = 0.0
+        self._timer: IDelayedCall | None = None
+        self.disconnect_cause: str | None = None
+        #: The factory that admitted this connection (set by :meth:`ChatFactory.buildProtocol`).
+        self.server: ChatFactory | None = None
 
     # -- connection events ------------------------------------------------------------------
 
     def connectionMade(self) -> None:
-        """Disable Nagle (chat lines are small and latency matters) and prompt for a nickname."""
-        self._transport = self.transport
-        if ITCPTransport.providedBy(self._transport):
-            self._transport.setTcpNoDelay(True)
+        """Admit or refuse the connection, then prompt for a nickname."""
+        transport: Any = self.transport
+        self._transport = transport
+        peer = transport.getPeer()
+        self._host = str(getattr(peer, "host", "") or "")
+        server = self.server
+        if server is not None:
+            refusal = server.admit(self)
+            if refusal is not None:
+                self.disconnect_cause = refusal
+                transport.write(wire.error(getattr(self.chat.texts, refusal)))
+                self._closing = True
+                transport.loseConnection()
+                return
+            self._counted = True
+        if ITCPTransport.providedBy(transport):
+            transport.setTcpNoDelay(True)
+        transport.registerProducer(self._sendq, True)
+        limits = self.limits
+        now = self._now()
+        self._last_line = now
+        if limits.flood_rate > 0:
+            self._bucket = TokenBucket(limits.flood_rate, limits.flood_burst, now)
+        if limits.login_timeout > 0:
+            self._timer = self._clock().callLater(limits.login_timeout, self._login_timed_out)
         self.chat.connected(self)
 
     def dataReceived(self, data: bytes) -> None:
-        """Split ``data`` into lines; stop as soon as the connection is closing."""
-        for line in self._splitter.feed(data):
+        """Split ``data`` into lines and process them in order."""
+        self._process(self._splitter.feed(data))
+
+    def _process(self, items: Iterable[Item]) -> None:
+        for item in items:
             if self._closing:
-                break
-            if line is TOO_LONG:
-                self.deliver(
-                    wire.error(
-                        self.chat.texts.line_too_long.format(limit=self._splitter.max_length)
-                    )
-                )
+                return
+            if self._held is not None:
+                self._held.append(item)
             else:
-                assert isinstance(line, bytes)
-                self.lineReceived(line)
+                self._item_received(item)
+
+    def _item_received(self, item: Item) -> None:
+        """One framed line (or the marker of a dropped over-long one), through every limit."""
+        bucket = self._bucket
+        if bucket is not None:
+            now = self._now()
+            if not bucket.take(now):
+                self._flooding(now)
+                return
+        if item is TOO_LONG:
+            self._refuse_line(self.chat.texts.line_too_long.format(limit=self.limits.max_line))
+            return
+        assert isinstance(item, bytes)
+        self.lineReceived(item)
 
     def lineReceived(self, line: bytes) -> None:
-        """Decode one line on its own and pass it to the chat; bad UTF-8 gets a ``! `` line."""
+        """Decode one line on its own and pass it to the chat; bad lines get a ``! `` line."""
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
-            self.deliver(wire.error(self.chat.texts.bad_utf8))
+            self._refuse_line(self.chat.texts.bad_utf8)
             return
+        if has_control_characters(text):
+            if self.nickname is None:
+                self._refuse_line(self.chat.texts.nick_invalid)
+            else:
+                self._refuse_line(self.chat.texts.control_chars)
+            return
+        self._strikes = 0
+        if self.nickname is not None and self.limits.idle_timeout > 0:
+            self._last_line = self._now()
         self.chat.line_received(self, text)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        """Leave the room (if logged in)."""
+        """Leave the room (if logged in) and give back the connection's slot."""
         self._closing = True
+        self._cancel_timer()
+        self._held = None
+        if self._counted and self.server is not None:
+            self._counted = False
+            self.server.release(self)
         self.chat.disconnected(self)
+
+    # -- limits -----------------------------------------------------------------------------
+
+    def _refuse_line(self, text: str) -> None:
+        """Answer a bad line with one ``! `` line; too many in a row end the connection."""
+        self.deliver(wire.error(text))
+        self._strikes += 1
+        limit = self.limits.max_strikes
+        if limit and self._strikes >= limit:
+            self.disconnect("strikes", self.chat.texts.too_many_strikes)
+
+    def _flooding(self, now: float) -> None:
+        """A line over the flood budget was dropped.
+
+        The client counts as over its budget from its first dropped line until a whole second
+        passes without a drop (the lines the refilling bucket lets through meanwhile do not
+        count); staying over it for ``flood_kick`` seconds ends the connection.
+        """
+        if self._flood_since is None or now - self._flood_dropped_at >= 1.0:
+            self._flood_since = now  # a new episode
+        self._flood_dropped_at = now
+        if now - self._flood_since >= self.limits.flood_kick > 0:
+            self.disconnect("flood", self.chat.texts.flood_kicked)
+            return
+        if now - self._flood_notice_at >= 1.0:
+            self._flood_notice_at = now
+            rate = f"{self.limits.flood_rate:g}"
+            self.deliver(wire.error(self.chat.texts.flood_dropped.format(rate=rate)))
+
+    def _login_timed_out(self) -> None:
+        self._timer = None
+        if self.nickname is None and not self._closing:
+            self.disconnect("login_timeout", self.chat.texts.login_timeout)
+
+    def _idle_check(self) -> None:
+        self._timer = None
+        if self._closing:
+            return
+        idle = self._now() - self._last_line
+        timeout = self.limits.idle_timeout
+        if idle >= timeout:
+            self.disconnect("idle_timeout", self.chat.texts.idle_timeout)
+        else:
+            self._timer = self._clock().callLater(timeout - idle, self._idle_check)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+
+    def disconnect(self, cause: str, text: str | None = None) -> None:
+        """End the connection for ``cause``, after one ``! TEXT`` line if given."""
+        if self._closing:
+            return
+        self.disconnect_cause = cause
+        self.log.info("disconnecting {who} ({cause})", who=self.nickname or self._host, cause=cause)
+        if text is not None:
+            self.deliver(wire.error(text))
+        self.close()
+
+    def _sendq_exceeded(self) -> None:
+        self.disconnect_cause = "sendq"
+        self.log.info("disconnecting {who} (sendq)", who=self.nickname or self._host)
+        try:
+            self._transport.write(wire.error(self.chat.texts.sendq_exceeded))
+        finally:
+            self.abort()
 
     # -- ChatSession ------------------------------------------------------------------------
 
     def deliver(self, data: bytes) -> None:
         """Write already-encoded server line(s); ignored once the connection is closing."""
-        if not self._closing:
-            self._transport.write(data)
+        if self._closing:
+            return
+        self._transport.write(data)
+        sendq = self._sendq
+        if sendq.paused:
+            sendq.pending += len(data)
+            if sendq.pending + self._transport_buffer() > self.limits.sendq:
+                self._sendq_exceeded()
+
+    def _transport_buffer(self) -> int:
+        return int(getattr(self._transport, "bufferSize", 0))
 
     def sendLine(self, line: bytes) -> None:
         """Send one server line (``line`` without terminator), as ``LineReceiver`` does."""
@@ -91,9 +269,19 @@ class ChatProtocol(LineReceiver):
             self._transport.loseConnection()
 
     def abort(self) -> None:
-        """Drop the connection at once."""
+        """Drop the connection at once, discarding pending output."""
         self._closing = True
         self._transport.abortConnection()
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection is closing or closed."""
+        return self._closing
+
+    @property
+    def host(self) -> str:
+        """The client's IP address (empty for a Unix socket)."""
+        return self._host
 
     @property
     def peer(self) -> IAddress:
@@ -101,18 +289,112 @@ class ChatProtocol(LineReceiver):
         peer: IAddress = self._transport.getPeer()
         return peer
 
+    def logged_in(self, nickname: str) -> None:
+        """The chat accepted ``nickname``: stop the login timer, start the idle one."""
+        self.nickname = nickname
+        self._cancel_timer()
+        timeout = self.limits.idle_timeout
+        if timeout > 0:
+            self._last_line = self._now()
+            self._timer = self._clock().callLater(timeout, self._idle_check)
+
+    def hold(self) -> None:
+        """Stop reading and keep later lines until :meth:`release`."""
+        if self._held is None:
+            self._held = deque()
+            self._transport.pauseProducing()
+
+    def release(self) -> None:
+        """Process the held lines, then read again."""
+        held, self._held = self._held, None
+        if held is None or self._closing:
+            return
+        self._transport.resumeProducing()
+        self._process(held)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _clock(self) -> Any:
+        return self.chat.clock
+
+    def _now(self) -> float:
+        return float(self.chat.clock.seconds())
+
 
 class ChatFactory(protocol.ServerFactory):
-    """Builds a :class:`ChatProtocol` per connection; owns the one :class:`ChatCore`."""
+    """Builds a :class:`ChatProtocol` per connection; owns the one :class:`ChatCore`.
 
-    protocol = ChatProtocol
+    It counts connections (``--max-clients``, ``--max-per-ip``), keeps the set of open ones for
+    a graceful shutdown, and counts disconnects by cause (``stats``).
+    """
+
     noisy = False
+    log = Logger()
 
-    def __init__(self, chat: ChatCore) -> None:
+    def __init__(self, chat: ChatCore, limits: Limits | None = None) -> None:
         self.chat = chat
+        self.limits = limits or Limits()
+        self.counter = ConnectionCounter(
+            self.limits.max_clients, self.limits.max_per_ip, list(self.limits.exempt)
+        )
+        self.connections: set[ChatProtocol] = set()
+        self.stats: Counter[str] = Counter()
+        self.shutting_down = False
+        self._all_closed: list[defer.Deferred[None]] = []
 
     def buildProtocol(self, addr: Any) -> ChatProtocol:
-        """A protocol bound to this server's chat."""
-        proto = ChatProtocol(self.chat)
+        """A protocol bound to this server's chat and limits."""
+        proto = ChatProtocol(self.chat, self.limits)
         proto.factory = self
+        proto.server = self
         return proto
+
+    def admit(self, proto: ChatProtocol) -> str | None:
+        """Count a new connection, or say why it is refused (a catalogue entry name)."""
+        if self.shutting_down:
+            return "shutting_down"
+        reason = self.counter.refuse_reason(proto.host or None)
+        if reason is not None:
+            self.stats[f"refused_{reason}"] += 1
+            return "server_full" if reason == "server_full" else "too_many_from_ip"
+        self.counter.opened(proto.host or None)
+        self.connections.add(proto)
+        return None
+
+    def release(self, proto: ChatProtocol) -> None:
+        """A connection counted by :meth:`admit` is gone."""
+        self.counter.closed(proto.host or None)
+        self.connections.discard(proto)
+        self.stats[proto.disconnect_cause or "client"] += 1
+        if not self.connections:
+            waiters, self._all_closed = self._all_closed, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+    def shutdown(self, timeout: float) -> defer.Deferred[None]:
+        """Tell every connection the server is shutting down, close them, and fire when all
+        are gone (connections still open after ``timeout`` seconds are aborted)."""
+        self.shutting_down = True
+        notice = wire.notice(self.chat.texts.shutting_down)
+        for proto in list(self.connections):
+            proto.deliver(notice)
+            proto.disconnect_cause = "shutdown"
+            proto.close()
+        if not self.connections:
+            return defer.succeed(None)
+        done: defer.Deferred[None] = defer.Deferred()
+        self._all_closed.append(done)
+        clock = self.chat.clock
+
+        def force() -> None:
+            for proto in list(self.connections):
+                proto.abort()
+
+        call = clock.callLater(timeout, force)
+
+        def finished(result: None) -> None:
+            if call.active():
+                call.cancel()
+
+        done.addCallback(finished)
+        return done

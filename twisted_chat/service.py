@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from twisted.application import service
-from twisted.internet import defer, endpoints
+from twisted.internet import defer, endpoints, task, threads
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 
+from twisted_chat.accounts import Accounts
 from twisted_chat.chat import ChatCore
+from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
 from twisted_chat.protocol import ChatFactory
-from twisted_chat.storage import BadDatabaseURL, LoginStore, open_login_store, parse_db_url
+from twisted_chat.storage import (
+    AccountStore,
+    BadDatabaseURL,
+    LoginStore,
+    open_login_store,
+    parse_db_url,
+)
 from twisted_chat.text import CATALOGUES
 
 DEFAULT_PORT = "tcp:1234:interface=127.0.0.1"
 DEFAULT_DB = "sqlite:chat.sqlite3"
+#: Longest wait for connections to close at shutdown before they are aborted, in seconds.
+SHUTDOWN_CLOSE_TIMEOUT = 1.5
 #: Longest wait for queued database writes at shutdown, in seconds.
-SHUTDOWN_FLUSH_TIMEOUT = 3.0
+SHUTDOWN_FLUSH_TIMEOUT = 2.5
+#: File descriptors kept for the listeners, the database and logs.
+RESERVED_FILES = 32
 
 
 class Options(usage.Options):
@@ -38,11 +51,27 @@ class Options(usage.Options):
             "defaults to redes; the password may come from $CHAT_DB_PASSWORD instead).",
         ],
         ["lang", None, "es", "Language of the server's text: es or en."],
+        ["sendq", None, "1048576", "Disconnect a client whose pending output passes BYTES."],
+        ["max-strikes", None, "10", "Disconnect after N bad lines in a row (0 = never)."],
+        ["flood-rate", None, "10", "Lines per second a client may send (0 = no flood control)."],
+        ["flood-burst", None, "20", "Lines a client may send at once above the rate."],
+        ["flood-kick", None, "10", "Disconnect a client over its budget for SECONDS (0 = never)."],
+        ["max-clients", None, "10000", "Most connections at once, logged in or not (0 = no cap)."],
+        ["max-per-ip", None, "16", "Most connections from one address (0 = no cap)."],
+        ["login-timeout", None, "60", "Close connections not logged in after SECONDS (0 = never)."],
+        ["idle-timeout", None, "0", "Close logged-in clients silent for SECONDS (0 = never)."],
+        ["db-queue", None, "100000", "Most login records kept while the database is down."],
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["port"] = []
+        self["exempt"] = []
+
+    def opt_exempt(self, network: str) -> None:
+        """Network exempt from --max-per-ip; repeatable (default 127.0.0.0/8 and ::1; 'none'
+        removes the defaults)."""
+        self["exempt"].append(network)
 
     def opt_port(self, description: str) -> None:
         """Endpoint to listen on; repeatable (default tcp:1234:interface=127.0.0.1; ssl:, unix:)."""
@@ -78,6 +107,36 @@ class Options(usage.Options):
             raise usage.UsageError(f"bad --db: {e}") from None
         except Exception as e:
             raise usage.UsageError(f"bad --db {self['db']!r}: {e}") from None
+        self["limits"] = self._limits()
+        self["db_queue"] = self._number("db-queue", int, minimum=1)
+
+    def _number(self, name: str, kind: type[int] | type[float], minimum: float = 0) -> Any:
+        value = self[name]
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise usage.UsageError(f"bad --{name} {value!r}: not a number") from None
+        if number != number or number < minimum or number == float("inf"):
+            raise usage.UsageError(f"bad --{name} {value!r}: must be at least {minimum:g}")
+        return number
+
+    def _limits(self) -> Limits:
+        try:
+            exempt = parse_exempt([*DEFAULT_EXEMPT, *self["exempt"]])
+        except ValueError as e:
+            raise usage.UsageError(f"bad --exempt: {e}") from None
+        return Limits(
+            sendq=self._number("sendq", int, minimum=1),
+            max_strikes=self._number("max-strikes", int),
+            flood_rate=self._number("flood-rate", float),
+            flood_burst=self._number("flood-burst", int, minimum=1),
+            flood_kick=self._number("flood-kick", float),
+            max_clients=self._number("max-clients", int),
+            max_per_ip=self._number("max-per-ip", int),
+            exempt=tuple(exempt),
+            login_timeout=self._number("login-timeout", float),
+            idle_timeout=self._number("idle-timeout", float),
+        )
 
 
 class ListenerService(service.Service):
@@ -145,16 +204,23 @@ class ListenerService(service.Service):
 
 
 class ChatService(service.MultiService):
-    """The whole server: the chat core, its login store, and one listener per ``--port``."""
+    """The whole server: the chat core, its stores, and one listener per ``--port``."""
 
     log = Logger()
 
-    def __init__(self, chat: ChatCore, store: LoginStore | None, db_description: str) -> None:
+    def __init__(
+        self,
+        chat: ChatCore,
+        store: LoginStore | None,
+        db_description: str,
+        limits: Limits | None = None,
+    ) -> None:
         super().__init__()
         self.chat = chat
         self.store = store
-        self.factory = ChatFactory(chat)
+        self.factory = ChatFactory(chat, limits)
         self.db_description = db_description
+        self._prune: task.LoopingCall | None = None
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
@@ -167,36 +233,94 @@ class ChatService(service.MultiService):
         return [s for s in self if isinstance(s, ListenerService)]
 
     def startService(self) -> None:
-        """Start the database work (schema creation happens in the background), then listen."""
+        """Start the database work in the background (schema, accounts), then listen."""
+        limits = self.factory.limits
         self.log.info(
-            "twisted-chat starting (database {db}, language {lang})",
+            "twisted-chat starting (database {db}, language {lang}, max {clients} clients)",
             db=self.db_description,
             lang=self.chat.texts.lang,
+            clients=limits.max_clients or "unlimited",
         )
+        raise_open_files_limit(limits.max_clients)
         if self.store is not None:
             self.store.start()
+        accounts = self.chat.accounts
+        if accounts is not None:
+            accounts.load()
+            self._prune = task.LoopingCall(accounts.prune)
+            self._prune.clock = self.chat.clock
+            self._prune.start(60, now=False)
         super().startService()
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
-        """Stop listening, write what the database still owes (bounded wait), close the pool."""
+        """Graceful shutdown, bounded to a few seconds in all.
+
+        Stop accepting, tell every connection (logged in or not) that the server is shutting
+        down and close it, write what the database still owes, close the pool.
+        """
+        if self._prune is not None and self._prune.running:
+            self._prune.stop()
+        # A SIGTERM/SIGINT shutdown is a normal, graceful stop: exit 0. (twistd would otherwise
+        # re-raise the signal after shutting down, and the process would die of it.)
+        from twisted.internet import reactor
+
+        if getattr(reactor, "_exitSignal", None) is not None:
+            reactor._exitSignal = None  # type: ignore[attr-defined]
         yield super().stopService()
+        yield self.factory.shutdown(SHUTDOWN_CLOSE_TIMEOUT)
         if self.store is not None:
             left = yield self.store.flush(SHUTDOWN_FLUSH_TIMEOUT)
             self.store.stop()
             if left:
                 self.log.warn("{count} login records could not be written", count=left)
             self.store.database.close()
+        self.log.info("twisted-chat stopped: {stats}", stats=dict(self.factory.stats))
+
+
+def raise_open_files_limit(wanted_clients: int) -> int:
+    """Raise the soft open-files limit as far as the hard limit allows; log how many clients fit.
+
+    Returns the new soft limit (or -1 where ``resource`` is unavailable).
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    room = soft - RESERVED_FILES
+    log = Logger(namespace="twisted_chat.service")
+    log.info("Open-files limit {soft}: room for about {room} clients", soft=soft, room=max(room, 0))
+    if wanted_clients and room < wanted_clients:
+        log.warn(
+            "--max-clients {wanted} is above what the open-files limit allows ({room})",
+            wanted=wanted_clients,
+            room=room,
+        )
+    return int(soft)
 
 
 def makeService(options: Options) -> ChatService:
     """Build the server described by ``options`` (no I/O happens until it is started)."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as _reactor
 
+    reactor: Any = _reactor
     url = options["db_url"]
-    store = open_login_store(url, reactor)
-    chat = ChatCore(CATALOGUES[options["lang"]], reactor, store)
-    server = ChatService(chat, store, url.describe())
+    store = open_login_store(url, reactor, options["db_queue"])
+    accounts = Accounts(
+        AccountStore(store.database),
+        reactor,
+        functools.partial(threads.deferToThreadPool, reactor, reactor.getThreadPool()),
+    )
+    chat = ChatCore(CATALOGUES[options["lang"]], reactor, store, accounts)
+    server = ChatService(chat, store, url.describe(), options["limits"])
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)
     return server

@@ -43,6 +43,28 @@ class Catalogue:
     control_chars: str
     # The last line of /ayuda: how to send messages
     message_help: str
+    # Limits and shutdown
+    sendq_exceeded: str
+    too_many_strikes: str
+    flood_dropped: str
+    flood_kicked: str
+    server_full: str
+    too_many_from_ip: str
+    login_timeout: str
+    idle_timeout: str
+    shutting_down: str
+    # Registered nicknames
+    password_needed: str
+    login_refused: str
+    registered: str
+    password_changed: str
+    already_registered: str
+    not_registered: str
+    password_length: str
+    wrong_password: str
+    storage_unavailable: str
+    usage_registrar: str
+    usage_password: str
 
 
 SPANISH: Final = Catalogue(
@@ -73,6 +95,28 @@ SPANISH: Final = Catalogue(
     bad_utf8="La línea no es UTF-8 válido: descartada.",
     control_chars="La línea contiene caracteres de control: descartada.",
     message_help="#nick texto: mensaje privado a nick; cualquier otra línea va a todos.",
+    sendq_exceeded="Demasiados datos pendientes de enviar (no lees lo que recibes): desconectado.",
+    too_many_strikes="Demasiadas líneas no válidas seguidas: desconectado.",
+    flood_dropped="Vas demasiado rápido: se descartan líneas (máximo {rate} por segundo).",
+    flood_kicked="Demasiado rápido durante demasiado tiempo: desconectado.",
+    server_full="El servidor está lleno; inténtalo más tarde.",
+    too_many_from_ip="Demasiadas conexiones desde tu dirección; inténtalo más tarde.",
+    login_timeout="No has elegido nickname a tiempo: desconectado.",
+    idle_timeout="Demasiado tiempo sin actividad: desconectado.",
+    shutting_down="El servidor se está apagando. Hasta pronto.",
+    password_needed=(
+        "El nickname {nick} está registrado y necesita contraseña: escribe {nick} CONTRASEÑA"
+    ),
+    login_refused="Nickname o contraseña incorrectos. Elige otro nickname:",
+    registered="Nickname {nick} registrado: a partir de ahora entra con {nick} CONTRASEÑA.",
+    password_changed="Contraseña cambiada.",
+    already_registered="El nickname {nick} ya está registrado; usa /password para cambiarla.",
+    not_registered="Tu nickname no está registrado; usa /registrar CONTRASEÑA.",
+    password_length="La contraseña debe tener de 4 a 128 caracteres, sin espacios.",
+    wrong_password="Contraseña actual incorrecta.",
+    storage_unavailable="La base de datos no está disponible; inténtalo más tarde.",
+    usage_registrar="Uso: /registrar CONTRASEÑA",
+    usage_password="Uso: /password ACTUAL NUEVA",
 )
 
 ENGLISH: Final = Catalogue(
@@ -103,6 +147,26 @@ ENGLISH: Final = Catalogue(
     bad_utf8="The line is not valid UTF-8: discarded.",
     control_chars="The line contains control characters: discarded.",
     message_help="#nick text: private message to nick; any other line goes to everyone.",
+    sendq_exceeded="Too much output pending (you are not reading): disconnected.",
+    too_many_strikes="Too many invalid lines in a row: disconnected.",
+    flood_dropped="Too fast: lines are being dropped (at most {rate} per second).",
+    flood_kicked="Too fast for too long: disconnected.",
+    server_full="The server is full; try again later.",
+    too_many_from_ip="Too many connections from your address; try again later.",
+    login_timeout="No nickname chosen in time: disconnected.",
+    idle_timeout="Idle for too long: disconnected.",
+    shutting_down="The server is shutting down. Goodbye.",
+    password_needed="The nickname {nick} is registered and needs a password: type {nick} PASSWORD",
+    login_refused="Wrong nickname or password. Choose a nickname:",
+    registered="Nickname {nick} registered: from now on log in with {nick} PASSWORD.",
+    password_changed="Password changed.",
+    already_registered="The nickname {nick} is already registered; use /password to change it.",
+    not_registered="Your nickname is not registered; use /register PASSWORD.",
+    password_length="The password must be 4 to 128 characters long, without spaces.",
+    wrong_password="Wrong current password.",
+    storage_unavailable="The database is unavailable; try again later.",
+    usage_registrar="Usage: /register PASSWORD",
+    usage_password="Usage: /password OLD NEW",
 )
 
 #: The catalogues by ``--lang`` value.

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted_chat.storage.accounts import AccountStore
 from twisted_chat.storage.database import Database
 from twisted_chat.storage.engines import engine_for
 from twisted_chat.storage.logins import DEFAULT_QUEUE_LIMIT, DatabaseUnavailable, LoginStore
 from twisted_chat.storage.url import BadDatabaseURL, DatabaseURL, parse_db_url
 
 __all__ = [
+    "AccountStore",
     "BadDatabaseURL",
     "Database",
     "DatabaseURL",

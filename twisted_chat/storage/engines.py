@@ -83,6 +83,7 @@ class Engine:
         return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=UTC)
 
     upsert_login: ClassVar[str]
+    upsert_account: ClassVar[str]
 
 
 class SqliteEngine(Engine):
@@ -96,6 +97,11 @@ class SqliteEngine(Engine):
         "nickname = CASE WHEN excluded.connected_at >= clientes.connected_at "
         "THEN excluded.nickname ELSE clientes.nickname END, "
         "connected_at = MAX(clientes.connected_at, excluded.connected_at)"
+    )
+    upsert_account = (
+        "INSERT INTO cuentas (nick_key, nickname, password_hash, registered_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (nick_key) DO UPDATE SET "
+        "password_hash = excluded.password_hash, updated_at = excluded.updated_at"
     )
 
     def __init__(self, url: SqliteURL) -> None:
@@ -129,6 +135,11 @@ class MysqlEngine(Engine):
         "ON DUPLICATE KEY UPDATE "
         "nickname = IF(VALUES(connected_at) >= connected_at, VALUES(nickname), nickname), "
         "connected_at = GREATEST(connected_at, VALUES(connected_at))"
+    )
+    upsert_account = (
+        "INSERT INTO cuentas (nick_key, nickname, password_hash, registered_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+        "password_hash = VALUES(password_hash), updated_at = VALUES(updated_at)"
     )
 
     def __init__(self, url: MysqlURL) -> None:

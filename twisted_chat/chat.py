@@ -41,12 +41,13 @@ class ChatCore:
         clock: IReactorTime,
         logins: LoginRecorder | None = None,
         accounts: Accounts | None = None,
+        batch_notices: bool = False,
     ) -> None:
         self.texts = texts
         self.clock = clock
         self.logins = logins
         self.accounts = accounts
-        self.room = Room(texts)
+        self.room = Room(texts, (lambda f: clock.callLater(0, f)) if batch_notices else None)
         self.commands = Commands(self.room, texts, clock, accounts)
         self._prompt = wire.notice(texts.prompt)
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
@@ -73,7 +74,7 @@ class ChatCore:
         """The connection is gone: remove the user and tell everyone."""
         if self.room.remove(session):
             self.log.info("{nick} left", nick=session.nickname)
-            self.room.announce(self.texts.left.format(nick=session.nickname))
+            self.room.announce_leave(self.texts.left.format(nick=session.nickname))
 
     # -- login ------------------------------------------------------------------------------
 
@@ -130,7 +131,7 @@ class ChatCore:
         session.logged_in(nickname)
         self.log.info("{nick} logged in", nick=nickname)
         session.deliver(wire.notice(self.texts.welcome.format(nick=nickname)))
-        self.room.announce(self.texts.joined.format(nick=nickname), exclude=session)
+        self.room.announce_join(session, self.texts.joined.format(nick=nickname))
         self._record_login(session, nickname)
 
     def _record_login(self, session: ChatSession, nickname: str) -> None:
@@ -156,6 +157,7 @@ class ChatCore:
 
     def chat_line(self, session: ChatSession, text: str) -> None:
         """A line from a logged-in user: command, private or public message."""
+        self.room.flush_notices()  # whatever this line causes comes after pending notices
         if has_control_characters(text):
             session.deliver(wire.error(self.texts.control_chars))
             return

@@ -7,7 +7,7 @@ once by :mod:`twisted_chat.wire` and handed as bytes to each recipient.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from twisted.logger import Logger
@@ -58,9 +58,16 @@ class Room:
 
     log = Logger()
 
-    def __init__(self, texts: Catalogue) -> None:
+    def __init__(
+        self, texts: Catalogue, schedule: Callable[[Callable[[], None]], object] | None = None
+    ) -> None:
         self.texts = texts
         self._users: dict[str, ChatSession] = {}
+        # Join/leave notices waiting to be sent together (see announce_join); only with a
+        # ``schedule`` function ("run this soon": ``lambda f: reactor.callLater(0, f)``).
+        self._schedule = schedule
+        self._notices: list[bytes] = []
+        self._joined_at: dict[ChatSession, int] = {}
 
     def __len__(self) -> int:
         return len(self._users)
@@ -108,6 +115,8 @@ class Room:
 
     def deliver_to(self, recipients: Iterable[ChatSession], data: bytes) -> int:
         """Deliver ``data`` to each of ``recipients``, isolating failures; return the count."""
+        if self._notices:
+            self.flush_notices()
         count = 0
         for session in recipients:
             try:
@@ -124,6 +133,60 @@ class Room:
     def announce(self, text: str, exclude: ChatSession | None = None) -> None:
         """Send a ``* `` notice to everyone logged in except ``exclude``."""
         self.broadcast(wire.notice(text), exclude)
+
+    def announce_join(self, session: ChatSession, text: str) -> None:
+        """Tell everyone but ``session`` that it joined (``text``).
+
+        With a ``schedule`` function, the notices of a login storm are gathered and written
+        together soon after (one write per recipient for all of them, instead of one per join:
+        N logins at once cost N writes, not N squared). Each recipient still gets one line per
+        join and leave, in order, and only those that happened while it was logged in. Pending
+        notices are always written before any other message.
+        """
+        if self._schedule is None:
+            self.announce(text, exclude=session)
+            return
+        self._joined_at[session] = len(self._notices)
+        self._queue_notice(wire.notice(text))
+
+    def announce_leave(self, text: str) -> None:
+        """Tell everyone a user left (``text``), gathered like :meth:`announce_join`."""
+        if self._schedule is None:
+            self.announce(text)
+            return
+        self._queue_notice(wire.notice(text))
+
+    def _queue_notice(self, data: bytes) -> None:
+        if not self._notices and self._schedule is not None:
+            self._schedule(self.flush_notices)
+        self._notices.append(data)
+
+    def flush_notices(self) -> None:
+        """Write the gathered join/leave notices now."""
+        notices = self._notices
+        if not notices:
+            return
+        self._notices = []
+        joined, self._joined_at = self._joined_at, {}
+        everything = b"".join(notices)
+        tails: dict[int, bytes] = {}
+        for session in self.sessions():
+            index = joined.get(session)
+            if index is None:
+                data = everything
+            else:
+                data = tails.get(index, b"")
+                if index not in tails:
+                    data = tails[index] = b"".join(notices[index + 1 :])
+                if not data:
+                    continue
+            try:
+                session.deliver(data)
+            except Exception:
+                self.log.failure(
+                    "Delivery to {nick} failed; dropping the connection", nick=session.nickname
+                )
+                session.abort()
 
     def say_public(self, sender: ChatSession, text: str) -> None:
         """Relay ``text`` verbatim from ``sender`` to every other logged-in user."""

@@ -10,11 +10,12 @@ connection limits and shuts every connection down gracefully.
 
 from __future__ import annotations
 
+import socket
 from collections import Counter, deque
 from collections.abc import Iterable
 from typing import Any
 
-from twisted.internet import defer, protocol
+from twisted.internet import defer, protocol, tcp
 from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, ITCPTransport
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -27,6 +28,17 @@ from twisted_chat.limits import ConnectionCounter, Limits, TokenBucket
 from twisted_chat.lines import TOO_LONG, LineSplitter, LineTooLong, has_control_characters
 
 Item = bytes | LineTooLong
+
+
+def _direct_writes_possible(transport: object) -> bool:
+    """Whether ``transport`` is a plain TCP (or Unix) socket transport of Twisted's reactor, with
+    the buffer attributes the direct-write path relies on (TLS wrappers are not)."""
+    return (
+        isinstance(transport, tcp.Connection)
+        and isinstance(getattr(transport, "socket", None), socket.socket)
+        and hasattr(transport, "_tempDataLen")
+        and hasattr(transport, "dataBuffer")
+    )
 
 
 @implementer(IPushProducer)
@@ -74,6 +86,8 @@ class ChatProtocol(LineReceiver):
         self._counted = False
         # The transport with its full interface (ITCPTransport, or whatever the endpoint gave).
         self._transport: Any = None
+        # The raw socket, for direct writes when the transport has nothing pending (TCP only).
+        self._socket: socket.socket | None = None
         self._host = ""
         self._sendq = SendQueue()
         # Lines that arrived while an asynchronous check (a password) was running.
@@ -109,6 +123,8 @@ class ChatProtocol(LineReceiver):
             self._counted = True
         if ITCPTransport.providedBy(transport):
             transport.setTcpNoDelay(True)
+        if _direct_writes_possible(transport):
+            self._socket = transport.socket
         transport.registerProducer(self._sendq, True)
         limits = self.limits
         now = self._now()
@@ -245,10 +261,28 @@ class ChatProtocol(LineReceiver):
     # -- ChatSession ------------------------------------------------------------------------
 
     def deliver(self, data: bytes) -> None:
-        """Write already-encoded server line(s); ignored once the connection is closing."""
+        """Write already-encoded server line(s); ignored once the connection is closing.
+
+        The fast path: when the TCP transport has nothing pending, the bytes go straight to the
+        socket with one ``send`` (no writability registration, no second system call). Whatever
+        the kernel does not take, and everything while output is pending (so the order stays
+        exact), goes through Twisted's buffered ``write``.
+        """
         if self._closing:
             return
-        self._transport.write(data)
+        transport = self._transport
+        sock = self._socket
+        if sock is not None and not transport._tempDataLen and not transport.dataBuffer:
+            try:
+                sent = sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # let Twisted's own write path notice and report the failure
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
         sendq = self._sendq
         if sendq.paused:
             sendq.pending += len(data)
@@ -375,6 +409,7 @@ class ChatFactory(protocol.ServerFactory):
         """Tell every connection the server is shutting down, close them, and fire when all
         are gone (connections still open after ``timeout`` seconds are aborted)."""
         self.shutting_down = True
+        self.chat.room.flush_notices()
         notice = wire.notice(self.chat.texts.shutting_down)
         for proto in list(self.connections):
             proto.deliver(notice)

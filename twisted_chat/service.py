@@ -319,7 +319,7 @@ def makeService(options: Options) -> ChatService:
         reactor,
         functools.partial(threads.deferToThreadPool, reactor, reactor.getThreadPool()),
     )
-    chat = ChatCore(CATALOGUES[options["lang"]], reactor, store, accounts)
+    chat = ChatCore(CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True)
     server = ChatService(chat, store, url.describe(), options["limits"])
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)

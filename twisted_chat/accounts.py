@@ -153,14 +153,20 @@ class Accounts:
         now = self._clock.seconds()
         if self._by_host.blocked(host, now) or self._by_nick.blocked(nick_key, now):
             return LoginCheck.REFUSED
-        good = False
-        if stored is not None:
-            good = yield self._run_in_thread(self._verify, stored, password)
-        if good:
-            return LoginCheck.OK
-        now = self._clock.seconds()
+        # Count the attempt as failed until it is known to be good, so that parallel attempts
+        # from one address cannot get more checks than the limit allows.
         self._by_host.fail(host, now)
         self._by_nick.fail(nick_key, now)
+        good = False
+        if stored is not None:
+            try:
+                good = yield self._run_in_thread(self._verify, stored, password)
+            except Exception:
+                self.log.failure("password check for {nick} failed", nick=nickname)
+        if good:
+            self._by_host.forgive(host, now)
+            self._by_nick.forgive(nick_key, now)
+            return LoginCheck.OK
         self.log.info("failed login for {nick} from {host}", nick=nickname, host=host)
         return LoginCheck.REFUSED
 

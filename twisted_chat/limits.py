@@ -168,6 +168,14 @@ class AttemptWindow:
             failures = self._failures[key] = deque(maxlen=self.limit)
         failures.append(now)
 
+    def forgive(self, key: str, when: float) -> None:
+        """Withdraw the failure recorded for ``key`` at ``when`` (the attempt succeeded)."""
+        failures = self._failures.get(key)
+        if failures is not None and when in failures:
+            failures.remove(when)
+            if not failures:
+                del self._failures[key]
+
     def prune(self, now: float) -> None:
         """Forget every key with no failure inside the window."""
         for key in list(self._failures):

@@ -1,0 +1,137 @@
+"""Hypothesis properties of nickname, command and message parsing, through the real protocol.
+
+Whatever a client sends, a logged-in line gets either nothing (blank), a relay of exactly the
+text, or exactly one ``! `` line; a nickname line is either accepted (welcome first) or gets
+exactly one ``! ``; and the server never raises.
+"""
+
+from __future__ import annotations
+
+import itertools
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_chat import nicknames
+from twisted_chat.chat import ChatCore
+from twisted_chat.limits import Limits
+from twisted_chat.lines import has_control_characters, split_first_word
+from twisted_chat.protocol import ChatFactory, ChatProtocol
+from twisted_chat.text import SPANISH
+
+_ports = itertools.count(20000)
+
+text_lines = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"),
+    max_size=60,
+)
+
+
+def connect(factory: ChatFactory) -> tuple[ChatProtocol, StringTransport]:
+    """A connection to ``factory`` on a StringTransport."""
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", next(_ports)))
+    proto = factory.buildProtocol(None)
+    proto.makeConnection(transport)
+    transport.clear()
+    return proto, transport
+
+
+def received(transport: StringTransport) -> list[str]:
+    """Lines written to ``transport`` since the last call."""
+    data = transport.value().decode("utf-8")
+    transport.clear()
+    assert data == "" or data.endswith("\r\n")
+    return data.split("\r\n")[:-1] if data else []
+
+
+class NicknameProperties(SynchronousTestCase):
+    """Nickname normalisation and identity."""
+
+    @given(text_lines)
+    def test_key_is_idempotent_and_case_blind(self, raw: str) -> None:
+        nick = nicknames.normalize(raw)
+        self.assertEqual(nicknames.key(nicknames.key(nick)), nicknames.key(nick))
+        self.assertEqual(nicknames.key(nick.upper()), nicknames.key(nick.upper().lower()))
+
+    @given(text_lines)
+    def test_valid_nicknames_are_short_nfc_and_clean(self, raw: str) -> None:
+        nick = nicknames.normalize(raw)
+        if nicknames.is_valid(nick):
+            self.assertTrue(1 <= len(nick) <= 20)
+            self.assertEqual(unicodedata.normalize("NFC", nick), nick)
+            self.assertFalse(has_control_characters(nick))
+            self.assertNotIn(" ", nick)
+
+    @given(text_lines)
+    def test_nickname_line_gets_welcome_or_exactly_one_error(self, raw: str) -> None:
+        factory = ChatFactory(ChatCore(SPANISH, Clock()), Limits(flood_rate=0, max_strikes=0))
+        proto, transport = connect(factory)
+        proto.dataReceived(raw.encode("utf-8") + b"\n")
+        lines = received(transport)
+        if proto.nickname is None:
+            self.assertEqual(len(lines), 1, lines)
+            self.assertTrue(lines[0].startswith("! "), lines)
+        else:
+            self.assertTrue(lines[0].startswith("* ") and proto.nickname in lines[0], lines)
+
+
+class LineProperties(SynchronousTestCase):
+    """Lines after login."""
+
+    def setUp(self) -> None:
+        self.factory = ChatFactory(ChatCore(SPANISH, Clock()), Limits(flood_rate=0, max_strikes=0))
+        self.ana, self.ana_t = connect(self.factory)
+        self.ana.dataReceived(b"ana\n")
+        self.bob, self.bob_t = connect(self.factory)
+        self.bob.dataReceived(b"bob\n")
+        received(self.ana_t)
+        received(self.bob_t)
+
+    @settings(max_examples=300)
+    @given(text_lines)
+    def test_every_line_is_ignored_relayed_verbatim_or_refused_once(self, text: str) -> None:
+        if text.startswith("/") and split_first_word(text[1:])[0].lower() in ("salir", "quit"):
+            return  # closes the connection; covered elsewhere
+        self.ana.dataReceived(text.encode("utf-8") + b"\r\n")
+        to_ana, to_bob = received(self.ana_t), received(self.bob_t)
+        if has_control_characters(text):
+            self.assertEqual(len(to_ana), 1)
+            self.assertTrue(to_ana[0].startswith("! "))
+            self.assertEqual(to_bob, [])
+        elif not text.strip(" \t"):
+            self.assertEqual((to_ana, to_bob), ([], []))
+        elif text.startswith("/"):
+            self.assertTrue(to_ana, "a command always answers")
+            self.assertTrue(all(line[:2] in ("* ", "! ") for line in to_ana), to_ana)
+            self.assertEqual(to_bob, [])
+        elif text.startswith("#"):
+            if to_bob:
+                self.assertEqual(to_bob, [f"*ana* {split_first_word(text[1:])[1]}"])
+                self.assertEqual(to_ana, [f"-> *bob* {split_first_word(text[1:])[1]}"])
+            else:
+                self.assertEqual(len(to_ana), 1)
+                self.assertTrue(to_ana[0].startswith("! "))
+        else:
+            self.assertEqual(to_ana, [])
+            self.assertEqual(to_bob, [f"<ana> {text}"])
+        self.assertFalse(self.ana.closing)
+
+    @given(st.binary(max_size=300), st.lists(st.integers(min_value=1, max_value=50), max_size=10))
+    def test_random_bytes_in_random_chunks_never_break_anything(
+        self, data: bytes, cuts: list[int]
+    ) -> None:
+        position = 0
+        for cut in cuts:
+            self.ana.dataReceived(data[position : position + cut])
+            position += cut
+        self.ana.dataReceived(data[position:] + b"\n")
+        received(self.ana_t)
+        received(self.bob_t)
+        self.bob.dataReceived(b"/username\n")
+        self.assertEqual(received(self.bob_t), ["* Tu nickname es bob."])
+        self.assertEqual(sorted(self.factory.chat.room.nicknames()), ["ana", "bob"])

@@ -23,6 +23,11 @@ from twisted_chat.lines import has_control_characters, split_first_word
 from twisted_chat.text import Catalogue
 
 
+#: How long join/leave notices are gathered before being written (when batching), in seconds:
+#: a login storm then costs one write per recipient every NOTICE_DELAY, not one per login.
+NOTICE_DELAY = 0.05
+
+
 class LoginRecorder(Protocol):
     """Where logins are recorded (implemented by :class:`twisted_chat.storage.LoginStore`)."""
 
@@ -47,7 +52,9 @@ class ChatCore:
         self.clock = clock
         self.logins = logins
         self.accounts = accounts
-        self.room = Room(texts, (lambda f: clock.callLater(0, f)) if batch_notices else None)
+        self.room = Room(
+            texts, (lambda f: clock.callLater(NOTICE_DELAY, f)) if batch_notices else None
+        )
         self.commands = Commands(self.room, texts, clock, accounts)
         self._prompt = wire.notice(texts.prompt)
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
@@ -73,7 +80,7 @@ class ChatCore:
     def disconnected(self, session: ChatSession) -> None:
         """The connection is gone: remove the user and tell everyone."""
         if self.room.remove(session):
-            self.log.info("{nick} left", nick=session.nickname)
+            self.log.debug("{nick} left", nick=session.nickname)
             self.room.announce_leave(self.texts.left.format(nick=session.nickname))
 
     # -- login ------------------------------------------------------------------------------
@@ -129,7 +136,7 @@ class ChatCore:
         """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login."""
         self.room.add(session, nickname)
         session.logged_in(nickname)
-        self.log.info("{nick} logged in", nick=nickname)
+        self.log.debug("{nick} logged in", nick=nickname)
         session.deliver(wire.notice(self.texts.welcome.format(nick=nickname)))
         self.room.announce_join(session, self.texts.joined.format(nick=nickname))
         self._record_login(session, nickname)

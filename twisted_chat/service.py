@@ -61,6 +61,13 @@ class Options(usage.Options):
         ["login-timeout", None, "60", "Close connections not logged in after SECONDS (0 = never)."],
         ["idle-timeout", None, "0", "Close logged-in clients silent for SECONDS (0 = never)."],
         ["db-queue", None, "100000", "Most login records kept while the database is down."],
+        [
+            "backlog",
+            None,
+            "1024",
+            "Listen backlog for --port endpoints that do not set their own (Twisted's is 50, "
+            "too small for a login storm).",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -94,6 +101,8 @@ class Options(usage.Options):
                     raise usage.UsageError(
                         f"bad --port {description!r}: port must be a number from 0 to 65535"
                     )
+            if kind in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
+                description = f"{description}:backlog={self._number('backlog', int, minimum=1)}"
             try:
                 endpoints_.append(endpoints.serverFromString(reactor, description))
             except Exception as e:  # ValueError, KeyError, SSL errors, missing files...

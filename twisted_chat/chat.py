@@ -22,7 +22,6 @@ from twisted_chat.core import ChatSession, Room
 from twisted_chat.lines import has_control_characters, split_first_word
 from twisted_chat.text import Catalogue
 
-
 #: How long join/leave notices are gathered before being written (when batching), in seconds:
 #: a login storm then costs one write per recipient every NOTICE_DELAY, not one per login.
 NOTICE_DELAY = 0.05

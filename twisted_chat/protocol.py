@@ -90,6 +90,7 @@ class ChatProtocol(LineReceiver):
         self._socket: socket.socket | None = None
         self._host = ""
         self._sendq = SendQueue()
+        self._registered = False
         # Lines that arrived while an asynchronous check (a password) was running.
         self._held: deque[Item] | None = None
         self._strikes = 0
@@ -126,6 +127,7 @@ class ChatProtocol(LineReceiver):
         if _direct_writes_possible(transport):
             self._socket = transport.socket
         transport.registerProducer(self._sendq, True)
+        self._registered = True
         limits = self.limits
         now = self._now()
         self._last_line = now
@@ -300,6 +302,10 @@ class ChatProtocol(LineReceiver):
         """Close after flushing what was delivered; later input and output are dropped."""
         if not self._closing:
             self._closing = True
+            # A registered producer keeps a TLS transport from starting its shutdown.
+            if self._registered:
+                self._registered = False
+                self._transport.unregisterProducer()
             self._transport.loseConnection()
 
     def abort(self) -> None:

@@ -26,6 +26,38 @@ R = TypeVar("R")
 MAX_ATTEMPTS = 3
 
 
+class _QuietConnection(adbapi.Connection):
+    """An ``adbapi`` connection whose rollback on a dead connection is quiet.
+
+    Twisted's own logs "Rollback failed" with a traceback twice for every pooled connection that
+    finds the server gone (once in ``Connection.rollback``, once in ``_runInteraction``), which
+    turns one outage into a stream of critical tracebacks. Here the dead connection is dropped
+    from the pool silently and the original error propagates, to be retried and logged once by
+    our own code.
+    """
+
+    def rollback(self) -> None:
+        pool: Any = self._pool
+        connection: Any = self._connection
+        if not pool.reconnect:
+            connection.rollback()
+            return
+        try:
+            connection.rollback()
+            cursor = connection.cursor()
+            cursor.execute(pool.good_sql)
+            cursor.close()
+            connection.commit()
+        except Exception:
+            pool.disconnect(connection)
+
+
+class _ConnectionPool(adbapi.ConnectionPool):
+    """``adbapi.ConnectionPool`` with :class:`_QuietConnection` connections."""
+
+    connectionFactory = _QuietConnection
+
+
 class Database:
     """A connection pool for one engine; every call returns a Deferred and never blocks."""
 
@@ -35,9 +67,7 @@ class Database:
         self.engine = engine
         self._reactor = reactor
         args, kwargs = engine.pool_args()
-        self._pool = adbapi.ConnectionPool(
-            engine.module.__name__, *args, cp_reactor=reactor, **kwargs
-        )
+        self._pool = _ConnectionPool(engine.module.__name__, *args, cp_reactor=reactor, **kwargs)
         self._closed = False
         self._prepared = False
         self._ready = False

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench bench-tiny clean
 
 $(BIN)/twistd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,19 @@ lint: $(VENV)/.test-deps
 
 typecheck: $(VENV)/.test-deps
 	$(BIN)/mypy
+
+$(VENV)/.bench-deps: $(BIN)/twistd
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+## Benchmark suite: ours vs the bare Twisted and threaded reference servers (a few minutes).
+## Results in bench/out/results.json and bench/out/latency_cpu.png.
+bench: $(VENV)/.bench-deps
+	$(BIN)/python bench/run.py
+
+## The same, every scenario once with a few clients for a second (what CI runs).
+bench-tiny: $(VENV)/.bench-deps
+	$(BIN)/python bench/run.py --tiny
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache _trial_temp

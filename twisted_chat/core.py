@@ -111,7 +111,19 @@ class Room:
 
         Returns the number of sessions it was handed to.
         """
-        return self.deliver_to((s for s in self.sessions() if s is not exclude), data)
+        if self._notices:
+            self.flush_notices()
+        count = 0
+        # The hot path of a chat server: one loop, nothing per recipient but the write.
+        for session in list(self._users.values()):
+            if session is not exclude:
+                try:
+                    session.deliver(data)
+                except Exception:
+                    self._delivery_failed(session)
+                else:
+                    count += 1
+        return count
 
     def deliver_to(self, recipients: Iterable[ChatSession], data: bytes) -> int:
         """Deliver ``data`` to each of ``recipients``, isolating failures; return the count."""
@@ -119,16 +131,24 @@ class Room:
             self.flush_notices()
         count = 0
         for session in recipients:
-            try:
-                session.deliver(data)
-            except Exception:
-                self.log.failure(
-                    "Delivery to {nick} failed; dropping the connection", nick=session.nickname
-                )
-                session.abort()
-            else:
+            if self._deliver_one(session, data):
                 count += 1
         return count
+
+    def _deliver_one(self, session: ChatSession, data: bytes) -> bool:
+        """Deliver to one session; a session whose delivery raises is logged and dropped."""
+        try:
+            session.deliver(data)
+        except Exception:
+            self._delivery_failed(session)
+            return False
+        return True
+
+    def _delivery_failed(self, session: ChatSession) -> None:
+        self.log.failure(
+            "Delivery to {nick} failed; dropping the connection", nick=session.nickname
+        )
+        session.abort()
 
     def announce(self, text: str, exclude: ChatSession | None = None) -> None:
         """Send a ``* `` notice to everyone logged in except ``exclude``."""
@@ -180,13 +200,7 @@ class Room:
                     data = tails[index] = b"".join(notices[index + 1 :])
                 if not data:
                     continue
-            try:
-                session.deliver(data)
-            except Exception:
-                self.log.failure(
-                    "Delivery to {nick} failed; dropping the connection", nick=session.nickname
-                )
-                session.abort()
+            self._deliver_one(session, data)
 
     def say_public(self, sender: ChatSession, text: str) -> None:
         """Relay ``text`` verbatim from ``sender`` to every other logged-in user."""

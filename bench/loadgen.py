@@ -1,0 +1,984 @@
+"""Load generator for twisted-chat and its two reference servers (asyncio; uvloop if installed).
+
+It speaks the chat's wire protocol (docs/PROTOCOL.md): it waits for the ``* `` prompt, sends a
+nickname, takes the first ``* `` line as the welcome, then sends and receives lines. Every
+message carries its send time (``time.monotonic_ns()``, one clock for the whole machine) and a
+sequence number, so a receiver knows each delivery's latency. Scenarios:
+
+``fanout``
+    N clients log in; S of them send public messages, either at a fixed total rate R (messages
+    per second, spread evenly over the senders) or ``--saturate``d: each sender keeps ``--window``
+    messages in flight, counted as delivered when the last client to log in (the monitor, last
+    in every server's broadcast order) has received them. Every client parses the ``<NICK> TS
+    SEQ ...`` lines it receives and records their latency. Reported: deliveries/s, delivery ratio
+    (received / (sent x (N - 1))), latency p50/p99/max.
+``connect``
+    N clients connect and log in as fast as possible, ``--concurrency`` at a time. Reported:
+    logins/s, login latency, whether all N logged in; with MySQL (``ours`` and ``threaded``), the
+    rows in ``clientes`` afterwards and how long they took to appear.
+``private``
+    P pairs send each other private messages (``#NICK TS SEQ ...``) as fast as the server lets
+    them, each keeping ``--window`` messages in flight counted by its own ``-> *NICK*`` echoes.
+    Reported: private deliveries/s, ratio, latency.
+``hold``
+    N idle logged-in clients. Reported: server RSS per connection = (RSS with N logged in and the
+    server quiet - RSS before) / N.
+
+For every row the server's CPU time comes from ``/proc/PID/stat`` (before/after), as CPU % and
+CPU microseconds per unit (delivery or login), and its RSS from ``/proc/PID/status``; the
+generator's own CPU comes from ``getrusage``. A row where the generator used 90 % or more of a
+core is flagged ``generator-bound``: its figures measure the generator as much as the server.
+
+The generator is one process (on a 2-core machine a second one would only take CPU from the
+server): it reads with protocol callbacks (no streams), handles the common chunk of one complete
+line without a loop, parses timestamps with ``int()``, and senders refill their window only once
+half of it has been delivered, so their messages go out in batches.
+
+Usage (one scenario against each server; ``bench/run.py`` runs the whole suite)::
+
+    .venv/bin/python bench/loadgen.py fanout --clients 1000 --senders 10 --rate 50 --seconds 10
+    .venv/bin/python bench/loadgen.py fanout --clients 1000 --saturate
+    .venv/bin/python bench/loadgen.py connect --clients 5000
+    .venv/bin/python bench/loadgen.py private --pairs 200
+    .venv/bin/python bench/loadgen.py hold --clients 10000 --server ours --server bare
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import asyncio
+import importlib.metadata
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import servers
+
+SCENARIOS = ("fanout", "connect", "private", "hold")
+monotonic_ns = time.monotonic_ns
+
+#: Text after the timestamp and sequence number (a message of about 60 bytes in all).
+PAD = b"hola a todos, esto es una prueba de carga"
+LOGIN, DRAIN, FANOUT, PRIVATE = range(4)
+GENERATOR_BOUND_PCT = 90.0
+#: Seconds a new connection waits for the server's prompt before hanging up and trying again.
+PROMPT_TIMEOUT = 10.0
+#: Connections a client opens at most to get a prompt.
+ATTEMPTS = 3
+
+
+def generator_cpu() -> float:
+    """CPU seconds this process (the generator, all its threads) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Tally:
+    """Counters shared by every client of one row (one process, one thread: no locks)."""
+
+    __slots__ = ("last_byte", "last_rx", "latencies", "received", "rx_bytes")
+
+    def __init__(self) -> None:
+        self.rx_bytes = 0
+        self.last_byte = 0  # when anything last arrived (set while draining)
+        self.received = 0
+        self.last_rx = 0
+        self.latencies: array.array[int] = array.array("q")
+
+    def reset(self) -> None:
+        """Forget deliveries so far (the measured window starts now)."""
+        self.received = 0
+        self.last_rx = 0
+        self.latencies = array.array("q")
+
+
+class Client(asyncio.Protocol):
+    """One simulated chat user; what it does with received bytes depends on :attr:`mode`."""
+
+    def __init__(self, index: int, tally: Tally) -> None:
+        self.index = index
+        self.nick = f"u{index}".encode()
+        self.tally = tally
+        self.mode = LOGIN
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+        self.prompted = False
+        self.prompt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.welcomed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.logged_in = False
+        # Sending (fan-out senders and private pairs).
+        self.prefix = b""  # b"#NICK " for private messages
+        self.sent = 0
+        self.acked = 0
+        self.window = 0
+        self.refill = 1  # send once this many messages are missing from the window
+        self.sending = False
+        self.paused = False
+        # Fan-out monitor: the senders it acknowledges for, by index.
+        self.monitor_for: dict[int, Client] | None = None
+
+    def itself(self) -> Client:
+        """A protocol factory that returns this client."""
+        return self
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport."""
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """A login that never finished has failed."""
+        self.sending = False
+        if not self.prompt.done():
+            self.prompt.set_result(None)
+        if not self.welcomed.done():
+            self.welcomed.set_result(False)
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is full: stop sending."""
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        """The buffer drained: send again."""
+        self.paused = False
+        self.pump()
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the server, handled according to the mode.
+
+        This runs once per chunk the server's writes arrive in (often one line per chunk), so
+        the common case, one complete line, is handled without a loop or regular expression.
+        """
+        tally = self.tally
+        tally.rx_bytes += len(data)
+        mode = self.mode
+        if mode == DRAIN:
+            tally.last_byte = monotonic_ns()
+            cut = data.rfind(b"\n")
+            self.buf = data[cut + 1 :] if cut >= 0 else self.buf + data
+            return
+        if mode == LOGIN:
+            self._handshake(data)
+            return
+        now = monotonic_ns()
+        if self.buf:
+            data = self.buf + data
+            self.buf = b""
+        if data[-1] != 10:  # ends in a partial line: keep it for later
+            cut = data.rfind(b"\n") + 1
+            self.buf = data[cut:]
+            if not cut:
+                return
+            data = data[:cut]
+        first = data[0]
+        if data.count(b"\n") == 1:
+            if mode == FANOUT:
+                if first == 60 and self.monitor_for is None:  # <NICK> TS SEQ TEXT
+                    tally.latencies.append(now - int(data.split(b" ", 2)[1]))
+                    tally.received += 1
+                    tally.last_rx = now
+                    return
+            elif first == 42 and data[1] != 32:  # *NICK* TS SEQ TEXT (not a "* " notice)
+                tally.latencies.append(now - int(data.split(b" ", 2)[1]))
+                tally.received += 1
+                tally.last_rx = now
+                return
+            elif first == 45:  # -> *NICK* TS SEQ TEXT
+                self.acked += 1
+                self.pump()
+                return
+        self._lines(data.split(b"\n"), now)
+
+    def _lines(self, lines: list[bytes], now: int) -> None:
+        """Several complete lines (the last item of ``lines`` is the empty tail)."""
+        tally = self.tally
+        latencies = tally.latencies
+        received = echoes = 0
+        if self.mode == FANOUT:
+            monitor = self.monitor_for
+            for line in lines[:-1]:
+                if line[:1] == b"<":
+                    fields = line.split(b" ", 3)
+                    latencies.append(now - int(fields[1]))
+                    received += 1
+                    if monitor is not None:
+                        sender = monitor.get(int(fields[0][2:-1]))
+                        if sender is not None:
+                            sender.acked = max(sender.acked, int(fields[2]))
+            if monitor is not None:
+                for sender in monitor.values():
+                    sender.pump()
+        else:
+            for line in lines[:-1]:
+                first = line[:2]
+                if first == b"->":
+                    echoes += 1
+                elif first[:1] == b"*" and first != b"* ":
+                    latencies.append(now - int(line.split(b" ", 2)[1]))
+                    received += 1
+            if echoes:
+                self.acked += echoes
+                self.pump()
+        if received:
+            tally.received += received
+            tally.last_rx = now
+
+    # -- login ------------------------------------------------------------------------------
+
+    def _handshake(self, data: bytes) -> None:
+        """Prompt line: send the nickname. Next line: ``* `` welcome, or a refusal."""
+        buf = self.buf + data
+        while True:
+            cut = buf.find(b"\n")
+            if cut < 0:
+                break
+            line, buf = buf[:cut], buf[cut + 1 :]
+            if not self.prompted:
+                self.prompted = True
+                if not self.prompt.done():
+                    self.prompt.set_result(None)
+                assert self.transport is not None
+                self.transport.write(self.nick + b"\r\n")
+                continue
+            self.logged_in = line.startswith(b"* ")
+            self.mode = DRAIN
+            if not self.welcomed.done():
+                self.welcomed.set_result(self.logged_in)
+            break
+        self.buf = buf
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send_one(self) -> None:
+        """Send one message now (fixed-rate fan-out)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.sent += 1
+        self.transport.write(b"%s%d %d %s\r\n" % (self.prefix, monotonic_ns(), self.sent, PAD))
+
+    def pump(self) -> None:
+        """Top the window up, in one write, once at least half of it has been delivered."""
+        if not self.sending or self.paused:
+            return
+        missing = self.window - (self.sent - self.acked)
+        if missing < self.refill or self.transport is None or self.transport.is_closing():
+            return
+        ts = monotonic_ns()
+        first = self.sent + 1
+        self.sent += missing
+        prefix = self.prefix
+        self.transport.write(
+            b"".join(
+                [
+                    b"%s%d %d %s\r\n" % (prefix, ts, seq, PAD)
+                    for seq in range(first, first + missing)
+                ]
+            )
+        )
+
+    def abort(self) -> None:
+        """Drop the connection."""
+        if self.transport is not None:
+            self.transport.abort()
+
+
+# -- row description and result ------------------------------------------------------------
+
+
+@dataclass
+class RowSpec:
+    """One row of the benchmark: a scenario, its parameters and the server it runs against."""
+
+    scenario: str
+    server: str
+    clients: int = 0  # fanout, connect, hold; private: 2 x pairs
+    senders: int = 10
+    rate: float = 50.0
+    saturate: bool = False
+    window: int = 32
+    pairs: int = 0
+    seconds: float = 10.0
+    mysql: bool = False  # connect: persist to a scratch MySQL database (ours and threaded)
+    concurrency: int = 0  # logins at a time; 0: 200 for connect (a storm), 40 to set a row up
+    login_timeout: float = 180.0
+
+    def load(self) -> str:
+        """A short description of the offered load, for the table."""
+        if self.scenario == "fanout":
+            if self.saturate:
+                return f"sat {self.senders}x{self.window}"
+            return f"{self.rate:g}/s x{self.senders}"
+        if self.scenario == "private":
+            return f"{self.pairs} pairs"
+        if self.scenario == "connect":
+            if self.server == "bare":
+                return "no db"
+            return "mysql" if self.mysql else "sqlite"
+        return "idle"
+
+
+@dataclass
+class RowResult:
+    """Everything measured for one row (``None``: not applicable or not measured)."""
+
+    scenario: str
+    server: str
+    clients: int
+    load: str
+    seconds: float
+    spec: dict[str, Any]
+    logged_in: int = 0
+    login_seconds: float = 0.0
+    logins_per_s: float = 0.0
+    login_p50_ms: float | None = None
+    login_p99_ms: float | None = None
+    login_max_ms: float | None = None
+    sent: int = 0
+    expected: int = 0
+    received: int = 0
+    delivery_ratio: float = 0.0
+    deliveries_per_s: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    window_s: float = 0.0
+    units: int = 0
+    units_per_s: float = 0.0
+    server_cpu_s: float = 0.0
+    server_cpu_pct: float = 0.0
+    cpu_us_per_unit: float | None = None
+    server_rss_kib: int = 0
+    server_peak_rss_kib: int = 0
+    rss_before_kib: int | None = None
+    rss_per_conn_kib: float | None = None
+    server_threads: int = 0
+    gen_cpu_pct: float = 0.0
+    generator_bound: bool = False
+    rows_persisted: int | None = None
+    persisted_seconds: float | None = None
+    db_commits: int | None = None  # MySQL Handler_commit delta (server-wide: approximate)
+    listen_overflows: int | None = None
+    reconnects: int = 0
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    vs_bare: dict[str, float] = field(default_factory=dict)
+
+
+def percentiles_ms(values: array.array[int]) -> tuple[float | None, float | None, float | None]:
+    """p50, p99 and max of nanosecond ``values``, in milliseconds (``None`` when empty)."""
+    if not values:
+        return None, None, None
+    try:
+        import numpy as np
+
+        data = np.frombuffer(values, dtype=np.int64)
+        p50, p99 = np.percentile(data, [50, 99])
+        top = float(data.max())
+    except ImportError:
+        ordered = sorted(values)
+        p50 = ordered[len(ordered) // 2]
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        top = float(ordered[-1])
+    return round(float(p50) / 1e6, 3), round(float(p99) / 1e6, 3), round(top / 1e6, 3)
+
+
+# -- the measuring -------------------------------------------------------------------------
+
+
+class Row:
+    """Runs one :class:`RowSpec` against a started server, inside the event loop."""
+
+    def __init__(self, spec: RowSpec, server: servers.ServerProcess, db_url: str | None) -> None:
+        self.spec = spec
+        self.server = server
+        self.db_url = db_url
+        self.loop = asyncio.get_running_loop()
+        self.tally = Tally()
+        self.clients: list[Client] = []
+        self.last_welcome = 0
+        self.result = RowResult(
+            spec.scenario, spec.server, spec.clients, spec.load(), spec.seconds, asdict(spec)
+        )
+
+    # -- building blocks --------------------------------------------------------------------
+
+    async def login_all(self, count: int) -> list[Client]:
+        """Log ``count`` clients in, ``concurrency`` at a time; fill the login figures.
+
+        A client that gets no prompt within :data:`PROMPT_TIMEOUT` seconds hangs up and tries
+        again (up to :data:`ATTEMPTS` times), as a sane scripted client would: when a listen
+        queue overflows and the kernel falls back to SYN cookies, a connection whose final ACK
+        was dropped looks established to the client while the server never saw it, and in a
+        protocol where the server speaks first nothing ever repairs it.
+        """
+        spec, result = self.spec, self.result
+        self.clients = [Client(i, self.tally) for i in range(count)]
+        latencies: array.array[int] = array.array("q")
+        failures: Counter[str] = Counter()
+        concurrency = spec.concurrency or (200 if spec.scenario == "connect" else 40)
+        gate = asyncio.Semaphore(concurrency)
+        last = [monotonic_ns()]
+        port = self.server.port
+
+        async def one(index: int) -> None:
+            async with gate:
+                started = monotonic_ns()
+                for _attempt in range(ATTEMPTS):
+                    client = self.clients[index] = Client(index, self.tally)
+                    try:
+                        await asyncio.wait_for(
+                            self.loop.create_connection(client.itself, "127.0.0.1", port), 70
+                        )
+                        await asyncio.wait_for(client.prompt, PROMPT_TIMEOUT)
+                        ok = await asyncio.wait_for(client.welcomed, 70)
+                    except TimeoutError:
+                        client.abort()
+                        if client.transport is not None and not client.prompted:
+                            result.reconnects += 1
+                            continue  # connected, but no prompt: hang up and try again
+                        failures["TimeoutError"] += 1
+                        return
+                    except OSError as e:
+                        failures[type(e).__name__] += 1
+                        return
+                    if ok:
+                        now = monotonic_ns()
+                        latencies.append(now - started)
+                        last[0] = max(last[0], now)
+                    else:
+                        failures["refused or closed"] += 1
+                    return
+                failures[f"no prompt after {ATTEMPTS} connections"] += 1
+
+        started = monotonic_ns()
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(one(i) for i in range(count))), spec.login_timeout
+            )
+        except TimeoutError:
+            result.notes.append(f"login phase cut at {spec.login_timeout:g}s")
+        logged = [c for c in self.clients if c.logged_in]
+        self.last_welcome = last[0]
+        elapsed = max(1e-9, (last[0] - started) / 1e9)
+        result.logged_in = len(logged)
+        result.login_seconds = round(elapsed, 3)
+        result.logins_per_s = round(len(logged) / elapsed, 1)
+        result.login_p50_ms, result.login_p99_ms, result.login_max_ms = percentiles_ms(latencies)
+        if failures:
+            result.notes.append(
+                "login failures: " + ", ".join(f"{k} {v}" for k, v in failures.items())
+            )
+        if len(logged) < count:
+            result.notes.append(f"only {len(logged)}/{count} logged in")
+        if result.reconnects:
+            result.notes.append(f"{result.reconnects} reconnects after no prompt")
+        return logged
+
+    async def settle(self, quiet: float = 0.5, timeout: float = 120.0) -> bool:
+        """Wait until nothing arrives for ``quiet`` s and the server is idle (bounded)."""
+        deadline = self.loop.time() + timeout
+        last_bytes = self.tally.rx_bytes
+        last_cpu = self.server.cpu()
+        quiet_since = self.loop.time()
+        while self.loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            now = self.loop.time()
+            rx, cpu = self.tally.rx_bytes, self.server.cpu()
+            if rx != last_bytes or cpu - last_cpu > 0.02 * (now - quiet_since) + 0.011:
+                last_bytes, last_cpu, quiet_since = rx, cpu, now
+            elif now - quiet_since >= quiet:
+                return True
+        self.result.notes.append(f"server not quiet after {timeout:g}s")
+        return False
+
+    async def wait_deliveries(self, expected: int, timeout: float) -> None:
+        """Wait until ``expected`` deliveries arrived, or none for a second (bounded)."""
+        deadline = self.loop.time() + timeout
+        last, since = self.tally.received, self.loop.time()
+        while self.loop.time() < deadline and self.tally.received < expected:
+            await asyncio.sleep(0.05)
+            if self.tally.received != last:
+                last, since = self.tally.received, self.loop.time()
+            elif self.loop.time() - since > 1.0:
+                return
+
+    def measure_window(self, cpu0: float, gen0: float, t0: int, t1: int, units: int) -> None:
+        """Fill CPU, rate and memory figures for ``units`` of work done from ``t0`` to ``t1``."""
+        result = self.result
+        window = max(1e-9, (t1 - t0) / 1e9)
+        cpu = self.server.cpu() - cpu0
+        result.window_s = round(window, 3)
+        result.units = units
+        result.units_per_s = round(units / window, 1)
+        result.server_cpu_s = round(cpu, 3)
+        result.server_cpu_pct = round(100 * cpu / window, 1)
+        result.cpu_us_per_unit = round(cpu * 1e6 / units, 3) if units else None
+        result.gen_cpu_pct = round(100 * (generator_cpu() - gen0) / window, 1)
+        result.generator_bound = result.gen_cpu_pct >= GENERATOR_BOUND_PCT
+        result.server_rss_kib = self.server.rss_kib()
+        result.server_peak_rss_kib = servers.memory_kib(self.server.pid, "VmHWM")
+        result.server_threads = servers.thread_count(self.server.pid)
+
+    # -- scenarios --------------------------------------------------------------------------
+
+    async def fanout(self) -> None:
+        """Public messages from S senders to N clients, at a fixed rate or saturating."""
+        spec, result, tally = self.spec, self.result, self.tally
+        logged = await self.login_all(spec.clients)
+        await self.settle()
+        if len(logged) < 2:
+            raise RuntimeError("fewer than two clients logged in")
+        senders = logged[: max(1, min(spec.senders, len(logged) - 1))]
+        for client in logged:
+            client.mode = FANOUT
+        tally.reset()
+        cpu0, gen0, t0 = self.server.cpu(), generator_cpu(), monotonic_ns()
+        end = self.loop.time() + spec.seconds
+        if spec.saturate:
+            monitor = logged[-1]
+            monitor.monitor_for = {s.index: s for s in senders}
+            for sender in senders:
+                sender.window = spec.window
+                sender.refill = max(1, spec.window // 2)
+                sender.sending = True
+                sender.pump()
+            await asyncio.sleep(spec.seconds)
+            for sender in senders:
+                sender.sending = False
+        else:
+            await self._ticker(senders, spec.rate, end)
+        t_sent = monotonic_ns()
+        sent = sum(s.sent for s in senders)
+        expected = sent * (len(logged) - 1)
+        await self.wait_deliveries(expected, timeout=max(30.0, 3 * spec.seconds))
+        received = tally.received
+        self.measure_window(cpu0, gen0, t0, max(t_sent, tally.last_rx), received)
+        result.sent, result.expected, result.received = sent, expected, received
+        result.delivery_ratio = round(received / expected, 6) if expected else 0.0
+        result.deliveries_per_s = result.units_per_s
+        result.p50_ms, result.p99_ms, result.max_ms = percentiles_ms(tally.latencies)
+
+    async def _ticker(self, senders: Sequence[Client], rate: float, end: float) -> None:
+        """Send ``rate`` messages per second in all, round-robin over ``senders``, until ``end``."""
+        start = self.loop.time()
+        sent = 0
+        while True:
+            now = self.loop.time()
+            if now >= end:
+                return
+            due = int((now - start) * rate) + 1
+            while sent < due:
+                senders[sent % len(senders)].send_one()
+                sent += 1
+            await asyncio.sleep(max(0.0, start + sent / rate - self.loop.time()))
+
+    async def private(self) -> None:
+        """P pairs sending each other private messages as fast as the server lets them."""
+        spec, result, tally = self.spec, self.result, self.tally
+        logged = await self.login_all(2 * spec.pairs)
+        await self.settle()
+        pairs = [(logged[i], logged[i + 1]) for i in range(0, len(logged) - 1, 2)]
+        if not pairs:
+            raise RuntimeError("no pair logged in")
+        for a, b in pairs:
+            a.prefix, b.prefix = b"#" + b.nick + b" ", b"#" + a.nick + b" "
+        talkers = [c for pair in pairs for c in pair]
+        for client in talkers:
+            client.mode = PRIVATE
+            client.window = spec.window
+            client.refill = max(1, spec.window // 2)
+        tally.reset()
+        cpu0, gen0, t0 = self.server.cpu(), generator_cpu(), monotonic_ns()
+        for client in talkers:
+            client.sending = True
+            client.pump()
+        await asyncio.sleep(spec.seconds)
+        for client in talkers:
+            client.sending = False
+        t_sent = monotonic_ns()
+        sent = sum(c.sent for c in talkers)
+        await self.wait_deliveries(sent, timeout=max(30.0, 3 * spec.seconds))
+        received = tally.received
+        self.measure_window(cpu0, gen0, t0, max(t_sent, tally.last_rx), received)
+        result.sent, result.expected, result.received = sent, sent, received
+        result.delivery_ratio = round(received / sent, 6) if sent else 0.0
+        result.deliveries_per_s = result.units_per_s
+        result.p50_ms, result.p99_ms, result.max_ms = percentiles_ms(tally.latencies)
+
+    async def connect(self) -> None:
+        """N logins as fast as possible; with MySQL, then wait for every row in ``clientes``."""
+        spec, result = self.spec, self.result
+        commits0 = servers.mysql_commits(self.db_url) if self.db_url else -1
+        cpu0, gen0, t0 = self.server.cpu(), generator_cpu(), monotonic_ns()
+        logged = await self.login_all(spec.clients)
+        t_logged = self.last_welcome
+        await self.settle()
+        # The server's work ends with the last join notice, after the last welcome.
+        self.measure_window(cpu0, gen0, t0, max(t_logged, self.tally.last_byte), len(logged))
+        result.delivery_ratio = round(len(logged) / spec.clients, 6)
+        if self.db_url:
+            deadline = self.loop.time() + 60
+            rows = -1
+            while self.loop.time() < deadline:
+                rows = await self.loop.run_in_executor(None, servers.mysql_count, self.db_url)
+                if rows >= len(logged):
+                    break
+                await asyncio.sleep(0.2)
+            result.rows_persisted = rows
+            result.persisted_seconds = round((monotonic_ns() - t0) / 1e9, 3)
+            if rows != spec.clients:
+                result.notes.append(f"{rows} rows in clientes for {spec.clients} logins")
+            commits1 = servers.mysql_commits(self.db_url)
+            if commits0 >= 0 and commits1 >= 0:
+                result.db_commits = commits1 - commits0
+
+    async def hold(self) -> None:
+        """N idle logged-in clients: server memory per connection."""
+        spec, result = self.spec, self.result
+        await self.settle(quiet=0.5, timeout=10)
+        result.rss_before_kib = before = self.server.rss_kib()
+        cpu0, gen0, t0 = self.server.cpu(), generator_cpu(), monotonic_ns()
+        logged = await self.login_all(spec.clients)
+        t_logged = self.last_welcome
+        await self.settle(quiet=1.0, timeout=spec.login_timeout)
+        self.measure_window(cpu0, gen0, t0, max(t_logged, self.tally.last_byte), len(logged))
+        result.delivery_ratio = round(len(logged) / spec.clients, 6)
+        if logged:
+            growth = result.server_rss_kib - before
+            result.rss_per_conn_kib = round(growth / len(logged), 2)
+
+    # -- the whole row ----------------------------------------------------------------------
+
+    async def run(self) -> RowResult:
+        """Run the scenario, then stop the server while the clients still read."""
+        overflows = servers.listen_overflows()
+        try:
+            await getattr(self, self.spec.scenario)()
+        finally:
+            await self.stop()
+        if overflows >= 0:
+            self.result.listen_overflows = servers.listen_overflows() - overflows
+            if self.result.listen_overflows:
+                self.result.notes.append(f"listen queue overflowed {self.result.listen_overflows}x")
+        return self.result
+
+    async def stop(self) -> None:
+        """SIGTERM the server (clients keep draining its goodbye), SIGKILL it after 15 s."""
+        self.server.terminate()
+        for _ in range(150):
+            if not self.server.alive():
+                break
+            await asyncio.sleep(0.1)
+        if self.server.alive():
+            self.result.notes.append("server killed after SIGTERM timeout")
+        self.server.stop(timeout=0.1)
+        for client in self.clients:
+            client.abort()
+        await asyncio.sleep(0)
+
+
+def new_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop if installed, else asyncio's default."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_async(coro_fn: Callable[[], Coroutine[Any, Any, RowResult]]) -> RowResult:
+    """Run ``coro_fn()`` in a fresh event loop (uvloop if available)."""
+    with asyncio.Runner(loop_factory=new_loop_factory()) as runner:
+        return runner.run(coro_fn())
+
+
+def measure(spec: RowSpec, mysql_url: str | None = None) -> RowResult:
+    """Start the server, run one row against it, stop it; errors become the row's ``error``."""
+    started = time.monotonic()
+    use_mysql = spec.scenario == "connect" and spec.mysql and spec.server != "bare"
+    with tempfile.TemporaryDirectory(prefix="chat-bench-", dir=_scratch_root()) as tmp:
+        server: servers.ServerProcess | None = None
+        try:
+            with (
+                servers.scratch_mysql(mysql_url or servers.DEFAULT_MYSQL)
+                if use_mysql
+                else nullcontext(None)
+            ) as db_url:
+                server = servers.start_server(spec.server, Path(tmp), db_url)
+                running = server
+
+                async def go() -> RowResult:
+                    return await Row(spec, running, db_url).run()
+
+                result = run_async(go)
+        except Exception as e:
+            result = RowResult(
+                spec.scenario, spec.server, spec.clients, spec.load(), spec.seconds, asdict(spec)
+            )
+            result.error = f"{type(e).__name__}: {e}"
+            if server is not None:
+                result.error += "\n" + server.log_tail(1500)
+        finally:
+            if server is not None:
+                server.stop()
+    result.notes.extend(_flags(result))
+    result.spec["wall_seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def _scratch_root() -> str | None:
+    """Where servers keep their SQLite files and logs: tmpfs when there is one.
+
+    The database is not what the SQLite rows measure (logins happen before the measured window),
+    and the threaded reference commits once per login: on a disk that is ~2 ms each.
+    """
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() else None
+
+
+def _flags(result: RowResult) -> list[str]:
+    flags = []
+    if result.generator_bound:
+        flags.append("generator-bound")
+    if result.server_cpu_pct >= 90:
+        flags.append("server-bound")
+    if result.error is None and result.delivery_ratio < 1.0 and result.scenario != "hold":
+        flags.append(f"ratio {result.delivery_ratio:.4f}")
+    return flags
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+#: Figures compared with the bare Twisted server's (result field names).
+RATIO_FIELDS = (
+    "units_per_s",
+    "deliveries_per_s",
+    "logins_per_s",
+    "delivery_ratio",
+    "p50_ms",
+    "p99_ms",
+    "max_ms",
+    "login_p50_ms",
+    "login_p99_ms",
+    "login_max_ms",
+    "server_cpu_pct",
+    "cpu_us_per_unit",
+    "server_rss_kib",
+    "server_peak_rss_kib",
+    "rss_per_conn_kib",
+    "gen_cpu_pct",
+)
+
+
+def _match_key(result: RowResult) -> tuple[Any, ...]:
+    spec = result.spec
+    if result.scenario == "fanout":
+        window = spec["window"] if spec["saturate"] else 0
+        return ("fanout", result.clients, spec["saturate"], spec["rate"], spec["senders"], window)
+    if result.scenario == "private":
+        return ("private", spec["pairs"])
+    if result.scenario == "connect":
+        return ("connect", result.clients)
+    return ("hold",)
+
+
+def add_ratios(results: Iterable[RowResult]) -> None:
+    """Fill each row's ``vs_bare``: its figures divided by the bare server's in the same run.
+
+    A ``hold`` row with no bare row of the same size is compared with any bare ``hold`` row (the
+    figure that matters there, RSS per connection, does not depend on the size).
+    """
+    rows = list(results)
+    bare: dict[tuple[Any, ...], RowResult] = {}
+    for row in rows:
+        if row.server == "bare" and row.error is None:
+            bare.setdefault((*_match_key(row), row.clients), row)
+            bare.setdefault(_match_key(row), row)
+    for row in rows:
+        ref = bare.get((*_match_key(row), row.clients)) or bare.get(_match_key(row))
+        row.vs_bare = {}
+        if ref is None or row.error is not None:
+            continue
+        for name in RATIO_FIELDS:
+            mine, theirs = getattr(row, name), getattr(ref, name)
+            if isinstance(mine, int | float) and isinstance(theirs, int | float) and theirs:
+                row.vs_bare[name] = round(mine / theirs, 3)
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 100_000:
+            return f"{value:,.0f}"
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _ratio(row: RowResult, name: str) -> str:
+    value = row.vs_bare.get(name)
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def format_table(results: Sequence[RowResult]) -> str:
+    """The results as a fixed-width text table (latency: messages, or logins for connect/hold)."""
+    header = (
+        "scenario", "server", "N", "load", "units/s", "xbare", "ratio", "p50 ms", "p99 ms",
+        "max ms", "xbare", "cpu %", "us/unit", "xbare", "RSS MiB", "KiB/conn", "xbare", "gen %",
+        "notes",
+    )  # fmt: skip
+    lines = [header]
+    for row in results:
+        if row.error is not None:
+            lines.append(
+                (row.scenario, row.server, str(row.clients), row.load, *("-",) * 14,
+                 "ERROR " + row.error.splitlines()[0][:60])
+            )  # fmt: skip
+            continue
+        login = row.scenario in ("connect", "hold")
+        p50 = row.login_p50_ms if login else row.p50_ms
+        p99 = row.login_p99_ms if login else row.p99_ms
+        top = row.login_max_ms if login else row.max_ms
+        unit = "login" if login else "dlv"
+        notes = list(row.notes)
+        if row.rows_persisted is not None:
+            commits = "" if row.db_commits is None else f", ~{row.db_commits} db commits"
+            notes.insert(0, f"rows {row.rows_persisted} in {row.persisted_seconds:.1f}s{commits}")
+        lines.append(
+            (
+                row.scenario,
+                row.server,
+                str(row.clients),
+                row.load,
+                f"{_fmt(row.units_per_s, 0)} {unit}",
+                _ratio(row, "units_per_s"),
+                f"{row.delivery_ratio:.4f}",
+                _fmt(p50, 2),
+                _fmt(p99, 2),
+                _fmt(top, 1),
+                _ratio(row, "login_p99_ms" if login else "p99_ms"),
+                _fmt(row.server_cpu_pct),
+                _fmt(row.cpu_us_per_unit, 2),
+                _ratio(row, "cpu_us_per_unit"),
+                _fmt(row.server_rss_kib / 1024),
+                _fmt(row.rss_per_conn_kib, 2),
+                _ratio(row, "rss_per_conn_kib"),
+                _fmt(row.gen_cpu_pct),
+                "; ".join(notes),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    out = []
+    for line in lines:
+        cells = [
+            cell.ljust(w) if i < 4 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=False))
+        ]
+        out.append("  ".join(cells) + "  " + line[-1])
+    return "\n".join(out)
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures were measured on."""
+    try:
+        loop = f"uvloop {importlib.metadata.version('uvloop')}"
+    except importlib.metadata.PackageNotFoundError:
+        loop = "asyncio"
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "generator_loop": loop,
+        "open_files_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_json(path: Path, results: Sequence[RowResult], extra: dict[str, Any]) -> None:
+    """Write the rows (and ``extra`` metadata) as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"meta": {**machine_info(), **extra}, "rows": [asdict(r) for r in results]}
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def resolve_mysql(url: str, wanted: bool) -> tuple[str | None, str]:
+    """The MySQL URL to use for ``connect`` rows (``None``: SQLite), and a note if not used."""
+    if not wanted:
+        return None, ""
+    why_not = servers.mysql_available(url)
+    if why_not:
+        return None, f"MySQL unavailable at {url} ({why_not}): connect rows use SQLite"
+    return url, ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """One scenario against each chosen server: print the table, optionally write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenario", choices=SCENARIOS)
+    parser.add_argument(
+        "--server", action="append", choices=servers.SERVERS, help="repeatable; default: all three"
+    )
+    parser.add_argument("--clients", type=int, default=1000, help="N (not for private)")
+    parser.add_argument("--senders", type=int, default=10, help="fanout: S")
+    parser.add_argument("--rate", type=float, default=50.0, help="fanout: messages/s in all")
+    parser.add_argument("--saturate", action="store_true", help="fanout: as fast as possible")
+    parser.add_argument("--window", type=int, default=0, help="messages in flight per sender")
+    parser.add_argument("--pairs", type=int, default=200, help="private: P")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="logins at a time (default 200 for connect, 40)"
+    )
+    parser.add_argument("--login-timeout", type=float, default=180.0)
+    parser.add_argument("--mysql", default=servers.DEFAULT_MYSQL, help="server for connect rows")
+    parser.add_argument("--no-mysql", action="store_true", help="connect rows on SQLite")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    limit = servers.raise_open_files_limit()
+    mysql_url, note = resolve_mysql(args.mysql, args.scenario == "connect" and not args.no_mysql)
+    if note:
+        print(note, file=sys.stderr)
+    results = []
+    for name in args.server or servers.SERVERS:
+        spec = RowSpec(
+            scenario=args.scenario,
+            server=name,
+            clients=2 * args.pairs if args.scenario == "private" else args.clients,
+            senders=args.senders,
+            rate=args.rate,
+            saturate=args.saturate,
+            window=args.window or (16 if args.scenario == "private" else 32),
+            pairs=args.pairs,
+            seconds=args.seconds,
+            mysql=mysql_url is not None,
+            concurrency=args.concurrency,
+            login_timeout=args.login_timeout,
+        )
+        result = measure(spec, mysql_url)
+        results.append(result)
+        print(f"{name}: {result.spec['wall_seconds']}s", file=sys.stderr, flush=True)
+    add_ratios(results)
+    print(format_table(results))
+    if args.json:
+        write_json(args.json, results, {"open_files": limit})
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

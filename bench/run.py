@@ -1,0 +1,176 @@
+"""The standard benchmark suite: every scenario against ours and both reference servers.
+
+Rows (each server started fresh for each row, on a free loopback port):
+
+- ``fanout`` at 100, 1000 and 5000 clients, 10 senders, 50 messages/s in all;
+- ``fanout`` at 1000 clients saturated (10 senders, 32 messages in flight each);
+- ``connect``: 5000 logins, 200 at a time (ours and threaded persist to a scratch MySQL
+  database, created and dropped here; bare persists nothing);
+- ``private``: 200 pairs as fast as the server lets them;
+- ``hold``: 10,000 idle clients on ours and bare (1000 on threaded: a thread each).
+
+It prints the table, writes ``bench/out/results.json`` (every figure also as a ratio to the bare
+Twisted server's in the same run, under ``vs_bare``) and ``bench/out/latency_cpu.png`` (p50/p99
+latency and CPU per delivery against clients, from the fixed-rate fan-out rows). ``--tiny`` runs
+every scenario against every server once with a few clients for a second: a smoke test for CI.
+
+Usage::
+
+    .venv/bin/python bench/run.py            # the suite, a few minutes (make bench)
+    .venv/bin/python bench/run.py --tiny     # seconds (make bench-tiny)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import servers
+from bench.loadgen import RowResult, RowSpec, add_ratios, format_table, measure, resolve_mysql
+from bench.loadgen import write_json as write_results
+
+OUT = Path(__file__).resolve().parent / "out"
+ALL = servers.SERVERS
+
+
+def suite(seconds: float, mysql: bool) -> list[RowSpec]:
+    """The standard rows."""
+    rows: list[RowSpec] = []
+    for clients in (100, 1000, 5000):
+        rows += [RowSpec("fanout", s, clients=clients, seconds=seconds) for s in ALL]
+    rows += [RowSpec("fanout", s, clients=1000, saturate=True, seconds=seconds) for s in ALL]
+    rows += [RowSpec("connect", s, clients=5000, mysql=mysql) for s in ALL]
+    rows += [RowSpec("private", s, clients=400, pairs=200, window=16, seconds=seconds) for s in ALL]
+    rows += [RowSpec("hold", s, clients=10_000 if s != "threaded" else 1000) for s in ALL]
+    return rows
+
+
+def tiny(mysql: bool) -> list[RowSpec]:
+    """Every scenario against every server once, a few clients, one second."""
+    rows: list[RowSpec] = []
+    for s in ALL:
+        rows += [
+            RowSpec("fanout", s, clients=4, senders=2, rate=20, seconds=1, login_timeout=30),
+            RowSpec("fanout", s, clients=4, senders=2, saturate=True, window=8, seconds=1),
+            RowSpec("connect", s, clients=20, mysql=mysql, login_timeout=30),
+            RowSpec("private", s, clients=4, pairs=2, window=8, seconds=1, login_timeout=30),
+            RowSpec("hold", s, clients=20, login_timeout=30),
+        ]
+    for spec in rows:
+        spec.login_timeout = 30
+    return rows
+
+
+def plot(results: Sequence[RowResult], path: Path) -> str:
+    """p50/p99 latency and CPU per delivery against clients (fixed-rate fan-out); a note."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install '.[bench]'): no plot"
+    fixed = [r for r in results if r.scenario == "fanout" and not r.spec["saturate"]]
+    fixed = [r for r in fixed if r.error is None]
+    if not fixed:
+        return "no fan-out rows to plot"
+    fig, (lat_ax, cpu_ax) = plt.subplots(1, 2, figsize=(12, 4.8))
+    colours = {"ours": "tab:blue", "bare": "tab:orange", "threaded": "tab:green"}
+    for name in ALL:
+        rows = sorted((r for r in fixed if r.server == name), key=lambda r: r.clients)
+        if not rows:
+            continue
+        xs = [r.clients for r in rows]
+        colour = colours.get(name)
+        lat_ax.plot(xs, [r.p99_ms for r in rows], "o-", color=colour, label=f"{name} p99")
+        lat_ax.plot(xs, [r.p50_ms for r in rows], "s--", color=colour, label=f"{name} p50")
+        cpu_ax.plot(xs, [r.cpu_us_per_unit for r in rows], "o-", color=colour, label=name)
+    rate = fixed[0].spec["rate"]
+    senders = fixed[0].spec["senders"]
+    lat_ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="clients",
+        ylabel="latency (ms)",
+        title=f"Fan-out latency, {rate:g} msgs/s from {senders} senders",
+    )
+    cpu_ax.set(
+        xscale="log",
+        xlabel="clients",
+        ylabel="server CPU per delivery (µs)",
+        title="Server CPU per delivery",
+    )
+    cpu_ax.set_ylim(bottom=0)
+    sizes = sorted({r.clients for r in fixed})
+    for ax in (lat_ax, cpu_ax):
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.set_xticks([], minor=True)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return f"plot: {path}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the suite (or ``--tiny``), print the table, write JSON and the plot."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="a few clients, one second per row")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured time per row")
+    parser.add_argument("--out", type=Path, default=OUT, help="where results and plot go")
+    parser.add_argument("--mysql", default=servers.DEFAULT_MYSQL, help="for the connect rows")
+    parser.add_argument("--no-mysql", action="store_true", help="connect rows on SQLite")
+    parser.add_argument(
+        "--only", action="append", choices=("fanout", "connect", "private", "hold"),
+        help="run only these scenarios (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--server", action="append", choices=ALL, help="only these servers")
+    args = parser.parse_args(argv)
+    servers.raise_open_files_limit()
+    mysql_url, note = resolve_mysql(args.mysql, not args.no_mysql)
+    if note:
+        print(note, file=sys.stderr)
+    specs = tiny(mysql_url is not None) if args.tiny else suite(args.seconds, mysql_url is not None)
+    specs = [s for s in specs if not args.only or s.scenario in args.only]
+    specs = [s for s in specs if not args.server or s.server in args.server]
+    started = time.monotonic()
+    results: list[RowResult] = []
+    for number, spec in enumerate(specs, 1):
+        print(
+            f"[{number}/{len(specs)}] {spec.scenario} {spec.server} N={spec.clients} "
+            f"{spec.load()} ...",
+            end=" ",
+            file=sys.stderr,
+            flush=True,
+        )
+        result = measure(spec, mysql_url)
+        results.append(result)
+        status = "ERROR" if result.error else "ok"
+        print(f"{status} ({result.spec['wall_seconds']}s)", file=sys.stderr, flush=True)
+        if result.error:
+            print(result.error, file=sys.stderr)
+    elapsed = round(time.monotonic() - started, 1)
+    add_ratios(results)
+    meta = {
+        "suite": "tiny" if args.tiny else "standard",
+        "seconds_per_row": 1 if args.tiny else args.seconds,
+        "suite_seconds": elapsed,
+        "mysql": mysql_url or note,
+    }
+    write_results(args.out / "results.json", results, meta)
+    print(format_table(results))
+    print(f"\n{len(results)} rows in {elapsed:.0f}s; results: {args.out / 'results.json'}")
+    print(plot(results, args.out / "latency_cpu.png"))
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

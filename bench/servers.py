@@ -1,0 +1,285 @@
+"""The servers the benchmark measures, started as child processes, and what it reads about them.
+
+Three servers, each started on a free loopback port and stopped (SIGTERM, then SIGKILL, by the
+PID of the child we started) at the end of its row:
+
+- ``ours``: the real ``twistd -n chat`` with ``--flood-rate 0`` and every other option at its
+  default;
+- ``bare``: ``bench/reference/bare_twisted.py``, the textbook Twisted ``LineReceiver`` chat;
+- ``threaded``: ``bench/reference/threaded.py``, the original thread-per-client design.
+
+Server CPU time and memory come from ``/proc/PID/stat`` and ``/proc/PID/status`` (a process's
+``stat`` counts every thread). MySQL scratch databases for the ``connect`` rows are created here
+and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "bench" / "reference"
+SERVERS = ("ours", "bare", "threaded")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+DEFAULT_MYSQL = "mysql://root@127.0.0.1:3306"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads), in seconds; 0 if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # After the command name: state is field 3 of the whole line, utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def memory_kib(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure of ``pid`` from /proc/PID/status, in KiB (0 if unavailable)."""
+    try:
+        for text in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if text.startswith(field + ":"):
+                return int(text.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def thread_count(pid: int) -> int:
+    """Threads of ``pid`` (0 if gone)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped because a listen queue was full (-1: unknown).
+
+    Machine-wide (``TcpExtListenOverflows`` in /proc/net/netstat); on a machine running only the
+    benchmark, the difference over a row is that row's server.
+    """
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return -1
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(table.get("ListenOverflows", -1))
+    return -1
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft open-files limit to its hard limit; return the new soft limit.
+
+    Child processes (the servers) inherit it.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+@dataclass
+class ServerProcess:
+    """A server child process we started."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    command: list[str]
+
+    @property
+    def pid(self) -> int:
+        """The server's PID (the process we started; twistd -n does not fork)."""
+        return self.process.pid
+
+    def cpu(self) -> float:
+        """CPU seconds the server has used so far."""
+        return cpu_seconds(self.pid)
+
+    def rss_kib(self) -> int:
+        """The server's resident memory now, in KiB."""
+        return memory_kib(self.pid)
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process.poll() is None
+
+    def terminate(self) -> None:
+        """Send SIGTERM (only to our own child, and only if it is still running)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; return the exit code."""
+        self.terminate()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of the server's log (for error reports)."""
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def server_command(name: str, port: int, db: str | None, workdir: Path) -> list[str]:
+    """The command line that starts server ``name`` on 127.0.0.1:``port``."""
+    python = sys.executable
+    if name == "ours":
+        twistd = str(Path(python).parent / "twistd")
+        command = [twistd, "-n", "--pidfile=", "-l", str(workdir / "twistd.log"), "chat"]
+        command += ["--port", f"tcp:{port}:interface=127.0.0.1", "--flood-rate", "0"]
+        return [*command, "--db", db or f"sqlite:{workdir / 'chat.sqlite3'}"]
+    if name == "bare":
+        return [python, str(REFERENCE / "bare_twisted.py"), str(port)]
+    if name == "threaded":
+        db = db or f"sqlite:{workdir / 'threaded.sqlite3'}"
+        return [python, str(REFERENCE / "threaded.py"), "--port", str(port), "--db", db]
+    raise ValueError(f"unknown server {name!r} (one of {', '.join(SERVERS)})")
+
+
+def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProcess:
+    """Start server ``name`` on a free loopback port and wait until it accepts connections.
+
+    ``db`` is a ``--db`` URL for ``ours`` and ``threaded`` (default: SQLite in ``workdir``).
+    """
+    port = free_port()
+    command = server_command(name, port, db, workdir)
+    log_path = workdir / f"{name}.out"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    server = ServerProcess(name, port, process, log_path, command)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5) as probe:
+                probe.settimeout(5)
+                probe.recv(1024)  # the prompt: the server is up and serving
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"{name} did not start listening on port {port}:\n{server.log_tail()}")
+
+
+# -- MySQL ----------------------------------------------------------------------------------
+
+
+def _mysql_connect(url: str, database: str | None = None) -> Any:
+    import MySQLdb
+
+    parts = urlsplit(url)
+    kwargs: dict[str, Any] = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or "root"),
+        "password": unquote(parts.password or os.environ.get("CHAT_DB_PASSWORD", "")),
+        "charset": "utf8mb4",
+        "connect_timeout": 3,
+        "autocommit": True,
+    }
+    if database:
+        kwargs["database"] = database
+    return MySQLdb.connect(**kwargs)
+
+
+def mysql_available(url: str) -> str:
+    """Empty if a MySQL/MariaDB server answers at ``url``, else why not."""
+    try:
+        _mysql_connect(url).close()
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    return ""
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` (``mysql://USER[:PW]@HOST[:PORT]``) naming ``database``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/{database}"
+
+
+@contextmanager
+def scratch_mysql(url: str) -> Iterator[str]:
+    """A new, empty database on the server at ``url`` (its URL), dropped afterwards."""
+    name = f"chat_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        yield with_database(url, name)
+    finally:
+        conn = _mysql_connect(url)
+        try:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            conn.close()
+
+
+def mysql_count(url: str, table: str = "clientes") -> int:
+    """Rows in ``table`` of the database named in ``url`` (-1 if it cannot be read yet)."""
+    database = urlsplit(url).path.lstrip("/")
+    try:
+        conn = _mysql_connect(url, database)
+    except Exception:
+        return -1
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"SELECT COUNT(*) FROM `{table}`")
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+    except Exception:
+        return -1
+    finally:
+        conn.close()
+
+
+def mysql_commits(url: str) -> int:
+    """The server-wide ``Handler_commit`` counter (transactions; other users count too)."""
+    try:
+        conn = _mysql_connect(url)
+    except Exception:
+        return -1
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Handler_commit'")
+        row = cursor.fetchone()
+        return int(row[1]) if row else -1
+    finally:
+        conn.close()

@@ -124,3 +124,22 @@ class ImmediateNoticeTests(SynchronousTestCase):
         old.lines()
         Client(factory).send("new")
         self.assertEqual(old.lines(), ["* new se ha unido al chat."])
+
+
+class PrivateLookalikeTests(SynchronousTestCase):
+    """``#NICK`` matches case-insensitively, but a non-ASCII look-alike that only casefolds to a
+    connected nickname (the long s, U+017F, casefolds to "s") is still an invalid nickname."""
+
+    def test_long_s_is_not_s(self) -> None:
+        factory = ChatFactory(ChatCore(SPANISH, Clock()), Limits(flood_rate=0))
+        s, ana = Client(factory), Client(factory)
+        s.send("s")
+        ana.send("ana")
+        s.lines()
+        ana.lines()
+        ana.send("#\u017f hola")
+        self.assertEqual(ana.lines(), ["! Nickname no válido en el mensaje privado: \u017f"])
+        self.assertEqual(s.lines(), [])
+        ana.send("#S hola")
+        self.assertEqual(ana.lines(), ["-> *s* hola"])
+        self.assertEqual(s.lines(), ["*ana* hola"])

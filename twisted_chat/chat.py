@@ -19,7 +19,7 @@ from twisted_chat import nicknames, wire
 from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.commands import Commands
 from twisted_chat.core import ChatSession, Room
-from twisted_chat.lines import has_control_characters, split_first_word
+from twisted_chat.lines import split_first_word
 from twisted_chat.text import Catalogue
 
 #: How long join/leave notices are gathered before being written (when batching), in seconds:
@@ -162,11 +162,11 @@ class ChatCore:
     # -- after login ------------------------------------------------------------------------
 
     def chat_line(self, session: ChatSession, text: str) -> None:
-        """A line from a logged-in user: command, private or public message."""
+        """A line from a logged-in user: command, private or public message.
+
+        The protocol has already refused lines with control characters (they count as strikes).
+        """
         self.room.flush_notices()  # whatever this line causes comes after pending notices
-        if has_control_characters(text):
-            session.deliver(wire.error(self.texts.control_chars))
-            return
         if not text.strip(" \t"):
             return
         first = text[0]
@@ -178,26 +178,42 @@ class ChatCore:
             self.room.say_public(session, text)
 
     def private_message(self, sender: ChatSession, line: str) -> None:
-        """``#NICK TEXT`` (``line`` is without the ``#``): deliver to NICK, echo to the sender."""
+        """``#NICK TEXT`` (``line`` is without the ``#``): deliver to NICK, echo to the sender.
+
+        Refusals, in this order: NICK is not a valid nickname, TEXT is empty, NICK is the
+        sender, NICK is not connected.
+        """
         target, text = split_first_word(line)
-        target_nick = nicknames.normalize(target)
-        if not nicknames.is_valid(target_nick):
-            sender.deliver(wire.error(self.texts.private_bad_nick.format(nick=target)))
+        recipient = self.room.find(target)
+        # A match is a valid nickname, except for non-ASCII look-alikes that only casefold to
+        # one (such as the long s): check those the slow way.
+        if recipient is None or not (target.isascii() or self._valid_target(target)):
+            self._private_refused(sender, target, text)
             return
         if not text.strip(" \t"):
             sender.deliver(wire.error(self.texts.private_empty))
             return
-        recipient = self.room.find(target_nick)
         if recipient is sender:
             sender.deliver(wire.error(self.texts.private_self))
             return
-        if recipient is None or recipient.nickname is None:
+        self.room.deliver(recipient, wire.private(sender.nickname or "", text))
+        sender.deliver(wire.private_echo(recipient.nickname or "", text))
+
+    @staticmethod
+    def _valid_target(target: str) -> bool:
+        return nicknames.is_valid(nicknames.normalize(target))
+
+    def _private_refused(self, sender: ChatSession, target: str, text: str) -> None:
+        """The one ``! `` line for a private message that cannot be delivered."""
+        target_nick = nicknames.normalize(target)
+        if not nicknames.is_valid(target_nick):
+            sender.deliver(wire.error(self.texts.private_bad_nick.format(nick=target)))
+        elif not text.strip(" \t"):
+            sender.deliver(wire.error(self.texts.private_empty))
+        else:
             self.log.info(
                 "private message from {sender} to {target}: not connected",
                 sender=sender.nickname,
                 target=target_nick,
             )
             sender.deliver(wire.error(self.texts.private_offline.format(nick=target_nick)))
-            return
-        self.room.deliver_to([recipient], wire.private(sender.nickname or "", text))
-        sender.deliver(wire.private_echo(recipient.nickname, text))

@@ -125,6 +125,12 @@ class Room:
                     count += 1
         return count
 
+    def deliver(self, session: ChatSession, data: bytes) -> bool:
+        """Deliver ``data`` to one session (after any pending notices); ``False`` if it failed."""
+        if self._notices:
+            self.flush_notices()
+        return self._deliver_one(session, data)
+
     def deliver_to(self, recipients: Iterable[ChatSession], data: bytes) -> int:
         """Deliver ``data`` to each of ``recipients``, isolating failures; return the count."""
         if self._notices:

@@ -31,4 +31,6 @@ def is_valid(nickname: str) -> bool:
 
 def key(nickname: str) -> str:
     """The identity of a nickname: NFC, then ``str.casefold`` (``Ana`` and ``ana`` are one)."""
+    if nickname.isascii():  # the common case: NFC is the identity, casefold is lower
+        return nickname.lower()
     return unicodedata.normalize("NFC", nickname).casefold()

@@ -227,7 +227,7 @@ class ChatService(service.MultiService):
         super().__init__()
         self.chat = chat
         self.store = store
-        self.factory = ChatFactory(chat, limits)
+        self.factory = ChatFactory(chat, limits, batch_writes=True)
         self.db_description = db_description
         self._prune: task.LoopingCall | None = None
 

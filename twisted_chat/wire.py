@@ -12,30 +12,26 @@ from typing import Final
 CRLF: Final = b"\r\n"
 
 
-def _encode(line: str) -> bytes:
-    return line.encode("utf-8") + CRLF
-
-
 def notice(text: str) -> bytes:
     """``* TEXT``: a notice from the server (prompts, welcome, join/leave, command output)."""
-    return _encode("* " + text)
+    return f"* {text}\r\n".encode()
 
 
 def error(text: str) -> bytes:
     """``! TEXT``: an error."""
-    return _encode("! " + text)
+    return f"! {text}\r\n".encode()
 
 
 def public(sender: str, text: str) -> bytes:
     """``<NICK> TEXT``: a public message from ``sender``."""
-    return _encode(f"<{sender}> {text}")
+    return f"<{sender}> {text}\r\n".encode()
 
 
 def private(sender: str, text: str) -> bytes:
     """``*NICK* TEXT``: a private message from ``sender`` to the reader."""
-    return _encode(f"*{sender}* {text}")
+    return f"*{sender}* {text}\r\n".encode()
 
 
 def private_echo(recipient: str, text: str) -> bytes:
     """``-> *NICK* TEXT``: the sender's copy of a private message it sent to ``recipient``."""
-    return _encode(f"-> *{recipient}* {text}")
+    return f"-> *{recipient}* {text}\r\n".encode()

@@ -3,7 +3,8 @@
 :func:`start_server` builds the server exactly as ``twistd chat`` does (``Options`` parsed from a
 command line, then ``makeService``), listening on an ephemeral loopback port, with an SQLite file
 in a temporary directory unless another ``--db`` is given. :class:`ChatClient` talks to it over a
-real socket and collects each server line; every wait is bounded by :data:`TIMEOUT`.
+real socket and collects each server line; every wait is bounded by
+:data:`tests.waits.TIMEOUT`.
 
 The server's :class:`~twisted_chat.protocol.ChatFactory` is wrapped, its behaviour unchanged, so
 that a test can wait until the server has *read* a segment (:meth:`ChatServer.send_segments`),
@@ -24,20 +25,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from twisted.internet import defer, endpoints
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
+from tests.waits import TIMEOUT, get_reactor, wait
 from twisted_chat.protocol import ChatFactory, ChatProtocol
 from twisted_chat.service import ChatService, Options, makeService
 from twisted_chat.text import Catalogue
-
-#: Longest wait for anything the server should do, in seconds.
-TIMEOUT = 5.0
-
-T = TypeVar("T")
 
 #: The ``* `` line that follows the welcome: first visit, or the previous connection time.
 VISIT_LINE = re.compile(
@@ -48,24 +46,9 @@ VISIT_LINE = re.compile(
 )
 
 
-def get_reactor() -> Any:
-    """The global reactor (installed by pytest-twisted before the tests run)."""
-    from twisted.internet import reactor
-
-    return reactor
-
-
 def nfc(text: str) -> str:
     """``text`` in Unicode NFC, as the server normalises nicknames."""
     return unicodedata.normalize("NFC", text)
-
-
-async def wait(d: defer.Deferred[T], what: str, timeout: float = TIMEOUT) -> T:
-    """Wait for ``d`` at most ``timeout`` seconds; fail the test with ``what`` on timeout."""
-    try:
-        return await d.addTimeout(timeout, get_reactor())
-    except defer.TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
 
 
 class ChatClient(Protocol):
@@ -332,10 +315,24 @@ class ChatServer:
 
     # -- clients ----------------------------------------------------------------------------
 
-    async def connect(self, name: str | None = None) -> ChatClient:
-        """A new client connected to the server (prompt not read yet), once the server accepted."""
+    async def connect(
+        self,
+        name: str | None = None,
+        *,
+        bind: str | None = None,
+        endpoint: IStreamClientEndpoint | None = None,
+    ) -> ChatClient:
+        """A new client connected to the server (prompt not read yet), once the server accepted.
+
+        ``bind`` picks the client's local address; ``endpoint`` replaces the plain TCP one to the
+        server's first listener (e.g. a TLS endpoint to another listener).
+        """
         client = ChatClient(name or f"client{len(self.clients) + 1}", self.texts)
-        endpoint = endpoints.TCP4ClientEndpoint(get_reactor(), "127.0.0.1", self.port, timeout=5)
+        if endpoint is None:
+            bind_address = (bind, 0) if bind is not None else None
+            endpoint = endpoints.TCP4ClientEndpoint(
+                get_reactor(), "127.0.0.1", self.port, timeout=5, bindAddress=bind_address
+            )
         await wait(endpoints.connectProtocol(endpoint, client), f"{client.name} to connect")
         self.clients.append(client)
         await wait(self._observer.accepted(client.local_port), f"the server to accept {client}")
@@ -360,6 +357,13 @@ class ChatServer:
     def server_side(self, client: ChatClient) -> ServerSide:
         """The server's side of ``client``'s connection."""
         return self._observer.by_peer_port[client.local_port]
+
+    def protocol_of(self, nick: str) -> ChatProtocol:
+        """The server's protocol for the logged-in user ``nick``."""
+        for proto in self.service.factory.connections:
+            if proto.nickname == nick:
+                return proto
+        raise AssertionError(f"{nick} is not connected")
 
     async def send_segments(self, client: ChatClient, segments: Iterable[bytes]) -> None:
         """Send each segment and wait until the server has read and processed exactly it.

@@ -1,13 +1,17 @@
-"""Shared fixtures: a real MariaDB for the storage tests (see :mod:`tests.mariadb`)."""
+"""Shared fixtures: a real MariaDB for the storage tests (see :mod:`tests.mariadb`), a private
+MariaDB that the outage tests stop and start, and an in-process chat server over real TCP (see
+:mod:`tests.chatclient`)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_twisted
 
 from tests import mariadb
+from tests.chatclient import ChatServer, start_server
 from twisted_chat.storage.url import MysqlURL
 
 
@@ -36,3 +40,41 @@ def mysql_url(mysql_server: MysqlURL) -> Iterator[MysqlURL]:
     """A fresh, empty database on the test server, dropped after the test."""
     with mariadb.scratch_database(mysql_server) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def private_mariadb() -> Iterator[mariadb.PrivateMariaDB]:
+    """A MariaDB server of the test module's own, which its tests may stop and start.
+
+    Skips loudly when ``mariadbd`` is missing (fails under CI=true).
+    """
+    binary = mariadb.find_mariadbd()
+    if binary is None:
+        message = "database outage tests need mariadbd to start a private MariaDB"
+        if _in_ci():
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(f"SKIPPING OUTAGE TESTS: {message}")
+    server = mariadb.PrivateMariaDB(binary)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def outage_url(private_mariadb: mariadb.PrivateMariaDB) -> Iterator[MysqlURL]:
+    """A fresh database name on the private server (created by its user), dropped afterwards."""
+    with mariadb.fresh_database(private_mariadb) as url:
+        yield url
+
+
+@pytest_twisted.async_yield_fixture
+async def server() -> AsyncIterator[ChatServer]:
+    """A server on SQLite in a temporary directory, flood control and strikes off
+    (:data:`tests.chatclient.RELAXED_LIMITS`); stopped, with its clients, afterwards."""
+    chat = await start_server()
+    try:
+        yield chat
+    finally:
+        await chat.stop()

@@ -3,14 +3,15 @@
 Order: ``$CHAT_TEST_MYSQL_URL`` (e.g. ``mysql://root@127.0.0.1:3306``), else 127.0.0.1:3306 as
 root with no password; if neither answers and ``mariadbd`` is installed, a private server is
 started in a temporary directory on a free port (and stopped at the end). Each test gets a
-database of its own, dropped afterwards.
+database of its own, dropped afterwards (:func:`scratch_database`, or :func:`fresh_database` on a
+:class:`PrivateMariaDB` that the outage tests stop and start). :func:`mysql_option` turns a URL
+into the server's ``--db`` value; :func:`read_logins` reads back what the chat recorded.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,9 +19,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from tests.processes import free_port
 from twisted_chat.storage.url import MysqlURL, parse_db_url
 
 DEFAULT_URL = "mysql://root@127.0.0.1:3306"
@@ -45,6 +49,26 @@ def connect(url: MysqlURL, database: str | None = None, timeout: int = 3) -> Any
     return MySQLdb.connect(**kwargs)
 
 
+def mysql_option(url: MysqlURL) -> str:
+    """The ``twistd chat --db`` value for ``url`` (password included, URL-quoted)."""
+    auth = quote(url.user, safe="")
+    if url.password:
+        auth += ":" + quote(url.password, safe="")
+    return f"mysql://{auth}@{url.host}:{url.port}/{url.database}"
+
+
+def read_logins(url: MysqlURL) -> dict[str, float]:
+    """``{nick_key: connected_at as a UTC timestamp}`` from ``url``'s ``clientes`` (blocking)."""
+    conn = connect(url, url.database)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT nick_key, connected_at FROM clientes")
+        rows: list[tuple[str, datetime]] = list(cursor.fetchall())
+    finally:
+        conn.close()
+    return {str(key): when.replace(tzinfo=UTC).timestamp() for key, when in rows}
+
+
 def answers(url: MysqlURL) -> bool:
     """Whether a server answers at ``url`` with these credentials."""
     try:
@@ -52,14 +76,6 @@ def answers(url: MysqlURL) -> bool:
     except Exception:
         return False
     return True
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def find_mariadbd() -> str | None:
@@ -178,4 +194,23 @@ def scratch_database(url: MysqlURL) -> Iterator[MysqlURL]:
         except Exception:
             conn = connect(url)
             conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@contextmanager
+def fresh_database(server: PrivateMariaDB) -> Iterator[MysqlURL]:
+    """A new database name on ``server`` (whoever uses it creates it), dropped afterwards.
+
+    ``server`` is started first (and again afterwards) if a test left it stopped.
+    """
+    if server.process is None:
+        server.start()
+    url = replace(server.url, database=f"chat_outage_{uuid.uuid4().hex[:12]}")
+    yield url
+    if server.process is None:
+        server.start()
+    conn = connect(server.url)
+    try:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{url.database}`")
+    finally:
         conn.close()

@@ -9,7 +9,6 @@ storage of ``cuentas`` is tested elsewhere.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -18,12 +17,30 @@ from argon2 import PasswordHasher
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.task import Clock
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.test_limits import Client
-from tests.test_protocol import EPOCH, PROMPT, EventRecorder, joined, left, taken, welcome
+from tests.expected import (
+    LOGIN_REFUSED,
+    NOT_REGISTERED,
+    PASSWORD_CHANGED,
+    PASSWORD_LENGTH,
+    PROMPT,
+    TRY_LATER,
+    USAGE_PASSWORD,
+    USAGE_REGISTRAR,
+    WRONG_PASSWORD,
+    already_registered,
+    joined,
+    left,
+    password_needed,
+    registered,
+    taken,
+    welcome,
+)
+from tests.fakes import EPOCH, Client, Clients
+from tests.logs import record_logs
 from twisted_chat import nicknames
 from twisted_chat.accounts import (
     MAX_PASSWORD_LENGTH,
@@ -36,34 +53,9 @@ from twisted_chat.limits import Limits
 from twisted_chat.protocol import ChatFactory
 from twisted_chat.text import SPANISH
 
-# The Spanish lines, written out.
-LOGIN_REFUSED = "! Nickname o contraseña incorrectos. Elige otro nickname:"
-PASSWORD_CHANGED = "* Contraseña cambiada."
-NOT_REGISTERED = "! Tu nickname no está registrado; usa /registrar CONTRASEÑA."
-PASSWORD_LENGTH = "! La contraseña debe tener de 4 a 128 caracteres, sin espacios."
-WRONG_PASSWORD = "! Contraseña actual incorrecta."
-TRY_LATER = "! La base de datos no está disponible; inténtalo más tarde."
-USAGE_REGISTRAR = "! Uso: /registrar CONTRASEÑA"
-USAGE_PASSWORD = "! Uso: /password ACTUAL NUEVA"
-
 #: The passwords of the accounts every test starts with.
 ANA_PASSWORD = "Secreto-ana1"
 BOB_PASSWORD = "Secreto-bob2"
-
-
-def password_needed(nick: str) -> str:
-    """The Spanish error for a registered nickname given without its password."""
-    return f"! El nickname {nick} está registrado y necesita contraseña: escribe {nick} CONTRASEÑA"
-
-
-def registered(nick: str) -> str:
-    """The Spanish notice after ``/registrar``."""
-    return f"* Nickname {nick} registrado: a partir de ahora entra con {nick} CONTRASEÑA."
-
-
-def already_registered(nick: str) -> str:
-    """The Spanish error for ``/registrar`` on a registered nickname."""
-    return f"! El nickname {nick} ya está registrado; usa /password para cambiarla."
 
 
 class StorageDown(Exception):
@@ -172,17 +164,12 @@ class AccountsTestCase(SynchronousTestCase):
         self.factory = ChatFactory(
             self.chat, Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0)
         )
-        self.clients: list[Client] = []
-        self._ports = itertools.count(40000)
-        self._hosts = itertools.count(1)
+        self.clients = Clients()
 
     def connect(self, host: str | None = None) -> Client:
         """A new connection at the prompt (its prompt already read)."""
-        if host is None:
-            host = f"198.51.100.{next(self._hosts)}"
-        client = Client(self.factory, host, next(self._ports))
+        client = self.clients.connect(self.factory, host)
         self.assertEqual(client.received(), [PROMPT])
-        self.clients.append(client)
         return client
 
     def login(self, line: str, host: str | None = None) -> Client:
@@ -193,7 +180,7 @@ class AccountsTestCase(SynchronousTestCase):
         nickname = line.split()[0]
         if not lines or lines[0] != welcome(nickname):
             raise AssertionError(f"login with {line!r} failed: {lines!r}")
-        self.drain()
+        self.clients.drain()
         return client
 
     def attempt(self, line: str, host: str | None = None) -> list[str]:
@@ -201,11 +188,6 @@ class AccountsTestCase(SynchronousTestCase):
         client = self.connect(host)
         client.send(line + "\r\n")
         return client.received()
-
-    def drain(self) -> None:
-        """Forget what every client has received so far."""
-        for client in self.clients:
-            client.received()
 
 
 class RegisterTests(AccountsTestCase):
@@ -684,9 +666,7 @@ class NoPasswordsInLogsTests(AccountsTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.events = EventRecorder()
-        globalLogPublisher.addObserver(self.events)
-        self.addCleanup(globalLogPublisher.removeObserver, self.events)
+        self.events = record_logs(self)
 
     def event_texts(self) -> list[str]:
         """Each captured event as text: formatted, its fields' reprs, and any traceback."""

@@ -7,35 +7,15 @@ client that does not read for a while; every line must then arrive complete and 
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import task
 
-from tests.chatclient import ChatServer, get_reactor, start_server
-from twisted_chat.protocol import ChatProtocol
+from tests.chatclient import ChatServer
+from tests.waits import sleep
 
 pytestmark = pytest.mark.timeout(60, method="thread")
-
-
-@pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[ChatServer]:
-    """A server with flood control and strikes off."""
-    chat = await start_server()
-    try:
-        yield chat
-    finally:
-        await chat.stop()
-
-
-def server_side(chat: ChatServer, nick: str) -> ChatProtocol:
-    """The server's protocol of the logged-in ``nick``."""
-    for proto in chat.service.factory.connections:
-        if proto.nickname == nick:
-            return proto
-    raise AssertionError(f"{nick} is not connected")
 
 
 @pytest_twisted.ensureDeferred
@@ -43,7 +23,7 @@ async def test_idle_connection_is_written_directly(server: ChatServer) -> None:
     ana = await server.login("ana")
     bob = await server.login("bob")
     await ana.line()  # bob's join notice
-    proto = server_side(server, "ana")
+    proto = server.protocol_of("ana")
     transport: Any = proto.transport
     calls: list[bytes] = []
     original = transport.write
@@ -64,7 +44,7 @@ async def test_partial_writes_keep_every_line_whole_and_in_order(server: ChatSer
     ana = await server.login("ana")
     bob = await server.login("bob")
     await ana.line()
-    proto = server_side(server, "ana")
+    proto = server.protocol_of("ana")
     transport: Any = proto.transport
     transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     reading: Any = ana.transport
@@ -85,7 +65,7 @@ async def test_partial_writes_keep_every_line_whole_and_in_order(server: ChatSer
     for _ in range(200):
         if buffered:
             break
-        await task.deferLater(get_reactor(), 0.01, lambda: None)
+        await sleep(0.01)
     assert buffered, "the tiny send buffer never filled: no partial write happened"
     reading.resumeProducing()
     lines = await ana.lines(count)

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
 import pytest_twisted
-from twisted.internet import task
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.logger import ILogObserver, LogEvent, LogLevel, formatEvent, globalLogPublisher
-from zope.interface import implementer
 
-from tests.chatclient import TIMEOUT, ChatClient, ChatServer, get_reactor, start_server
+from tests.chatclient import ChatClient, ChatServer, start_server
+from tests.logs import LogEvents, capture, is_error
+from tests.waits import get_reactor, sleep, wait_until
 from twisted_chat.text import SPANISH
 
 pytestmark = pytest.mark.timeout(90, method="thread")
@@ -37,58 +34,6 @@ FUZZ_SECONDS = 3.0
 MAX_WRITES = 300
 
 T = SPANISH
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-async def sleep(seconds: float) -> None:
-    """Let the reactor run for ``seconds``."""
-    await task.deferLater(get_reactor(), seconds, lambda: None)
-
-
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """Poll ``condition`` every 10 ms until it holds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await sleep(0.01)
-
-
-@implementer(ILogObserver)
-class ErrorEvents:
-    """Every log event at level error or critical, or carrying a failure (a traceback)."""
-
-    def __init__(self) -> None:
-        self.events: list[LogEvent] = []
-
-    def __call__(self, event: LogEvent) -> None:
-        level = event.get("log_level")
-        if level in (LogLevel.error, LogLevel.critical) or "log_failure" in event:
-            self.events.append(event)
-
-    def describe(self) -> list[str]:
-        """The captured events as text, with their tracebacks."""
-        texts = []
-        for event in self.events:
-            text = formatEvent(event)
-            failure = event.get("log_failure")
-            if failure is not None:
-                text += "\n" + failure.getTraceback()
-            texts.append(text)
-        return texts
-
-
-@contextmanager
-def logged_errors() -> Iterator[ErrorEvents]:
-    """Capture error-level log events from the global log publisher while the block runs."""
-    observer = ErrorEvents()
-    globalLogPublisher.addObserver(observer)
-    try:
-        yield observer
-    finally:
-        globalLogPublisher.removeObserver(observer)
 
 
 NICK_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNÑÖéü0123456789-"
@@ -208,7 +153,7 @@ def check_registry(server: ChatServer) -> list[str]:
 @pytest_twisted.ensureDeferred
 async def test_random_bytes_from_many_clients_then_normal_chat(seed: int) -> None:
     rng = random.Random(seed)
-    with logged_errors() as errors:
+    with capture(LogEvents(is_error)) as errors:
         async with await start_server(relax=False) as server:  # every default limit
             factory = server.service.factory
             fuzzers = [await server.connect(f"fuzz{i}") for i in range(CLIENTS)]

@@ -27,17 +27,27 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from twisted.internet import endpoints, ssl, task
+from twisted.internet import endpoints, ssl
 
-from tests.chatclient import (
-    TIMEOUT,
-    VISIT_LINE,
-    ChatClient,
-    ChatServer,
-    get_reactor,
-    start_server,
-    wait,
+from tests.chatclient import VISIT_LINE, ChatClient, ChatServer, start_server
+from tests.expected import (
+    BAD_UTF8,
+    CONTROL,
+    IDLE_TIMEOUT,
+    LOGIN_TIMEOUT,
+    NICK_INVALID,
+    PONG,
+    PROMPT,
+    SERVER_FULL,
+    STRIKES,
+    TOO_LONG,
+    TOO_MANY_FROM_IP,
+    joined,
+    left,
+    username,
+    welcome,
 )
+from tests.waits import TIMEOUT, get_reactor, sleep, wait, wait_until
 from twisted_chat.protocol import ChatProtocol
 from twisted_chat.text import SPANISH
 
@@ -45,89 +55,13 @@ pytestmark = pytest.mark.timeout(90, method="thread")
 
 T = SPANISH
 
-# -- what the server says ------------------------------------------------------------------------
-
-PROMPT = f"* {T.prompt}"
-PONG = "* pong"
-TOO_LONG = f"! {T.line_too_long.format(limit=1024)}"
-BAD_UTF8 = f"! {T.bad_utf8}"
-CONTROL = f"! {T.control_chars}"
-NICK_INVALID = f"! {T.nick_invalid}"
-STRIKES = f"! {T.too_many_strikes}"
-TOO_MANY_FROM_IP = f"! {T.too_many_from_ip}"
-SERVER_FULL = f"! {T.server_full}"
-LOGIN_TIMEOUT = f"! {T.login_timeout}"
-IDLE_TIMEOUT = f"! {T.idle_timeout}"
+# -- what the tests send (what the server says is in tests/expected.py) -------------------------
 
 #: The three kinds of bad line (over-long, invalid UTF-8, control characters), as sent.
 BAD_LINES = (b"\xff\xfe no es utf-8\r\n", b"x" * 2000 + b"\r\n", b"hola \x1b[31mrojo\r\n")
 
 
-def joined(nick: str) -> str:
-    """The ``* `` notice that ``nick`` joined."""
-    return f"* {T.joined.format(nick=nick)}"
-
-
-def left(nick: str) -> str:
-    """The ``* `` notice that ``nick`` left."""
-    return f"* {T.left.format(nick=nick)}"
-
-
-def welcome(nick: str) -> str:
-    """The welcome line of ``nick``."""
-    return f"* {T.welcome.format(nick=nick)}"
-
-
-def username(nick: str) -> str:
-    """The reply to ``/username``."""
-    return f"* {T.username.format(nick=nick)}"
-
-
 # -- helpers -------------------------------------------------------------------------------------
-
-
-async def sleep(seconds: float) -> None:
-    """Let the reactor run for ``seconds``."""
-    await task.deferLater(get_reactor(), seconds, lambda: None)
-
-
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """Poll ``condition`` every 10 ms until it holds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await sleep(0.01)
-
-
-async def connect_client(
-    server: ChatServer,
-    name: str,
-    *,
-    bind: str | None = None,
-    endpoint: Any = None,
-) -> ChatClient:
-    """A :class:`ChatClient` connected to ``server``, optionally from the local address ``bind``
-    or through another ``endpoint`` (TLS); registered with ``server`` for teardown, returned
-    once the server has accepted it."""
-    client = ChatClient(name, server.texts)
-    if endpoint is None:
-        bind_address = (bind, 0) if bind is not None else None
-        endpoint = endpoints.TCP4ClientEndpoint(
-            get_reactor(), "127.0.0.1", server.port, timeout=5, bindAddress=bind_address
-        )
-    await wait(endpoints.connectProtocol(endpoint, client), f"{name} to connect")
-    server.clients.append(client)
-    await wait(server._observer.accepted(client.local_port), f"the server to accept {name}")
-    return client
-
-
-def protocol_of(server: ChatServer, nick: str) -> ChatProtocol:
-    """The server's protocol for the logged-in user ``nick``."""
-    for proto in server.service.factory.connections:
-        if proto.nickname == nick:
-            return proto
-    raise AssertionError(f"{nick} is not connected")
 
 
 async def closed_with(client: ChatClient) -> list[str]:
@@ -303,7 +237,7 @@ async def test_sendq_disconnects_a_client_that_never_reads() -> None:
             assert await ana.line() == joined("slow")
             assert await bob.line() == joined("slow")
             factory = server.service.factory
-            slow_proto = protocol_of(server, "slow")
+            slow_proto = server.protocol_of("slow")
             watch = OutputWatch(slow_proto)
 
             expected: list[str] = []
@@ -365,7 +299,7 @@ async def test_slow_reader_gets_every_line_complete_and_in_order() -> None:
             # The kernel takes what it can (its send buffer is autotuned, up to megabytes):
             # send until Twisted's own buffer holds more than 64 KiB (the transport paused its
             # producer), then 100 KB more, all while lento reads nothing.
-            watch = OutputWatch(protocol_of(server, "lento"))
+            watch = OutputWatch(server.protocol_of("lento"))
             expected: list[str] = []
             started = time.monotonic()
             extra = 5  # batches of 20 after the transport's buffer filled up
@@ -518,12 +452,12 @@ async def test_max_per_ip_refuses_the_third_connection_from_one_address() -> Non
         assert third.received == [TOO_MANY_FROM_IP]
 
         # Another loopback address has its own count.
-        other1 = await connect_client(server, "other1", bind="127.0.0.2")
-        other2 = await connect_client(server, "other2", bind="127.0.0.2")
+        other1 = await server.connect("other1", bind="127.0.0.2")
+        other2 = await server.connect("other2", bind="127.0.0.2")
         assert await other1.line() == PROMPT
         assert await other2.line() == PROMPT
         await other1.login("otro", prompt=False)
-        other3 = await connect_client(server, "other3", bind="127.0.0.2")
+        other3 = await server.connect("other3", bind="127.0.0.2")
         assert await closed_with(other3) == [TOO_MANY_FROM_IP]
 
         # A closed connection gives its slot back.
@@ -557,7 +491,7 @@ async def test_loopback_is_exempt_by_default() -> None:
 async def test_exempt_network_replaces_the_default() -> None:
     args = ("--max-per-ip", "1", "--exempt", "none", "--exempt", "127.0.0.2/32")
     async with await start_server(*args) as server:
-        exempt = [await connect_client(server, f"e{i}", bind="127.0.0.2") for i in range(3)]
+        exempt = [await server.connect(f"e{i}", bind="127.0.0.2") for i in range(3)]
         for client in exempt:
             assert await client.line() == PROMPT
         one = await server.connect("one")
@@ -576,7 +510,7 @@ async def test_max_clients_counts_every_connection() -> None:
             assert await client.line() == PROMPT
         refused = await server.connect("refused")
         assert await closed_with(refused) == [SERVER_FULL]
-        elsewhere = await connect_client(server, "elsewhere", bind="127.0.0.2")
+        elsewhere = await server.connect("elsewhere", bind="127.0.0.2")
         assert await closed_with(elsewhere) == [SERVER_FULL]
         await ana.sync()
         assert factory.counter.total == 3
@@ -725,7 +659,7 @@ async def test_plain_and_tls_listeners_chat_together(tmp_path: Path) -> None:
     server, endpoint, secure_port = await start_tls_server(tmp_path)
     async with server:
         ana = await server.login("ana")
-        bob = await connect_client(server, "bob", endpoint=endpoint)
+        bob = await server.connect("bob", endpoint=endpoint)
         await bob.login("bob")
         assert await ana.line() == joined("bob")
 
@@ -771,7 +705,7 @@ async def test_tls_salir_closes_the_connection(tmp_path: Path) -> None:
     server, endpoint, _ = await start_tls_server(tmp_path)
     async with server:
         ana = await server.login("ana")
-        bob = await connect_client(server, "bob", endpoint=endpoint)
+        bob = await server.connect("bob", endpoint=endpoint)
         await bob.login("bob")
         assert await ana.line() == joined("bob")
         bob.say("/salir")
@@ -786,7 +720,7 @@ async def test_tls_login_timeout_closes_the_connection(tmp_path: Path) -> None:
     is never closed, so it keeps its slot (``--max-clients``, ``--max-per-ip``) forever."""
     server, endpoint, _ = await start_tls_server(tmp_path, "--login-timeout", "0.5")
     async with server:
-        silent = await connect_client(server, "silent", endpoint=endpoint)
+        silent = await server.connect("silent", endpoint=endpoint)
         assert await silent.line() == PROMPT
         assert await silent.line(timeout=5) == LOGIN_TIMEOUT
         await silent.wait_closed()  # fails: the connection stays open

@@ -11,18 +11,40 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 import pytest
 import pytest_twisted
-from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
-from zope.interface import provider
+from twisted.logger import formatEvent
 
 from tests import mariadb
 from tests.chatclient import ChatClient, ChatServer, nfc, start_server
+from tests.expected import (
+    BAD_UTF8,
+    CONTROL,
+    EMPTY_COMMAND,
+    FIRST_VISIT,
+    HORA,
+    NICK_INVALID,
+    PRIVATE_EMPTY,
+    PRIVATE_SELF,
+    PROMPT,
+    TOO_LONG,
+    bad_private_nick,
+    conectados,
+    goodbye,
+    joined,
+    last_seen,
+    left,
+    offline,
+    taken,
+    unknown_command,
+    username,
+    welcome,
+)
+from tests.logs import LogEvents, capture
 from twisted_chat.storage.url import MysqlURL
 
 # Every wait in these tests is bounded (5 s, tests/chatclient.py); this is only a backstop. The
@@ -30,20 +52,8 @@ from twisted_chat.storage.url import MysqlURL
 # which logs and swallows the exception, so a stuck test would hang instead of failing.
 pytestmark = pytest.mark.timeout(60, method="thread")
 
-# -- what the server says (Spanish, the default catalogue) -------------------------------------
+# -- what the server says (Spanish, the default catalogue; the rest is in tests/expected.py) -----
 
-PROMPT = "* Bienvenido a twisted-chat. Elige un nickname:"
-FIRST_VISIT = "* Es tu primera conexión."
-NICK_INVALID = (
-    "! Nickname no válido: de 1 a 20 letras, dígitos, _ o -, empezando por una letra. "
-    "Elige otro nickname:"
-)
-TOO_LONG = "! Línea demasiado larga (máximo 1024 bytes): descartada."
-BAD_UTF8 = "! La línea no es UTF-8 válido: descartada."
-CONTROL = "! La línea contiene caracteres de control: descartada."
-EMPTY_COMMAND = "! Falta el comando después de /. Escribe /ayuda para ver los comandos."
-PRIVATE_EMPTY = "! Mensaje privado vacío. Uso: #nick texto"
-PRIVATE_SELF = "! No puedes enviarte un mensaje privado a ti mismo."
 AYUDA = [
     "* Comandos (también en inglés):",
     "* /listar, /list: muestra los usuarios conectados",
@@ -53,61 +63,6 @@ AYUDA = [
     "* /hora, /time: muestra la hora del servidor",
     "* #nick texto: mensaje privado a nick; cualquier otra línea va a todos.",
 ]
-HORA = re.compile(r"\* Hora del servidor: (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d)")
-
-
-def welcome(nick: str) -> str:
-    return f"* Bienvenido, {nick}. Escribe /ayuda para ver los comandos."
-
-
-def last_seen(when: datetime) -> str:
-    return f"* Tu última conexión fue el {when.isoformat(timespec='seconds')}."
-
-
-def joined(nick: str) -> str:
-    return f"* {nick} se ha unido al chat."
-
-
-def left(nick: str) -> str:
-    return f"* {nick} ha salido del chat."
-
-
-def taken(nick: str) -> str:
-    return f"! El nickname {nick} ya está conectado. Elige otro nickname:"
-
-
-def goodbye(nick: str) -> str:
-    return f"* Hasta pronto, {nick}."
-
-
-def conectados(*nicks: str) -> str:
-    return f"* Conectados ({len(nicks)}): {', '.join(nicks)}"
-
-
-def username(nick: str) -> str:
-    return f"* Tu nickname es {nick}."
-
-
-def unknown_command(name: str) -> str:
-    return f"! Comando desconocido: /{name}. Escribe /ayuda para ver los comandos."
-
-
-def offline(nick: str) -> str:
-    return f"! {nick} no está conectado."
-
-
-def bad_private_nick(nick: str) -> str:
-    return f"! Nickname no válido en el mensaje privado: {nick}"
-
-
-@pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[ChatServer]:
-    """A server on SQLite in a temporary directory, stopped (with its clients) afterwards."""
-    chat = await start_server()
-    try:
-        yield chat
-    finally:
-        await chat.stop()
 
 
 async def two_users(server: ChatServer) -> tuple[ChatClient, ChatClient]:
@@ -493,20 +448,11 @@ async def test_private_message_errors(server: ChatServer, line: str, error: str)
 
 @pytest_twisted.ensureDeferred
 async def test_private_message_to_an_absent_user_is_logged(server: ChatServer) -> None:
-    events: list[LogEvent] = []
-
-    @provider(ILogObserver)
-    def observe(event: LogEvent) -> None:
-        events.append(event)
-
     (ana,) = await server.login_all("ana")
-    globalLogPublisher.addObserver(observe)
-    try:
+    with capture(LogEvents()) as events:
         ana.say("#zoe ¿estás?")
         assert await ana.line() == offline("zoe")
-    finally:
-        globalLogPublisher.removeObserver(observe)
-    logged = [formatEvent(e) for e in events]
+    logged = [formatEvent(e) for e in events.events]
     assert any("zoe" in text and "ana" in text for text in logged), logged
     await ana.sync()
 
@@ -971,18 +917,10 @@ async def test_returning_user_sqlite() -> None:
         await returning_user_scenario(server, rows)
 
 
-def mysql_db_option(url: MysqlURL) -> str:
-    """The ``--db`` value for ``url``."""
-    auth = quote(url.user, safe="")
-    if url.password:
-        auth += ":" + quote(url.password, safe="")
-    return f"mysql://{auth}@{url.host}:{url.port}/{url.database}"
-
-
 @pytest.mark.mysql
 @pytest_twisted.ensureDeferred
 async def test_returning_user_mysql(mysql_url: MysqlURL) -> None:
-    async with await start_server(db=mysql_db_option(mysql_url)) as server:
+    async with await start_server(db=mariadb.mysql_option(mysql_url)) as server:
 
         def rows() -> list[tuple[str, str, datetime]]:
             conn = mariadb.connect(mysql_url, mysql_url.database)

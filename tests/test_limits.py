@@ -9,30 +9,36 @@ The tests are ``SynchronousTestCase`` classes so they run under both ``pytest`` 
 from __future__ import annotations
 
 import ipaddress
-import itertools
-from typing import Any, ClassVar, cast
+from typing import ClassVar
 
-from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
-from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.test_protocol import (
+from tests.expected import (
     BAD_UTF8,
     CONTROL,
-    CRLF,
-    EPOCH,
+    FLOOD_DROPPED,
+    FLOOD_KICKED,
+    IDLE_TIMEOUT,
+    LOGIN_TIMEOUT,
     NICK_INVALID,
+    PONG,
     PROMPT,
+    SENDQ,
+    SERVER_FULL,
+    SHUTTING_DOWN,
+    SHUTTING_DOWN_REFUSED,
+    STRIKES,
     TOO_LONG,
+    TOO_MANY_FROM_IP,
     left,
     welcome,
 )
+from tests.fakes import EPOCH, Client, Clients
 from twisted_chat.chat import ChatCore
 from twisted_chat.limits import (
     DEFAULT_EXEMPT,
@@ -42,21 +48,9 @@ from twisted_chat.limits import (
     TokenBucket,
     parse_exempt,
 )
-from twisted_chat.protocol import ChatFactory, ChatProtocol
+from twisted_chat.protocol import ChatFactory
 from twisted_chat.service import Options
 from twisted_chat.text import SPANISH
-
-# The Spanish lines of the limits, written out: scripts and operators rely on them.
-FLOOD_DROPPED = "! Vas demasiado rápido: se descartan líneas (máximo 10 por segundo)."
-FLOOD_KICKED = "! Demasiado rápido durante demasiado tiempo: desconectado."
-STRIKES = "! Demasiadas líneas no válidas seguidas: desconectado."
-SENDQ = "! Demasiados datos pendientes de enviar (no lees lo que recibes): desconectado."
-SERVER_FULL = "! El servidor está lleno; inténtalo más tarde."
-PER_IP = "! Demasiadas conexiones desde tu dirección; inténtalo más tarde."
-LOGIN_TIMEOUT = "! No has elegido nickname a tiempo: desconectado."
-IDLE_TIMEOUT = "! Demasiado tiempo sin actividad: desconectado."
-SHUTTING_DOWN = "El servidor se está apagando. Hasta pronto."
-PONG = "* pong"
 
 #: A line over the 1024-byte limit, an invalid UTF-8 line and a line with an ANSI escape.
 LONG_LINE = b"x" * 1025 + b"\r\n"
@@ -64,62 +58,9 @@ BAD_UTF8_LINE = b"caf\xe9\r\n"
 CONTROL_LINE = b"\x1b[31mrojo\r\n"
 
 
-def peer_address(host: str, port: int) -> IPv4Address | IPv6Address:
-    """A TCP peer address for ``host`` (IPv6 if it contains a colon)."""
-    if ":" in host:
-        return IPv6Address("TCP", host, port)
-    return IPv4Address("TCP", host, port)
-
-
 def numbered(count: int, prefix: str = "m", start: int = 0) -> bytes:
     """``count`` CRLF-terminated lines ``m0``, ``m1``... as one chunk."""
     return b"".join(f"{prefix}{i}\r\n".encode() for i in range(start, start + count))
-
-
-class Client:
-    """One test connection from ``host``: a real ``ChatProtocol`` on a ``StringTransport``."""
-
-    def __init__(self, factory: ChatFactory, host: str, port: int) -> None:
-        address = peer_address(host, port)
-        self.transport = StringTransport(peerAddress=address)
-        self.protocol: ChatProtocol = factory.buildProtocol(address)
-        self.protocol.makeConnection(self.transport)
-
-    def send(self, data: str | bytes) -> None:
-        """Deliver ``data`` (UTF-8 encoded if text) as one TCP chunk."""
-        self.protocol.dataReceived(data.encode("utf-8") if isinstance(data, str) else data)
-
-    def received(self) -> list[str]:
-        """The lines written since the last call, decoded; each must end in CRLF."""
-        data = self.transport.value()
-        self.transport.clear()
-        if not data:
-            return []
-        if not data.endswith(CRLF):
-            raise AssertionError(f"server output does not end in CRLF: {data!r}")
-        return [line.decode("utf-8") for line in data[: -len(CRLF)].split(CRLF)]
-
-    def lose(self, reason: Exception | None = None) -> None:
-        """The connection is gone, as the reactor would report it after a close or abort."""
-        self.protocol.connectionLost(Failure(reason or ConnectionDone()))
-
-    @property
-    def producer(self) -> IPushProducer:
-        """The streaming producer the protocol registered on its transport."""
-        producer: Any = self.transport.producer
-        if producer is None:
-            raise AssertionError("the protocol registered no producer on its transport")
-        return cast(IPushProducer, producer)
-
-    @property
-    def closing(self) -> bool:
-        """Whether the server asked the transport to close (``loseConnection`` or abort)."""
-        return bool(self.transport.disconnecting)
-
-    @property
-    def aborted(self) -> bool:
-        """Whether the server aborted the transport (``abortConnection``)."""
-        return bool(self.transport.disconnected)
 
 
 class LimitsTestCase(SynchronousTestCase):
@@ -131,9 +72,7 @@ class LimitsTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.clock.advance(EPOCH.timestamp())
         self.chat = ChatCore(SPANISH, self.clock)
-        self.clients: list[Client] = []
-        self._ports = itertools.count(40000)
-        self._hosts = itertools.count(1)
+        self.clients = Clients()
         self.serve(self.limits)
 
     def serve(self, limits: Limits) -> ChatFactory:
@@ -143,11 +82,7 @@ class LimitsTestCase(SynchronousTestCase):
 
     def connect(self, host: str | None = None) -> Client:
         """A new connection from ``host`` (by default a fresh address in 198.51.100.0/24)."""
-        if host is None:
-            host = f"198.51.100.{next(self._hosts)}"
-        client = Client(self.factory, host, next(self._ports))
-        self.clients.append(client)
-        return client
+        return self.clients.connect(self.factory, host)
 
     def login(self, nickname: str, host: str | None = None) -> Client:
         """A new connection logged in as ``nickname``; everyone's output is then cleared."""
@@ -156,13 +91,8 @@ class LimitsTestCase(SynchronousTestCase):
         lines = client.received()
         if lines != [PROMPT, welcome(nickname)]:
             raise AssertionError(f"login as {nickname!r} failed: {lines!r}")
-        self.drain()
+        self.clients.drain()
         return client
-
-    def drain(self) -> None:
-        """Forget what every client has received so far."""
-        for client in self.clients:
-            client.received()
 
 
 # -- TokenBucket ------------------------------------------------------------------------------
@@ -737,7 +667,7 @@ class MaxClientsTests(LimitsTestCase):
     def test_the_one_too_many_is_refused(self) -> None:
         first = self.login("ana")
         others = [self.connect(), self.connect()]  # at the prompt: counted too
-        self.drain()
+        self.clients.drain()
         refused = self.connect()
         self.assertEqual(refused.received(), [SERVER_FULL])
         self.assertTrue(refused.closing)
@@ -795,7 +725,7 @@ class MaxPerIPTests(LimitsTestCase):
         self.connect("203.0.113.5")
         self.login("ana", "203.0.113.5")
         refused = self.connect("203.0.113.5")
-        self.assertEqual(refused.received(), [PER_IP])
+        self.assertEqual(refused.received(), [TOO_MANY_FROM_IP])
         self.assertTrue(refused.closing)
         self.assertEqual(self.factory.stats["refused_per_ip"], 1)
         self.assertEqual(self.factory.counter.total, 2)
@@ -818,20 +748,20 @@ class MaxPerIPTests(LimitsTestCase):
         self.connect("::ffff:203.0.113.5")
         self.assertEqual(self.factory.counter.hosts(), 1)
         refused = self.connect("203.0.113.5")
-        self.assertEqual(refused.received(), [PER_IP])
+        self.assertEqual(refused.received(), [TOO_MANY_FROM_IP])
         refused6 = self.connect("::ffff:203.0.113.5")
-        self.assertEqual(refused6.received(), [PER_IP])
+        self.assertEqual(refused6.received(), [TOO_MANY_FROM_IP])
 
     def test_ipv6_addresses(self) -> None:
         self.connect("2001:db8::1")
         self.connect("2001:db8::1")
-        self.assertEqual(self.connect("2001:db8::1").received(), [PER_IP])
+        self.assertEqual(self.connect("2001:db8::1").received(), [TOO_MANY_FROM_IP])
         self.assertEqual(self.connect("2001:db8::2").received(), [PROMPT])
 
     def test_without_exempt_loopback_is_limited(self) -> None:
         self.connect("127.0.0.1")
         self.connect("127.0.0.1")
-        self.assertEqual(self.connect("127.0.0.1").received(), [PER_IP])
+        self.assertEqual(self.connect("127.0.0.1").received(), [TOO_MANY_FROM_IP])
 
     def test_loopback_exempt_by_default(self) -> None:
         self.serve(Limits(max_per_ip=2, flood_rate=0))
@@ -840,7 +770,7 @@ class MaxPerIPTests(LimitsTestCase):
             self.assertEqual(client.received(), [PROMPT], host)
         self.connect("203.0.113.5")
         self.connect("203.0.113.5")
-        self.assertEqual(self.connect("203.0.113.5").received(), [PER_IP])
+        self.assertEqual(self.connect("203.0.113.5").received(), [TOO_MANY_FROM_IP])
 
     def test_exempt_networks_from_parse_exempt(self) -> None:
         exempt = parse_exempt(["127.0.0.0/8", "::1", "none", "10.0.0.0/8"])
@@ -850,9 +780,9 @@ class MaxPerIPTests(LimitsTestCase):
         self.assertEqual(self.connect("10.200.0.1").received(), [PROMPT])
         # The defaults were removed by "none".
         self.connect("127.0.0.1")
-        self.assertEqual(self.connect("127.0.0.1").received(), [PER_IP])
+        self.assertEqual(self.connect("127.0.0.1").received(), [TOO_MANY_FROM_IP])
         self.connect("::1")
-        self.assertEqual(self.connect("::1").received(), [PER_IP])
+        self.assertEqual(self.connect("::1").received(), [TOO_MANY_FROM_IP])
 
     def test_zero_means_no_cap(self) -> None:
         self.serve(Limits(max_per_ip=0, exempt=(), flood_rate=0))
@@ -960,7 +890,7 @@ class StatsTests(LimitsTestCase):
         quitter = self.login("ana", "203.0.113.1")
         struck = self.login("bob", "203.0.113.2")
         slow = self.connect("203.0.113.3")
-        self.assertEqual(self.connect("203.0.113.3").received(), [PER_IP])
+        self.assertEqual(self.connect("203.0.113.3").received(), [TOO_MANY_FROM_IP])
         also_slow = self.connect("203.0.113.4")
         self.assertEqual(self.connect("203.0.113.5").received(), [SERVER_FULL])
         quitter.send("/salir\r\n")
@@ -1001,7 +931,7 @@ class ShutdownTests(LimitsTestCase):
         fired: list[None] = []
         self.factory.shutdown(1.5).addCallback(fired.append)
         for client in (ana, bob, at_prompt):
-            self.assertEqual(client.received(), [f"* {SHUTTING_DOWN}"])
+            self.assertEqual(client.received(), [SHUTTING_DOWN])
             self.assertTrue(client.closing)
             self.assertFalse(client.aborted)
         self.assertEqual(fired, [])
@@ -1018,7 +948,7 @@ class ShutdownTests(LimitsTestCase):
         ana = self.login("ana")
         self.factory.shutdown(1.5)
         late = self.connect()
-        self.assertEqual(late.received(), [f"! {SHUTTING_DOWN}"])
+        self.assertEqual(late.received(), [SHUTTING_DOWN_REFUSED])
         self.assertTrue(late.closing)
         self.assertNotIn(late.protocol, self.factory.connections)
         late.lose()
@@ -1028,7 +958,7 @@ class ShutdownTests(LimitsTestCase):
     def test_lines_after_the_notice_are_not_processed(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
         self.factory.shutdown(1.5)
-        self.drain()
+        self.clients.drain()
         ana.send("hola\r\n/listar\r\n")
         self.assertEqual(ana.received(), [])
         self.assertEqual(bob.received(), [])

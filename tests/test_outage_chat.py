@@ -12,30 +12,24 @@ bounded.
 from __future__ import annotations
 
 import math
-import os
-import re
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import TypeVar
-from urllib.parse import quote
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import pytest
 import pytest_twisted
-from twisted.internet import task, threads
-from twisted.logger import ILogObserver, LogEvent, LogLevel, formatEvent, globalLogPublisher
-from zope.interface import implementer
+from twisted.logger import LogLevel, formatEvent
 
 from tests import mariadb
-from tests.chatclient import ChatClient, ChatServer, get_reactor, start_server, wait
+from tests.chatclient import ChatClient, ChatServer, start_server
+from tests.expected import HORA
+from tests.logs import LogEvents, capture
+from tests.waits import in_thread, sleep, wait_until
 from twisted_chat.storage.url import MysqlURL
 from twisted_chat.text import SPANISH
 
 pytestmark = [pytest.mark.mysql, pytest.mark.slow, pytest.mark.timeout(240, method="thread")]
 
-R = TypeVar("R")
 T = SPANISH
 
 #: Seconds a MariaDB stop or start may take.
@@ -46,54 +40,7 @@ RECOVERY_WAIT = 45.0
 #: Seconds an account operation (argon2 in a thread, then the database) may take.
 ACCOUNT_WAIT = 15.0
 
-HORA = re.compile(r"\* Hora del servidor: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-async def sleep(seconds: float) -> None:
-    """Let the reactor run for ``seconds``."""
-    await task.deferLater(get_reactor(), seconds, lambda: None)
-
-
-async def in_thread(func: Callable[[], R], what: str, timeout: float) -> R:
-    """Run blocking ``func`` in a thread while the reactor keeps serving (bounded)."""
-    result: R = await wait(threads.deferToThread(func), what, timeout)
-    return result
-
-
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float) -> None:
-    """Poll ``condition`` every 20 ms until it holds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await sleep(0.02)
-
-
-def mysql_option(url: MysqlURL) -> str:
-    """The ``--db`` value for ``url`` (password included, URL-quoted)."""
-    auth = quote(url.user, safe="")
-    if url.password:
-        auth += ":" + quote(url.password, safe="")
-    return f"mysql://{auth}@{url.host}:{url.port}/{url.database}"
-
-
-def read_logins(url: MysqlURL) -> dict[str, float]:
-    """``{nick_key: connected_at as a UTC timestamp}`` from ``clientes`` (blocking)."""
-    conn = mariadb.connect(url, url.database)
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SELECT nick_key, connected_at FROM clientes")
-        rows: list[tuple[str, datetime]] = list(cursor.fetchall())
-    finally:
-        conn.close()
-    return {key: when.replace(tzinfo=UTC).timestamp() for key, when in rows}
 
 
 def read_accounts(url: MysqlURL) -> set[str]:
@@ -120,43 +67,6 @@ class Login:
         return stored is not None and math.floor(self.before) <= stored <= self.after
 
 
-@implementer(ILogObserver)
-class LogCapture:
-    """Every log event, from the global publisher, while installed."""
-
-    def __init__(self) -> None:
-        self.events: list[LogEvent] = []
-
-    def __call__(self, event: LogEvent) -> None:
-        self.events.append(event)
-
-    def of_store(self, store: object) -> list[LogEvent]:
-        """Events of the login store (``twisted_chat.storage.logins``)."""
-        return [
-            e
-            for e in self.events
-            if e.get("log_source") is store
-            and str(e.get("log_namespace", "")).startswith("twisted_chat.storage.logins")
-        ]
-
-    def tracebacks(self) -> list[str]:
-        """Events at level critical or carrying a failure (a traceback), as text.
-
-        Legacy events (``twisted.python.log.err``, as ``adbapi`` uses) carry ``failure``; new
-        ones ``log_failure``.
-        """
-        texts: list[str] = []
-        for event in self.events:
-            failure = event.get("log_failure") or event.get("failure")
-            if failure is None and event.get("log_level") is not LogLevel.critical:
-                continue
-            text = formatEvent(event)
-            if failure is not None and "Traceback" not in text:
-                text += "\n" + failure.getTraceback()
-            texts.append(text)
-        return texts
-
-
 async def login(
     client: ChatClient, nick: str, password: str | None = None, *, visit: bool
 ) -> Login:
@@ -176,56 +86,21 @@ async def login(
 # -- fixtures --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def private_mariadb() -> Iterator[mariadb.PrivateMariaDB]:
-    """A MariaDB server of this module's own, which the tests stop and start."""
-    binary = mariadb.find_mariadbd()
-    if binary is None:
-        message = "database outage tests need mariadbd to start a private MariaDB"
-        if _in_ci():
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(f"SKIPPING OUTAGE TESTS: {message}")
-    server = mariadb.PrivateMariaDB(binary)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-
-
 @pytest.fixture
-def outage_url(private_mariadb: mariadb.PrivateMariaDB) -> Iterator[MysqlURL]:
-    """A fresh database name on the private server (the chat creates it), dropped afterwards."""
-    if private_mariadb.process is None:  # a failed test left it stopped
-        private_mariadb.start()
-    url = replace(private_mariadb.url, database=f"redes_{uuid.uuid4().hex[:10]}")
-    yield url
-    if private_mariadb.process is None:
-        private_mariadb.start()
-    conn = mariadb.connect(private_mariadb.url)
-    try:
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{url.database}`")
-    finally:
-        conn.close()
-
-
-@pytest.fixture
-def log_capture() -> Iterator[LogCapture]:
+def log_capture() -> Iterator[LogEvents]:
     """Every log event emitted during the test."""
-    capture = LogCapture()
-    globalLogPublisher.addObserver(capture)
-    yield capture
-    globalLogPublisher.removeObserver(capture)
+    with capture(LogEvents()) as events:
+        yield events
 
 
 @pytest_twisted.async_yield_fixture
-async def chat(outage_url: MysqlURL, log_capture: LogCapture) -> AsyncIterator[ChatServer]:
+async def chat(outage_url: MysqlURL, log_capture: LogEvents) -> AsyncIterator[ChatServer]:
     """The chat on the private MariaDB, with its accounts loaded; stopped afterwards."""
-    server = await start_server(db=mysql_option(outage_url))
+    server = await start_server(db=mariadb.mysql_option(outage_url))
     try:
         accounts = server.service.chat.accounts
         assert accounts is not None
-        await wait_until(lambda: accounts.loaded, "the accounts to load", 30)
+        await wait_until(lambda: accounts.loaded, "the accounts to load", 30, interval=0.02)
         yield server
     finally:
         await server.stop()
@@ -239,7 +114,7 @@ async def test_chat_goes_on_during_a_database_outage_and_nothing_is_lost(
     private_mariadb: mariadb.PrivateMariaDB,
     outage_url: MysqlURL,
     chat: ChatServer,
-    log_capture: LogCapture,
+    log_capture: LogEvents,
 ) -> None:
     store = chat.service.store
     assert store is not None
@@ -257,7 +132,7 @@ async def test_chat_goes_on_during_a_database_outage_and_nothing_is_lost(
     await login(ana, "ana", visit=True)
     await ana.sync()
 
-    await in_thread(private_mariadb.stop, "MariaDB to stop", SERVER_WAIT)
+    await in_thread(private_mariadb.stop, SERVER_WAIT)
 
     # -- during the outage ------------------------------------------------------------------
     logins: dict[str, Login] = {}
@@ -318,7 +193,7 @@ async def test_chat_goes_on_during_a_database_outage_and_nothing_is_lost(
     assert store.queued == 3, store.queued  # carlos, rita, dora
 
     # -- the database comes back -------------------------------------------------------------
-    await in_thread(private_mariadb.start, "MariaDB to start", SERVER_WAIT)
+    await in_thread(private_mariadb.start, SERVER_WAIT)
     deadline = time.monotonic() + RECOVERY_WAIT
     rows: dict[str, float] = {}
     while not all(login.matches(rows.get(nick)) for nick, login in logins.items()):
@@ -327,7 +202,7 @@ async def test_chat_goes_on_during_a_database_outage_and_nothing_is_lost(
         )
         await sleep(0.5)
         try:
-            rows = await in_thread(lambda: read_logins(outage_url), "reading clientes", 10)
+            rows = await in_thread(lambda: mariadb.read_logins(outage_url))
         except Exception:
             rows = {}
     # The original times (the rows were written long after them), and nothing lost.
@@ -352,7 +227,7 @@ async def test_chat_goes_on_during_a_database_outage_and_nothing_is_lost(
     # Accounts work again, and the chat never stopped.
     carlos.say("/registrar otraclave")
     assert await carlos.line(timeout=ACCOUNT_WAIT) == f"* {T.registered.format(nick='carlos')}"
-    accounts = await in_thread(lambda: read_accounts(outage_url), "reading cuentas", 10)
+    accounts = await in_thread(lambda: read_accounts(outage_url))
     assert accounts == {"rita", "carlos"}
     carlos.say("¿seguimos?")
     assert await ana.line() == "<carlos> ¿seguimos?"
@@ -369,7 +244,7 @@ async def test_outage_logs_no_tracebacks(
     private_mariadb: mariadb.PrivateMariaDB,
     outage_url: MysqlURL,
     chat: ChatServer,
-    log_capture: LogCapture,
+    log_capture: LogEvents,
 ) -> None:
     """BUG: an outage is logged once by the store, but also as "Rollback failed" tracebacks.
 
@@ -383,16 +258,16 @@ async def test_outage_logs_no_tracebacks(
     assert store is not None
     ana = await chat.connect("ana")
     await login(ana, "ana", visit=True)
-    await in_thread(private_mariadb.stop, "MariaDB to stop", SERVER_WAIT)
+    await in_thread(private_mariadb.stop, SERVER_WAIT)
     carlos = await chat.connect("carlos")
     made = await login(carlos, "carlos", visit=False)
     assert await ana.line() == f"* {T.joined.format(nick='carlos')}"
-    await in_thread(private_mariadb.start, "MariaDB to start", SERVER_WAIT)
+    await in_thread(private_mariadb.start, SERVER_WAIT)
     rows: dict[str, float] = {}
     deadline = time.monotonic() + RECOVERY_WAIT
     while not made.matches(rows.get("carlos")):
         assert time.monotonic() < deadline, rows
         await sleep(0.5)
-        rows = await in_thread(lambda: read_logins(outage_url), "reading clientes", 10)
+        rows = await in_thread(lambda: mariadb.read_logins(outage_url))
     assert len([e for e in log_capture.of_store(store) if e["log_level"] is LogLevel.error]) == 1
     assert log_capture.tracebacks() == []

@@ -3,13 +3,13 @@
 Clients are :class:`ChatProtocol` instances built by the real :class:`ChatFactory`, connected to
 ``StringTransport`` doubles and fed bytes with ``dataReceived``; time comes from a ``Clock``. The
 tests are ``SynchronousTestCase`` classes so they run under both ``pytest`` and ``trial tests``.
-Expected lines are written out literally: they are the contract scripts rely on.
+Expected lines are written out literally (here and in :mod:`tests.expected`): they are the
+contract scripts rely on.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import os
 import re
 import string
@@ -17,87 +17,37 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
-from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
-from zope.interface import implementer
 
+from tests.expected import (
+    BAD_UTF8,
+    CONTROL,
+    EMPTY_COMMAND,
+    FIRST_VISIT,
+    NICK_INVALID,
+    PRIVATE_EMPTY,
+    PRIVATE_SELF,
+    PROMPT,
+    TOO_LONG,
+    joined,
+    left,
+    taken,
+    unknown_command,
+    welcome,
+)
+from tests.fakes import CRLF, DEFAULT_PEER_HOST, EPOCH, Client, Clients, WriteFailed
+from tests.logs import record_logs
 from twisted_chat.chat import ChatCore
 from twisted_chat.commands import Commands, command
 from twisted_chat.core import ChatSession
 from twisted_chat.limits import Limits
-from twisted_chat.protocol import ChatFactory, ChatProtocol
+from twisted_chat.protocol import ChatFactory
 from twisted_chat.text import CATALOGUES, ENGLISH, SPANISH, Catalogue
-
-#: The time of every test's clock: 2026-11-24T08:30:00Z.
-EPOCH = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
-
-CRLF = b"\r\n"
-
-# The Spanish texts scripts see, written out.
-PROMPT = "* Bienvenido a twisted-chat. Elige un nickname:"
-NICK_INVALID = (
-    "! Nickname no válido: de 1 a 20 letras, dígitos, _ o -, empezando por una letra. "
-    "Elige otro nickname:"
-)
-TOO_LONG = "! Línea demasiado larga (máximo 1024 bytes): descartada."
-BAD_UTF8 = "! La línea no es UTF-8 válido: descartada."
-CONTROL = "! La línea contiene caracteres de control: descartada."
-EMPTY_COMMAND = "! Falta el comando después de /. Escribe /ayuda para ver los comandos."
-PRIVATE_EMPTY = "! Mensaje privado vacío. Uso: #nick texto"
-PRIVATE_SELF = "! No puedes enviarte un mensaje privado a ti mismo."
-FIRST_VISIT = "* Es tu primera conexión."
-
-
-def welcome(nick: str) -> str:
-    """The Spanish welcome line for ``nick``."""
-    return f"* Bienvenido, {nick}. Escribe /ayuda para ver los comandos."
-
-
-def joined(nick: str) -> str:
-    """The Spanish join notice for ``nick``."""
-    return f"* {nick} se ha unido al chat."
-
-
-def left(nick: str) -> str:
-    """The Spanish leave notice for ``nick``."""
-    return f"* {nick} ha salido del chat."
-
-
-def taken(nick: str) -> str:
-    """The Spanish error for a nickname already connected."""
-    return f"! El nickname {nick} ya está conectado. Elige otro nickname:"
-
-
-def unknown(name: str) -> str:
-    """The Spanish error for an unknown command ``/name``."""
-    return f"! Comando desconocido: /{name}. Escribe /ayuda para ver los comandos."
-
-
-class WriteFailed(Exception):
-    """Raised by a :class:`RecordingTransport` told to fail."""
-
-
-class RecordingTransport(StringTransport):
-    """A ``StringTransport`` that also keeps each object written, and can be made to fail."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.fail_writes = False
-
-    def write(self, data: bytes) -> None:
-        """Record ``data`` (the object itself), or raise if told to fail."""
-        if self.fail_writes:
-            raise WriteFailed("the client's socket is broken")
-        self.writes.append(data)
-        super().write(data)
 
 
 class RecordingLogins:
@@ -123,64 +73,6 @@ class RecordingLogins:
         return d
 
 
-@implementer(ILogObserver)
-class EventRecorder:
-    """A log observer keeping every event."""
-
-    def __init__(self) -> None:
-        self.events: list[LogEvent] = []
-
-    def __call__(self, event: LogEvent) -> None:
-        """Keep ``event``."""
-        self.events.append(event)
-
-
-class Client:
-    """One test connection: a real ``ChatProtocol`` on a recording transport."""
-
-    def __init__(self, factory: ChatFactory, port: int) -> None:
-        self.transport = RecordingTransport()
-        self.protocol: ChatProtocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", port))
-        self.protocol.makeConnection(self.transport)
-
-    def send(self, data: str | bytes) -> None:
-        """Deliver ``data`` (UTF-8 encoded if text) as one TCP chunk."""
-        self.protocol.dataReceived(data.encode("utf-8") if isinstance(data, str) else data)
-
-    def send_bytewise(self, data: bytes) -> None:
-        """Deliver ``data`` one byte per TCP chunk."""
-        for i in range(len(data)):
-            self.protocol.dataReceived(data[i : i + 1])
-
-    def received(self) -> list[str]:
-        """The lines written since the last call, decoded; each must end in CRLF."""
-        data = self.transport.value()
-        self.transport.clear()
-        if not data:
-            return []
-        if not data.endswith(CRLF):
-            raise AssertionError(f"server output does not end in CRLF: {data!r}")
-        lines = data[: -len(CRLF)].split(CRLF)
-        for line in lines:
-            if b"\r" in line or b"\n" in line:
-                raise AssertionError(f"bare CR or LF in server output: {data!r}")
-        return [line.decode("utf-8") for line in lines]
-
-    def lose(self, reason: Exception | None = None) -> None:
-        """The connection is gone (``ConnectionDone``: a clean close or FIN)."""
-        self.protocol.connectionLost(Failure(reason or ConnectionDone()))
-
-    @property
-    def closing(self) -> bool:
-        """Whether the server asked the transport to close."""
-        return bool(self.transport.disconnecting)
-
-    @property
-    def aborted(self) -> bool:
-        """Whether the server aborted the transport."""
-        return bool(self.transport.disconnected)
-
-
 class ChatTestCase(SynchronousTestCase):
     """Base: a chat with a ``Clock`` at :data:`EPOCH`, a login recorder double and clients."""
 
@@ -193,14 +85,11 @@ class ChatTestCase(SynchronousTestCase):
         self.chat = ChatCore(self.texts, self.clock, self.logins)
         # Wire protocol v1 rules alone: flood control and strikes are tested in test_limits.py.
         self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_strikes=0))
-        self.clients: list[Client] = []
-        self._ports = itertools.count(40000)
+        self.clients = Clients()
 
     def connect(self) -> Client:
         """A new connection, still at the nickname prompt."""
-        client = Client(self.factory, next(self._ports))
-        self.clients.append(client)
-        return client
+        return self.clients.connect(self.factory, DEFAULT_PEER_HOST)
 
     def login(self, nickname: str) -> Client:
         """A new connection logged in as ``nickname``; everyone's output is then cleared."""
@@ -209,13 +98,8 @@ class ChatTestCase(SynchronousTestCase):
         lines = client.received()
         if len(lines) < 2 or lines[0].startswith("!"):
             raise AssertionError(f"login as {nickname!r} failed: {lines!r}")
-        self.drain()
+        self.clients.drain()
         return client
-
-    def drain(self) -> None:
-        """Forget what every client has received so far."""
-        for client in self.clients:
-            client.received()
 
     def assertNothingReceived(self, *clients: Client) -> None:
         """None of ``clients`` got anything."""
@@ -357,7 +241,7 @@ class HandshakeTests(ChatTestCase):
 
     def test_two_clients_at_the_prompt_race_for_a_nickname(self) -> None:
         first, second = self.connect(), self.connect()
-        self.drain()
+        self.clients.drain()
         first.send("ana\r\n")
         second.send("ana\r\n")
         self.assertEqual(first.received(), [welcome("ana")])
@@ -597,7 +481,7 @@ class ListarTests(ChatTestCase):
     def test_format_and_casefold_order(self) -> None:
         carol, bob, ana = self.login("carol"), self.login("Bob"), self.login("ana")
         self.connect()  # at the prompt: not listed
-        self.drain()
+        self.clients.drain()
         ana.send("/listar\r\n")
         self.assertEqual(ana.received(), ["* Conectados (3): ana, Bob, carol"])
         self.assertNothingReceived(bob, carol)
@@ -852,20 +736,20 @@ class CommandDispatchTests(ChatTestCase):
     def test_unknown_command(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
         ana.send("/foo\r\n")
-        self.assertEqual(ana.received(), [unknown("foo")])
+        self.assertEqual(ana.received(), [unknown_command("foo")])
         self.assertNothingReceived(bob)
 
     def test_unknown_command_with_arguments(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
         ana.send("/foo bar baz\r\n")
-        self.assertEqual(ana.received(), [unknown("foo")])
+        self.assertEqual(ana.received(), [unknown_command("foo")])
         self.assertNothingReceived(bob)
 
     def test_only_registered_commands_are_reachable(self) -> None:
         ana = self.login("ana")
         for name in ["dispatch", "specs", "names", "room", "texts", "clock", "__init__"]:
             ana.send(f"/{name} x\r\n")
-            self.assertEqual(ana.received(), [unknown(name)], name)
+            self.assertEqual(ana.received(), [unknown_command(name)], name)
         self.assertFalse(ana.closing)
 
     def test_arguments_to_commands_taking_none_are_ignored(self) -> None:
@@ -941,9 +825,7 @@ class PrivateMessageTests(ChatTestCase):
         self.assertNothingReceived(self.bob, self.carol)
 
     def test_offline_is_logged(self) -> None:
-        recorder = EventRecorder()
-        globalLogPublisher.addObserver(recorder)
-        self.addCleanup(globalLogPublisher.removeObserver, recorder)
+        recorder = record_logs(self)
         self.ana.send("#zoe hola\r\n")
         self.assertTrue(
             any(e.get("sender") == "ana" and e.get("target") == "zoe" for e in recorder.events),

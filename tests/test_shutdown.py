@@ -10,154 +10,25 @@ records are in the database; the process exits with status 0 within 5 seconds.
 from __future__ import annotations
 
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from tests import mariadb
+from tests.expected import PROMPT, SHUTTING_DOWN
+from tests.processes import STARTUP_TIMEOUT, LineSocket, Twistd, assert_refused, twistd_chat
 from twisted_chat.storage.url import MysqlURL
 from twisted_chat.text import SPANISH
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90, method="thread")]
 
-#: The ``twistd`` of the virtualenv running the tests.
-TWISTD = Path(sys.executable).parent / "twistd"
-#: Longest wait for the server to accept connections after it was started.
-STARTUP_TIMEOUT = 20.0
-#: Longest wait for one line or one connection, in seconds.
-SOCKET_TIMEOUT = 5.0
 #: The issue's bound: from the signal to the end of the process.
 EXIT_WITHIN = 5.0
-
-PROMPT = f"* {SPANISH.prompt}"
-SHUTTING_DOWN = f"* {SPANISH.shutting_down}"
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class LineSocket:
-    """A blocking client socket with a timeout, reading CRLF-terminated UTF-8 lines."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT)
-        self.buffer = b""
-
-    def line(self) -> str:
-        """The next server line (fails on timeout or if the server closes first)."""
-        while b"\r\n" not in self.buffer:
-            data = self.sock.recv(4096)
-            if not data:
-                raise AssertionError(f"server closed the connection; unread {self.buffer!r}")
-            self.buffer += data
-        raw, self.buffer = self.buffer.split(b"\r\n", 1)
-        return raw.decode("utf-8")
-
-    def say(self, text: str) -> None:
-        """Send one CRLF-terminated line."""
-        self.sock.sendall(text.encode("utf-8") + b"\r\n")
-
-    def rest(self) -> list[str]:
-        """Every line left until the server closes the connection with EOF (bounded).
-
-        A RST instead of EOF fails the test (``ConnectionResetError``).
-        """
-        while data := self.sock.recv(4096):
-            self.buffer += data
-        assert self.buffer.endswith(b"\r\n") or not self.buffer, self.buffer
-        lines = [raw.decode("utf-8") for raw in self.buffer.split(b"\r\n")[:-1]]
-        self.buffer = b""
-        return lines
-
-    def login(self, nick: str) -> None:
-        """Read the prompt, send ``nick``, read the welcome line (not what follows it)."""
-        assert self.line() == PROMPT
-        self.say(nick)
-        assert self.line() == f"* {SPANISH.welcome.format(nick=nick)}"
-
-    def close(self) -> None:
-        """Close the socket."""
-        self.sock.close()
-
-
-@dataclass
-class Twistd:
-    """A running ``twistd -n chat`` process."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    output: Path
-
-    def log(self) -> str:
-        """Everything the process printed so far (stdout and stderr)."""
-        return self.output.read_text(errors="replace")
-
-
-def wait_until_listening(server: Twistd) -> None:
-    """Poll (bounded) until the server accepts a connection; fail with its log if it died."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"twistd exited with {server.process.returncode}:\n{server.log()}")
-        try:
-            probe = LineSocket(server.port)
-        except OSError:
-            time.sleep(0.1)
-            continue
-        try:
-            assert probe.line() == PROMPT  # listening, and the service is up
-        finally:
-            probe.close()
-        return
-    raise AssertionError(f"twistd did not listen within {STARTUP_TIMEOUT}s:\n{server.log()}")
-
-
-@contextmanager
-def twistd_chat(directory: Path, db: str) -> Iterator[Twistd]:
-    """Start ``twistd -n --pidfile= chat --db DB``; kill that process if it is still running."""
-    port = free_port()
-    output = directory / "twistd.log"
-    command = [
-        str(TWISTD),
-        "-n",
-        "--pidfile=",
-        "chat",
-        "--port",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--db",
-        db,
-    ]
-    with output.open("wb") as out:
-        process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
-    server = Twistd(process, port, output)
-    try:
-        wait_until_listening(server)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def assert_refused(server: Twistd) -> None:
-    """A new connection is refused: the server no longer listens."""
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT).close()
 
 
 def wait_for_exit(server: Twistd, signalled_at: float) -> tuple[int, float]:
@@ -175,11 +46,9 @@ def wait_for_exit(server: Twistd, signalled_at: float) -> tuple[int, float]:
     return status, time.monotonic() - signalled_at
 
 
-def utc_seconds(stamp: str | datetime) -> float:
-    """A ``connected_at`` value (SQLite text or MySQL ``DATETIME``, both UTC) as a timestamp."""
-    if isinstance(stamp, str):
-        stamp = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
-    return stamp.replace(tzinfo=UTC).timestamp()
+def utc_seconds(stamp: str) -> float:
+    """A ``connected_at`` value as SQLite stores it (UTC text) as a timestamp."""
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
 
 
 def sqlite_logins(path: Path) -> dict[str, float]:
@@ -239,25 +108,6 @@ def test_graceful_shutdown_sqlite(tmp_path: Path, signum: signal.Signals) -> Non
     assert "bob" not in logins
 
 
-def mysql_option(url: MysqlURL) -> str:
-    """The ``--db`` value for ``url`` (password included, URL-quoted)."""
-    auth = quote(url.user, safe="")
-    if url.password:
-        auth += ":" + quote(url.password, safe="")
-    return f"mysql://{auth}@{url.host}:{url.port}/{url.database}"
-
-
-def mysql_logins(url: MysqlURL) -> dict[str, float]:
-    """``{nick_key: connected_at}`` from the MySQL ``clientes`` table of ``url``'s database."""
-    conn = mariadb.connect(url, url.database)
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SELECT nick_key, connected_at FROM clientes")
-        return {str(key): utc_seconds(when) for key, when in cursor.fetchall()}
-    finally:
-        conn.close()
-
-
 def wait_for_table(url: MysqlURL, table: str) -> None:
     """Poll (bounded) until the server has created ``table`` in ``url``'s database."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -288,7 +138,7 @@ def test_graceful_shutdown_flushes_pending_logins_to_mysql(
     waits in the server's queue behind it; the lock is released half a second after the signal,
     while the server is flushing.
     """
-    with twistd_chat(tmp_path, mysql_option(mysql_url)) as server:
+    with twistd_chat(tmp_path, mariadb.mysql_option(mysql_url)) as server:
         wait_for_table(mysql_url, "clientes")
         locker = mariadb.connect(mysql_url, mysql_url.database)
         try:
@@ -317,6 +167,6 @@ def test_graceful_shutdown_flushes_pending_logins_to_mysql(
         assert elapsed < EXIT_WITHIN, elapsed
         assert "Traceback" not in log, log
 
-    logins = mysql_logins(mysql_url)
+    logins = mariadb.read_logins(mysql_url)
     for nick in ("ana", "bob"):
         assert int(before) <= logins[nick] <= after + 1, (nick, before, logins, after)

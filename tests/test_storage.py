@@ -14,24 +14,21 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor, task, threads
+from twisted.internet import defer, reactor, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
 
 from tests import mariadb
+from tests.waits import DB_TIMEOUT, bounded, in_thread
 from twisted_chat.storage import DatabaseURL, LoginStore, open_login_store, parse_db_url
 from twisted_chat.storage.url import MysqlURL, SqliteURL
 
-T = TypeVar("T")
-
-#: The reactor pytest-twisted runs, typed for ``addTimeout`` and ``deferLater``.
+#: The reactor pytest-twisted runs, typed for ``seconds`` and ``deferLater``.
 CLOCK = cast(IReactorTime, reactor)
-#: Seconds any single wait on the store or the database may take.
-WAIT = 10.0
 
 #: A row of ``clientes`` as read back: (nick_key, nickname, connected_at as stored).
 Row = tuple[str, str, Any]
@@ -42,19 +39,8 @@ BASE = datetime(2026, 11, 24, 8, 30, 0, tzinfo=UTC)
 # -- helpers ---------------------------------------------------------------------------------
 
 
-async def bounded(d: defer.Deferred[T], seconds: float = WAIT) -> T:
-    """Wait for ``d``, failing with ``TimeoutError`` after ``seconds`` instead of hanging."""
-    result: T = await d.addTimeout(seconds, CLOCK)
-    return result
-
-
-async def in_thread(func: Callable[[], T], seconds: float = WAIT) -> T:
-    """Run blocking ``func`` (a plain database query) in a thread, bounded."""
-    return await bounded(threads.deferToThread(func), seconds)
-
-
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]], what: str, seconds: float = WAIT
+    condition: Callable[[], Awaitable[bool]], what: str, seconds: float = DB_TIMEOUT
 ) -> None:
     """Poll ``condition`` every 50 ms until it holds; fail after ``seconds``."""
     deadline = CLOCK.seconds() + seconds

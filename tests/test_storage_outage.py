@@ -1,38 +1,33 @@
 """A database outage never stops the chat: the login store queues, logs once, and recovers.
 
-These tests start a private MariaDB of their own (module-scoped), so they can stop and start it
-without touching any shared server. Stopping and starting it blocks, so it runs in a thread while
-the reactor keeps serving. Every wait is bounded.
+These tests run on a private MariaDB of this module's own (the module-scoped ``private_mariadb``
+fixture of ``tests/conftest.py``), so they can stop and start it without touching any shared
+server. Stopping and starting it blocks, so it runs in a thread while the reactor keeps serving.
+Every wait is bounded.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor, task, threads
+from twisted.internet import defer, reactor, task
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
+from twisted.logger import LogEvent, LogLevel
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from tests import mariadb
+from tests.logs import LogEvents, capture
+from tests.waits import DB_TIMEOUT, bounded, in_thread, wait_until
 from twisted_chat.storage import DatabaseUnavailable, LoginStore, open_login_store
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.mysql, pytest.mark.slow]
 
-T = TypeVar("T")
-
 CLOCK = cast(IReactorTime, reactor)
-#: Seconds a single store or database call may take.
-WAIT = 10.0
 #: Seconds a MariaDB stop or start may take.
 SERVER_WAIT = 45.0
 #: Seconds a store may take to notice the database is back (its backoff is at most 30 s, but
@@ -42,34 +37,10 @@ RECOVERY_WAIT = 40.0
 BASE = datetime(2026, 11, 24, 8, 30, 0, tzinfo=UTC)
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 # -- helpers ---------------------------------------------------------------------------------
 
 
-async def bounded(d: defer.Deferred[T], seconds: float = WAIT) -> T:
-    """Wait for ``d``, failing with ``TimeoutError`` after ``seconds`` instead of hanging."""
-    result: T = await d.addTimeout(seconds, CLOCK)
-    return result
-
-
-async def in_thread(func: Callable[[], T], seconds: float = WAIT) -> T:
-    """Run blocking ``func`` in a thread (the reactor keeps running), bounded."""
-    return await bounded(threads.deferToThread(func), seconds)
-
-
-async def wait_until(condition: Callable[[], bool], what: str, seconds: float = WAIT) -> None:
-    """Poll ``condition`` every 50 ms until it holds; fail after ``seconds``."""
-    deadline = CLOCK.seconds() + seconds
-    while not condition():
-        if CLOCK.seconds() > deadline:
-            pytest.fail(f"timed out after {seconds}s waiting for {what}")
-        await task.deferLater(CLOCK, 0.05, lambda: None)
-
-
-async def fails_unavailable(d: defer.Deferred[Any], seconds: float = WAIT) -> None:
+async def fails_unavailable(d: defer.Deferred[Any], seconds: float = DB_TIMEOUT) -> None:
     """``d`` fails with :class:`DatabaseUnavailable` within ``seconds`` (does not hang).
 
     Returns after one more turn of the reactor, once the store has finished handling the
@@ -106,74 +77,26 @@ def naive_utc(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(tzinfo=None, microsecond=0)
 
 
-@implementer(ILogObserver)
-class StoreEvents:
-    """Log events emitted by one login store, captured from the global log publisher."""
+class StoreEvents(LogEvents):
+    """Log events emitted by one login store (the one assigned to ``.store``)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.store: LoginStore | None = None
-        self.events: list[LogEvent] = []
 
-    def __call__(self, event: LogEvent) -> None:
-        if self.store is not None and event.get("log_source") is self.store:
-            self.events.append(event)
-
-    def at(self, level: LogLevel) -> list[LogEvent]:
-        """The captured events at ``level``."""
-        return [e for e in self.events if e.get("log_level") is level]
-
-    def recoveries(self) -> list[LogEvent]:
-        """The "database available again" events."""
-        return [
-            e
-            for e in self.at(LogLevel.info)
-            if str(e.get("log_format", "")).startswith("Database available again")
-        ]
+    def keeps(self, event: LogEvent) -> bool:
+        """Keep only the events whose source is :attr:`store`."""
+        return self.store is not None and event.get("log_source") is self.store
 
 
 # -- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def private_mariadb() -> Iterator[mariadb.PrivateMariaDB]:
-    """A MariaDB server of this module's own, which the tests may stop and start."""
-    binary = mariadb.find_mariadbd()
-    if binary is None:
-        message = "outage tests need mariadbd to start a private MariaDB"
-        if _in_ci():
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(f"SKIPPING OUTAGE TESTS: {message}")
-    server = mariadb.PrivateMariaDB(binary)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-
-
-@pytest.fixture
-def outage_url(private_mariadb: mariadb.PrivateMariaDB) -> Iterator[MysqlURL]:
-    """A fresh database name on the private server (created by the store), dropped afterwards."""
-    if private_mariadb.process is None:  # a previous test left it stopped
-        private_mariadb.start()
-    url = replace(private_mariadb.url, database=f"chat_outage_{uuid.uuid4().hex[:12]}")
-    yield url
-    if private_mariadb.process is None:
-        private_mariadb.start()
-    conn = mariadb.connect(private_mariadb.url)
-    try:
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{url.database}`")
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def store_events() -> Iterator[StoreEvents]:
     """Captures the log events of the store assigned to ``.store``."""
-    events = StoreEvents()
-    globalLogPublisher.addObserver(events)
-    yield events
-    globalLogPublisher.removeObserver(events)
+    with capture(StoreEvents()) as events:
+        yield events
 
 
 @pytest.fixture
@@ -240,7 +163,7 @@ async def test_outage_queues_logs_once_and_recovers(
     await wait_until(
         lambda: store.available and store.queued == 0, "the queue to drain", RECOVERY_WAIT
     )
-    assert await bounded(store.flush(WAIT)) == 0
+    assert await bounded(store.flush(DB_TIMEOUT)) == 0
 
     assert await in_thread(lambda: read_rows(outage_url)) == [
         ("ana", "Ana", naive_utc(ana_again)),
@@ -281,7 +204,7 @@ async def test_outage_logged_once_per_outage(
         await wait_until(
             lambda: store.available and store.queued == 0, "the queue to drain", RECOVERY_WAIT
         )
-        assert await bounded(store.flush(WAIT)) == 0
+        assert await bounded(store.flush(DB_TIMEOUT)) == 0
         assert len(store_events.recoveries()) == n
         assert len(store_events.at(LogLevel.error)) == n
 
@@ -299,7 +222,7 @@ async def test_queue_is_bounded_and_drops_oldest(
     """With the database down, a store limited to N records keeps the N newest ones."""
     await in_thread(private_mariadb.stop, SERVER_WAIT)
     store = open_store(5)
-    await wait_until(lambda: not store.available, "the store to notice the outage")
+    await wait_until(lambda: not store.available, "the store to notice the outage", DB_TIMEOUT)
 
     users = [f"user{i}" for i in range(8)]
     for i, nick in enumerate(users):
@@ -311,7 +234,7 @@ async def test_queue_is_bounded_and_drops_oldest(
     await wait_until(
         lambda: store.available and store.queued == 0, "the queue to drain", RECOVERY_WAIT
     )
-    assert await bounded(store.flush(WAIT)) == 0
+    assert await bounded(store.flush(DB_TIMEOUT)) == 0
     assert await in_thread(lambda: read_rows(outage_url)) == [
         (nick, nick, naive_utc(BASE + timedelta(minutes=i)))
         for i, nick in enumerate(users)
@@ -338,7 +261,7 @@ async def test_queue_limit_drops_waiting_login_of_pending_record(
     await wait_until(
         lambda: store.available and store.queued == 0, "the queue to drain", RECOVERY_WAIT
     )
-    assert await bounded(store.flush(WAIT)) == 0
+    assert await bounded(store.flush(DB_TIMEOUT)) == 0
     assert [row[0] for row in await in_thread(lambda: read_rows(outage_url))] == [
         "ana",
         "carol",

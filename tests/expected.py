@@ -1,0 +1,132 @@
+"""The server lines the tests expect, in Spanish (the default catalogue), written out literally.
+
+They are the contract that scripts rely on, so they are spelled out here rather than built from
+:mod:`twisted_chat.text`: a change to the catalogue must show up as a failing test. Constants are
+whole lines (with their ``* `` or ``! `` prefix); functions build the lines that name a user.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+# -- the handshake ---------------------------------------------------------------------------
+
+PROMPT = "* Bienvenido a twisted-chat. Elige un nickname:"
+NICK_INVALID = (
+    "! Nickname no válido: de 1 a 20 letras, dígitos, _ o -, empezando por una letra. "
+    "Elige otro nickname:"
+)
+FIRST_VISIT = "* Es tu primera conexión."
+
+# -- refused lines and commands --------------------------------------------------------------
+
+TOO_LONG = "! Línea demasiado larga (máximo 1024 bytes): descartada."
+BAD_UTF8 = "! La línea no es UTF-8 válido: descartada."
+CONTROL = "! La línea contiene caracteres de control: descartada."
+EMPTY_COMMAND = "! Falta el comando después de /. Escribe /ayuda para ver los comandos."
+PRIVATE_EMPTY = "! Mensaje privado vacío. Uso: #nick texto"
+PRIVATE_SELF = "! No puedes enviarte un mensaje privado a ti mismo."
+
+#: The reply to ``/hora``; group 1 is the ISO 8601 time with its UTC offset.
+HORA = re.compile(r"\* Hora del servidor: (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d)")
+PONG = "* pong"
+
+# -- registered nicknames -------------------------------------------------------------------
+
+LOGIN_REFUSED = "! Nickname o contraseña incorrectos. Elige otro nickname:"
+PASSWORD_CHANGED = "* Contraseña cambiada."
+NOT_REGISTERED = "! Tu nickname no está registrado; usa /registrar CONTRASEÑA."
+PASSWORD_LENGTH = "! La contraseña debe tener de 4 a 128 caracteres, sin espacios."
+WRONG_PASSWORD = "! Contraseña actual incorrecta."
+TRY_LATER = "! La base de datos no está disponible; inténtalo más tarde."
+USAGE_REGISTRAR = "! Uso: /registrar CONTRASEÑA"
+USAGE_PASSWORD = "! Uso: /password ACTUAL NUEVA"
+
+# -- the abuse limits and shutdown -----------------------------------------------------------
+
+FLOOD_DROPPED = "! Vas demasiado rápido: se descartan líneas (máximo 10 por segundo)."
+FLOOD_KICKED = "! Demasiado rápido durante demasiado tiempo: desconectado."
+STRIKES = "! Demasiadas líneas no válidas seguidas: desconectado."
+SENDQ = "! Demasiados datos pendientes de enviar (no lees lo que recibes): desconectado."
+SERVER_FULL = "! El servidor está lleno; inténtalo más tarde."
+TOO_MANY_FROM_IP = "! Demasiadas conexiones desde tu dirección; inténtalo más tarde."
+LOGIN_TIMEOUT = "! No has elegido nickname a tiempo: desconectado."
+IDLE_TIMEOUT = "! Demasiado tiempo sin actividad: desconectado."
+#: The notice every connection gets when the server shuts down.
+SHUTTING_DOWN = "* El servidor se está apagando. Hasta pronto."
+#: The refusal a connection made during the shutdown gets.
+SHUTTING_DOWN_REFUSED = "! El servidor se está apagando. Hasta pronto."
+
+
+# -- lines that name a user ------------------------------------------------------------------
+
+
+def welcome(nick: str) -> str:
+    """The welcome line for ``nick``."""
+    return f"* Bienvenido, {nick}. Escribe /ayuda para ver los comandos."
+
+
+def last_seen(when: datetime) -> str:
+    """The line after the welcome of a returning user last connected at ``when``."""
+    return f"* Tu última conexión fue el {when.isoformat(timespec='seconds')}."
+
+
+def joined(nick: str) -> str:
+    """The notice that ``nick`` joined the chat."""
+    return f"* {nick} se ha unido al chat."
+
+
+def left(nick: str) -> str:
+    """The notice that ``nick`` left the chat."""
+    return f"* {nick} ha salido del chat."
+
+
+def taken(nick: str) -> str:
+    """The error for a nickname already connected."""
+    return f"! El nickname {nick} ya está conectado. Elige otro nickname:"
+
+
+def goodbye(nick: str) -> str:
+    """The reply to ``/salir``."""
+    return f"* Hasta pronto, {nick}."
+
+
+def conectados(*nicks: str) -> str:
+    """The reply to ``/listar`` when ``nicks`` (in this order) are connected."""
+    return f"* Conectados ({len(nicks)}): {', '.join(nicks)}"
+
+
+def username(nick: str) -> str:
+    """The reply to ``/username``."""
+    return f"* Tu nickname es {nick}."
+
+
+def unknown_command(name: str) -> str:
+    """The error for an unknown command ``/name``."""
+    return f"! Comando desconocido: /{name}. Escribe /ayuda para ver los comandos."
+
+
+def offline(nick: str) -> str:
+    """The error for a private message to ``nick``, who is not connected."""
+    return f"! {nick} no está conectado."
+
+
+def bad_private_nick(nick: str) -> str:
+    """The error for a private message to an invalid nickname."""
+    return f"! Nickname no válido en el mensaje privado: {nick}"
+
+
+def password_needed(nick: str) -> str:
+    """The error for a registered nickname given without its password."""
+    return f"! El nickname {nick} está registrado y necesita contraseña: escribe {nick} CONTRASEÑA"
+
+
+def registered(nick: str) -> str:
+    """The notice after ``/registrar``."""
+    return f"* Nickname {nick} registrado: a partir de ahora entra con {nick} CONTRASEÑA."
+
+
+def already_registered(nick: str) -> str:
+    """The error for ``/registrar`` on a registered nickname."""
+    return f"! El nickname {nick} ya está registrado; usa /password para cambiarla."

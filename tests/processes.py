@@ -1,0 +1,161 @@
+"""The real ``twistd -n chat`` process, talked to with plain blocking sockets.
+
+:func:`twistd_chat` starts ``twistd -n --pidfile= chat`` (so that several can run in one
+directory) on a free loopback port, waits until it serves the prompt, and kills that process,
+and only that one, if it is still running at the end. :class:`LineSocket` is a blocking client
+socket reading CRLF-terminated lines; every read and connect is bounded by
+:data:`SOCKET_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.expected import PROMPT, welcome
+
+#: The ``twistd`` of the virtualenv running the tests.
+TWISTD = Path(sys.executable).parent / "twistd"
+#: Longest wait for the server to accept connections after it was started.
+STARTUP_TIMEOUT = 20.0
+#: Longest wait for one line or one connection, in seconds.
+SOCKET_TIMEOUT = 5.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LineSocket:
+    """A blocking client socket with a timeout, reading CRLF-terminated UTF-8 lines."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT)
+        self.buffer = b""
+
+    def line(self) -> str:
+        """The next server line (fails on timeout or if the server closes first)."""
+        while b"\r\n" not in self.buffer:
+            data = self.sock.recv(4096)
+            if not data:
+                raise AssertionError(f"server closed the connection; unread {self.buffer!r}")
+            self.buffer += data
+        raw, self.buffer = self.buffer.split(b"\r\n", 1)
+        return raw.decode("utf-8")
+
+    def say(self, text: str) -> None:
+        """Send one CRLF-terminated line."""
+        self.sock.sendall(text.encode("utf-8") + b"\r\n")
+
+    def login(self, nick: str) -> None:
+        """Read the prompt, send ``nick``, read the welcome line (not what follows it)."""
+        assert self.line() == PROMPT
+        self.say(nick)
+        assert self.line() == welcome(nick)
+
+    def assert_closed_by_server(self) -> None:
+        """Nothing more to read, and the server closed the connection."""
+        assert self.buffer == b""
+        assert self.sock.recv(4096) == b""
+
+    def rest(self) -> list[str]:
+        """Every line left until the server closes the connection with EOF (bounded).
+
+        A RST instead of EOF fails the test (``ConnectionResetError``).
+        """
+        while data := self.sock.recv(4096):
+            self.buffer += data
+        assert self.buffer.endswith(b"\r\n") or not self.buffer, self.buffer
+        lines = [raw.decode("utf-8") for raw in self.buffer.split(b"\r\n")[:-1]]
+        self.buffer = b""
+        return lines
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
+
+
+@dataclass
+class Twistd:
+    """A running ``twistd -n chat`` process."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    output: Path
+
+    def log(self) -> str:
+        """Everything the process printed so far (stdout and stderr)."""
+        return self.output.read_text(errors="replace")
+
+
+def wait_until_serving(server: Twistd) -> None:
+    """Poll (bounded) until the server accepts a connection and sends the prompt; fail with its
+    log if it died."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(f"twistd exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            probe = LineSocket(server.port)
+        except OSError:
+            time.sleep(0.1)
+            continue
+        try:
+            assert probe.line() == PROMPT  # listening, and the service is up
+        finally:
+            probe.close()
+        return
+    raise AssertionError(f"twistd did not listen within {STARTUP_TIMEOUT}s:\n{server.log()}")
+
+
+@contextmanager
+def twistd_chat(directory: Path, db: str) -> Iterator[Twistd]:
+    """Start ``twistd -n --pidfile= chat --db DB`` in ``directory`` (its output goes to
+    ``twistd.log`` there); kill that process if it is still running at the end."""
+    port = free_port()
+    output = directory / "twistd.log"
+    command = [
+        str(TWISTD),
+        "-n",
+        "--pidfile=",
+        "chat",
+        "--port",
+        f"tcp:{port}:interface=127.0.0.1",
+        "--db",
+        db,
+    ]
+    with output.open("wb") as out:
+        process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
+    server = Twistd(process, port, output)
+    try:
+        wait_until_serving(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def run_twistd(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``twistd ARGS`` to completion (bounded), capturing its output."""
+    return subprocess.run(
+        [str(TWISTD), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def assert_refused(server: Twistd) -> None:
+    """A new connection is refused: the server no longer listens."""
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT).close()

@@ -16,7 +16,7 @@ $(BIN)/twistd: setup.cfg pyproject.toml
 
 $(VENV)/.test-deps: $(BIN)/twistd
 	scripts/system-deps
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@
 
 ## Run the server on SQLite at 127.0.0.1:1234 (override with PORT=, HOST=, DB=).

@@ -35,6 +35,7 @@ from tests.expected import (
     STRIKES,
     TOO_LONG,
     TOO_MANY_FROM_IP,
+    joined,
     left,
     welcome,
 )
@@ -159,6 +160,18 @@ class FloodTests(LimitsTestCase):
         ana.send(b"m20\r\n")
         self.assertEqual(ana.received(), [FLOOD_DROPPED])
         self.assertEqual(bob.received(), [])
+        self.assertFalse(ana.closing)
+
+    def test_a_whole_burst_right_after_logging_in(self) -> None:
+        # Nickname lines are not messages: the budget starts afresh at login.
+        bob = self.login("bob")
+        ana = self.connect()
+        ana.received()
+        ana.send(b"_bad\r\n_worse\r\nana\r\n" + numbered(20))
+        self.assertEqual(bob.received(), [joined("ana"), *(f"<ana> m{i}" for i in range(20))])
+        ana.received()
+        ana.send(numbered(1, "extra"))
+        self.assertEqual(ana.received(), [FLOOD_DROPPED])
         self.assertFalse(ana.closing)
 
     def test_dropped_lines_are_not_relayed(self) -> None:

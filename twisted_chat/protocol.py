@@ -393,9 +393,17 @@ class ChatProtocol(LineReceiver):
         return peer
 
     def logged_in(self, nickname: str) -> None:
-        """The chat accepted ``nickname``: stop the login timer, start the idle one."""
+        """The chat accepted ``nickname``: stop the login timer, start the idle one.
+
+        The flood budget starts afresh: nickname attempts are not messages or commands, so a
+        client that has just logged in may send a whole burst.
+        """
         self.nickname = nickname
         self._cancel_timer()
+        if self._bucket is not None:
+            limits = self.limits
+            self._bucket = TokenBucket(limits.flood_rate, limits.flood_burst, self._now())
+            self._flood_since = None
         timeout = self.limits.idle_timeout
         if timeout > 0:
             self._last_line = self._now()

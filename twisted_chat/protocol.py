@@ -113,6 +113,7 @@ class ChatProtocol(LineReceiver):
     ) -> None:
         self.chat = chat
         self.limits = limits or Limits()
+        self._idle_timeout = self.limits.idle_timeout
         self._batcher = batcher
         # Output delivered during this reactor turn, written by the batcher at its end.
         self._out: list[bytes] | None = None
@@ -178,27 +179,27 @@ class ChatProtocol(LineReceiver):
         self._process(self._splitter.feed(data))
 
     def _process(self, items: Iterable[Item]) -> None:
+        """Each framed line (or the marker of a dropped over-long one), through every limit.
+
+        This loop runs for every line a client sends, so it keeps to local variables.
+        """
+        line_received = self.lineReceived
         for item in items:
             if self._closing:
                 return
             if self._held is not None:
                 self._held.append(item)
-            else:
-                self._item_received(item)
-
-    def _item_received(self, item: Item) -> None:
-        """One framed line (or the marker of a dropped over-long one), through every limit."""
-        bucket = self._bucket
-        if bucket is not None:
-            now = self._now()
-            if not bucket.take(now):
-                self._flooding(now)
-                return
-        if item is TOO_LONG:
-            self._refuse_line(self.chat.texts.line_too_long.format(limit=self.limits.max_line))
-            return
-        assert isinstance(item, bytes)
-        self.lineReceived(item)
+                continue
+            bucket = self._bucket
+            if bucket is not None:
+                now = self._now()
+                if not bucket.take(now):
+                    self._flooding(now)
+                    continue
+            if item is TOO_LONG:
+                self._refuse_line(self.chat.texts.line_too_long.format(limit=self.limits.max_line))
+                continue
+            line_received(item)  # type: ignore[arg-type]  # bytes: TOO_LONG handled above
 
     def lineReceived(self, line: bytes) -> None:
         """Decode one line on its own and pass it to the chat; bad lines get a ``! `` line."""
@@ -214,9 +215,12 @@ class ChatProtocol(LineReceiver):
                 self._refuse_line(self.chat.texts.control_chars)
             return
         self._strikes = 0
-        if self.nickname is not None and self.limits.idle_timeout > 0:
+        if self.nickname is None:
+            self.chat.login(self, text)
+            return
+        if self._idle_timeout:
             self._last_line = self._now()
-        self.chat.line_received(self, text)
+        self.chat.chat_line(self, text)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         """Leave the room (if logged in) and give back the connection's slot."""

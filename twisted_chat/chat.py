@@ -19,7 +19,7 @@ from twisted_chat import nicknames, wire
 from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.commands import Commands
 from twisted_chat.core import ChatSession, Room
-from twisted_chat.lines import split_first_word
+from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.text import Catalogue
 
 #: How long join/leave notices are gathered before being written (when batching), in seconds:
@@ -167,7 +167,7 @@ class ChatCore:
         The protocol has already refused lines with control characters (they count as strikes).
         """
         self.room.flush_notices()  # whatever this line causes comes after pending notices
-        if not text.strip(" \t"):
+        if is_blank(text):
             return
         first = text[0]
         if first == "/":
@@ -190,7 +190,7 @@ class ChatCore:
         if recipient is None or not (target.isascii() or self._valid_target(target)):
             self._private_refused(sender, target, text)
             return
-        if not text.strip(" \t"):
+        if is_blank(text):
             sender.deliver(wire.error(self.texts.private_empty))
             return
         if recipient is sender:
@@ -208,7 +208,7 @@ class ChatCore:
         target_nick = nicknames.normalize(target)
         if not nicknames.is_valid(target_nick):
             sender.deliver(wire.error(self.texts.private_bad_nick.format(nick=target)))
-        elif not text.strip(" \t"):
+        elif is_blank(text):
             sender.deliver(wire.error(self.texts.private_empty))
         else:
             self.log.info(

@@ -116,11 +116,16 @@ def has_control_characters(text: str) -> bool:
     return not text.isprintable() and _CONTROL_RE.search(text) is not None
 
 
+def is_blank(text: str) -> bool:
+    """Whether ``text`` is empty or only spaces and tabs (without copying it in the common case)."""
+    return not text or (text[0] in " \t" and not text.strip(" \t"))
+
+
 def split_first_word(text: str) -> tuple[str, str]:
     """Split ``text`` at its first space or tab: ``("word", "rest verbatim")``."""
     space = text.find(" ")
-    tab = text.find("\t")
-    if tab != -1 and (space == -1 or tab < space):
+    tab = text.find("\t", 0, len(text) if space == -1 else space)
+    if tab != -1:
         space = tab
     if space == -1:
         return text, ""

@@ -9,7 +9,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_chat.chat import NOTICE_DELAY, ChatCore
+from twisted_chat.chat import MAX_NOTICE_DELAY, ChatCore
 from twisted_chat.limits import Limits
 from twisted_chat.protocol import ChatFactory, ChatProtocol
 from twisted_chat.text import SPANISH
@@ -54,7 +54,7 @@ class NoticeStormTests(SynchronousTestCase):
 
     def test_storm_notices_arrive_after_the_tick_with_exact_content(self) -> None:
         old = self.login("old")
-        self.clock.advance(NOTICE_DELAY)
+        self.clock.advance(MAX_NOTICE_DELAY)
         old.lines()
         a, b, c = self.login("a"), self.login("b"), self.login("c")
         self.assertEqual(old.lines(), [])  # nothing yet: gathered
@@ -62,7 +62,7 @@ class NoticeStormTests(SynchronousTestCase):
         b.lines()
         c.lines()
         writes_before = len(old.transport.io.getvalue())
-        self.clock.advance(NOTICE_DELAY)
+        self.clock.advance(MAX_NOTICE_DELAY)
         joined = "{} se ha unido al chat."
         self.assertEqual(old.lines(), [f"* {joined.format(n)}" for n in "abc"])
         self.assertEqual(a.lines(), [f"* {joined.format(n)}" for n in "bc"])
@@ -72,12 +72,12 @@ class NoticeStormTests(SynchronousTestCase):
 
     def test_join_then_leave_in_one_tick(self) -> None:
         old = self.login("old")
-        self.clock.advance(NOTICE_DELAY)
+        self.clock.advance(MAX_NOTICE_DELAY)
         old.lines()
         a = self.login("a")
         a.protocol.connectionLost()
         b = self.login("b")
-        self.clock.advance(NOTICE_DELAY)
+        self.clock.advance(MAX_NOTICE_DELAY)
         self.assertEqual(
             old.lines(),
             ["* a se ha unido al chat.", "* a ha salido del chat.", "* b se ha unido al chat."],
@@ -86,7 +86,7 @@ class NoticeStormTests(SynchronousTestCase):
 
     def test_pending_notices_go_before_any_message(self) -> None:
         old = self.login("old")
-        self.clock.advance(NOTICE_DELAY)
+        self.clock.advance(MAX_NOTICE_DELAY)
         old.lines()
         bob = self.login("bob")
         bob.send("hola")
@@ -96,7 +96,7 @@ class NoticeStormTests(SynchronousTestCase):
 
     def test_each_recipient_gets_one_write_for_the_whole_storm(self) -> None:
         old = self.login("old")
-        self.clock.advance(NOTICE_DELAY)
+        self.clock.advance(MAX_NOTICE_DELAY)
         old.lines()
         writes: list[bytes] = []
         original = old.transport.write
@@ -108,7 +108,7 @@ class NoticeStormTests(SynchronousTestCase):
         old.transport.write = counting_write  # type: ignore[method-assign]
         for i in range(50):
             self.login(f"u{i}")
-        self.clock.advance(NOTICE_DELAY)
+        self.clock.advance(MAX_NOTICE_DELAY)
         self.assertEqual(len(writes), 1)
         self.assertEqual(len(old.lines()), 50)
 

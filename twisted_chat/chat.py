@@ -7,6 +7,7 @@ line and the disconnect; the core answers through the session's ``deliver``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -22,9 +23,17 @@ from twisted_chat.core import ChatSession, Room
 from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.text import Catalogue
 
-#: How long join/leave notices are gathered before being written (when batching), in seconds:
-#: a login storm then costs one write per recipient every NOTICE_DELAY, not one per login.
-NOTICE_DELAY = 0.05
+#: Join/leave notices are gathered before being written (when batching) for NOTICE_DELAY
+#: seconds, more in a big room (a flush costs one write per user): a login storm then costs one
+#: write per recipient per flush, not one per login. See :func:`notice_delay`.
+NOTICE_DELAY = 0.02
+MAX_NOTICE_DELAY = 0.25
+
+
+def notice_delay(users: int) -> float:
+    """How long to gather join/leave notices in a room of ``users``: 20 ms up to 400 users, then
+    growing with the room (50 ms at 1000, 250 ms from 5000 on)."""
+    return min(MAX_NOTICE_DELAY, max(NOTICE_DELAY, users / 20_000))
 
 
 class LoginRecorder(Protocol):
@@ -51,13 +60,14 @@ class ChatCore:
         self.clock = clock
         self.logins = logins
         self.accounts = accounts
-        self.room = Room(
-            texts, (lambda f: clock.callLater(NOTICE_DELAY, f)) if batch_notices else None
-        )
+        self.room = Room(texts, self._schedule_notices if batch_notices else None)
         self.commands = Commands(self.room, texts, clock, accounts)
         self._prompt = wire.notice(texts.prompt)
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
         self._checking: dict[str, ChatSession] = {}
+
+    def _schedule_notices(self, flush: Callable[[], None]) -> object:
+        return self.clock.callLater(notice_delay(len(self.room)), flush)
 
     def now(self) -> datetime:
         """The current time according to the injected clock, in UTC."""
@@ -79,7 +89,6 @@ class ChatCore:
     def disconnected(self, session: ChatSession) -> None:
         """The connection is gone: remove the user and tell everyone."""
         if self.room.remove(session):
-            self.log.debug("{nick} left", nick=session.nickname)
             self.room.announce_leave(self.texts.left.format(nick=session.nickname))
 
     # -- login ------------------------------------------------------------------------------
@@ -135,7 +144,6 @@ class ChatCore:
         """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login."""
         self.room.add(session, nickname)
         session.logged_in(nickname)
-        self.log.debug("{nick} logged in", nick=nickname)
         session.deliver(wire.notice(self.texts.welcome.format(nick=nickname)))
         self.room.announce_join(session, self.texts.joined.format(nick=nickname))
         self._record_login(session, nickname)

@@ -70,6 +70,8 @@ def parse_exempt(values: Iterable[str]) -> list[IPNetwork]:
 
 def _normalise_host(host: str) -> str:
     """The address of ``host`` with IPv4-mapped IPv6 (``::ffff:1.2.3.4``) unwrapped."""
+    if ":" not in host:  # IPv4, as the reactor gives it: already canonical
+        return host
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:

@@ -36,25 +36,10 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def rss_kib(pid: int, field: str = "VmRSS") -> int:
-    """A memory figure of ``pid`` from /proc, in KiB (0 if unavailable)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+from bench.servers import free_port, memory_kib  # noqa: E402
 
 
 class Soak:
@@ -280,7 +265,7 @@ def main() -> int:
             async def sample() -> None:
                 nonlocal peak
                 while time.monotonic() < soak.deadline + 3:
-                    peak = max(peak, rss_kib(server.pid))
+                    peak = max(peak, memory_kib(server.pid))
                     await asyncio.sleep(0.5)
 
             async def both() -> None:
@@ -289,7 +274,7 @@ def main() -> int:
             started = time.monotonic()
             asyncio.run(both())
             elapsed = time.monotonic() - started
-            hwm = rss_kib(server.pid, "VmHWM")
+            hwm = memory_kib(server.pid, "VmHWM")
         finally:
             server.send_signal(signal.SIGTERM)
             try:

@@ -174,10 +174,13 @@ class ChatCore:
 
         The protocol has already refused lines with control characters (they count as strikes).
         """
-        self.room.flush_notices()  # whatever this line causes comes after pending notices
-        if is_blank(text):
+        if self.room.notices_pending:
+            self.room.flush_notices()  # whatever this line causes comes after pending notices
+        if not text:
             return
         first = text[0]
+        if first in " \t" and is_blank(text):
+            return
         if first == "/":
             self.commands.dispatch(session, text[1:])
         elif first == "#":

@@ -182,6 +182,11 @@ class Room:
             return
         self._queue_notice(wire.notice(text))
 
+    @property
+    def notices_pending(self) -> bool:
+        """Whether join/leave notices are waiting to be written."""
+        return bool(self._notices)
+
     def _queue_notice(self, data: bytes) -> None:
         if not self._notices and self._schedule is not None:
             self._schedule(self.flush_notices)

@@ -208,7 +208,7 @@ class ChatProtocol(LineReceiver):
         except UnicodeDecodeError:
             self._refuse_line(self.chat.texts.bad_utf8)
             return
-        if has_control_characters(text):
+        if not text.isprintable() and has_control_characters(text):  # the test, inlined
             if self.nickname is None:
                 self._refuse_line(self.chat.texts.nick_invalid)
             else:

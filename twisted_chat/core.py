@@ -7,7 +7,7 @@ once by :mod:`twisted_chat.wire` and handed as bytes to each recipient.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Protocol
 
 from twisted.logger import Logger
@@ -130,16 +130,6 @@ class Room:
         if self._notices:
             self.flush_notices()
         return self._deliver_one(session, data)
-
-    def deliver_to(self, recipients: Iterable[ChatSession], data: bytes) -> int:
-        """Deliver ``data`` to each of ``recipients``, isolating failures; return the count."""
-        if self._notices:
-            self.flush_notices()
-        count = 0
-        for session in recipients:
-            if self._deliver_one(session, data):
-                count += 1
-        return count
 
     def _deliver_one(self, session: ChatSession, data: bytes) -> bool:
         """Deliver to one session; a session whose delivery raises is logged and dropped."""

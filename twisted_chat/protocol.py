@@ -215,12 +215,9 @@ class ChatProtocol(LineReceiver):
                 self._refuse_line(self.chat.texts.control_chars)
             return
         self._strikes = 0
-        if self.nickname is None:
-            self.chat.login(self, text)
-            return
-        if self._idle_timeout:
+        if self._idle_timeout and self.nickname is not None:
             self._last_line = self._now()
-        self.chat.chat_line(self, text)
+        self.chat.line_received(self, text)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         """Leave the room (if logged in) and give back the connection's slot."""

@@ -80,11 +80,26 @@ class ChatCore:
         session.deliver(self._prompt)
 
     def line_received(self, session: ChatSession, text: str) -> None:
-        """One decoded client line (terminator removed): a nickname, a command or a message."""
+        """One decoded client line (terminator removed): a nickname, a command or a message.
+
+        The protocol has already refused lines with control characters (they count as strikes).
+        Every line a client sends comes through here, so it is kept short.
+        """
         if session.nickname is None:
             self.login(session, text)
-        else:
-            self.chat_line(session, text)
+            return
+        room = self.room
+        if room.has_notices:
+            room.flush_notices()  # whatever this line causes comes after pending notices
+        if not text:
+            return
+        first = text[0]
+        if first == "#":
+            self.private_message(session, text[1:])
+        elif first == "/":
+            self.commands.dispatch(session, text[1:])
+        elif first not in " \t" or not is_blank(text):
+            room.say_public(session, text)
 
     def disconnected(self, session: ChatSession) -> None:
         """The connection is gone: remove the user and tell everyone."""
@@ -169,46 +184,28 @@ class ChatCore:
 
     # -- after login ------------------------------------------------------------------------
 
-    def chat_line(self, session: ChatSession, text: str) -> None:
-        """A line from a logged-in user: command, private or public message.
-
-        The protocol has already refused lines with control characters (they count as strikes).
-        """
-        if self.room.notices_pending:
-            self.room.flush_notices()  # whatever this line causes comes after pending notices
-        if not text:
-            return
-        first = text[0]
-        if first in " \t" and is_blank(text):
-            return
-        if first == "/":
-            self.commands.dispatch(session, text[1:])
-        elif first == "#":
-            self.private_message(session, text[1:])
-        else:
-            self.room.say_public(session, text)
-
     def private_message(self, sender: ChatSession, line: str) -> None:
         """``#NICK TEXT`` (``line`` is without the ``#``): deliver to NICK, echo to the sender.
 
         Refusals, in this order: NICK is not a valid nickname, TEXT is empty, NICK is the
         sender, NICK is not connected.
         """
-        target, text = split_first_word(line)
+        # split_first_word, inline: this runs for every private message.
+        target, _, text = line.partition(" ")
+        if "\t" in target:
+            target, _, text = line.partition("\t")
         recipient = self.room.find(target)
         # A match is a valid nickname, except for non-ASCII look-alikes that only casefold to
         # one (such as the long s): check those the slow way.
         if recipient is None or not (target.isascii() or self._valid_target(target)):
             self._private_refused(sender, target, text)
-            return
-        if is_blank(text):
+        elif not text or (text[0] in " \t" and is_blank(text)):
             sender.deliver(wire.error(self.texts.private_empty))
-            return
-        if recipient is sender:
+        elif recipient is sender:
             sender.deliver(wire.error(self.texts.private_self))
-            return
-        self.room.deliver(recipient, wire.private(sender.nickname or "", text))
-        sender.deliver(wire.private_echo(recipient.nickname or "", text))
+        else:
+            self.room.deliver(recipient, wire.private(sender.nickname or "", text))
+            sender.deliver(wire.private_echo(recipient.nickname or "", text))
 
     @staticmethod
     def _valid_target(target: str) -> bool:

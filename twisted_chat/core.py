@@ -67,6 +67,8 @@ class Room:
         # ``schedule`` function ("run this soon": ``lambda f: reactor.callLater(0, f)``).
         self._schedule = schedule
         self._notices: list[bytes] = []
+        #: Whether join/leave notices are waiting to be written (checked for every line).
+        self.has_notices = False
         self._joined_at: dict[ChatSession, int] = {}
 
     def __len__(self) -> int:
@@ -77,7 +79,9 @@ class Room:
 
     def find(self, nickname: str) -> ChatSession | None:
         """The session logged in as ``nickname`` (any case), if any."""
-        return self._users.get(nicknames.key(nickname))
+        # nicknames.key, with its common (ASCII) case inline: this runs for every private message.
+        nick_key = nickname.lower() if nickname.isascii() else nicknames.key(nickname)
+        return self._users.get(nick_key)
 
     def sessions(self) -> list[ChatSession]:
         """A snapshot of the logged-in sessions."""
@@ -111,7 +115,7 @@ class Room:
 
         Returns the number of sessions it was handed to.
         """
-        if self._notices:
+        if self.has_notices:
             self.flush_notices()
         count = 0
         # The hot path of a chat server: one loop, nothing per recipient but the write.
@@ -127,9 +131,14 @@ class Room:
 
     def deliver(self, session: ChatSession, data: bytes) -> bool:
         """Deliver ``data`` to one session (after any pending notices); ``False`` if it failed."""
-        if self._notices:
+        if self.has_notices:
             self.flush_notices()
-        return self._deliver_one(session, data)
+        try:  # _deliver_one, inline: this runs for every private message
+            session.deliver(data)
+        except Exception:
+            self._delivery_failed(session)
+            return False
+        return True
 
     def _deliver_one(self, session: ChatSession, data: bytes) -> bool:
         """Deliver to one session; a session whose delivery raises is logged and dropped."""
@@ -172,15 +181,11 @@ class Room:
             return
         self._queue_notice(wire.notice(text))
 
-    @property
-    def notices_pending(self) -> bool:
-        """Whether join/leave notices are waiting to be written."""
-        return bool(self._notices)
-
     def _queue_notice(self, data: bytes) -> None:
         if not self._notices and self._schedule is not None:
             self._schedule(self.flush_notices)
         self._notices.append(data)
+        self.has_notices = True
 
     def flush_notices(self) -> None:
         """Write the gathered join/leave notices now."""
@@ -188,6 +193,7 @@ class Room:
         if not notices:
             return
         self._notices = []
+        self.has_notices = False
         joined, self._joined_at = self._joined_at, {}
         everything = b"".join(notices)
         tails: dict[int, bytes] = {}

@@ -11,7 +11,7 @@ applies after stripping; an over-long line is discarded up to its LF without bei
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 #: The longest client line, in bytes, without its terminator (the original design's BUFFER).
@@ -57,16 +57,30 @@ class LineSplitter:
         """True while the rest of an over-long line is being skipped."""
         return self._discarding
 
-    def feed(self, data: bytes) -> Iterator[bytes | LineTooLong]:
-        """Consume ``data`` and yield each complete line, or :data:`TOO_LONG` for a dropped one.
+    def feed(self, data: bytes) -> Sequence[bytes | LineTooLong]:
+        """Consume ``data``; return each complete line, or :data:`TOO_LONG` for a dropped one.
 
-        The generator may be abandoned part-way (for example after ``/salir``); lines not yet
-        yielded are then never processed, which is what the protocol wants.
+        The caller may stop part-way through (for example after ``/salir``); the lines after
+        that are then never processed, which is what the protocol wants.
         """
+        if self._buffer or self._discarding or data[-1:] != b"\n":
+            return list(self._feed_slowly(data))
+        # The common case, done in C: the chunk ends with a whole line and nothing is pending.
+        lines = data.split(b"\n")
+        del lines[-1]
+        if 13 in data:  # a CR somewhere (testing the int avoids b"\r"'s failed int conversion)
+            lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+        if len(data) <= self.max_length + 1:  # then no line can be too long
+            return lines
         limit = self.max_length
+        return [TOO_LONG if len(line) > limit else line for line in lines]
+
+    def _feed_slowly(self, data: bytes) -> Iterator[bytes | LineTooLong]:
+        """The general case of :meth:`feed`: partial lines, and the tails of over-long ones."""
         if self._buffer:
             data = self._buffer + data
             self._buffer = b""
+        limit = self.max_length
         start = 0
         end = len(data)
         while start < end:
@@ -123,10 +137,7 @@ def is_blank(text: str) -> bool:
 
 def split_first_word(text: str) -> tuple[str, str]:
     """Split ``text`` at its first space or tab: ``("word", "rest verbatim")``."""
-    space = text.find(" ")
-    tab = text.find("\t", 0, len(text) if space == -1 else space)
-    if tab != -1:
-        space = tab
-    if space == -1:
-        return text, ""
-    return text[:space], text[space + 1 :]
+    word, _, rest = text.partition(" ")
+    if "\t" in word:  # a tab comes first
+        word, _, rest = text.partition("\t")
+    return word, rest

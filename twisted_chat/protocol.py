@@ -179,11 +179,13 @@ class ChatProtocol(LineReceiver):
         self._process(self._splitter.feed(data))
 
     def _process(self, items: Iterable[Item]) -> None:
-        """Each framed line (or the marker of a dropped over-long one), through every limit.
+        """Each framed line (or the marker of a dropped over-long one), through every limit,
+        decoded on its own and handed to the chat; a bad line gets a ``! `` line.
 
-        This loop runs for every line a client sends, so it keeps to local variables.
+        This loop runs for every line a client sends, so it keeps to local variables and
+        makes no call but the chat's for a good line.
         """
-        line_received = self.lineReceived
+        line_received = self.chat.line_received
         for item in items:
             if self._closing:
                 return
@@ -199,25 +201,25 @@ class ChatProtocol(LineReceiver):
             if item is TOO_LONG:
                 self._refuse_line(self.chat.texts.line_too_long.format(limit=self.limits.max_line))
                 continue
-            line_received(item)  # type: ignore[arg-type]  # bytes: TOO_LONG handled above
+            try:
+                text = item.decode("utf-8")  # type: ignore[union-attr]  # bytes: not TOO_LONG
+            except UnicodeDecodeError:
+                self._refuse_line(self.chat.texts.bad_utf8)
+                continue
+            if not text.isprintable() and has_control_characters(text):  # the test, inlined
+                if self.nickname is None:
+                    self._refuse_line(self.chat.texts.nick_invalid)
+                else:
+                    self._refuse_line(self.chat.texts.control_chars)
+                continue
+            self._strikes = 0
+            if self._idle_timeout and self.nickname is not None:
+                self._last_line = self._now()
+            line_received(self, text)
 
     def lineReceived(self, line: bytes) -> None:
-        """Decode one line on its own and pass it to the chat; bad lines get a ``! `` line."""
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            self._refuse_line(self.chat.texts.bad_utf8)
-            return
-        if not text.isprintable() and has_control_characters(text):  # the test, inlined
-            if self.nickname is None:
-                self._refuse_line(self.chat.texts.nick_invalid)
-            else:
-                self._refuse_line(self.chat.texts.control_chars)
-            return
-        self._strikes = 0
-        if self._idle_timeout and self.nickname is not None:
-            self._last_line = self._now()
-        self.chat.line_received(self, text)
+        """One line without its terminator, as ``LineReceiver`` would deliver it."""
+        self._process((line,))
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         """Leave the room (if logged in) and give back the connection's slot."""

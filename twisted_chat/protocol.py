@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from twisted.internet import defer, protocol, tcp
@@ -42,31 +42,41 @@ def _direct_writes_possible(transport: object) -> bool:
 
 
 class WriteBatcher:
-    """Writes each connection's output once per reactor turn.
+    """Gathers each connection's output while a reactor turn is busy and writes it once.
 
-    Connections add themselves on their first delivery of a turn; at the end of the turn (a
+    A turn that handles one line (a chat at a moderate rate: each message arrives on its own)
+    writes that line's output at once, one ``send`` per recipient and nothing to gather. From the
+    second line of a turn on (a busy server: many lines ready at once), output is gathered
+    instead: connections add themselves on their first delivery, and at the end of the turn (a
     ``callLater(0)``, which runs after the reactor has handled every ready socket) each gets one
-    write of everything it was given. A lightly loaded server thus still writes each message as
-    soon as it is handled, and a saturated one writes many messages per system call.
+    write of everything it was given, so a saturated server writes many messages per system
+    call.
     """
 
-    __slots__ = ("_dirty", "_schedule", "_scheduled")
+    __slots__ = ("_dirty", "_schedule", "_scheduled", "gathering")
 
     def __init__(self, schedule: Callable[[Callable[[], None]], object]) -> None:
         self._schedule = schedule
         self._dirty: list[ChatProtocol] = []
         self._scheduled = False
+        #: Whether output is being gathered until the end of this turn.
+        self.gathering = False
 
-    def add(self, proto: ChatProtocol) -> None:
-        """``proto`` has output to write at the end of this turn."""
-        self._dirty.append(proto)
+    def gather(self) -> None:
+        """Gather output from now until the end of this turn (a line has been handled)."""
+        self.gathering = True
         if not self._scheduled:
             self._scheduled = True
             self._schedule(self.flush)
 
+    def add(self, proto: ChatProtocol) -> None:
+        """``proto`` has output to write at the end of this turn."""
+        self._dirty.append(proto)
+
     def flush(self) -> None:
-        """Write every pending connection's output now."""
+        """Write every pending connection's output now; the next turn starts writing at once."""
         self._scheduled = False
+        self.gathering = False
         dirty, self._dirty = self._dirty, []
         for proto in dirty:
             proto.flush_output()
@@ -178,7 +188,7 @@ class ChatProtocol(LineReceiver):
         """Split ``data`` into lines and process them in order."""
         self._process(self._splitter.feed(data))
 
-    def _process(self, items: Iterable[Item]) -> None:
+    def _process(self, items: Collection[Item]) -> None:
         """Each framed line (or the marker of a dropped over-long one), through every limit,
         decoded on its own and handed to the chat; a bad line gets a ``! `` line.
 
@@ -186,6 +196,9 @@ class ChatProtocol(LineReceiver):
         makes no call but the chat's for a good line.
         """
         line_received = self.chat.line_received
+        batcher = self._batcher
+        if batcher is not None and not batcher.gathering and len(items) > 1:
+            batcher.gather()  # several lines at once: a busy connection
         for item in items:
             if self._closing:
                 return
@@ -216,6 +229,8 @@ class ChatProtocol(LineReceiver):
             if self._idle_timeout and self.nickname is not None:
                 self._last_line = self._now()
             line_received(self, text)
+            if batcher is not None and not batcher.gathering:
+                batcher.gather()
 
     def lineReceived(self, line: bytes) -> None:
         """One line without its terminator, as ``LineReceiver`` would deliver it."""
@@ -303,23 +318,25 @@ class ChatProtocol(LineReceiver):
     # -- ChatSession ------------------------------------------------------------------------
 
     def deliver(self, data: bytes) -> None:
-        """Queue already-encoded server line(s); ignored once the connection is closing.
+        """Write or queue already-encoded server line(s); ignored once the connection is closing.
 
-        With a :class:`WriteBatcher` (as the service runs), everything delivered to this
-        connection during one reactor turn is written together at the end of the turn: one
-        ``send`` however many messages arrived, so a busy room costs a system call per client per
-        turn instead of one per message. Without one, it is written at once.
+        Written at once, unless the :class:`WriteBatcher` (as the service runs) is gathering this
+        turn's output: then everything delivered to this connection until the end of the turn
+        is written together, one ``send`` however many messages arrived, so a busy room costs a
+        system call per client per turn instead of one per message.
         """
         if self._closing:
             return
         out = self._out
         if out is not None:
             out.append(data)
-        elif self._batcher is None:
+            return
+        batcher = self._batcher
+        if batcher is None or not batcher.gathering:
             self._write(data)
         else:
             self._out = [data]
-            self._batcher.add(self)
+            batcher.add(self)
 
     def flush_output(self) -> None:
         """Write what :meth:`deliver` gathered (called by the batcher, and before closing)."""

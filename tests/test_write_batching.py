@@ -1,0 +1,79 @@
+"""Output of a reactor turn: the first line's at once, later lines' gathered into one write.
+
+The factory's :class:`~twisted_chat.protocol.WriteBatcher` as the service runs it, on a
+:class:`~twisted.internet.task.Clock`: ``clock.advance(0)`` ends the turn.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakes import Client, Clients
+from twisted_chat.chat import MAX_NOTICE_DELAY, ChatCore
+from twisted_chat.limits import Limits
+from twisted_chat.protocol import ChatFactory
+from twisted_chat.text import SPANISH
+
+
+class WriteBatchingTests(SynchronousTestCase):
+    """Ordering and grouping of writes with batching on."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        chat = ChatCore(SPANISH, self.clock, batch_notices=True)
+        self.factory = ChatFactory(chat, Limits(flood_rate=0, max_strikes=0), batch_writes=True)
+        self.clients = Clients()
+        self.ana, self.bob, self.eva = (self.login(n) for n in ("ana", "bob", "eva"))
+        self.clock.advance(MAX_NOTICE_DELAY)  # join notices out
+        self.clock.advance(0)
+        for client in self.clients:
+            client.received()
+            client.transport.writes.clear()
+
+    def login(self, nick: str) -> Client:
+        client = self.clients.connect(self.factory)
+        client.send(f"{nick}\r\n")
+        self.clock.advance(0)
+        return client
+
+    def test_a_lone_line_is_written_at_once(self) -> None:
+        """A turn that handles one line writes its output before the turn ends."""
+        self.bob.send("hola\r\n")
+        self.assertEqual(self.ana.received(), ["<bob> hola"])
+        self.assertEqual(self.eva.received(), ["<bob> hola"])
+        self.clock.advance(0)
+        self.assertEqual(self.ana.transport.writes, [b"<bob> hola\r\n"])
+
+    def test_lines_of_one_chunk_leave_in_one_write_at_the_end_of_the_turn(self) -> None:
+        self.bob.send("uno\r\ndos\r\ntres\r\n")
+        self.assertEqual(self.ana.transport.writes, [])
+        self.clock.advance(0)
+        self.assertEqual(self.ana.transport.writes, [b"<bob> uno\r\n<bob> dos\r\n<bob> tres\r\n"])
+        self.assertEqual(self.bob.transport.writes, [])  # nothing to bob himself
+
+    def test_a_second_line_in_the_same_turn_is_gathered_after_the_first(self) -> None:
+        self.bob.send("uno\r\n")  # first line of the turn: out at once
+        self.eva.send("dos\r\n")  # second: gathered
+        self.bob.send("tres\r\n")
+        self.assertEqual(self.ana.transport.writes, [b"<bob> uno\r\n"])
+        self.clock.advance(0)
+        self.assertEqual(self.ana.transport.writes[1:], [b"<eva> dos\r\n<bob> tres\r\n"])
+        self.bob.send("cuatro\r\n")  # a new turn: at once again
+        expected = ["<bob> uno", "<eva> dos", "<bob> tres", "<bob> cuatro"]
+        self.assertEqual(self.ana.received(), expected)
+
+    def test_private_messages_and_echoes_keep_their_order(self) -> None:
+        self.bob.send("#ana uno\r\n#ana dos\r\n")
+        self.eva.send("#ana tres\r\n")
+        self.clock.advance(0)
+        self.assertEqual(self.ana.received(), ["*bob* uno", "*bob* dos", "*eva* tres"])
+        self.assertEqual(self.bob.received(), ["-> *ana* uno", "-> *ana* dos"])
+        self.assertEqual(self.bob.transport.writes, [b"-> *ana* uno\r\n-> *ana* dos\r\n"])
+
+    def test_closing_writes_what_was_gathered_first(self) -> None:
+        self.bob.send("uno\r\n")
+        self.eva.send("dos\r\n")
+        self.ana.send("/salir\r\n")  # ana leaves in the same turn, before its end
+        self.assertEqual(self.ana.received()[:2], ["<bob> uno", "<eva> dos"])
+        self.assertTrue(self.ana.closing)

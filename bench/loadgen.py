@@ -933,7 +933,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", choices=SCENARIOS)
     parser.add_argument(
-        "--server", action="append", choices=servers.SERVERS, help="repeatable; default: all three"
+        "--server",
+        action="append",
+        choices=servers.ALL_SERVERS,
+        help="repeatable; default: ours, bare and threaded",
     )
     parser.add_argument("--clients", type=int, default=1000, help="N (not for private)")
     parser.add_argument("--senders", type=int, default=10, help="fanout: S")

@@ -2,7 +2,8 @@
 
 Rows (each server started fresh for each row, on a free loopback port):
 
-- ``fanout`` at 100, 1000 and 5000 clients, 10 senders, 50 messages/s in all;
+- ``fanout`` at 100, 1000 and 5000 clients, 10 senders, 50 messages/s in all (also against the
+  ``floor``, the cheapest Python fan-out: see ``bench/reference/send_loop.py``);
 - ``fanout`` at 1000 clients saturated (10 senders, 32 messages in flight each);
 - ``connect``: 5000 logins, 200 at a time (ours and threaded persist to a scratch MySQL
   database, created and dropped here; bare persists nothing);
@@ -37,13 +38,14 @@ from bench.loadgen import write_json as write_results
 
 OUT = Path(__file__).resolve().parent / "out"
 ALL = servers.SERVERS
+WITH_FLOOR = servers.ALL_SERVERS
 
 
 def suite(seconds: float, mysql: bool) -> list[RowSpec]:
     """The standard rows."""
     rows: list[RowSpec] = []
     for clients in (100, 1000, 5000):
-        rows += [RowSpec("fanout", s, clients=clients, seconds=seconds) for s in ALL]
+        rows += [RowSpec("fanout", s, clients=clients, seconds=seconds) for s in WITH_FLOOR]
     rows += [RowSpec("fanout", s, clients=1000, saturate=True, seconds=seconds) for s in ALL]
     rows += [RowSpec("connect", s, clients=5000, mysql=mysql) for s in ALL]
     rows += [RowSpec("private", s, clients=400, pairs=200, window=16, seconds=seconds) for s in ALL]
@@ -62,6 +64,7 @@ def tiny(mysql: bool) -> list[RowSpec]:
             RowSpec("private", s, clients=4, pairs=2, window=8, seconds=1, login_timeout=30),
             RowSpec("hold", s, clients=20, login_timeout=30),
         ]
+    rows.append(RowSpec("fanout", "floor", clients=4, senders=2, rate=20, seconds=1))
     for spec in rows:
         spec.login_timeout = 30
     return rows
@@ -81,8 +84,8 @@ def plot(results: Sequence[RowResult], path: Path) -> str:
     if not fixed:
         return "no fan-out rows to plot"
     fig, (lat_ax, cpu_ax) = plt.subplots(1, 2, figsize=(12, 4.8))
-    colours = {"ours": "tab:blue", "bare": "tab:orange", "threaded": "tab:green"}
-    for name in ALL:
+    colours = {"ours": "tab:blue", "bare": "tab:orange", "threaded": "tab:green", "floor": "grey"}
+    for name in WITH_FLOOR:
         rows = sorted((r for r in fixed if r.server == name), key=lambda r: r.clients)
         if not rows:
             continue
@@ -132,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", action="append", choices=("fanout", "connect", "private", "hold"),
         help="run only these scenarios (repeatable)",
     )  # fmt: skip
-    parser.add_argument("--server", action="append", choices=ALL, help="only these servers")
+    parser.add_argument("--server", action="append", choices=WITH_FLOOR, help="only these servers")
     args = parser.parse_args(argv)
     servers.raise_open_files_limit()
     mysql_url, note = resolve_mysql(args.mysql, not args.no_mysql)

@@ -6,7 +6,11 @@ PID of the child we started) at the end of its row:
 - ``ours``: the real ``twistd -n chat`` with ``--flood-rate 0`` and every other option at its
   default;
 - ``bare``: ``bench/reference/bare_twisted.py``, the textbook Twisted ``LineReceiver`` chat;
-- ``threaded``: ``bench/reference/threaded.py``, the original thread-per-client design.
+- ``threaded``: ``bench/reference/threaded.py``, the original thread-per-client design;
+- ``floor``: ``bench/reference/send_loop.py``, no chat server at all but the cheapest Python
+  fan-out (an ``epoll`` loop, one ``send`` per recipient), measured in the fixed-rate fan-out
+  rows only: the CPU per delivery below which no server that writes each message as it arrives
+  can go on this machine.
 
 Server CPU time and memory come from ``/proc/PID/stat`` and ``/proc/PID/status`` (a process's
 ``stat`` counts every thread). MySQL scratch databases for the ``connect`` rows are created here
@@ -32,6 +36,8 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "bench" / "reference"
 SERVERS = ("ours", "bare", "threaded")
+#: Every server, with the floor (fixed-rate fan-out rows only).
+ALL_SERVERS = (*SERVERS, "floor")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 DEFAULT_MYSQL = "mysql://root@127.0.0.1:3306"
 
@@ -171,7 +177,9 @@ def server_command(name: str, port: int, db: str | None, workdir: Path) -> list[
     if name == "threaded":
         db = db or f"sqlite:{workdir / 'threaded.sqlite3'}"
         return [python, str(REFERENCE / "threaded.py"), "--port", str(port), "--db", db]
-    raise ValueError(f"unknown server {name!r} (one of {', '.join(SERVERS)})")
+    if name == "floor":
+        return [python, str(REFERENCE / "send_loop.py"), str(port)]
+    raise ValueError(f"unknown server {name!r} (one of {', '.join(ALL_SERVERS)})")
 
 
 def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProcess:

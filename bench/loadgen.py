@@ -30,9 +30,11 @@ generator's own CPU comes from ``getrusage``. A row where the generator used 90 
 core is flagged ``generator-bound``: its figures measure the generator as much as the server.
 
 The generator is one process (on a 2-core machine a second one would only take CPU from the
-server): it reads with protocol callbacks (no streams), handles the common chunk of one complete
-line without a loop, parses timestamps with ``int()``, and senders refill their window only once
-half of it has been delivered, so their messages go out in batches.
+server), and by default the server is pinned to one CPU and the generator to the others
+(``--no-pin`` lets them share). It reads with protocol callbacks (no streams), handles the
+common chunk of one complete line without a loop, parses timestamps with ``int()``, and senders
+refill their window only once half of it has been delivered, so their messages go out in
+batches.
 
 Usage (one scenario against each server; ``bench/run.py`` runs the whole suite)::
 
@@ -951,9 +953,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--login-timeout", type=float, default=180.0)
     parser.add_argument("--mysql", default=servers.DEFAULT_MYSQL, help="server for connect rows")
     parser.add_argument("--no-mysql", action="store_true", help="connect rows on SQLite")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let servers and load generator share every CPU"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     limit = servers.raise_open_files_limit()
+    pinned = "" if args.no_pin else servers.pin_cpus()
     mysql_url, note = resolve_mysql(args.mysql, args.scenario == "connect" and not args.no_mysql)
     if note:
         print(note, file=sys.stderr)
@@ -979,7 +985,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_ratios(results)
     print(format_table(results))
     if args.json:
-        write_json(args.json, results, {"open_files": limit})
+        write_json(args.json, results, {"open_files": limit, "pinning": pinned or "not pinned"})
     return 1 if any(r.error for r in results) else 0
 
 

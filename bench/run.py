@@ -132,12 +132,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mysql", default=servers.DEFAULT_MYSQL, help="for the connect rows")
     parser.add_argument("--no-mysql", action="store_true", help="connect rows on SQLite")
     parser.add_argument(
+        "--no-pin", action="store_true", help="let servers and load generator share every CPU"
+    )
+    parser.add_argument(
         "--only", action="append", choices=("fanout", "connect", "private", "hold"),
         help="run only these scenarios (repeatable)",
     )  # fmt: skip
     parser.add_argument("--server", action="append", choices=WITH_FLOOR, help="only these servers")
     args = parser.parse_args(argv)
     servers.raise_open_files_limit()
+    pinned = "" if args.no_pin else servers.pin_cpus()
+    if pinned:
+        print(pinned, file=sys.stderr)
     mysql_url, note = resolve_mysql(args.mysql, not args.no_mysql)
     if note:
         print(note, file=sys.stderr)
@@ -167,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds_per_row": 1 if args.tiny else args.seconds,
         "suite_seconds": elapsed,
         "mysql": mysql_url or note,
+        "pinning": pinned or "not pinned",
     }
     write_results(args.out / "results.json", results, meta)
     print(format_table(results))

@@ -115,6 +115,33 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+#: CPUs the servers started from now on are pinned to (None: not pinned). See :func:`pin_cpus`.
+_server_cpus: set[int] | None = None
+
+
+def pin_cpus() -> str:
+    """Keep the servers and the load generator off each other's CPUs; say how.
+
+    On a machine with at least two CPUs the servers started from now on get the first CPU this
+    process may use and the load generator (this process, and what it starts later) the others,
+    so that a server-bound row measures the server and not the two fighting for a core. Every
+    server is pinned the same way. Returns a note for the results ("" if not pinned).
+    """
+    global _server_cpus
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return ""
+    _server_cpus = {cpus[0]}
+    os.sched_setaffinity(0, cpus[1:])
+    return f"server on CPU {cpus[0]}, load generator on CPU {','.join(map(str, cpus[1:]))}"
+
+
+def _pin_server() -> None:
+    """In the child, before exec: the servers' CPUs (see :func:`pin_cpus`)."""
+    if _server_cpus is not None:
+        os.sched_setaffinity(0, _server_cpus)
+
+
 @dataclass
 class ServerProcess:
     """A server child process we started."""
@@ -192,7 +219,12 @@ def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProce
     log_path = workdir / f"{name}.out"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            command,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            preexec_fn=_pin_server if _server_cpus is not None else None,
         )
     server = ServerProcess(name, port, process, log_path, command)
     deadline = time.monotonic() + 30

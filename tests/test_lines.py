@@ -93,6 +93,12 @@ class TerminatorTests(SynchronousTestCase):
     def test_inner_cr_is_kept(self) -> None:
         self.assertEqual(feed_whole(b"a\rb\n"), [b"a\rb"])
 
+    def test_inner_cr_is_kept_when_every_line_ends_in_crlf(self) -> None:
+        self.assertEqual(feed_whole(b"a\rb\r\n\rc\r\n"), [b"a\rb", b"\rc"])
+
+    def test_cr_before_the_last_lf_only(self) -> None:
+        self.assertEqual(feed_whole(b"a\nb\r\n"), [b"a", b"b"])
+
     def test_empty_lines(self) -> None:
         self.assertEqual(feed_whole(b"\n\r\n"), [b"", b""])
 

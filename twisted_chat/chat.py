@@ -95,7 +95,7 @@ class ChatCore:
             return
         first = text[0]
         if first == "#":
-            self.private_message(session, text[1:])
+            self.private_message(session, text)
         elif first == "/":
             self.commands.dispatch(session, text[1:])
         elif first not in " \t" or not is_blank(text):
@@ -185,15 +185,16 @@ class ChatCore:
     # -- after login ------------------------------------------------------------------------
 
     def private_message(self, sender: ChatSession, line: str) -> None:
-        """``#NICK TEXT`` (``line`` is without the ``#``): deliver to NICK, echo to the sender.
+        """``#NICK TEXT`` (the whole ``line``): deliver to NICK, echo to the sender.
 
         Refusals, in this order: NICK is not a valid nickname, TEXT is empty, NICK is the
         sender, NICK is not connected.
         """
-        # split_first_word, inline: this runs for every private message.
+        # split_first_word(line[1:]), inline: this runs for every private message.
         target, _, text = line.partition(" ")
         if "\t" in target:
             target, _, text = line.partition("\t")
+        target = target[1:]
         recipient = self.room.find(target)
         # A match is a valid nickname, except for non-ASCII look-alikes that only casefold to
         # one (such as the long s): check those the slow way.

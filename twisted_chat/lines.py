@@ -66,10 +66,13 @@ class LineSplitter:
         if self._buffer or self._discarding or data[-1:] != b"\n":
             return list(self._feed_slowly(data))
         # The common case, done in C: the chunk ends with a whole line and nothing is pending.
-        lines = data.split(b"\n")
+        if 13 not in data:  # no CR (testing the int avoids b"\r"'s failed int conversion)
+            lines = data.split(b"\n")
+        elif data.count(b"\r\n") == data.count(b"\n"):  # every line ends in CRLF
+            lines = data.split(b"\r\n")
+        else:  # a mixture: strip one CR where there is one
+            lines = [line[:-1] if line[-1:] == b"\r" else line for line in data.split(b"\n")]
         del lines[-1]
-        if 13 in data:  # a CR somewhere (testing the int avoids b"\r"'s failed int conversion)
-            lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
         if len(data) <= self.max_length + 1:  # then no line can be too long
             return lines
         limit = self.max_length

@@ -862,6 +862,19 @@ class ConnectionCounterTests(SynchronousTestCase):
         self.assertEqual(counter.refuse_reason("203.0.113.5"), "server_full")
         self.assertEqual(counter.refuse_reason("203.0.113.6"), "server_full")
 
+    def test_exemption_is_remembered_only_while_the_host_is_connected(self) -> None:
+        counter = ConnectionCounter(100, 1, parse_exempt(["198.51.100.0/24"]))
+        for host in ("198.51.100.7", "203.0.113.5"):
+            counter.opened(host)
+        self.assertIsNone(counter.refuse_reason("198.51.100.7"))  # exempt, checked once
+        self.assertIsNone(counter.refuse_reason("198.51.100.7"))
+        self.assertEqual(counter.refuse_reason("203.0.113.5"), "per_ip")
+        counter.opened("198.51.100.7")
+        for host in ("198.51.100.7", "198.51.100.7", "203.0.113.5"):
+            counter.closed(host)
+        self.assertEqual((counter.total, counter.hosts()), (0, 0))
+        self.assertEqual(counter._exempt_hosts, {})  # nothing kept for hosts that left
+
     def test_no_address_is_not_limited_per_ip(self) -> None:
         counter = ConnectionCounter(10, 1, [])
         counter.opened(None)

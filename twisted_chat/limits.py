@@ -94,6 +94,9 @@ class ConnectionCounter:
     exempt: list[IPNetwork] = field(default_factory=list)
     total: int = 0
     _per_host: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # is_exempt of the connected hosts that reached their limit (parsing an address per
+    # connection showed in a login storm's profile); forgotten with the host's last connection.
+    _exempt_hosts: dict[str, bool] = field(default_factory=dict)
 
     def is_exempt(self, host: str) -> bool:
         """Whether ``host`` is in an exempt network."""
@@ -109,8 +112,12 @@ class ConnectionCounter:
             return "server_full"
         if host is not None and self.max_per_ip > 0:
             host = _normalise_host(host)
-            if self._per_host[host] >= self.max_per_ip and not self.is_exempt(host):
-                return "per_ip"
+            if self._per_host.get(host, 0) >= self.max_per_ip:
+                exempt = self._exempt_hosts.get(host)
+                if exempt is None:
+                    exempt = self._exempt_hosts[host] = self.is_exempt(host)
+                if not exempt:
+                    return "per_ip"
         return None
 
     def opened(self, host: str | None) -> None:
@@ -129,6 +136,7 @@ class ConnectionCounter:
                 self._per_host[host] = remaining
             else:
                 del self._per_host[host]
+                self._exempt_hosts.pop(host, None)
 
     def hosts(self) -> int:
         """How many distinct addresses are connected."""

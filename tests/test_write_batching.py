@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import Client, Clients
-from twisted_chat.chat import MAX_NOTICE_DELAY, ChatCore
+from twisted_chat.chat import MAX_NOTICE_DELAY, NOTICE_DELAY, ChatCore, notice_delay
 from twisted_chat.limits import Limits
 from twisted_chat.protocol import ChatFactory
 from twisted_chat.text import SPANISH
@@ -77,3 +77,28 @@ class WriteBatchingTests(SynchronousTestCase):
         self.ana.send("/salir\r\n")  # ana leaves in the same turn, before its end
         self.assertEqual(self.ana.received()[:2], ["<bob> uno", "<eva> dos"])
         self.assertTrue(self.ana.closing)
+
+    def test_pending_notices_and_the_line_that_flushes_them_share_one_write(self) -> None:
+        zoe = self.login("zoe")  # her join notice is pending
+        zoe.received()
+        self.bob.send("hola\r\n")
+        self.clock.advance(0)
+        self.assertEqual(self.ana.transport.writes, [SPANISH_JOIN_ZOE + b"<bob> hola\r\n"])
+        self.assertEqual(self.ana.received(), ["* zoe se ha unido al chat.", "<bob> hola"])
+
+
+SPANISH_JOIN_ZOE = b"* zoe se ha unido al chat.\r\n"
+
+
+class NoticeDelayTests(SynchronousTestCase):
+    """How long join/leave notices are gathered: longer in a bigger room, within bounds."""
+
+    def test_bounds(self) -> None:
+        self.assertEqual(notice_delay(0), NOTICE_DELAY)
+        self.assertEqual(notice_delay(100), NOTICE_DELAY)
+        self.assertEqual(notice_delay(1_000_000), MAX_NOTICE_DELAY)
+
+    def test_grows_with_the_room(self) -> None:
+        self.assertAlmostEqual(notice_delay(1000), 0.125)
+        self.assertAlmostEqual(notice_delay(5000), 0.625)
+        self.assertLess(notice_delay(400), notice_delay(4000))

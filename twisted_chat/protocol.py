@@ -197,8 +197,14 @@ class ChatProtocol(LineReceiver):
         """
         line_received = self.chat.line_received
         batcher = self._batcher
-        if batcher is not None and not batcher.gathering and len(items) > 1:
-            batcher.gather()  # several lines at once: a busy connection
+        if (
+            batcher is not None
+            and not batcher.gathering
+            and (len(items) > 1 or self.chat.room.has_notices)
+        ):
+            # Several lines at once (a busy connection), or join/leave notices that this line
+            # will flush first: gather, so that each recipient gets everything in one write.
+            batcher.gather()
         for item in items:
             if self._closing:
                 return

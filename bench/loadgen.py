@@ -30,8 +30,8 @@ generator's own CPU comes from ``getrusage``. A row where the generator used 90 
 core is flagged ``generator-bound``: its figures measure the generator as much as the server.
 
 The generator is one process (on a 2-core machine a second one would only take CPU from the
-server), and by default the server is pinned to one CPU and the generator to the others
-(``--no-pin`` lets them share). It reads with protocol callbacks (no streams), handles the
+server), and by default it is pinned to one CPU while the servers may use every CPU (``--no-
+pin`` leaves the generator free too). It reads with protocol callbacks (no streams), handles the
 common chunk of one complete line without a loop, parses timestamps with ``int()``, and senders
 refill their window only once half of it has been delivered, so their messages go out in
 batches.
@@ -954,7 +954,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mysql", default=servers.DEFAULT_MYSQL, help="server for connect rows")
     parser.add_argument("--no-mysql", action="store_true", help="connect rows on SQLite")
     parser.add_argument(
-        "--no-pin", action="store_true", help="let servers and load generator share every CPU"
+        "--no-pin", action="store_true", help="do not pin the load generator to one CPU"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)

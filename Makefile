@@ -41,7 +41,7 @@ $(VENV)/.bench-deps: $(BIN)/twistd
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-## Benchmark suite: ours vs the bare Twisted and threaded reference servers (a few minutes).
+## Benchmark suite: ours vs the bare Twisted and threaded reference servers (about 9 minutes).
 ## Results in bench/out/results.json and bench/out/latency_cpu.png.
 bench: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py

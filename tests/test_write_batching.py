@@ -10,7 +10,13 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import Client, Clients
-from twisted_chat.chat import MAX_NOTICE_DELAY, NOTICE_DELAY, ChatCore, notice_delay
+from twisted_chat.chat import (
+    MAX_NOTICE_DELAY,
+    NOTICE_QUIET,
+    NOTICE_SPACING_PER_USER,
+    ChatCore,
+    notice_delay,
+)
 from twisted_chat.limits import Limits
 from twisted_chat.protocol import ChatFactory
 from twisted_chat.text import SPANISH
@@ -91,14 +97,81 @@ SPANISH_JOIN_ZOE = b"* zoe se ha unido al chat.\r\n"
 
 
 class NoticeDelayTests(SynchronousTestCase):
-    """How long join/leave notices are gathered: longer in a bigger room, within bounds."""
+    """When gathered join/leave notices go out: after a pause, or at a deadline in a storm."""
 
     def test_bounds(self) -> None:
-        self.assertEqual(notice_delay(0), NOTICE_DELAY)
-        self.assertEqual(notice_delay(100), NOTICE_DELAY)
-        self.assertEqual(notice_delay(1_000_000), MAX_NOTICE_DELAY)
+        self.assertEqual(notice_delay(100, float("inf")), NOTICE_QUIET)
+        self.assertEqual(notice_delay(1_000_000, 0.0), MAX_NOTICE_DELAY)
 
-    def test_grows_with_the_room(self) -> None:
-        self.assertAlmostEqual(notice_delay(1000), 0.125)
-        self.assertAlmostEqual(notice_delay(5000), 0.625)
-        self.assertLess(notice_delay(400), notice_delay(4000))
+    def test_deadline_grows_with_the_room_and_counts_from_the_last_flush(self) -> None:
+        self.assertAlmostEqual(notice_delay(1000, 0.0), 0.25)
+        self.assertAlmostEqual(notice_delay(5000, 0.0), 1.25)
+        self.assertAlmostEqual(notice_delay(5000, 1.0), 0.25)
+        self.assertEqual(notice_delay(5000, 10.0), NOTICE_QUIET)
+
+
+class NoticeTimingTests(SynchronousTestCase):
+    """The notice timer of a batching ChatCore, on a Clock."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000)
+        chat = ChatCore(SPANISH, self.clock, batch_notices=True)
+        self.factory = ChatFactory(chat, Limits(flood_rate=0, max_strikes=0), batch_writes=True)
+        self.clients = Clients()
+        self.ana = self.clients.connect(self.factory)
+        self.ana.send("ana\r\n")
+        self.clock.advance(1)
+        self.ana.received()
+
+    def join(self, nick: str) -> None:
+        self.clients.connect(self.factory).send(f"{nick}\r\n")
+
+    def joins_seen_by_ana(self) -> list[str]:
+        return [line for line in self.ana.received() if "unido" in line]
+
+    def test_a_single_join_goes_out_after_the_quiet_delay(self) -> None:
+        self.join("bob")
+        self.clock.advance(NOTICE_QUIET * 0.9)
+        self.assertEqual(self.joins_seen_by_ana(), [])
+        self.clock.advance(NOTICE_QUIET * 0.2)
+        self.assertEqual(self.joins_seen_by_ana(), ["* bob se ha unido al chat."])
+
+    def test_a_storm_in_a_big_room_is_written_once_soon_after_it_ends(self) -> None:
+        for i in range(1000):  # a big room: 250 ms between flushes in a storm
+            self.join(f"old{i}")
+        self.clock.advance(10)
+        self.ana.received()
+        self.ana.transport.writes.clear()
+        for i in range(20):  # a join every 10 ms for 200 ms
+            self.join(f"u{i}")
+            self.clock.advance(0.01)
+        self.assertEqual(self.joins_seen_by_ana(), [])
+        self.clock.advance(NOTICE_QUIET)
+        self.assertEqual(len(self.joins_seen_by_ana()), 20)
+        self.assertEqual(len(self.ana.transport.writes), 1)
+
+    def test_a_storm_in_a_small_room_is_written_every_quiet_delay(self) -> None:
+        for i in range(10):
+            self.join(f"u{i}")
+            self.clock.advance(0.01)
+        self.assertEqual(len(self.joins_seen_by_ana()), 10)
+        self.assertGreaterEqual(len(self.ana.transport.writes), 3)
+
+    def test_a_storm_that_goes_on_is_flushed_at_its_deadline(self) -> None:
+        self.clock.advance(10)  # long after any flush
+        self.join("first")
+        self.clock.advance(NOTICE_QUIET * 1.5)
+        self.assertEqual(len(self.joins_seen_by_ana()), 1)  # quiet: out at once
+        seen = 0
+        elapsed = 0.0
+        i = 0
+        while not seen:  # joins every 10 ms: never a pause
+            self.join(f"s{i}")
+            i += 1
+            self.clock.advance(0.01)
+            elapsed += 0.01
+            seen = len(self.joins_seen_by_ana())
+        users = 3 + i
+        self.assertLessEqual(elapsed, users * NOTICE_SPACING_PER_USER + NOTICE_QUIET + 0.011)
+        self.assertGreaterEqual(seen, 1)

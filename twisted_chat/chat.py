@@ -23,20 +23,23 @@ from twisted_chat.core import ChatSession, Room
 from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.text import Catalogue
 
-#: Join/leave notices are gathered before being written (when batching) for at least
-#: NOTICE_DELAY seconds, more in a big room, at most MAX_NOTICE_DELAY: a login storm then costs one
-#: write per recipient per flush, not one per login. See :func:`notice_delay`.
-NOTICE_DELAY = 0.02
-MAX_NOTICE_DELAY = 1.0
-#: Seconds of gathering per user in the room: a flush writes to every user (one ``send`` each,
-#: about 10 us on a loopback), so 125 us per user keeps flushing under a tenth of the time.
-NOTICE_DELAY_PER_USER = 0.000125
+#: Join/leave notices are gathered (when batching) and written together, one write per user.
+#: They go out once none has come for NOTICE_QUIET seconds (a single join: after 20 ms; a login
+#: storm: 20 ms after it ends). During a storm a flush costs one ``send`` per user (about 10 us
+#: on a loopback), so flushes are spaced by NOTICE_SPACING_PER_USER per user in the room (250 us
+#: keeps them to a few percent of the time): the notices wait at most that long since the
+#: previous flush, and never more than MAX_NOTICE_DELAY.
+NOTICE_QUIET = 0.02
+NOTICE_SPACING_PER_USER = 0.00025
+MAX_NOTICE_DELAY = 2.0
 
 
-def notice_delay(users: int) -> float:
-    """How long to gather join/leave notices in a room of ``users``: 20 ms up to 160 users, then
-    growing with the room (125 ms at 1000, 625 ms at 5000, 1 s from 8000 on)."""
-    return min(MAX_NOTICE_DELAY, max(NOTICE_DELAY, users * NOTICE_DELAY_PER_USER))
+def notice_delay(users: int, since_last_flush: float) -> float:
+    """The longest that join/leave notices wait in a room of ``users`` whose last flush was
+    ``since_last_flush`` seconds ago: what is left of 250 us per user since that flush (250 ms at
+    1000 users, 1.25 s at 5000), at least 20 ms and at most 2 s."""
+    wait = users * NOTICE_SPACING_PER_USER - since_last_flush
+    return min(MAX_NOTICE_DELAY, max(NOTICE_QUIET, wait))
 
 
 class LoginRecorder(Protocol):
@@ -68,9 +71,37 @@ class ChatCore:
         self._prompt = wire.notice(texts.prompt)
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
         self._checking: dict[str, ChatSession] = {}
+        # When join/leave notices were last flushed by their timer (see notice_delay), and the
+        # number of the current round of gathering.
+        self._notices_flushed_at = float("-inf")
+        self._notice_round = 0
 
     def _schedule_notices(self, flush: Callable[[], None]) -> object:
-        return self.clock.callLater(notice_delay(len(self.room)), flush)
+        """The room has a first notice to gather: flush after a pause, or at the deadline."""
+        now = self.clock.seconds()
+        deadline = now + notice_delay(len(self.room), now - self._notices_flushed_at)
+        self._notice_round += 1
+        # The room queues its first notice right after this call: one seen at the first check
+        # means none came since.
+        return self.clock.callLater(
+            NOTICE_QUIET, self._notice_timer, flush, self._notice_round, deadline, 1
+        )
+
+    def _notice_timer(
+        self, flush: Callable[[], None], round_: int, deadline: float, seen: int
+    ) -> object:
+        if round_ != self._notice_round:
+            return None  # a newer round has its own timer
+        pending = self.room.pending_notices
+        if not pending:
+            return None  # written already, ahead of a message
+        now = self.clock.seconds()
+        if pending != seen and now < deadline:  # still coming in: wait for a pause
+            wait = min(NOTICE_QUIET, deadline - now)
+            return self.clock.callLater(wait, self._notice_timer, flush, round_, deadline, pending)
+        self._notices_flushed_at = now
+        flush()
+        return None
 
     def now(self) -> datetime:
         """The current time according to the injected clock, in UTC."""

@@ -181,6 +181,11 @@ class Room:
             return
         self._queue_notice(wire.notice(text))
 
+    @property
+    def pending_notices(self) -> int:
+        """How many join/leave notices are waiting to be written."""
+        return len(self._notices)
+
     def _queue_notice(self, data: bytes) -> None:
         if not self._notices and self._schedule is not None:
             self._schedule(self.flush_notices)

@@ -76,32 +76,32 @@ class ChatCore:
         self._notices_flushed_at = float("-inf")
         self._notice_round = 0
 
-    def _schedule_notices(self, flush: Callable[[], None]) -> object:
+    def _schedule_notices(self, flush: Callable[[], None]) -> None:
         """The room has a first notice to gather: flush after a pause, or at the deadline."""
         now = self.clock.seconds()
         deadline = now + notice_delay(len(self.room), now - self._notices_flushed_at)
         self._notice_round += 1
         # The room queues its first notice right after this call: one seen at the first check
         # means none came since.
-        return self.clock.callLater(
+        self.clock.callLater(
             NOTICE_QUIET, self._notice_timer, flush, self._notice_round, deadline, 1
         )
 
     def _notice_timer(
         self, flush: Callable[[], None], round_: int, deadline: float, seen: int
-    ) -> object:
+    ) -> None:
         if round_ != self._notice_round:
-            return None  # a newer round has its own timer
+            return  # a newer round has its own timer
         pending = self.room.pending_notices
         if not pending:
-            return None  # written already, ahead of a message
+            return  # written already, ahead of a message
         now = self.clock.seconds()
         if pending != seen and now < deadline:  # still coming in: wait for a pause
             wait = min(NOTICE_QUIET, deadline - now)
-            return self.clock.callLater(wait, self._notice_timer, flush, round_, deadline, pending)
+            self.clock.callLater(wait, self._notice_timer, flush, round_, deadline, pending)
+            return
         self._notices_flushed_at = now
         flush()
-        return None
 
     def now(self) -> datetime:
         """The current time according to the injected clock, in UTC."""
@@ -224,11 +224,8 @@ class ChatCore:
         Refusals, in this order: NICK is not a valid nickname, TEXT is empty, NICK is the
         sender, NICK is not connected.
         """
-        # split_first_word(line[1:]), inline: this runs for every private message.
-        target, _, text = line.partition(" ")
-        if "\t" in target:
-            target, _, text = line.partition("\t")
-        target = target[1:]
+        target, text = split_first_word(line)
+        target = target[1:]  # without the "#"
         recipient = self.room.find(target)
         # A match is a valid nickname, except for non-ASCII look-alikes that only casefold to
         # one (such as the long s): check those the slow way.

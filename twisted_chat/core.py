@@ -79,9 +79,7 @@ class Room:
 
     def find(self, nickname: str) -> ChatSession | None:
         """The session logged in as ``nickname`` (any case), if any."""
-        # nicknames.key, with its common (ASCII) case inline: this runs for every private message.
-        nick_key = nickname.lower() if nickname.isascii() else nicknames.key(nickname)
-        return self._users.get(nick_key)
+        return self._users.get(nicknames.key(nickname))
 
     def sessions(self) -> list[ChatSession]:
         """A snapshot of the logged-in sessions."""
@@ -133,12 +131,7 @@ class Room:
         """Deliver ``data`` to one session (after any pending notices); ``False`` if it failed."""
         if self.has_notices:
             self.flush_notices()
-        try:  # _deliver_one, inline: this runs for every private message
-            session.deliver(data)
-        except Exception:
-            self._delivery_failed(session)
-            return False
-        return True
+        return self._deliver_one(session, data)
 
     def _deliver_one(self, session: ChatSession, data: bytes) -> bool:
         """Deliver to one session; a session whose delivery raises is logged and dropped."""

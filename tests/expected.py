@@ -28,6 +28,26 @@ EMPTY_COMMAND = "! Falta el comando después de /. Escribe /ayuda para ver los c
 PRIVATE_EMPTY = "! Mensaje privado vacío. Uso: #nick texto"
 PRIVATE_SELF = "! No puedes enviarte un mensaje privado a ti mismo."
 
+#: ``/ayuda`` of the original design: these seven lines, in this order (later commands come
+#: between the last two).
+AYUDA_ORIGINAL = [
+    "* Comandos (también en inglés):",
+    "* /listar, /list: muestra los usuarios conectados",
+    "* /salir, /quit: cierra la conexión",
+    "* /username, /whoami: muestra tu nickname",
+    "* /ayuda, /help: muestra esta ayuda",
+    "* /hora, /time: muestra la hora del servidor",
+    "* #nick texto: mensaje privado a nick; cualquier otra línea va a todos.",
+]
+#: ``/ayuda`` as it is now, every command of the table.
+AYUDA = [
+    *AYUDA_ORIGINAL[:-1],
+    "* /ping: responde * pong (para mantener viva la conexión)",
+    "* /registrar, /register CONTRASEÑA: registra tu nickname con una contraseña",
+    "* /password ACTUAL NUEVA: cambia la contraseña de tu nickname",
+    AYUDA_ORIGINAL[-1],
+]
+
 #: The reply to ``/hora``; group 1 is the ISO 8601 time with its UTC offset.
 HORA = re.compile(r"\* Hora del servidor: (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d)")
 PONG = "* pong"

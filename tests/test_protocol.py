@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.expected import (
+    AYUDA,
     BAD_UTF8,
     CONTROL,
     EMPTY_COMMAND,
@@ -563,18 +564,7 @@ class UsernameTests(ChatTestCase):
 class AyudaTests(ChatTestCase):
     """``/ayuda`` and ``/help``: generated from the command table."""
 
-    EXPECTED: ClassVar[list[str]] = [
-        "* Comandos (también en inglés):",
-        "* /listar, /list: muestra los usuarios conectados",
-        "* /salir, /quit: cierra la conexión",
-        "* /username, /whoami: muestra tu nickname",
-        "* /ayuda, /help: muestra esta ayuda",
-        "* /hora, /time: muestra la hora del servidor",
-        "* /ping: responde * pong (para mantener viva la conexión)",
-        "* /registrar, /register CONTRASEÑA: registra tu nickname con una contraseña",
-        "* /password ACTUAL NUEVA: cambia la contraseña de tu nickname",
-        "* #nick texto: mensaje privado a nick; cualquier otra línea va a todos.",
-    ]
+    EXPECTED: ClassVar[list[str]] = AYUDA
 
     def test_ayuda(self) -> None:
         ana = self.login("ana")

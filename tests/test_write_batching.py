@@ -9,6 +9,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.expected import joined
 from tests.fakes import Client, Clients
 from twisted_chat.chat import (
     MAX_NOTICE_DELAY,
@@ -89,11 +90,9 @@ class WriteBatchingTests(SynchronousTestCase):
         zoe.received()
         self.bob.send("hola\r\n")
         self.clock.advance(0)
-        self.assertEqual(self.ana.transport.writes, [SPANISH_JOIN_ZOE + b"<bob> hola\r\n"])
-        self.assertEqual(self.ana.received(), ["* zoe se ha unido al chat.", "<bob> hola"])
-
-
-SPANISH_JOIN_ZOE = b"* zoe se ha unido al chat.\r\n"
+        both = f"{joined('zoe')}\r\n<bob> hola\r\n".encode()
+        self.assertEqual(self.ana.transport.writes, [both])
+        self.assertEqual(self.ana.received(), [joined("zoe"), "<bob> hola"])
 
 
 class NoticeDelayTests(SynchronousTestCase):
@@ -128,14 +127,14 @@ class NoticeTimingTests(SynchronousTestCase):
         self.clients.connect(self.factory).send(f"{nick}\r\n")
 
     def joins_seen_by_ana(self) -> list[str]:
-        return [line for line in self.ana.received() if "unido" in line]
+        return [line for line in self.ana.received() if line.endswith(" se ha unido al chat.")]
 
     def test_a_single_join_goes_out_after_the_quiet_delay(self) -> None:
         self.join("bob")
         self.clock.advance(NOTICE_QUIET * 0.9)
         self.assertEqual(self.joins_seen_by_ana(), [])
         self.clock.advance(NOTICE_QUIET * 0.2)
-        self.assertEqual(self.joins_seen_by_ana(), ["* bob se ha unido al chat."])
+        self.assertEqual(self.joins_seen_by_ana(), [joined("bob")])
 
     def test_a_storm_in_a_big_room_is_written_once_soon_after_it_ends(self) -> None:
         for i in range(1000):  # a big room: 250 ms between flushes in a storm

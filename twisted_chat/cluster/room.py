@@ -363,8 +363,12 @@ class ClusterRoom(Room):
                 "cluster: {nick} is held by another node now; disconnecting it here",
                 nick=session.nickname,
             )
-            # Not ours any more: leave without releasing the other holder's claim.
+            # Not ours any more: the release frees nothing of the other holder's (it checks
+            # the claim's holder) but takes the user out of this node's list, for everyone.
             del self._users[str(nick_key)]
+            version = self._release(str(nick_key))
+            if version is not None:
+                self._send(self.keys.room, ["leave", str(nick_key), version])
             self.announce_leave(self.texts.left.format(nick=session.nickname))
             session.deliver(wire.error(self.texts.nick_lost.format(nick=session.nickname)))
             session.close()

@@ -118,7 +118,7 @@ class Accounts:
             self._load_backoff = min(MAX_LOAD_BACKOFF, max(0.5, self._load_backoff * 2))
             self.log.warn(
                 "Registered nicknames not loaded yet ({error}); retrying in {delay}s. Until "
-                "then registered nicknames are NOT protected.",
+                "then logins are refused with a try-again line.",
                 error=failure.value,
                 delay=self._load_backoff,
             )

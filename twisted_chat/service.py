@@ -16,9 +16,12 @@ from twisted_chat.chat import ChatCore
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
 from twisted_chat.protocol import ChatFactory
 from twisted_chat.storage import (
+    MYSQL_DRIVER_HINT,
     AccountStore,
     BadDatabaseURL,
     LoginStore,
+    MysqlURL,
+    mysql_driver_problem,
     open_login_store,
     parse_db_url,
 )
@@ -116,6 +119,12 @@ class Options(usage.Options):
             raise usage.UsageError(f"bad --db: {e}") from None
         except Exception as e:
             raise usage.UsageError(f"bad --db {self['db']!r}: {e}") from None
+        if isinstance(self["db_url"], MysqlURL):
+            problem = mysql_driver_problem()
+            if problem is not None:
+                raise usage.UsageError(
+                    f"bad --db: MySQL needs the mysqlclient driver ({problem}): {MYSQL_DRIVER_HINT}"
+                )
         self["limits"] = self._limits()
         self["db_queue"] = self._number("db-queue", int, minimum=1)
 

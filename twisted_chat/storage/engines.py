@@ -222,6 +222,26 @@ class MysqlEngine(Engine):
             conn.close()
 
 
+#: What a MySQL user without the driver is told to do (``--db`` usage error).
+MYSQL_DRIVER_HINT = (
+    "pip install 'twisted-chat[mysql]' (or '.[mysql]' in a checkout; it builds against "
+    "default-libmysqlclient-dev and pkg-config)"
+)
+
+
+def mysql_driver_problem() -> str | None:
+    """Why the MySQL driver (mysqlclient's ``MySQLdb``) cannot be imported, or ``None`` if it can.
+
+    A real import, not just a lookup: an installed driver whose client library is missing fails
+    here too.
+    """
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError as e:
+        return str(e) or "MySQLdb cannot be imported"
+    return None
+
+
 def engine_for(url: DatabaseURL) -> Engine:
     """The engine that serves ``url``."""
     if isinstance(url, SqliteURL):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
+import os
+import sys
 from typing import Any
 
 from twisted.application import service
 from twisted.internet import defer, endpoints, task, threads
+from twisted.internet import error as error_
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
@@ -19,6 +24,7 @@ from twisted_chat.storage import (
     MYSQL_DRIVER_HINT,
     AccountStore,
     BadDatabaseURL,
+    DatabaseMisconfigured,
     LoginStore,
     MysqlURL,
     mysql_driver_problem,
@@ -232,6 +238,7 @@ class ChatService(service.MultiService):
         store: LoginStore | None,
         db_description: str,
         limits: Limits | None = None,
+        exit_process: bool = False,
     ) -> None:
         super().__init__()
         self.chat = chat
@@ -239,6 +246,11 @@ class ChatService(service.MultiService):
         self.factory = ChatFactory(chat, limits, batch_writes=True)
         self.db_description = db_description
         self._prune: task.LoopingCall | None = None
+        #: Whether this service owns the process (run by ``twistd``): a database that can never
+        #: work then stops the reactor, and the process exits with :attr:`exit_status`.
+        self.exit_process = exit_process
+        #: 1 once the database turned out to be misconfigured, else 0.
+        self.exit_status = 0
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
@@ -261,7 +273,10 @@ class ChatService(service.MultiService):
         )
         raise_open_files_limit(limits.max_clients)
         tune_garbage_collector()
+        if self.exit_process:
+            atexit.register(self._exit_with_status)
         if self.store is not None:
+            self.store.database.on_misconfigured = self._database_misconfigured
             self.store.start()
         accounts = self.chat.accounts
         if accounts is not None:
@@ -270,6 +285,43 @@ class ChatService(service.MultiService):
             self._prune.clock = self.chat.clock
             self._prune.start(60, now=False)
         super().startService()
+
+    def _database_misconfigured(self, error: DatabaseMisconfigured) -> None:
+        """The database can never work as configured: say so in one line, and stop.
+
+        Called once by the database, before the stores see the error (so they stay quiet). The
+        server has not taken a login yet (none is taken before the accounts are loaded), so
+        nothing is lost. Under ``twistd`` the reactor stops (the usual graceful shutdown) and the
+        process then exits with status 1.
+        """
+        self.exit_status = 1
+        if self.chat.accounts is not None:
+            self.chat.accounts.stop()
+        if not self.exit_process:
+            self.log.critical("bad --db: {error}", error=error)
+            return
+        self.log.critical("bad --db: {error}; exiting with status 1", error=error)
+        from twisted.internet import reactor
+
+        with contextlib.suppress(error_.ReactorNotRunning):  # stopping already
+            reactor.stop()
+
+    def _exit_with_status(self) -> None:
+        """At interpreter exit (after ``twistd`` has shut down and logged its last line), exit
+        with :attr:`exit_status` if it is not 0.
+
+        ``twistd`` has no way to end with a status of our choosing once the reactor has run
+        (``ListenerService`` can raise ``SystemExit`` only because it fails before), so this
+        flushes the output and ends the process with ``os._exit``. Registered at start-up, it
+        runs after the exit handlers registered later.
+        """
+        if not self.exit_status:
+            return
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+        os._exit(self.exit_status)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
@@ -280,6 +332,8 @@ class ChatService(service.MultiService):
         """
         if self._prune is not None and self._prune.running:
             self._prune.stop()
+        if self.chat.accounts is not None:
+            self.chat.accounts.stop()
         # A SIGTERM/SIGINT shutdown is a normal, graceful stop: exit 0. (twistd would otherwise
         # re-raise the signal after shutting down, and the process would die of it.)
         from twisted.internet import reactor
@@ -356,7 +410,9 @@ def makeService(options: Options) -> ChatService:
         functools.partial(threads.deferToThreadPool, reactor, reactor.getThreadPool()),
     )
     chat = ChatCore(CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True)
-    server = ChatService(chat, store, url.describe(), options["limits"])
+    # Run by twistd (whose options are the parent of ours), the service owns the process.
+    owns_process = options.parent is not None
+    server = ChatService(chat, store, url.describe(), options["limits"], owns_process)
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)
     return server

@@ -29,7 +29,7 @@ _MYSQL_CONNECTION_LOST = frozenset({2006, 2013, 2055})  # gone away, lost, lost 
 #: many connections (1040, 1203) and an unknown host (2005: a database host's name may not
 #: resolve yet while the machines or containers around it start) stay outages and are retried.
 _MYSQL_MISCONFIGURED = {
-    1044: "access denied to the database",
+    1044: "access denied to the database (or it does not exist and this user may not create it)",
     1045: "access denied (user or password)",
     1049: "unknown database, and no privilege to create it",
     1130: "this host may not connect",

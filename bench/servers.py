@@ -212,6 +212,17 @@ def server_command(name: str, port: int, db: str | None, workdir: Path) -> list[
     raise ValueError(f"unknown server {name!r} (one of {', '.join(ALL_SERVERS)})")
 
 
+#: The start of ours's reply to a nickname line while its registered nicknames are not loaded.
+STARTING_UP = "! El servidor está arrancando".encode()
+
+
+def _takes_logins(probe: socket.socket) -> bool:
+    """Whether ours, at the prompt on ``probe``, takes logins yet (its registered nicknames are
+    loaded): an invalid nickname line gets the invalid-nickname line, not the starting-up one."""
+    probe.sendall(b"1\r\n")  # never a valid nickname: no login, nothing recorded
+    return not probe.recv(1024).startswith(STARTING_UP)
+
+
 def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProcess:
     """Start server ``name`` on a free loopback port and wait until it accepts connections.
 
@@ -238,6 +249,9 @@ def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProce
             with socket.create_connection(("127.0.0.1", port), 0.5) as probe:
                 probe.settimeout(5)
                 probe.recv(1024)  # the prompt: the server is up and serving
+                if name == "ours" and not _takes_logins(probe):
+                    time.sleep(0.1)
+                    continue
             return server
         except OSError:
             time.sleep(0.1)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.expected import PROMPT, welcome
+from tests.expected import NICK_INVALID, PROMPT, STARTING_UP, welcome
 
 #: The ``twistd`` of the virtualenv running the tests.
 TWISTD = Path(sys.executable).parent / "twistd"
@@ -100,9 +100,11 @@ class Twistd:
         return self.output.read_text(errors="replace")
 
 
-def wait_until_serving(server: Twistd) -> None:
-    """Poll (bounded) until the server accepts a connection and sends the prompt; fail with its
-    log if it died."""
+def wait_until_serving(server: Twistd, logins: bool = True) -> None:
+    """Poll (bounded) until the server accepts a connection and sends the prompt, and, with
+    ``logins``, until it takes logins (its registered nicknames are loaded: an invalid nickname
+    line gets the invalid-nickname line, not the starting-up one); fail with its log if it
+    died."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -114,16 +116,24 @@ def wait_until_serving(server: Twistd) -> None:
             continue
         try:
             assert probe.line() == PROMPT  # listening, and the service is up
+            if logins:
+                probe.say("1")  # never a valid nickname: no login, nothing recorded
+                reply = probe.line()
+                if reply == STARTING_UP:
+                    time.sleep(0.1)
+                    continue
+                assert reply == NICK_INVALID, reply
         finally:
             probe.close()
         return
-    raise AssertionError(f"twistd did not listen within {STARTUP_TIMEOUT}s:\n{server.log()}")
+    raise AssertionError(f"twistd did not serve within {STARTUP_TIMEOUT}s:\n{server.log()}")
 
 
 @contextmanager
-def twistd_chat(directory: Path, db: str) -> Iterator[Twistd]:
+def twistd_chat(directory: Path, db: str, logins: bool = True) -> Iterator[Twistd]:
     """Start ``twistd -n --pidfile= chat --db DB`` in ``directory`` (its output goes to
-    ``twistd.log`` there); kill that process if it is still running at the end."""
+    ``twistd.log`` there) and wait until it serves (and, with ``logins``, takes logins: see
+    :func:`wait_until_serving`); kill that process if it is still running at the end."""
     port = free_port()
     output = directory / "twistd.log"
     command = [
@@ -140,7 +150,7 @@ def twistd_chat(directory: Path, db: str) -> Iterator[Twistd]:
         process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
     server = Twistd(process, port, output)
     try:
-        wait_until_serving(server)
+        wait_until_serving(server, logins)
         yield server
     finally:
         if process.poll() is None:

@@ -255,7 +255,9 @@ class RedisLink:
 
     def _setup_failed(self, error: Exception) -> None:
         if isinstance(error, RedisAuthError) and not self._ever_up and not self._stopping:
-            self._on_fatal(f"Redis at {self.url.describe()} refused the credentials: {error}")
+            self._on_fatal(
+                f"Redis at {self.url.describe()} refused the credentials: {str(error).rstrip('.')}"
+            )
             return
         self.log.debug("Redis connection set-up failed: {error}", error=error)
 

@@ -212,7 +212,7 @@ class ClusterRoom(Room):
 
     def _fatal(self, message: str) -> None:
         self._stopped = True
-        self._on_fatal(f"twistd chat: {message}")
+        self._on_fatal(f"cluster: {message}")
 
     # -- the Room interface -----------------------------------------------------------------
 

@@ -149,12 +149,12 @@ def test_a_connected_nickname_is_taken_on_every_other_node(
 ) -> None:
     n1, n2, n3 = nodes
     pool.login(n1, "Ana")
-    for node, attempt in ((n2, "ana"), (n3, "ANA"), (n1, "aNa")):
+    for i, (node, attempt) in enumerate(((n2, "ana"), (n3, "ANA"), (n1, "aNa"))):
         client = pool.connect(node).prompt()
         assert client.try_nick(attempt) == taken(attempt)
         client.say("/username")  # still at the prompt: not a nickname
         assert client.line().startswith("! ")
-        client.enter(f"{attempt}2")
+        client.enter(f"{attempt}{i}")
 
 
 @pytest.mark.parametrize("how", ["salir", "close", "reset"])

@@ -14,7 +14,7 @@ import pytest_twisted
 from tests import mariadb
 from tests.chatclient import ChatServer, start_server
 from tests.haproxy import find_haproxy
-from tests.redis_server import RedisServer, find_redis_server
+from tests.redis_server import TEST_PASSWORD, RedisServer, find_redis_server
 from twisted_chat.storage.url import MysqlURL
 
 
@@ -106,6 +106,18 @@ def redis_server() -> Iterator[RedisServer]:
     Skips loudly when ``redis-server`` is missing (fails under CI=true).
     """
     server = RedisServer(_redis_binary())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def redis_with_password() -> Iterator[RedisServer]:
+    """Like :func:`redis_server`, but requiring ``AUTH`` with
+    :data:`tests.redis_server.TEST_PASSWORD`."""
+    server = RedisServer(_redis_binary(), password=TEST_PASSWORD)
     try:
         server.start()
         yield server

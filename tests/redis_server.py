@@ -23,6 +23,9 @@ STARTUP_TIMEOUT = 15.0
 #: Longest wait for one reply, in seconds.
 REPLY_TIMEOUT = 5.0
 
+#: The password of the fixture's Redis that requires one.
+TEST_PASSWORD = "s3cret-redis"
+
 #: A parsed RESP reply: simple string, integer, bulk string (``None`` when null), or array.
 Reply = str | int | None | list["Reply"]
 
@@ -186,7 +189,7 @@ class RedisServer:
         """Send one command and return its reply (see :func:`command`)."""
         return command(self.port, *args, password=self.password)
 
-    def keys(self) -> list[str]:
+    def key_names(self) -> list[str]:
         """Every key in the server's database 0 (``KEYS *``; the test server is small)."""
         reply = self.command("KEYS", "*")
         assert isinstance(reply, list), reply

@@ -263,7 +263,7 @@ def test_listar_shows_every_user_of_the_cluster_on_every_node(
     # Every key the nodes made starts with the --redis-prefix.
     prefix = shared_cluster.prefix
     assert prefix is not None
-    keys = module_redis.keys()
+    keys = module_redis.key_names()
     assert keys, "the nodes keep nothing in Redis"
     assert [key for key in keys if not key.startswith(prefix)] == []
 

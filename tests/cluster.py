@@ -25,6 +25,7 @@ from pathlib import Path
 from tests.expected import PROMPT, conectados, joined, username, welcome
 from tests.processes import (
     SOCKET_TIMEOUT,
+    STARTUP_TIMEOUT,
     TWISTD,
     LineSocket,
     Twistd,
@@ -36,6 +37,8 @@ from tests.processes import (
 TTL = 3.0
 #: A PROXY protocol v1 header, for probing a node that listens behind HAProxy directly.
 PROXY_HEADER = b"PROXY TCP4 127.0.0.1 127.0.0.1 40000 40001\r\n"
+#: The nicknames of the helpers' own probes start with this (see :meth:`Client.line`).
+PROBE_PREFIX = "probe-"
 #: The line that starts every reply to ``/listar``.
 LISTING_PREFIX = "* Conectados ("
 
@@ -131,7 +134,13 @@ class Cluster:
         self.nodes: list[Node] = []
 
     def _launch(
-        self, node_id: str, extra: Sequence[str], *, listen: str | None, behind_proxy: bool
+        self,
+        node_id: str,
+        extra: Sequence[str],
+        *,
+        listen: str | None,
+        behind_proxy: bool,
+        pass_id: bool = True,
     ) -> Node:
         directory = self.directory / node_id
         directory.mkdir(parents=True, exist_ok=True)
@@ -142,7 +151,12 @@ class Cluster:
         if self.prefix is not None:
             options += ["--redis-prefix", self.prefix]
         command = node_command(
-            port, self.db, self.redis, node_id, [*options, *extra], listen=listen
+            port,
+            self.db,
+            self.redis,
+            node_id if pass_id else None,
+            [*options, *extra],
+            listen=listen,
         )
         output = directory / "twistd.log"
         env = None if self.env is None else {**os.environ, **self.env}
@@ -167,13 +181,16 @@ class Cluster:
         *extra: str,
         listen: str | None = None,
         behind_proxy: bool = False,
+        ready: bool = True,
     ) -> Node:
         """Start node ``node_id`` and wait until it serves the prompt.
 
         ``listen`` replaces the ``--port`` endpoint (``{port}`` in it becomes a free port);
         ``behind_proxy``: it expects a PROXY protocol header first (``haproxy:`` endpoints).
         """
-        return self.start_many([node_id], *extra, listen=listen, behind_proxy=behind_proxy)[0]
+        return self.start_many(
+            [node_id], *extra, listen=listen, behind_proxy=behind_proxy, ready=ready
+        )[0]
 
     def start_many(
         self,
@@ -181,14 +198,24 @@ class Cluster:
         *extra: str,
         listen: str | None = None,
         behind_proxy: bool = False,
+        pass_id: bool = True,
+        ready: bool = True,
     ) -> list[Node]:
-        """Start several nodes at once (they start in parallel), then wait until each serves."""
+        """Start several nodes at once (they start in parallel), then wait until each serves.
+
+        ``node_ids`` name their directories, and are their ``--node-id`` unless ``pass_id`` is
+        false (then each node picks its default id). With ``ready``, also wait until each takes
+        new users (:func:`wait_until_accepting`); without, only until it serves the prompt.
+        """
         nodes = [
-            self._launch(node_id, extra, listen=listen, behind_proxy=behind_proxy)
+            self._launch(node_id, extra, listen=listen, behind_proxy=behind_proxy, pass_id=pass_id)
             for node_id in node_ids
         ]
         for node in nodes:
             wait_until_serving(node, node.preamble)
+        if ready:
+            for node in nodes:
+                wait_until_accepting(node)
         return nodes
 
     def run(
@@ -244,6 +271,17 @@ class Client(LineSocket):
         self.nickname: str | None = None
         #: The line after the welcome (first visit, or the previous connection's time).
         self.visit = ""
+
+    def line(self) -> str:
+        """The next server line, leaving out join and leave notices of the helpers' probes
+        (:data:`PROBE_PREFIX`), whose leave may reach a node a moment after a test's users do."""
+        while is_probe_notice(line := super().line()):
+            pass
+        return line
+
+    def rest(self) -> list[str]:
+        """Every line left until EOF (bounded), without the probes' notices."""
+        return [line for line in super().rest() if not is_probe_notice(line)]
 
     def prompt(self) -> Client:
         """Read the nickname prompt (which must be the first line)."""
@@ -336,6 +374,15 @@ def login(node: Node, nick: str) -> Client:
     return node.connect().prompt().enter(nick)
 
 
+def wait_until_accepting(node: Node) -> None:
+    """Poll (bounded) until ``node`` takes new users: a node that serves the prompt may still be
+    joining the cluster, and refuses nicknames until it has. The probe, ``probe-NODE_ID``, then
+    leaves with ``/salir`` (:meth:`Client.line` leaves out its notices)."""
+    probe_nick = f"{PROBE_PREFIX}{node.node_id}"[:20]
+    probe, _ = take_nickname(node, probe_nick, STARTUP_TIMEOUT)
+    probe.leave()
+
+
 def take_nickname(node: Node, nick: str, timeout: float) -> tuple[Client, float]:
     """Log in as ``nick`` on ``node``, trying again while it is refused (each refusal exactly one
     ``! `` line), at most ``timeout`` seconds. Returns the client and the seconds it took."""
@@ -360,6 +407,11 @@ def join(node: Node, nick: str, *watchers: Client) -> Client:
     for watcher in watchers:
         assert watcher.line() == joined(spelling(nick)), watcher.nickname
     return client
+
+
+def is_probe_notice(line: str) -> bool:
+    """Whether ``line`` is the join or leave notice of one of the helpers' probes."""
+    return line.startswith(f"* {PROBE_PREFIX}") and is_presence(line)
 
 
 def is_presence(line: str) -> bool:
@@ -413,10 +465,10 @@ class ClientPool:
                 continue
             try:
                 probe = node.connect().prompt()
-                if not probe.try_nick(f"probe-{i}").startswith("* "):
+                if not probe.try_nick(f"{PROBE_PREFIX}{i}").startswith("* "):
                     probe.close()
                     continue
-                while probe.listing() != conectados(f"probe-{i}"):
+                while probe.listing() != conectados(f"{PROBE_PREFIX}{i}"):
                     if time.monotonic() > deadline:
                         break
                     time.sleep(0.05)

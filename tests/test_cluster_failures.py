@@ -201,12 +201,12 @@ def test_a_node_started_while_redis_is_down_serves_and_joins_later(
     cluster: Cluster, redis_server: RedisServer
 ) -> None:
     redis_server.kill()
-    n1 = cluster.start("late1")  # serves the prompt without Redis
+    n1 = cluster.start("late1", ready=False)  # serves the prompt without Redis
     early = n1.connect().prompt()
     refused_at_the_prompt(early, "Temprano")
     redis_server.start()
     enter_when_possible(early, "Temprano", RECOVERY_WITHIN)
-    n2 = cluster.start("late2")
+    n2 = cluster.start("late2")  # and waits until it takes users (a probe comes and goes)
     tarde = join(n2, "Tarde", early)
     assert tarde.listing() == conectados("Tarde", "Temprano")
     tarde.say("hola")
@@ -239,3 +239,14 @@ def test_the_redis_password_from_the_url_or_the_environment(
         assert dos.line() == "*Clave* secreto compartido"
         for node in (n1, n2):
             assert REDIS_PASSWORD not in node.log(), node.log()
+
+
+# -- the default node id ---------------------------------------------------------------------------
+
+
+def test_nodes_without_node_id_get_distinct_defaults(cluster: Cluster) -> None:
+    n1, n2 = cluster.start_many(["default1", "default2"], pass_id=False)
+    sin = join(n1, "Sin")
+    con = join(n2, "Con", sin)
+    assert con.listing() == conectados("Con", "Sin")
+    assert n1.running() and n2.running()

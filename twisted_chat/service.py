@@ -19,6 +19,7 @@ from twisted_chat.chat import ChatCore
 from twisted_chat.core import Room
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
 from twisted_chat.protocol import ChatFactory
+from twisted_chat.proxy import proxied
 from twisted_chat.storage import (
     AccountStore,
     BadDatabaseURL,
@@ -129,9 +130,14 @@ class Options(usage.Options):
                     )
             inner = rest.partition(":")[0] if kind == "haproxy" else kind
             if inner in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
-                description = f"{description}:backlog={self._number('backlog', int, minimum=1)}"
+                backlog = self._number("backlog", int, minimum=1)
+                description = f"{description}:backlog={backlog}"
+                rest = f"{rest}:backlog={backlog}"
             try:
-                endpoints_.append(endpoints.serverFromString(reactor, description))
+                if kind == "haproxy":  # ours: the chat starts after the PROXY header
+                    endpoints_.append(proxied(endpoints.serverFromString(reactor, rest)))
+                else:
+                    endpoints_.append(endpoints.serverFromString(reactor, description))
             except Exception as e:  # ValueError, KeyError, SSL errors, missing files...
                 raise usage.UsageError(f"bad --port {description!r}: {e}") from None
         self["endpoints"] = endpoints_

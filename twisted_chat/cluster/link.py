@@ -65,6 +65,8 @@ class _Connected:
                     reply = yield proto.execute_command("SELECT", url.db)
                     if isinstance(reply, Exception):
                         raise RedisAuthError(f"SELECT {url.db}: {reply}")
+                # Without a password, a server that needs one says so here (NOAUTH).
+                yield proto.execute_command("PING")
             except txredisapi.ResponseError as e:
                 link._setup_failed(RedisAuthError(str(e)))
                 proto.transport.loseConnection()

@@ -41,9 +41,17 @@ def free_port() -> int:
 class LineSocket:
     """A blocking client socket with a timeout, reading CRLF-terminated UTF-8 lines."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT)
+    def __init__(self, port: int, *, source: str | None = None, preamble: bytes = b"") -> None:
+        """Connect to 127.0.0.1:``port``, from address ``source`` if given, and send
+        ``preamble`` first if given (a PROXY protocol header, say)."""
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port),
+            timeout=SOCKET_TIMEOUT,
+            source_address=(source, 0) if source is not None else None,
+        )
         self.buffer = b""
+        if preamble:
+            self.sock.sendall(preamble)
 
     def line(self) -> str:
         """The next server line (fails on timeout or if the server closes first)."""
@@ -100,17 +108,18 @@ class Twistd:
         return self.output.read_text(errors="replace")
 
 
-def wait_until_serving(server: Twistd, logins: bool = True) -> None:
+def wait_until_serving(server: Twistd, logins: bool = True, *, preamble: bytes = b"") -> None:
     """Poll (bounded) until the server accepts a connection and sends the prompt, and, with
     ``logins``, until it takes logins (its registered nicknames are loaded: an invalid nickname
     line gets the invalid-nickname line, not the starting-up one); fail with its log if it
-    died."""
+    died. ``preamble`` is sent first on each probe (a PROXY protocol header, for a server
+    listening behind HAProxy)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"twistd exited with {server.process.returncode}:\n{server.log()}")
         try:
-            probe = LineSocket(server.port)
+            probe = LineSocket(server.port, preamble=preamble)
         except OSError:
             time.sleep(0.1)
             continue

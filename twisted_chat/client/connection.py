@@ -213,8 +213,8 @@ class ChatClientFactory(Factory):
 def reconnecting_service(
     endpoint: IStreamClientEndpoint, session: ChatSession, clock: IReactorTime
 ) -> ClientService:
-    """A service that keeps ``session`` connected, waiting 0.5 s, 1 s, 2 s ... (at most 15 s,
-    with jitter) between attempts."""
+    """A service that keeps ``session`` connected: exponential backoff from 0.5 s, doubling, at
+    most 15 s, plus up to 1 s of jitter between attempts."""
     return ClientService(
         endpoint,
         ChatClientFactory(session),

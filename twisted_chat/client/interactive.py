@@ -22,6 +22,7 @@ from typing import Any
 from twisted.conch.insults.insults import ServerProtocol
 from twisted.internet import stdio
 from twisted.internet.base import DelayedCall
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -118,9 +119,12 @@ class InteractiveClient:
         if self.session.quitting:
             self.stop()
             return
-        self.local(
-            f"connection to {self.address} lost ({reason.getErrorMessage()}); reconnecting..."
+        why = (
+            "closed by the server"
+            if reason.check(ConnectionDone)
+            else reason.getErrorMessage().rstrip(".")
         )
+        self.local(f"connection to {self.address} lost ({why}); reconnecting...")
 
     # -- from the terminal ------------------------------------------------------------------
 

@@ -291,6 +291,7 @@ class InteractiveTests(SynchronousTestCase):
         self.assertFalse(self.reactor.hasStopped)
         self.protocol.dataReceived(b"* Hasta pronto, ana.\r\n")
         self.protocol.connectionLost(Failure(ConnectionLost()))
+        self.reactor.advance(0)
         self.assertTrue(self.reactor.hasStopped)
         self.assertEqual(self.term.text()[-1], "* Hasta pronto, ana.")
 
@@ -300,10 +301,12 @@ class InteractiveTests(SynchronousTestCase):
         self.assertEqual(self.wire.value(), b"/salir\r\n")
         self.assertFalse(self.reactor.hasStopped)
         self.reactor.advance(3.0)
+        self.reactor.advance(0)
         self.assertTrue(self.reactor.hasStopped)
 
     def test_ctrl_c_stops_at_once(self) -> None:
         self.term.keys(b"\x03")
+        self.reactor.advance(0)
         self.assertTrue(self.reactor.hasStopped)
         self.assertEqual(
             self.term.text()[-1], "* Bienvenido, ana. Escribe /ayuda para ver los comandos."

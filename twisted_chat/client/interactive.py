@@ -178,6 +178,10 @@ class InteractiveClient:
             self._goodbye.cancel()
         self.session.quitting = True
         self.terminal.finish()
+        # Not from inside the service's own callbacks (it refuses to be stopped reentrantly).
+        self.reactor.callLater(0, self._shutdown)
+
+    def _shutdown(self) -> None:
         self.service.stopService()
         self.reactor.stop()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from twisted.internet import endpoints, ssl
 from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.logger import globalLogBeginner, textFileLogObserver
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1234
@@ -90,6 +91,12 @@ def parser() -> argparse.ArgumentParser:
         help="with --nick: ask for the password (without echo) and log in as 'NICK PASSWORD'",
     )
     p.add_argument(
+        "--log",
+        metavar="FILE",
+        type=Path,
+        help="write Twisted's log to FILE (by default it is discarded: the screen is the UI)",
+    )
+    p.add_argument(
         "--linger",
         type=float,
         default=5.0,
@@ -150,6 +157,14 @@ def colour_wanted(stream: Any = None) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
+def start_logging(path: Path | None) -> None:
+    """Log to ``path``, or nowhere: tracebacks on stderr would run through the screen."""
+    observers: list[Any] = []
+    if path is not None:
+        observers.append(textFileLogObserver(path.open("a", encoding="utf-8")))
+    globalLogBeginner.beginLoggingTo(observers, discardBuffer=True, redirectStandardIO=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the client; the exit status."""
     p = parser()
@@ -161,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.insecure and not args.tls:
         p.error("--insecure needs --tls")
     first = login_line(args, p)
+    start_logging(args.log)
 
     from twisted.internet import reactor
 

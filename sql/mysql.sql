@@ -24,3 +24,21 @@ CREATE TABLE IF NOT EXISTS cuentas (
     updated_at DATETIME NOT NULL,
     PRIMARY KEY (nick_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- baneos: bans made by operators (/banear); checked in memory, loaded at start-up.
+--   kind        'nick' (target is a nick key) or 'net' (target is a network, e.g. 10.0.0.0/8 or
+--               192.0.2.7/32; IPv6 in its compressed form).
+--   reason      the operator's reason (may be empty).
+--   created_by  the operator's nickname.
+--   created_at, expires_at  UTC; expires_at NULL is a permanent ban.
+CREATE TABLE IF NOT EXISTS baneos (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    kind VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    target VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    reason VARCHAR(1024) NOT NULL,
+    created_by VARCHAR(20) NOT NULL,
+    created_at DATETIME NOT NULL,
+    expires_at DATETIME NULL,
+    PRIMARY KEY (id),
+    UNIQUE KEY baneos_target (kind, target)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

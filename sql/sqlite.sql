@@ -20,3 +20,20 @@ CREATE TABLE IF NOT EXISTS cuentas (
     registered_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+
+-- baneos: bans made by operators (/banear); checked in memory, loaded at start-up.
+--   kind        'nick' (target is a nick key) or 'net' (target is a network, e.g. 10.0.0.0/8 or
+--               192.0.2.7/32; IPv6 in its compressed form).
+--   reason      the operator's reason (may be empty).
+--   created_by  the operator's nickname.
+--   created_at, expires_at  UTC, as SQLite's datetime() text; expires_at NULL is permanent.
+CREATE TABLE IF NOT EXISTS baneos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    UNIQUE (kind, target)
+);

@@ -442,6 +442,11 @@ class FakeSession:
         """Record the abort."""
         self.aborted = True
 
+    def disconnect(self, cause: str, text: str | None = None) -> None:
+        """Record the close (and its cause)."""
+        self.closed = True
+        self.cause = cause
+
 
 class CorePreviousLoginTests(SynchronousTestCase):
     """The core itself (not only the protocol) sends nothing once the user has left."""
@@ -580,7 +585,8 @@ class AyudaTests(ChatTestCase):
         ana = self.login("ana")
         ana.send("/ayuda\r\n")
         lines = ana.received()
-        specs = self.chat.commands.specs()
+        # Everything but the operators' commands (ana is not an operator).
+        specs = [spec for spec in self.chat.commands.specs() if not spec.operator_only]
         self.assertEqual(len(lines), len(specs) + 2)
         self.assertTrue(all(line.startswith("* ") for line in lines))
         text = "\n".join(lines)
@@ -602,12 +608,24 @@ class AyudaTests(ChatTestCase):
                 "ping": (),
                 "registrar": ("register",),
                 "password": (),
+                "expulsar": ("kick",),
+                "silenciar": ("mute",),
+                "banear": ("ban",),
+                "desbanear": ("unban",),
+                "baneos": ("bans",),
+                "anuncio": ("announce",),
             },
         )
         self.assertEqual(
             self.chat.commands.names(),
             {"listar", "list", "salir", "quit", "username", "whoami", "ayuda", "help"}
-            | {"hora", "time", "ping", "registrar", "register", "password"},
+            | {"hora", "time", "ping", "registrar", "register", "password"}
+            | {"expulsar", "kick", "silenciar", "mute", "banear", "ban", "desbanear", "unban"}
+            | {"baneos", "bans", "anuncio", "announce"},
+        )
+        operator_only = {spec.name for spec in self.chat.commands.specs() if spec.operator_only}
+        self.assertEqual(
+            operator_only, {"expulsar", "silenciar", "banear", "desbanear", "baneos", "anuncio"}
         )
 
     def _add_method(self, name: str, method: object) -> None:
@@ -1270,6 +1288,21 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "registered": {"nick"},
     "already_registered": {"nick"},
     "nick_lost": {"nick"},
+    "operators_only": {"name"},
+    "until": {"when"},
+    "kicked": {"by", "reason"},
+    "kick_done": {"nick"},
+    "muted": {"remaining"},
+    "mute_done": {"nick", "minutes"},
+    "mute_lifted": {"nick"},
+    "nick_banned": {"nick", "until"},
+    "banned_now": {"by", "until", "reason"},
+    "ban_done": {"target", "until"},
+    "ban_lifted": {"target"},
+    "ban_not_found": {"target"},
+    "bans_header": {"count"},
+    "ban_line": {"target", "until", "by", "reason"},
+    "announcement": {"by", "text"},
 }
 
 

@@ -7,7 +7,7 @@ line and the disconnect; the core answers through the session's ``deliver``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -18,9 +18,11 @@ from twisted.python.failure import Failure
 
 from twisted_chat import nicknames, wire
 from twisted_chat.accounts import Accounts, LoginCheck
+from twisted_chat.bans import Bans
 from twisted_chat.commands import Commands
-from twisted_chat.core import ChatSession, Claim, Room
+from twisted_chat.core import ChatSession, Claim, Room, until_text
 from twisted_chat.lines import is_blank, split_first_word
+from twisted_chat.operators import OperatorCommands, remaining
 from twisted_chat.text import Catalogue
 
 #: Join/leave notices are gathered (when batching) and written together, one write per user.
@@ -67,13 +69,22 @@ class ChatCore:
         accounts: Accounts | None = None,
         batch_notices: bool = False,
         room: RoomFactory = Room,
+        bans: Bans | None = None,
+        operators: Iterable[str] = (),
     ) -> None:
         self.texts = texts
         self.clock = clock
         self.logins = logins
         self.accounts = accounts
+        self.bans = bans
+        #: The nick keys of the ``--operator`` nicknames.
+        self.operators = frozenset(nicknames.key(nicknames.normalize(n)) for n in operators)
         self.room = room(texts, self._schedule_notices if batch_notices else None)
-        self.commands = Commands(self.room, texts, clock, accounts)
+        self.commands: Commands = OperatorCommands(
+            self.room, texts, clock, accounts, is_operator=self.is_operator, bans=bans
+        )
+        # Sessions logged in with a checked password (the only ones that may be operators).
+        self._by_password: set[ChatSession] = set()
         self._prompt = wire.notice(texts.prompt)
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
         self._checking: dict[str, ChatSession] = {}
@@ -135,16 +146,50 @@ class ChatCore:
             return
         first = text[0]
         if first == "#":
-            self.private_message(session, text)
+            if not (room.has_mutes and self._muted(session)):
+                self.private_message(session, text)
         elif first == "/":
             self.commands.dispatch(session, text[1:])
-        elif first not in " \t" or not is_blank(text):
+        elif (first not in " \t" or not is_blank(text)) and not (
+            room.has_mutes and self._muted(session)
+        ):
             room.say_public(session, text)
+
+    def _muted(self, session: ChatSession) -> bool:
+        """Whether ``session`` is muted; if so it gets one ``! `` line saying for how long."""
+        now = self.clock.seconds()
+        until = self.room.muted_until(session.nickname or "", now)
+        if until is None:
+            return False
+        session.deliver(wire.error(self.texts.muted.format(remaining=remaining(until - now))))
+        return True
 
     def disconnected(self, session: ChatSession) -> None:
         """The connection is gone: remove the user and tell everyone."""
+        self._by_password.discard(session)
         if self.room.remove(session):
             self.room.announce_leave(self.texts.left.format(nick=session.nickname))
+
+    # -- operators and bans -----------------------------------------------------------------
+
+    def is_operator(self, session: ChatSession) -> bool:
+        """Whether ``session`` is an operator's: a nickname named in ``--operator``, registered,
+        and logged in with its password."""
+        nickname = session.nickname
+        return (
+            nickname is not None
+            and session in self._by_password
+            and nicknames.key(nickname) in self.operators
+            and self.accounts is not None
+            and self.accounts.is_registered(nickname)
+        )
+
+    def refuse_address(self, host: str) -> str | None:
+        """Why a new connection from ``host`` is refused (``banned``: the catalogue entry and
+        the disconnect cause), or ``None``. Called for every connection: in memory only."""
+        if self.bans is not None and self.bans.address_ban(host) is not None:
+            return "banned"
+        return None
 
     # -- login ------------------------------------------------------------------------------
 
@@ -157,14 +202,23 @@ class ChatCore:
         one, so every nickname line is refused with a try-again line (never an impostor).
         """
         accounts = self.accounts
-        if accounts is not None and not accounts.loaded:
+        bans = self.bans
+        if (accounts is not None and not accounts.loaded) or (bans is not None and not bans.loaded):
             session.deliver(wire.error(self.texts.starting_up))
+            return
+        if bans is not None and bans.address_ban(session.host) is not None:
+            session.disconnect("banned", self.texts.banned)  # banned since it connected
             return
         word, rest = split_first_word(raw.strip(" \t"))
         password = rest.strip(" \t") or None
         nickname = nicknames.normalize(word)
         if not nicknames.is_valid(nickname):
             session.deliver(wire.error(self.texts.nick_invalid))
+            return
+        ban = bans.nick_ban(nickname) if bans is not None else None
+        if ban is not None:
+            until = until_text(self.texts, ban.expires_at)
+            session.deliver(wire.error(self.texts.nick_banned.format(nick=nickname, until=until)))
             return
         nick_key = nicknames.key(nickname)
         if nickname in self.room or nick_key in self._checking:
@@ -187,7 +241,7 @@ class ChatCore:
                 self._done_checking(nick_key, session)
                 return
             if result is LoginCheck.OK:
-                self._claim(session, nickname, held=True)
+                self._claim(session, nickname, held=True, by_password=True)
                 return
             self._done_checking(nick_key, session)
             if result is LoginCheck.NEEDS_PASSWORD:
@@ -206,7 +260,9 @@ class ChatCore:
         if self._checking.get(nick_key) is session:
             del self._checking[nick_key]
 
-    def _claim(self, session: ChatSession, nickname: str, held: bool) -> None:
+    def _claim(
+        self, session: ChatSession, nickname: str, held: bool, by_password: bool = False
+    ) -> None:
         """Claim ``nickname`` in the room, then accept the login or give the one ``! `` line.
 
         One process's room answers at once; a clustered room asks the cluster, and meanwhile
@@ -227,7 +283,7 @@ class ChatCore:
                     self.room.unclaim(nickname)
                 return
             if result is Claim.OK:
-                self._accept(session, nickname)
+                self._accept(session, nickname, by_password)
             elif result is Claim.TAKEN:
                 session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
             else:
@@ -241,9 +297,11 @@ class ChatCore:
 
         claimed.addErrback(failed).addCallback(done)
 
-    def _accept(self, session: ChatSession, nickname: str) -> None:
+    def _accept(self, session: ChatSession, nickname: str, by_password: bool = False) -> None:
         """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login."""
         self.room.add(session, nickname)
+        if by_password:
+            self._by_password.add(session)
         session.logged_in(nickname)
         session.deliver(wire.notice(self.texts.welcome.format(nick=nickname)))
         self.room.announce_join(session, self.texts.joined.format(nick=nickname))

@@ -36,19 +36,33 @@ class CommandSpec:
     aliases: tuple[str, ...]
     help: dict[str, str]
     usage: dict[str, str]
+    #: Only operators may use it (and only they see it in ``/ayuda``).
+    operator_only: bool = False
 
 
 def command(
-    name: str, *aliases: str, es: str, en: str, usage: tuple[str, str] = ("", "")
+    name: str,
+    *aliases: str,
+    es: str,
+    en: str,
+    usage: tuple[str, str] = ("", ""),
+    operator_only: bool = False,
 ) -> Callable[[H], H]:
     """Register the decorated method as the command ``/name`` (and ``/alias`` for each alias).
 
     ``es`` and ``en`` are its one-line help texts; ``usage`` names its arguments, if any, in
-    Spanish and English.
+    Spanish and English. An ``operator_only`` command is refused to everyone else, with one
+    ``! `` line, by the dispatcher (its handler never runs for them).
     """
 
     def register(method: H) -> H:
-        spec = CommandSpec(name, aliases, {"es": es, "en": en}, {"es": usage[0], "en": usage[1]})
+        spec = CommandSpec(
+            name,
+            aliases,
+            {"es": es, "en": en},
+            {"es": usage[0], "en": usage[1]},
+            operator_only,
+        )
         setattr(method, _SPEC_ATTRIBUTE, spec)
         return method
 
@@ -70,11 +84,14 @@ class Commands:
         texts: Catalogue,
         clock: IReactorTime,
         accounts: Accounts | None = None,
+        is_operator: Callable[[ChatSession], bool] | None = None,
     ) -> None:
         self.room = room
         self.texts = texts
         self.clock = clock
         self.accounts = accounts
+        #: Whether a session is an operator's (see :meth:`ChatCore.is_operator`).
+        self.is_operator: Callable[[ChatSession], bool] = is_operator or (lambda _: False)
         self._entries: list[_Entry] = []
         self._table: dict[str, _Entry] = {}
         # Subclasses inherit the commands of their bases and may override them by method name.
@@ -109,6 +126,9 @@ class Commands:
         if entry is None:
             session.deliver(wire.error(self.texts.unknown_command.format(name=name)))
             return
+        if entry.spec.operator_only and not self.is_operator(session):
+            session.deliver(wire.error(self.texts.operators_only.format(name=name.lower())))
+            return
         entry.handler(session, args)
 
     # -- the commands -----------------------------------------------------------------------
@@ -133,10 +153,15 @@ class Commands:
 
     @command("ayuda", "help", es="muestra esta ayuda", en="show this help")
     def ayuda(self, session: ChatSession, args: str) -> None:
-        """One ``* `` line per command, generated from the table, then the message syntax."""
+        """One ``* `` line per command, generated from the table, then the message syntax.
+
+        Operators' commands are listed to operators only."""
         lang = self.texts.lang
         lines = [wire.notice(self.texts.ayuda_header)]
+        operator = self.is_operator(session)
         for spec in self.specs():
+            if spec.operator_only and not operator:
+                continue
             words = ", ".join(f"/{w}" for w in (spec.name, *spec.aliases))
             usage = f" {spec.usage[lang]}" if spec.usage[lang] else ""
             lines.append(wire.notice(f"{words}{usage}: {spec.help[lang]}"))

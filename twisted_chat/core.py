@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from twisted_chat import nicknames, wire
+from twisted_chat.bans import Ban
 from twisted_chat.text import Catalogue
 
 
@@ -50,6 +52,10 @@ class ChatSession(Protocol):
     def abort(self) -> None:
         """Drop the connection at once, discarding pending output."""
 
+    def disconnect(self, cause: str, text: str | None = None) -> None:
+        """End the connection for ``cause`` (counted in the server's stats), after one
+        ``! TEXT`` line if given."""
+
 
 class Claim(enum.Enum):
     """The answer to :meth:`Room.claim`."""
@@ -84,6 +90,8 @@ class Room:
         #: Whether join/leave notices are waiting to be written (checked for every line).
         self.has_notices = False
         self._joined_at: dict[ChatSession, int] = {}
+        # Muted nicknames (nick key -> until, POSIX seconds), kept while they last.
+        self._mutes: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._users)
@@ -234,3 +242,97 @@ class Room:
     def say_public(self, sender: ChatSession, text: str) -> None:
         """Relay ``text`` verbatim from ``sender`` to every other logged-in user."""
         self.broadcast(wire.public(sender.nickname or "", text), exclude=sender)
+
+    # -- moderation (operators' commands) ---------------------------------------------------
+
+    def kick(self, nickname: str, reason: str, by: str) -> bool:
+        """Disconnect the user ``nickname`` (cause ``kicked``) with a ``! `` line naming
+        ``by`` and ``reason``; ``False`` if nobody of that nickname is connected.
+
+        A clustered room reaches the node that holds the user."""
+        return self._kick_local(nicknames.key(nickname), reason, by)
+
+    def _kick_local(self, nick_key: str, reason: str, by: str) -> bool:
+        session = self._users.get(nick_key)
+        if session is None:
+            return False
+        texts = self.texts
+        session.disconnect("kicked", texts.kicked.format(by=by, reason=reason or texts.no_reason))
+        return True
+
+    def mute(self, nickname: str, until: float) -> None:
+        """Refuse the messages of ``nickname`` until ``until`` (POSIX seconds; 0 lifts a mute).
+
+        A clustered room tells every node."""
+        self._mute_local(nicknames.key(nickname), until)
+
+    def _mute_local(self, nick_key: str, until: float) -> None:
+        if until > 0:
+            self._mutes[nick_key] = until
+        else:
+            self._mutes.pop(nick_key, None)
+
+    @property
+    def has_mutes(self) -> bool:
+        """Whether anyone is muted (checked before every message)."""
+        return bool(self._mutes)
+
+    def muted_until(self, nickname: str, now: float) -> float | None:
+        """Until when ``nickname`` is muted, or ``None`` if it is not (an expired mute is
+        dropped here)."""
+        if not self._mutes:
+            return None
+        nick_key = nicknames.key(nickname)
+        until = self._mutes.get(nick_key)
+        if until is None:
+            return None
+        if until <= now:
+            del self._mutes[nick_key]
+            return None
+        return until
+
+    def prune_mutes(self, now: float) -> None:
+        """Forget the mutes that are over (bounded memory)."""
+        for nick_key, until in list(self._mutes.items()):
+            if until <= now:
+                del self._mutes[nick_key]
+
+    def ban_added(self, ban: Ban) -> list[str]:
+        """A ban was created: disconnect the users of this room that it covers (cause
+        ``banned``); returns their nicknames. A clustered room tells every node."""
+        return self._enforce_ban(ban)
+
+    def _enforce_ban(self, ban: Ban) -> list[str]:
+        texts = self.texts
+        text = texts.banned_now.format(
+            by=ban.created_by,
+            until=until_text(texts, ban.expires_at),
+            reason=ban.reason or texts.no_reason,
+        )
+        gone: list[str] = []
+        for nick_key, session in list(self._users.items()):
+            if (ban.kind == "nick" and ban.target == nick_key) or (
+                ban.kind == "net" and ban.covers_host(session.host)
+            ):
+                gone.append(session.nickname or "")
+                session.disconnect("banned", text)
+        return gone
+
+    def ban_removed(self, ban: Ban) -> None:
+        """A ban was lifted (nothing to do here; a clustered room tells every node)."""
+
+    def notice_all(self, text: str) -> None:
+        """A ``* `` notice to every user of the chat (in a cluster, of every node)."""
+        self.announce(text)
+
+
+def format_time(seconds: float) -> str:
+    """``seconds`` (POSIX) as the server's local ISO 8601 time, to the second, with offset."""
+    return datetime.fromtimestamp(seconds, tz=UTC).astimezone().isoformat(timespec="seconds")
+
+
+def until_text(texts: Catalogue, expires_at: float | None) -> str:
+    """How long a ban lasts, for people: ``permanente`` or ``hasta TIME``."""
+    if expires_at is None:
+        return texts.permanent
+    return texts.until.format(when=format_time(expires_at))

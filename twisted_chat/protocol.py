@@ -494,6 +494,10 @@ class ChatFactory(protocol.ServerFactory):
         """Count a new connection, or say why it is refused (a catalogue entry name)."""
         if self.shutting_down:
             return "shutting_down"
+        refusal = self.chat.refuse_address(proto.host)
+        if refusal is not None:
+            self.stats[refusal] += 1
+            return refusal
         reason = self.counter.refuse_reason(proto.host or None)
         if reason is not None:
             self.stats[f"refused_{reason}"] += 1

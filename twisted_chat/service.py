@@ -18,7 +18,9 @@ from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 
+from twisted_chat import nicknames
 from twisted_chat.accounts import Accounts
+from twisted_chat.bans import Bans
 from twisted_chat.chat import ChatCore
 from twisted_chat.core import Room
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
@@ -28,6 +30,7 @@ from twisted_chat.storage import (
     MYSQL_DRIVER_HINT,
     AccountStore,
     BadDatabaseURL,
+    BanStore,
     DatabaseMisconfigured,
     LoginStore,
     MysqlURL,
@@ -109,6 +112,12 @@ class Options(usage.Options):
         super().__init__()
         self["port"] = []
         self["exempt"] = []
+        self["operators"] = []
+
+    def opt_operator(self, nickname: str) -> None:
+        """Registered nickname that is an operator once logged in with its password;
+        repeatable."""
+        self["operators"].append(nickname)
 
     def opt_exempt(self, network: str) -> None:
         """Network exempt from --max-per-ip; repeatable (default 127.0.0.0/8 and ::1; 'none'
@@ -164,6 +173,9 @@ class Options(usage.Options):
                     f"bad --db: MySQL needs the mysqlclient driver ({problem}): {MYSQL_DRIVER_HINT}"
                 )
         self["limits"] = self._limits()
+        for nickname in self["operators"]:
+            if not nicknames.is_valid(nicknames.normalize(nickname)):
+                raise usage.UsageError(f"bad --operator {nickname!r}: not a valid nickname")
         self["db_queue"] = self._number("db-queue", int, minimum=1)
         self["cluster"] = self._cluster()
 
@@ -344,10 +356,21 @@ class ChatService(service.MultiService):
         accounts = self.chat.accounts
         if accounts is not None:
             accounts.load()
-            self._prune = task.LoopingCall(accounts.prune)
-            self._prune.clock = self.chat.clock
-            self._prune.start(60, now=False)
+        if self.chat.bans is not None:
+            self.chat.bans.load()
+        self._prune = task.LoopingCall(self.prune)
+        self._prune.clock = self.chat.clock
+        self._prune.start(60, now=False)
         super().startService()
+
+    def prune(self) -> None:
+        """Every minute: forget old failed logins, expired bans and mutes that are over."""
+        chat = self.chat
+        if chat.accounts is not None:
+            chat.accounts.prune()
+        if chat.bans is not None:
+            chat.bans.prune()
+        chat.room.prune_mutes(chat.clock.seconds())
 
     def _database_misconfigured(self, error: DatabaseMisconfigured) -> None:
         """The database can never work as configured: say so in one line, and stop.
@@ -359,6 +382,8 @@ class ChatService(service.MultiService):
         """
         if self.chat.accounts is not None:
             self.chat.accounts.stop()
+        if self.chat.bans is not None:
+            self.chat.bans.stop()
         self.stop_with_error(f"bad --db: {error}")
 
     def stop_with_error(self, message: str) -> None:
@@ -405,6 +430,8 @@ class ChatService(service.MultiService):
             self._prune.stop()
         if self.chat.accounts is not None:
             self.chat.accounts.stop()
+        if self.chat.bans is not None:
+            self.chat.bans.stop()
         # A SIGTERM/SIGINT shutdown is a normal, graceful stop: exit 0. (twistd would otherwise
         # re-raise the signal after shutting down, and the process would die of it.)
         from twisted.internet import reactor
@@ -480,6 +507,7 @@ def makeService(options: Options) -> ChatService:
         reactor,
         functools.partial(threads.deferToThreadPool, reactor, reactor.getThreadPool()),
     )
+    bans = Bans(BanStore(store.database), reactor)
     cluster = options.get("cluster")
     room: Any = Room
     if cluster is not None:  # only now: without --redis no Redis code is imported
@@ -490,7 +518,14 @@ def makeService(options: Options) -> ChatService:
 
         room = functools.partial(ClusterRoom, config=cluster, clock=reactor, on_fatal=on_fatal)
     chat = ChatCore(
-        CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True, room=room
+        CATALOGUES[options["lang"]],
+        reactor,
+        store,
+        accounts,
+        batch_notices=True,
+        room=room,
+        bans=bans,
+        operators=options.get("operators", []),
     )
     # Run by twistd (whose options are the parent of ours), the service owns the process.
     owns_process = options.parent is not None
@@ -499,6 +534,7 @@ def makeService(options: Options) -> ChatService:
         from twisted_chat.cluster.service import ClusterService
 
         chat.room.attach_accounts(accounts)  # type: ignore[attr-defined]
+        chat.room.attach_bans(bans)  # type: ignore[attr-defined]
         ClusterService(chat.room).setServiceParent(server)  # type: ignore[arg-type]
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)

@@ -69,6 +69,32 @@ class Catalogue:
     # Cluster
     cluster_unavailable: str
     nick_lost: str
+    # Operators
+    operators_only: str
+    not_yourself: str
+    no_reason: str
+    permanent: str
+    until: str
+    usage_expulsar: str
+    usage_silenciar: str
+    usage_banear: str
+    usage_desbanear: str
+    usage_anuncio: str
+    kicked: str
+    kick_done: str
+    muted: str
+    mute_done: str
+    mute_lifted: str
+    banned: str
+    nick_banned: str
+    banned_now: str
+    ban_done: str
+    ban_lifted: str
+    ban_not_found: str
+    bans_header: str
+    bans_none: str
+    ban_line: str
+    announcement: str
 
 
 SPANISH: Final = Catalogue(
@@ -129,6 +155,31 @@ SPANISH: Final = Catalogue(
         "segundos. Elige un nickname:"
     ),
     nick_lost="Otro usuario del chat tiene ahora el nickname {nick}: desconectado.",
+    operators_only="/{name} es solo para operadores.",
+    not_yourself="No puedes hacerlo contigo mismo.",
+    no_reason="sin motivo",
+    permanent="permanente",
+    until="hasta {when}",
+    usage_expulsar="Uso: /expulsar NICK [MOTIVO]",
+    usage_silenciar="Uso: /silenciar NICK MINUTOS (0 lo quita)",
+    usage_banear="Uso: /banear NICK|IP|CIDR [MINUTOS] [MOTIVO]",
+    usage_desbanear="Uso: /desbanear NICK|IP|CIDR",
+    usage_anuncio="Uso: /anuncio TEXTO",
+    kicked="{by} te ha expulsado: {reason}",
+    kick_done="{nick} expulsado.",
+    muted="Estás silenciado: no puedes enviar mensajes durante {remaining} más.",
+    mute_done="{nick} silenciado durante {minutes} min.",
+    mute_lifted="{nick} ya no está silenciado.",
+    banned="Tu dirección está baneada en este chat.",
+    nick_banned="El nickname {nick} está baneado ({until}). Elige otro nickname:",
+    banned_now="{by} te ha baneado ({until}): {reason}",
+    ban_done="Ban de {target} ({until}).",
+    ban_lifted="Ban de {target} retirado.",
+    ban_not_found="No hay ningún ban de {target}.",
+    bans_header="Baneos ({count}):",
+    bans_none="No hay baneos.",
+    ban_line="{target} ({until}), por {by}: {reason}",
+    announcement="Anuncio de {by}: {text}",
 )
 
 ENGLISH: Final = Catalogue(
@@ -184,6 +235,31 @@ ENGLISH: Final = Catalogue(
         "The chat cannot take new users right now; try again in a few seconds. Choose a nickname:"
     ),
     nick_lost="Another user of the chat now holds the nickname {nick}: disconnected.",
+    operators_only="/{name} is for operators only.",
+    not_yourself="You cannot do that to yourself.",
+    no_reason="no reason given",
+    permanent="permanent",
+    until="until {when}",
+    usage_expulsar="Usage: /kick NICK [REASON]",
+    usage_silenciar="Usage: /mute NICK MINUTES (0 lifts it)",
+    usage_banear="Usage: /ban NICK|IP|CIDR [MINUTES] [REASON]",
+    usage_desbanear="Usage: /unban NICK|IP|CIDR",
+    usage_anuncio="Usage: /announce TEXT",
+    kicked="{by} kicked you: {reason}",
+    kick_done="{nick} kicked.",
+    muted="You are muted: you cannot send messages for another {remaining}.",
+    mute_done="{nick} muted for {minutes} min.",
+    mute_lifted="{nick} is no longer muted.",
+    banned="Your address is banned from this chat.",
+    nick_banned="The nickname {nick} is banned ({until}). Choose another nickname:",
+    banned_now="{by} banned you ({until}): {reason}",
+    ban_done="Banned {target} ({until}).",
+    ban_lifted="Ban of {target} lifted.",
+    ban_not_found="There is no ban of {target}.",
+    bans_header="Bans ({count}):",
+    bans_none="No bans.",
+    ban_line="{target} ({until}), by {by}: {reason}",
+    announcement="Announcement from {by}: {text}",
 )
 
 #: The catalogues by ``--lang`` value.

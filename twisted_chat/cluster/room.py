@@ -94,6 +94,9 @@ class RemoteUser:
     def abort(self) -> None:
         """Not a local connection: nothing to do."""
 
+    def disconnect(self, cause: str, text: str | None = None) -> None:
+        """Not a local connection: nothing to do (see :meth:`ClusterRoom.kick`)."""
+
 
 class ClusterRoom(Room):
     """One node's room in a cluster of nodes joined through Redis pub/sub."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted_chat.storage.accounts import AccountStore
+from twisted_chat.storage.bans import BanStore
 from twisted_chat.storage.database import Database, DatabaseMisconfigured
 from twisted_chat.storage.engines import MYSQL_DRIVER_HINT, engine_for, mysql_driver_problem
 from twisted_chat.storage.logins import DEFAULT_QUEUE_LIMIT, DatabaseUnavailable, LoginStore
@@ -18,6 +19,7 @@ __all__ = [
     "MYSQL_DRIVER_HINT",
     "AccountStore",
     "BadDatabaseURL",
+    "BanStore",
     "Database",
     "DatabaseMisconfigured",
     "DatabaseURL",

@@ -119,6 +119,7 @@ class Engine:
 
     upsert_login: ClassVar[str]
     upsert_account: ClassVar[str]
+    upsert_ban: ClassVar[str]
 
 
 class SqliteEngine(Engine):
@@ -137,6 +138,12 @@ class SqliteEngine(Engine):
         "INSERT INTO cuentas (nick_key, nickname, password_hash, registered_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (nick_key) DO UPDATE SET "
         "password_hash = excluded.password_hash, updated_at = excluded.updated_at"
+    )
+    upsert_ban = (
+        "INSERT INTO baneos (kind, target, reason, created_by, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, target) DO UPDATE SET "
+        "reason = excluded.reason, created_by = excluded.created_by, "
+        "created_at = excluded.created_at, expires_at = excluded.expires_at"
     )
 
     def __init__(self, url: SqliteURL) -> None:
@@ -184,6 +191,12 @@ class MysqlEngine(Engine):
         "INSERT INTO cuentas (nick_key, nickname, password_hash, registered_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
         "password_hash = VALUES(password_hash), updated_at = VALUES(updated_at)"
+    )
+    upsert_ban = (
+        "INSERT INTO baneos (kind, target, reason, created_by, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+        "reason = VALUES(reason), created_by = VALUES(created_by), "
+        "created_at = VALUES(created_at), expires_at = VALUES(expires_at)"
     )
 
     def __init__(self, url: MysqlURL) -> None:

@@ -152,3 +152,98 @@ def registered(nick: str) -> str:
 def already_registered(nick: str) -> str:
     """The error for ``/registrar`` on a registered nickname."""
     return f"! El nickname {nick} ya está registrado; usa /password para cambiarla."
+
+
+# -- operators (issue 10 §4) -----------------------------------------------------------------
+
+#: The ``/ayuda`` lines of the operators' commands, listed to operators only (before the last
+#: line of :data:`AYUDA`).
+AYUDA_OPERATORS = [
+    "* /expulsar, /kick NICK [MOTIVO]: expulsa a un usuario del chat",
+    "* /silenciar, /mute NICK MINUTOS: impide a un usuario enviar mensajes durante MINUTOS "
+    "(0 lo quita)",
+    "* /banear, /ban NICK|IP|CIDR [MINUTOS] [MOTIVO]: banea un nickname, una dirección o una red "
+    "(sin MINUTOS, para siempre)",
+    "* /desbanear, /unban NICK|IP|CIDR: retira un ban",
+    "* /baneos, /bans: lista los bans en vigor",
+    "* /anuncio, /announce TEXTO: envía un aviso a todos los usuarios",
+]
+NOT_YOURSELF = "! No puedes hacerlo contigo mismo."
+USAGE_EXPULSAR = "! Uso: /expulsar NICK [MOTIVO]"
+USAGE_SILENCIAR = "! Uso: /silenciar NICK MINUTOS (0 lo quita)"
+USAGE_BANEAR = "! Uso: /banear NICK|IP|CIDR [MINUTOS] [MOTIVO]"
+USAGE_DESBANEAR = "! Uso: /desbanear NICK|IP|CIDR"
+USAGE_ANUNCIO = "! Uso: /anuncio TEXTO"
+#: What a connection from a banned address gets before it is closed.
+ADDRESS_BANNED = "! Tu dirección está baneada en este chat."
+NO_BANS = "* No hay baneos."
+
+
+def operators_only(name: str) -> str:
+    """The refusal of an operator's command ``/name`` to anyone else."""
+    return f"! /{name} es solo para operadores."
+
+
+def kicked(by: str, reason: str = "sin motivo") -> str:
+    """The last line a kicked user gets."""
+    return f"! {by} te ha expulsado: {reason}"
+
+
+def kick_done(nick: str) -> str:
+    """The operator's confirmation of a kick."""
+    return f"* {nick} expulsado."
+
+
+def muted(remaining: str) -> str:
+    """The refusal of a muted user's message; ``remaining`` like ``5 min`` or ``40 s``."""
+    return f"! Estás silenciado: no puedes enviar mensajes durante {remaining} más."
+
+
+def mute_done(nick: str, minutes: int) -> str:
+    """The operator's confirmation of a mute."""
+    return f"* {nick} silenciado durante {minutes} min."
+
+
+def mute_lifted(nick: str) -> str:
+    """The operator's confirmation of ``/silenciar NICK 0``."""
+    return f"* {nick} ya no está silenciado."
+
+
+def nick_banned(nick: str, until: str = "permanente") -> str:
+    """The refusal of a banned nickname at login."""
+    return f"! El nickname {nick} está baneado ({until}). Elige otro nickname:"
+
+
+def banned_now(by: str, reason: str = "sin motivo", until: str = "permanente") -> str:
+    """The last line a connected user gets when a ban covers it."""
+    return f"! {by} te ha baneado ({until}): {reason}"
+
+
+def ban_done(target: str, until: str = "permanente") -> str:
+    """The operator's confirmation of a ban."""
+    return f"* Ban de {target} ({until})."
+
+
+def ban_lifted(target: str) -> str:
+    """The operator's confirmation of ``/desbanear``."""
+    return f"* Ban de {target} retirado."
+
+
+def ban_not_found(target: str) -> str:
+    """The refusal of ``/desbanear`` of a target that is not banned."""
+    return f"! No hay ningún ban de {target}."
+
+
+def bans_header(count: int) -> str:
+    """The first line of ``/baneos``."""
+    return f"* Baneos ({count}):"
+
+
+def ban_line(target: str, by: str, reason: str = "sin motivo", until: str = "permanente") -> str:
+    """One line of ``/baneos``."""
+    return f"* {target} ({until}), por {by}: {reason}"
+
+
+def announcement(by: str, text: str) -> str:
+    """An operator's ``/anuncio``, as every user gets it."""
+    return f"* Anuncio de {by}: {text}"

@@ -11,7 +11,6 @@ periodically.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -137,9 +136,6 @@ class Bans:
         self._load_backoff = 0.0
         self._load_retry: IDelayedCall | None = None
         self._stopped = False
-        #: Called with ``(ban, added)`` after every ban created (``True``) or removed
-        #: (``False``) here; a cluster tells the other nodes.
-        self.changed: list[Callable[[Ban, bool], None]] = []
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -252,8 +248,6 @@ class Bans:
             self.log.warn("saving a ban of {target} failed: {error}", target=ban.target, error=e)
             raise BanError("storage_unavailable") from None
         self.apply(ban)
-        for callback in self.changed:
-            callback(ban, True)
 
     @defer.inlineCallbacks
     def remove(self, kind: str, target: str) -> Any:
@@ -270,8 +264,6 @@ class Bans:
             self.log.warn("removing the ban of {target} failed: {error}", target=target, error=e)
             raise BanError("storage_unavailable") from None
         self._drop(ban.key)
-        for callback in self.changed:
-            callback(ban, False)
         return ban
 
     def apply(self, ban: Ban) -> None:

@@ -18,6 +18,18 @@ event the sender published in one reactor turn, in order. The events:
     deliver DATA (encoded server lines, as text) to the local user KEY: a private message.
 ``["account", KEY, HASH]``
     the nickname KEY was registered, or its password changed; HASH is the new password hash.
+``["kick", KEY, REASON, BY]``
+    to the node holding the user KEY: an operator (BY) kicked it; disconnect it.
+``["mute", KEY, UNTIL]``
+    the user KEY may not send messages until UNTIL (POSIX seconds; 0 lifts the mute).
+``["ban", KIND, TARGET, REASON, BY, CREATED, EXPIRES]``
+    an operator created a ban (already stored in the database): KIND ``nick`` (TARGET is a nick
+    key) or ``net`` (TARGET is a network); CREATED and EXPIRES are POSIX seconds, EXPIRES 0 for a
+    permanent ban. Every node applies it and disconnects its users that it covers.
+``["unban", KIND, TARGET]``
+    the ban of TARGET was lifted.
+``["notice", TEXT]``
+    a ``* TEXT`` notice for every user (an operator's announcement).
 ``["bye", VERSION]``
     the sender is stopping: every user of it has left.
 ``["hello", VERSION]``
@@ -45,6 +57,11 @@ _SHAPES: Final[dict[str, tuple[type, ...]]] = {
     "leave": (str, int),
     "line": (str, str),
     "account": (str, str),
+    "kick": (str, str, str),
+    "mute": (str, int),
+    "ban": (str, str, str, str, int, int),
+    "unban": (str, str),
+    "notice": (str,),
     "bye": (int,),
     "hello": (int,),
 }

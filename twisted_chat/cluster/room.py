@@ -21,6 +21,8 @@ room; what is different is underneath, in the manner of Synapse's replication la
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from twisted.python.failure import Failure
 
 from twisted_chat import nicknames, wire
 from twisted_chat.accounts import Accounts
+from twisted_chat.bans import Ban, Bans
 from twisted_chat.cluster import envelope, scripts
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.link import RedisLink
@@ -120,6 +123,7 @@ class ClusterRoom(Room):
         self.clock = clock
         self.presence = Presence()
         self.accounts: Accounts | None = None
+        self.bans: Bans | None = None
         self._on_fatal = on_fatal
         self._ttl_ms = max(1, int(config.ttl * 1000))
         self.heartbeat_interval = config.ttl / 3
@@ -159,6 +163,10 @@ class ClusterRoom(Room):
         self.accounts = accounts
         if accounts is not None:
             accounts.changed.append(self._account_changed)
+
+    def attach_bans(self, bans: Bans | None) -> None:
+        """Apply the bans made on other nodes here; re-read them after an outage."""
+        self.bans = bans
 
     def start(self) -> None:
         """Connect to Redis; register this node once connected."""
@@ -331,6 +339,65 @@ class ClusterRoom(Room):
         if self.ready:
             self._send(self.keys.room, ["pub", sender.nickname or "", text])
 
+    # -- moderation: every node -------------------------------------------------------------
+
+    def kick(self, nickname: str, reason: str, by: str) -> bool:
+        """Kick a local user, or ask the node that holds ``nickname`` to."""
+        if super().kick(nickname, reason, by):
+            return True
+        if not self.ready:
+            return False
+        nick_key = nicknames.key(nickname)
+        found = self.presence.find(nick_key)
+        if found is None:
+            return False
+        self.send_to(found[0].node, ["kick", nick_key, reason, by])
+        return True
+
+    def mute(self, nickname: str, until: float) -> None:
+        """Mute here, and on every node (wherever the user logs in meanwhile)."""
+        super().mute(nickname, until)
+        if self.ready:
+            until_ = math.ceil(until) if until > 0 else 0
+            self._send(self.keys.room, ["mute", nicknames.key(nickname), until_])
+
+    def ban_added(self, ban: Ban) -> list[str]:
+        """Disconnect the local users the ban covers, and have every other node do so."""
+        gone = super().ban_added(ban)
+        if self.ready:
+            expires = 0 if ban.expires_at is None else math.ceil(ban.expires_at)
+            event = [ban.kind, ban.target, ban.reason, ban.created_by, int(ban.created_at)]
+            self._send(self.keys.room, ["ban", *event, expires])
+        return gone
+
+    def ban_removed(self, ban: Ban) -> None:
+        """Tell every node that the ban is lifted."""
+        super().ban_removed(ban)
+        if self.ready:
+            self._send(self.keys.room, ["unban", ban.kind, ban.target])
+
+    def notice_all(self, text: str) -> None:
+        """The notice to this node's users, and to every other node's."""
+        super().notice_all(text)
+        if self.ready:
+            self._send(self.keys.room, ["notice", text])
+
+    def _ban_received(self, event: envelope.Event) -> None:
+        kind, target, reason, by, created, expires = event[1:]
+        if kind == "net":
+            try:
+                ipaddress.ip_network(target)
+            except ValueError:
+                self.log.warn("cluster: dropped a ban of a bad network {target!r}", target=target)
+                return
+        elif kind != "nick":
+            self.log.warn("cluster: dropped a ban of unknown kind {kind!r}", kind=kind)
+            return
+        ban = Ban(kind, target, reason, by, float(created), float(expires) if expires else None)
+        if self.bans is not None:
+            self.bans.apply(ban)
+        self._enforce_ban(ban)
+
     def send_to(self, node: str, event: envelope.Event) -> None:
         """Queue ``event`` for ``node`` alone (dropped while Redis is unreachable)."""
         if self.ready:
@@ -456,6 +523,17 @@ class ClusterRoom(Room):
             elif kind == "account":
                 if self.accounts is not None:
                     self.accounts.set_hash(event[1], event[2])
+            elif kind == "kick":
+                self._kick_local(event[1], event[2], event[3])
+            elif kind == "mute":
+                self._mute_local(event[1], event[2])
+            elif kind == "ban":
+                self._ban_received(event)
+            elif kind == "unban":
+                if self.bans is not None:
+                    self.bans.forget(event[1], event[2])
+            elif kind == "notice":
+                self.announce(event[1])
             elif kind == "bye":
                 remote = self.presence.known(node)
                 if remote is not None and remote.instance == instance:
@@ -531,6 +609,8 @@ class ClusterRoom(Room):
                 self._rejoined_at = self.clock.seconds()
                 if self.accounts is not None:
                     self.accounts.reload()  # registrations made elsewhere meanwhile
+                if self.bans is not None:
+                    self.bans.reload()  # bans made or lifted elsewhere meanwhile
             self._survey()
 
         def failed(failure: Failure) -> None:

@@ -335,3 +335,31 @@ class ParseDbUrlTests(SynchronousTestCase):
 
     def test_bad_url_is_a_value_error(self) -> None:
         self.assertTrue(issubclass(BadDatabaseURL, ValueError))
+
+
+class OperatorOptionTests(SynchronousTestCase):
+    """``--operator NICK``, repeatable, into ``options["operators"]`` (a list)."""
+
+    def test_none_by_default(self) -> None:
+        self.assertEqual(parse()["operators"], [])
+
+    def test_repeatable(self) -> None:
+        options = parse("--operator", "ana", "--operator=Bob")
+        self.assertEqual(options["operators"], ["ana", "Bob"])
+
+    def test_not_shared_between_instances(self) -> None:
+        parse("--operator", "ana")
+        self.assertEqual(parse()["operators"], [])
+
+    def test_an_invalid_nickname_is_a_usage_error(self) -> None:
+        with self.assertRaises(UsageError) as caught:
+            parse("--operator", "1ana")
+        self.assertIn("bad --operator '1ana'", str(caught.exception))
+
+    def test_the_chat_knows_them(self) -> None:
+        from twisted_chat.service import makeService
+
+        service = makeService(parse("--db", "sqlite::memory:", "--operator", "Ana"))
+        self.assertEqual(service.chat.operators, frozenset({"ana"}))
+        self.assertIsNotNone(service.chat.bans)
+        service.store.database.close()  # type: ignore[union-attr]

@@ -1,0 +1,250 @@
+"""Operators over real loopback TCP (issue 10 §4): every operator command and its replies on the
+in-process server (``--operator ana``), and a real ``twistd chat`` whose bans survive a restart,
+on an SQLite file and on MariaDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+
+from tests import mariadb
+from tests.chatclient import ChatClient, ChatServer, start_server
+from tests.expected import (
+    ADDRESS_BANNED,
+    AYUDA,
+    AYUDA_OPERATORS,
+    NO_BANS,
+    announcement,
+    ban_done,
+    ban_lifted,
+    ban_line,
+    banned_now,
+    bans_header,
+    goodbye,
+    joined,
+    kick_done,
+    kicked,
+    left,
+    mute_done,
+    mute_lifted,
+    muted,
+    nick_banned,
+    operators_only,
+    registered,
+    username,
+    welcome,
+)
+from tests.processes import LineSocket, twistd_chat
+from twisted_chat.storage.url import MysqlURL
+
+pytestmark = pytest.mark.timeout(60, method="thread")
+
+PASSWORD = "Clave-ana1"
+
+
+async def operator_server() -> ChatServer:
+    """An in-process server whose operator is ``ana``."""
+    return await start_server("--operator", "ana")
+
+
+async def become_operator(server: ChatServer) -> ChatClient:
+    """Register ``ana``, leave, and log in again with the password: an operator."""
+    first = await server.login("ana")
+    first.say(f"/registrar {PASSWORD}")
+    assert await first.line() == registered("ana")
+    first.say("/salir")
+    assert await first.line() == goodbye("ana")
+    await first.wait_closed()
+    await server.server_closed(first)
+    ana = await server.connect("ana")
+    assert await ana.line() == f"* {server.texts.prompt}"
+    ana.say(f"ana {PASSWORD}")
+    assert await ana.line() == welcome("ana")
+    await ana.line()  # the previous connection
+    ana.nickname = "ana"
+    return ana
+
+
+async def join(server: ChatServer, nick: str, *watchers: ChatClient) -> ChatClient:
+    """Log in ``nick``; each watcher reads the join notice."""
+    client = await server.login(nick)
+    for watcher in watchers:
+        assert await watcher.line() == joined(nick)
+    return client
+
+
+@pytest_twisted.ensureDeferred
+async def test_only_operators_use_and_see_operator_commands() -> None:
+    async with await operator_server() as server:
+        ana = await become_operator(server)
+        bob = await join(server, "bob", ana)
+        bob.say("/kick ana")
+        assert await bob.line() == operators_only("kick")
+        bob.say("/ayuda")
+        assert await bob.lines(len(AYUDA)) == AYUDA
+        await bob.sync()
+        ana.say("/help")
+        assert await ana.lines(len(AYUDA) + len(AYUDA_OPERATORS)) == [
+            *AYUDA[:-1],
+            *AYUDA_OPERATORS,
+            AYUDA[-1],
+        ]
+        await ana.sync()
+
+
+@pytest_twisted.ensureDeferred
+async def test_kick() -> None:
+    async with await operator_server() as server:
+        ana = await become_operator(server)
+        bob = await join(server, "bob", ana)
+        dave = await join(server, "dave", ana, bob)
+        ana.say("/expulsar dave deja el spam")
+        assert await ana.line() == kick_done("dave")
+        assert await dave.line() == kicked("ana", "deja el spam")
+        await dave.wait_closed()
+        assert await bob.line() == left("dave")
+        assert await ana.line() == left("dave")
+        await server.server_closed(dave)
+        assert server.service.factory.stats["kicked"] == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_mute_and_unmute() -> None:
+    async with await operator_server() as server:
+        ana = await become_operator(server)
+        dave = await join(server, "dave", ana)
+        ana.say("/mute dave 2")
+        assert await ana.line() == mute_done("dave", 2)
+        dave.say("hola")
+        assert await dave.line() == muted("2 min")
+        dave.say("#ana psst")
+        assert await dave.line() == muted("2 min")
+        await dave.sync()  # commands still work
+        ana.say("/silenciar dave 0")
+        assert await ana.line() == mute_lifted("dave")
+        dave.say("hola")
+        assert await ana.line() == "<dave> hola"
+        await dave.sync()
+
+
+@pytest_twisted.ensureDeferred
+async def test_ban_a_nickname_then_lift_it() -> None:
+    async with await operator_server() as server:
+        ana = await become_operator(server)
+        dave = await join(server, "dave", ana)
+        ana.say("/banear dave 60 insultos")
+        line = await ana.line()
+        assert line.startswith("* Ban de dave (hasta "), line
+        until = line[len("* Ban de dave (") : -len(").")]
+        assert line == ban_done("dave", until)
+        assert await dave.line() == banned_now("ana", "insultos", until)
+        await dave.wait_closed()
+        assert await ana.line() == left("dave")
+        again = await server.connect()
+        assert await again.line() == f"* {server.texts.prompt}"
+        again.say("Dave")
+        assert await again.line() == nick_banned("Dave", until)
+        ana.say("/bans")
+        assert await ana.lines(2) == [bans_header(1), ban_line("dave", "ana", "insultos", until)]
+        ana.say("/unban dave")
+        assert await ana.line() == ban_lifted("dave")
+        again.say("Dave")
+        assert await again.line() == welcome("Dave")
+        await server.server_closed(dave)
+        assert server.service.factory.stats["banned"] == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_ban_an_address() -> None:
+    async with await operator_server() as server:
+        ana = await become_operator(server)
+        eve = await server.connect("eve", bind="127.0.0.2")
+        await eve.login("eve")
+        assert await ana.line() == joined("eve")
+        ana.say("/banear 127.0.0.2 bots")
+        assert await ana.line() == ban_done("127.0.0.2/32")
+        assert await eve.line() == banned_now("ana", "bots")
+        await eve.wait_closed()
+        assert await ana.line() == left("eve")
+        refused = await server.connect("refused", bind="127.0.0.2")
+        assert await refused.line() == ADDRESS_BANNED
+        await refused.wait_closed()
+        ana.say("/baneos")
+        assert await ana.lines(2) == [bans_header(1), ban_line("127.0.0.2/32", "ana", "bots")]
+        assert server.service.factory.stats["banned"] == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_announce_reaches_everyone() -> None:
+    async with await operator_server() as server:
+        ana = await become_operator(server)
+        bob = await join(server, "bob", ana)
+        ana.say("/anuncio parada a las 10")
+        assert await ana.line() == announcement("ana", "parada a las 10")
+        assert await bob.line() == announcement("ana", "parada a las 10")
+        await bob.sync()
+
+
+# -- a real twistd: bans survive a restart ---------------------------------------------------
+
+
+def _op_login(port: int) -> LineSocket:
+    ana = LineSocket(port)
+    ana.line()
+    ana.say(f"ana {PASSWORD}")
+    assert ana.line() == welcome("ana")
+    ana.line()
+    return ana
+
+
+def _bans_survive_a_restart(tmp_path: Path, db: str) -> None:
+    with twistd_chat(tmp_path, db, extra=["--operator", "ana"]) as server:
+        ana = LineSocket(server.port)
+        ana.line()
+        ana.say("ana")
+        assert ana.line() == welcome("ana")
+        ana.line()
+        ana.say(f"/registrar {PASSWORD}")
+        assert ana.line() == registered("ana")
+        ana.close()
+        ana = _op_login(server.port)
+        ana.say("/banear dave para siempre")
+        assert ana.line() == ban_done("dave")
+        ana.say("/banear 192.0.2.0/24")
+        assert ana.line() == ban_done("192.0.2.0/24")
+        ana.close()
+    with twistd_chat(tmp_path, db, extra=["--operator", "ana"]) as server:
+        dave = LineSocket(server.port)
+        dave.line()
+        dave.say("dave")
+        assert dave.line() == nick_banned("dave")
+        dave.close()
+        ana = _op_login(server.port)
+        ana.say("/baneos")
+        assert [ana.line() for _ in range(3)] == [
+            bans_header(2),
+            ban_line("192.0.2.0/24", "ana"),
+            ban_line("dave", "ana", "para siempre"),
+        ]
+        ana.say("/desbanear dave")
+        assert ana.line() == ban_lifted("dave")
+        ana.say("/desbanear 192.0.2.0/24")
+        assert ana.line() == ban_lifted("192.0.2.0/24")
+        ana.say("/baneos")
+        assert ana.line() == NO_BANS
+        ana.say("/username")
+        assert ana.line() == username("ana")
+        ana.close()
+
+
+@pytest.mark.slow
+def test_bans_survive_a_restart_sqlite(tmp_path: Path) -> None:
+    _bans_survive_a_restart(tmp_path, f"sqlite:{tmp_path / 'chat.sqlite3'}")
+
+
+@pytest.mark.slow
+@pytest.mark.mysql
+def test_bans_survive_a_restart_mysql(tmp_path: Path, mysql_url: MysqlURL) -> None:
+    _bans_survive_a_restart(tmp_path, mariadb.mysql_option(mysql_url))

@@ -155,6 +155,13 @@ class EnvelopeTests(SynchronousTestCase):
             ["account", "ana", "$argon2id$..."],
             ["bye", 5],
             ["hello", 1],
+            ["kick", "bob", "spam", "ana"],
+            ["mute", "bob", 1795509000000],
+            ["mute", "bob", 0],
+            ["ban", "nick", "bob", "", "ana", 1795509000, 0],
+            ["ban", "net", "10.0.0.0/8", "bots", "ana", 1795509000, 1795509600],
+            ["unban", "net", "10.0.0.0/8"],
+            ["notice", "Anuncio de ana: hola"],
         ]
         decoded = envelope.decode(envelope.encode("n1", "n1/abc", events))
         self.assertEqual((decoded.node, decoded.instance, decoded.events), ("n1", "n1/abc", events))
@@ -181,6 +188,10 @@ class EnvelopeTests(SynchronousTestCase):
             {**good, "events": [["join", "a", "A", "3"]]},
             {**good, "events": [["join", "a", "A", True]]},
             {**good, "events": [["bye", 1, 2]]},
+            {**good, "events": [["kick", "bob", "spam"]]},
+            {**good, "events": [["mute", "bob", 1.5]]},
+            {**good, "events": [["ban", "nick", "bob", "", "ana", 1, None]]},
+            {**good, "events": [["notice", 1]]},
             {**good, "events": ["pub"]},
         ]
         for message in bad:

@@ -21,7 +21,8 @@ event the sender published in one reactor turn, in order. The events:
 ``["kick", KEY, REASON, BY]``
     to the node holding the user KEY: an operator (BY) kicked it; disconnect it.
 ``["mute", KEY, UNTIL]``
-    the user KEY may not send messages until UNTIL (POSIX seconds; 0 lifts the mute).
+    the user KEY may not send messages until UNTIL (POSIX time in milliseconds; 0 lifts the
+    mute).
 ``["ban", KIND, TARGET, REASON, BY, CREATED, EXPIRES]``
     an operator created a ban (already stored in the database): KIND ``nick`` (TARGET is a nick
     key) or ``net`` (TARGET is a network); CREATED and EXPIRES are POSIX seconds, EXPIRES 0 for a

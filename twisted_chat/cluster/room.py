@@ -358,8 +358,8 @@ class ClusterRoom(Room):
         """Mute here, and on every node (wherever the user logs in meanwhile)."""
         super().mute(nickname, until)
         if self.ready:
-            until_ = math.ceil(until) if until > 0 else 0
-            self._send(self.keys.room, ["mute", nicknames.key(nickname), until_])
+            until_ms = math.ceil(until * 1000) if until > 0 else 0
+            self._send(self.keys.room, ["mute", nicknames.key(nickname), until_ms])
 
     def ban_added(self, ban: Ban) -> list[str]:
         """Disconnect the local users the ban covers, and have every other node do so."""
@@ -526,7 +526,7 @@ class ClusterRoom(Room):
             elif kind == "kick":
                 self._kick_local(event[1], event[2], event[3])
             elif kind == "mute":
-                self._mute_local(event[1], event[2])
+                self._mute_local(event[1], event[2] / 1000)
             elif kind == "ban":
                 self._ban_received(event)
             elif kind == "unban":

@@ -433,8 +433,8 @@ async def start_server(
 
     ``extra_args`` are more ``twistd chat`` options (``"--lang", "en"``); they come last, so
     they override the :data:`RELAXED_LIMITS` (or pass ``relax=False`` to keep every default).
-    With ``ready`` (the default) it returns once the registered nicknames are loaded (bounded),
-    since until then every nickname line is refused with a try-again line.
+    With ``ready`` (the default) it returns once the registered nicknames and the bans are
+    loaded (bounded), since until then every nickname line is refused with a try-again line.
     Stop the server with :meth:`ChatServer.stop` (or ``async with await start_server() as s``).
     """
     directory = Path(tempfile.mkdtemp(prefix="chat-test-"))
@@ -458,6 +458,9 @@ async def start_server(
             await wait_until(
                 lambda: accounts.loaded, "the registered nicknames to load", timeout=DB_TIMEOUT
             )
+        bans = service.chat.bans
+        if ready and bans is not None:
+            await wait_until(lambda: bans.loaded, "the bans to load", timeout=DB_TIMEOUT)
     except BaseException:
         await defer.maybeDeferred(service.stopService)
         shutil.rmtree(directory, ignore_errors=True)

@@ -630,7 +630,7 @@ class SendQTests(LimitsTestCase):
         self.assertEqual(bob.received(), [left("ana")])
         self.assertEqual(carol.received(), [left("ana")])
         self.assertEqual(self.factory.stats["sendq"], 1)
-        self.assertNotIn(ana.protocol, self.factory.connections)
+        self.assertNotIn(ana.protocol.session, self.factory.connections)
 
     def test_resume_resets_the_count(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
@@ -976,7 +976,7 @@ class ShutdownTests(LimitsTestCase):
         late = self.connect()
         self.assertEqual(late.received(), [SHUTTING_DOWN_REFUSED])
         self.assertTrue(late.closing)
-        self.assertNotIn(late.protocol, self.factory.connections)
+        self.assertNotIn(late.protocol.session, self.factory.connections)
         late.lose()
         ana.lose()
         self.assertEqual(self.factory.counter.total, 0)

@@ -16,7 +16,7 @@ batching stay in its own writer.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
@@ -124,10 +124,19 @@ class SendQueue:
         return self.pending + buffered > limit
 
 
+def _dropped(data: bytes) -> None:
+    """Output for a closing session: dropped."""
+
+
 class Session:
     """One client: limits, timers and state, between its transport and the chat core."""
 
     log = Logger()
+
+    #: Hand already-encoded server line(s) to the transport; ignored once closing. (The
+    #: transport's own ``write_lines`` while open, so that a delivery costs no extra call: a
+    #: fan-out makes one per recipient.)
+    deliver: Callable[[bytes], None]
 
     def __init__(
         self,
@@ -143,6 +152,7 @@ class Session:
         #: The transport adapter carrying this session.
         self.transport = transport
         self._write_lines = transport.write_lines
+        self.deliver = self._write_lines
         self._host = host
         self.server = server
         self._batcher = batcher
@@ -177,7 +187,7 @@ class Session:
             return True
         self.disconnect_cause = refusal
         self._write_lines(wire.error(getattr(self.chat.texts, refusal)))
-        self._closing = True
+        self._set_closing()
         self.transport.close()
         return False
 
@@ -248,7 +258,7 @@ class Session:
 
     def connection_lost(self) -> None:
         """The transport is gone: leave the room (if logged in), give back the slot."""
-        self._closing = True
+        self._set_closing()
         self._cancel_timer()
         self._held = None
         if self._counted and self.server is not None:
@@ -323,7 +333,7 @@ class Session:
             return
         self.disconnect_cause = "sendq"
         self.log.info("disconnecting {who} (sendq)", who=self.nickname or self._host)
-        self._closing = True
+        self._set_closing()
         try:
             self._write_lines(wire.error(self.chat.texts.sendq_exceeded))
         finally:
@@ -331,21 +341,20 @@ class Session:
 
     # -- ChatSession ------------------------------------------------------------------------
 
-    def deliver(self, data: bytes) -> None:
-        """Hand already-encoded server line(s) to the transport; ignored once closing."""
-        if self._closing:
-            return
-        self._write_lines(data)
+    def _set_closing(self) -> None:
+        """From now on, input and output are dropped."""
+        self._closing = True
+        self.deliver = _dropped
 
     def close(self) -> None:
         """Close after what was delivered has been written; later input and output are dropped."""
         if not self._closing:
-            self._closing = True
+            self._set_closing()
             self.transport.close()
 
     def abort(self) -> None:
         """Drop the connection at once, discarding pending output."""
-        self._closing = True
+        self._set_closing()
         self.transport.abort()
 
     @property

@@ -7,7 +7,7 @@ from typing import Any
 
 from twisted.application import service
 from twisted.internet import defer, endpoints, task, threads
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -37,7 +37,7 @@ RESERVED_FILES = 32
 class Options(usage.Options):
     """Options of ``twistd chat``."""
 
-    synopsis = "[--port ENDPOINT]... [--db URL] [--lang es|en]"
+    synopsis = "[--port ENDPOINT]... [--web ENDPOINT]... [--db URL] [--lang es|en]"
     longdesc = (
         "A line-protocol chat server: connect with `nc 127.0.0.1 1234`, pick a nickname and talk. "
         "Users and their last connection are kept in SQLite (default) or MySQL/MariaDB."
@@ -68,12 +68,21 @@ class Options(usage.Options):
             "Listen backlog for --port endpoints that do not set their own (Twisted's is 50, "
             "too small for a login storm).",
         ],
+        [
+            "web-ping",
+            None,
+            "30",
+            "WebSocket keepalive: ping every SECONDS, disconnect a client that has not answered "
+            "by the next ping (0 = no pings).",
+        ],
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["port"] = []
         self["exempt"] = []
+        self["web"] = []
+        self["web-origin"] = []
 
     def opt_exempt(self, network: str) -> None:
         """Network exempt from --max-per-ip; repeatable (default 127.0.0.0/8 and ::1; 'none'
@@ -86,28 +95,29 @@ class Options(usage.Options):
 
     opt_p = opt_port
 
+    def opt_web(self, description: str) -> None:
+        """Endpoint for the web client and its WebSocket (/ and /ws); repeatable (e.g.
+        tcp:8080:interface=127.0.0.1, or ssl:8443:privateKey=key.pem:certKey=cert.pem for wss)."""
+        self["web"].append(description)
+
+    def opt_web_origin(self, origin: str) -> None:
+        """Also accept WebSockets from pages of ORIGIN (e.g. https://chat.example.org); repeatable
+        (by default only the page's own origin)."""
+        origin = origin.strip().rstrip("/")
+        scheme, sep, host = origin.partition("://")
+        if origin != "null" and (scheme not in ("http", "https") or not sep or not host):
+            raise usage.UsageError(
+                f"bad --web-origin {origin!r}: use scheme://host[:port], e.g. https://example.org"
+            )
+        self["web-origin"].append(origin)
+
     def postOptions(self) -> None:
         """Validate every option, turning bad values into usage errors."""
-        from twisted.internet import reactor
-
         if not self["port"]:
             self["port"] = [DEFAULT_PORT]
-        endpoints_: list[IStreamServerEndpoint] = []
-        for description in self["port"]:
-            kind, _, rest = description.partition(":")
-            if kind in ("tcp", "tcp6", "ssl") and rest:
-                port = rest.split(":", 1)[0].removeprefix("port=")
-                if not port.isdigit() or not 0 <= int(port) <= 65535:
-                    raise usage.UsageError(
-                        f"bad --port {description!r}: port must be a number from 0 to 65535"
-                    )
-            if kind in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
-                description = f"{description}:backlog={self._number('backlog', int, minimum=1)}"
-            try:
-                endpoints_.append(endpoints.serverFromString(reactor, description))
-            except Exception as e:  # ValueError, KeyError, SSL errors, missing files...
-                raise usage.UsageError(f"bad --port {description!r}: {e}") from None
-        self["endpoints"] = endpoints_
+        self["endpoints"] = [self._endpoint("port", d) for d in self["port"]]
+        self["web_endpoints"] = [self._endpoint("web", d) for d in self["web"]]
+        self["web_ping"] = self._number("web-ping", float)
         if self["lang"] not in CATALOGUES:
             raise usage.UsageError(f"bad --lang {self['lang']!r}: use one of {sorted(CATALOGUES)}")
         try:
@@ -118,6 +128,25 @@ class Options(usage.Options):
             raise usage.UsageError(f"bad --db {self['db']!r}: {e}") from None
         self["limits"] = self._limits()
         self["db_queue"] = self._number("db-queue", int, minimum=1)
+
+    def _endpoint(self, option: str, description: str) -> IStreamServerEndpoint:
+        """The server endpoint of one ``--port`` or ``--web`` value (with ``--backlog``)."""
+        from twisted.internet import reactor
+
+        kind, _, rest = description.partition(":")
+        if kind in ("tcp", "tcp6", "ssl") and rest:
+            port = rest.split(":", 1)[0].removeprefix("port=")
+            if not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise usage.UsageError(
+                    f"bad --{option} {description!r}: port must be a number from 0 to 65535"
+                )
+        if kind in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
+            description = f"{description}:backlog={self._number('backlog', int, minimum=1)}"
+        try:
+            endpoint: IStreamServerEndpoint = endpoints.serverFromString(reactor, description)
+        except Exception as e:  # ValueError, KeyError, SSL errors, missing files...
+            raise usage.UsageError(f"bad --{option} {description!r}: {e}") from None
+        return endpoint
 
     def _number(self, name: str, kind: type[int] | type[float], minimum: float = 0) -> Any:
         value = self[name]
@@ -153,7 +182,9 @@ class ListenerService(service.Service):
 
     log = Logger()
 
-    def __init__(self, endpoint: IStreamServerEndpoint, factory: ChatFactory, description: str):
+    def __init__(
+        self, endpoint: IStreamServerEndpoint, factory: IProtocolFactory, description: str
+    ) -> None:
         self.endpoint = endpoint
         self.factory = factory
         self.description = description
@@ -234,6 +265,22 @@ class ChatService(service.MultiService):
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
         listener = ListenerService(endpoint, self.factory, description)
+        listener.setServiceParent(self)
+        return listener
+
+    def add_web_listener(
+        self,
+        endpoint: IStreamServerEndpoint,
+        description: str,
+        origins: list[str] | None = None,
+        ping_interval: float = 30.0,
+    ) -> ListenerService:
+        """Serve the web client and its WebSocket on ``endpoint`` while the service runs (its
+        sessions admitted and shut down by the same factory as the TCP ones)."""
+        from twisted_chat.web.resources import make_site
+
+        site = make_site(self.factory, self.chat.texts.lang, origins or [], ping_interval)
+        listener = ListenerService(endpoint, site, description)
         listener.setServiceParent(self)
         return listener
 
@@ -350,4 +397,6 @@ def makeService(options: Options) -> ChatService:
     server = ChatService(chat, store, url.describe(), options["limits"])
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)
+    for endpoint, description in zip(options["web_endpoints"], options["web"], strict=True):
+        server.add_web_listener(endpoint, description, options["web-origin"], options["web_ping"])
     return server

@@ -1,7 +1,9 @@
 // twisted-chat web client: protocol v1 over a WebSocket, one text message per line.
 //
 // Contract (scripts and tests rely on it): #log holds one child per server line, with the
-// class notice, error, public, private or echo, a .time, and for messages a .nick and a .text;
+// class notice, error, public, private or echo, a .time, and for messages a .nick and a .text
+// (plus one child of class "own" for each public message sent from this page, which the server
+// does not echo);
 // #line is the input (Enter sends, Up/Down walk the history); #users holds one child per
 // connected user; #status shows the connection state. All text goes in with textContent only.
 "use strict";
@@ -217,7 +219,10 @@
       return;
     }
     if (text === "") return;
-    if (send(text, true)) line.value = "";
+    const loggedIn = me !== null;
+    if (!send(text, true)) return;
+    line.value = "";
+    if (loggedIn && !/^[/#]/.test(text) && /[^ \t]/.test(text)) add("own", me, text);
   });
 
   line.addEventListener("keydown", (event) => {

@@ -5,7 +5,8 @@ with its own :class:`~twisted_chat.lines.LineSplitter` (see that module for why)
 lines to its :class:`~twisted_chat.session.Session`, which enforces the per-connection limits
 of :class:`~twisted_chat.limits.Limits` (strikes, flood control, timeouts, the send queue) and
 talks to the :class:`~twisted_chat.chat.ChatCore`. Writing is its own: straight to the socket
-when nothing is pending, gathered per reactor turn by the :class:`WriteBatcher` when busy.
+when nothing is pending. The :class:`WriteBatcher` tells every session (of either transport)
+when to gather its output until the end of a busy reactor turn.
 :class:`ChatFactory` admits the sessions of every transport (TCP and WebSocket): it enforces
 the connection limits and shuts every connection down gracefully.
 """
@@ -47,7 +48,7 @@ class WriteBatcher:
     A turn that handles one line (a chat at a moderate rate: each message arrives on its own)
     writes that line's output at once, one ``send`` per recipient and nothing to gather. From the
     second line of a turn on (a busy server: many lines ready at once), output is gathered
-    instead: connections add themselves on their first delivery, and at the end of the turn (a
+    instead: sessions add themselves on their first delivery, and at the end of the turn (a
     ``callLater(0)``, which runs after the reactor has handled every ready socket) each gets one
     write of everything it was given, so a saturated server writes many messages per system
     call.
@@ -57,7 +58,7 @@ class WriteBatcher:
 
     def __init__(self, schedule: Callable[[Callable[[], None]], object]) -> None:
         self._schedule = schedule
-        self._dirty: list[ChatProtocol] = []
+        self._dirty: list[Session] = []
         self._scheduled = False
         #: Whether output is being gathered until the end of this turn.
         self.gathering = False
@@ -69,17 +70,17 @@ class WriteBatcher:
             self._scheduled = True
             self._schedule(self.flush)
 
-    def add(self, proto: ChatProtocol) -> None:
-        """``proto`` has output to write at the end of this turn."""
-        self._dirty.append(proto)
+    def add(self, session: Session) -> None:
+        """``session`` has output to write at the end of this turn."""
+        self._dirty.append(session)
 
     def flush(self) -> None:
         """Write every pending connection's output now; the next turn starts writing at once."""
         self._scheduled = False
         self.gathering = False
         dirty, self._dirty = self._dirty, []
-        for proto in dirty:
-            proto.flush_output()
+        for session in dirty:
+            session.flush_output()
 
 
 class ChatProtocol(LineReceiver):
@@ -87,8 +88,7 @@ class ChatProtocol(LineReceiver):
 
     The adapter of the line protocol: it splits bytes into lines for its
     :class:`~twisted_chat.session.Session` (which holds every per-connection rule) and writes
-    the session's output to the socket, straight when nothing is pending, gathered per reactor
-    turn when the :class:`WriteBatcher` says so.
+    the session's output to the socket, straight when nothing is pending.
     """
 
     delimiter = b"\r\n"
@@ -99,8 +99,6 @@ class ChatProtocol(LineReceiver):
         self.chat = chat
         self.limits = limits or Limits()
         self._batcher = batcher
-        # Output delivered during this reactor turn, written by the batcher at its end.
-        self._out: list[bytes] | None = None
         self._splitter = LineSplitter(self.limits.max_line)
         # The transport with its full interface (ITCPTransport, or whatever the endpoint gave).
         self._transport: Any = None
@@ -151,7 +149,6 @@ class ChatProtocol(LineReceiver):
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         """Tell the session (it leaves the room and gives back its slot)."""
-        self._out = None
         if self.session is not None:
             self.session.connection_lost()
 
@@ -186,33 +183,9 @@ class ChatProtocol(LineReceiver):
     # -- SessionTransport -------------------------------------------------------------------
 
     def write_lines(self, data: bytes) -> None:
-        """Write or gather already-encoded server line(s).
-
-        Written at once, unless the :class:`WriteBatcher` (as the service runs) is gathering this
-        turn's output: then everything delivered to this connection until the end of the turn
-        is written together, one ``send`` however many messages arrived, so a busy room costs a
-        system call per client per turn instead of one per message.
-        """
-        out = self._out
-        if out is not None:
-            out.append(data)
-            return
-        batcher = self._batcher
-        if batcher is None or not batcher.gathering:
-            self._write(data)
-        else:
-            self._out = [data]
-            batcher.add(self)
-
-    def flush_output(self) -> None:
-        """Write what :meth:`write_lines` gathered (called by the batcher, and before closing)."""
-        out = self._out
-        if out is not None:
-            self._out = None
-            self._write(out[0] if len(out) == 1 else b"".join(out))
-
-    def _write(self, data: bytes) -> None:
-        """Write ``data`` now: straight to the socket when nothing is pending, else buffered.
+        """Write ``data`` (encoded server lines) now: straight to the socket when nothing is
+        pending, else buffered. (When to write, at once or at the end of a busy turn, is the
+        session's choice: see :meth:`Session.deliver`.)
 
         The fast path: when the TCP transport has nothing pending, the bytes go to the socket
         with one ``send`` (no writability registration, no ``epoll_ctl``). Whatever the kernel
@@ -240,11 +213,11 @@ class ChatProtocol(LineReceiver):
 
     def sendLine(self, line: bytes) -> None:
         """Send one server line (``line`` without terminator), as ``LineReceiver`` does."""
-        self.write_lines(line + self.delimiter)
+        if self.session is not None:
+            self.session.deliver(line + self.delimiter)
 
     def close(self) -> None:
-        """Close after flushing what was written."""
-        self.flush_output()
+        """Close once what was written has gone out."""
         # A registered producer keeps a TLS transport from starting its shutdown.
         if self._registered:
             self._registered = False
@@ -253,7 +226,6 @@ class ChatProtocol(LineReceiver):
 
     def abort(self) -> None:
         """Drop the connection at once, discarding pending output."""
-        self._out = None
         self._transport.abortConnection()
 
     def pause(self) -> None:

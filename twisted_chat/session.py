@@ -9,14 +9,15 @@ abort, pause, resume), so the TCP line protocol (:mod:`twisted_chat.protocol`) a
 protocol (:mod:`twisted_chat.web`) are thin adapters over it, as ``twisted.words.service`` keeps
 its protocols thin over one chat.
 
-How bytes reach the socket is the transport's business: the TCP transport's direct writes and
-batching stay in its own writer.
+When output is written is the session's business (at once, or gathered until the end of a busy
+reactor turn); how bytes reach the socket is the transport's: the TCP transport writes straight
+to the socket when nothing is pending.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
@@ -77,13 +78,17 @@ class Admission(Protocol):
 
 
 class Gathering(Protocol):
-    """The server's output gatherer (a :class:`~twisted_chat.protocol.WriteBatcher`): told when
-    a turn handles more than one line, so that transports that batch can write once per turn."""
+    """The server's output gatherer (a :class:`~twisted_chat.protocol.WriteBatcher`): while it
+    is gathering, sessions keep their output and it calls :meth:`Session.flush_output` on each
+    at the end of the reactor turn, so a busy turn costs one write per connection."""
 
     gathering: bool
 
     def gather(self) -> None:
         """Gather output from now until the end of this reactor turn."""
+
+    def add(self, session: Session) -> None:
+        """``session`` has output to write at the end of this turn."""
 
 
 @implementer(IPushProducer)
@@ -124,19 +129,10 @@ class SendQueue:
         return self.pending + buffered > limit
 
 
-def _dropped(data: bytes) -> None:
-    """Output for a closing session: dropped."""
-
-
 class Session:
     """One client: limits, timers and state, between its transport and the chat core."""
 
     log = Logger()
-
-    #: Hand already-encoded server line(s) to the transport; ignored once closing. (The
-    #: transport's own ``write_lines`` while open, so that a delivery costs no extra call: a
-    #: fan-out makes one per recipient.)
-    deliver: Callable[[bytes], None]
 
     def __init__(
         self,
@@ -152,7 +148,8 @@ class Session:
         #: The transport adapter carrying this session.
         self.transport = transport
         self._write_lines = transport.write_lines
-        self.deliver = self._write_lines
+        # Output delivered during this reactor turn, written by the batcher at its end.
+        self._out: list[bytes] | None = None
         self._host = host
         self.server = server
         self._batcher = batcher
@@ -259,6 +256,7 @@ class Session:
     def connection_lost(self) -> None:
         """The transport is gone: leave the room (if logged in), give back the slot."""
         self._set_closing()
+        self._out = None
         self._cancel_timer()
         self._held = None
         if self._counted and self.server is not None:
@@ -334,6 +332,7 @@ class Session:
         self.disconnect_cause = "sendq"
         self.log.info("disconnecting {who} (sendq)", who=self.nickname or self._host)
         self._set_closing()
+        self._out = None
         try:
             self._write_lines(wire.error(self.chat.texts.sendq_exceeded))
         finally:
@@ -341,20 +340,51 @@ class Session:
 
     # -- ChatSession ------------------------------------------------------------------------
 
+    def deliver(self, data: bytes) -> None:
+        """Write already-encoded server line(s), or keep them until the end of the turn;
+        ignored once the connection is closing.
+
+        Written at once, unless the server's :class:`Gathering` batcher is gathering this
+        turn's output: then everything delivered to this session until the end of the turn is
+        written together, one transport write however many messages arrived (for TCP one
+        ``send``), so a busy room costs a write per client per turn instead of one per message.
+        This runs once per recipient of every message: it makes no call in the gathering case.
+        """
+        out = self._out
+        if out is not None:
+            out.append(data)
+            return
+        if self._closing:
+            return
+        batcher = self._batcher
+        if batcher is None or not batcher.gathering:
+            self._write_lines(data)
+        else:
+            self._out = [data]
+            batcher.add(self)
+
+    def flush_output(self) -> None:
+        """Write what :meth:`deliver` gathered (called by the batcher, and before closing)."""
+        out = self._out
+        if out is not None:
+            self._out = None
+            self._write_lines(out[0] if len(out) == 1 else b"".join(out))
+
     def _set_closing(self) -> None:
         """From now on, input and output are dropped."""
         self._closing = True
-        self.deliver = _dropped
 
     def close(self) -> None:
         """Close after what was delivered has been written; later input and output are dropped."""
         if not self._closing:
+            self.flush_output()
             self._set_closing()
             self.transport.close()
 
     def abort(self) -> None:
         """Drop the connection at once, discarding pending output."""
         self._set_closing()
+        self._out = None
         self.transport.abort()
 
     @property

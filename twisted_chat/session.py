@@ -31,12 +31,20 @@ from twisted_chat.lines import TOO_LONG, LineTooLong, has_control_characters
 
 
 class NotText:
-    """Marker of a client message that is not text at all (a WebSocket binary message)."""
+    """Marker of a client message that is not text at all (a WebSocket binary message).
+
+    It decodes like a line that is not valid UTF-8, so the per-line loop refuses it with no
+    test of its own.
+    """
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         return "NOT_TEXT"
+
+    def decode(self, encoding: str = "utf-8") -> str:
+        """Never text: raises ``UnicodeDecodeError``."""
+        raise UnicodeDecodeError(encoding, b"", 0, 0, "not a text message")
 
 
 #: The single :class:`NotText` instance: refused like a line that is not valid UTF-8.
@@ -228,16 +236,12 @@ class Session:
                 if not bucket.take(now):
                     self._flooding(now)
                     continue
-            if item.__class__ is not bytes:  # a marker: refused before decoding
-                if item is TOO_LONG:
-                    limit = self.limits.max_line
-                    self._refuse_line(self.chat.texts.line_too_long.format(limit=limit))
-                else:
-                    self._refuse_line(self.chat.texts.bad_utf8)
+            if item is TOO_LONG:
+                self._refuse_line(self.chat.texts.line_too_long.format(limit=self.limits.max_line))
                 continue
             try:
-                text = item.decode("utf-8")
-            except UnicodeDecodeError:
+                text = item.decode("utf-8")  # type: ignore[union-attr]  # not TOO_LONG
+            except UnicodeDecodeError:  # also NOT_TEXT
                 self._refuse_line(self.chat.texts.bad_utf8)
                 continue
             if not text.isprintable() and has_control_characters(text):  # the test, inlined

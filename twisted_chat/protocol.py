@@ -308,14 +308,18 @@ class ChatProtocol(LineReceiver):
         if self._closing:
             return
         self.disconnect_cause = cause
-        self.log.info("disconnecting {who} ({cause})", who=self.nickname or self._host, cause=cause)
+        self.log.debug(
+            "disconnecting {who} ({cause})", who=self.nickname or self._host, cause=cause
+        )
+        self.chat.disconnects.count(cause)
         if text is not None:
             self.deliver(wire.error(text))
         self.close()
 
     def _sendq_exceeded(self) -> None:
         self.disconnect_cause = "sendq"
-        self.log.info("disconnecting {who} (sendq)", who=self.nickname or self._host)
+        self.log.debug("disconnecting {who} (sendq)", who=self.nickname or self._host)
+        self.chat.disconnects.count("sendq")
         try:
             self._transport.write(wire.error(self.chat.texts.sendq_exceeded))
         finally:
@@ -497,6 +501,7 @@ class ChatFactory(protocol.ServerFactory):
         reason = self.counter.refuse_reason(proto.host or None)
         if reason is not None:
             self.stats[f"refused_{reason}"] += 1
+            self.chat.refusals.count(reason)
             return "server_full" if reason == "server_full" else "too_many_from_ip"
         self.counter.opened(proto.host or None)
         self.connections.add(proto)

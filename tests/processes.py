@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,9 +139,11 @@ def wait_until_serving(server: Twistd, logins: bool = True, *, preamble: bytes =
 
 
 @contextmanager
-def twistd_chat(directory: Path, db: str, logins: bool = True) -> Iterator[Twistd]:
-    """Start ``twistd -n --pidfile= chat --db DB`` in ``directory`` (its output goes to
-    ``twistd.log`` there) and wait until it serves (and, with ``logins``, takes logins: see
+def twistd_chat(
+    directory: Path, db: str, logins: bool = True, extra: Sequence[str] = ()
+) -> Iterator[Twistd]:
+    """Start ``twistd -n --pidfile= chat --db DB [EXTRA...]`` in ``directory`` (its output goes
+    to ``twistd.log`` there) and wait until it serves (and, with ``logins``, takes logins: see
     :func:`wait_until_serving`); kill that process if it is still running at the end."""
     port = free_port()
     output = directory / "twistd.log"
@@ -154,6 +156,7 @@ def twistd_chat(directory: Path, db: str, logins: bool = True) -> Iterator[Twist
         f"tcp:{port}:interface=127.0.0.1",
         "--db",
         db,
+        *extra,
     ]
     with output.open("wb") as out:
         process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)

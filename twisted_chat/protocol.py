@@ -308,14 +308,18 @@ class ChatProtocol(LineReceiver):
         if self._closing:
             return
         self.disconnect_cause = cause
-        self.log.info("disconnecting {who} ({cause})", who=self.nickname or self._host, cause=cause)
+        self.log.debug(
+            "disconnecting {who} ({cause})", who=self.nickname or self._host, cause=cause
+        )
+        self.chat.disconnects.count(cause)
         if text is not None:
             self.deliver(wire.error(text))
         self.close()
 
     def _sendq_exceeded(self) -> None:
         self.disconnect_cause = "sendq"
-        self.log.info("disconnecting {who} (sendq)", who=self.nickname or self._host)
+        self.log.debug("disconnecting {who} (sendq)", who=self.nickname or self._host)
+        self.chat.disconnects.count("sendq")
         try:
             self._transport.write(wire.error(self.chat.texts.sendq_exceeded))
         finally:
@@ -435,6 +439,29 @@ class ChatProtocol(LineReceiver):
             self._last_line = self._now()
             self._timer = self._clock().callLater(timeout, self._idle_check)
 
+    def use_limits(self, limits: Limits) -> None:
+        """Apply ``limits`` (a configuration reload) to this open connection.
+
+        The flood budget takes the new rate and burst at once (on or off); the send queue,
+        strikes and flood-kick limits are read where they apply. A login timer already running
+        keeps its time; the idle timeout is re-armed with the new value (from now, if it was off).
+        """
+        old, self.limits = self.limits, limits
+        self._idle_timeout = limits.idle_timeout
+        if limits.flood_rate <= 0:
+            self._bucket = None
+        elif self._bucket is None:
+            self._bucket = TokenBucket(limits.flood_rate, limits.flood_burst, self._now())
+        else:
+            self._bucket.rate = limits.flood_rate
+            self._bucket.burst = max(1, limits.flood_burst)
+        if self.nickname is not None and limits.idle_timeout != old.idle_timeout:
+            self._cancel_timer()
+            if limits.idle_timeout > 0:
+                if old.idle_timeout <= 0:
+                    self._last_line = self._now()
+                self._timer = self._clock().callLater(0, self._idle_check)
+
     def hold(self) -> None:
         """Stop reading and keep later lines until :meth:`release`."""
         if self._held is None:
@@ -497,10 +524,18 @@ class ChatFactory(protocol.ServerFactory):
         reason = self.counter.refuse_reason(proto.host or None)
         if reason is not None:
             self.stats[f"refused_{reason}"] += 1
+            self.chat.refusals.count(reason)
             return "server_full" if reason == "server_full" else "too_many_from_ip"
         self.counter.opened(proto.host or None)
         self.connections.add(proto)
         return None
+
+    def use_limits(self, limits: Limits) -> None:
+        """Apply ``limits`` (a configuration reload) to new and open connections alike."""
+        self.limits = limits
+        self.counter.configure(limits.max_clients, limits.max_per_ip, list(limits.exempt))
+        for proto in list(self.connections):
+            proto.use_limits(limits)
 
     def release(self, proto: ChatProtocol) -> None:
         """A connection counted by :meth:`admit` is gone."""

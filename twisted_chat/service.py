@@ -5,8 +5,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import getopt
 import os
 import re
+import signal
 import socket
 import sys
 from typing import Any
@@ -20,10 +22,13 @@ from twisted.python import usage
 
 from twisted_chat.accounts import Accounts
 from twisted_chat.chat import ChatCore
+from twisted_chat.config import REPEATABLE, OptionKinds, read_config
 from twisted_chat.core import Room
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
+from twisted_chat.logsetup import FORMATS, LEVELS, LogSetup
 from twisted_chat.protocol import ChatFactory
 from twisted_chat.proxy import proxied
+from twisted_chat.reload import Reloader, operator_keys
 from twisted_chat.storage import (
     MYSQL_DRIVER_HINT,
     AccountStore,
@@ -103,12 +108,52 @@ class Options(usage.Options):
             "Listen backlog for --port endpoints that do not set their own (Twisted's is 50, "
             "too small for a login storm).",
         ],
+        [
+            "config",
+            None,
+            None,
+            "TOML file of options (keys are the option names); the command line wins over it. "
+            "SIGHUP reloads it.",
+        ],
+        ["log-level", None, "info", "Lowest level logged: debug, info, warn or error."],
+        ["log-format", None, "text", "Log lines as text, or json (one JSON object per line)."],
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["port"] = []
         self["exempt"] = []
+        self["operators"] = []
+        #: The arguments given to :meth:`parseOptions` (a reload parses them again).
+        self.argv: list[str] = []
+        #: The options given on the command line (long names), which win over ``--config``.
+        self.given: set[str] = set()
+        #: The options that came from the ``--config`` file.
+        self.from_file: set[str] = set()
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """Parse ``options`` (``sys.argv[1:]`` by default), noting which were given."""
+        argv = list(sys.argv[1:] if options is None else options)
+        self.argv = argv
+        try:
+            given, _ = getopt.getopt(argv, self.shortOpt, self.longOpt)  # as usage.Options does
+        except getopt.error:
+            given = []  # the parse below reports it
+        for name, _value in given:
+            name = name.lstrip("-")
+            name = self.synonyms.get(name, self.synonyms.get(name.replace("-", "_"), name))
+            self.given.add(name.replace("_", "-"))
+        super().parseOptions(argv)
+
+    def reparsed(self) -> Options:
+        """The same command line parsed again, with the ``--config`` file read again."""
+        fresh = type(self)()
+        fresh.parseOptions(self.argv)
+        return fresh
+
+    def opt_operator(self, nickname: str) -> None:
+        """Nickname of a server operator; repeatable."""
+        self["operators"].append(nickname)
 
     def opt_exempt(self, network: str) -> None:
         """Network exempt from --max-per-ip; repeatable (default 127.0.0.0/8 and ::1; 'none'
@@ -122,9 +167,40 @@ class Options(usage.Options):
     opt_p = opt_port
 
     def postOptions(self) -> None:
-        """Validate every option, turning bad values into usage errors."""
+        """Read the ``--config`` file, then validate every option, turning bad values into
+        usage errors (naming the file and key for a value that came from the file)."""
+        if self["config"] is not None:
+            self._read_config(self["config"])
+        try:
+            self._validate()
+        except usage.UsageError as e:
+            named = re.search(r"--([a-z][a-z-]*)", str(e))
+            key = named.group(1) if named else None
+            key = {command: key for key, command in REPEATABLE.items()}.get(key or "", key)
+            if key in self.from_file:
+                raise usage.UsageError(f"--config {self['config']}: {key!r}: {e}") from None
+            raise
+
+    def _read_config(self, path: str) -> None:
+        """Take the options of the file ``path`` that the command line did not give."""
+        values = read_config(path, OptionKinds.from_parameters(self.optParameters))
+        for key, value in values.items():
+            if REPEATABLE.get(key, key) in self.given:
+                continue
+            self[key] = value
+            self.from_file.add(key)
+
+    def _validate(self) -> None:
         from twisted.internet import reactor
 
+        if self["log-level"] not in LEVELS:
+            raise usage.UsageError(
+                f"bad --log-level {self['log-level']!r}: use one of {', '.join(LEVELS)}"
+            )
+        if self["log-format"] not in FORMATS:
+            raise usage.UsageError(
+                f"bad --log-format {self['log-format']!r}: use one of {', '.join(FORMATS)}"
+            )
         if not self["port"]:
             self["port"] = [DEFAULT_PORT]
         endpoints_: list[IStreamServerEndpoint] = []
@@ -314,6 +390,9 @@ class ChatService(service.MultiService):
         self.exit_process = exit_process
         #: 1 once the database turned out to be misconfigured, else 0.
         self.exit_status = 0
+        #: Reloads the ``--config`` file (on SIGHUP when this service owns the process).
+        self.reloader: Reloader | None = None
+        self._previous_sighup: Any = None
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
@@ -338,6 +417,8 @@ class ChatService(service.MultiService):
         tune_garbage_collector()
         if self.exit_process:
             atexit.register(self._exit_with_status)
+            if self.reloader is not None and hasattr(signal, "SIGHUP"):
+                self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
         if self.store is not None:
             self.store.database.on_misconfigured = self._database_misconfigured
             self.store.start()
@@ -348,6 +429,14 @@ class ChatService(service.MultiService):
             self._prune.clock = self.chat.clock
             self._prune.start(60, now=False)
         super().startService()
+
+    def _sighup(self, signum: int, frame: Any) -> None:
+        """SIGHUP: reload the configuration file, from the reactor (not in the handler)."""
+        from twisted.internet import reactor as _reactor
+
+        reactor: Any = _reactor
+        if self.reloader is not None:
+            reactor.callFromThread(self.reloader.reload)
 
     def _database_misconfigured(self, error: DatabaseMisconfigured) -> None:
         """The database can never work as configured: say so in one line, and stop.
@@ -403,6 +492,9 @@ class ChatService(service.MultiService):
         """
         if self._prune is not None and self._prune.running:
             self._prune.stop()
+        if self._previous_sighup is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
+            self._previous_sighup = None
         if self.chat.accounts is not None:
             self.chat.accounts.stop()
         # A SIGTERM/SIGINT shutdown is a normal, graceful stop: exit 0. (twistd would otherwise
@@ -419,6 +511,10 @@ class ChatService(service.MultiService):
             if left:
                 self.log.warn("{count} login records could not be written", count=left)
             self.store.database.close()
+        for summary in (self.chat.disconnects, self.chat.refusals):
+            summary.flush()
+        if self.chat.accounts is not None:
+            self.chat.accounts.failed_logins.flush()
         self.log.info("twisted-chat stopped: {stats}", stats=dict(self.factory.stats))
 
 
@@ -473,6 +569,12 @@ def makeService(options: Options) -> ChatService:
     from twisted.internet import reactor as _reactor
 
     reactor: Any = _reactor
+    # Run by twistd (whose options are the parent of ours), the service owns the process.
+    owns_process = options.parent is not None
+    log_setup = None
+    if owns_process:  # twistd begins logging after this: filter and format what it shows
+        log_setup = LogSetup(options["log-level"], options["log-format"])
+        log_setup.install()
     url = options["db_url"]
     store = open_login_store(url, reactor, options["db_queue"])
     accounts = Accounts(
@@ -492,9 +594,10 @@ def makeService(options: Options) -> ChatService:
     chat = ChatCore(
         CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True, room=room
     )
-    # Run by twistd (whose options are the parent of ours), the service owns the process.
-    owns_process = options.parent is not None
+    chat.operators = operator_keys(options["operators"])
     server = ChatService(chat, store, url.describe(), options["limits"], owns_process)
+    if options["config"] is not None:
+        server.reloader = Reloader(options, server, log_setup)
     if cluster is not None:
         from twisted_chat.cluster.service import ClusterService
 

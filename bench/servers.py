@@ -219,6 +219,17 @@ def server_command(name: str, port: int, db: str | None, workdir: Path) -> list[
     raise ValueError(f"unknown server {name!r} (one of {', '.join(ALL_SERVERS)})")
 
 
+#: The start of ours's reply to a nickname line while its registered nicknames are not loaded.
+STARTING_UP = "! El servidor está arrancando".encode()
+
+
+def _takes_logins(probe: socket.socket) -> bool:
+    """Whether ours, at the prompt on ``probe``, takes logins yet (its registered nicknames are
+    loaded): an invalid nickname line gets the invalid-nickname line, not the starting-up one."""
+    probe.sendall(b"1\r\n")  # never a valid nickname: no login, nothing recorded
+    return not probe.recv(1024).startswith(STARTING_UP)
+
+
 def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProcess:
     """Start server ``name`` on a free loopback port and wait until it accepts connections.
 
@@ -246,8 +257,14 @@ def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProce
                 probe.settimeout(5)
                 if name == "ours-ws":  # HTTP: the client speaks first
                     probe.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                if not probe.recv(1024):  # the prompt (or the page): up and serving
-                    raise ConnectionResetError("closed before answering")
+                    if not probe.recv(1024):  # the page: up and serving
+                        raise ConnectionResetError("closed before answering")
+                    time.sleep(0.5)  # SQLite's accounts load in milliseconds; no probe login
+                else:
+                    probe.recv(1024)  # the prompt: the server is up and serving
+                    if name == "ours" and not _takes_logins(probe):
+                        time.sleep(0.1)
+                        continue
             return server
         except OSError:
             time.sleep(0.1)

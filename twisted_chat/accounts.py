@@ -19,11 +19,12 @@ from typing import Any, Protocol, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
 from twisted_chat.limits import AttemptWindow
+from twisted_chat.logsummary import LogSummary
 
 T = TypeVar("T")
 
@@ -97,14 +98,25 @@ class Accounts:
         self._hashes: dict[str, str] = {}
         self.loaded = storage is None
         self._load_backoff = 0.0
+        self._load_retry: IDelayedCall | None = None
+        # Failed loads so far, and when the first failed (warned once, not once per retry).
+        self._load_failures = 0
+        self._load_failed_since = 0.0
+        #: Failed logins (wrong password, rate limited), summarised in the log.
+        self.failed_logins = LogSummary("failed logins", clock)
+        self._stopped = False
         self._by_host = AttemptWindow(max_failures, failure_window)
         self._by_nick = AttemptWindow(max_failures, failure_window)
+        #: Called with ``(nick_key, password_hash)`` after every registration or password
+        #: change made here (a cluster tells the other nodes).
+        self.changed: list[Callable[[str, str], None]] = []
 
     # -- start-up ---------------------------------------------------------------------------
 
     def load(self) -> None:
         """Load every hash from storage, retrying with backoff while it is unavailable."""
-        if self._storage is None or self.loaded:
+        self._load_retry = None
+        if self._storage is None or self.loaded or self._stopped:
             return
 
         def loaded(hashes: dict[str, str]) -> None:
@@ -112,19 +124,65 @@ class Accounts:
             hashes.update(self._hashes)
             self._hashes = hashes
             self.loaded = True
-            self.log.info("{count} registered nicknames loaded", count=len(hashes))
+            if self._load_failures:
+                self.log.info(
+                    "{count} registered nicknames loaded after {seconds:.1f}s ({attempts} "
+                    "failed attempts); logins are taken now",
+                    count=len(hashes),
+                    seconds=self._clock.seconds() - self._load_failed_since,
+                    attempts=self._load_failures,
+                )
+            else:
+                self.log.info("{count} registered nicknames loaded", count=len(hashes))
 
         def failed(failure: Any) -> None:
+            if self._stopped:
+                return  # the server is stopping (the storage can never work, or shutdown)
             self._load_backoff = min(MAX_LOAD_BACKOFF, max(0.5, self._load_backoff * 2))
-            self.log.warn(
-                "Registered nicknames not loaded yet ({error}); retrying in {delay}s. Until "
-                "then registered nicknames are NOT protected.",
-                error=failure.value,
-                delay=self._load_backoff,
-            )
-            self._clock.callLater(self._load_backoff, self.load)
+            self._load_failures += 1
+            if self._load_failures == 1:  # once; the retries are at debug level
+                self._load_failed_since = self._clock.seconds()
+                self.log.warn(
+                    "Registered nicknames not loaded yet ({error}); retrying with backoff (at "
+                    "most {most:g}s). Until then logins are refused with a try-again line.",
+                    error=failure.value,
+                    most=MAX_LOAD_BACKOFF,
+                )
+            else:
+                self.log.debug(
+                    "Registered nicknames still not loaded ({error}); retrying in {delay}s",
+                    error=failure.value,
+                    delay=self._load_backoff,
+                )
+            self._load_retry = self._clock.callLater(self._load_backoff, self.load)
 
         self._storage.load_accounts().addCallbacks(loaded, failed)
+
+    def stop(self) -> None:
+        """Stop trying to load (the server is stopping): no more attempts, no more warnings."""
+        self._stopped = True
+        if self._load_retry is not None and self._load_retry.active():
+            self._load_retry.cancel()
+        self._load_retry = None
+
+    def reload(self) -> None:
+        """Read every hash from storage again (after a cluster outage: changes made on other
+        nodes meanwhile); the ones held now stay until the read succeeds."""
+        if self._storage is None:
+            return
+
+        def loaded(hashes: dict[str, str]) -> None:
+            self._hashes.update(hashes)
+            self.loaded = True
+
+        def failed(failure: Any) -> None:
+            self.log.warn("Registered nicknames not reloaded: {error}", error=failure.value)
+
+        self._storage.load_accounts().addCallbacks(loaded, failed)
+
+    def set_hash(self, nick_key: str, password_hash: str) -> None:
+        """Take a registration or password change made elsewhere (another node)."""
+        self._hashes[nick_key] = password_hash
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -152,6 +210,8 @@ class Accounts:
             return LoginCheck.OK if stored is None else LoginCheck.NEEDS_PASSWORD
         now = self._clock.seconds()
         if self._by_host.blocked(host, now) or self._by_nick.blocked(nick_key, now):
+            self.log.debug("login for {nick} from {host} rate limited", nick=nickname, host=host)
+            self.failed_logins.count("rate_limited")
             return LoginCheck.REFUSED
         # Count the attempt as failed until it is known to be good, so that parallel attempts
         # from one address cannot get more checks than the limit allows.
@@ -167,7 +227,8 @@ class Accounts:
             self._by_host.forgive(host, now)
             self._by_nick.forgive(nick_key, now)
             return LoginCheck.OK
-        self.log.info("failed login for {nick} from {host}", nick=nickname, host=host)
+        self.log.debug("failed login for {nick} from {host}", nick=nickname, host=host)
+        self.failed_logins.count("bad_password" if stored is not None else "not_registered")
         return LoginCheck.REFUSED
 
     def _verify(self, stored: str, password: str) -> bool:
@@ -216,4 +277,7 @@ class Accounts:
         except Exception as e:
             self.log.warn("saving the account of {nick} failed: {error}", nick=nickname, error=e)
             raise AccountError("storage_unavailable") from None
-        self._hashes[nicknames.key(nickname)] = password_hash
+        nick_key = nicknames.key(nickname)
+        self._hashes[nick_key] = password_hash
+        for callback in self.changed:
+            callback(nick_key, password_hash)

@@ -19,8 +19,9 @@ from twisted.python.failure import Failure
 from twisted_chat import nicknames, wire
 from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.commands import Commands
-from twisted_chat.core import ChatSession, Room
+from twisted_chat.core import ChatSession, Claim, Room
 from twisted_chat.lines import is_blank, split_first_word
+from twisted_chat.logsummary import LogSummary
 from twisted_chat.text import Catalogue
 
 #: Join/leave notices are gathered (when batching) and written together, one write per user.
@@ -42,6 +43,11 @@ def notice_delay(users: int, since_last_flush: float) -> float:
     return min(MAX_NOTICE_DELAY, max(NOTICE_QUIET, wait))
 
 
+#: Builds the room of a chat: ``(texts, schedule)``, where ``schedule`` is the notice-gathering
+#: function or ``None`` (see :class:`~twisted_chat.core.Room`).
+RoomFactory = Callable[[Catalogue, Callable[[Callable[[], None]], object] | None], Room]
+
+
 class LoginRecorder(Protocol):
     """Where logins are recorded (implemented by :class:`twisted_chat.storage.LoginStore`)."""
 
@@ -61,12 +67,13 @@ class ChatCore:
         logins: LoginRecorder | None = None,
         accounts: Accounts | None = None,
         batch_notices: bool = False,
+        room: RoomFactory = Room,
     ) -> None:
         self.texts = texts
         self.clock = clock
         self.logins = logins
         self.accounts = accounts
-        self.room = Room(texts, self._schedule_notices if batch_notices else None)
+        self.room = room(texts, self._schedule_notices if batch_notices else None)
         self.commands = Commands(self.room, texts, clock, accounts)
         self._prompt = wire.notice(texts.prompt)
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
@@ -75,6 +82,19 @@ class ChatCore:
         # number of the current round of gathering.
         self._notices_flushed_at = float("-inf")
         self._notice_round = 0
+        #: The nickname keys of the server's operators (``--operator``, ``operators = [...]``).
+        self.operators: set[str] = set()
+        #: Connections ended by a limit (flood, sendq, strikes, timeouts), summarised in the log.
+        self.disconnects = LogSummary("disconnects", clock)
+        #: Connections refused at once (server full, too many from one address), summarised.
+        self.refusals = LogSummary("refused connections", clock)
+
+    def use_texts(self, texts: Catalogue) -> None:
+        """Speak ``texts`` from now on (a configuration reload changed the language)."""
+        self.texts = texts
+        self.room.texts = texts
+        self.commands.texts = texts
+        self._prompt = wire.notice(texts.prompt)
 
     def _schedule_notices(self, flush: Callable[[], None]) -> None:
         """The room has a first notice to gather: flush after a pause, or at the deadline."""
@@ -146,8 +166,14 @@ class ChatCore:
         """Try the nickname line ``raw`` (``NICK`` or ``NICK PASSWORD``) for ``session``.
 
         A refusal is exactly one ``! `` line. A line with a password is checked in a thread;
-        meanwhile the session is held (its later lines wait) and the nickname is taken.
+        meanwhile the session is held (its later lines wait) and the nickname is taken. Until
+        the registered nicknames are loaded, nobody can tell a registered nickname from a free
+        one, so every nickname line is refused with a try-again line (never an impostor).
         """
+        accounts = self.accounts
+        if accounts is not None and not accounts.loaded:
+            session.deliver(wire.error(self.texts.starting_up))
+            return
         word, rest = split_first_word(raw.strip(" \t"))
         password = rest.strip(" \t") or None
         nickname = nicknames.normalize(word)
@@ -158,12 +184,11 @@ class ChatCore:
         if nickname in self.room or nick_key in self._checking:
             session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
             return
-        accounts = self.accounts
         if password is None:
             if accounts is not None and accounts.is_registered(nickname):
                 session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
             else:
-                self._accept(session, nickname)
+                self._claim(session, nickname, held=False)
             return
         if accounts is None:  # no accounts at all: a password can never be right
             session.deliver(wire.error(self.texts.login_refused))
@@ -172,12 +197,14 @@ class ChatCore:
         session.hold()
 
         def checked(result: LoginCheck) -> None:
-            del self._checking[nick_key]
             if session.closing:
+                self._done_checking(nick_key, session)
                 return
             if result is LoginCheck.OK:
-                self._accept(session, nickname)
-            elif result is LoginCheck.NEEDS_PASSWORD:
+                self._claim(session, nickname, held=True)
+                return
+            self._done_checking(nick_key, session)
+            if result is LoginCheck.NEEDS_PASSWORD:
                 session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
             else:
                 session.deliver(wire.error(self.texts.login_refused))
@@ -188,6 +215,45 @@ class ChatCore:
             checked(LoginCheck.REFUSED)
 
         accounts.check_login(nickname, password, session.host).addCallbacks(checked, failed)
+
+    def _done_checking(self, nick_key: str, session: ChatSession) -> None:
+        if self._checking.get(nick_key) is session:
+            del self._checking[nick_key]
+
+    def _claim(self, session: ChatSession, nickname: str, held: bool) -> None:
+        """Claim ``nickname`` in the room, then accept the login or give the one ``! `` line.
+
+        One process's room answers at once; a clustered room asks the cluster, and meanwhile
+        the session is held and the nickname counts as taken here.
+        """
+        nick_key = nicknames.key(nickname)
+        claimed = self.room.claim(nickname)
+        if not claimed.called:
+            self._checking[nick_key] = session
+            if not held:
+                session.hold()
+                held = True
+
+        def done(result: Claim) -> None:
+            self._done_checking(nick_key, session)
+            if session.closing:
+                if result is Claim.OK:
+                    self.room.unclaim(nickname)
+                return
+            if result is Claim.OK:
+                self._accept(session, nickname)
+            elif result is Claim.TAKEN:
+                session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
+            else:
+                session.deliver(wire.error(self.texts.cluster_unavailable))
+            if held:
+                session.release()
+
+        def failed(failure: Failure) -> Claim:
+            self.log.failure("claiming {nick} failed", failure, nick=nickname)
+            return Claim.UNAVAILABLE
+
+        claimed.addErrback(failed).addCallback(done)
 
     def _accept(self, session: ChatSession, nickname: str) -> None:
         """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login."""
@@ -211,8 +277,11 @@ class ChatCore:
             session.deliver(wire.notice(text))
 
         def not_recorded(failure: Failure) -> None:
-            # The store logs outages itself, once; the chat simply goes on.
-            self.log.debug("login of {nick} not recorded yet: {f}", nick=nickname, f=failure)
+            # The store logs outages itself, once; the chat simply goes on. One line, without
+            # the failure itself (which would render as a traceback wherever debug is shown).
+            self.log.debug(
+                "login of {nick} not recorded yet: {error}", nick=nickname, error=failure.value
+            )
 
         self.logins.record_login(nickname, self.now()).addCallbacks(show_previous, not_recorded)
 
@@ -251,7 +320,7 @@ class ChatCore:
         elif is_blank(text):
             sender.deliver(wire.error(self.texts.private_empty))
         else:
-            self.log.info(
+            self.log.debug(
                 "private message from {sender} to {target}: not connected",
                 sender=sender.nickname,
                 target=target_nick,

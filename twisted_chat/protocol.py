@@ -208,8 +208,9 @@ class ChatProtocol(LineReceiver):
         sendq = self._sendq
         if sendq is not None and sendq.paused:
             buffered = int(getattr(transport, "bufferSize", 0))
-            if sendq.queued(len(data), buffered, self.limits.sendq) and self.session is not None:
-                self.session.sendq_exceeded()
+            session = self.session
+            if session is not None and sendq.queued(len(data), buffered, session.limits.sendq):
+                session.sendq_exceeded()
 
     def sendLine(self, line: bytes) -> None:
         """Send one server line (``line`` without terminator), as ``LineReceiver`` does."""
@@ -277,10 +278,18 @@ class ChatFactory(protocol.ServerFactory):
         reason = self.counter.refuse_reason(session.host or None)
         if reason is not None:
             self.stats[f"refused_{reason}"] += 1
+            self.chat.refusals.count(reason)
             return "server_full" if reason == "server_full" else "too_many_from_ip"
         self.counter.opened(session.host or None)
         self.connections.add(session)
         return None
+
+    def use_limits(self, limits: Limits) -> None:
+        """Apply ``limits`` (a configuration reload) to new and open connections alike."""
+        self.limits = limits
+        self.counter.configure(limits.max_clients, limits.max_per_ip, list(limits.exempt))
+        for session in list(self.connections):
+            session.use_limits(limits)
 
     def release(self, session: Session) -> None:
         """A connection counted by :meth:`admit` is gone."""

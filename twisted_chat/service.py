@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
+import getopt
+import os
+import re
+import signal
+import socket
+import sys
 from typing import Any
 
 from twisted.application import service
 from twisted.internet import defer, endpoints, task, threads
+from twisted.internet import error as error_
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 
 from twisted_chat.accounts import Accounts
 from twisted_chat.chat import ChatCore
+from twisted_chat.config import REPEATABLE, OptionKinds, read_config
+from twisted_chat.core import Room
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
+from twisted_chat.logsetup import FORMATS, LEVELS, LogSetup
 from twisted_chat.protocol import ChatFactory
+from twisted_chat.proxy import proxied
+from twisted_chat.reload import Reloader, operator_keys
 from twisted_chat.storage import (
+    MYSQL_DRIVER_HINT,
     AccountStore,
     BadDatabaseURL,
+    DatabaseMisconfigured,
     LoginStore,
+    MysqlURL,
+    mysql_driver_problem,
     open_login_store,
     parse_db_url,
 )
@@ -30,6 +48,7 @@ DEFAULT_DB = "sqlite:chat.sqlite3"
 SHUTDOWN_CLOSE_TIMEOUT = 1.5
 #: Longest wait for queued database writes at shutdown, in seconds.
 SHUTDOWN_FLUSH_TIMEOUT = 2.5
+_NODE_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 #: File descriptors kept for the listeners, the database and logs.
 RESERVED_FILES = 32
 
@@ -62,6 +81,27 @@ class Options(usage.Options):
         ["idle-timeout", None, "0", "Close logged-in clients silent for SECONDS (0 = never)."],
         ["db-queue", None, "100000", "Most login records kept while the database is down."],
         [
+            "redis",
+            None,
+            None,
+            "Cluster mode: join the other nodes through Redis at redis://[:PASSWORD@]HOST[:PORT]"
+            "[/DB] (the password may come from $CHAT_REDIS_PASSWORD instead).",
+        ],
+        [
+            "node-id",
+            None,
+            None,
+            "This node's name in the cluster (default: hostname-PID); letters, digits, . _ -.",
+        ],
+        [
+            "cluster-ttl",
+            None,
+            "10",
+            "Seconds a node's users survive it after it stops heartbeating (it heartbeats "
+            "every third of that).",
+        ],
+        ["redis-prefix", None, "chat:", "Prefix of every Redis key and channel of this chat."],
+        [
             "backlog",
             None,
             "1024",
@@ -75,6 +115,15 @@ class Options(usage.Options):
             "WebSocket keepalive: ping every SECONDS, disconnect a client that has not answered "
             "by the next ping (0 = no pings).",
         ],
+        [
+            "config",
+            None,
+            None,
+            "TOML file of options (keys are the option names); the command line wins over it. "
+            "SIGHUP reloads it.",
+        ],
+        ["log-level", None, "info", "Lowest level logged: debug, info, warn or error."],
+        ["log-format", None, "text", "Log lines as text, or json (one JSON object per line)."],
     ]
 
     def __init__(self) -> None:
@@ -83,6 +132,37 @@ class Options(usage.Options):
         self["exempt"] = []
         self["web"] = []
         self["web-origin"] = []
+        self["operators"] = []
+        #: The arguments given to :meth:`parseOptions` (a reload parses them again).
+        self.argv: list[str] = []
+        #: The options given on the command line (long names), which win over ``--config``.
+        self.given: set[str] = set()
+        #: The options that came from the ``--config`` file.
+        self.from_file: set[str] = set()
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """Parse ``options`` (``sys.argv[1:]`` by default), noting which were given."""
+        argv = list(sys.argv[1:] if options is None else options)
+        self.argv = argv
+        try:
+            given, _ = getopt.getopt(argv, self.shortOpt, self.longOpt)  # as usage.Options does
+        except getopt.error:
+            given = []  # the parse below reports it
+        for name, _value in given:
+            name = name.lstrip("-")
+            name = self.synonyms.get(name, self.synonyms.get(name.replace("-", "_"), name))
+            self.given.add(name.replace("_", "-"))
+        super().parseOptions(argv)
+
+    def reparsed(self) -> Options:
+        """The same command line parsed again, with the ``--config`` file read again."""
+        fresh = type(self)()
+        fresh.parseOptions(self.argv)
+        return fresh
+
+    def opt_operator(self, nickname: str) -> None:
+        """Nickname of a server operator; repeatable."""
+        self["operators"].append(nickname)
 
     def opt_exempt(self, network: str) -> None:
         """Network exempt from --max-per-ip; repeatable (default 127.0.0.0/8 and ::1; 'none'
@@ -112,7 +192,39 @@ class Options(usage.Options):
         self["web-origin"].append(origin)
 
     def postOptions(self) -> None:
-        """Validate every option, turning bad values into usage errors."""
+        """Read the ``--config`` file, then validate every option, turning bad values into
+        usage errors (naming the file and key for a value that came from the file)."""
+        if self["config"] is not None:
+            self._read_config(self["config"])
+        try:
+            self._validate()
+        except usage.UsageError as e:
+            named = re.search(r"--([a-z][a-z-]*)", str(e))
+            key = named.group(1) if named else None
+            key = {command: key for key, command in REPEATABLE.items()}.get(key or "", key)
+            if key in self.from_file:
+                raise usage.UsageError(f"--config {self['config']}: {key!r}: {e}") from None
+            raise
+
+    def _read_config(self, path: str) -> None:
+        """Take the options of the file ``path`` that the command line did not give."""
+        values = read_config(path, OptionKinds.from_parameters(self.optParameters))
+        for key, value in values.items():
+            if REPEATABLE.get(key, key) in self.given:
+                continue
+            self[key] = value
+            self.from_file.add(key)
+
+    def _validate(self) -> None:
+
+        if self["log-level"] not in LEVELS:
+            raise usage.UsageError(
+                f"bad --log-level {self['log-level']!r}: use one of {', '.join(LEVELS)}"
+            )
+        if self["log-format"] not in FORMATS:
+            raise usage.UsageError(
+                f"bad --log-format {self['log-format']!r}: use one of {', '.join(FORMATS)}"
+            )
         if not self["port"]:
             self["port"] = [DEFAULT_PORT]
         self["endpoints"] = [self._endpoint("port", d) for d in self["port"]]
@@ -126,26 +238,67 @@ class Options(usage.Options):
             raise usage.UsageError(f"bad --db: {e}") from None
         except Exception as e:
             raise usage.UsageError(f"bad --db {self['db']!r}: {e}") from None
+        if isinstance(self["db_url"], MysqlURL):
+            problem = mysql_driver_problem()
+            if problem is not None:
+                raise usage.UsageError(
+                    f"bad --db: MySQL needs the mysqlclient driver ({problem}): {MYSQL_DRIVER_HINT}"
+                )
         self["limits"] = self._limits()
         self["db_queue"] = self._number("db-queue", int, minimum=1)
+        self["cluster"] = self._cluster()
+
+    def _cluster(self) -> Any:
+        """The cluster configuration, or ``None`` without ``--redis``."""
+        if self["redis"] is None:
+            for name in ("node-id",):
+                if self[name] is not None:
+                    raise usage.UsageError(f"--{name} needs --redis")
+            return None
+        from twisted_chat.cluster.room import ClusterConfig
+        from twisted_chat.cluster.url import BadRedisURL, parse_redis_url
+
+        try:
+            url = parse_redis_url(self["redis"])
+        except BadRedisURL as e:
+            raise usage.UsageError(f"bad --redis: {e}") from None
+        node_id = self["node-id"]
+        if node_id is None:
+            node_id = f"{socket.gethostname()}-{os.getpid()}"
+            node_id = "".join(c if c.isalnum() or c in "._-" else "-" for c in node_id)
+        if not _NODE_ID_RE.fullmatch(node_id):
+            raise usage.UsageError(
+                f"bad --node-id {node_id!r}: 1 to 64 letters, digits, '.', '_' or '-'"
+            )
+        prefix = self["redis-prefix"]
+        if not prefix or len(prefix) > 64 or not prefix.isprintable() or " " in prefix:
+            raise usage.UsageError(
+                f"bad --redis-prefix {prefix!r}: 1 to 64 printable characters, no spaces"
+            )
+        ttl = self._number("cluster-ttl", float, minimum=1)
+        return ClusterConfig(url=url, node_id=node_id, ttl=ttl, prefix=prefix)
 
     def _endpoint(self, option: str, description: str) -> IStreamServerEndpoint:
         """The server endpoint of one ``--port`` or ``--web`` value (with ``--backlog``)."""
         from twisted.internet import reactor
 
         kind, _, rest = description.partition(":")
-        if kind in ("tcp", "tcp6", "ssl") and rest:
+        inner = rest.partition(":")[0] if kind == "haproxy" else kind
+        spec = rest if kind == "haproxy" else description
+        if inner in ("tcp", "tcp6", "ssl") and kind != "haproxy" and rest:
             port = rest.split(":", 1)[0].removeprefix("port=")
             if not port.isdigit() or not 0 <= int(port) <= 65535:
                 raise usage.UsageError(
                     f"bad --{option} {description!r}: port must be a number from 0 to 65535"
                 )
-        if kind in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
-            description = f"{description}:backlog={self._number('backlog', int, minimum=1)}"
+        if inner in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
+            spec = f"{spec}:backlog={self._number('backlog', int, minimum=1)}"
         try:
-            endpoint: IStreamServerEndpoint = endpoints.serverFromString(reactor, description)
+            endpoint: IStreamServerEndpoint = endpoints.serverFromString(reactor, spec)
         except Exception as e:  # ValueError, KeyError, SSL errors, missing files...
             raise usage.UsageError(f"bad --{option} {description!r}: {e}") from None
+        if kind == "haproxy":  # ours: the chat starts after the PROXY header
+            endpoint = proxied(endpoint)
         return endpoint
 
     def _number(self, name: str, kind: type[int] | type[float], minimum: float = 0) -> Any:
@@ -254,6 +407,7 @@ class ChatService(service.MultiService):
         store: LoginStore | None,
         db_description: str,
         limits: Limits | None = None,
+        exit_process: bool = False,
     ) -> None:
         super().__init__()
         self.chat = chat
@@ -261,6 +415,14 @@ class ChatService(service.MultiService):
         self.factory = ChatFactory(chat, limits, batch_writes=True)
         self.db_description = db_description
         self._prune: task.LoopingCall | None = None
+        #: Whether this service owns the process (run by ``twistd``): a database that can never
+        #: work then stops the reactor, and the process exits with :attr:`exit_status`.
+        self.exit_process = exit_process
+        #: 1 once the database turned out to be misconfigured, else 0.
+        self.exit_status = 0
+        #: Reloads the ``--config`` file (on SIGHUP when this service owns the process).
+        self.reloader: Reloader | None = None
+        self._previous_sighup: Any = None
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
@@ -299,7 +461,12 @@ class ChatService(service.MultiService):
         )
         raise_open_files_limit(limits.max_clients)
         tune_garbage_collector()
+        if self.exit_process:
+            atexit.register(self._exit_with_status)
+            if self.reloader is not None and hasattr(signal, "SIGHUP"):
+                self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
         if self.store is not None:
+            self.store.database.on_misconfigured = self._database_misconfigured
             self.store.start()
         accounts = self.chat.accounts
         if accounts is not None:
@@ -308,6 +475,59 @@ class ChatService(service.MultiService):
             self._prune.clock = self.chat.clock
             self._prune.start(60, now=False)
         super().startService()
+
+    def _sighup(self, signum: int, frame: Any) -> None:
+        """SIGHUP: reload the configuration file, from the reactor (not in the handler)."""
+        from twisted.internet import reactor as _reactor
+
+        reactor: Any = _reactor
+        if self.reloader is not None:
+            reactor.callFromThread(self.reloader.reload)
+
+    def _database_misconfigured(self, error: DatabaseMisconfigured) -> None:
+        """The database can never work as configured: say so in one line, and stop.
+
+        Called once by the database, before the stores see the error (so they stay quiet). The
+        server has not taken a login yet (none is taken before the accounts are loaded), so
+        nothing is lost. Under ``twistd`` the reactor stops (the usual graceful shutdown) and the
+        process then exits with status 1.
+        """
+        if self.chat.accounts is not None:
+            self.chat.accounts.stop()
+        self.stop_with_error(f"bad --db: {error}")
+
+    def stop_with_error(self, message: str) -> None:
+        """A configuration that can never work, found while running (a database, a Redis that
+        refuses the credentials, a node id in use): log ``message`` once, without a
+        traceback, and stop; under ``twistd`` the process then exits with status 1."""
+        if self.exit_status:
+            return  # stopping already
+        self.exit_status = 1
+        if not self.exit_process:
+            self.log.critical("{message}", message=message)
+            return
+        self.log.critical("{message}; exiting with status 1", message=message)
+        from twisted.internet import reactor
+
+        with contextlib.suppress(error_.ReactorNotRunning):  # stopping already
+            reactor.stop()
+
+    def _exit_with_status(self) -> None:
+        """At interpreter exit (after ``twistd`` has shut down and logged its last line), exit
+        with :attr:`exit_status` if it is not 0.
+
+        ``twistd`` has no way to end with a status of our choosing once the reactor has run
+        (``ListenerService`` can raise ``SystemExit`` only because it fails before), so this
+        flushes the output and ends the process with ``os._exit``. Registered at start-up, it
+        runs after the exit handlers registered later.
+        """
+        if not self.exit_status:
+            return
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+        os._exit(self.exit_status)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
@@ -318,6 +538,11 @@ class ChatService(service.MultiService):
         """
         if self._prune is not None and self._prune.running:
             self._prune.stop()
+        if self._previous_sighup is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
+            self._previous_sighup = None
+        if self.chat.accounts is not None:
+            self.chat.accounts.stop()
         # A SIGTERM/SIGINT shutdown is a normal, graceful stop: exit 0. (twistd would otherwise
         # re-raise the signal after shutting down, and the process would die of it.)
         from twisted.internet import reactor
@@ -332,6 +557,10 @@ class ChatService(service.MultiService):
             if left:
                 self.log.warn("{count} login records could not be written", count=left)
             self.store.database.close()
+        for summary in (self.chat.disconnects, self.chat.refusals):
+            summary.flush()
+        if self.chat.accounts is not None:
+            self.chat.accounts.failed_logins.flush()
         self.log.info("twisted-chat stopped: {stats}", stats=dict(self.factory.stats))
 
 
@@ -386,6 +615,12 @@ def makeService(options: Options) -> ChatService:
     from twisted.internet import reactor as _reactor
 
     reactor: Any = _reactor
+    # Run by twistd (whose options are the parent of ours), the service owns the process.
+    owns_process = options.parent is not None
+    log_setup = None
+    if owns_process:  # twistd begins logging after this: filter and format what it shows
+        log_setup = LogSetup(options["log-level"], options["log-format"])
+        log_setup.install()
     url = options["db_url"]
     store = open_login_store(url, reactor, options["db_queue"])
     accounts = Accounts(
@@ -393,8 +628,27 @@ def makeService(options: Options) -> ChatService:
         reactor,
         functools.partial(threads.deferToThreadPool, reactor, reactor.getThreadPool()),
     )
-    chat = ChatCore(CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True)
-    server = ChatService(chat, store, url.describe(), options["limits"])
+    cluster = options.get("cluster")
+    room: Any = Room
+    if cluster is not None:  # only now: without --redis no Redis code is imported
+        from twisted_chat.cluster.room import ClusterRoom
+
+        def on_fatal(message: str) -> None:
+            server.stop_with_error(message)
+
+        room = functools.partial(ClusterRoom, config=cluster, clock=reactor, on_fatal=on_fatal)
+    chat = ChatCore(
+        CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True, room=room
+    )
+    chat.operators = operator_keys(options["operators"])
+    server = ChatService(chat, store, url.describe(), options["limits"], owns_process)
+    if options["config"] is not None:
+        server.reloader = Reloader(options, server, log_setup)
+    if cluster is not None:
+        from twisted_chat.cluster.service import ClusterService
+
+        chat.room.attach_accounts(accounts)  # type: ignore[attr-defined]
+        ClusterService(chat.room).setServiceParent(server)  # type: ignore[arg-type]
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)
     for endpoint, description in zip(options["web_endpoints"], options["web"], strict=True):

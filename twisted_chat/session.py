@@ -323,7 +323,10 @@ class Session:
         if self._closing:
             return
         self.disconnect_cause = cause
-        self.log.info("disconnecting {who} ({cause})", who=self.nickname or self._host, cause=cause)
+        self.log.debug(
+            "disconnecting {who} ({cause})", who=self.nickname or self._host, cause=cause
+        )
+        self.chat.disconnects.count(cause)
         if text is not None:
             self.deliver(wire.error(text))
         self.close()
@@ -334,7 +337,8 @@ class Session:
         if self._closing:
             return
         self.disconnect_cause = "sendq"
-        self.log.info("disconnecting {who} (sendq)", who=self.nickname or self._host)
+        self.log.debug("disconnecting {who} (sendq)", who=self.nickname or self._host)
+        self.chat.disconnects.count("sendq")
         self._set_closing()
         self._out = None
         try:
@@ -417,6 +421,29 @@ class Session:
         if timeout > 0:
             self._last_line = self._now()
             self._timer = self._clock().callLater(timeout, self._idle_check)
+
+    def use_limits(self, limits: Limits) -> None:
+        """Apply ``limits`` (a configuration reload) to this open connection.
+
+        The flood budget takes the new rate and burst at once (on or off); the send queue,
+        strikes and flood-kick limits are read where they apply. A login timer already running
+        keeps its time; the idle timeout is re-armed with the new value (from now, if it was off).
+        """
+        old, self.limits = self.limits, limits
+        self._idle_timeout = limits.idle_timeout
+        if limits.flood_rate <= 0:
+            self._bucket = None
+        elif self._bucket is None:
+            self._bucket = TokenBucket(limits.flood_rate, limits.flood_burst, self._now())
+        else:
+            self._bucket.rate = limits.flood_rate
+            self._bucket.burst = max(1, limits.flood_burst)
+        if self.nickname is not None and limits.idle_timeout != old.idle_timeout:
+            self._cancel_timer()
+            if limits.idle_timeout > 0:
+                if old.idle_timeout <= 0:
+                    self._last_line = self._now()
+                self._timer = self._clock().callLater(0, self._idle_check)
 
     def hold(self) -> None:
         """Stop reading and keep later lines until :meth:`release`."""

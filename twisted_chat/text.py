@@ -54,6 +54,7 @@ class Catalogue:
     idle_timeout: str
     shutting_down: str
     # Registered nicknames
+    starting_up: str
     password_needed: str
     login_refused: str
     registered: str
@@ -65,6 +66,9 @@ class Catalogue:
     storage_unavailable: str
     usage_registrar: str
     usage_password: str
+    # Cluster
+    cluster_unavailable: str
+    nick_lost: str
 
 
 SPANISH: Final = Catalogue(
@@ -104,6 +108,9 @@ SPANISH: Final = Catalogue(
     login_timeout="No has elegido nickname a tiempo: desconectado.",
     idle_timeout="Demasiado tiempo sin actividad: desconectado.",
     shutting_down="El servidor se está apagando. Hasta pronto.",
+    starting_up=(
+        "El servidor está arrancando; inténtalo de nuevo en un momento. Elige un nickname:"
+    ),
     password_needed=(
         "El nickname {nick} está registrado y necesita contraseña: escribe {nick} CONTRASEÑA"
     ),
@@ -117,6 +124,11 @@ SPANISH: Final = Catalogue(
     storage_unavailable="La base de datos no está disponible; inténtalo más tarde.",
     usage_registrar="Uso: /registrar CONTRASEÑA",
     usage_password="Uso: /password ACTUAL NUEVA",
+    cluster_unavailable=(
+        "El chat no puede aceptar usuarios nuevos ahora mismo; inténtalo de nuevo en unos "
+        "segundos. Elige un nickname:"
+    ),
+    nick_lost="Otro usuario del chat tiene ahora el nickname {nick}: desconectado.",
 )
 
 ENGLISH: Final = Catalogue(
@@ -156,6 +168,7 @@ ENGLISH: Final = Catalogue(
     login_timeout="No nickname chosen in time: disconnected.",
     idle_timeout="Idle for too long: disconnected.",
     shutting_down="The server is shutting down. Goodbye.",
+    starting_up="The server is starting up; try again in a moment. Choose a nickname:",
     password_needed="The nickname {nick} is registered and needs a password: type {nick} PASSWORD",
     login_refused="Wrong nickname or password. Choose a nickname:",
     registered="Nickname {nick} registered: from now on log in with {nick} PASSWORD.",
@@ -167,6 +180,10 @@ ENGLISH: Final = Catalogue(
     storage_unavailable="The database is unavailable; try again later.",
     usage_registrar="Usage: /register PASSWORD",
     usage_password="Usage: /password OLD NEW",
+    cluster_unavailable=(
+        "The chat cannot take new users right now; try again in a few seconds. Choose a nickname:"
+    ),
+    nick_lost="Another user of the chat now holds the nickname {nick}: disconnected.",
 )
 
 #: The catalogues by ``--lang`` value.

@@ -173,7 +173,7 @@ class ChatWebSocket:
         session = self.session
         if session is not None and session.sendq.paused:
             buffered = int(getattr(self._raw, "bufferSize", 0))
-            if session.sendq.queued(len(data), buffered, self.limits.sendq):
+            if session.sendq.queued(len(data), buffered, session.limits.sendq):
                 session.sendq_exceeded()
 
     def close(self) -> None:

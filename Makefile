@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
+WEB ?=
 
 .PHONY: run test lint typecheck bench bench-tiny clean
 
@@ -27,9 +28,10 @@ $(VENV)/.mysql-deps: $(BIN)/twistd
 	touch $@
 
 ## Run the server on SQLite at 127.0.0.1:1234 (override with PORT=, HOST=, DB=; a
-## DB=mysql://... also installs the MySQL driver).
+## DB=mysql://... also installs the MySQL driver; WEB=ENDPOINT also serves the web client there).
 run: $(BIN)/twistd $(if $(filter mysql% mariadb%,$(DB)),$(VENV)/.mysql-deps)
-	$(BIN)/twistd -n --pidfile= chat --port tcp:$(PORT):interface=$(HOST) --db '$(DB)'
+	$(BIN)/twistd -n --pidfile= chat --port tcp:$(PORT):interface=$(HOST) --db '$(DB)' \
+	  $(if $(WEB),--web $(WEB))
 
 ## Lint, type-check, then run the whole test suite (MySQL tests against a real MariaDB).
 test: $(VENV)/.test-deps

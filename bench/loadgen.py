@@ -24,6 +24,11 @@ sequence number, so a receiver knows each delivery's latency. Scenarios:
     N idle logged-in clients. Reported: server RSS per connection = (RSS with N logged in and the
     server quiet - RSS before) / N.
 
+Against ``ours-ws`` every client is a WebSocket client of the ``--web`` port (:class:`WsClient`:
+the handshake, then each text message is a line and each line a masked text frame), so the
+fan-out row measures the same work through the WebSocket transport. Fan-out rows also report RSS
+per connection, measured the same way once the clients are logged in.
+
 For every row the server's CPU time comes from ``/proc/PID/stat`` (before/after), as CPU % and
 CPU microseconds per unit (delivery or login), and its RSS from ``/proc/PID/status``; the
 generator's own CPU comes from ``getrusage``. A row where the generator used 90 % or more of a
@@ -300,6 +305,98 @@ class Client(asyncio.Protocol):
             self.transport.abort()
 
 
+class FramedTransport:
+    """The part of a transport a :class:`Client` uses, turning its CRLF lines into WebSocket
+    text frames (masked with a zero key, as the client side must mask: XOR with 0 is free)."""
+
+    __slots__ = ("transport",)
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+
+    def write(self, data: bytes) -> None:
+        """Each line of ``data`` as one text frame."""
+        frames = []
+        for line in data[:-2].split(b"\r\n"):
+            size = len(line)
+            if size < 126:
+                frames.append(b"\x81%c\x00\x00\x00\x00%s" % (0x80 | size, line))
+            else:
+                frames.append(b"\x81\xfe%s\x00\x00\x00\x00%s" % (size.to_bytes(2, "big"), line))
+        self.transport.write(b"".join(frames))
+
+    def is_closing(self) -> bool:
+        """Whether the socket is closing."""
+        return self.transport.is_closing()
+
+    def abort(self) -> None:
+        """Drop the socket."""
+        self.transport.abort()
+
+
+class WsClient(Client):
+    """A :class:`Client` over the server's WebSocket: frames in become lines, lines out frames."""
+
+    def __init__(self, index: int, tally: Tally) -> None:
+        super().__init__(index, tally)
+        self.raw = b""
+        self.upgraded = False
+        self.socket: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Send the upgrade request; the client's writes are framed from now on."""
+        self.socket = cast(asyncio.Transport, transport)
+        host = f"127.0.0.1:{self.socket.get_extra_info('peername')[1]}"
+        self.socket.write(
+            b"GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            % host.encode()
+        )
+        self.transport = cast(asyncio.Transport, FramedTransport(self.socket))
+
+    def data_received(self, data: bytes) -> None:
+        """Unframe: every complete text frame is one line (``\\n``-terminated) for the client."""
+        raw = self.raw + data if self.raw else data
+        if not self.upgraded:
+            end = raw.find(b"\r\n\r\n")
+            if end < 0:
+                self.raw = raw
+                return
+            if not raw.startswith(b"HTTP/1.1 101"):
+                assert self.socket is not None
+                self.socket.abort()
+                return
+            self.upgraded = True
+            raw = raw[end + 4 :]
+        lines = []
+        at, size = 0, len(raw)
+        while size - at >= 2:
+            opcode, length = raw[at] & 0x0F, raw[at + 1] & 0x7F
+            start = at + 2
+            if length == 126:
+                if size - at < 4:
+                    break
+                length = int.from_bytes(raw[at + 2 : at + 4], "big")
+                start = at + 4
+            elif length == 127:
+                if size - at < 10:
+                    break
+                length = int.from_bytes(raw[at + 2 : at + 10], "big")
+                start = at + 10
+            if start + length > size:
+                break
+            if opcode == 1:
+                lines.append(raw[start : start + length])
+            elif opcode == 9 and self.socket is not None:  # ping: pong (payload < 126 bytes)
+                payload = raw[start : start + length]
+                self.socket.write(b"\x8a%c\x00\x00\x00\x00%s" % (0x80 | length, payload))
+            at = start + length
+        self.raw = raw[at:]
+        if lines:
+            lines.append(b"")
+            super().data_received(b"\n".join(lines))
+
+
 # -- row description and result ------------------------------------------------------------
 
 
@@ -430,7 +527,8 @@ class Row:
         protocol where the server speaks first nothing ever repairs it.
         """
         spec, result = self.spec, self.result
-        self.clients = [Client(i, self.tally) for i in range(count)]
+        kind = WsClient if spec.server == "ours-ws" else Client
+        self.clients = [kind(i, self.tally) for i in range(count)]
         latencies: array.array[int] = array.array("q")
         failures: Counter[str] = Counter()
         concurrency = spec.concurrency or (200 if spec.scenario == "connect" else 40)
@@ -442,7 +540,7 @@ class Row:
             async with gate:
                 started = monotonic_ns()
                 for _attempt in range(ATTEMPTS):
-                    client = self.clients[index] = Client(index, self.tally)
+                    client = self.clients[index] = kind(index, self.tally)
                     try:
                         await asyncio.wait_for(
                             self.loop.create_connection(client.itself, "127.0.0.1", port), 70
@@ -542,10 +640,13 @@ class Row:
     async def fanout(self) -> None:
         """Public messages from S senders to N clients, at a fixed rate or saturating."""
         spec, result, tally = self.spec, self.result, self.tally
+        await self.settle(quiet=0.5, timeout=10)
+        result.rss_before_kib = before = self.server.rss_kib()
         logged = await self.login_all(spec.clients)
         await self.settle()
         if len(logged) < 2:
             raise RuntimeError("fewer than two clients logged in")
+        result.rss_per_conn_kib = round((self.server.rss_kib() - before) / len(logged), 2)
         senders = logged[: max(1, min(spec.senders, len(logged) - 1))]
         for client in logged:
             client.mode = FANOUT

@@ -3,7 +3,9 @@
 Rows (each server started fresh for each row, on a free loopback port):
 
 - ``fanout`` at 100, 1000 and 5000 clients, 10 senders, 50 messages/s in all (also against the
-  ``floor``, the cheapest Python fan-out: see ``bench/reference/send_loop.py``);
+  ``floor``, the cheapest Python fan-out: see ``bench/reference/send_loop.py``); at 1000 clients
+  also ``ours-ws``, ours with every client on the ``--web`` WebSocket (no target: a figure to
+  watch next to the TCP row);
 - ``fanout`` at 1000 clients saturated (10 senders, 32 messages in flight each);
 - ``connect``: 5000 logins, 200 at a time (ours and threaded persist to a scratch MySQL
   database, created and dropped here; bare persists nothing);
@@ -43,7 +45,7 @@ from bench.loadgen import write_json as write_results
 
 OUT = Path(__file__).resolve().parent / "out"
 ALL = servers.SERVERS
-WITH_FLOOR = servers.ALL_SERVERS
+WITH_FLOOR = (*servers.SERVERS, "floor")
 
 
 def suite(seconds: float, mysql: bool) -> list[RowSpec]:
@@ -51,6 +53,8 @@ def suite(seconds: float, mysql: bool) -> list[RowSpec]:
     rows: list[RowSpec] = []
     for clients in (100, 1000, 5000):
         rows += [RowSpec("fanout", s, clients=clients, seconds=seconds) for s in WITH_FLOOR]
+        if clients == 1000:  # the same row, the clients on the WebSocket (a figure to watch)
+            rows.insert(-3, RowSpec("fanout", "ours-ws", clients=clients, seconds=seconds))
     rows += [RowSpec("fanout", s, clients=1000, saturate=True, seconds=seconds) for s in ALL]
     rows += [RowSpec("connect", s, clients=5000, mysql=mysql) for s in ALL]
     rows += [RowSpec("private", s, clients=400, pairs=200, window=16, seconds=seconds) for s in ALL]
@@ -70,6 +74,7 @@ def tiny(mysql: bool) -> list[RowSpec]:
             RowSpec("hold", s, clients=20, login_timeout=30),
         ]
     rows.append(RowSpec("fanout", "floor", clients=4, senders=2, rate=20, seconds=1))
+    rows.append(RowSpec("fanout", "ours-ws", clients=4, senders=2, rate=20, seconds=1))
     for spec in rows:
         spec.login_timeout = 30
     return rows

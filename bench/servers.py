@@ -7,6 +7,8 @@ PID of the child we started) at the end of its row:
   default;
 - ``bare``: ``bench/reference/bare_twisted.py``, the textbook Twisted ``LineReceiver`` chat;
 - ``threaded``: ``bench/reference/threaded.py``, the original thread-per-client design;
+- ``ours-ws``: the same ``twistd -n chat``, its clients on the ``--web`` WebSocket instead of
+  the line port (measured in the fan-out row at 1000 clients, next to ``ours``);
 - ``floor``: ``bench/reference/send_loop.py``, no chat server at all but the cheapest Python
   fan-out (an ``epoll`` loop, one ``send`` per recipient), measured in the fixed-rate fan-out
   rows only: the CPU per delivery below which no server that writes each message as it arrives
@@ -36,8 +38,8 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "bench" / "reference"
 SERVERS = ("ours", "bare", "threaded")
-#: Every server, with the floor (fixed-rate fan-out rows only).
-ALL_SERVERS = (*SERVERS, "floor")
+#: Every server, with the WebSocket front of ours and the floor (fan-out rows only).
+ALL_SERVERS = (*SERVERS, "ours-ws", "floor")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 DEFAULT_MYSQL = "mysql://root@127.0.0.1:3306"
 
@@ -197,10 +199,15 @@ class ServerProcess:
 def server_command(name: str, port: int, db: str | None, workdir: Path) -> list[str]:
     """The command line that starts server ``name`` on 127.0.0.1:``port``."""
     python = sys.executable
-    if name == "ours":
+    if name in ("ours", "ours-ws"):
         twistd = str(Path(python).parent / "twistd")
         command = [twistd, "-n", "--pidfile=", "-l", str(workdir / "twistd.log"), "chat"]
-        command += ["--port", f"tcp:{port}:interface=127.0.0.1", "--flood-rate", "0"]
+        if name == "ours":
+            command += ["--port", f"tcp:{port}:interface=127.0.0.1"]
+        else:  # the clients' port is the web one; the line port is anywhere
+            command += ["--port", "tcp:0:interface=127.0.0.1"]
+            command += ["--web", f"tcp:{port}:interface=127.0.0.1"]
+        command += ["--flood-rate", "0"]
         return [*command, "--db", db or f"sqlite:{workdir / 'chat.sqlite3'}"]
     if name == "bare":
         return [python, str(REFERENCE / "bare_twisted.py"), str(port)]
@@ -248,10 +255,16 @@ def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProce
         try:
             with socket.create_connection(("127.0.0.1", port), 0.5) as probe:
                 probe.settimeout(5)
-                probe.recv(1024)  # the prompt: the server is up and serving
-                if name == "ours" and not _takes_logins(probe):
-                    time.sleep(0.1)
-                    continue
+                if name == "ours-ws":  # HTTP: the client speaks first
+                    probe.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    if not probe.recv(1024):  # the page: up and serving
+                        raise ConnectionResetError("closed before answering")
+                    time.sleep(0.5)  # SQLite's accounts load in milliseconds; no probe login
+                else:
+                    probe.recv(1024)  # the prompt: the server is up and serving
+                    if name == "ours" and not _takes_logins(probe):
+                        time.sleep(0.1)
+                        continue
             return server
         except OSError:
             time.sleep(0.1)

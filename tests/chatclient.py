@@ -360,9 +360,10 @@ class ChatServer:
 
     def protocol_of(self, nick: str) -> ChatProtocol:
         """The server's protocol for the logged-in user ``nick``."""
-        for proto in self.service.factory.connections:
-            if proto.nickname == nick:
-                return proto
+        for session in self.service.factory.connections:
+            if session.nickname == nick:
+                assert isinstance(session.transport, ChatProtocol), session.transport
+                return session.transport
         raise AssertionError(f"{nick} is not connected")
 
     async def send_segments(self, client: ChatClient, segments: Iterable[bytes]) -> None:

@@ -142,8 +142,8 @@ def wait_until_serving(server: Twistd, logins: bool = True, *, preamble: bytes =
 def twistd_chat(
     directory: Path, db: str, logins: bool = True, extra: Sequence[str] = ()
 ) -> Iterator[Twistd]:
-    """Start ``twistd -n --pidfile= chat --db DB EXTRA...`` in ``directory`` (its output goes to
-    ``twistd.log`` there) and wait until it serves (and, with ``logins``, takes logins: see
+    """Start ``twistd -n --pidfile= chat --db DB [EXTRA...]`` in ``directory`` (its output goes
+    to ``twistd.log`` there) and wait until it serves (and, with ``logins``, takes logins: see
     :func:`wait_until_serving`); kill that process if it is still running at the end."""
     port = free_port()
     output = directory / "twistd.log"

@@ -261,7 +261,9 @@ async def test_sendq_disconnects_a_client_that_never_reads() -> None:
             elapsed = time.monotonic() - started
 
             assert slow_proto.disconnect_cause == "sendq"
-            await wait_until(lambda: slow_proto not in factory.connections, "slow to be dropped")
+            await wait_until(
+                lambda: slow_proto.session not in factory.connections, "slow to be dropped"
+            )
             assert factory.stats["sendq"] == 1, factory.stats
             # Closed by the server (RST from abortConnection, or EOF), not by us.
             assert await slow.until_closed() in ("eof", "reset")

@@ -630,7 +630,7 @@ class SendQTests(LimitsTestCase):
         self.assertEqual(bob.received(), [left("ana")])
         self.assertEqual(carol.received(), [left("ana")])
         self.assertEqual(self.factory.stats["sendq"], 1)
-        self.assertNotIn(ana.protocol, self.factory.connections)
+        self.assertNotIn(ana.protocol.session, self.factory.connections)
 
     def test_resume_resets_the_count(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
@@ -976,7 +976,7 @@ class ShutdownTests(LimitsTestCase):
         late = self.connect()
         self.assertEqual(late.received(), [SHUTTING_DOWN_REFUSED])
         self.assertTrue(late.closing)
-        self.assertNotIn(late.protocol, self.factory.connections)
+        self.assertNotIn(late.protocol.session, self.factory.connections)
         late.lose()
         ana.lose()
         self.assertEqual(self.factory.counter.total, 0)
@@ -1153,3 +1153,47 @@ class LimitOptionsTests(SynchronousTestCase):
                 with self.assertRaises(UsageError, msg=f"--{name}={value}") as caught:
                     parse(f"--{name}={value}")
                 self.assertIn(f"--{name}", str(caught.exception))
+
+
+# -- new limits while running (a configuration reload) -----------------------------------------
+
+
+class UseLimitsTests(LimitsTestCase):
+    """``ChatFactory.use_limits``: new and open connections get the new limits."""
+
+    limits = Limits(flood_rate=0, max_per_ip=2, login_timeout=0, max_strikes=0)
+
+    def test_flood_control_turned_on_for_open_connections(self) -> None:
+        ana, bob = self.login("ana"), self.login("bob")
+        self.factory.use_limits(Limits(flood_rate=1, flood_burst=2, max_per_ip=2))
+        ana.send(numbered(3))
+        self.assertEqual(bob.received(), ["<ana> m0", "<ana> m1"])
+        self.assertEqual(ana.received(), [FLOOD_DROPPED.replace("10", "1")])
+        self.factory.use_limits(Limits(flood_rate=0, max_per_ip=2))
+        ana.send(numbered(30))
+        self.assertEqual(len(bob.received()), 30)
+
+    def test_per_ip_limit_for_new_connections_only(self) -> None:
+        ana = self.login("ana", "203.0.113.7")
+        bob = self.login("bob", "203.0.113.7")
+        self.factory.use_limits(Limits(flood_rate=0, max_per_ip=1, login_timeout=0))
+        carol = self.connect("203.0.113.7")
+        self.assertEqual(carol.received(), [TOO_MANY_FROM_IP])
+        self.assertFalse(ana.closing or bob.closing)
+        self.factory.use_limits(Limits(flood_rate=0, max_per_ip=3, login_timeout=0))
+        dora = self.connect("203.0.113.7")
+        self.assertEqual(dora.received(), [PROMPT])
+
+    def test_idle_timeout_turned_on_and_off(self) -> None:
+        ana = self.login("ana")
+        self.clock.advance(100)
+        self.factory.use_limits(Limits(flood_rate=0, idle_timeout=30, login_timeout=0))
+        self.clock.advance(29)
+        self.assertFalse(ana.closing)  # counted from the change, not from the login
+        self.factory.use_limits(Limits(flood_rate=0, idle_timeout=0, login_timeout=0))
+        self.clock.advance(300)
+        self.assertFalse(ana.closing)
+        self.factory.use_limits(Limits(flood_rate=0, idle_timeout=10, login_timeout=0))
+        self.clock.advance(10)
+        self.assertEqual(ana.received(), [IDLE_TIMEOUT])
+        self.assertTrue(ana.closing)

@@ -66,6 +66,13 @@ ANA_PASSWORD = "Secreto-ana1"
 BOB_PASSWORD = "Secreto-bob2"
 
 
+def session_of(client: Any) -> Any:
+    """The session of a test connection (logged in or at the prompt)."""
+    session = client.protocol.session
+    assert session is not None
+    return session
+
+
 class StorageDown(Exception):
     """Raised by :class:`MemoryBanStorage` while it is unavailable."""
 
@@ -173,32 +180,32 @@ class WhoIsAnOperatorTests(OperatorTestCase):
 
     def test_a_named_registered_nickname_with_its_password(self) -> None:
         ana = self.operator()
-        self.assertTrue(self.chat.is_operator(ana.protocol))
+        self.assertTrue(self.chat.is_operator(session_of(ana)))
         self.assertEqual(self.say(ana, "/baneos"), [NO_BANS])
 
     def test_not_named(self) -> None:
         bob = self.login(f"bob {BOB_PASSWORD}")
-        self.assertFalse(self.chat.is_operator(bob.protocol))
+        self.assertFalse(self.chat.is_operator(session_of(bob)))
         self.assertEqual(self.say(bob, "/baneos"), [operators_only("baneos")])
 
     def test_named_but_not_registered(self) -> None:
         carol = self.login("carol")
-        self.assertFalse(self.chat.is_operator(carol.protocol))
+        self.assertFalse(self.chat.is_operator(session_of(carol)))
         self.assertEqual(self.say(carol, "/KICK ana"), [operators_only("kick")])
 
     def test_named_registered_later_is_not_one_until_it_logs_in_with_the_password(self) -> None:
         carol = self.login("carol")
         self.say(carol, "/registrar Clave-carol3")
-        self.assertFalse(self.chat.is_operator(carol.protocol))
+        self.assertFalse(self.chat.is_operator(session_of(carol)))
         carol.lose()
         carol = self.login("carol Clave-carol3")
-        self.assertTrue(self.chat.is_operator(carol.protocol))
+        self.assertTrue(self.chat.is_operator(session_of(carol)))
 
     def test_operator_names_are_case_and_nfc_insensitive(self) -> None:
         self.chat = ChatCore(SPANISH, self.clock, None, self.accounts, operators=["ANA"])
         self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0))
         ana = self.login(f"Ana {ANA_PASSWORD}")
-        self.assertTrue(self.chat.is_operator(ana.protocol))
+        self.assertTrue(self.chat.is_operator(session_of(ana)))
 
     def test_every_operator_command_is_refused_to_others_with_one_line(self) -> None:
         bob = self.login(f"bob {BOB_PASSWORD}")

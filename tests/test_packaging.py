@@ -55,6 +55,13 @@ for name in ("mysql.sql", "sqlite.sql"):
     print(name, "ok")
 """
 
+PAGE_CHECK = """
+from twisted_chat.web.resources import static_text
+import twisted.web.websocket  # the websocket extra of Twisted is installed
+assert 'id="log"' in static_text("index.html")
+print("page ok")
+"""
+
 #: ``chat`` in the command list of ``twistd --help``.
 CHAT_COMMAND = re.compile(r"^\s+chat\s+A line-protocol chat server", re.MULTILINE)
 
@@ -100,6 +107,9 @@ def test_wheel_in_a_fresh_virtualenv(tmp_path: Path) -> None:
     assert "twisted/__init__.py" not in names
     assert "twisted/plugins/__init__.py" not in names
     assert {"twisted_chat/sql/mysql.sql", "twisted_chat/sql/sqlite.sql"} <= names
+    # The web client (--web) is package data too: no build step, nothing fetched at run time.
+    static = {"index.html", "chat.js", "chat.css", "favicon.svg"}
+    assert {f"twisted_chat/web/static/{name}" for name in static} <= names
 
     venv = tmp_path / "venv"
     run([PYTHON, "-m", "venv", venv], cwd=tmp_path, timeout=120)
@@ -110,13 +120,17 @@ def test_wheel_in_a_fresh_virtualenv(tmp_path: Path) -> None:
     listing = run([venv / "bin" / "twistd", "--help"], cwd=elsewhere, timeout=60)
     assert CHAT_COMMAND.search(listing.stdout), listing.stdout
     chat_help = run([venv / "bin" / "twistd", "chat", "--help"], cwd=elsewhere, timeout=60)
-    for option in ("--port", "--db", "--lang"):
+    for option in ("--port", "--web", "--web-origin", "--db", "--lang"):
         assert option in chat_help.stdout
 
     schema = run([venv / "bin" / "python", "-c", SCHEMA_CHECK], cwd=elsewhere, timeout=60)
     module_file, *checked = schema.stdout.splitlines()
     assert Path(module_file).is_relative_to(venv), module_file  # the installed copy, not the repo
     assert checked == ["mysql.sql ok", "sqlite.sql ok"]
+
+    # The installed package serves its page (a plain pip install is enough for --web).
+    page = run([venv / "bin" / "python", "-c", PAGE_CHECK], cwd=elsewhere, timeout=60)
+    assert page.stdout.split() == ["page", "ok"]
 
 
 def test_editable_install_lists_the_plugin(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from twisted.logger import Logger
 
 from twisted_chat import nicknames
 from twisted_chat.limits import AttemptWindow
+from twisted_chat.logsummary import LogSummary
 
 T = TypeVar("T")
 
@@ -98,6 +99,11 @@ class Accounts:
         self.loaded = storage is None
         self._load_backoff = 0.0
         self._load_retry: IDelayedCall | None = None
+        # Failed loads so far, and when the first failed (warned once, not once per retry).
+        self._load_failures = 0
+        self._load_failed_since = 0.0
+        #: Failed logins (wrong password, rate limited), summarised in the log.
+        self.failed_logins = LogSummary("failed logins", clock)
         self._stopped = False
         self._by_host = AttemptWindow(max_failures, failure_window)
         self._by_nick = AttemptWindow(max_failures, failure_window)
@@ -118,18 +124,36 @@ class Accounts:
             hashes.update(self._hashes)
             self._hashes = hashes
             self.loaded = True
-            self.log.info("{count} registered nicknames loaded", count=len(hashes))
+            if self._load_failures:
+                self.log.info(
+                    "{count} registered nicknames loaded after {seconds:.1f}s ({attempts} "
+                    "failed attempts); logins are taken now",
+                    count=len(hashes),
+                    seconds=self._clock.seconds() - self._load_failed_since,
+                    attempts=self._load_failures,
+                )
+            else:
+                self.log.info("{count} registered nicknames loaded", count=len(hashes))
 
         def failed(failure: Any) -> None:
             if self._stopped:
                 return  # the server is stopping (the storage can never work, or shutdown)
             self._load_backoff = min(MAX_LOAD_BACKOFF, max(0.5, self._load_backoff * 2))
-            self.log.warn(
-                "Registered nicknames not loaded yet ({error}); retrying in {delay}s. Until "
-                "then logins are refused with a try-again line.",
-                error=failure.value,
-                delay=self._load_backoff,
-            )
+            self._load_failures += 1
+            if self._load_failures == 1:  # once; the retries are at debug level
+                self._load_failed_since = self._clock.seconds()
+                self.log.warn(
+                    "Registered nicknames not loaded yet ({error}); retrying with backoff (at "
+                    "most {most:g}s). Until then logins are refused with a try-again line.",
+                    error=failure.value,
+                    most=MAX_LOAD_BACKOFF,
+                )
+            else:
+                self.log.debug(
+                    "Registered nicknames still not loaded ({error}); retrying in {delay}s",
+                    error=failure.value,
+                    delay=self._load_backoff,
+                )
             self._load_retry = self._clock.callLater(self._load_backoff, self.load)
 
         self._storage.load_accounts().addCallbacks(loaded, failed)
@@ -186,6 +210,8 @@ class Accounts:
             return LoginCheck.OK if stored is None else LoginCheck.NEEDS_PASSWORD
         now = self._clock.seconds()
         if self._by_host.blocked(host, now) or self._by_nick.blocked(nick_key, now):
+            self.log.debug("login for {nick} from {host} rate limited", nick=nickname, host=host)
+            self.failed_logins.count("rate_limited")
             return LoginCheck.REFUSED
         # Count the attempt as failed until it is known to be good, so that parallel attempts
         # from one address cannot get more checks than the limit allows.
@@ -201,7 +227,8 @@ class Accounts:
             self._by_host.forgive(host, now)
             self._by_nick.forgive(nick_key, now)
             return LoginCheck.OK
-        self.log.info("failed login for {nick} from {host}", nick=nickname, host=host)
+        self.log.debug("failed login for {nick} from {host}", nick=nickname, host=host)
+        self.failed_logins.count("bad_password" if stored is not None else "not_registered")
         return LoginCheck.REFUSED
 
     def _verify(self, stored: str, password: str) -> bool:

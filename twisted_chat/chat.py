@@ -22,6 +22,7 @@ from twisted_chat.bans import Bans
 from twisted_chat.commands import Commands
 from twisted_chat.core import ChatSession, Claim, Room, until_text
 from twisted_chat.lines import is_blank, split_first_word
+from twisted_chat.logsummary import LogSummary
 from twisted_chat.operators import OperatorCommands, remaining
 from twisted_chat.text import Catalogue
 
@@ -92,6 +93,17 @@ class ChatCore:
         # number of the current round of gathering.
         self._notices_flushed_at = float("-inf")
         self._notice_round = 0
+        #: Connections ended by a limit (flood, sendq, strikes, timeouts), summarised in the log.
+        self.disconnects = LogSummary("disconnects", clock)
+        #: Connections refused at once (server full, too many from one address), summarised.
+        self.refusals = LogSummary("refused connections", clock)
+
+    def use_texts(self, texts: Catalogue) -> None:
+        """Speak ``texts`` from now on (a configuration reload changed the language)."""
+        self.texts = texts
+        self.room.texts = texts
+        self.commands.texts = texts
+        self._prompt = wire.notice(texts.prompt)
 
     def _schedule_notices(self, flush: Callable[[], None]) -> None:
         """The room has a first notice to gather: flush after a pause, or at the deadline."""
@@ -321,8 +333,11 @@ class ChatCore:
             session.deliver(wire.notice(text))
 
         def not_recorded(failure: Failure) -> None:
-            # The store logs outages itself, once; the chat simply goes on.
-            self.log.debug("login of {nick} not recorded yet: {f}", nick=nickname, f=failure)
+            # The store logs outages itself, once; the chat simply goes on. One line, without
+            # the failure itself (which would render as a traceback wherever debug is shown).
+            self.log.debug(
+                "login of {nick} not recorded yet: {error}", nick=nickname, error=failure.value
+            )
 
         self.logins.record_login(nickname, self.now()).addCallbacks(show_previous, not_recorded)
 
@@ -361,7 +376,7 @@ class ChatCore:
         elif is_blank(text):
             sender.deliver(wire.error(self.texts.private_empty))
         else:
-            self.log.info(
+            self.log.debug(
                 "private message from {sender} to {target}: not connected",
                 sender=sender.nickname,
                 target=target_nick,

@@ -98,6 +98,13 @@ class ConnectionCounter:
     # connection showed in a login storm's profile); forgotten with the host's last connection.
     _exempt_hosts: dict[str, bool] = field(default_factory=dict)
 
+    def configure(self, max_clients: int, max_per_ip: int, exempt: list[IPNetwork]) -> None:
+        """New limits (a configuration reload); the connections counted so far stay counted."""
+        self.max_clients = max_clients
+        self.max_per_ip = max_per_ip
+        self.exempt = exempt
+        self._exempt_hosts.clear()
+
     def is_exempt(self, host: str) -> bool:
         """Whether ``host`` is in an exempt network."""
         try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import getopt
 import os
 import re
+import signal
 import socket
 import sys
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 from twisted.application import service
 from twisted.internet import defer, endpoints, task, threads
 from twisted.internet import error as error_
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -22,10 +24,13 @@ from twisted_chat import nicknames
 from twisted_chat.accounts import Accounts
 from twisted_chat.bans import Bans
 from twisted_chat.chat import ChatCore
+from twisted_chat.config import REPEATABLE, OptionKinds, read_config
 from twisted_chat.core import Room
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
+from twisted_chat.logsetup import FORMATS, LEVELS, LogSetup
 from twisted_chat.protocol import ChatFactory
 from twisted_chat.proxy import proxied
+from twisted_chat.reload import Reloader
 from twisted_chat.storage import (
     MYSQL_DRIVER_HINT,
     AccountStore,
@@ -54,7 +59,7 @@ RESERVED_FILES = 32
 class Options(usage.Options):
     """Options of ``twistd chat``."""
 
-    synopsis = "[--port ENDPOINT]... [--db URL] [--lang es|en]"
+    synopsis = "[--port ENDPOINT]... [--web ENDPOINT]... [--db URL] [--lang es|en]"
     longdesc = (
         "A line-protocol chat server: connect with `nc 127.0.0.1 1234`, pick a nickname and talk. "
         "Users and their last connection are kept in SQLite (default) or MySQL/MariaDB."
@@ -106,13 +111,57 @@ class Options(usage.Options):
             "Listen backlog for --port endpoints that do not set their own (Twisted's is 50, "
             "too small for a login storm).",
         ],
+        [
+            "web-ping",
+            None,
+            "30",
+            "WebSocket keepalive: ping every SECONDS, disconnect a client that has not answered "
+            "by the next ping (0 = no pings).",
+        ],
+        [
+            "config",
+            None,
+            None,
+            "TOML file of options (keys are the option names); the command line wins over it. "
+            "SIGHUP reloads it.",
+        ],
+        ["log-level", None, "info", "Lowest level logged: debug, info, warn or error."],
+        ["log-format", None, "text", "Log lines as text, or json (one JSON object per line)."],
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["port"] = []
         self["exempt"] = []
+        self["web"] = []
+        self["web-origin"] = []
         self["operators"] = []
+        #: The arguments given to :meth:`parseOptions` (a reload parses them again).
+        self.argv: list[str] = []
+        #: The options given on the command line (long names), which win over ``--config``.
+        self.given: set[str] = set()
+        #: The options that came from the ``--config`` file.
+        self.from_file: set[str] = set()
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """Parse ``options`` (``sys.argv[1:]`` by default), noting which were given."""
+        argv = list(sys.argv[1:] if options is None else options)
+        self.argv = argv
+        try:
+            given, _ = getopt.getopt(argv, self.shortOpt, self.longOpt)  # as usage.Options does
+        except getopt.error:
+            given = []  # the parse below reports it
+        for name, _value in given:
+            name = name.lstrip("-")
+            name = self.synonyms.get(name, self.synonyms.get(name.replace("-", "_"), name))
+            self.given.add(name.replace("_", "-"))
+        super().parseOptions(argv)
+
+    def reparsed(self) -> Options:
+        """The same command line parsed again, with the ``--config`` file read again."""
+        fresh = type(self)()
+        fresh.parseOptions(self.argv)
+        return fresh
 
     def opt_operator(self, nickname: str) -> None:
         """Registered nickname that is an operator once logged in with its password;
@@ -130,34 +179,61 @@ class Options(usage.Options):
 
     opt_p = opt_port
 
-    def postOptions(self) -> None:
-        """Validate every option, turning bad values into usage errors."""
-        from twisted.internet import reactor
+    def opt_web(self, description: str) -> None:
+        """Endpoint for the web client and its WebSocket (/ and /ws); repeatable (e.g.
+        tcp:8080:interface=127.0.0.1, or ssl:8443:privateKey=key.pem:certKey=cert.pem for wss)."""
+        self["web"].append(description)
 
+    def opt_web_origin(self, origin: str) -> None:
+        """Also accept WebSockets from pages of ORIGIN (e.g. https://chat.example.org); repeatable
+        (by default only the page's own origin)."""
+        origin = origin.strip().rstrip("/")
+        scheme, sep, host = origin.partition("://")
+        if origin != "null" and (scheme not in ("http", "https") or not sep or not host):
+            raise usage.UsageError(
+                f"bad --web-origin {origin!r}: use scheme://host[:port], e.g. https://example.org"
+            )
+        self["web-origin"].append(origin)
+
+    def postOptions(self) -> None:
+        """Read the ``--config`` file, then validate every option, turning bad values into
+        usage errors (naming the file and key for a value that came from the file)."""
+        if self["config"] is not None:
+            self._read_config(self["config"])
+        try:
+            self._validate()
+        except usage.UsageError as e:
+            named = re.search(r"--([a-z][a-z-]*)", str(e))
+            key = named.group(1) if named else None
+            key = {command: key for key, command in REPEATABLE.items()}.get(key or "", key)
+            if key in self.from_file:
+                raise usage.UsageError(f"--config {self['config']}: {key!r}: {e}") from None
+            raise
+
+    def _read_config(self, path: str) -> None:
+        """Take the options of the file ``path`` that the command line did not give."""
+        values = read_config(path, OptionKinds.from_parameters(self.optParameters))
+        for key, value in values.items():
+            if REPEATABLE.get(key, key) in self.given:
+                continue
+            self[key] = value
+            self.from_file.add(key)
+
+    def _validate(self) -> None:
+
+        if self["log-level"] not in LEVELS:
+            raise usage.UsageError(
+                f"bad --log-level {self['log-level']!r}: use one of {', '.join(LEVELS)}"
+            )
+        if self["log-format"] not in FORMATS:
+            raise usage.UsageError(
+                f"bad --log-format {self['log-format']!r}: use one of {', '.join(FORMATS)}"
+            )
         if not self["port"]:
             self["port"] = [DEFAULT_PORT]
-        endpoints_: list[IStreamServerEndpoint] = []
-        for description in self["port"]:
-            kind, _, rest = description.partition(":")
-            if kind in ("tcp", "tcp6", "ssl") and rest:
-                port = rest.split(":", 1)[0].removeprefix("port=")
-                if not port.isdigit() or not 0 <= int(port) <= 65535:
-                    raise usage.UsageError(
-                        f"bad --port {description!r}: port must be a number from 0 to 65535"
-                    )
-            inner = rest.partition(":")[0] if kind == "haproxy" else kind
-            if inner in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
-                backlog = self._number("backlog", int, minimum=1)
-                description = f"{description}:backlog={backlog}"
-                rest = f"{rest}:backlog={backlog}"
-            try:
-                if kind == "haproxy":  # ours: the chat starts after the PROXY header
-                    endpoints_.append(proxied(endpoints.serverFromString(reactor, rest)))
-                else:
-                    endpoints_.append(endpoints.serverFromString(reactor, description))
-            except Exception as e:  # ValueError, KeyError, SSL errors, missing files...
-                raise usage.UsageError(f"bad --port {description!r}: {e}") from None
-        self["endpoints"] = endpoints_
+        self["endpoints"] = [self._endpoint("port", d) for d in self["port"]]
+        self["web_endpoints"] = [self._endpoint("web", d) for d in self["web"]]
+        self["web_ping"] = self._number("web-ping", float)
         if self["lang"] not in CATALOGUES:
             raise usage.UsageError(f"bad --lang {self['lang']!r}: use one of {sorted(CATALOGUES)}")
         try:
@@ -209,6 +285,29 @@ class Options(usage.Options):
         ttl = self._number("cluster-ttl", float, minimum=1)
         return ClusterConfig(url=url, node_id=node_id, ttl=ttl, prefix=prefix)
 
+    def _endpoint(self, option: str, description: str) -> IStreamServerEndpoint:
+        """The server endpoint of one ``--port`` or ``--web`` value (with ``--backlog``)."""
+        from twisted.internet import reactor
+
+        kind, _, rest = description.partition(":")
+        inner = rest.partition(":")[0] if kind == "haproxy" else kind
+        spec = rest if kind == "haproxy" else description
+        if inner in ("tcp", "tcp6", "ssl") and kind != "haproxy" and rest:
+            port = rest.split(":", 1)[0].removeprefix("port=")
+            if not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise usage.UsageError(
+                    f"bad --{option} {description!r}: port must be a number from 0 to 65535"
+                )
+        if inner in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
+            spec = f"{spec}:backlog={self._number('backlog', int, minimum=1)}"
+        try:
+            endpoint: IStreamServerEndpoint = endpoints.serverFromString(reactor, spec)
+        except Exception as e:  # ValueError, KeyError, SSL errors, missing files...
+            raise usage.UsageError(f"bad --{option} {description!r}: {e}") from None
+        if kind == "haproxy":  # ours: the chat starts after the PROXY header
+            endpoint = proxied(endpoint)
+        return endpoint
+
     def _number(self, name: str, kind: type[int] | type[float], minimum: float = 0) -> Any:
         value = self[name]
         try:
@@ -243,7 +342,9 @@ class ListenerService(service.Service):
 
     log = Logger()
 
-    def __init__(self, endpoint: IStreamServerEndpoint, factory: ChatFactory, description: str):
+    def __init__(
+        self, endpoint: IStreamServerEndpoint, factory: IProtocolFactory, description: str
+    ) -> None:
         self.endpoint = endpoint
         self.factory = factory
         self.description = description
@@ -326,10 +427,29 @@ class ChatService(service.MultiService):
         self.exit_process = exit_process
         #: 1 once the database turned out to be misconfigured, else 0.
         self.exit_status = 0
+        #: Reloads the ``--config`` file (on SIGHUP when this service owns the process).
+        self.reloader: Reloader | None = None
+        self._previous_sighup: Any = None
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
         listener = ListenerService(endpoint, self.factory, description)
+        listener.setServiceParent(self)
+        return listener
+
+    def add_web_listener(
+        self,
+        endpoint: IStreamServerEndpoint,
+        description: str,
+        origins: list[str] | None = None,
+        ping_interval: float = 30.0,
+    ) -> ListenerService:
+        """Serve the web client and its WebSocket on ``endpoint`` while the service runs (its
+        sessions admitted and shut down by the same factory as the TCP ones)."""
+        from twisted_chat.web.resources import make_site
+
+        site = make_site(self.factory, self.chat.texts.lang, origins or [], ping_interval)
+        listener = ListenerService(endpoint, site, description)
         listener.setServiceParent(self)
         return listener
 
@@ -350,6 +470,8 @@ class ChatService(service.MultiService):
         tune_garbage_collector()
         if self.exit_process:
             atexit.register(self._exit_with_status)
+            if self.reloader is not None and hasattr(signal, "SIGHUP"):
+                self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
         if self.store is not None:
             self.store.database.on_misconfigured = self._database_misconfigured
             self.store.start()
@@ -371,6 +493,14 @@ class ChatService(service.MultiService):
         if chat.bans is not None:
             chat.bans.prune()
         chat.room.prune_mutes(chat.clock.seconds())
+
+    def _sighup(self, signum: int, frame: Any) -> None:
+        """SIGHUP: reload the configuration file, from the reactor (not in the handler)."""
+        from twisted.internet import reactor as _reactor
+
+        reactor: Any = _reactor
+        if self.reloader is not None:
+            reactor.callFromThread(self.reloader.reload)
 
     def _database_misconfigured(self, error: DatabaseMisconfigured) -> None:
         """The database can never work as configured: say so in one line, and stop.
@@ -428,6 +558,9 @@ class ChatService(service.MultiService):
         """
         if self._prune is not None and self._prune.running:
             self._prune.stop()
+        if self._previous_sighup is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
+            self._previous_sighup = None
         if self.chat.accounts is not None:
             self.chat.accounts.stop()
         if self.chat.bans is not None:
@@ -446,6 +579,10 @@ class ChatService(service.MultiService):
             if left:
                 self.log.warn("{count} login records could not be written", count=left)
             self.store.database.close()
+        for summary in (self.chat.disconnects, self.chat.refusals):
+            summary.flush()
+        if self.chat.accounts is not None:
+            self.chat.accounts.failed_logins.flush()
         self.log.info("twisted-chat stopped: {stats}", stats=dict(self.factory.stats))
 
 
@@ -500,6 +637,12 @@ def makeService(options: Options) -> ChatService:
     from twisted.internet import reactor as _reactor
 
     reactor: Any = _reactor
+    # Run by twistd (whose options are the parent of ours), the service owns the process.
+    owns_process = options.parent is not None
+    log_setup = None
+    if owns_process:  # twistd begins logging after this: filter and format what it shows
+        log_setup = LogSetup(options["log-level"], options["log-format"])
+        log_setup.install()
     url = options["db_url"]
     store = open_login_store(url, reactor, options["db_queue"])
     accounts = Accounts(
@@ -525,11 +668,11 @@ def makeService(options: Options) -> ChatService:
         batch_notices=True,
         room=room,
         bans=bans,
-        operators=options.get("operators", []),
+        operators=options["operators"],
     )
-    # Run by twistd (whose options are the parent of ours), the service owns the process.
-    owns_process = options.parent is not None
     server = ChatService(chat, store, url.describe(), options["limits"], owns_process)
+    if options["config"] is not None:
+        server.reloader = Reloader(options, server, log_setup)
     if cluster is not None:
         from twisted_chat.cluster.service import ClusterService
 
@@ -538,4 +681,6 @@ def makeService(options: Options) -> ChatService:
         ClusterService(chat.room).setServiceParent(server)  # type: ignore[arg-type]
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)
+    for endpoint, description in zip(options["web_endpoints"], options["web"], strict=True):
+        server.add_web_listener(endpoint, description, options["web-origin"], options["web_ping"])
     return server

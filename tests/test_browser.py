@@ -1,0 +1,261 @@
+"""End to end in a real browser: Debian's ``chromium`` driven by Selenium through Debian's
+``chromedriver`` (``scripts/system-deps`` installs both; nothing is downloaded at test time).
+
+Two browser users and a netcat-style TCP user log in to the real ``twistd -n chat --web``, talk
+publicly and privately, and see each other in ``#users``; a message that is HTML shows as text
+and runs nothing; no page logs a console error. A screenshot is saved in the test's temporary
+directory. The ids and classes used here are the page's contract (see ``chat.js``).
+
+Without the browser the test is skipped with a loud reason; under ``CI=true`` it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.webdriver import Chrome as WebDriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import _in_ci
+from tests.webchat import WebChat, tcp_login, web_chat
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120, method="thread")]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: The browser must work on a machine without internet: nothing in the background.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1100,650",
+)
+#: Longest wait for something to show on a page, in seconds.
+WAIT = 10
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def browser_missing() -> str | None:
+    """Why the browser test cannot run here, or ``None``."""
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (path.exists() and os.access(path, os.X_OK)):
+            return f"{path} is missing (apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture
+def browsers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], WebDriver]]:
+    """A function that starts a fresh headless chromium (its own empty profile); all of them
+    are quit at the end."""
+    why_not = browser_missing()
+    if why_not is not None:
+        if _in_ci():
+            pytest.fail(f"CI=true: the browser test must run: {why_not}", pytrace=False)
+        pytest.skip(f"SKIPPING THE BROWSER TEST: {why_not}")
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
+    started: list[WebDriver] = []
+
+    def start() -> WebDriver:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        profile = tmp_path / f"profile-{len(started)}"
+        profile.mkdir()
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        service = Service(executable_path=str(CHROMEDRIVER))
+        driver = webdriver.Chrome(service=service, options=options)
+        started.append(driver)
+        return driver
+
+    try:
+        yield start
+    finally:
+        for driver in started:
+            driver.quit()
+
+
+def lines(driver: WebDriver, kind: str | None = None) -> list[WebElement]:
+    """The children of ``#log`` (of one kind)."""
+    selector = "#log > li" + (f".{kind}" if kind else "")
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def shown(driver: WebDriver, kind: str, text: str, nick: str | None = None) -> WebElement:
+    """Wait until ``#log`` has a line of ``kind`` with this text (and nickname); return it."""
+
+    def find(_: object) -> WebElement | bool:
+        for item in lines(driver, kind):
+            if item.find_element(By.CLASS_NAME, "text").text != text:
+                continue
+            nicks = item.find_elements(By.CLASS_NAME, "nick")
+            if nick is None or (nicks and nicks[0].text == nick):
+                return item
+        return False
+
+    try:
+        found = WebDriverWait(driver, WAIT).until(find)
+    except TimeoutException:
+        log = [item.text for item in lines(driver)]
+        raise AssertionError(f"no {kind} line {text!r} from {nick}; the log: {log}") from None
+    assert isinstance(found, WebElement)
+    return found
+
+
+def users(driver: WebDriver) -> list[str]:
+    """The nicknames in ``#users``, in order."""
+    # Read in one go: the list is re-rendered on every change (elements go stale).
+    script = "return [...document.querySelectorAll('#users > li')].map((e) => e.textContent);"
+    names: list[str] = driver.execute_script(script)
+    return names
+
+
+def wait_users(driver: WebDriver, expected: list[str]) -> None:
+    """Wait until ``#users`` shows exactly ``expected``."""
+    WebDriverWait(driver, WAIT).until(
+        lambda d: users(d) == expected, f"#users is {users(driver)}, not {expected}"
+    )
+
+
+def type_line(driver: WebDriver, text: str) -> None:
+    """Type ``text`` in ``#line`` and press Enter."""
+    line = driver.find_element(By.ID, "line")
+    line.send_keys(text)
+    line.send_keys(Keys.ENTER)
+
+
+def log_in(driver: WebDriver, server: WebChat, nick: str) -> None:
+    """Open the page, answer the nickname prompt (shown as a notice) in ``#line``."""
+    driver.get(server.url)
+    shown(driver, "notice", "Bienvenido a twisted-chat. Elige un nickname:")
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+    )
+    type_line(driver, nick)
+    shown(driver, "notice", f"Bienvenido, {nick}. Escribe /ayuda para ver los comandos.")
+
+
+def severe_console_entries(driver: WebDriver) -> list[dict[str, object]]:
+    """The console errors the page logged."""
+    entries: list[dict[str, object]] = driver.get_log("browser")
+    return [e for e in entries if e.get("level") == "SEVERE"]
+
+
+def test_two_browsers_and_netcat_chat(
+    browsers: Callable[[], WebDriver], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    with web_chat(tmp_path) as server:
+        ana, bob = browsers(), browsers()
+        log_in(ana, server, "ana")
+        log_in(bob, server, "bob")
+        carol = server.tcp()
+        tcp_login(carol, "carol")
+        for driver in (ana, bob):
+            wait_users(driver, ["ana", "bob", "carol"])
+        assert ana.find_element(By.CSS_SELECTOR, "#users .me").text == "ana"
+
+        # Public, both ways between the browsers and netcat.
+        type_line(ana, "hola a todos")
+        shown(bob, "public", "hola a todos", "ana")
+        shown(ana, "own", "hola a todos", "ana")  # not a server line: the page's own copy
+        assert carol.line() == "<ana> hola a todos"
+        carol.say("hola desde nc")
+        shown(ana, "public", "hola desde nc", "carol")
+        shown(bob, "public", "hola desde nc", "carol")
+
+        # Private: clicking a user fills in "#nick ".
+        bob.find_element(By.CSS_SELECTOR, "#users button[data-nick='ana']").click()
+        line = bob.find_element(By.ID, "line")
+        assert line.get_attribute("value") == "#ana "
+        assert bob.switch_to.active_element == line
+        line.send_keys("solo para ti", Keys.ENTER)
+        shown(ana, "private", "solo para ti", "bob")
+        shown(bob, "echo", "solo para ti", "ana")
+        carol.say("#bob psst")
+        assert carol.line() == "-> *bob* psst"
+        shown(bob, "private", "psst", "carol")
+
+        # HTML in a message is text, from netcat and from a browser; nothing runs.
+        carol.say(XSS)
+        type_line(ana, XSS)
+        shown(bob, "public", XSS, "carol")
+        shown(bob, "public", XSS, "ana")
+        assert carol.line() == f"<ana> {XSS}"
+        for driver in (ana, bob):
+            assert driver.find_elements(By.CSS_SELECTOR, "#log img") == []
+            with pytest.raises(NoAlertPresentException):
+                driver.switch_to.alert.text  # noqa: B018  # raises when there is no alert
+
+        # Errors and commands show with their kinds; the input keeps a history.
+        type_line(ana, "#nadie hola")
+        shown(ana, "error", "nadie no está conectado.")
+        line = ana.find_element(By.ID, "line")
+        line.send_keys(Keys.ARROW_UP)
+        assert line.get_attribute("value") == "#nadie hola"
+        line.send_keys(Keys.ARROW_UP)
+        assert line.get_attribute("value") == XSS
+        line.send_keys(Keys.ARROW_DOWN, Keys.ARROW_DOWN)
+        assert line.get_attribute("value") == ""
+        for item in lines(ana):
+            assert item.find_element(By.CLASS_NAME, "time").text.count(":") == 2
+
+        # Leaving shows in the list.
+        carol.say("/salir")
+        for driver in (ana, bob):
+            wait_users(driver, ["ana", "bob"])
+            shown(driver, "notice", "carol ha salido del chat.")
+
+        screenshot = tmp_path / "web-client.png"
+        assert ana.save_screenshot(str(screenshot))
+        assert screenshot.stat().st_size > 0
+        keep = os.environ.get("CHAT_SCREENSHOT")  # to refresh docs/web-client.png
+        if keep:
+            shutil.copy(screenshot, keep)
+
+        for driver in (ana, bob):
+            assert severe_console_entries(driver) == []
+
+
+def test_reconnects_after_a_lost_connection(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    with web_chat(tmp_path) as server:
+        ports = (server.port, server.web_port)
+        ana = browsers()
+        log_in(ana, server, "ana")
+        wait_users(ana, ["ana"])
+        server.process.kill()  # every connection is lost at once
+        server.process.wait(timeout=10)
+        WebDriverWait(ana, WAIT).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-closed"
+        )
+        assert ana.find_element(By.ID, "status").text.startswith("Desconectado: reintento en ")
+        assert users(ana) == []
+    with web_chat(tmp_path, ports=ports) as server:
+        # The page comes back by itself (backoff of 1 s, then 2 s...) and logs in again with
+        # the nickname it had.
+        WebDriverWait(ana, 3 * WAIT).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+        )
+        wait_users(ana, ["ana"])
+        bob = server.tcp()
+        tcp_login(bob, "bob")
+        wait_users(ana, ["ana", "bob"])
+        bob.say("otra vez")
+        shown(ana, "public", "otra vez", "bob")

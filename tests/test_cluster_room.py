@@ -1,0 +1,301 @@
+"""Unit tests of :class:`~twisted_chat.cluster.room.ClusterRoom` with Redis replaced by an
+in-memory link: what the room sends, how it answers claims around start-up and outages, how
+it applies (and refuses) what other nodes publish. No sockets, a ``Clock`` for time.
+
+The same rules are tested end to end on a real ``redis-server`` in tests/test_cluster.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.task import Clock
+from twisted.logger import LogLevel
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakes import Clients
+from tests.logs import record_logs
+from twisted_chat.chat import ChatCore
+from twisted_chat.cluster import envelope, scripts
+from twisted_chat.cluster.room import STARTUP_GRACE, ClusterConfig, ClusterRoom
+from twisted_chat.cluster.scripts import Script
+from twisted_chat.cluster.url import RedisURL
+from twisted_chat.core import Claim
+from twisted_chat.limits import Limits
+from twisted_chat.protocol import ChatFactory
+from twisted_chat.text import SPANISH
+
+
+class FakeLink:
+    """Stands in for :class:`~twisted_chat.cluster.link.RedisLink`: records what the room
+    sends; scripts answer from :attr:`answers` (by script name) or stay pending."""
+
+    def __init__(self, url: RedisURL, channels: Sequence[str], clock: Any, **hooks: Any) -> None:
+        self.channels = list(channels)
+        self.on_message: Callable[[str, str], None] = hooks["on_message"]
+        self.on_up: Callable[[], None] = hooks["on_up"]
+        self.on_down: Callable[[], None] = hooks["on_down"]
+        self.up = False
+        self.published: list[tuple[str, envelope.Envelope]] = []
+        self.ran: list[tuple[str, list[Any]]] = []
+        self.pending: list[tuple[str, defer.Deferred[Any]]] = []
+        self.answers: dict[str, Any] = {
+            "register": [1, []],
+            "release": 1,
+            "survey": [],
+            "heartbeat": [],
+            "forget": 1,
+        }
+
+    def start(self) -> None:
+        """Nothing to connect."""
+
+    def stop(self) -> defer.Deferred[None]:
+        return defer.succeed(None)
+
+    def connect(self) -> None:
+        self.up = True
+        self.on_up()
+
+    def disconnect(self) -> None:
+        self.up = False
+        self.on_down()
+
+    def run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> defer.Deferred[Any]:
+        self.ran.append((script.name, list(args)))
+        if not self.up:
+            return defer.fail(ConnectionError("down"))
+        if script.name in self.answers:
+            return defer.succeed(self.answers[script.name])
+        d: defer.Deferred[Any] = defer.Deferred()
+        self.pending.append((script.name, d))
+        return d
+
+    def command(self, *args: Any) -> defer.Deferred[Any]:
+        return defer.succeed({})
+
+    def publish(self, channel: str, message: str) -> bool:
+        if not self.up:
+            return False
+        self.published.append((channel, envelope.decode(message)))
+        return True
+
+    def events(self) -> list[envelope.Event]:
+        """Every event published so far, in order."""
+        return [event for _, message in self.published for event in message.events]
+
+
+class ClusterRoomTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.fatal: list[str] = []
+        links: list[FakeLink] = []
+
+        def link_factory(*args: Any, **kwargs: Any) -> FakeLink:
+            links.append(FakeLink(*args, **kwargs))
+            return links[-1]
+
+        def room(texts: Any, schedule: Any) -> ClusterRoom:
+            return ClusterRoom(
+                texts,
+                schedule,
+                ClusterConfig(RedisURL("127.0.0.1"), "n1", ttl=3, prefix="t:"),
+                self.clock,
+                self.fatal.append,
+                link_factory=link_factory,  # type: ignore[arg-type]
+            )
+
+        self.chat = ChatCore(SPANISH, self.clock, room=room)
+        self.room: ClusterRoom = self.chat.room  # type: ignore[assignment]
+        self.link = links[0]
+        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0))
+        self.clients = Clients()
+        self.room.start()
+
+    def tearDown(self) -> None:
+        self.room.stop()
+
+    def connect(self) -> Any:
+        client = self.clients.connect(self.factory)
+        client.received()
+        return client
+
+    def envelope_from(self, node: str, *events: envelope.Event) -> str:
+        return envelope.encode(node, f"{node}/x", list(events))
+
+    def test_a_login_before_registration_waits_for_it(self) -> None:
+        self.link.answers["claim"] = 1
+        client = self.connect()
+        client.send("ana\n")
+        self.assertEqual(client.received(), [])  # held: the node has not joined yet
+        self.link.connect()
+        self.assertEqual(
+            client.received()[0], "* Bienvenido, ana. Escribe /ayuda para ver los comandos."
+        )
+
+    def test_a_login_during_an_outage_is_refused_at_once(self) -> None:
+        self.clock.advance(STARTUP_GRACE)  # Redis never answered: an outage
+        client = self.connect()
+        client.send("ana\nbob\n")
+        refusal = f"! {SPANISH.cluster_unavailable}"
+        self.assertEqual(client.received(), [refusal, refusal])
+
+    def test_claim_taken_elsewhere(self) -> None:
+        self.link.connect()
+        self.link.answers["claim"] = 0
+        client = self.connect()
+        client.send("ana\n")
+        self.assertEqual(client.received(), [f"! {SPANISH.nick_taken.format(nick='ana')}"])
+        self.link.answers["claim"] = 1
+        client.send("bea\n")
+        self.assertTrue(client.received()[0].startswith("* Bienvenido, bea"))
+
+    def test_a_client_gone_during_its_claim_gives_it_back(self) -> None:
+        self.link.connect()
+        client = self.connect()
+        client.send("ana\n")
+        name, claimed = self.link.pending.pop()
+        self.assertEqual(name, "claim")
+        client.lose()
+        claimed.callback(1)
+        self.assertEqual([n for n, _ in self.link.ran][-1], "release")
+        self.assertNotIn("ana", self.room)
+
+    def test_one_envelope_per_turn_in_order(self) -> None:
+        self.link.connect()
+        self.link.answers["claim"] = 1
+        ana, bea = self.connect(), self.connect()
+        ana.send("ana\n")
+        bea.send("bea\n")
+        self.clock.advance(0)
+        self.link.published.clear()
+        ana.send("uno\ndos\n#bea tres\n")
+        bea.send("cuatro\n")
+        self.clock.advance(0)
+        self.assertEqual(
+            self.link.events(),
+            [["pub", "ana", "uno"], ["pub", "ana", "dos"], ["pub", "bea", "cuatro"]],
+        )
+        self.assertEqual(len(self.link.published), 1)  # one envelope for the whole turn
+
+    def test_remote_users_are_listed_and_reached(self) -> None:
+        self.link.connect()
+        self.link.answers["claim"] = 1
+        ana = self.connect()
+        ana.send("ana\n")
+        self.room.presence.snapshot("n2", "n2/x", 1, {"bob": "Bob"})
+        ana.received()
+        ana.send("/listar\n#BOB hola\n")
+        self.clock.advance(0)
+        self.assertEqual(ana.received(), ["* Conectados (2): ana, Bob", "-> *Bob* hola"])
+        channel, message = self.link.published[-1]
+        self.assertEqual(channel, "t:to:n2")
+        self.assertEqual(message.events, [["line", "bob", "*ana* hola\r\n"]])
+
+    def test_remote_events_reach_local_users(self) -> None:
+        self.link.connect()
+        self.link.answers["claim"] = 1
+        ana = self.connect()
+        ana.send("ana\n")
+        self.room.presence.snapshot("n2", "n2/x", 1, {})
+        ana.received()
+        self.link.on_message(
+            "t:room",
+            self.envelope_from(
+                "n2",
+                ["join", "bob", "Bob", 2],
+                ["pub", "Bob", "hola"],
+                ["pub", "Bob", "<b>dos</b>"],
+                ["line", "ana", "*Bob* psst\r\n"],
+                ["leave", "bob", 3],
+            ),
+        )
+        self.clock.advance(1)
+        self.assertEqual(
+            ana.received(),
+            [
+                "* Bob se ha unido al chat.",
+                "<Bob> hola",
+                "<Bob> <b>dos</b>",
+                "*Bob* psst",
+                "* Bob ha salido del chat.",
+            ],
+        )
+
+    def test_own_envelopes_are_ignored(self) -> None:
+        self.link.connect()
+        self.link.answers["claim"] = 1
+        ana = self.connect()
+        ana.send("ana\n")
+        ana.received()
+        self.link.on_message(
+            "t:room", envelope.encode("n1", self.room.instance, [["pub", "x", "eco"]])
+        )
+        self.assertEqual(ana.received(), [])
+
+    def test_malformed_envelopes_are_dropped_and_logged_sparingly(self) -> None:
+        logs = record_logs(self)
+        self.link.connect()
+        self.link.answers["claim"] = 1
+        ana = self.connect()
+        ana.send("ana\n")
+        ana.received()
+        for junk in ("{", "[]", '{"v": 9}', '{"v":1,"node":"n2","inst":"i","events":[["pub"]]}'):
+            self.link.on_message("t:room", junk)
+        self.assertEqual(ana.received(), [])
+        warnings = [e for e in logs.at(LogLevel.warn) if "malformed" in e["log_format"]]
+        self.assertEqual(len(warnings), 1)
+        self.assertEqual(logs.tracebacks(), [])
+
+    def test_outage_hides_remote_users_and_publishes_nothing(self) -> None:
+        self.link.connect()
+        self.link.answers["claim"] = 1
+        ana = self.connect()
+        ana.send("ana\n")
+        self.room.presence.snapshot("n2", "n2/x", 1, {"bob": "Bob"})
+        self.link.disconnect()
+        self.link.published.clear()
+        ana.received()
+        ana.send("/listar\nhola\n#bob x\n")
+        self.clock.advance(0)
+        self.assertEqual(
+            ana.received(),
+            ["* Conectados (1): ana", f"! {SPANISH.private_offline.format(nick='bob')}"],
+        )
+        self.assertEqual(self.link.events(), [])
+
+    def test_lost_nickname_after_a_partition_disconnects_the_local_user(self) -> None:
+        self.link.connect()
+        self.link.answers["claim"] = 1
+        ana = self.connect()
+        ana.send("ana\n")
+        ana.received()
+        self.link.disconnect()
+        self.link.answers["register"] = [1, ["ana"]]  # someone else holds it now
+        self.link.connect()
+        self.assertEqual(ana.received(), [f"! {SPANISH.nick_lost.format(nick='ana')}"])
+        self.assertTrue(ana.closing)
+
+    def test_node_id_of_a_live_node_is_fatal(self) -> None:
+        self.link.answers["register"] = [0, "n1/other"]
+        pttl = iter([3000, 3000])
+
+        def command(*args: Any) -> defer.Deferred[Any]:
+            if args[0] == "PTTL":
+                return defer.succeed(next(pttl))
+            return defer.succeed("n1/other")
+
+        self.link.command = command  # type: ignore[method-assign]
+        self.link.connect()
+        self.clock.advance(2)
+        self.assertEqual(len(self.fatal), 1)
+        self.assertIn("node id 'n1'", self.fatal[0])
+
+    def test_scripts_are_named(self) -> None:
+        self.assertEqual(len({s.sha for s in scripts.ALL}), len(scripts.ALL))
+
+    def test_local_room_claims_at_once(self) -> None:
+        chat = ChatCore(SPANISH, self.clock)
+        self.assertEqual(self.successResultOf(chat.room.claim("ana")), Claim.OK)

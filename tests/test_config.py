@@ -1,0 +1,327 @@
+"""Unit tests of ``--config FILE`` (:mod:`twisted_chat.config`), of reloading it
+(:mod:`twisted_chat.reload`), of the log level and format (:mod:`twisted_chat.logsetup`) and of
+the log summaries (:mod:`twisted_chat.logsummary`).
+
+A bad file is a usage error naming the file and the key, never a traceback; the command line
+wins over the file; ``docs/chat.example.toml`` has every key and loads to the defaults.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.task import Clock
+from twisted.logger import (
+    LogBeginner,
+    Logger,
+    LogLevel,
+    LogPublisher,
+    formatEvent,
+    textFileLogObserver,
+)
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.logs import record_logs
+from twisted_chat.chat import ChatCore
+from twisted_chat.config import OptionKinds
+from twisted_chat.limits import Limits
+from twisted_chat.logsetup import LogSetup
+from twisted_chat.logsummary import LogSummary
+from twisted_chat.protocol import ChatFactory
+from twisted_chat.reload import Reloader
+from twisted_chat.service import ChatService, Options
+from twisted_chat.text import ENGLISH
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "chat.example.toml"
+#: Option values that are objects built from the others (compared through those).
+DERIVED = {"endpoints", "db_url", "config"}
+
+
+class ConfigFileTestCase(SynchronousTestCase):
+    """Base: write a configuration file, parse options with it."""
+
+    def write(self, text: str, name: str = "chat.toml") -> str:
+        """A file holding ``text`` in a temporary directory of this test; its path."""
+        directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory, True)
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    def parse(self, *args: str) -> Options:
+        options = Options()
+        options.parseOptions(list(args))
+        return options
+
+    def assertUsageError(self, text: str, *args: str) -> tuple[str, str]:
+        """Parsing with a file holding ``text`` is a usage error; its message and the path."""
+        path = self.write(text)
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--config", path, *args)
+        message = str(caught.exception)
+        self.assertIn(path, message)
+        self.assertNotIn("Traceback", message)
+        return message, path
+
+
+class FileTests(ConfigFileTestCase):
+    """Values from the file, command line first."""
+
+    def test_values_from_the_file(self) -> None:
+        path = self.write(
+            'port = ["tcp:0", "tcp:0:interface=127.0.0.2"]\n'
+            'db = "sqlite:other.sqlite3"\n'
+            "flood-rate = 2.5\n"
+            "max-per-ip = 3\n"
+            'lang = "en"\n'
+            'operators = ["Ana", "bob"]\n'
+            'exempt = ["10.0.0.0/8"]\n'
+            'log-level = "warn"\n'
+        )
+        options = self.parse("--config", path)
+        self.assertEqual(options["port"], ["tcp:0", "tcp:0:interface=127.0.0.2"])
+        self.assertEqual(len(options["endpoints"]), 2)
+        self.assertEqual(options["db"], "sqlite:other.sqlite3")
+        self.assertEqual(options["limits"].flood_rate, 2.5)
+        self.assertEqual(options["limits"].max_per_ip, 3)
+        self.assertEqual(options["lang"], "en")
+        self.assertEqual(options["operators"], ["Ana", "bob"])
+        self.assertEqual(len(options["limits"].exempt), 3)  # the defaults and 10/8
+        self.assertEqual(options["log-level"], "warn")
+
+    def test_command_line_wins(self) -> None:
+        path = self.write('port = ["tcp:0"]\nflood-rate = 2\nmax-per-ip = 3\noperators = ["ana"]\n')
+        options = self.parse("--flood-r=7", "--config", path, "-p", "tcp:1", "--operator", "carol")
+        self.assertEqual(options["limits"].flood_rate, 7)  # abbreviated, still given
+        self.assertEqual(options["port"], ["tcp:1"])
+        self.assertEqual(options["operators"], ["carol"])
+        self.assertEqual(options["limits"].max_per_ip, 3)
+
+    def test_command_line_default_value_still_wins(self) -> None:
+        """Given on the command line, even with the default value: not "compared to defaults"."""
+        path = self.write("flood-rate = 2\n")
+        options = self.parse("--config", path, "--flood-rate", "10")
+        self.assertEqual(options["limits"].flood_rate, 10)
+
+    def test_operator_option_is_repeatable(self) -> None:
+        self.assertEqual(self.parse("--operator", "a", "--operator", "b")["operators"], ["a", "b"])
+        self.assertEqual(self.parse()["operators"], [])
+
+    def test_unknown_key(self) -> None:
+        message, _ = self.assertUsageError("flood-rat = 3\n")
+        self.assertIn("'flood-rat'", message)
+        self.assertIn("unknown key", message)
+        self.assertIn("flood-rate", message)  # the suggestion
+
+    def test_table_is_an_unknown_key(self) -> None:
+        message, _ = self.assertUsageError("[limits]\nflood-rate = 3\n")
+        self.assertIn("'limits'", message)
+
+    def test_config_key_is_refused(self) -> None:
+        message, _ = self.assertUsageError('config = "other.toml"\n')
+        self.assertIn("'config'", message)
+
+    def test_wrong_types(self) -> None:
+        for text, key in [
+            ('flood-rate = "fast"\n', "flood-rate"),
+            ("flood-rate = true\n", "flood-rate"),
+            ("db = 5\n", "db"),
+            ('port = "tcp:1234"\n', "port"),
+            ("port = [1234]\n", "port"),
+            ('operators = "ana"\n', "operators"),
+            ('lang = ["es"]\n', "lang"),
+        ]:
+            message, _ = self.assertUsageError(text)
+            self.assertIn(f"'{key}'", message)
+            self.assertIn("wrong type", message)
+
+    def test_bad_values_get_the_command_line_error_with_key_and_file(self) -> None:
+        for text, key, also in [
+            ("flood-rate = -1\n", "flood-rate", "at least 0"),
+            ("flood-burst = 2.5\n", "flood-burst", "not a number"),
+            ('lang = "fr"\n', "lang", "fr"),
+            ('db = "bogus:x"\n', "db", "bogus"),
+            ('port = ["bogus:1"]\n', "port", "bogus:1"),
+            ('exempt = ["nonsense"]\n', "exempt", "nonsense"),
+            ('log-level = "loud"\n', "log-level", "loud"),
+            ('log-format = "xml"\n', "log-format", "xml"),
+            ('node-id = "a"\n', "node-id", "--redis"),
+        ]:
+            message, _ = self.assertUsageError(text)
+            self.assertIn(f"'{key}'", message)
+            self.assertIn(also, message)
+
+    def test_bad_command_line_value_is_not_blamed_on_the_file(self) -> None:
+        path = self.write("flood-rate = 2\n")
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--config", path, "--max-per-ip", "-3")
+        self.assertNotIn(path, str(caught.exception))
+        self.assertIn("--max-per-ip", str(caught.exception))
+
+    def test_not_toml(self) -> None:
+        message, _ = self.assertUsageError("flood-rate = \n")
+        self.assertIn("TOML", message)
+
+    def test_missing_file(self) -> None:
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--config", "/nonexistent/chat.toml")
+        self.assertIn("/nonexistent/chat.toml", str(caught.exception))
+
+
+class ExampleFileTests(ConfigFileTestCase):
+    """``docs/chat.example.toml``: every key, each at its default."""
+
+    def test_example_has_every_key(self) -> None:
+        text = EXAMPLE.read_text(encoding="utf-8")
+        present = set(re.findall(r"^#? ?([a-z][a-z-]*) = ", text, re.MULTILINE))
+        self.assertEqual(present, OptionKinds.from_parameters(Options.optParameters).names())
+
+    def test_example_loads_to_the_defaults(self) -> None:
+        from_file = self.parse("--config", str(EXAMPLE))
+        defaults = self.parse()
+        self.assertEqual(from_file["config"], str(EXAMPLE))
+        for key in set(defaults) | set(from_file):
+            if key in DERIVED or key == "cluster":
+                continue
+            self.assertEqual(from_file[key], defaults[key], key)
+        self.assertIsNone(from_file["cluster"])
+        self.assertEqual(from_file["db_url"], defaults["db_url"])
+
+
+class LogSetupTests(SynchronousTestCase):
+    """The level filter and the JSON format, on a beginner of the test's own."""
+
+    def begin(self, setup: LogSetup) -> tuple[Logger, io.StringIO]:
+        publisher = LogPublisher()
+        beginner = LogBeginner(publisher, io.StringIO(), _FakeSys(), _FakeWarnings())
+        setup.install(beginner)
+        out = io.StringIO()
+        beginner.beginLoggingTo([textFileLogObserver(out)], redirectStandardIO=False)
+        return Logger(namespace="test", observer=publisher), out
+
+    def test_level_filters_and_changes_at_runtime(self) -> None:
+        setup = LogSetup("warn")
+        log, out = self.begin(setup)
+        log.info("hidden info")
+        log.warn("shown warning")
+        setup.set_level("debug")
+        log.debug("shown debug")
+        lines = out.getvalue().splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn("shown warning", lines[0])
+        self.assertIn("shown debug", lines[1])
+
+    def test_json_lines(self) -> None:
+        log, out = self.begin(LogSetup("info", "json"))
+        log.info("hello {who}", who="ana")
+        log.info("two\nlines")
+        log.debug("hidden")
+        text = out.getvalue()
+        self.assertNotIn("\x1e", text)
+        lines = text.splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        events = [json.loads(line) for line in lines]
+        self.assertEqual(events[0]["who"], "ana")
+        self.assertEqual(formatEvent(events[0]), "hello ana")
+        self.assertEqual(events[1]["log_level"]["name"], "info")
+
+
+class _FakeSys:
+    stdout = io.StringIO()
+    stderr = io.StringIO()
+
+
+class _FakeWarnings:
+    def showwarning(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class LogSummaryTests(SynchronousTestCase):
+    """One line per window, counts by cause, no timer when idle."""
+
+    def test_one_line_per_window(self) -> None:
+        events = record_logs(self)
+        clock = Clock()
+        summary = LogSummary("disconnects", clock, interval=5)
+        self.assertEqual(clock.getDelayedCalls(), [])
+        for cause in ["flood", "flood", "sendq", "flood"]:
+            summary.count(cause)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(4.9)
+        lines = [formatEvent(e) for e in events.events if e.get("log_source") is summary]
+        self.assertEqual(lines, [])
+        clock.advance(0.1)
+        lines = [formatEvent(e) for e in events.events if e.get("log_source") is summary]
+        self.assertEqual(lines, ["disconnects in the last 5s: flood=3 sendq=1"])
+        self.assertEqual(clock.getDelayedCalls(), [])  # nothing more to say: no timer
+        summary.count("strikes")
+        summary.flush()
+        self.assertEqual(clock.getDelayedCalls(), [])
+        lines = [formatEvent(e) for e in events.events if e.get("log_source") is summary]
+        self.assertEqual(lines[-1], "disconnects in the last 5s: strikes=1")
+        self.assertEqual(
+            [e["log_level"] for e in events.events if e.get("log_source") is summary],
+            [LogLevel.info, LogLevel.info],
+        )
+
+
+class ReloadTests(ConfigFileTestCase):
+    """A reload applies the live settings, names the ones needing a restart, and a bad file
+    changes nothing."""
+
+    def setUp(self) -> None:
+        self.path = self.write('flood-rate = 10\nmax-per-ip = 16\nlang = "es"\n')
+        self.options = self.parse("--config", self.path, "--db", "sqlite::memory:")
+        clock = Clock()
+        self.chat = ChatCore(ENGLISH, clock)
+        self.server = ChatService(self.chat, None, "memory", self.options["limits"])
+        self.setup = LogSetup("info")
+        self.reloader = Reloader(self.options, self.server, self.setup)
+        self.events = record_logs(self)
+
+    def lines(self) -> list[str]:
+        return [formatEvent(e) for e in self.events.events if e.get("log_source") is self.reloader]
+
+    def test_live_settings_change(self) -> None:
+        factory: ChatFactory = self.server.factory
+        Path(self.path).write_text(
+            'flood-rate = 2\nmax-per-ip = 1\nlang = "en"\noperators = ["Ana"]\n'
+            'log-level = "warn"\nport = ["tcp:9"]\n'
+        )
+        self.assertTrue(self.reloader.reload())
+        self.assertEqual(factory.limits, Limits(flood_rate=2, max_per_ip=1))
+        self.assertEqual(factory.counter.max_per_ip, 1)
+        self.assertIs(self.chat.texts, ENGLISH)
+        self.assertEqual(self.chat.operators, {"ana"})
+        self.assertEqual(self.setup.level, "warn")
+        [reloaded, restart] = self.lines()
+        self.assertIn("lang", reloaded)
+        self.assertIn("flood-rate", reloaded)
+        self.assertIn("port", restart)
+        self.assertIn("restart", restart)
+        # The port is still the running one: no warning again for the same file.
+        self.assertTrue(self.reloader.reload())
+        self.assertEqual(len(self.lines()), 4)
+        self.assertIn("port", self.lines()[3])
+
+    def test_bad_file_keeps_the_running_settings(self) -> None:
+        before = self.server.factory.limits
+        Path(self.path).write_text("flood-rate = \n")
+        self.assertFalse(self.reloader.reload())
+        Path(self.path).write_text("flood-rate = -3\n")
+        self.assertFalse(self.reloader.reload())
+        self.assertIs(self.server.factory.limits, before)
+        lines = self.lines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn("not reloaded", lines[0])
+        self.assertIn("TOML", lines[0])
+        self.assertIn("'flood-rate'", lines[1])
+        for line in lines:
+            self.assertEqual(len(line.splitlines()), 1)

@@ -1,0 +1,54 @@
+"""Unit tests of the ``--web`` options of ``twistd chat`` and of the service they build."""
+
+from __future__ import annotations
+
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Site
+
+from tests.test_options import OptionsTestCase, parse
+from twisted_chat.service import makeService
+
+
+class WebOptionsTests(OptionsTestCase):
+    """``--web``, ``--web-origin`` and ``--web-ping``."""
+
+    def test_no_web_listener_by_default(self) -> None:
+        options = parse()
+        self.assertEqual(options["web"], [])
+        self.assertEqual(options["web_endpoints"], [])
+        self.assertEqual(options["web_ping"], 30.0)
+
+    def test_repeatable_and_beside_the_line_port(self) -> None:
+        options = parse("--web", "tcp:8080:interface=127.0.0.1", "--web", "tcp:8081")
+        self.assertEqual(len(options["web_endpoints"]), 2)
+        self.assertIsInstance(options["web_endpoints"][0], TCP4ServerEndpoint)
+        self.assertEqual(len(options["endpoints"]), 1)  # --port keeps its default
+
+    def test_bad_endpoint(self) -> None:
+        message = self.assertUsageError("--web", "tcp:99999")
+        self.assertIn("--web", message)
+        self.assertIn("99999", message)
+        self.assertUsageError("--web", "nonsense:1")
+
+    def test_origins(self) -> None:
+        options = parse("--web-origin", "https://chat.example.org/", "--web-origin", "null")
+        self.assertEqual(options["web-origin"], ["https://chat.example.org", "null"])
+        for bad in ("chat.example.org", "ftp://x", "https://"):
+            self.assertIn("--web-origin", self.assertUsageError("--web-origin", bad))
+
+    def test_ping(self) -> None:
+        self.assertEqual(parse("--web-ping", "0")["web_ping"], 0.0)
+        self.assertIn("--web-ping", self.assertUsageError("--web-ping", "-1"))
+
+
+class WebServiceTests(SynchronousTestCase):
+    """``makeService`` adds one listener per ``--web``, serving a ``Site``."""
+
+    def test_web_listeners(self) -> None:
+        options = parse("--web", "tcp:0:interface=127.0.0.1", "--db", "sqlite::memory:")
+        service = makeService(options)
+        listeners = service.listeners()
+        self.assertEqual(len(listeners), 2)
+        self.assertNotIsInstance(listeners[0].factory, Site)
+        self.assertIsInstance(listeners[1].factory, Site)

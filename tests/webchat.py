@@ -1,0 +1,231 @@
+"""The real ``twistd -n chat --web`` process, and WebSocket clients to talk to it.
+
+:func:`web_chat` starts ``twistd -n --pidfile= chat`` with a TCP port and a ``--web`` port on
+loopback and kills that process (only it) if it is still running at the end. :class:`WebClient`
+wraps the ``websockets`` library's blocking client (a real, independent WebSocket
+implementation): every receive is bounded by :data:`~tests.processes.SOCKET_TIMEOUT`.
+:class:`RawWebSocket` does the handshake by hand on a plain socket and then only what the test
+says (for clients that never read or never answer a ping).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
+
+from tests.expected import PROMPT, welcome
+from tests.processes import SOCKET_TIMEOUT, STARTUP_TIMEOUT, TWISTD, LineSocket, free_port
+from twisted_chat.text import CATALOGUES
+
+#: The start of the line about the previous visit that follows a welcome (first or not).
+VISIT = ("* Es tu primera conexión.", "* Tu última conexión fue el ")
+
+
+def tcp_login(client: LineSocket, nick: str) -> None:
+    """:meth:`LineSocket.login`, then the line about the previous visit."""
+    client.login(nick)
+    assert client.line().startswith(VISIT)
+
+
+@dataclass
+class WebChat:
+    """A running ``twistd -n chat`` with a line port and a web port."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    web_port: int
+    output: Path
+
+    @property
+    def url(self) -> str:
+        """The page's URL."""
+        return f"http://127.0.0.1:{self.web_port}/"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket's URL."""
+        return f"ws://127.0.0.1:{self.web_port}/ws"
+
+    @property
+    def origin(self) -> str:
+        """The page's own origin."""
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def log(self) -> str:
+        """Everything the process printed so far."""
+        return self.output.read_text(errors="replace")
+
+    def client(self, origin: str | None = None) -> WebClient:
+        """A WebSocket client of this server, sending the page's own ``Origin`` by default."""
+        return WebClient(self, origin or self.origin)
+
+    def tcp(self) -> LineSocket:
+        """A netcat-style client of the line port."""
+        return LineSocket(self.port)
+
+
+#: The try-again line of a server that does not take logins yet, in either language.
+_STARTING_UP = frozenset(f"! {c.starting_up}" for c in CATALOGUES.values())
+
+
+def _wait_until_serving(server: WebChat) -> None:
+    """Poll (bounded) until both ports answer and the server takes logins."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(f"twistd exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            probe = LineSocket(server.port)
+            web = socket.create_connection(("127.0.0.1", server.web_port), timeout=SOCKET_TIMEOUT)
+        except OSError:
+            time.sleep(0.1)
+            continue
+        web.close()
+        try:
+            assert probe.line().startswith("* ")  # the prompt, in --lang
+            probe.say("1")  # never a valid nickname: no login, nothing recorded
+            if probe.line() in _STARTING_UP:  # registered nicknames or bans not loaded yet
+                time.sleep(0.1)
+                continue
+        finally:
+            probe.close()
+        return
+    raise AssertionError(f"twistd did not listen within {STARTUP_TIMEOUT}s:\n{server.log()}")
+
+
+@contextmanager
+def web_chat(
+    directory: Path, *options: str, ports: tuple[int, int] | None = None
+) -> Iterator[WebChat]:
+    """``twistd -n --pidfile= chat --port ... --web ... OPTIONS`` on SQLite in ``directory``,
+    on free ports or on ``ports`` (line port, web port)."""
+    port, web_port = ports or (free_port(), free_port())
+    output = directory / f"twistd-{web_port}.log"
+    command = [
+        str(TWISTD),
+        "-n",
+        "--pidfile=",
+        "chat",
+        "--port",
+        f"tcp:{port}:interface=127.0.0.1",
+        "--web",
+        f"tcp:{web_port}:interface=127.0.0.1",
+        "--db",
+        f"sqlite:{directory / 'chat.sqlite3'}",
+        *options,
+    ]
+    with output.open("wb") as out:
+        process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
+    server = WebChat(process, port, web_port, output)
+    try:
+        _wait_until_serving(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+class WebClient:
+    """A blocking WebSocket client (the ``websockets`` library) reading one line per message."""
+
+    def __init__(self, server: WebChat, origin: str) -> None:
+        self.connection: ClientConnection = connect(
+            server.ws_url,
+            origin=Origin(origin),
+            open_timeout=SOCKET_TIMEOUT,
+            close_timeout=SOCKET_TIMEOUT,
+            max_size=None,  # the server's limits are under test, not the client's
+        )
+        self.connection.__enter__()  # closed by close(), or by the process at the end
+
+    def line(self) -> str:
+        """The next server message (one line, without CRLF)."""
+        message = self.connection.recv(timeout=SOCKET_TIMEOUT)
+        assert isinstance(message, str), f"a binary message from the server: {message!r}"
+        return message
+
+    def say(self, text: str | bytes) -> None:
+        """Send one message (text, or binary if ``bytes``)."""
+        self.connection.send(text)
+
+    def login(self, nick: str) -> None:
+        """Read the prompt, send ``nick``, read the welcome line and the database's line about
+        the previous visit (the server is on a working SQLite: it always comes)."""
+        assert self.line() == PROMPT
+        self.say(nick)
+        assert self.line() == welcome(nick)
+        assert self.line().startswith(VISIT)
+
+    def sync(self) -> None:
+        """Wait until the server has handled everything sent so far (``/username`` barrier)."""
+        self.say("/username")
+        while not self.line().startswith("* Tu nickname es "):
+            pass
+
+    def close(self) -> None:
+        """Close the WebSocket."""
+        self.connection.close()
+
+
+class RawWebSocket:
+    """A WebSocket client written by hand: handshake, then only what the test asks for."""
+
+    def __init__(self, server: WebChat, rcvbuf: int | None = None) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(SOCKET_TIMEOUT)
+        sock.connect(("127.0.0.1", server.web_port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.web_port}\r\n"
+            f"Origin: {server.origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        sock.sendall(request.encode())
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(1)  # byte by byte: nothing of the first message is consumed
+            assert chunk, f"closed during the handshake: {response!r}"
+            response += chunk
+        assert response.startswith(b"HTTP/1.1 101"), response
+        self.sock = sock
+
+    def send_text(self, text: str) -> None:
+        """One masked text frame (as a client must send)."""
+        payload = text.encode("utf-8")
+        mask = os.urandom(4)
+        if len(payload) < 126:
+            header = struct.pack("!BB", 0x81, 0x80 | len(payload))
+        else:
+            header = struct.pack("!BBH", 0x81, 0x80 | 126, len(payload))
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def closed_by_server(self, timeout: float) -> bool:
+        """Read and discard until the server closes or resets the connection (bounded)."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()

@@ -1,0 +1,218 @@
+"""The WebSocket transport: protocol v1 without the framing, over ``twisted.web.websocket``.
+
+Each text message from the client is one line; each server line is one text message, without
+its CRLF. :class:`ChatWebSocket` is a thin adapter, like the TCP ``ChatProtocol``: every
+per-connection rule lives in its :class:`~twisted_chat.session.Session`; this module only turns
+messages into lines and lines into messages, and adds what only a WebSocket has: keepalive pings
+with a timeout, and a hard cap on the size of one message (a message over the 1024-byte line
+limit is refused like an over-long line; past :data:`MAX_MESSAGE` bytes the connection is
+closed, so that a client cannot make the server buffer without bound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall
+from twisted.python.failure import Failure
+from twisted.web.server import Request
+from twisted.web.websocket import WebSocketTransport
+
+from twisted_chat.lines import TOO_LONG
+from twisted_chat.protocol import ChatFactory
+from twisted_chat.session import NOT_TEXT, Item, Session
+
+#: The most the server buffers of one message: bytes received since the last complete message
+#: (frame headers and control frames included). Past it the connection is closed with 1009.
+MAX_MESSAGE = 16 * 1024
+#: Seconds between keepalive pings (``--web-ping``); a client that has not answered one by the
+#: next is disconnected.
+DEFAULT_PING_INTERVAL = 30.0
+
+#: WebSocket close codes by the session's disconnect cause (RFC 6455, section 7.4.1); 1000
+#: (normal) for the others.
+CLOSE_CODES = {
+    "shutdown": 1001,  # going away
+    "too_big": 1009,  # message too big
+    "strikes": 1008,  # policy violation
+    "flood": 1008,
+    "sendq": 1008,
+    "login_timeout": 1008,
+    "idle_timeout": 1008,
+    "ping_timeout": 1008,
+}
+
+
+class ChatWebSocket:
+    """One browser (or other WebSocket client): messages in and out, over a :class:`Session`.
+
+    Implements ``twisted.web.websocket.WebSocketProtocol`` towards Twisted and
+    :class:`~twisted_chat.session.SessionTransport` towards the session.
+    """
+
+    def __init__(self, server: ChatFactory, request: Request, ping_interval: float) -> None:
+        self.server = server
+        self.limits = server.limits
+        self._max_line = server.limits.max_line
+        self._ping_interval = ping_interval
+        address: Any = request.getClientAddress()
+        self._host = str(getattr(address, "host", "") or "")
+        self._channel: Any = request.channel
+        # The socket's transport (TCP or TLS) under the WebSocket framing.
+        self._raw: Any = request.channel.transport
+        self._ws: WebSocketTransport | None = None
+        #: The session this WebSocket carries (once open).
+        self.session: Session | None = None
+        self._to_session: Callable[[tuple[Item]], None] = self._not_ready
+        self._unread = 0
+        self._ping_timer: IDelayedCall | None = None
+        self._pong_due = False
+        self._closed = False
+
+    # -- WebSocketProtocol ------------------------------------------------------------------
+
+    def negotiationStarted(self, transport: WebSocketTransport) -> None:
+        """The upgrade is under way: keep the transport, count the bytes coming in."""
+        self._ws = transport
+        channel = self._channel
+        # The HTTP channel's idle timer stops once it is a WebSocket: the keepalive pings
+        # watch the connection instead.
+        channel.setTimeout(None)
+        deliver = channel.dataReceived  # the WebSocket's, now that the channel is upgraded
+
+        def received(data: bytes) -> None:
+            if self._closed:
+                return
+            self._unread += len(data)
+            deliver(data)
+            if self._unread > MAX_MESSAGE and not self._closed:
+                self._too_big()
+
+        channel.dataReceived = received
+
+    def negotiationFinished(self) -> None:
+        """The WebSocket is open: admit the session and prompt for a nickname."""
+        server = self.server
+        session = Session(server.chat, self.limits, self, self._host, server, server.batcher)
+        self.session = session
+        if not session.admit():
+            return
+        self._to_session = session.lines_received
+        # The socket's producer was the HTTP channel; now it is the send-queue watch.
+        self._raw.unregisterProducer()
+        self._raw.registerProducer(session.sendq, True)
+        if self._ping_interval > 0:
+            self._ping_timer = session.chat.clock.callLater(self._ping_interval, self._ping)
+        session.start()
+
+    def textMessageReceived(self, message: str) -> None:
+        """One client line."""
+        self._unread = 0
+        data = message.encode("utf-8")
+        self._to_session((TOO_LONG if len(data) > self._max_line else data,))
+
+    def bytesMessageReceived(self, data: bytes | bytearray) -> None:
+        """A binary message: not a line of text (refused with one ``! `` line)."""
+        self._unread = 0
+        self._to_session((NOT_TEXT,))
+
+    def pongReceived(self, payload: bytes) -> None:
+        """The client answered a keepalive ping."""
+        self._unread = 0
+        self._pong_due = False
+
+    def connectionLost(self, reason: Failure) -> None:
+        """Tell the session (it leaves the room and gives back its slot)."""
+        self._closed = True
+        if self._ping_timer is not None and self._ping_timer.active():
+            self._ping_timer.cancel()
+        self._ping_timer = None
+        if self.session is not None:
+            self.session.connection_lost()
+
+    @staticmethod
+    def _not_ready(items: tuple[Item]) -> None:
+        """Messages before the session started, or after it was refused: dropped."""
+
+    # -- keepalive and the message cap --------------------------------------------------------
+
+    def _ping(self) -> None:
+        self._ping_timer = None
+        session = self.session
+        if self._closed or session is None or session.closing or self._ws is None:
+            return
+        if self._pong_due:
+            session.disconnect("ping_timeout", session.chat.texts.idle_timeout)
+            return
+        self._pong_due = True
+        self._ws.ping(b"keepalive")
+        self._ping_timer = session.chat.clock.callLater(self._ping_interval, self._ping)
+
+    def _too_big(self) -> None:
+        session = self.session
+        self._closed = True  # nothing more is read
+        if session is None:
+            self.abort()
+            return
+        session.disconnect("too_big", session.chat.texts.line_too_long.format(limit=self._max_line))
+
+    # -- SessionTransport -------------------------------------------------------------------
+
+    def write_lines(self, data: bytes) -> None:
+        """Send each encoded server line as one text message, without its CRLF."""
+        ws = self._ws
+        if ws is None:
+            return
+        text = data.decode("utf-8")
+        if text.count("\r\n") == 1:
+            ws.sendTextMessage(text[:-2])
+        else:
+            for line in text[:-2].split("\r\n"):
+                ws.sendTextMessage(line)
+        session = self.session
+        if session is not None and session.sendq.paused:
+            buffered = int(getattr(self._raw, "bufferSize", 0))
+            if session.sendq.queued(len(data), buffered, session.limits.sendq):
+                session.sendq_exceeded()
+
+    def close(self) -> None:
+        """Send a close frame (its code says why) and close once the output has gone."""
+        ws = self._ws
+        if ws is None:
+            self._raw.loseConnection()
+            return
+        session = self.session
+        cause = session.disconnect_cause if session is not None else None
+        # A registered producer keeps a TLS transport from starting its shutdown.
+        self._raw.unregisterProducer()
+        try:
+            ws.loseConnection(CLOSE_CODES.get(cause or "", 1000))
+        except Exception:  # the closing handshake had begun already
+            self._raw.loseConnection()
+
+    def abort(self) -> None:
+        """Drop the connection at once."""
+        self._closed = True
+        self._raw.abortConnection()
+
+    def pause(self) -> None:
+        """Stop reading (a password is being checked)."""
+        self._raw.pauseProducing()
+
+    def resume(self) -> None:
+        """Read again."""
+        self._raw.resumeProducing()
+
+
+class ChatWebSocketFactory:
+    """Builds a :class:`ChatWebSocket` for each upgrade request; its sessions are admitted by
+    the one :class:`~twisted_chat.protocol.ChatFactory` that also admits TCP connections."""
+
+    def __init__(self, server: ChatFactory, ping_interval: float = DEFAULT_PING_INTERVAL) -> None:
+        self.server = server
+        self.ping_interval = ping_interval
+
+    def buildProtocol(self, request: Request) -> ChatWebSocket:
+        """The protocol for one upgraded request."""
+        return ChatWebSocket(self.server, request, self.ping_interval)

@@ -97,6 +97,19 @@ class ChatCore:
         self.disconnects = LogSummary("disconnects", clock)
         #: Connections refused at once (server full, too many from one address), summarised.
         self.refusals = LogSummary("refused connections", clock)
+        # Plain counters read by the metrics at scrape time (twisted_chat.metrics): one integer
+        # increment per message or login, nothing per recipient.
+        #: Public messages accepted from clients.
+        self.public_messages = 0
+        #: Private messages accepted from clients (delivered to their recipient).
+        self.private_messages = 0
+        #: Logins accepted.
+        self.login_count = 0
+        #: Lines dropped by flood control (counted by the sessions).
+        self.flood_dropped = 0
+        #: Called with the seconds from a login's nickname line to its welcome (password check
+        #: and cluster claim included), if set (the metrics' ``chat_login_seconds``).
+        self.on_login: Callable[[float], None] | None = None
 
     def use_texts(self, texts: Catalogue) -> None:
         """Speak ``texts`` from now on (a configuration reload changed the language)."""
@@ -165,6 +178,7 @@ class ChatCore:
         elif (first not in " \t" or not is_blank(text)) and not (
             room.has_mutes and self._muted(session)
         ):
+            self.public_messages += 1
             room.say_public(session, text)
 
     def _muted(self, session: ChatSession) -> bool:
@@ -213,6 +227,7 @@ class ChatCore:
         the registered nicknames are loaded, nobody can tell a registered nickname from a free
         one, so every nickname line is refused with a try-again line (never an impostor).
         """
+        started = self.clock.seconds()
         accounts = self.accounts
         bans = self.bans
         if (accounts is not None and not accounts.loaded) or (bans is not None and not bans.loaded):
@@ -240,7 +255,7 @@ class ChatCore:
             if accounts is not None and accounts.is_registered(nickname):
                 session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
             else:
-                self._claim(session, nickname, held=False)
+                self._claim(session, nickname, started, held=False)
             return
         if accounts is None:  # no accounts at all: a password can never be right
             session.deliver(wire.error(self.texts.login_refused))
@@ -253,7 +268,7 @@ class ChatCore:
                 self._done_checking(nick_key, session)
                 return
             if result is LoginCheck.OK:
-                self._claim(session, nickname, held=True, by_password=True)
+                self._claim(session, nickname, started, held=True, by_password=True)
                 return
             self._done_checking(nick_key, session)
             if result is LoginCheck.NEEDS_PASSWORD:
@@ -273,7 +288,12 @@ class ChatCore:
             del self._checking[nick_key]
 
     def _claim(
-        self, session: ChatSession, nickname: str, held: bool, by_password: bool = False
+        self,
+        session: ChatSession,
+        nickname: str,
+        started: float,
+        held: bool,
+        by_password: bool = False,
     ) -> None:
         """Claim ``nickname`` in the room, then accept the login or give the one ``! `` line.
 
@@ -295,7 +315,7 @@ class ChatCore:
                     self.room.unclaim(nickname)
                 return
             if result is Claim.OK:
-                self._accept(session, nickname, by_password)
+                self._accept(session, nickname, started, by_password)
             elif result is Claim.TAKEN:
                 session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
             else:
@@ -309,13 +329,19 @@ class ChatCore:
 
         claimed.addErrback(failed).addCallback(done)
 
-    def _accept(self, session: ChatSession, nickname: str, by_password: bool = False) -> None:
-        """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login."""
+    def _accept(
+        self, session: ChatSession, nickname: str, started: float, by_password: bool = False
+    ) -> None:
+        """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login
+        (``started``: when its nickname line arrived, for the login time metric)."""
         self.room.add(session, nickname)
         if by_password:
             self._by_password.add(session)
         session.logged_in(nickname)
         session.deliver(wire.notice(self.texts.welcome.format(nick=nickname)))
+        self.login_count += 1
+        if self.on_login is not None:
+            self.on_login(self.clock.seconds() - started)
         self.room.announce_join(session, self.texts.joined.format(nick=nickname))
         self._record_login(session, nickname)
 
@@ -361,6 +387,7 @@ class ChatCore:
         elif recipient is sender:
             sender.deliver(wire.error(self.texts.private_self))
         else:
+            self.private_messages += 1
             self.room.deliver(recipient, wire.private(sender.nickname or "", text))
             sender.deliver(wire.private_echo(recipient.nickname or "", text))
 

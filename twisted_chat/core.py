@@ -92,6 +92,9 @@ class Room:
         self._joined_at: dict[ChatSession, int] = {}
         # Muted nicknames (nick key -> until, POSIX seconds), kept while they last.
         self._mutes: dict[str, float] = {}
+        #: Lines handed to this room's sessions by :meth:`broadcast`, :meth:`deliver` and the
+        #: gathered notices (``chat_deliveries_total``), counted once per broadcast.
+        self.deliveries = 0
 
     def __len__(self) -> int:
         return len(self._users)
@@ -155,13 +158,17 @@ class Room:
                     self._delivery_failed(session)
                 else:
                     count += 1
+        self.deliveries += count
         return count
 
     def deliver(self, session: ChatSession, data: bytes) -> bool:
         """Deliver ``data`` to one session (after any pending notices); ``False`` if it failed."""
         if self.has_notices:
             self.flush_notices()
-        return self._deliver_one(session, data)
+        if self._deliver_one(session, data):
+            self.deliveries += 1
+            return True
+        return False
 
     def _deliver_one(self, session: ChatSession, data: bytes) -> bool:
         """Deliver to one session; a session whose delivery raises is logged and dropped."""
@@ -227,6 +234,7 @@ class Room:
         joined, self._joined_at = self._joined_at, {}
         everything = b"".join(notices)
         tails: dict[int, bytes] = {}
+        delivered = 0
         for session in self.sessions():
             index = joined.get(session)
             if index is None:
@@ -237,7 +245,9 @@ class Room:
                     data = tails[index] = b"".join(notices[index + 1 :])
                 if not data:
                     continue
-            self._deliver_one(session, data)
+            if self._deliver_one(session, data):
+                delivered += 1
+        self.deliveries += delivered
 
     def say_public(self, sender: ChatSession, text: str) -> None:
         """Relay ``text`` verbatim from ``sender`` to every other logged-in user."""

@@ -285,6 +285,7 @@ class Session:
         passes without a drop (the lines the refilling bucket lets through meanwhile do not
         count); staying over it for ``flood_kick`` seconds ends the connection.
         """
+        self.chat.flood_dropped += 1
         if self._flood_since is None or now - self._flood_dropped_at >= 1.0:
             self._flood_since = now  # a new episode
         self._flood_dropped_at = now

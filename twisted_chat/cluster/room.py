@@ -404,6 +404,19 @@ class ClusterRoom(Room):
             self._send(self.keys.to(node), event)
 
     @property
+    def redis_up(self) -> bool:
+        """Whether both connections to Redis are up (the metrics' ``chat_redis_up``)."""
+        return bool(self.link.up)
+
+    def deliver(self, session: ChatSession, data: bytes) -> bool:
+        """Deliver to one session; a user of another node is counted in ``deliveries`` by the
+        node that holds it, not here (where it is published)."""
+        delivered = super().deliver(session, data)
+        if delivered and isinstance(session, RemoteUser):
+            self.deliveries -= 1
+        return delivered
+
+    @property
     def cluster_users(self) -> int:
         """Users of the whole cluster that this node knows of."""
         return len(self._users) + (self.presence.count() if self.ready else 0)

@@ -10,7 +10,7 @@ retried with exponential backoff. The outage is logged once and the recovery onc
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,6 +73,9 @@ class LoginStore:
         )
         self._upsert = self._engine.sql(self._engine.upsert_login)
         self._mark = self._engine.sql("?")
+        #: Called with the seconds each successful batch write took, if set (the metrics'
+        #: ``chat_db_write_seconds``).
+        self.on_batch_written: Callable[[float], None] | None = None
 
     # -- public interface -------------------------------------------------------------------
 
@@ -90,6 +93,11 @@ class LoginStore:
     def available(self) -> bool:
         """False while the database is known to be unavailable."""
         return self._outage_since is None
+
+    @property
+    def outage_since(self) -> float | None:
+        """When the current outage began (the clock's seconds), ``None`` while available."""
+        return self._outage_since
 
     def start(self) -> None:
         """Create the schema (and, for MySQL, the database) as soon as possible."""
@@ -180,7 +188,10 @@ class LoginStore:
             previous: dict[str, datetime] = {}
             if batch:
                 rows = [(k, p.nickname, self._engine.to_db_time(p.when)) for k, p in batch]
+                started = self._clock.seconds()
                 previous = yield self._db.run_interaction("record logins", self._write_batch, rows)
+                if self.on_batch_written is not None:
+                    self.on_batch_written(self._clock.seconds() - started)
         except Exception as e:
             self._writing = None
             self._failed(batch, e)

@@ -35,6 +35,7 @@ RESTART_KEYS = (
     "web",
     "web-origin",
     "web-ping",
+    "metrics",
 )
 #: Options compared to tell what a reload changed (besides the restart keys).
 LIVE_KEYS = (

@@ -11,7 +11,7 @@ import re
 import signal
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application import service
 from twisted.internet import defer, endpoints, task, threads
@@ -44,6 +44,9 @@ from twisted_chat.storage import (
     parse_db_url,
 )
 from twisted_chat.text import CATALOGUES
+
+if TYPE_CHECKING:
+    from twisted_chat.metrics import ChatMetrics
 
 DEFAULT_PORT = "tcp:1234:interface=127.0.0.1"
 DEFAULT_DB = "sqlite:chat.sqlite3"
@@ -124,6 +127,13 @@ class Options(usage.Options):
             None,
             "TOML file of options (keys are the option names); the command line wins over it. "
             "SIGHUP reloads it.",
+        ],
+        [
+            "metrics",
+            None,
+            None,
+            "Serve Prometheus metrics at /metrics and a health check at /health on ENDPOINT "
+            "(e.g. tcp:9123:interface=127.0.0.1; off by default).",
         ],
         ["log-level", None, "info", "Lowest level logged: debug, info, warn or error."],
         ["log-format", None, "text", "Log lines as text, or json (one JSON object per line)."],
@@ -233,6 +243,8 @@ class Options(usage.Options):
             self["port"] = [DEFAULT_PORT]
         self["endpoints"] = [self._endpoint("port", d) for d in self["port"]]
         self["web_endpoints"] = [self._endpoint("web", d) for d in self["web"]]
+        metrics = self["metrics"]
+        self["metrics_endpoint"] = None if metrics is None else self._endpoint("metrics", metrics)
         self["web_ping"] = self._number("web-ping", float)
         if self["lang"] not in CATALOGUES:
             raise usage.UsageError(f"bad --lang {self['lang']!r}: use one of {sorted(CATALOGUES)}")
@@ -430,6 +442,11 @@ class ChatService(service.MultiService):
         #: Reloads the ``--config`` file (on SIGHUP when this service owns the process).
         self.reloader: Reloader | None = None
         self._previous_sighup: Any = None
+        #: The ``--metrics`` listener: not a child service, so that it stops last and
+        #: ``/health`` answers 503 while the connections close.
+        self.metrics_listener: ListenerService | None = None
+        #: The metrics of ``--metrics`` (``None`` without it).
+        self.metrics: ChatMetrics | None = None
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
@@ -452,6 +469,26 @@ class ChatService(service.MultiService):
         listener = ListenerService(endpoint, site, description)
         listener.setServiceParent(self)
         return listener
+
+    def add_metrics_listener(
+        self, endpoint: IStreamServerEndpoint, description: str, cluster: Any = None
+    ) -> ListenerService:
+        """Serve ``/metrics`` and ``/health`` on ``endpoint`` while the service runs (and while
+        it shuts down); ``cluster``: the clustered room, for the Redis metrics."""
+        from twisted_chat.metrics import ChatMetrics, make_metrics_site
+
+        metrics = ChatMetrics(self.factory, self.store, cluster)
+        metrics.install()
+        self.metrics = metrics
+        listener = ListenerService(endpoint, make_metrics_site(metrics), description)
+        self.metrics_listener = listener
+        return listener
+
+    def privilegedStartService(self) -> None:
+        """Listen on every endpoint (the metrics one too) before privileges are dropped."""
+        super().privilegedStartService()
+        if self.metrics_listener is not None:
+            self.metrics_listener.privilegedStartService()
 
     def listeners(self) -> list[ListenerService]:
         """The listener services, in ``--port`` order."""
@@ -484,6 +521,8 @@ class ChatService(service.MultiService):
         self._prune.clock = self.chat.clock
         self._prune.start(60, now=False)
         super().startService()
+        if self.metrics_listener is not None and not self.metrics_listener.running:
+            self.metrics_listener.startService()
 
     def prune(self) -> None:
         """Every minute: forget old failed logins, expired bans and mutes that are over."""
@@ -571,6 +610,7 @@ class ChatService(service.MultiService):
 
         if getattr(reactor, "_exitSignal", None) is not None:
             reactor._exitSignal = None  # type: ignore[attr-defined]
+        self.factory.shutting_down = True  # refuse newcomers, /health says 503 from now on
         yield super().stopService()
         yield self.factory.shutdown(SHUTDOWN_CLOSE_TIMEOUT)
         if self.store is not None:
@@ -583,6 +623,8 @@ class ChatService(service.MultiService):
             summary.flush()
         if self.chat.accounts is not None:
             self.chat.accounts.failed_logins.flush()
+        if self.metrics_listener is not None and self.metrics_listener.running:
+            yield self.metrics_listener.stopService()
         self.log.info("twisted-chat stopped: {stats}", stats=dict(self.factory.stats))
 
 
@@ -683,4 +725,8 @@ def makeService(options: Options) -> ChatService:
         server.add_listener(endpoint, description)
     for endpoint, description in zip(options["web_endpoints"], options["web"], strict=True):
         server.add_web_listener(endpoint, description, options["web-origin"], options["web_ping"])
+    if options["metrics_endpoint"] is not None:
+        server.add_metrics_listener(
+            options["metrics_endpoint"], options["metrics"], chat.room if cluster else None
+        )
     return server

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, P
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
-from twisted.web import resource, server
+from twisted.web import pages, resource, server
 from twisted.web.server import Request
 
 from twisted_chat.protocol import ChatFactory, ChatProtocol
@@ -260,9 +260,17 @@ class HealthResource(resource.Resource):
 HTTP_TIMEOUT = 30
 
 
+class _Root(resource.Resource):
+    """The site's root: its two children, and 404 for anything else."""
+
+    def getChild(self, path: bytes, request: Request) -> resource.IResource:
+        """Not found (``twisted.web``'s default page for it is deprecated)."""
+        return pages.notFound()
+
+
 def make_metrics_site(metrics: ChatMetrics) -> server.Site:
     """The site of ``--metrics``: ``/metrics`` and ``/health``, nothing else."""
-    root = resource.Resource()
+    root = _Root()
     root.putChild(b"metrics", MetricsResource(metrics))
     root.putChild(b"health", HealthResource(metrics))
     site = server.Site(root, timeout=HTTP_TIMEOUT)

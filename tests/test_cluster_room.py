@@ -299,3 +299,18 @@ class ClusterRoomTests(SynchronousTestCase):
     def test_local_room_claims_at_once(self) -> None:
         chat = ChatCore(SPANISH, self.clock)
         self.assertEqual(self.successResultOf(chat.room.claim("ana")), Claim.OK)
+
+    def test_an_envelope_of_private_lines_is_one_write_per_recipient(self) -> None:
+        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0), batch_writes=True)
+        self.link.connect()
+        self.link.answers["claim"] = 1
+        ana = self.connect()
+        ana.send("ana\n")
+        self.clock.advance(1)
+        ana.received()
+        ana.transport.writes.clear()
+        lines = [["line", "ana", f"*Bob* {i}\r\n"] for i in range(50)]
+        self.link.on_message("t:to:n1", self.envelope_from("n2", *lines))
+        self.clock.advance(0)
+        self.assertEqual(len(ana.transport.writes), 1)
+        self.assertEqual(ana.received(), [f"*Bob* {i}" for i in range(50)])

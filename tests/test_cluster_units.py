@@ -193,6 +193,9 @@ class EnvelopeTests(SynchronousTestCase):
             {**good, "events": [["ban", "nick", "bob", "", "ana", 1, None]]},
             {**good, "events": [["notice", 1]]},
             {**good, "events": ["pub"]},
+            {**good, "events": [[[1], "a", "b"]]},
+            {**good, "events": [[{"x": 1}, "a"]]},
+            {**good, "events": [["line", "a", None]]},
         ]
         for message in bad:
             data = message if isinstance(message, (str, bytes)) else json.dumps(message)

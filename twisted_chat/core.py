@@ -90,6 +90,10 @@ class Room:
         #: Whether join/leave notices are waiting to be written (checked for every line).
         self.has_notices = False
         self._joined_at: dict[ChatSession, int] = {}
+        #: Set by the server when it gathers a busy turn's output (its write batcher's
+        #: ``gather``): a room that delivers many lines at once from elsewhere (a cluster
+        #: node's envelope) calls it first, so each recipient gets them in one write.
+        self.gather_output: Callable[[], None] | None = None
         # Muted nicknames (nick key -> until, POSIX seconds), kept while they last.
         self._mutes: dict[str, float] = {}
         #: Lines handed to this room's sessions by :meth:`broadcast`, :meth:`deliver` and the

@@ -256,6 +256,8 @@ class ChatFactory(protocol.ServerFactory):
         self.limits = limits or Limits()
         clock = chat.clock
         self.batcher = WriteBatcher(lambda f: clock.callLater(0, f)) if batch_writes else None
+        if self.batcher is not None:
+            chat.room.gather_output = self.batcher.gather
         self.counter = ConnectionCounter(
             self.limits.max_clients, self.limits.max_per_ip, list(self.limits.exempt)
         )

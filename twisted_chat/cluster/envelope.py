@@ -68,6 +68,10 @@ _SHAPES: Final[dict[str, tuple[type, ...]]] = {
 }
 
 
+#: Events whose two arguments are strings.
+_TEXT_EVENTS: Final = frozenset(("pub", "line"))
+
+
 class EnvelopeError(ValueError):
     """A message from Redis that is not a well-formed envelope."""
 
@@ -109,6 +113,16 @@ def decode(data: str | bytes) -> Envelope:
 
 
 def _check(event: object) -> None:
+    # The two events of nearly every envelope, checked without the general path's loop.
+    if (
+        type(event) is list
+        and len(event) == 3
+        and type(event[0]) is str
+        and event[0] in _TEXT_EVENTS
+    ):
+        if type(event[1]) is str and type(event[2]) is str:
+            return
+        raise EnvelopeError(f"bad arguments for {event[0]!r}: {event[1:]!r}")
     if not isinstance(event, list) or not event or not isinstance(event[0], str):
         raise EnvelopeError(f"bad event {event!r}")
     shape = _SHAPES.get(event[0])

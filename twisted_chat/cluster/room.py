@@ -516,8 +516,11 @@ class ClusterRoom(Room):
 
     def _apply(self, message: envelope.Envelope) -> None:
         node, instance = message.node, message.instance
+        events = message.events
+        if len(events) > 1 and self.gather_output is not None:
+            self.gather_output()  # one write per recipient for the whole envelope
         public: list[bytes] = []
-        for event in message.events:
+        for event in events:
             kind = event[0]
             if kind == "pub":
                 public.append(wire.public(event[1], event[2]))

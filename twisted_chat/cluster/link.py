@@ -226,7 +226,11 @@ class RedisLink:
         if self._command is None or not self.up:
             return False
         try:
-            self._command.execute_command("PUBLISH", channel, message).addErrback(_ignore)
+            # No reply timeout: under load replies come late, and nobody waits for them; a
+            # dead connection is noticed by the pings.
+            self._command.execute_command(
+                "PUBLISH", channel, message, apply_timeout=False
+            ).addErrback(_ignore)
         except txredisapi.ConnectionError:
             return False
         return True

@@ -120,6 +120,7 @@ class ClusterRoom(Room):
         self.node_id = config.node_id
         self.instance = f"{config.node_id}/{uuid.uuid4().hex[:12]}"
         self.keys = Keys(config.prefix)
+        self._own_prefix = envelope.encode(self.node_id, self.instance, [])[: -len("[]}")]
         self.clock = clock
         self.presence = Presence()
         self.accounts: Accounts | None = None
@@ -489,6 +490,8 @@ class ClusterRoom(Room):
 
     def _message(self, channel: str, data: str) -> None:
         """One pub/sub message: an envelope of events from another node."""
+        if data.startswith(self._own_prefix):
+            return  # our own, told without decoding it (encode() writes its keys in order)
         try:
             message = envelope.decode(data)
         except envelope.EnvelopeError as e:

@@ -1269,6 +1269,7 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "password_needed": {"nick"},
     "registered": {"nick"},
     "already_registered": {"nick"},
+    "nick_lost": {"nick"},
 }
 
 

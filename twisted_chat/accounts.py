@@ -99,6 +99,9 @@ class Accounts:
         self._load_backoff = 0.0
         self._by_host = AttemptWindow(max_failures, failure_window)
         self._by_nick = AttemptWindow(max_failures, failure_window)
+        #: Called with ``(nick_key, password_hash)`` after every registration or password
+        #: change made here (a cluster tells the other nodes).
+        self.changed: list[Callable[[str, str], None]] = []
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -125,6 +128,25 @@ class Accounts:
             self._clock.callLater(self._load_backoff, self.load)
 
         self._storage.load_accounts().addCallbacks(loaded, failed)
+
+    def reload(self) -> None:
+        """Read every hash from storage again (after a cluster outage: changes made on other
+        nodes meanwhile); the ones held now stay until the read succeeds."""
+        if self._storage is None:
+            return
+
+        def loaded(hashes: dict[str, str]) -> None:
+            self._hashes.update(hashes)
+            self.loaded = True
+
+        def failed(failure: Any) -> None:
+            self.log.warn("Registered nicknames not reloaded: {error}", error=failure.value)
+
+        self._storage.load_accounts().addCallbacks(loaded, failed)
+
+    def set_hash(self, nick_key: str, password_hash: str) -> None:
+        """Take a registration or password change made elsewhere (another node)."""
+        self._hashes[nick_key] = password_hash
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -216,4 +238,7 @@ class Accounts:
         except Exception as e:
             self.log.warn("saving the account of {nick} failed: {error}", nick=nickname, error=e)
             raise AccountError("storage_unavailable") from None
-        self._hashes[nicknames.key(nickname)] = password_hash
+        nick_key = nicknames.key(nickname)
+        self._hashes[nick_key] = password_hash
+        for callback in self.changed:
+            callback(nick_key, password_hash)

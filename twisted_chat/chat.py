@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted_chat import nicknames, wire
 from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.commands import Commands
-from twisted_chat.core import ChatSession, Room
+from twisted_chat.core import ChatSession, Claim, Room
 from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.text import Catalogue
 
@@ -42,6 +42,11 @@ def notice_delay(users: int, since_last_flush: float) -> float:
     return min(MAX_NOTICE_DELAY, max(NOTICE_QUIET, wait))
 
 
+#: Builds the room of a chat: ``(texts, schedule)``, where ``schedule`` is the notice-gathering
+#: function or ``None`` (see :class:`~twisted_chat.core.Room`).
+RoomFactory = Callable[[Catalogue, Callable[[Callable[[], None]], object] | None], Room]
+
+
 class LoginRecorder(Protocol):
     """Where logins are recorded (implemented by :class:`twisted_chat.storage.LoginStore`)."""
 
@@ -61,12 +66,13 @@ class ChatCore:
         logins: LoginRecorder | None = None,
         accounts: Accounts | None = None,
         batch_notices: bool = False,
+        room: RoomFactory = Room,
     ) -> None:
         self.texts = texts
         self.clock = clock
         self.logins = logins
         self.accounts = accounts
-        self.room = Room(texts, self._schedule_notices if batch_notices else None)
+        self.room = room(texts, self._schedule_notices if batch_notices else None)
         self.commands = Commands(self.room, texts, clock, accounts)
         self._prompt = wire.notice(texts.prompt)
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
@@ -163,7 +169,7 @@ class ChatCore:
             if accounts is not None and accounts.is_registered(nickname):
                 session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
             else:
-                self._accept(session, nickname)
+                self._claim(session, nickname, held=False)
             return
         if accounts is None:  # no accounts at all: a password can never be right
             session.deliver(wire.error(self.texts.login_refused))
@@ -172,12 +178,14 @@ class ChatCore:
         session.hold()
 
         def checked(result: LoginCheck) -> None:
-            del self._checking[nick_key]
             if session.closing:
+                self._done_checking(nick_key, session)
                 return
             if result is LoginCheck.OK:
-                self._accept(session, nickname)
-            elif result is LoginCheck.NEEDS_PASSWORD:
+                self._claim(session, nickname, held=True)
+                return
+            self._done_checking(nick_key, session)
+            if result is LoginCheck.NEEDS_PASSWORD:
                 session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
             else:
                 session.deliver(wire.error(self.texts.login_refused))
@@ -188,6 +196,45 @@ class ChatCore:
             checked(LoginCheck.REFUSED)
 
         accounts.check_login(nickname, password, session.host).addCallbacks(checked, failed)
+
+    def _done_checking(self, nick_key: str, session: ChatSession) -> None:
+        if self._checking.get(nick_key) is session:
+            del self._checking[nick_key]
+
+    def _claim(self, session: ChatSession, nickname: str, held: bool) -> None:
+        """Claim ``nickname`` in the room, then accept the login or give the one ``! `` line.
+
+        One process's room answers at once; a clustered room asks the cluster, and meanwhile
+        the session is held and the nickname counts as taken here.
+        """
+        nick_key = nicknames.key(nickname)
+        claimed = self.room.claim(nickname)
+        if not claimed.called:
+            self._checking[nick_key] = session
+            if not held:
+                session.hold()
+                held = True
+
+        def done(result: Claim) -> None:
+            self._done_checking(nick_key, session)
+            if session.closing:
+                if result is Claim.OK:
+                    self.room.unclaim(nickname)
+                return
+            if result is Claim.OK:
+                self._accept(session, nickname)
+            elif result is Claim.TAKEN:
+                session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
+            else:
+                session.deliver(wire.error(self.texts.cluster_unavailable))
+            if held:
+                session.release()
+
+        def failed(failure: Failure) -> Claim:
+            self.log.failure("claiming {nick} failed", failure, nick=nickname)
+            return Claim.UNAVAILABLE
+
+        claimed.addErrback(failed).addCallback(done)
 
     def _accept(self, session: ChatSession, nickname: str) -> None:
         """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login."""

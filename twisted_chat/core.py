@@ -7,9 +7,11 @@ once by :mod:`twisted_chat.wire` and handed as bytes to each recipient.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Protocol
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from twisted_chat import nicknames, wire
@@ -49,11 +51,23 @@ class ChatSession(Protocol):
         """Drop the connection at once, discarding pending output."""
 
 
+class Claim(enum.Enum):
+    """The answer to :meth:`Room.claim`."""
+
+    OK = "ok"  # the nickname is this login's until it leaves
+    TAKEN = "taken"  # someone holds it (in a cluster: possibly on another node)
+    UNAVAILABLE = "unavailable"  # no nickname can be claimed right now (cluster outage)
+
+
 class Room:
     """The registry of logged-in users, keyed by :func:`twisted_chat.nicknames.key`.
 
     One recipient failing never stops a delivery to the others: a session whose ``deliver``
     raises is logged and aborted, and leaves the room through the normal disconnect path.
+
+    This room holds one process's users. A clustered room
+    (:class:`twisted_chat.cluster.room.ClusterRoom`) keeps the same interface for a chat spread
+    over several processes; the chat core cannot tell them apart.
     """
 
     log = Logger()
@@ -88,6 +102,14 @@ class Room:
     def nicknames(self) -> list[str]:
         """Logged-in nicknames, sorted by their casefolded form."""
         return [self._users[k].nickname or "" for k in sorted(self._users)]
+
+    def claim(self, nickname: str) -> defer.Deferred[Claim]:
+        """Reserve ``nickname`` for a login about to be accepted (already fired here: one
+        process's room has nothing to ask anyone; a clustered room asks the cluster)."""
+        return defer.succeed(Claim.TAKEN if nickname in self else Claim.OK)
+
+    def unclaim(self, nickname: str) -> None:
+        """Give back a claim whose login did not happen after all (the client left)."""
 
     def add(self, session: ChatSession, nickname: str) -> bool:
         """Register ``session`` as ``nickname``; ``False`` if the nickname is taken."""
@@ -168,7 +190,9 @@ class Room:
         self._queue_notice(wire.notice(text))
 
     def announce_leave(self, text: str) -> None:
-        """Tell everyone a user left (``text``), gathered like :meth:`announce_join`."""
+        """Tell everyone a user left (``text``), gathered like :meth:`announce_join`.
+
+        Also used for any notice gathered the same way (a user of another node joined)."""
         if self._schedule is None:
             self.announce(text)
             return

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import re
+import socket
 from typing import Any
 
 from twisted.application import service
@@ -13,6 +16,7 @@ from twisted.python import usage
 
 from twisted_chat.accounts import Accounts
 from twisted_chat.chat import ChatCore
+from twisted_chat.core import Room
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
 from twisted_chat.protocol import ChatFactory
 from twisted_chat.storage import (
@@ -30,6 +34,7 @@ DEFAULT_DB = "sqlite:chat.sqlite3"
 SHUTDOWN_CLOSE_TIMEOUT = 1.5
 #: Longest wait for queued database writes at shutdown, in seconds.
 SHUTDOWN_FLUSH_TIMEOUT = 2.5
+_NODE_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 #: File descriptors kept for the listeners, the database and logs.
 RESERVED_FILES = 32
 
@@ -61,6 +66,27 @@ class Options(usage.Options):
         ["login-timeout", None, "60", "Close connections not logged in after SECONDS (0 = never)."],
         ["idle-timeout", None, "0", "Close logged-in clients silent for SECONDS (0 = never)."],
         ["db-queue", None, "100000", "Most login records kept while the database is down."],
+        [
+            "redis",
+            None,
+            None,
+            "Cluster mode: join the other nodes through Redis at redis://[:PASSWORD@]HOST[:PORT]"
+            "[/DB] (the password may come from $CHAT_REDIS_PASSWORD instead).",
+        ],
+        [
+            "node-id",
+            None,
+            None,
+            "This node's name in the cluster (default: hostname-PID); letters, digits, . _ -.",
+        ],
+        [
+            "cluster-ttl",
+            None,
+            "10",
+            "Seconds a node's users survive it after it stops heartbeating (it heartbeats "
+            "every third of that).",
+        ],
+        ["redis-prefix", None, "chat:", "Prefix of every Redis key and channel of this chat."],
         [
             "backlog",
             None,
@@ -101,7 +127,8 @@ class Options(usage.Options):
                     raise usage.UsageError(
                         f"bad --port {description!r}: port must be a number from 0 to 65535"
                     )
-            if kind in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
+            inner = rest.partition(":")[0] if kind == "haproxy" else kind
+            if inner in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
                 description = f"{description}:backlog={self._number('backlog', int, minimum=1)}"
             try:
                 endpoints_.append(endpoints.serverFromString(reactor, description))
@@ -118,6 +145,37 @@ class Options(usage.Options):
             raise usage.UsageError(f"bad --db {self['db']!r}: {e}") from None
         self["limits"] = self._limits()
         self["db_queue"] = self._number("db-queue", int, minimum=1)
+        self["cluster"] = self._cluster()
+
+    def _cluster(self) -> Any:
+        """The cluster configuration, or ``None`` without ``--redis``."""
+        if self["redis"] is None:
+            for name in ("node-id",):
+                if self[name] is not None:
+                    raise usage.UsageError(f"--{name} needs --redis")
+            return None
+        from twisted_chat.cluster.room import ClusterConfig
+        from twisted_chat.cluster.url import BadRedisURL, parse_redis_url
+
+        try:
+            url = parse_redis_url(self["redis"])
+        except BadRedisURL as e:
+            raise usage.UsageError(f"bad --redis: {e}") from None
+        node_id = self["node-id"]
+        if node_id is None:
+            node_id = f"{socket.gethostname()}-{os.getpid()}"
+            node_id = "".join(c if c.isalnum() or c in "._-" else "-" for c in node_id)
+        if not _NODE_ID_RE.fullmatch(node_id):
+            raise usage.UsageError(
+                f"bad --node-id {node_id!r}: 1 to 64 letters, digits, '.', '_' or '-'"
+            )
+        prefix = self["redis-prefix"]
+        if not prefix or len(prefix) > 64 or not prefix.isprintable() or " " in prefix:
+            raise usage.UsageError(
+                f"bad --redis-prefix {prefix!r}: 1 to 64 printable characters, no spaces"
+            )
+        ttl = self._number("cluster-ttl", float, minimum=1)
+        return ClusterConfig(url=url, node_id=node_id, ttl=ttl, prefix=prefix)
 
     def _number(self, name: str, kind: type[int] | type[float], minimum: float = 0) -> Any:
         value = self[name]
@@ -346,8 +404,24 @@ def makeService(options: Options) -> ChatService:
         reactor,
         functools.partial(threads.deferToThreadPool, reactor, reactor.getThreadPool()),
     )
-    chat = ChatCore(CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True)
+    cluster = options.get("cluster")
+    room: Any = Room
+    if cluster is not None:  # only now: without --redis no Redis code is imported
+        from twisted_chat.cluster.room import ClusterRoom
+        from twisted_chat.fatal import stop_with_error
+
+        room = functools.partial(
+            ClusterRoom, config=cluster, clock=reactor, on_fatal=stop_with_error
+        )
+    chat = ChatCore(
+        CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True, room=room
+    )
     server = ChatService(chat, store, url.describe(), options["limits"])
+    if cluster is not None:
+        from twisted_chat.cluster.service import ClusterService
+
+        chat.room.attach_accounts(accounts)  # type: ignore[attr-defined]
+        ClusterService(chat.room).setServiceParent(server)  # type: ignore[arg-type]
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)
     return server

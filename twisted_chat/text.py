@@ -65,6 +65,9 @@ class Catalogue:
     storage_unavailable: str
     usage_registrar: str
     usage_password: str
+    # Cluster
+    cluster_unavailable: str
+    nick_lost: str
 
 
 SPANISH: Final = Catalogue(
@@ -117,6 +120,11 @@ SPANISH: Final = Catalogue(
     storage_unavailable="La base de datos no está disponible; inténtalo más tarde.",
     usage_registrar="Uso: /registrar CONTRASEÑA",
     usage_password="Uso: /password ACTUAL NUEVA",
+    cluster_unavailable=(
+        "El chat no puede aceptar usuarios nuevos ahora mismo; inténtalo de nuevo en unos "
+        "segundos. Elige un nickname:"
+    ),
+    nick_lost="Otro usuario del chat tiene ahora el nickname {nick}: desconectado.",
 )
 
 ENGLISH: Final = Catalogue(
@@ -167,6 +175,10 @@ ENGLISH: Final = Catalogue(
     storage_unavailable="The database is unavailable; try again later.",
     usage_registrar="Usage: /register PASSWORD",
     usage_password="Usage: /password OLD NEW",
+    cluster_unavailable=(
+        "The chat cannot take new users right now; try again in a few seconds. Choose a nickname:"
+    ),
+    nick_lost="Another user of the chat now holds the nickname {nick}: disconnected.",
 )
 
 #: The catalogues by ``--lang`` value.

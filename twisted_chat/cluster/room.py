@@ -1,0 +1,625 @@
+"""The clustered room: the same interface as :class:`twisted_chat.core.Room`, over Redis.
+
+The chat core, the commands and the protocol call this room exactly as they call one process's
+room; what is different is underneath, in the manner of Synapse's replication layer:
+
+- **Nicknames** are claimed in Redis (``PREFIX nick:KEY``, set only if free, expiring after
+  ``--cluster-ttl`` unless this node's heartbeat refreshes it), so one nickname is held by one
+  user of the whole cluster. A user who leaves frees it at once.
+- **Users of other nodes** are known from their join and leave events and from their nodes'
+  users hashes (:mod:`twisted_chat.cluster.presence`): ``/listar``, ``#nick`` and the nickname
+  check see the whole cluster without asking Redis.
+- **Messages** are published once per event, not once per recipient, gathered per reactor turn
+  into one envelope (:mod:`twisted_chat.cluster.envelope`); each node fans out to its own users
+  with the usual write path. A private message goes only to the node of its recipient.
+- **Outages**: while Redis is unreachable the node's own users go on chatting among themselves,
+  new logins get one ``! `` line, nothing is published or buffered, and the outage and the
+  recovery are logged once each. On reconnection the node registers again, claims its users'
+  nicknames again (a user whose nickname was taken meanwhile is told and disconnected), and
+  reads the other nodes' users, announcing whoever joined or left meanwhile.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet import defer, task
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from twisted_chat import nicknames, wire
+from twisted_chat.accounts import Accounts
+from twisted_chat.cluster import envelope, scripts
+from twisted_chat.cluster.keys import Keys
+from twisted_chat.cluster.link import RedisLink
+from twisted_chat.cluster.presence import Changes, Presence
+from twisted_chat.cluster.url import RedisURL
+from twisted_chat.core import ChatSession, Claim, Room
+from twisted_chat.text import Catalogue
+
+#: Most events in one envelope (a busier turn is split into several).
+MAX_EVENTS = 1000
+#: How long a node waits for Redis at start-up before logging that it is unreachable.
+STARTUP_GRACE = 2.0
+#: Longest wait for this node's goodbye to be written when it stops, in seconds.
+STOP_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The cluster options of one node."""
+
+    url: RedisURL
+    node_id: str
+    ttl: float = 10.0
+    prefix: str = "chat:"
+
+
+class RemoteUser:
+    """A user logged in on another node, as the chat core sees it (a :class:`ChatSession`).
+
+    Delivering to it publishes the encoded lines to that node alone, which hands them to the
+    user's connection: that is how a private message crosses nodes.
+    """
+
+    host = ""
+    closing = False
+
+    def __init__(self, room: ClusterRoom, node: str, nick_key: str, nickname: str) -> None:
+        self._room = room
+        self.node = node
+        self.nick_key = nick_key
+        self.nickname: str | None = nickname
+
+    def deliver(self, data: bytes) -> None:
+        """Send ``data`` to the user's node (dropped while Redis is unreachable)."""
+        self._room.send_to(self.node, ["line", self.nick_key, data.decode("utf-8")])
+
+    def logged_in(self, nickname: str) -> None:
+        """Not a local connection: nothing to do."""
+
+    def hold(self) -> None:
+        """Not a local connection: nothing to do."""
+
+    def release(self) -> None:
+        """Not a local connection: nothing to do."""
+
+    def close(self) -> None:
+        """Not a local connection: nothing to do."""
+
+    def abort(self) -> None:
+        """Not a local connection: nothing to do."""
+
+
+class ClusterRoom(Room):
+    """One node's room in a cluster of nodes joined through Redis pub/sub."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        texts: Catalogue,
+        schedule: Callable[[Callable[[], None]], object] | None,
+        config: ClusterConfig,
+        clock: IReactorTime,
+        on_fatal: Callable[[str], None],
+        link_factory: Callable[..., RedisLink] = RedisLink,
+    ) -> None:
+        super().__init__(texts, schedule)
+        self.config = config
+        self.node_id = config.node_id
+        self.instance = f"{config.node_id}/{uuid.uuid4().hex[:12]}"
+        self.keys = Keys(config.prefix)
+        self.clock = clock
+        self.presence = Presence()
+        self.accounts: Accounts | None = None
+        self._on_fatal = on_fatal
+        self._ttl_ms = max(1, int(config.ttl * 1000))
+        self.heartbeat_interval = config.ttl / 3
+        self.link = link_factory(
+            config.url,
+            [self.keys.room, self.keys.to(self.node_id)],
+            clock,
+            on_message=self._message,
+            on_up=self._link_up,
+            on_down=self._link_down,
+            on_fatal=self._fatal,
+            ping_interval=self.heartbeat_interval,
+        )
+        #: Whether this node is registered in the cluster (Redis up, users claimed).
+        self.ready = False
+        self._registered_once = False
+        self._outage_logged = False
+        self._version = 0
+        self._claim_versions: dict[str, int] = {}
+        self._outbox: list[tuple[str, list[envelope.Event]]] = []
+        self._flush_scheduled = False
+        self._heartbeat: task.LoopingCall | None = None
+        self._bad_envelopes = 0
+        self._bad_logged_at = float("-inf")
+        self._stopped = False
+        # When this node last registered again after an outage: for a TTL after that, a node
+        # known from before that is missing from Redis is given time to register again too
+        # (after a Redis restart every node does), instead of being announced as gone.
+        self._rejoined_at = float("-inf")
+
+    # -- life cycle (called by ClusterService) ----------------------------------------------
+
+    def attach_accounts(self, accounts: Accounts | None) -> None:
+        """Share registrations and password changes with the other nodes."""
+        self.accounts = accounts
+        if accounts is not None:
+            accounts.changed.append(self._account_changed)
+
+    def start(self) -> None:
+        """Connect to Redis; register this node once connected."""
+        self.log.info(
+            "cluster: node {node} connecting to Redis at {redis} (prefix {prefix!r}, TTL {ttl}s)",
+            node=self.node_id,
+            redis=self.config.url.describe(),
+            prefix=self.config.prefix,
+            ttl=self.config.ttl,
+        )
+        self.link.start()
+        self.clock.callLater(STARTUP_GRACE, self._startup_check)
+        self._heartbeat = task.LoopingCall(self._beat)
+        self._heartbeat.clock = self.clock
+        self._heartbeat.start(self.heartbeat_interval, now=False)
+
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        """Leave the cluster at once: the other nodes drop this node's users now, not after the
+        TTL. Bounded by :data:`STOP_TIMEOUT`."""
+        self._stopped = True
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        if self.ready:
+            self.ready = False
+            self._flush()
+            keys = self.keys
+            done = self.link.run(
+                scripts.FORGET,
+                [keys.alive(self.node_id), keys.users(self.node_id), keys.nodes],
+                [self.node_id, keys.nick_prefix, self.instance],
+            )
+            self._version += 1
+            self._publish_now(keys.room, [["bye", self._version]])
+            timeout = self.clock.callLater(STOP_TIMEOUT, done.cancel)
+            try:
+                yield done
+            except Exception as e:
+                self.log.warn("cluster: could not leave the cluster cleanly: {error}", error=e)
+            if timeout.active():
+                timeout.cancel()
+        yield self.link.stop()
+
+    def _startup_check(self) -> None:
+        if not self.link.up and not self._outage_logged and not self._stopped:
+            self._outage_logged = True
+            self.log.warn(
+                "cluster: Redis unreachable at {redis}; this node's users chat among "
+                "themselves and new logins wait until it answers",
+                redis=self.config.url.describe(),
+            )
+
+    def _fatal(self, message: str) -> None:
+        self._stopped = True
+        self._on_fatal(f"twistd chat: {message}")
+
+    # -- the Room interface -----------------------------------------------------------------
+
+    def __contains__(self, nickname: str) -> bool:
+        nick_key = nicknames.key(nickname)
+        if nick_key in self._users:
+            return True
+        return self.ready and self.presence.find(nick_key) is not None
+
+    def find(self, nickname: str) -> ChatSession | None:
+        """The local session, or the :class:`RemoteUser` on another node, of ``nickname``."""
+        nick_key = nicknames.key(nickname)
+        session = self._users.get(nick_key)
+        if session is not None or not self.ready:
+            return session
+        found = self.presence.find(nick_key)
+        if found is None:
+            return None
+        remote, spelling = found
+        return RemoteUser(self, remote.node, nick_key, spelling)
+
+    def nicknames(self) -> list[str]:
+        """Every user of the cluster this node can reach, sorted by their casefolded form."""
+        everyone = self.presence.users() if self.ready else {}
+        for nick_key, session in self._users.items():
+            everyone[nick_key] = session.nickname or ""
+        return [everyone[k] for k in sorted(everyone)]
+
+    def claim(self, nickname: str) -> defer.Deferred[Claim]:
+        """Claim ``nickname`` for the whole cluster (one atomic script in Redis)."""
+        if not self.ready:
+            return defer.succeed(Claim.UNAVAILABLE)
+        if nickname in self:
+            return defer.succeed(Claim.TAKEN)
+        nick_key = nicknames.key(nickname)
+        self._version += 1
+        version = self._version
+        keys = self.keys
+        claimed = self.link.run(
+            scripts.CLAIM,
+            [keys.nick(nick_key), keys.users(self.node_id)],
+            [self.instance, self._ttl_ms, nick_key, nickname, version],
+        )
+
+        def answered(result: Any) -> Claim:
+            if result == 1:
+                self._claim_versions[nick_key] = version
+                return Claim.OK
+            return Claim.TAKEN
+
+        def failed(failure: Failure) -> Claim:
+            self.log.debug("cluster: claim of {nick} failed: {f}", nick=nickname, f=failure.value)
+            return Claim.UNAVAILABLE
+
+        return claimed.addCallbacks(answered, failed)
+
+    def unclaim(self, nickname: str) -> None:
+        """The login of a claimed nickname did not happen: free it."""
+        nick_key = nicknames.key(nickname)
+        self._claim_versions.pop(nick_key, None)
+        if nick_key not in self._users:
+            self._release(nick_key)
+
+    def add(self, session: ChatSession, nickname: str) -> bool:
+        """Register a local user and tell the other nodes."""
+        if not super().add(session, nickname):
+            return False
+        nick_key = nicknames.key(nickname)
+        version = self._claim_versions.pop(nick_key, None)
+        if self.ready and version is not None:
+            self._send(self.keys.room, ["join", nick_key, nickname, version])
+        return True
+
+    def remove(self, session: ChatSession) -> bool:
+        """Unregister a local user, free its nickname and tell the other nodes."""
+        if not super().remove(session):
+            return False
+        nickname = session.nickname or ""
+        nick_key = nicknames.key(nickname)
+        version = self._release(nick_key)
+        if version is not None:
+            self._send(self.keys.room, ["leave", nick_key, version])
+        return True
+
+    def say_public(self, sender: ChatSession, text: str) -> None:
+        """Relay ``text`` to this node's users and publish it once for the others."""
+        super().say_public(sender, text)
+        if self.ready:
+            self._send(self.keys.room, ["pub", sender.nickname or "", text])
+
+    def send_to(self, node: str, event: envelope.Event) -> None:
+        """Queue ``event`` for ``node`` alone (dropped while Redis is unreachable)."""
+        if self.ready:
+            self._send(self.keys.to(node), event)
+
+    @property
+    def cluster_users(self) -> int:
+        """Users of the whole cluster that this node knows of."""
+        return len(self._users) + (self.presence.count() if self.ready else 0)
+
+    # -- claims -----------------------------------------------------------------------------
+
+    def _release(self, nick_key: str) -> int | None:
+        """Free ``nick_key`` in Redis; the new membership version, or ``None`` if offline."""
+        if not self.ready:
+            return None
+        self._version += 1
+        keys = self.keys
+        self.link.run(
+            scripts.RELEASE,
+            [keys.nick(nick_key), keys.users(self.node_id)],
+            [self.instance, nick_key, self._version],
+        ).addErrback(lambda f: self.log.debug("cluster: release failed: {f}", f=f.value))
+        return self._version
+
+    def _lose(self, lost: list[Any]) -> None:
+        """Local users whose nickname another node now holds: tell them and disconnect them."""
+        for nick_key in lost:
+            session = self._users.get(str(nick_key))
+            if session is None:
+                continue
+            self.log.info(
+                "cluster: {nick} is held by another node now; disconnecting it here",
+                nick=session.nickname,
+            )
+            # Not ours any more: leave without releasing the other holder's claim.
+            del self._users[str(nick_key)]
+            self.announce_leave(self.texts.left.format(nick=session.nickname))
+            session.deliver(wire.error(self.texts.nick_lost.format(nick=session.nickname)))
+            session.close()
+
+    # -- publishing -------------------------------------------------------------------------
+
+    def _send(self, channel: str, event: envelope.Event) -> None:
+        """Queue ``event`` for ``channel``; everything queued in one turn goes out together,
+        in order (consecutive events for one channel share one envelope)."""
+        outbox = self._outbox
+        if outbox and outbox[-1][0] == channel and len(outbox[-1][1]) < MAX_EVENTS:
+            outbox[-1][1].append(event)
+        else:
+            outbox.append((channel, [event]))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        outbox, self._outbox = self._outbox, []
+        if not self.ready:
+            return  # pub/sub is not a queue: what could not be published is dropped
+        for channel, events in outbox:
+            self._publish_now(channel, events)
+
+    def _publish_now(self, channel: str, events: list[envelope.Event]) -> None:
+        self.link.publish(channel, envelope.encode(self.node_id, self.instance, events))
+
+    def _account_changed(self, nick_key: str, password_hash: str) -> None:
+        if self.ready:
+            self._send(self.keys.room, ["account", nick_key, password_hash])
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def _message(self, channel: str, data: str) -> None:
+        """One pub/sub message: an envelope of events from another node."""
+        try:
+            message = envelope.decode(data)
+        except envelope.EnvelopeError as e:
+            self._bad_envelope(channel, str(e))
+            return
+        if message.instance == self.instance:
+            return  # our own
+        try:
+            self._apply(message)
+        except Exception:
+            self.log.failure("cluster: applying events from {node} failed", node=message.node)
+
+    def _bad_envelope(self, channel: str, why: str) -> None:
+        self._bad_envelopes += 1
+        now = self.clock.seconds()
+        if now - self._bad_logged_at >= 10.0:
+            self._bad_logged_at = now
+            self.log.warn(
+                "cluster: dropped {count} malformed message(s) on {channel}: {why}",
+                count=self._bad_envelopes,
+                channel=channel,
+                why=why,
+            )
+            self._bad_envelopes = 0
+
+    def _apply(self, message: envelope.Envelope) -> None:
+        node, instance = message.node, message.instance
+        public: list[bytes] = []
+        for event in message.events:
+            kind = event[0]
+            if kind == "pub":
+                public.append(wire.public(event[1], event[2]))
+                continue
+            if public:
+                self.broadcast(b"".join(public))
+                public = []
+            if kind == "join":
+                self._changed(self.presence.joined(node, instance, event[1], event[2], event[3]))
+            elif kind == "leave":
+                self._changed(self.presence.left(node, instance, event[1], event[2]))
+            elif kind == "line":
+                session = self._users.get(event[1])
+                if session is not None:
+                    self.deliver(session, event[2].encode("utf-8"))
+            elif kind == "account":
+                if self.accounts is not None:
+                    self.accounts.set_hash(event[1], event[2])
+            elif kind == "bye":
+                remote = self.presence.known(node)
+                if remote is not None and remote.instance == instance:
+                    self._changed(self.presence.forget(node))
+            elif kind == "hello":
+                self._fetch(node)
+        if public:
+            self.broadcast(b"".join(public))
+
+    def _changed(self, changes: Changes) -> None:
+        """Tell this node's users who joined and left elsewhere; re-read a stale node."""
+        if self.ready:
+            for nickname in changes.left:
+                self.announce_leave(self.texts.left.format(nick=nickname))
+            for nickname in changes.joined:
+                self.announce_leave(self.texts.joined.format(nick=nickname))
+        if changes.stale is not None:
+            self._fetch(changes.stale)
+
+    # -- Redis up and down ------------------------------------------------------------------
+
+    def _link_up(self) -> None:
+        if self._outage_logged:
+            self.log.warn(
+                "cluster: Redis reachable again at {redis}", redis=self.config.url.describe()
+            )
+            self._outage_logged = False
+        self._register()
+
+    def _link_down(self) -> None:
+        self.ready = False
+        self._outbox = []
+        if not self._outage_logged and not self._stopped:
+            self._outage_logged = True
+            self.log.warn(
+                "cluster: Redis unreachable at {redis}; this node's users chat among "
+                "themselves until it is back",
+                redis=self.config.url.describe(),
+            )
+
+    def _register(self) -> None:
+        """(Re)join the cluster: claim this node's id and its users' nicknames, publish."""
+        self._version += 1
+        version = self._version
+        keys = self.keys
+        local = [(k, s.nickname or "") for k, s in self._users.items()]
+        args: list[Any] = [self.instance, self._ttl_ms, self.node_id, version, keys.nick_prefix]
+        for nick_key, nickname in local:
+            args += [nick_key, nickname]
+        done = self.link.run(
+            scripts.REGISTER, [keys.alive(self.node_id), keys.users(self.node_id), keys.nodes], args
+        )
+
+        def registered(result: Any) -> None:
+            status, detail = result[0], result[1]
+            if status != 1:
+                self._id_in_use(str(detail))
+                return
+            first = not self._registered_once
+            self._registered_once = True
+            self.ready = True
+            self._lose(list(detail))
+            self._publish_now(keys.room, [["hello", version]])
+            if first:
+                self.log.info(
+                    "cluster: node {node} joined the cluster ({users} local users)",
+                    node=self.node_id,
+                    users=len(self._users),
+                )
+            else:
+                self._rejoined_at = self.clock.seconds()
+                if self.accounts is not None:
+                    self.accounts.reload()  # registrations made elsewhere meanwhile
+            self._survey()
+
+        def failed(failure: Failure) -> None:
+            self.log.debug("cluster: registration failed: {f}", f=failure.value)
+            # The link reconnects and calls us again; if it stays up, retry soon.
+            if self.link.up and not self._stopped:
+                self.clock.callLater(0.5, self._retry_register)
+
+        done.addCallbacks(registered, failed)
+
+    def _retry_register(self) -> None:
+        if self.link.up and not self.ready and not self._stopped:
+            self._register()
+
+    def _id_in_use(self, holder: str) -> None:
+        """Another run holds this node id: a live node (fatal) or a dead one (wait it out)."""
+        alive = self.keys.alive(self.node_id)
+
+        @defer.inlineCallbacks
+        def check() -> Any:
+            first = yield self.link.command("PTTL", alive)
+            wait = self.heartbeat_interval * 1.5
+            yield task.deferLater(self.clock, wait, lambda: None)
+            second = yield self.link.command("PTTL", alive)
+            current = yield self.link.command("GET", alive)
+            if current is None or second < 0:
+                self._retry_register()
+            elif current == holder and second > first - wait * 1000 + 200:
+                self._fatal(
+                    f"node id {self.node_id!r} is in use by a live node of the cluster "
+                    "(pick another --node-id)"
+                )
+            else:  # a previous run that died: its registration expires within the TTL
+                self.log.info(
+                    "cluster: node id {node} was used by a run that stopped heartbeating; "
+                    "waiting {s:.1f}s for it to expire",
+                    node=self.node_id,
+                    s=second / 1000,
+                )
+                self.clock.callLater(second / 1000 + 0.05, self._retry_register)
+
+        check().addErrback(lambda f: self.log.debug("cluster: id check failed: {f}", f=f.value))
+
+    # -- heartbeat and survey ---------------------------------------------------------------
+
+    def _beat(self) -> None:
+        """Every third of the TTL: keep this node's claims alive, and look at the others."""
+        if not self.ready:
+            return
+        keys = self.keys
+        done = self.link.run(
+            scripts.HEARTBEAT,
+            [keys.alive(self.node_id), keys.users(self.node_id)],
+            [self.instance, self._ttl_ms, keys.nick_prefix],
+        )
+
+        def beaten(lost: Any) -> None:
+            if lost is None:  # Redis lost our registration (restarted, flushed): again
+                self.ready = False
+                self._register()
+                return
+            self._lose(list(lost))
+            self._survey()
+
+        done.addCallbacks(beaten, lambda f: self.log.debug("cluster: heartbeat: {f}", f=f.value))
+
+    def _survey(self) -> None:
+        """Compare the nodes in Redis with the replicas: drop dead ones, read changed ones."""
+        keys = self.keys
+
+        def surveyed(rows: Any) -> None:
+            seen = set()
+            for node, instance, version in rows:
+                node = str(node)
+                seen.add(node)
+                if node == self.node_id:
+                    continue
+                remote = self.presence.known(node)
+                if not instance:  # stopped heartbeating longer than the TTL ago: dead
+                    if remote is not None:
+                        self.log.info("cluster: node {node} is gone", node=node)
+                        self._changed(self.presence.forget(node))
+                    self.link.run(
+                        scripts.FORGET,
+                        [keys.alive(node), keys.users(node), keys.nodes],
+                        [node, keys.nick_prefix, ""],
+                    ).addErrback(lambda _: None)
+                elif (
+                    remote is None
+                    or remote.instance != instance
+                    or (str(version).isdigit() and int(version) > remote.version)
+                ):
+                    self._fetch(node)
+            for node in list(self.presence.nodes):
+                if node not in seen and not self._in_rejoin_grace():
+                    self._changed(self.presence.forget(node))
+
+        self.link.run(scripts.SURVEY, [keys.nodes], [keys.prefix]).addCallbacks(
+            surveyed, lambda f: self.log.debug("cluster: survey: {f}", f=f.value)
+        )
+
+    def _in_rejoin_grace(self) -> bool:
+        return self.clock.seconds() - self._rejoined_at < self.config.ttl
+
+    def _fetch(self, node: str) -> None:
+        """Read ``node``'s users hash and bring its replica up to date."""
+        if node == self.node_id:
+            return
+
+        def read(flat: Any) -> None:
+            fields = _pairs(flat)
+            instance = fields.pop("#i", None)
+            version = fields.pop("#v", None)
+            if instance is None or version is None or not version.isdigit():
+                if self.presence.known(node) is not None and not self._in_rejoin_grace():
+                    self._changed(self.presence.forget(node))
+                return
+            self._changed(self.presence.snapshot(node, instance, int(version), fields))
+
+        self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
+            read, lambda f: self.log.debug("cluster: reading {node}: {f}", node=node, f=f.value)
+        )
+
+
+def _pairs(flat: Any) -> dict[str, str]:
+    """A Redis hash reply (a dict, or a flat list of fields and values) as a dict."""
+    if isinstance(flat, dict):
+        return {str(k): str(v) for k, v in flat.items()}
+    items = list(flat or [])
+    return {str(items[i]): str(items[i + 1]) for i in range(0, len(items) - 1, 2)}

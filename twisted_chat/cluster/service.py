@@ -1,0 +1,30 @@
+"""Starting and stopping a node's cluster layer with the rest of ``twistd chat``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application import service
+
+from twisted_chat.cluster.room import ClusterRoom
+
+
+class ClusterService(service.Service):
+    """Connects the node's :class:`ClusterRoom` to Redis while the server runs.
+
+    It stops before the connections are closed, so the other nodes see this node's users
+    leave at once (a ``bye``), instead of after the TTL.
+    """
+
+    def __init__(self, room: ClusterRoom) -> None:
+        self.room = room
+
+    def startService(self) -> None:
+        """Connect to Redis (and keep reconnecting)."""
+        super().startService()
+        self.room.start()
+
+    def stopService(self) -> Any:
+        """Leave the cluster (bounded) and close the Redis connections."""
+        super().stopService()
+        return self.room.stop()

@@ -290,7 +290,7 @@ def run_rows(specs: Sequence[RowSpec], mysql_url: str | None, repeats: int) -> l
             for position, spec in enumerate(group):
                 runs += 1
                 print(
-                    f"[{runs}/{total}] {spec.scenario} {spec.server} N={spec.clients} "
+                    f"[{runs}/{total}] {spec.scenario} {spec.label()} N={spec.clients} "
                     f"{spec.load()} ...",
                     end=" ",
                     file=sys.stderr,

@@ -18,7 +18,9 @@ sequence number, so a receiver knows each delivery's latency. Scenarios:
     rows in ``clientes`` afterwards and how long they took to appear.
 ``private``
     P pairs send each other private messages (``#NICK TS SEQ ...``) as fast as the server lets
-    them, each keeping ``--window`` messages in flight counted by its own ``-> *NICK*`` echoes.
+    them, each keeping ``--window`` messages in flight counted by its own ``-> *NICK*`` echoes
+    (or, with ``--delivery-acks``, by its partner's receipts: on a cluster the echo comes from
+    the sender's node before the message reaches the other node, so echoes bound nothing there).
     Reported: private deliveries/s, ratio, latency.
 ``hold``
     N idle logged-in clients. Reported: server RSS per connection = (RSS with N logged in and the
@@ -138,6 +140,8 @@ class Client(asyncio.Protocol):
         self.refill = 1  # send once this many messages are missing from the window
         self.sending = False
         self.paused = False
+        # Private pairs with delivery acks: the partner whose window this client's receipts move.
+        self.partner: Client | None = None
         # Fan-out monitor (one per node): the senders it acknowledges for, by index, the highest
         # sequence number it has received from each, and every monitor of the row.
         self.monitor_for: dict[int, Client] | None = None
@@ -210,10 +214,15 @@ class Client(asyncio.Protocol):
                 tally.latencies.append(now - int(data.split(b" ", 2)[1]))
                 tally.received += 1
                 tally.last_rx = now
+                partner = self.partner
+                if partner is not None:
+                    partner.acked += 1
+                    partner.pump()
                 return
             elif first == 45:  # -> *NICK* TS SEQ TEXT
-                self.acked += 1
-                self.pump()
+                if self.partner is None:
+                    self.acked += 1
+                    self.pump()
                 return
         self._lines(data.split(b"\n"), now)
 
@@ -248,7 +257,12 @@ class Client(asyncio.Protocol):
                 elif first[:1] == b"*" and first != b"* ":
                     latencies.append(now - int(line.split(b" ", 2)[1]))
                     received += 1
-            if echoes:
+            partner = self.partner
+            if partner is not None:
+                if received:
+                    partner.acked += received
+                    partner.pump()
+            elif echoes:
                 self.acked += echoes
                 self.pump()
         if received:
@@ -335,6 +349,7 @@ class RowSpec:
     login_timeout: float = 180.0
     nodes: int = 0  # server "cluster": nodes of ours on one private Redis
     split: bool = True  # private on a cluster: the two clients of a pair on different nodes
+    delivery_acks: bool = False  # private: windows count the partner's receipts, not echoes
 
     def label(self) -> str:
         """The server as the table shows it (``cluster:K`` for K nodes)."""
@@ -665,6 +680,8 @@ class Row:
             raise RuntimeError("no pair logged in")
         for a, b in pairs:
             a.prefix, b.prefix = b"#" + b.nick + b" ", b"#" + a.nick + b" "
+            if spec.delivery_acks:
+                a.partner, b.partner = b, a
         talkers = [c for pair in pairs for c in pair]
         for client in talkers:
             client.mode = PRIVATE
@@ -1053,6 +1070,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--local-pairs", action="store_true", help="private on a cluster: both of a pair on a node"
     )
+    parser.add_argument(
+        "--delivery-acks",
+        action="store_true",
+        help="private: count a window by the partner's receipts (always with --server cluster)",
+    )
     parser.add_argument("--clients", type=int, default=1000, help="N (not for private)")
     parser.add_argument("--senders", type=int, default=10, help="fanout: S")
     parser.add_argument("--rate", type=float, default=50.0, help="fanout: messages/s in all")
@@ -1093,6 +1115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             login_timeout=args.login_timeout,
             nodes=args.nodes if name == servers.CLUSTER else 0,
             split=not args.local_pairs,
+            delivery_acks=args.delivery_acks or servers.CLUSTER in (args.server or ()),
         )
         result = measure(spec, mysql_url)
         results.append(result)

@@ -87,6 +87,8 @@ monotonic_ns = time.monotonic_ns
 PAD = b"hola a todos, esto es una prueba de carga"
 LOGIN, DRAIN, FANOUT, PRIVATE = range(4)
 GENERATOR_BOUND_PCT = 90.0
+#: A row during which the rest of the machine used this much CPU (% of one) says so.
+OTHERS_NOTED_PCT = 10.0
 #: Seconds a new connection waits for the server's prompt before hanging up and trying again.
 PROMPT_TIMEOUT = 10.0
 #: Connections a client opens at most to get a prompt.
@@ -422,6 +424,9 @@ class RowResult:
     server_threads: int = 0
     gen_cpu_pct: float = 0.0
     generator_bound: bool = False
+    #: CPU the rest of the machine used during the window (other processes, the kernel's
+    #: interrupt work), as % of one CPU: what else shared the cores with the row.
+    others_cpu_pct: float = 0.0
     rows_persisted: int | None = None
     persisted_seconds: float | None = None
     db_commits: int | None = None  # MySQL Handler_commit delta (server-wide: approximate)
@@ -464,6 +469,7 @@ class Row:
         self.tally = Tally()
         self.clients: list[Client] = []
         self.last_welcome = 0
+        self._machine0 = 0.0
         self.result = new_result(spec)
 
     # -- building blocks --------------------------------------------------------------------
@@ -571,6 +577,12 @@ class Row:
             elif self.loop.time() - since > 1.0:
                 return
 
+    def mark(self) -> tuple[dict[str, float], float, int]:
+        """The start of a measured window: the servers' and the generator's CPU, and the time
+        (and, kept here, the whole machine's busy CPU, to tell what else ran meanwhile)."""
+        self._machine0 = servers.machine_busy_seconds()
+        return self.server.cpu_by_process(), generator_cpu(), monotonic_ns()
+
     def measure_window(
         self, cpu0: dict[str, float], gen0: float, t0: int, t1: int, units: int
     ) -> None:
@@ -590,7 +602,10 @@ class Row:
         result.server_cpu_s = round(cpu, 3)
         result.server_cpu_pct = round(100 * cpu / window, 1)
         result.cpu_us_per_unit = round(cpu * 1e6 / units, 3) if units else None
-        result.gen_cpu_pct = round(100 * (generator_cpu() - gen0) / window, 1)
+        gen = generator_cpu() - gen0
+        result.gen_cpu_pct = round(100 * gen / window, 1)
+        others = servers.machine_busy_seconds() - self._machine0 - cpu - gen
+        result.others_cpu_pct = round(max(0.0, 100 * others / window), 1)
         result.generator_bound = result.gen_cpu_pct >= GENERATOR_BOUND_PCT
         result.server_rss_kib = self.server.rss_kib()
         result.server_peak_rss_kib = self.server.peak_rss_kib()
@@ -609,7 +624,7 @@ class Row:
         for client in logged:
             client.mode = FANOUT
         tally.reset()
-        cpu0, gen0, t0 = self.server.cpu_by_process(), generator_cpu(), monotonic_ns()
+        cpu0, gen0, t0 = self.mark()
         end = self.loop.time() + spec.seconds
         if spec.saturate:
             monitors = self.monitors(logged, senders)
@@ -688,7 +703,7 @@ class Row:
             client.window = spec.window
             client.refill = max(1, spec.window // 2)
         tally.reset()
-        cpu0, gen0, t0 = self.server.cpu_by_process(), generator_cpu(), monotonic_ns()
+        cpu0, gen0, t0 = self.mark()
         for client in talkers:
             client.sending = True
             client.pump()
@@ -709,7 +724,7 @@ class Row:
         """N logins as fast as possible; with MySQL, then wait for every row in ``clientes``."""
         spec, result = self.spec, self.result
         commits0 = servers.mysql_commits(self.db_url) if self.db_url else -1
-        cpu0, gen0, t0 = self.server.cpu_by_process(), generator_cpu(), monotonic_ns()
+        cpu0, gen0, t0 = self.mark()
         logged = await self.login_all(spec.clients)
         t_logged = self.last_welcome
         await self.settle()
@@ -737,7 +752,7 @@ class Row:
         spec, result = self.spec, self.result
         await self.settle(quiet=0.5, timeout=10)
         result.rss_before_kib = before = self.server.rss_kib()
-        cpu0, gen0, t0 = self.server.cpu_by_process(), generator_cpu(), monotonic_ns()
+        cpu0, gen0, t0 = self.mark()
         logged = await self.login_all(spec.clients)
         t_logged = self.last_welcome
         await self.settle(quiet=1.0, timeout=spec.login_timeout)
@@ -864,6 +879,8 @@ def _flags(result: RowResult) -> list[str]:
         flags.append("generator-bound")
     if not result.nodes and result.server_cpu_pct >= 90:
         flags.append("server-bound")
+    if result.others_cpu_pct >= OTHERS_NOTED_PCT:
+        flags.append(f"others {result.others_cpu_pct:.0f}% CPU")
     if result.nodes and result.window_s:
         # A cluster: which process saturated a core, whether the machine had none to spare, and
         # where the CPU went.

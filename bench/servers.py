@@ -71,6 +71,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every process of the machine has run since boot (user and system time from
+    /proc/stat; not idle, I/O wait, interrupts or steal), to compare with our processes'."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    user, nice, system = (int(v) for v in first[1:4])  # cpu user nice system idle ...
+    return (user + nice + system) / CLOCK_TICKS
+
+
 def memory_kib(pid: int, field: str = "VmRSS") -> int:
     """A memory figure of ``pid`` from /proc/PID/status, in KiB (0 if unavailable)."""
     try:

@@ -416,6 +416,9 @@ class RowResult:
     server_cpu_s: float = 0.0  # summed over the group (cluster: every node and Redis)
     server_cpu_pct: float = 0.0
     cpu_s_by_process: dict[str, float] = field(default_factory=dict)
+    redis_publishes: int | None = None  # cluster rows: PUBLISH commands during the window
+    #: Redis CPU per envelope delivered to a node (public: publishes x nodes; private: one each).
+    redis_us_per_copy: float | None = None
     cpu_us_per_unit: float | None = None
     server_rss_kib: int = 0
     server_peak_rss_kib: int = 0
@@ -470,6 +473,7 @@ class Row:
         self.clients: list[Client] = []
         self.last_welcome = 0
         self._machine0 = 0.0
+        self._publishes0 = -1
         self.result = new_result(spec)
 
     # -- building blocks --------------------------------------------------------------------
@@ -581,6 +585,7 @@ class Row:
         """The start of a measured window: the servers' and the generator's CPU, and the time
         (and, kept here, the whole machine's busy CPU, to tell what else ran meanwhile)."""
         self._machine0 = servers.machine_busy_seconds()
+        self._publishes0 = self.server.publishes()
         return self.server.cpu_by_process(), generator_cpu(), monotonic_ns()
 
     def measure_window(
@@ -606,6 +611,17 @@ class Row:
         result.gen_cpu_pct = round(100 * gen / window, 1)
         others = servers.machine_busy_seconds() - self._machine0 - cpu - gen
         result.others_cpu_pct = round(max(0.0, 100 * others / window), 1)
+        if self._publishes0 >= 0:
+            # Envelopes the nodes published (one per channel per busy reactor turn), and what
+            # Redis's CPU came to for each envelope it delivered to a subscribed node.
+            publishes = self.server.publishes() - self._publishes0
+            result.redis_publishes = publishes
+            redis_cpu = by_process.get("redis", 0.0)
+            if publishes > 0:
+                copies = (
+                    publishes if self.spec.scenario == "private" else publishes * self.spec.nodes
+                )
+                result.redis_us_per_copy = round(redis_cpu * 1e6 / copies, 2)
         result.generator_bound = result.gen_cpu_pct >= GENERATOR_BOUND_PCT
         result.server_rss_kib = self.server.rss_kib()
         result.server_peak_rss_kib = self.server.peak_rss_kib()
@@ -898,6 +914,10 @@ def _flags(result: RowResult) -> list[str]:
             "cpu s "
             + " ".join(f"{name} {seconds:.2f}" for name, seconds in result.cpu_s_by_process.items())
         )
+        if result.redis_publishes is not None and result.redis_us_per_copy is not None:
+            flags.append(
+                f"{result.redis_publishes} publishes, redis {result.redis_us_per_copy:.1f} us/copy"
+            )
     if result.error is None and result.delivery_ratio < 1.0 and result.scenario != "hold":
         flags.append(f"ratio {result.delivery_ratio:.4f}")
     return flags

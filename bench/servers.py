@@ -337,6 +337,27 @@ def cluster_unavailable() -> str:
     return ""
 
 
+def redis_publishes(port: int) -> int:
+    """How many PUBLISH commands the Redis on ``port`` has run (-1: unknown)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 2) as conn:
+            conn.settimeout(2)
+            conn.sendall(b"INFO commandstats\r\n")
+            reply = b""
+            while not reply.endswith(b"\r\n\r\n") and len(reply) < 1_000_000:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return -1
+    for line in reply.decode("ascii", "replace").splitlines():
+        if line.startswith("cmdstat_publish:"):
+            fields = dict(item.split("=", 1) for item in line.split(":", 1)[1].split(","))
+            return int(fields.get("calls", -1))
+    return 0
+
+
 def start_redis(workdir: Path) -> ServerProcess:
     """A private ``redis-server`` on a free loopback port: no snapshots, no append-only file."""
     binary = redis_server_binary()
@@ -389,6 +410,11 @@ class ServerGroup:
     def threads(self) -> int:
         """Threads now, summed."""
         return sum(p.threads() for p in self.processes)
+
+    def publishes(self) -> int:
+        """PUBLISH commands the group's Redis has run so far (-1: no Redis, or unknown)."""
+        redis = [p for p in self.helpers if p.name == "redis"]
+        return redis_publishes(redis[0].port) if redis else -1
 
     def alive(self) -> bool:
         """Whether any node still runs."""

@@ -19,9 +19,17 @@ $(VENV)/.test-deps: $(BIN)/twistd
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@
 
-## Run the server on SQLite at 127.0.0.1:1234 (override with PORT=, HOST=, DB=).
-run: $(BIN)/twistd
-	$(BIN)/twistd -n --pidfile= chat --port tcp:$(PORT):interface=$(HOST) --db $(DB)
+# The MySQL driver (mysqlclient) and the system packages it builds against, for `make run
+# DB=mysql://...`; no MariaDB server.
+$(VENV)/.mysql-deps: $(BIN)/twistd
+	scripts/system-deps --client
+	$(BIN)/pip install --quiet -e '.[mysql]'
+	touch $@
+
+## Run the server on SQLite at 127.0.0.1:1234 (override with PORT=, HOST=, DB=; a
+## DB=mysql://... also installs the MySQL driver).
+run: $(BIN)/twistd $(if $(filter mysql% mariadb%,$(DB)),$(VENV)/.mysql-deps)
+	$(BIN)/twistd -n --pidfile= chat --port tcp:$(PORT):interface=$(HOST) --db '$(DB)'
 
 ## Lint, type-check, then run the whole test suite (MySQL tests against a real MariaDB).
 test: $(VENV)/.test-deps

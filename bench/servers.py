@@ -246,6 +246,17 @@ def server_command(name: str, port: int, db: str | None, workdir: Path) -> list[
     raise ValueError(f"unknown server {name!r} (one of {', '.join(ALL_SERVERS)})")
 
 
+#: The start of ours's reply to a nickname line while its registered nicknames are not loaded.
+STARTING_UP = "! El servidor está arrancando".encode()
+
+
+def _takes_logins(probe: socket.socket) -> bool:
+    """Whether ours, at the prompt on ``probe``, takes logins yet (its registered nicknames are
+    loaded): an invalid nickname line gets the invalid-nickname line, not the starting-up one."""
+    probe.sendall(b"1\r\n")  # never a valid nickname: no login, nothing recorded
+    return not probe.recv(1024).startswith(STARTING_UP)
+
+
 def start_server(
     name: str,
     workdir: Path,
@@ -261,7 +272,7 @@ def start_server(
     port = free_port()
     command = [*server_command(name, port, db, workdir), *extra]
     server = _spawn(label or name, port, command, workdir)
-    return _wait_ready(server, _chat_probe)
+    return _wait_ready(server, _ours_probe if name == "ours" else _chat_probe)
 
 
 def _spawn(name: str, port: int, command: list[str], workdir: Path) -> ServerProcess:
@@ -282,6 +293,11 @@ def _spawn(name: str, port: int, command: list[str], workdir: Path) -> ServerPro
 def _chat_probe(probe: socket.socket) -> bool:
     """A chat server is serving once it sends its prompt."""
     return bool(probe.recv(1024))
+
+
+def _ours_probe(probe: socket.socket) -> bool:
+    """Ours is serving once it sends its prompt and takes logins (see :func:`_takes_logins`)."""
+    return bool(probe.recv(1024)) and _takes_logins(probe)
 
 
 def _redis_probe(probe: socket.socket) -> bool:
@@ -356,6 +372,26 @@ def redis_publishes(port: int) -> int:
             fields = dict(item.split("=", 1) for item in line.split(":", 1)[1].split(","))
             return int(fields.get("calls", -1))
     return 0
+
+
+def redis_has_key(port: int, key: str) -> bool:
+    """Whether the Redis on ``port`` holds ``key`` (False if it cannot be asked)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 2) as conn:
+            conn.settimeout(2)
+            conn.sendall(f"EXISTS {key}\r\n".encode())
+            return conn.recv(64).startswith(b":1")
+    except OSError:
+        return False
+
+
+def _wait_joined(node: ServerProcess, redis_port: int, node_id: str, timeout: float = 15) -> None:
+    """Wait until node ``node_id`` has registered in Redis (its ``alive`` key is there)."""
+    deadline = time.monotonic() + timeout
+    while not redis_has_key(redis_port, f"chat:alive:{node_id}"):
+        if time.monotonic() > deadline or not node.alive():
+            raise RuntimeError(f"{node.name} did not join the cluster:\n{node.log_tail()}")
+        time.sleep(0.05)
 
 
 def start_redis(workdir: Path) -> ServerProcess:
@@ -451,7 +487,9 @@ def start_group(name: str, workdir: Path, db: str | None = None, nodes: int = 0)
             node_dir = workdir / f"node{k}"
             node_dir.mkdir()
             extra = ["--redis", redis_url, "--node-id", f"node{k}"]
-            group.nodes.append(start_server("ours", node_dir, db, extra, label=f"node{k}"))
+            node = start_server("ours", node_dir, db, extra, label=f"node{k}")
+            group.nodes.append(node)
+            _wait_joined(node, group.helpers[0].port, f"node{k}")
     except BaseException:
         group.stop()
         raise

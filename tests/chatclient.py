@@ -32,7 +32,7 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from tests.waits import TIMEOUT, get_reactor, wait
+from tests.waits import DB_TIMEOUT, TIMEOUT, get_reactor, wait, wait_until
 from twisted_chat.protocol import ChatFactory, ChatProtocol
 from twisted_chat.service import ChatService, Options, makeService
 from twisted_chat.text import Catalogue
@@ -426,11 +426,15 @@ def server_arguments(db: str, extra_args: Sequence[str] = (), relax: bool = True
     return ["--port", "tcp:0:interface=127.0.0.1", "--db", db, *relaxed, *extra_args]
 
 
-async def start_server(*extra_args: str, db: str | None = None, relax: bool = True) -> ChatServer:
+async def start_server(
+    *extra_args: str, db: str | None = None, relax: bool = True, ready: bool = True
+) -> ChatServer:
     """Start a server built as ``twistd chat ARGS`` builds it; ``db`` defaults to a temp SQLite.
 
     ``extra_args`` are more ``twistd chat`` options (``"--lang", "en"``); they come last, so
     they override the :data:`RELAXED_LIMITS` (or pass ``relax=False`` to keep every default).
+    With ``ready`` (the default) it returns once the registered nicknames are loaded (bounded),
+    since until then every nickname line is refused with a try-again line.
     Stop the server with :meth:`ChatServer.stop` (or ``async with await start_server() as s``).
     """
     directory = Path(tempfile.mkdtemp(prefix="chat-test-"))
@@ -449,6 +453,11 @@ async def start_server(*extra_args: str, db: str | None = None, relax: bool = Tr
             assert listener.port is not None, f"could not listen on {listener.description}"
             address: Any = listener.port.getHost()
             ports.append(address.port)
+        accounts = service.chat.accounts
+        if ready and accounts is not None:
+            await wait_until(
+                lambda: accounts.loaded, "the registered nicknames to load", timeout=DB_TIMEOUT
+            )
     except BaseException:
         await defer.maybeDeferred(service.stopService)
         shutil.rmtree(directory, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Shared fixtures: a real MariaDB for the storage tests (see :mod:`tests.mariadb`), a private
-MariaDB that the outage tests stop and start, and an in-process chat server over real TCP (see
-:mod:`tests.chatclient`)."""
+MariaDB that the outage tests stop and start, an in-process chat server over real TCP (see
+:mod:`tests.chatclient`), and for the cluster tests a private Redis (:mod:`tests.redis_server`)
+and HAProxy (:mod:`tests.haproxy`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest_twisted
 
 from tests import mariadb
 from tests.chatclient import ChatServer, start_server
+from tests.haproxy import find_haproxy
+from tests.redis_server import TEST_PASSWORD, RedisServer, find_redis_server
 from twisted_chat.storage.url import MysqlURL
 
 
@@ -78,3 +81,73 @@ async def server() -> AsyncIterator[ChatServer]:
         yield chat
     finally:
         await chat.stop()
+
+
+def _missing(what: str, why: str) -> None:
+    """Skip loudly because ``what`` is missing; fail instead under CI=true."""
+    message = f"cluster tests need {what}: {why}"
+    if _in_ci():
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(f"SKIPPING CLUSTER TESTS: {message}")
+
+
+def _redis_binary() -> str:
+    binary = find_redis_server()
+    if binary is None:
+        _missing("redis-server", "not installed (apt-get install redis-server)")
+    assert binary is not None
+    return binary
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A ``redis-server`` of the test's own on a free port, which it may kill and restart.
+
+    Skips loudly when ``redis-server`` is missing (fails under CI=true).
+    """
+    server = RedisServer(_redis_binary())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def redis_with_password() -> Iterator[RedisServer]:
+    """Like :func:`redis_server`, but requiring ``AUTH`` with
+    :data:`tests.redis_server.TEST_PASSWORD`."""
+    server = RedisServer(_redis_binary(), password=TEST_PASSWORD)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="module")
+def module_redis() -> Iterator[RedisServer]:
+    """A ``redis-server`` shared by a test module's nodes (not to be killed by its tests)."""
+    server = RedisServer(_redis_binary())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="module")
+def module_mysql_url(mysql_server: MysqlURL) -> Iterator[MysqlURL]:
+    """A fresh, empty database shared by a test module, dropped after it."""
+    with mariadb.scratch_database(mysql_server) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def haproxy_binary() -> str:
+    """The ``haproxy`` binary; skips loudly when missing (fails under CI=true)."""
+    binary = find_haproxy()
+    if binary is None:
+        _missing("haproxy", "not installed (apt-get install haproxy)")
+    assert binary is not None
+    return binary

@@ -55,6 +55,8 @@ PONG = "* pong"
 # -- registered nicknames -------------------------------------------------------------------
 
 LOGIN_REFUSED = "! Nickname o contraseña incorrectos. Elige otro nickname:"
+#: The reply to every nickname line while the registered nicknames are not loaded yet.
+STARTING_UP = "! El servidor está arrancando; inténtalo de nuevo en un momento. Elige un nickname:"
 PASSWORD_CHANGED = "* Contraseña cambiada."
 NOT_REGISTERED = "! Tu nickname no está registrado; usa /registrar CONTRASEÑA."
 PASSWORD_LENGTH = "! La contraseña debe tener de 4 a 128 caracteres, sin espacios."

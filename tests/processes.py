@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.expected import PROMPT, welcome
+from tests.expected import NICK_INVALID, PROMPT, STARTING_UP, welcome
 
 #: The ``twistd`` of the virtualenv running the tests.
 TWISTD = Path(sys.executable).parent / "twistd"
@@ -41,9 +41,17 @@ def free_port() -> int:
 class LineSocket:
     """A blocking client socket with a timeout, reading CRLF-terminated UTF-8 lines."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT)
+    def __init__(self, port: int, *, source: str | None = None, preamble: bytes = b"") -> None:
+        """Connect to 127.0.0.1:``port``, from address ``source`` if given, and send
+        ``preamble`` first if given (a PROXY protocol header, say)."""
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port),
+            timeout=SOCKET_TIMEOUT,
+            source_address=(source, 0) if source is not None else None,
+        )
         self.buffer = b""
+        if preamble:
+            self.sock.sendall(preamble)
 
     def line(self) -> str:
         """The next server line (fails on timeout or if the server closes first)."""
@@ -100,30 +108,41 @@ class Twistd:
         return self.output.read_text(errors="replace")
 
 
-def wait_until_serving(server: Twistd) -> None:
-    """Poll (bounded) until the server accepts a connection and sends the prompt; fail with its
-    log if it died."""
+def wait_until_serving(server: Twistd, logins: bool = True, *, preamble: bytes = b"") -> None:
+    """Poll (bounded) until the server accepts a connection and sends the prompt, and, with
+    ``logins``, until it takes logins (its registered nicknames are loaded: an invalid nickname
+    line gets the invalid-nickname line, not the starting-up one); fail with its log if it
+    died. ``preamble`` is sent first on each probe (a PROXY protocol header, for a server
+    listening behind HAProxy)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"twistd exited with {server.process.returncode}:\n{server.log()}")
         try:
-            probe = LineSocket(server.port)
+            probe = LineSocket(server.port, preamble=preamble)
         except OSError:
             time.sleep(0.1)
             continue
         try:
             assert probe.line() == PROMPT  # listening, and the service is up
+            if logins:
+                probe.say("1")  # never a valid nickname: no login, nothing recorded
+                reply = probe.line()
+                if reply == STARTING_UP:
+                    time.sleep(0.1)
+                    continue
+                assert reply == NICK_INVALID, reply
         finally:
             probe.close()
         return
-    raise AssertionError(f"twistd did not listen within {STARTUP_TIMEOUT}s:\n{server.log()}")
+    raise AssertionError(f"twistd did not serve within {STARTUP_TIMEOUT}s:\n{server.log()}")
 
 
 @contextmanager
-def twistd_chat(directory: Path, db: str) -> Iterator[Twistd]:
+def twistd_chat(directory: Path, db: str, logins: bool = True) -> Iterator[Twistd]:
     """Start ``twistd -n --pidfile= chat --db DB`` in ``directory`` (its output goes to
-    ``twistd.log`` there); kill that process if it is still running at the end."""
+    ``twistd.log`` there) and wait until it serves (and, with ``logins``, takes logins: see
+    :func:`wait_until_serving`); kill that process if it is still running at the end."""
     port = free_port()
     output = directory / "twistd.log"
     command = [
@@ -140,7 +159,7 @@ def twistd_chat(directory: Path, db: str) -> Iterator[Twistd]:
         process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
     server = Twistd(process, port, output)
     try:
-        wait_until_serving(server)
+        wait_until_serving(server, logins)
         yield server
     finally:
         if process.poll() is None:

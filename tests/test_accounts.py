@@ -27,6 +27,7 @@ from tests.expected import (
     PASSWORD_CHANGED,
     PASSWORD_LENGTH,
     PROMPT,
+    STARTING_UP,
     TRY_LATER,
     USAGE_PASSWORD,
     USAGE_REGISTRAR,
@@ -51,7 +52,7 @@ from twisted_chat.accounts import (
 from twisted_chat.chat import ChatCore
 from twisted_chat.limits import Limits
 from twisted_chat.protocol import ChatFactory
-from twisted_chat.text import SPANISH
+from twisted_chat.text import ENGLISH, SPANISH
 
 #: The passwords of the accounts every test starts with.
 ANA_PASSWORD = "Secreto-ana1"
@@ -299,6 +300,74 @@ class RegisterTests(AccountsTestCase):
         self.clock.advance(3600)
         self.assertEqual(self.storage.loads, loads + 3)
         self.flushLoggedErrors(StorageDown)
+
+
+class StartingUpTests(AccountsTestCase):
+    """Until the registered nicknames are loaded, no nickname line logs in: every one gets
+    exactly one try-again line and stays at the prompt (never an impostor); then logins work."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.storage.available = False
+        self.accounts = Accounts(self.storage, self.clock, self.runner, hasher=self.hasher)
+        self.accounts.load()
+        self.chat = ChatCore(SPANISH, self.clock, None, self.accounts)
+        self.factory = ChatFactory(
+            self.chat, Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0)
+        )
+        self.addCleanup(self.flushLoggedErrors, StorageDown)
+
+    def test_every_nickname_line_gets_one_try_again_line(self) -> None:
+        self.assertFalse(self.accounts.loaded)
+        client = self.connect()
+        lines = [
+            "ana",  # registered: the impostor case
+            f"ana {ANA_PASSWORD}",
+            "carol",  # free
+            "carol Clave-carol3",
+            "1nvalid",
+            "",
+        ]
+        for line in lines:
+            client.send(line + "\r\n")
+            self.assertEqual(client.received(), [STARTING_UP], line)
+        self.assertIsNone(client.protocol.nickname)
+        self.assertFalse(client.closing)
+        self.assertEqual(len(self.chat.room), 0)
+        self.assertEqual(self.hasher.verified, 0)
+
+    def test_logins_work_once_the_accounts_are_loaded(self) -> None:
+        waiting = self.connect()
+        waiting.send("ana\r\n")
+        self.assertEqual(waiting.received(), [STARTING_UP])
+        self.storage.available = True
+        self.clock.advance(0.5)  # the retry of the load
+        self.assertTrue(self.accounts.loaded)
+        # The same connection, still at the prompt, can now log in, and ana is protected.
+        waiting.send("ana\r\n")
+        self.assertEqual(waiting.received(), [password_needed("ana")])
+        waiting.send(f"ana {ANA_PASSWORD}\r\n")
+        self.assertEqual(waiting.received()[0], welcome("ana"))
+        self.assertEqual(self.attempt("carol")[0], welcome("carol"))
+
+    def test_english(self) -> None:
+        chat = ChatCore(ENGLISH, self.clock, None, self.accounts)
+        factory = ChatFactory(chat, Limits(flood_rate=0, max_strikes=0, login_timeout=0))
+        client = self.clients.connect(factory)
+        client.received()
+        client.send("carol\r\n")
+        self.assertEqual(
+            client.received(),
+            ["! The server is starting up; try again in a moment. Choose a nickname:"],
+        )
+
+    def test_no_accounts_at_all_is_no_gate(self) -> None:
+        chat = ChatCore(SPANISH, self.clock, None, None)
+        factory = ChatFactory(chat, Limits(flood_rate=0, max_strikes=0, login_timeout=0))
+        client = self.clients.connect(factory)
+        client.received()
+        client.send("carol\r\n")
+        self.assertEqual(client.received()[0], welcome("carol"))
 
 
 class LoginTests(AccountsTestCase):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -97,3 +99,63 @@ def test_help_lists_the_options(tmp_path: Path) -> None:
     for option in ("--port", "--db", "--lang"):
         assert option in result.stdout
     assert "Traceback" not in result.stderr
+
+
+#: ``twistd ARGS`` in a Python whose ``import MySQLdb`` fails, as on a machine without the driver.
+WITHOUT_MYSQLDB = (
+    "import sys\n"
+    "sys.modules['MySQLdb'] = None\n"
+    "sys.argv = ['twistd', *sys.argv[1:]]\n"
+    "from twisted.scripts.twistd import run\n"
+    "run()\n"
+)
+
+
+def test_mysql_without_the_driver_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            WITHOUT_MYSQLDB,
+            "-n",
+            "--pidfile=",
+            "chat",
+            "--port",
+            "tcp:0:interface=127.0.0.1",
+            "--db",
+            "mysql://chat@127.0.0.1:3306/redes",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Usage: twistd" in output
+    assert "bad --db: MySQL needs the mysqlclient driver" in output
+    assert "pip install 'twisted-chat[mysql]'" in output
+    assert "default-libmysqlclient-dev and pkg-config" in output
+    assert "Traceback" not in output
+
+
+def test_sqlite_does_not_need_the_mysql_driver(tmp_path: Path) -> None:
+    check = (
+        "import sys\n"
+        "sys.modules['MySQLdb'] = None\n"
+        "from twisted_chat.service import Options\n"
+        "options = Options()\n"
+        "options.parseOptions(['--db', 'sqlite:chat.sqlite3'])\n"
+        "print(options['db_url'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SqliteURL(path='chat.sqlite3')" in result.stdout

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
@@ -97,6 +97,8 @@ class Accounts:
         self._hashes: dict[str, str] = {}
         self.loaded = storage is None
         self._load_backoff = 0.0
+        self._load_retry: IDelayedCall | None = None
+        self._stopped = False
         self._by_host = AttemptWindow(max_failures, failure_window)
         self._by_nick = AttemptWindow(max_failures, failure_window)
         #: Called with ``(nick_key, password_hash)`` after every registration or password
@@ -107,7 +109,8 @@ class Accounts:
 
     def load(self) -> None:
         """Load every hash from storage, retrying with backoff while it is unavailable."""
-        if self._storage is None or self.loaded:
+        self._load_retry = None
+        if self._storage is None or self.loaded or self._stopped:
             return
 
         def loaded(hashes: dict[str, str]) -> None:
@@ -118,16 +121,25 @@ class Accounts:
             self.log.info("{count} registered nicknames loaded", count=len(hashes))
 
         def failed(failure: Any) -> None:
+            if self._stopped:
+                return  # the server is stopping (the storage can never work, or shutdown)
             self._load_backoff = min(MAX_LOAD_BACKOFF, max(0.5, self._load_backoff * 2))
             self.log.warn(
                 "Registered nicknames not loaded yet ({error}); retrying in {delay}s. Until "
-                "then registered nicknames are NOT protected.",
+                "then logins are refused with a try-again line.",
                 error=failure.value,
                 delay=self._load_backoff,
             )
-            self._clock.callLater(self._load_backoff, self.load)
+            self._load_retry = self._clock.callLater(self._load_backoff, self.load)
 
         self._storage.load_accounts().addCallbacks(loaded, failed)
+
+    def stop(self) -> None:
+        """Stop trying to load (the server is stopping): no more attempts, no more warnings."""
+        self._stopped = True
+        if self._load_retry is not None and self._load_retry.active():
+            self._load_retry.cancel()
+        self._load_retry = None
 
     def reload(self) -> None:
         """Read every hash from storage again (after a cluster outage: changes made on other

@@ -152,8 +152,14 @@ class ChatCore:
         """Try the nickname line ``raw`` (``NICK`` or ``NICK PASSWORD``) for ``session``.
 
         A refusal is exactly one ``! `` line. A line with a password is checked in a thread;
-        meanwhile the session is held (its later lines wait) and the nickname is taken.
+        meanwhile the session is held (its later lines wait) and the nickname is taken. Until
+        the registered nicknames are loaded, nobody can tell a registered nickname from a free
+        one, so every nickname line is refused with a try-again line (never an impostor).
         """
+        accounts = self.accounts
+        if accounts is not None and not accounts.loaded:
+            session.deliver(wire.error(self.texts.starting_up))
+            return
         word, rest = split_first_word(raw.strip(" \t"))
         password = rest.strip(" \t") or None
         nickname = nicknames.normalize(word)
@@ -164,7 +170,6 @@ class ChatCore:
         if nickname in self.room or nick_key in self._checking:
             session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
             return
-        accounts = self.accounts
         if password is None:
             if accounts is not None and accounts.is_registered(nickname):
                 session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
 import re
 import socket
+import sys
 from typing import Any
 
 from twisted.application import service
 from twisted.internet import defer, endpoints, task, threads
+from twisted.internet import error as error_
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
@@ -19,10 +23,15 @@ from twisted_chat.chat import ChatCore
 from twisted_chat.core import Room
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
 from twisted_chat.protocol import ChatFactory
+from twisted_chat.proxy import proxied
 from twisted_chat.storage import (
+    MYSQL_DRIVER_HINT,
     AccountStore,
     BadDatabaseURL,
+    DatabaseMisconfigured,
     LoginStore,
+    MysqlURL,
+    mysql_driver_problem,
     open_login_store,
     parse_db_url,
 )
@@ -129,9 +138,14 @@ class Options(usage.Options):
                     )
             inner = rest.partition(":")[0] if kind == "haproxy" else kind
             if inner in ("tcp", "tcp6", "ssl", "unix") and "backlog=" not in description:
-                description = f"{description}:backlog={self._number('backlog', int, minimum=1)}"
+                backlog = self._number("backlog", int, minimum=1)
+                description = f"{description}:backlog={backlog}"
+                rest = f"{rest}:backlog={backlog}"
             try:
-                endpoints_.append(endpoints.serverFromString(reactor, description))
+                if kind == "haproxy":  # ours: the chat starts after the PROXY header
+                    endpoints_.append(proxied(endpoints.serverFromString(reactor, rest)))
+                else:
+                    endpoints_.append(endpoints.serverFromString(reactor, description))
             except Exception as e:  # ValueError, KeyError, SSL errors, missing files...
                 raise usage.UsageError(f"bad --port {description!r}: {e}") from None
         self["endpoints"] = endpoints_
@@ -143,6 +157,12 @@ class Options(usage.Options):
             raise usage.UsageError(f"bad --db: {e}") from None
         except Exception as e:
             raise usage.UsageError(f"bad --db {self['db']!r}: {e}") from None
+        if isinstance(self["db_url"], MysqlURL):
+            problem = mysql_driver_problem()
+            if problem is not None:
+                raise usage.UsageError(
+                    f"bad --db: MySQL needs the mysqlclient driver ({problem}): {MYSQL_DRIVER_HINT}"
+                )
         self["limits"] = self._limits()
         self["db_queue"] = self._number("db-queue", int, minimum=1)
         self["cluster"] = self._cluster()
@@ -281,6 +301,7 @@ class ChatService(service.MultiService):
         store: LoginStore | None,
         db_description: str,
         limits: Limits | None = None,
+        exit_process: bool = False,
     ) -> None:
         super().__init__()
         self.chat = chat
@@ -288,6 +309,11 @@ class ChatService(service.MultiService):
         self.factory = ChatFactory(chat, limits, batch_writes=True)
         self.db_description = db_description
         self._prune: task.LoopingCall | None = None
+        #: Whether this service owns the process (run by ``twistd``): a database that can never
+        #: work then stops the reactor, and the process exits with :attr:`exit_status`.
+        self.exit_process = exit_process
+        #: 1 once the database turned out to be misconfigured, else 0.
+        self.exit_status = 0
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
@@ -310,7 +336,10 @@ class ChatService(service.MultiService):
         )
         raise_open_files_limit(limits.max_clients)
         tune_garbage_collector()
+        if self.exit_process:
+            atexit.register(self._exit_with_status)
         if self.store is not None:
+            self.store.database.on_misconfigured = self._database_misconfigured
             self.store.start()
         accounts = self.chat.accounts
         if accounts is not None:
@@ -319,6 +348,51 @@ class ChatService(service.MultiService):
             self._prune.clock = self.chat.clock
             self._prune.start(60, now=False)
         super().startService()
+
+    def _database_misconfigured(self, error: DatabaseMisconfigured) -> None:
+        """The database can never work as configured: say so in one line, and stop.
+
+        Called once by the database, before the stores see the error (so they stay quiet). The
+        server has not taken a login yet (none is taken before the accounts are loaded), so
+        nothing is lost. Under ``twistd`` the reactor stops (the usual graceful shutdown) and the
+        process then exits with status 1.
+        """
+        if self.chat.accounts is not None:
+            self.chat.accounts.stop()
+        self.stop_with_error(f"bad --db: {error}")
+
+    def stop_with_error(self, message: str) -> None:
+        """A configuration that can never work, found while running (a database, a Redis that
+        refuses the credentials, a node id in use): log ``message`` once, without a
+        traceback, and stop; under ``twistd`` the process then exits with status 1."""
+        if self.exit_status:
+            return  # stopping already
+        self.exit_status = 1
+        if not self.exit_process:
+            self.log.critical("{message}", message=message)
+            return
+        self.log.critical("{message}; exiting with status 1", message=message)
+        from twisted.internet import reactor
+
+        with contextlib.suppress(error_.ReactorNotRunning):  # stopping already
+            reactor.stop()
+
+    def _exit_with_status(self) -> None:
+        """At interpreter exit (after ``twistd`` has shut down and logged its last line), exit
+        with :attr:`exit_status` if it is not 0.
+
+        ``twistd`` has no way to end with a status of our choosing once the reactor has run
+        (``ListenerService`` can raise ``SystemExit`` only because it fails before), so this
+        flushes the output and ends the process with ``os._exit``. Registered at start-up, it
+        runs after the exit handlers registered later.
+        """
+        if not self.exit_status:
+            return
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+        os._exit(self.exit_status)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
@@ -329,6 +403,8 @@ class ChatService(service.MultiService):
         """
         if self._prune is not None and self._prune.running:
             self._prune.stop()
+        if self.chat.accounts is not None:
+            self.chat.accounts.stop()
         # A SIGTERM/SIGINT shutdown is a normal, graceful stop: exit 0. (twistd would otherwise
         # re-raise the signal after shutting down, and the process would die of it.)
         from twisted.internet import reactor
@@ -408,15 +484,17 @@ def makeService(options: Options) -> ChatService:
     room: Any = Room
     if cluster is not None:  # only now: without --redis no Redis code is imported
         from twisted_chat.cluster.room import ClusterRoom
-        from twisted_chat.fatal import stop_with_error
 
-        room = functools.partial(
-            ClusterRoom, config=cluster, clock=reactor, on_fatal=stop_with_error
-        )
+        def on_fatal(message: str) -> None:
+            server.stop_with_error(message)
+
+        room = functools.partial(ClusterRoom, config=cluster, clock=reactor, on_fatal=on_fatal)
     chat = ChatCore(
         CATALOGUES[options["lang"]], reactor, store, accounts, batch_notices=True, room=room
     )
-    server = ChatService(chat, store, url.describe(), options["limits"])
+    # Run by twistd (whose options are the parent of ours), the service owns the process.
+    owns_process = options.parent is not None
+    server = ChatService(chat, store, url.describe(), options["limits"], owns_process)
     if cluster is not None:
         from twisted_chat.cluster.service import ClusterService
 

@@ -54,6 +54,7 @@ class Catalogue:
     idle_timeout: str
     shutting_down: str
     # Registered nicknames
+    starting_up: str
     password_needed: str
     login_refused: str
     registered: str
@@ -107,6 +108,9 @@ SPANISH: Final = Catalogue(
     login_timeout="No has elegido nickname a tiempo: desconectado.",
     idle_timeout="Demasiado tiempo sin actividad: desconectado.",
     shutting_down="El servidor se está apagando. Hasta pronto.",
+    starting_up=(
+        "El servidor está arrancando; inténtalo de nuevo en un momento. Elige un nickname:"
+    ),
     password_needed=(
         "El nickname {nick} está registrado y necesita contraseña: escribe {nick} CONTRASEÑA"
     ),
@@ -164,6 +168,7 @@ ENGLISH: Final = Catalogue(
     login_timeout="No nickname chosen in time: disconnected.",
     idle_timeout="Idle for too long: disconnected.",
     shutting_down="The server is shutting down. Goodbye.",
+    starting_up="The server is starting up; try again in a moment. Choose a nickname:",
     password_needed="The nickname {nick} is registered and needs a password: type {nick} PASSWORD",
     login_refused="Wrong nickname or password. Choose a nickname:",
     registered="Nickname {nick} registered: from now on log in with {nick} PASSWORD.",

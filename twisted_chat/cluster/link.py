@@ -65,6 +65,8 @@ class _Connected:
                     reply = yield proto.execute_command("SELECT", url.db)
                     if isinstance(reply, Exception):
                         raise RedisAuthError(f"SELECT {url.db}: {reply}")
+                # Without a password, a server that needs one says so here (NOAUTH).
+                yield proto.execute_command("PING")
             except txredisapi.ResponseError as e:
                 link._setup_failed(RedisAuthError(str(e)))
                 proto.transport.loseConnection()
@@ -253,7 +255,9 @@ class RedisLink:
 
     def _setup_failed(self, error: Exception) -> None:
         if isinstance(error, RedisAuthError) and not self._ever_up and not self._stopping:
-            self._on_fatal(f"Redis at {self.url.describe()} refused the credentials: {error}")
+            self._on_fatal(
+                f"Redis at {self.url.describe()} refused the credentials: {str(error).rstrip('.')}"
+            )
             return
         self.log.debug("Redis connection set-up failed: {error}", error=error)
 

@@ -146,6 +146,8 @@ class ClusterRoom(Room):
         # known from before that is missing from Redis is given time to register again too
         # (after a Redis restart every node does), instead of being announced as gone.
         self._rejoined_at = float("-inf")
+        # Claims made before this node registered (just started, or just reconnected).
+        self._waiting: list[defer.Deferred[None]] = []
 
     # -- life cycle (called by ClusterService) ----------------------------------------------
 
@@ -175,6 +177,7 @@ class ClusterRoom(Room):
         """Leave the cluster at once: the other nodes drop this node's users now, not after the
         TTL. Bounded by :data:`STOP_TIMEOUT`."""
         self._stopped = True
+        self._wake_waiting()
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
         if self.ready:
@@ -205,10 +208,11 @@ class ClusterRoom(Room):
                 "themselves and new logins wait until it answers",
                 redis=self.config.url.describe(),
             )
+            self._wake_waiting()
 
     def _fatal(self, message: str) -> None:
         self._stopped = True
-        self._on_fatal(f"twistd chat: {message}")
+        self._on_fatal(f"cluster: {message}")
 
     # -- the Room interface -----------------------------------------------------------------
 
@@ -238,9 +242,24 @@ class ClusterRoom(Room):
         return [everyone[k] for k in sorted(everyone)]
 
     def claim(self, nickname: str) -> defer.Deferred[Claim]:
-        """Claim ``nickname`` for the whole cluster (one atomic script in Redis)."""
+        """Claim ``nickname`` for the whole cluster (one atomic script in Redis).
+
+        Just after start-up or a reconnection, before this node has registered, the claim
+        waits for that (at most :data:`STARTUP_GRACE`); during an outage it is refused at once.
+        """
         if not self.ready:
-            return defer.succeed(Claim.UNAVAILABLE)
+            if self._outage_logged or self._stopped:
+                return defer.succeed(Claim.UNAVAILABLE)
+            waiter: defer.Deferred[None] = defer.Deferred()
+            self._waiting.append(waiter)
+            timeout = self.clock.callLater(STARTUP_GRACE, self._give_up_waiting, waiter)
+
+            def registered(_: object) -> defer.Deferred[Claim]:
+                if timeout.active():
+                    timeout.cancel()
+                return self.claim(nickname) if self.ready else defer.succeed(Claim.UNAVAILABLE)
+
+            return waiter.addCallback(registered)
         if nickname in self:
             return defer.succeed(Claim.TAKEN)
         nick_key = nicknames.key(nickname)
@@ -264,6 +283,16 @@ class ClusterRoom(Room):
             return Claim.UNAVAILABLE
 
         return claimed.addCallbacks(answered, failed)
+
+    def _give_up_waiting(self, waiter: defer.Deferred[None]) -> None:
+        if waiter in self._waiting:
+            self._waiting.remove(waiter)
+            waiter.callback(None)
+
+    def _wake_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            waiter.callback(None)
 
     def unclaim(self, nickname: str) -> None:
         """The login of a claimed nickname did not happen: free it."""
@@ -334,8 +363,12 @@ class ClusterRoom(Room):
                 "cluster: {nick} is held by another node now; disconnecting it here",
                 nick=session.nickname,
             )
-            # Not ours any more: leave without releasing the other holder's claim.
+            # Not ours any more: the release frees nothing of the other holder's (it checks
+            # the claim's holder) but takes the user out of this node's list, for everyone.
             del self._users[str(nick_key)]
+            version = self._release(str(nick_key))
+            if version is not None:
+                self._send(self.keys.room, ["leave", str(nick_key), version])
             self.announce_leave(self.texts.left.format(nick=session.nickname))
             session.deliver(wire.error(self.texts.nick_lost.format(nick=session.nickname)))
             session.close()
@@ -459,6 +492,7 @@ class ClusterRoom(Room):
                 "themselves until it is back",
                 redis=self.config.url.describe(),
             )
+        self._wake_waiting()
 
     def _register(self) -> None:
         """(Re)join the cluster: claim this node's id and its users' nicknames, publish."""
@@ -483,6 +517,7 @@ class ClusterRoom(Room):
             self.ready = True
             self._lose(list(detail))
             self._publish_now(keys.room, [["hello", version]])
+            self._wake_waiting()
             if first:
                 self.log.info(
                     "cluster: node {node} joined the cluster ({users} local users)",

@@ -91,6 +91,15 @@ local current = redis.call('GET', KEYS[1])
 if current and current ~= ARGV[1] then return {0, current} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[3])
+-- Users who left while this node was cut off from Redis: free what this run still holds.
+local now = {}
+for i = 6, #ARGV, 2 do now[ARGV[i]] = true end
+for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if string.sub(field, 1, 1) ~= '#' and not now[field] then
+    local claim = ARGV[5] .. field
+    if redis.call('GET', claim) == ARGV[1] then redis.call('DEL', claim) end
+  end
+end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], '#i', ARGV[1], '#v', ARGV[4])
 local lost = {}

@@ -9,18 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from twisted_chat.storage.accounts import AccountStore
-from twisted_chat.storage.database import Database
-from twisted_chat.storage.engines import engine_for
+from twisted_chat.storage.database import Database, DatabaseMisconfigured
+from twisted_chat.storage.engines import MYSQL_DRIVER_HINT, engine_for, mysql_driver_problem
 from twisted_chat.storage.logins import DEFAULT_QUEUE_LIMIT, DatabaseUnavailable, LoginStore
-from twisted_chat.storage.url import BadDatabaseURL, DatabaseURL, parse_db_url
+from twisted_chat.storage.url import BadDatabaseURL, DatabaseURL, MysqlURL, parse_db_url
 
 __all__ = [
+    "MYSQL_DRIVER_HINT",
     "AccountStore",
     "BadDatabaseURL",
     "Database",
+    "DatabaseMisconfigured",
     "DatabaseURL",
     "DatabaseUnavailable",
     "LoginStore",
+    "MysqlURL",
+    "mysql_driver_problem",
     "open_login_store",
     "parse_db_url",
 ]

@@ -26,6 +26,11 @@ R = TypeVar("R")
 MAX_ATTEMPTS = 3
 
 
+class DatabaseMisconfigured(Exception):
+    """The database can never work as configured (access denied, no such database, a file
+    that cannot be opened...): a configuration error, not an outage. The message is one line."""
+
+
 class _QuietConnection(adbapi.Connection):
     """An ``adbapi`` connection whose rollback on a dead connection is quiet.
 
@@ -72,6 +77,10 @@ class Database:
         self._prepared = False
         self._ready = False
         self._ready_waiters: list[defer.Deferred[None]] = []
+        #: Set once getting ready failed for good (see :meth:`ensure_ready`).
+        self.misconfigured: DatabaseMisconfigured | None = None
+        #: Called once with that error, before any caller of :meth:`ensure_ready` sees it.
+        self.on_misconfigured: Callable[[DatabaseMisconfigured], None] | None = None
 
     @defer.inlineCallbacks
     def run_interaction(
@@ -108,10 +117,15 @@ class Database:
     def ensure_ready(self) -> defer.Deferred[None]:
         """Prepare the database and apply the schema, once; a failure is retried on next call.
 
-        Concurrent callers share one attempt.
+        Concurrent callers share one attempt. An error that no retry can cure (the engine's
+        :meth:`~twisted_chat.storage.engines.Engine.misconfiguration`) fails this and every
+        later call with :class:`DatabaseMisconfigured`, and is reported once to
+        :attr:`on_misconfigured` first.
         """
         if self._ready:
             return defer.succeed(None)
+        if self.misconfigured is not None:
+            return defer.fail(self.misconfigured)
         waiter: defer.Deferred[None] = defer.Deferred()
         self._ready_waiters.append(waiter)
         if len(self._ready_waiters) == 1:
@@ -119,6 +133,13 @@ class Database:
         return waiter
 
     def _readiness_known(self, result: object) -> None:
+        if isinstance(result, Failure) and result.value is not None:
+            problem = self.engine.misconfiguration(result.value)
+            if problem is not None:
+                self.misconfigured = DatabaseMisconfigured(" ".join(problem.split()))
+                result = Failure(self.misconfigured)
+                if self.on_misconfigured is not None:
+                    self.on_misconfigured(self.misconfigured)
         waiters, self._ready_waiters = self._ready_waiters, []
         for waiter in waiters:
             if isinstance(result, Failure):

@@ -23,6 +23,35 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # MySQL client errors after which the same statement may succeed on a fresh connection.
 _MYSQL_CONNECTION_LOST = frozenset({2006, 2013, 2055})  # gone away, lost, lost (system error)
 
+#: MySQL errors that no retry can cure: the server answered, and said that this user, password,
+#: host or database will not do. At start-up they stop the server (a configuration error, not
+#: an outage). Refused connections, timeouts, a lost connection (2002, 2003, 2006, 2013), too
+#: many connections (1040, 1203) and an unknown host (2005: a database host's name may not
+#: resolve yet while the machines or containers around it start) stay outages and are retried.
+_MYSQL_MISCONFIGURED = {
+    1044: "access denied to the database (or it does not exist and this user may not create it)",
+    1045: "access denied (user or password)",
+    1049: "unknown database, and no privilege to create it",
+    1130: "this host may not connect",
+    1142: "missing privilege on a table",
+    1146: "a table is missing, and no privilege to create it",
+    1227: "missing privilege",
+    1251: "authentication method not supported by the client",
+    1698: "access denied (user or password)",
+    2059: "authentication plugin cannot be loaded",
+}
+
+#: SQLite result codes that no retry can cure: the file cannot be opened (missing directory,
+#: permission denied, a directory given as the file), is read-only, or is not a database.
+#: SQLITE_BUSY and SQLITE_LOCKED (another process holds the lock) stay outages.
+_SQLITE_MISCONFIGURED = {
+    3: "permission denied",  # SQLITE_PERM
+    8: "the file is read-only",  # SQLITE_READONLY
+    11: "the file is corrupt",  # SQLITE_CORRUPT
+    14: "cannot open the file (does its directory exist, and may we write there?)",  # CANTOPEN
+    26: "the file is not a SQLite database",  # SQLITE_NOTADB
+}
+
 
 _CREATE_TABLE_RE = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
 
@@ -65,6 +94,12 @@ class Engine:
 
     def prepare(self) -> None:
         """Blocking set-up before the pool is used (runs in a thread)."""
+
+    def misconfiguration(self, error: BaseException) -> str | None:
+        """One line saying why the database can never work as configured, if ``error`` says so
+        (access denied, no such database, a file that cannot be opened...); ``None`` for an
+        outage or any other error."""
+        return None
 
     def is_privilege_error(self, error: BaseException) -> bool:
         """Whether ``error`` is a refusal for lack of privileges."""
@@ -122,6 +157,15 @@ class SqliteEngine(Engine):
     def _on_connect(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+
+    def misconfiguration(self, error: BaseException) -> str | None:
+        """A file that cannot be opened or written, or is not a database."""
+        if not isinstance(error, sqlite3.Error):
+            return None
+        reason = _SQLITE_MISCONFIGURED.get(getattr(error, "sqlite_errorcode", -1))
+        if reason is None:
+            return None
+        return f"{self.url.describe()}: {reason} ({error})"
 
 
 class MysqlEngine(Engine):
@@ -194,6 +238,18 @@ class MysqlEngine(Engine):
             and self._error_code(error) in _MYSQL_CONNECTION_LOST
         )
 
+    def misconfiguration(self, error: BaseException) -> str | None:
+        """Access denied, an unknown database that could not be created, and the like."""
+        if not isinstance(error, self.module.Error):
+            return None
+        code = self._error_code(error)
+        reason = _MYSQL_MISCONFIGURED.get(code) if code is not None else None
+        if reason is None:
+            return None
+        args: tuple[Any, ...] = error.args
+        detail = str(args[1]) if len(args) > 1 else str(error)
+        return f"{self.url.describe()}: {reason} (MySQL error {code}: {detail})"
+
     def is_privilege_error(self, error: BaseException) -> bool:
         """Errors 1044 (database), 1142 (table) and 1227: the user lacks a privilege."""
         return isinstance(
@@ -220,6 +276,26 @@ class MysqlEngine(Engine):
             cursor.close()
         finally:
             conn.close()
+
+
+#: What a MySQL user without the driver is told to do (``--db`` usage error).
+MYSQL_DRIVER_HINT = (
+    "pip install 'twisted-chat[mysql]' (or '.[mysql]' in a checkout; it builds against "
+    "default-libmysqlclient-dev and pkg-config)"
+)
+
+
+def mysql_driver_problem() -> str | None:
+    """Why the MySQL driver (mysqlclient's ``MySQLdb``) cannot be imported, or ``None`` if it can.
+
+    A real import, not just a lookup: an installed driver whose client library is missing fails
+    here too.
+    """
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError as e:
+        return str(e) or "MySQLdb cannot be imported"
+    return None
 
 
 def engine_for(url: DatabaseURL) -> Engine:

@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_chat import nicknames
-from twisted_chat.storage.database import Database
+from twisted_chat.storage.database import Database, DatabaseMisconfigured
 
 #: Records written per transaction at most.
 BATCH_SIZE = 500
@@ -122,7 +122,7 @@ class LoginStore:
         def check() -> None:
             if not self._pending and self._writing is None:
                 done.callback(0)
-            elif self._clock.seconds() >= deadline:
+            elif self._clock.seconds() >= deadline or self._db.misconfigured is not None:
                 done.callback(len(self._pending))
             else:
                 if self._writing is None and self._flush_call is None:
@@ -222,6 +222,18 @@ class LoginStore:
     def _failed(self, batch: list[tuple[str, _PendingLogin]], error: Exception) -> None:
         # State first (queue, outage, retry), callbacks last: code reacting to a failed
         # Deferred sees the store as it is, with the record queued.
+        if isinstance(error, DatabaseMisconfigured):
+            # It can never work: the database reported it once; keep the records (stopping
+            # logs how many were not written) and stop trying.
+            self._stopped = True
+            for nick_key, pending in batch:
+                self._pending.setdefault(nick_key, pending)
+            waiters = [w for _, pending in batch for w in pending.waiters]
+            for _, pending in batch:
+                pending.waiters = []
+            for waiter in waiters:
+                waiter.errback(DatabaseUnavailable(str(error)))
+            return
         unavailable = self._db.is_unavailable(error)
         waiters = [w for _, pending in batch for w in pending.waiters]
         for nick_key, pending in reversed(batch):

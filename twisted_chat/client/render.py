@@ -1,0 +1,146 @@
+"""Server lines as the user sees them: their kind, control characters escaped, colour.
+
+A server line has one of the five forms of docs/PROTOCOL.md; :func:`classify` tells them apart by
+prefix. :func:`escape` makes every control character visible as text (``\\x1b``, ``\\u202e``) so
+that nothing a server or another user sends can move the cursor, change colours or reorder text on
+the user's terminal. :func:`render` combines both and adds colour as plain SGR sequences.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Final
+
+
+class Kind(enum.Enum):
+    """The form of a server line (docs/PROTOCOL.md, "Server lines")."""
+
+    NOTICE = "notice"  # * TEXT
+    ERROR = "error"  # ! TEXT
+    PUBLIC = "public"  # <NICK> TEXT
+    PRIVATE = "private"  # *NICK* TEXT
+    ECHO = "echo"  # -> *NICK* TEXT
+    OTHER = "other"  # anything else (a server that breaks the contract)
+
+
+@dataclass(frozen=True)
+class ServerLine:
+    """One server line split into its kind, the nickname it names (if any) and its text."""
+
+    kind: Kind
+    nick: str | None
+    text: str
+    raw: str
+
+
+_PUBLIC: Final = re.compile(r"<([^<>\s]+)> (.*)", re.DOTALL)
+_PRIVATE: Final = re.compile(r"\*([^*\s]+)\* (.*)", re.DOTALL)
+_ECHO: Final = re.compile(r"-> \*([^*\s]+)\* (.*)", re.DOTALL)
+
+
+def classify(line: str) -> ServerLine:
+    """Split a decoded server line (without its CRLF) by its prefix."""
+    if line.startswith("* "):
+        return ServerLine(Kind.NOTICE, None, line[2:], line)
+    if line.startswith("! "):
+        return ServerLine(Kind.ERROR, None, line[2:], line)
+    for kind, pattern in ((Kind.ECHO, _ECHO), (Kind.PRIVATE, _PRIVATE), (Kind.PUBLIC, _PUBLIC)):
+        match = pattern.fullmatch(line)
+        if match:
+            return ServerLine(kind, match.group(1), match.group(2), line)
+    return ServerLine(Kind.OTHER, None, line, line)
+
+
+def needs_escape(char: str) -> bool:
+    """Whether ``char`` would act on the terminal instead of being shown.
+
+    C0 (including TAB, CR and LF), DEL and C1 are control characters; Unicode format characters
+    (category ``Cf``: bidi overrides and isolates, zero-width joiners, the BOM) and the line and
+    paragraph separators reorder or break what follows; surrogates cannot be printed.
+    """
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return True
+    return unicodedata.category(char) in ("Cf", "Zl", "Zp", "Cs")
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def escape(text: str) -> str:
+    """``text`` with every control and format character replaced by its ``\\x..`` spelling."""
+    if text.isprintable() and text.isascii():
+        return text
+    return "".join(_escaped(c) if needs_escape(c) else c for c in text)
+
+
+def decode(raw: bytes) -> str:
+    """A server line's bytes as text; invalid UTF-8 shows up as ``\\xNN`` escapes."""
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+#: SGR sequences used for each part of a line.
+RESET: Final = "\x1b[0m"
+DIM: Final = "\x1b[2m"
+RED: Final = "\x1b[31m"
+BOLD: Final = "\x1b[1m"
+PRIVATE_STYLE: Final = "\x1b[1;35m"  # bold magenta: messages to you and your echoes
+NICK_STYLE: Final = "\x1b[1m"  # the sender of a public message
+MENTION_STYLE: Final = "\x1b[1;33m"  # your own nickname inside a public message
+LOCAL_STYLE: Final = "\x1b[36m"  # lines the client itself prints (connection state)
+
+
+def _mention_pattern(nick: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(escape(nick))}(?!\w)", re.IGNORECASE)
+
+
+def render(line: ServerLine, *, colour: bool, own_nick: str | None = None) -> str:
+    """The text to show for ``line``: escaped, and coloured by kind when ``colour`` is true.
+
+    With colour, notices are dim, errors red, private messages and echoes bold magenta, the
+    sender of a public message bold and ``own_nick`` highlighted wherever it appears in a public
+    message's text.
+    """
+    if not colour:
+        return escape(line.raw)
+    if line.kind is Kind.NOTICE:
+        return f"{DIM}{escape(line.raw)}{RESET}"
+    if line.kind is Kind.ERROR:
+        return f"{RED}{escape(line.raw)}{RESET}"
+    if line.kind in (Kind.PRIVATE, Kind.ECHO):
+        return f"{PRIVATE_STYLE}{escape(line.raw)}{RESET}"
+    if line.kind is Kind.PUBLIC:
+        assert line.nick is not None
+        text = escape(line.text)
+        if own_nick:
+            text = _mention_pattern(own_nick).sub(
+                lambda m: f"{MENTION_STYLE}{m.group(0)}{RESET}", text
+            )
+        return f"{NICK_STYLE}<{escape(line.nick)}>{RESET} {text}"
+    return escape(line.raw)
+
+
+def render_local(text: str, *, colour: bool) -> str:
+    """A line the client prints about itself (``*** `` prefix, cyan with colour)."""
+    shown = f"*** {escape(text)}"
+    return f"{LOCAL_STYLE}{shown}{RESET}" if colour else shown
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` (free of escape sequences) takes: East Asian wide characters take two,
+    combining marks none."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width

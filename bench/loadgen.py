@@ -952,7 +952,7 @@ def _match_key(result: RowResult) -> tuple[Any, ...]:
         window = spec["window"] if spec["saturate"] else 0
         return ("fanout", result.clients, spec["saturate"], spec["rate"], spec["senders"], window)
     if result.scenario == "private":
-        return ("private", spec["pairs"])
+        return ("private", spec["pairs"], spec.get("delivery_acks", False))
     if result.scenario == "connect":
         return ("connect", result.clients)
     return ("hold",)

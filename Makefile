@@ -50,7 +50,7 @@ $(VENV)/.bench-deps: $(BIN)/twistd
 	touch $@
 
 ## Benchmark suite: ours vs the bare Twisted and threaded reference servers (about 9 minutes),
-## then the cluster rows (about 9 more; skipped with a loud message without redis-server).
+## then the cluster rows (about 8 more; skipped with a loud message without redis-server).
 ## Results in bench/out/results.json and bench/out/latency_cpu.png.
 bench: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py --cluster

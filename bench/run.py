@@ -32,7 +32,7 @@ every scenario against every server once with a few clients for a second: a smok
 Usage::
 
     .venv/bin/python bench/run.py --cluster       # the suite and the cluster rows (make bench)
-    .venv/bin/python bench/run.py --cluster-only  # the cluster rows, ~9 min (make bench-cluster)
+    .venv/bin/python bench/run.py --cluster-only  # the cluster rows, ~8 min (make bench-cluster)
     .venv/bin/python bench/run.py --tiny          # seconds, cluster rows included (bench-tiny)
 """
 

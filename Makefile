@@ -7,7 +7,7 @@ PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
 WEB ?=
 
-.PHONY: run test lint typecheck bench bench-tiny clean
+.PHONY: run test lint typecheck bench bench-cluster bench-tiny clean
 
 $(BIN)/twistd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,10 +51,15 @@ $(VENV)/.bench-deps: $(BIN)/twistd
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-## Benchmark suite: ours vs the bare Twisted and threaded reference servers (about 9 minutes).
+## Benchmark suite: ours vs the bare Twisted and threaded reference servers (about 9 minutes),
+## then the cluster rows (about 8 more; skipped with a loud message without redis-server).
 ## Results in bench/out/results.json and bench/out/latency_cpu.png.
 bench: $(VENV)/.bench-deps
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --cluster
+
+## Only the cluster rows: plain ours and 1, 2, 3 nodes on a private Redis (needs redis-server).
+bench-cluster: $(VENV)/.bench-deps
+	$(BIN)/python bench/run.py --cluster-only
 
 ## The same, every scenario once with a few clients for a second (what CI runs).
 bench-tiny: $(VENV)/.bench-deps

@@ -18,7 +18,9 @@ sequence number, so a receiver knows each delivery's latency. Scenarios:
     rows in ``clientes`` afterwards and how long they took to appear.
 ``private``
     P pairs send each other private messages (``#NICK TS SEQ ...``) as fast as the server lets
-    them, each keeping ``--window`` messages in flight counted by its own ``-> *NICK*`` echoes.
+    them, each keeping ``--window`` messages in flight counted by its own ``-> *NICK*`` echoes
+    (or, with ``--delivery-acks``, by its partner's receipts: on a cluster the echo comes from
+    the sender's node before the message reaches the other node, so echoes bound nothing there).
     Reported: private deliveries/s, ratio, latency.
 ``hold``
     N idle logged-in clients. Reported: server RSS per connection = (RSS with N logged in and the
@@ -28,6 +30,12 @@ Against ``ours-ws`` every client is a WebSocket client of the ``--web`` port (:c
 the handshake, then each text message is a line and each line a masked text frame), so the
 fan-out row measures the same work through the WebSocket transport. Fan-out rows also report RSS
 per connection, measured the same way once the clients are logged in.
+
+Against a cluster (``--server cluster --nodes K``: K nodes of ours on a private Redis, see
+``bench/servers.py``) client ``i`` connects to node ``i mod K``, so the senders spread over the
+nodes too, and so do the two clients of each private pair (``--local-pairs`` puts both on one
+node instead); saturated fan-out keeps a monitor on every node and counts a message delivered
+once every monitor has it. CPU, RSS and threads are summed over the nodes and Redis.
 
 For every row the server's CPU time comes from ``/proc/PID/stat`` (before/after), as CPU % and
 CPU microseconds per unit (delivery or login), and its RSS from ``/proc/PID/status``; the
@@ -48,6 +56,7 @@ Usage (one scenario against each server; ``bench/run.py`` runs the whole suite):
     .venv/bin/python bench/loadgen.py connect --clients 5000
     .venv/bin/python bench/loadgen.py private --pairs 200
     .venv/bin/python bench/loadgen.py hold --clients 10000 --server ours --server bare
+    .venv/bin/python bench/loadgen.py private --pairs 200 --server ours --server cluster --nodes 2
 """
 
 from __future__ import annotations
@@ -83,6 +92,8 @@ monotonic_ns = time.monotonic_ns
 PAD = b"hola a todos, esto es una prueba de carga"
 LOGIN, DRAIN, FANOUT, PRIVATE = range(4)
 GENERATOR_BOUND_PCT = 90.0
+#: A row during which the rest of the machine used this much CPU (% of one) says so.
+OTHERS_NOTED_PCT = 10.0
 #: Seconds a new connection waits for the server's prompt before hanging up and trying again.
 PROMPT_TIMEOUT = 10.0
 #: Connections a client opens at most to get a prompt.
@@ -136,8 +147,13 @@ class Client(asyncio.Protocol):
         self.refill = 1  # send once this many messages are missing from the window
         self.sending = False
         self.paused = False
-        # Fan-out monitor: the senders it acknowledges for, by index.
+        # Private pairs with delivery acks: the partner whose window this client's receipts move.
+        self.partner: Client | None = None
+        # Fan-out monitor (one per node): the senders it acknowledges for, by index, the highest
+        # sequence number it has received from each, and every monitor of the row.
         self.monitor_for: dict[int, Client] | None = None
+        self.seen: dict[int, int] = {}
+        self.monitors: list[Client] = []
 
     def itself(self) -> Client:
         """A protocol factory that returns this client."""
@@ -205,10 +221,15 @@ class Client(asyncio.Protocol):
                 tally.latencies.append(now - int(data.split(b" ", 2)[1]))
                 tally.received += 1
                 tally.last_rx = now
+                partner = self.partner
+                if partner is not None:
+                    partner.acked += 1
+                    partner.pump()
                 return
             elif first == 45:  # -> *NICK* TS SEQ TEXT
-                self.acked += 1
-                self.pump()
+                if self.partner is None:
+                    self.acked += 1
+                    self.pump()
                 return
         self._lines(data.split(b"\n"), now)
 
@@ -219,17 +240,21 @@ class Client(asyncio.Protocol):
         received = echoes = 0
         if self.mode == FANOUT:
             monitor = self.monitor_for
+            seen = self.seen
             for line in lines[:-1]:
                 if line[:1] == b"<":
                     fields = line.split(b" ", 3)
                     latencies.append(now - int(fields[1]))
                     received += 1
                     if monitor is not None:
-                        sender = monitor.get(int(fields[0][2:-1]))
-                        if sender is not None:
-                            sender.acked = max(sender.acked, int(fields[2]))
+                        index = int(fields[0][2:-1])
+                        if index in monitor:
+                            seen[index] = max(seen.get(index, 0), int(fields[2]))
             if monitor is not None:
-                for sender in monitor.values():
+                monitors = self.monitors
+                for index, sender in monitor.items():
+                    # Delivered once every node's monitor has it (one node: this one).
+                    sender.acked = min(m.seen.get(index, 0) for m in monitors)
                     sender.pump()
         else:
             for line in lines[:-1]:
@@ -239,7 +264,12 @@ class Client(asyncio.Protocol):
                 elif first[:1] == b"*" and first != b"* ":
                     latencies.append(now - int(line.split(b" ", 2)[1]))
                     received += 1
-            if echoes:
+            partner = self.partner
+            if partner is not None:
+                if received:
+                    partner.acked += received
+                    partner.pump()
+            elif echoes:
                 self.acked += echoes
                 self.pump()
         if received:
@@ -416,6 +446,24 @@ class RowSpec:
     mysql: bool = False  # connect: persist to a scratch MySQL database (ours and threaded)
     concurrency: int = 0  # logins at a time; 0: 200 for connect (a storm), 40 to set a row up
     login_timeout: float = 180.0
+    nodes: int = 0  # server "cluster": nodes of ours on one private Redis
+    split: bool = True  # private on a cluster: the two clients of a pair on different nodes
+    delivery_acks: bool = False  # private: windows count the partner's receipts, not echoes
+
+    def label(self) -> str:
+        """The server as the table shows it (``cluster:K`` for K nodes)."""
+        return f"{self.server}:{self.nodes}" if self.server == servers.CLUSTER else self.server
+
+    def node_of(self, index: int) -> int:
+        """Which node (index into the group's ports) client ``index`` connects to.
+
+        Round-robin, so consecutive clients (a private pair, the first senders) are on different
+        nodes; with ``split`` off, a private pair's two clients share a node.
+        """
+        nodes = max(1, self.nodes)
+        if self.scenario == "private" and not self.split:
+            return (index // 2) % nodes
+        return index % nodes
 
     def load(self) -> str:
         """A short description of the offered load, for the table."""
@@ -424,6 +472,8 @@ class RowSpec:
                 return f"sat {self.senders}x{self.window}"
             return f"{self.rate:g}/s x{self.senders}"
         if self.scenario == "private":
+            if self.server == servers.CLUSTER and self.nodes > 1:
+                return f"{self.pairs} pairs " + ("split" if self.split else "local")
             return f"{self.pairs} pairs"
         if self.scenario == "connect":
             if self.server == "bare":
@@ -442,6 +492,7 @@ class RowResult:
     load: str
     seconds: float
     spec: dict[str, Any]
+    nodes: int = 0  # cluster rows: nodes of ours (0: a single plain server)
     logged_in: int = 0
     login_seconds: float = 0.0
     logins_per_s: float = 0.0
@@ -459,8 +510,12 @@ class RowResult:
     window_s: float = 0.0
     units: int = 0
     units_per_s: float = 0.0
-    server_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0  # summed over the group (cluster: every node and Redis)
     server_cpu_pct: float = 0.0
+    cpu_s_by_process: dict[str, float] = field(default_factory=dict)
+    redis_publishes: int | None = None  # cluster rows: PUBLISH commands during the window
+    #: Redis CPU per envelope delivered to a node (public: publishes x nodes; private: one each).
+    redis_us_per_copy: float | None = None
     cpu_us_per_unit: float | None = None
     server_rss_kib: int = 0
     server_peak_rss_kib: int = 0
@@ -469,6 +524,9 @@ class RowResult:
     server_threads: int = 0
     gen_cpu_pct: float = 0.0
     generator_bound: bool = False
+    #: CPU the rest of the machine used during the window (other processes, the kernel's
+    #: interrupt work), as % of one CPU: what else shared the cores with the row.
+    others_cpu_pct: float = 0.0
     rows_persisted: int | None = None
     persisted_seconds: float | None = None
     db_commits: int | None = None  # MySQL Handler_commit delta (server-wide: approximate)
@@ -503,7 +561,7 @@ def percentiles_ms(values: array.array[int]) -> tuple[float | None, float | None
 class Row:
     """Runs one :class:`RowSpec` against a started server, inside the event loop."""
 
-    def __init__(self, spec: RowSpec, server: servers.ServerProcess, db_url: str | None) -> None:
+    def __init__(self, spec: RowSpec, server: servers.ServerGroup, db_url: str | None) -> None:
         self.spec = spec
         self.server = server
         self.db_url = db_url
@@ -511,9 +569,9 @@ class Row:
         self.tally = Tally()
         self.clients: list[Client] = []
         self.last_welcome = 0
-        self.result = RowResult(
-            spec.scenario, spec.server, spec.clients, spec.load(), spec.seconds, asdict(spec)
-        )
+        self._machine0 = 0.0
+        self._publishes0 = -1
+        self.result = new_result(spec)
 
     # -- building blocks --------------------------------------------------------------------
 
@@ -534,9 +592,10 @@ class Row:
         concurrency = spec.concurrency or (200 if spec.scenario == "connect" else 40)
         gate = asyncio.Semaphore(concurrency)
         last = [monotonic_ns()]
-        port = self.server.port
+        ports = self.server.ports
 
         async def one(index: int) -> None:
+            port = ports[spec.node_of(index) % len(ports)]
             async with gate:
                 started = monotonic_ns()
                 for _attempt in range(ATTEMPTS):
@@ -596,11 +655,13 @@ class Row:
         last_bytes = self.tally.rx_bytes
         last_cpu = self.server.cpu()
         quiet_since = self.loop.time()
+        processes = len(self.server.processes)
         while self.loop.time() < deadline:
             await asyncio.sleep(0.1)
             now = self.loop.time()
             rx, cpu = self.tally.rx_bytes, self.server.cpu()
-            if rx != last_bytes or cpu - last_cpu > 0.02 * (now - quiet_since) + 0.011:
+            idle = processes * (0.02 * (now - quiet_since) + 0.011)
+            if rx != last_bytes or cpu - last_cpu > idle:
                 last_bytes, last_cpu, quiet_since = rx, cpu, now
             elif now - quiet_since >= quiet:
                 return True
@@ -618,22 +679,51 @@ class Row:
             elif self.loop.time() - since > 1.0:
                 return
 
-    def measure_window(self, cpu0: float, gen0: float, t0: int, t1: int, units: int) -> None:
-        """Fill CPU, rate and memory figures for ``units`` of work done from ``t0`` to ``t1``."""
+    def mark(self) -> tuple[dict[str, float], float, int]:
+        """The start of a measured window: the servers' and the generator's CPU, and the time
+        (and, kept here, the whole machine's busy CPU, to tell what else ran meanwhile)."""
+        self._machine0 = servers.machine_busy_seconds()
+        self._publishes0 = self.server.publishes()
+        return self.server.cpu_by_process(), generator_cpu(), monotonic_ns()
+
+    def measure_window(
+        self, cpu0: dict[str, float], gen0: float, t0: int, t1: int, units: int
+    ) -> None:
+        """Fill CPU, rate and memory figures for ``units`` of work done from ``t0`` to ``t1``.
+
+        ``cpu0`` is :meth:`servers.ServerGroup.cpu_by_process` at ``t0``.
+        """
         result = self.result
         window = max(1e-9, (t1 - t0) / 1e9)
-        cpu = self.server.cpu() - cpu0
+        cpu1 = self.server.cpu_by_process()
+        by_process = {name: cpu1[name] - cpu0.get(name, 0.0) for name in cpu1}
+        cpu = sum(by_process.values())
+        result.cpu_s_by_process = {name: round(v, 3) for name, v in by_process.items()}
         result.window_s = round(window, 3)
         result.units = units
         result.units_per_s = round(units / window, 1)
         result.server_cpu_s = round(cpu, 3)
         result.server_cpu_pct = round(100 * cpu / window, 1)
         result.cpu_us_per_unit = round(cpu * 1e6 / units, 3) if units else None
-        result.gen_cpu_pct = round(100 * (generator_cpu() - gen0) / window, 1)
+        gen = generator_cpu() - gen0
+        result.gen_cpu_pct = round(100 * gen / window, 1)
+        others = servers.machine_busy_seconds() - self._machine0 - cpu - gen
+        result.others_cpu_pct = round(max(0.0, 100 * others / window), 1)
+        if self._publishes0 >= 0:
+            # Envelopes the nodes published (one per channel per busy reactor turn), and what
+            # Redis's CPU came to for each envelope it delivered to a subscribed node.
+            publishes = self.server.publishes() - self._publishes0
+            result.redis_publishes = publishes
+            redis_cpu = by_process.get("redis", 0.0)
+            if publishes > 0:
+                copies = (
+                    publishes if self.spec.scenario == "private" else publishes * self.spec.nodes
+                )
+                result.redis_us_per_copy = round(redis_cpu * 1e6 / copies, 2)
         result.generator_bound = result.gen_cpu_pct >= GENERATOR_BOUND_PCT
         result.server_rss_kib = self.server.rss_kib()
-        result.server_peak_rss_kib = servers.memory_kib(self.server.pid, "VmHWM")
-        result.server_threads = servers.thread_count(self.server.pid)
+        result.server_peak_rss_kib = self.server.peak_rss_kib()
+        result.server_threads = self.server.threads()
 
     # -- scenarios --------------------------------------------------------------------------
 
@@ -651,11 +741,13 @@ class Row:
         for client in logged:
             client.mode = FANOUT
         tally.reset()
-        cpu0, gen0, t0 = self.server.cpu(), generator_cpu(), monotonic_ns()
+        cpu0, gen0, t0 = self.mark()
         end = self.loop.time() + spec.seconds
         if spec.saturate:
-            monitor = logged[-1]
-            monitor.monitor_for = {s.index: s for s in senders}
+            monitors = self.monitors(logged, senders)
+            for monitor in monitors:
+                monitor.monitor_for = {s.index: s for s in senders}
+                monitor.monitors = monitors
             for sender in senders:
                 sender.window = spec.window
                 sender.refill = max(1, spec.window // 2)
@@ -677,6 +769,19 @@ class Row:
         result.deliveries_per_s = result.units_per_s
         result.p50_ms, result.p99_ms, result.max_ms = percentiles_ms(tally.latencies)
 
+    def monitors(self, logged: Sequence[Client], senders: Sequence[Client]) -> list[Client]:
+        """The monitor of each node: its last logged-in client that is not a sender.
+
+        On one server that is the last client to log in, last in its broadcast order; on a
+        cluster each node fans a message out to its own clients, so each has its own.
+        """
+        sending = {s.index for s in senders}
+        last: dict[int, Client] = {}
+        for client in logged:
+            if client.index not in sending:
+                last[self.spec.node_of(client.index)] = client
+        return list(last.values())
+
     async def _ticker(self, senders: Sequence[Client], rate: float, end: float) -> None:
         """Send ``rate`` messages per second in all, round-robin over ``senders``, until ``end``."""
         start = self.loop.time()
@@ -694,20 +799,28 @@ class Row:
     async def private(self) -> None:
         """P pairs sending each other private messages as fast as the server lets them."""
         spec, result, tally = self.spec, self.result, self.tally
-        logged = await self.login_all(2 * spec.pairs)
+        await self.login_all(2 * spec.pairs)
         await self.settle()
-        pairs = [(logged[i], logged[i + 1]) for i in range(0, len(logged) - 1, 2)]
+        # Pair k is clients 2k and 2k + 1 (on different nodes of a cluster: see RowSpec.node_of).
+        everyone = self.clients
+        pairs = [
+            (everyone[i], everyone[i + 1])
+            for i in range(0, len(everyone) - 1, 2)
+            if everyone[i].logged_in and everyone[i + 1].logged_in
+        ]
         if not pairs:
             raise RuntimeError("no pair logged in")
         for a, b in pairs:
             a.prefix, b.prefix = b"#" + b.nick + b" ", b"#" + a.nick + b" "
+            if spec.delivery_acks:
+                a.partner, b.partner = b, a
         talkers = [c for pair in pairs for c in pair]
         for client in talkers:
             client.mode = PRIVATE
             client.window = spec.window
             client.refill = max(1, spec.window // 2)
         tally.reset()
-        cpu0, gen0, t0 = self.server.cpu(), generator_cpu(), monotonic_ns()
+        cpu0, gen0, t0 = self.mark()
         for client in talkers:
             client.sending = True
             client.pump()
@@ -728,7 +841,7 @@ class Row:
         """N logins as fast as possible; with MySQL, then wait for every row in ``clientes``."""
         spec, result = self.spec, self.result
         commits0 = servers.mysql_commits(self.db_url) if self.db_url else -1
-        cpu0, gen0, t0 = self.server.cpu(), generator_cpu(), monotonic_ns()
+        cpu0, gen0, t0 = self.mark()
         logged = await self.login_all(spec.clients)
         t_logged = self.last_welcome
         await self.settle()
@@ -756,7 +869,7 @@ class Row:
         spec, result = self.spec, self.result
         await self.settle(quiet=0.5, timeout=10)
         result.rss_before_kib = before = self.server.rss_kib()
-        cpu0, gen0, t0 = self.server.cpu(), generator_cpu(), monotonic_ns()
+        cpu0, gen0, t0 = self.mark()
         logged = await self.login_all(spec.clients)
         t_logged = self.last_welcome
         await self.settle(quiet=1.0, timeout=spec.login_timeout)
@@ -817,14 +930,14 @@ def measure(spec: RowSpec, mysql_url: str | None = None) -> RowResult:
     started = time.monotonic()
     use_mysql = spec.scenario == "connect" and spec.mysql and spec.server != "bare"
     with tempfile.TemporaryDirectory(prefix="chat-bench-", dir=_scratch_root()) as tmp:
-        server: servers.ServerProcess | None = None
+        server: servers.ServerGroup | None = None
         try:
             with (
                 servers.scratch_mysql(mysql_url or servers.DEFAULT_MYSQL)
                 if use_mysql
                 else nullcontext(None)
             ) as db_url:
-                server = servers.start_server(spec.server, Path(tmp), db_url)
+                server = servers.start_group(spec.server, Path(tmp), db_url, spec.nodes)
                 running = server
 
                 async def go() -> RowResult:
@@ -842,9 +955,7 @@ def measure(spec: RowSpec, mysql_url: str | None = None) -> RowResult:
                     gc.enable()
                     gc.collect()
         except Exception as e:
-            result = RowResult(
-                spec.scenario, spec.server, spec.clients, spec.load(), spec.seconds, asdict(spec)
-            )
+            result = new_result(spec)
             result.error = f"{type(e).__name__}: {e}"
             if server is not None:
                 result.error += "\n" + server.log_tail(1500)
@@ -854,6 +965,19 @@ def measure(spec: RowSpec, mysql_url: str | None = None) -> RowResult:
     result.notes.extend(_flags(result))
     result.spec["wall_seconds"] = round(time.monotonic() - started, 1)
     return result
+
+
+def new_result(spec: RowSpec) -> RowResult:
+    """An empty result for ``spec``."""
+    return RowResult(
+        spec.scenario,
+        spec.server,
+        spec.clients,
+        spec.load(),
+        spec.seconds,
+        asdict(spec),
+        nodes=spec.nodes if spec.server == servers.CLUSTER else 0,
+    )
 
 
 def _scratch_root() -> str | None:
@@ -870,8 +994,31 @@ def _flags(result: RowResult) -> list[str]:
     flags = []
     if result.generator_bound:
         flags.append("generator-bound")
-    if result.server_cpu_pct >= 90:
+    if not result.nodes and result.server_cpu_pct >= 90:
         flags.append("server-bound")
+    if result.others_cpu_pct >= OTHERS_NOTED_PCT:
+        flags.append(f"others {result.others_cpu_pct:.0f}% CPU")
+    if result.nodes and result.window_s:
+        # A cluster: which process saturated a core, whether the machine had none to spare, and
+        # where the CPU went.
+        busy = [
+            name
+            for name, seconds in result.cpu_s_by_process.items()
+            if 100 * seconds / result.window_s >= 90
+        ]
+        if busy:
+            flags.append(f"{'+'.join(busy)}-bound")
+        cpus = len(os.sched_getaffinity(0) | set(servers.server_cpus()))
+        if result.server_cpu_pct + result.gen_cpu_pct >= 90 * cpus:
+            flags.append(f"all {cpus} CPUs busy")
+        flags.append(
+            "cpu s "
+            + " ".join(f"{name} {seconds:.2f}" for name, seconds in result.cpu_s_by_process.items())
+        )
+        if result.redis_publishes is not None and result.redis_us_per_copy is not None:
+            flags.append(
+                f"{result.redis_publishes} publishes, redis {result.redis_us_per_copy:.1f} us/copy"
+            )
     if result.error is None and result.delivery_ratio < 1.0 and result.scenario != "hold":
         flags.append(f"ratio {result.delivery_ratio:.4f}")
     return flags
@@ -906,7 +1053,7 @@ def _match_key(result: RowResult) -> tuple[Any, ...]:
         window = spec["window"] if spec["saturate"] else 0
         return ("fanout", result.clients, spec["saturate"], spec["rate"], spec["senders"], window)
     if result.scenario == "private":
-        return ("private", spec["pairs"])
+        return ("private", spec["pairs"], spec.get("delivery_acks", False))
     if result.scenario == "connect":
         return ("connect", result.clients)
     return ("hold",)
@@ -950,6 +1097,11 @@ def _ratio(row: RowResult, name: str) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def label(row: RowResult) -> str:
+    """The server as the table shows it: ``cluster:K`` for a cluster of K nodes."""
+    return f"{row.server}:{row.nodes}" if row.nodes else row.server
+
+
 def format_table(results: Sequence[RowResult]) -> str:
     """The results as a fixed-width text table (latency: messages, or logins for connect/hold)."""
     header = (
@@ -961,7 +1113,7 @@ def format_table(results: Sequence[RowResult]) -> str:
     for row in results:
         if row.error is not None:
             lines.append(
-                (row.scenario, row.server, str(row.clients), row.load, *("-",) * 14,
+                (row.scenario, label(row), str(row.clients), row.load, *("-",) * 14,
                  "ERROR " + row.error.splitlines()[0][:60])
             )  # fmt: skip
             continue
@@ -977,7 +1129,7 @@ def format_table(results: Sequence[RowResult]) -> str:
         lines.append(
             (
                 row.scenario,
-                row.server,
+                label(row),
                 str(row.clients),
                 row.load,
                 f"{_fmt(row.units_per_s, 0)} {unit}",
@@ -1049,8 +1201,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--server",
         action="append",
-        choices=servers.ALL_SERVERS,
+        choices=(*servers.ALL_SERVERS, servers.CLUSTER),
         help="repeatable; default: ours, bare and threaded",
+    )
+    parser.add_argument("--nodes", type=int, default=2, help="cluster: nodes on one Redis")
+    parser.add_argument(
+        "--local-pairs", action="store_true", help="private on a cluster: both of a pair on a node"
+    )
+    parser.add_argument(
+        "--delivery-acks",
+        action="store_true",
+        help="private: count a window by the partner's receipts (always with --server cluster)",
     )
     parser.add_argument("--clients", type=int, default=1000, help="N (not for private)")
     parser.add_argument("--senders", type=int, default=10, help="fanout: S")
@@ -1090,10 +1251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             mysql=mysql_url is not None,
             concurrency=args.concurrency,
             login_timeout=args.login_timeout,
+            nodes=args.nodes if name == servers.CLUSTER else 0,
+            split=not args.local_pairs,
+            delivery_acks=args.delivery_acks or servers.CLUSTER in (args.server or ()),
         )
         result = measure(spec, mysql_url)
         results.append(result)
-        print(f"{name}: {result.spec['wall_seconds']}s", file=sys.stderr, flush=True)
+        print(f"{spec.label()}: {result.spec['wall_seconds']}s", file=sys.stderr, flush=True)
     add_ratios(results)
     print(format_table(results))
     if args.json:

@@ -17,6 +17,15 @@ three times (``--repeats``), the servers taking turns, and each row's median run
 generator is pinned to one CPU and the servers may use every CPU (``--no-pin`` to leave the
 generator free).
 
+``--cluster`` adds the cluster rows (``--cluster-only``: only those; ``make bench-cluster``): 1000
+clients at 50 messages/s and saturated, and 200 private pairs, against plain ``ours`` (no Redis)
+and against 1, 2 and 3 nodes of ours on one private Redis (``cluster:K``; see
+``bench/servers.py``), clients round-robin over the nodes, every private pair split across two
+nodes, CPU summed over the nodes and Redis. After the table it prints the ratios the cluster's
+aims are about (2 nodes against the single plain node, in the same run) and whether each is met.
+Without ``redis-server`` (or with a ``twistd chat`` that has no ``--redis``) the cluster rows are
+skipped with a loud message.
+
 It prints the table, writes ``bench/out/results.json`` (every figure also as a ratio to the bare
 Twisted server's in the same run, under ``vs_bare``) and ``bench/out/latency_cpu.png`` (p50/p99
 latency and CPU per delivery against clients, from the fixed-rate fan-out rows). ``--tiny`` runs
@@ -24,8 +33,9 @@ every scenario against every server once with a few clients for a second: a smok
 
 Usage::
 
-    .venv/bin/python bench/run.py            # the suite, about 9 minutes (make bench)
-    .venv/bin/python bench/run.py --tiny     # seconds (make bench-tiny)
+    .venv/bin/python bench/run.py --cluster       # the suite and the cluster rows (make bench)
+    .venv/bin/python bench/run.py --cluster-only  # the cluster rows, ~8 min (make bench-cluster)
+    .venv/bin/python bench/run.py --tiny          # seconds, cluster rows included (bench-tiny)
 """
 
 from __future__ import annotations
@@ -34,7 +44,9 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -46,6 +58,9 @@ from bench.loadgen import write_json as write_results
 OUT = Path(__file__).resolve().parent / "out"
 ALL = servers.SERVERS
 WITH_FLOOR = (*servers.SERVERS, "floor")
+CLUSTER = servers.CLUSTER
+#: Cluster sizes measured, each against plain ``ours`` in the same run.
+CLUSTER_NODES = (1, 2, 3)
 
 
 def suite(seconds: float, mysql: bool) -> list[RowSpec]:
@@ -78,6 +93,122 @@ def tiny(mysql: bool) -> list[RowSpec]:
     for spec in rows:
         spec.login_timeout = 30
     return rows
+
+
+def _cluster_group(scenario: str, nodes: Sequence[int], **params: Any) -> list[RowSpec]:
+    """Plain ``ours`` and a cluster of each size in ``nodes``, with the same parameters."""
+    rows = [RowSpec(scenario, "ours", **params)]
+    return rows + [RowSpec(scenario, CLUSTER, nodes=n, **params) for n in nodes]
+
+
+def cluster_suite(seconds: float) -> list[RowSpec]:
+    """The cluster rows: 1000 clients at 50 msgs/s and saturated, 200 private pairs split across
+    nodes; plain ``ours`` and 1, 2 and 3 nodes on one Redis.
+
+    The private rows, the plain one too, count each pair's window by the partner's receipts
+    (``delivery_acks``): on a cluster the sender's echo leaves before the message reaches the
+    other node, and counting echoes would let the senders run open-loop.
+    """
+    fanout = {"clients": 1000, "seconds": seconds}
+    return [
+        *_cluster_group("fanout", CLUSTER_NODES, **fanout),
+        *_cluster_group("fanout", CLUSTER_NODES, saturate=True, **fanout),
+        *_cluster_group(
+            "private",
+            CLUSTER_NODES,
+            clients=400,
+            pairs=200,
+            window=16,
+            seconds=seconds,
+            delivery_acks=True,
+        ),
+    ]
+
+
+def tiny_cluster() -> list[RowSpec]:
+    """The cluster rows with a few clients for a second (pairs split over two nodes)."""
+    common = {"seconds": 1.0, "login_timeout": 30.0}
+    rows = _cluster_group("fanout", (1, 2, 3), clients=6, senders=2, rate=20, **common)
+    rows += _cluster_group(
+        "fanout", (1, 2), clients=4, senders=2, saturate=True, window=8, **common
+    )
+    private = {"clients": 4, "pairs": 2, "window": 8, "delivery_acks": True}
+    rows += _cluster_group("private", (1, 2), **private, **common)
+    return rows
+
+
+@dataclass
+class Aim:
+    """One of the cluster's aims: a ratio of 2 nodes' figure to the single plain node's."""
+
+    what: str
+    scenario: str
+    saturate: bool
+    figure: str  # RowResult field
+    bound: float
+    at_least: bool  # True: ratio >= bound; False: ratio <= bound
+
+
+AIMS = (
+    Aim("saturated fan-out, deliveries/s", "fanout", True, "units_per_s", 0.8, True),
+    Aim("fan-out at 50 msgs/s, p99 latency", "fanout", False, "p99_ms", 2.0, False),
+    Aim(
+        "private pairs split over 2 nodes, deliveries/s", "private", False, "units_per_s", 0.5, True
+    ),
+)
+
+
+def cluster_aims(results: Sequence[RowResult]) -> list[dict[str, Any]]:
+    """Each aim's ratio (2 nodes against plain ``ours``, same run), whether it is met, and the
+    same ratio against 1 node with Redis (the cost of the cluster layer alone, for reference)."""
+    found: list[dict[str, Any]] = []
+
+    def row(scenario: str, saturate: bool, server: str, nodes: int) -> RowResult | None:
+        for r in results:
+            if (r.scenario, r.server, r.nodes, r.error) == (scenario, server, nodes, None) and (
+                scenario != "fanout" or r.spec["saturate"] == saturate
+            ):
+                return r
+        return None
+
+    for aim in AIMS:
+        single = row(aim.scenario, aim.saturate, "ours", 0)
+        one = row(aim.scenario, aim.saturate, CLUSTER, 1)
+        two = row(aim.scenario, aim.saturate, CLUSTER, 2)
+        entry: dict[str, Any] = {"aim": aim.what, "bound": aim.bound, "at_least": aim.at_least}
+        mine = getattr(two, aim.figure) if two is not None else None
+        for name, ref in (("vs_single", single), ("vs_one_node", one)):
+            theirs = getattr(ref, aim.figure) if ref is not None else None
+            entry[name] = round(mine / theirs, 3) if mine and theirs else None
+        entry["two_nodes"], entry["single"] = mine, getattr(single, aim.figure, None)
+        ratio = entry["vs_single"]
+        if ratio is not None:
+            entry["met"] = ratio >= aim.bound if aim.at_least else ratio <= aim.bound
+        else:
+            entry["met"] = None
+        found.append(entry)
+    return found
+
+
+def format_aims(aims: Sequence[dict[str, Any]], tiny: bool) -> str:
+    """The aims as lines of text."""
+    lines = ["Cluster aims: 2 nodes on one Redis against the single plain node, same run"]
+    if tiny:
+        lines[0] += " (tiny rows: the ratios mean nothing)"
+    for entry in aims:
+        sign = ">=" if entry["at_least"] else "<="
+        ratio = entry["vs_single"]
+        if ratio is None:
+            lines.append(f"  {entry['aim']}: not measured")
+            continue
+        verdict = "met" if entry["met"] else "NOT met"
+        other = entry["vs_one_node"]
+        against_one = f"; against 1 node with Redis {other:.2f}x" if other is not None else ""
+        lines.append(
+            f"  {entry['aim']}: {entry['two_nodes']:,.1f} vs {entry['single']:,.1f} = "
+            f"{ratio:.2f}x (aim {sign} {entry['bound']:g}x): {verdict}{against_one}"
+        )
+    return "\n".join(lines)
 
 
 def plot(results: Sequence[RowResult], path: Path) -> str:
@@ -176,7 +307,7 @@ def run_rows(specs: Sequence[RowSpec], mysql_url: str | None, repeats: int) -> l
             for position, spec in enumerate(group):
                 runs += 1
                 print(
-                    f"[{runs}/{total}] {spec.scenario} {spec.server} N={spec.clients} "
+                    f"[{runs}/{total}] {spec.scenario} {spec.label()} N={spec.clients} "
                     f"{spec.load()} ...",
                     end=" ",
                     file=sys.stderr,
@@ -226,7 +357,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", action="append", choices=("fanout", "connect", "private", "hold"),
         help="run only these scenarios (repeatable)",
     )  # fmt: skip
-    parser.add_argument("--server", action="append", choices=WITH_FLOOR, help="only these servers")
+    parser.add_argument(
+        "--server",
+        action="append",
+        choices=(*servers.ALL_SERVERS, CLUSTER),
+        help="only these servers",
+    )
+    parser.add_argument(
+        "--cluster", action="store_true", help="also the cluster rows (nodes on one Redis)"
+    )
+    parser.add_argument("--cluster-only", action="store_true", help="only the cluster rows")
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each row with a target (median kept)"
     )
@@ -238,25 +378,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     mysql_url, note = resolve_mysql(args.mysql, not args.no_mysql)
     if note:
         print(note, file=sys.stderr)
-    specs = tiny(mysql_url is not None) if args.tiny else suite(args.seconds, mysql_url is not None)
-    specs = [s for s in specs if not args.only or s.scenario in args.only]
-    specs = [s for s in specs if not args.server or s.server in args.server]
+    specs: list[RowSpec] = []
+    if not args.cluster_only:
+        specs = (
+            tiny(mysql_url is not None) if args.tiny else suite(args.seconds, mysql_url is not None)
+        )
+    cluster_specs: list[RowSpec] = []
+    skipped = ""
+    if args.tiny or args.cluster or args.cluster_only:
+        skipped = servers.cluster_unavailable()
+        if skipped:
+            print(f"\n*** SKIPPING THE CLUSTER ROWS: {skipped} ***\n", file=sys.stderr)
+            if args.cluster_only:
+                return 2
+        else:
+            cluster_specs = tiny_cluster() if args.tiny else cluster_suite(args.seconds)
+
+    def chosen(rows: list[RowSpec]) -> list[RowSpec]:
+        rows = [s for s in rows if not args.only or s.scenario in args.only]
+        return [s for s in rows if not args.server or s.server in args.server]
+
     started = time.monotonic()
     repeats = 1 if args.tiny else args.repeats
-    results = run_rows(specs, mysql_url, repeats)
+    # Two runs of run_rows: the cluster rows take turns among themselves, not with the others.
+    standard = run_rows(chosen(specs), mysql_url, repeats)
+    clustered = run_rows(chosen(cluster_specs), mysql_url, repeats)
+    results = standard + clustered
     elapsed = round(time.monotonic() - started, 1)
     add_ratios(results)
-    meta = {
-        "suite": "tiny" if args.tiny else "standard",
+    # The aims compare rows of the cluster suite only (its own plain single-node baseline).
+    aims = cluster_aims(clustered) if cluster_specs else []
+    meta: dict[str, Any] = {
+        "suite": ("tiny" if args.tiny else "cluster" if args.cluster_only else "standard")
+        + (" + cluster" if cluster_specs and not args.cluster_only else ""),
         "seconds_per_row": 1 if args.tiny else args.seconds,
         "suite_seconds": elapsed,
         "mysql": mysql_url or note,
         "pinning": pinned or "not pinned",
+        "cluster": f"skipped: {skipped}" if skipped else bool(cluster_specs),
+        "cluster_aims": aims,
     }
     write_results(args.out / "results.json", results, meta)
-    print(format_table(results))
+    if standard:
+        print(format_table(standard))
+    if clustered:
+        if standard:
+            print("\nCluster rows (their own plain single-node baseline, private by receipts):")
+        print(format_table(clustered))
+    if aims:
+        print("\n" + format_aims(aims, args.tiny))
+    if skipped:
+        print(f"\n*** CLUSTER ROWS SKIPPED: {skipped} ***")
     print(f"\n{len(results)} rows in {elapsed:.0f}s; results: {args.out / 'results.json'}")
-    print(plot(results, args.out / "latency_cpu.png"))
+    print(plot(standard, args.out / "latency_cpu.png"))  # the cluster rows are one size
     return 1 if any(r.error for r in results) else 0
 
 

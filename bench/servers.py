@@ -12,7 +12,14 @@ PID of the child we started) at the end of its row:
 - ``floor``: ``bench/reference/send_loop.py``, no chat server at all but the cheapest Python
   fan-out (an ``epoll`` loop, one ``send`` per recipient), measured in the fixed-rate fan-out
   rows only: the CPU per delivery below which no server that writes each message as it arrives
-  can go on this machine.
+  can go on this machine;
+- ``cluster``: N nodes of ours (``twistd -n chat --redis ... --node-id nodeK``), each on its own
+  free port with its own SQLite file, joined through a private ``redis-server`` started here on
+  a free port with no persistence (never the system Redis on 6379). Its CPU is the sum over
+  every node and Redis.
+
+A row measures a :class:`ServerGroup`: one process for the plain servers, the nodes and Redis
+for a cluster; clients spread round-robin over its ports.
 
 Server CPU time and memory come from ``/proc/PID/stat`` and ``/proc/PID/status`` (a process's
 ``stat`` counts every thread). MySQL scratch databases for the ``connect`` rows are created here
@@ -22,15 +29,16 @@ and dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -40,6 +48,8 @@ REFERENCE = ROOT / "bench" / "reference"
 SERVERS = ("ours", "bare", "threaded")
 #: Every server, with the WebSocket front of ours and the floor (fan-out rows only).
 ALL_SERVERS = (*SERVERS, "ours-ws", "floor")
+#: Nodes of ours joined through Redis (rows say how many).
+CLUSTER = "cluster"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 DEFAULT_MYSQL = "mysql://root@127.0.0.1:3306"
 
@@ -61,6 +71,17 @@ def cpu_seconds(pid: int) -> float:
     fields = stat[stat.rindex(")") + 2 :].split()
     # After the command name: state is field 3 of the whole line, utime 14 and stime 15.
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process of the machine has run since boot (user and system time from
+    /proc/stat; not idle, I/O wait, interrupts or steal), to compare with our processes'."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    user, nice, system = (int(v) for v in first[1:4])  # cpu user nice system idle ...
+    return (user + nice + system) / CLOCK_TICKS
 
 
 def memory_kib(pid: int, field: str = "VmRSS") -> int:
@@ -141,6 +162,11 @@ def pin_cpus() -> str:
     return f"load generator on CPU {cpus[-1]}, servers on CPUs {','.join(map(str, cpus))}"
 
 
+def server_cpus() -> set[int]:
+    """The CPUs servers started from now on may use."""
+    return set(_server_cpus) if _server_cpus is not None else os.sched_getaffinity(0)
+
+
 def _pin_server() -> None:
     """In the child, before exec: the servers' CPUs, not the generator's (see :func:`pin_cpus`)."""
     if _server_cpus is not None:
@@ -169,6 +195,14 @@ class ServerProcess:
     def rss_kib(self) -> int:
         """The server's resident memory now, in KiB."""
         return memory_kib(self.pid)
+
+    def peak_rss_kib(self) -> int:
+        """The server's peak resident memory so far, in KiB."""
+        return memory_kib(self.pid, "VmHWM")
+
+    def threads(self) -> int:
+        """The server's threads now."""
+        return thread_count(self.pid)
 
     def alive(self) -> bool:
         """Whether the process is still running."""
@@ -230,13 +264,27 @@ def _takes_logins(probe: socket.socket) -> bool:
     return not probe.recv(1024).startswith(STARTING_UP)
 
 
-def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProcess:
+def start_server(
+    name: str,
+    workdir: Path,
+    db: str | None = None,
+    extra: Sequence[str] = (),
+    label: str | None = None,
+) -> ServerProcess:
     """Start server ``name`` on a free loopback port and wait until it accepts connections.
 
-    ``db`` is a ``--db`` URL for ``ours`` and ``threaded`` (default: SQLite in ``workdir``).
+    ``db`` is a ``--db`` URL for ``ours`` and ``threaded`` (default: SQLite in ``workdir``);
+    ``extra`` is appended to the command line; ``label`` names the process in logs and notes.
     """
     port = free_port()
-    command = server_command(name, port, db, workdir)
+    command = [*server_command(name, port, db, workdir), *extra]
+    server = _spawn(label or name, port, command, workdir)
+    probe = {"ours": _ours_probe, "ours-ws": _web_probe}.get(name, _chat_probe)
+    return _wait_ready(server, probe)
+
+
+def _spawn(name: str, port: int, command: list[str], workdir: Path) -> ServerProcess:
+    """Start ``command`` in ``workdir``, output to ``workdir/NAME.out``, on the servers' CPUs."""
     log_path = workdir / f"{name}.out"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
@@ -247,29 +295,223 @@ def start_server(name: str, workdir: Path, db: str | None = None) -> ServerProce
             stderr=log,
             preexec_fn=_pin_server if _server_cpus is not None else None,
         )
-    server = ServerProcess(name, port, process, log_path, command)
-    deadline = time.monotonic() + 30
+    return ServerProcess(name, port, process, log_path, command)
+
+
+def _chat_probe(probe: socket.socket) -> bool:
+    """A chat server is serving once it sends its prompt."""
+    return bool(probe.recv(1024))
+
+
+def _ours_probe(probe: socket.socket) -> bool:
+    """Ours is serving once it sends its prompt and takes logins (see :func:`_takes_logins`)."""
+    return bool(probe.recv(1024)) and _takes_logins(probe)
+
+
+def _web_probe(probe: socket.socket) -> bool:
+    """Ours behind ``--web`` is serving once it answers a page request (SQLite's registered
+    nicknames load within milliseconds of that; the WebSocket clients log in later)."""
+    probe.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    if not probe.recv(1024):
+        return False
+    time.sleep(0.5)
+    return True
+
+
+def _redis_probe(probe: socket.socket) -> bool:
+    """Redis is serving once it answers PING (it refuses commands while loading)."""
+    probe.sendall(b"PING\r\n")
+    return probe.recv(1024).startswith(b"+PONG")
+
+
+def _wait_ready(
+    server: ServerProcess, ready: Callable[[socket.socket], bool], timeout: float = 30.0
+) -> ServerProcess:
+    """Wait until ``ready`` says the server on its port serves; stop it and raise if not."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
+        if server.process.poll() is not None:
+            code = server.process.returncode
+            raise RuntimeError(f"{server.name} exited with {code}:\n{server.log_tail()}")
         try:
-            with socket.create_connection(("127.0.0.1", port), 0.5) as probe:
+            with socket.create_connection(("127.0.0.1", server.port), 0.5) as probe:
                 probe.settimeout(5)
-                if name == "ours-ws":  # HTTP: the client speaks first
-                    probe.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                    if not probe.recv(1024):  # the page: up and serving
-                        raise ConnectionResetError("closed before answering")
-                    time.sleep(0.5)  # SQLite's accounts load in milliseconds; no probe login
-                else:
-                    probe.recv(1024)  # the prompt: the server is up and serving
-                    if name == "ours" and not _takes_logins(probe):
-                        time.sleep(0.1)
-                        continue
-            return server
+                if ready(probe):
+                    return server
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     server.stop()
-    raise RuntimeError(f"{name} did not start listening on port {port}:\n{server.log_tail()}")
+    raise RuntimeError(
+        f"{server.name} did not start serving on port {server.port}:\n{server.log_tail()}"
+    )
+
+
+# -- Redis and clusters ---------------------------------------------------------------------
+
+
+def redis_server_binary() -> str | None:
+    """The ``redis-server`` to start (``$CHAT_BENCH_REDIS_SERVER`` or the one on PATH)."""
+    return os.environ.get("CHAT_BENCH_REDIS_SERVER") or shutil.which("redis-server")
+
+
+def cluster_unavailable() -> str:
+    """Empty if cluster rows can run here, else why not (no redis-server, no ``--redis``)."""
+    if redis_server_binary() is None:
+        return "redis-server not found (apt-get install redis-server, or $CHAT_BENCH_REDIS_SERVER)"
+    twistd = str(Path(sys.executable).parent / "twistd")
+    try:
+        done = subprocess.run(
+            [twistd, "chat", "--help"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"cannot run {twistd} chat --help: {e}"
+    if "--redis" not in done.stdout:
+        return "this build of twistd chat has no --redis option (cluster mode not merged)"
+    return ""
+
+
+def redis_publishes(port: int) -> int:
+    """How many PUBLISH commands the Redis on ``port`` has run (-1: unknown)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 2) as conn:
+            conn.settimeout(2)
+            conn.sendall(b"INFO commandstats\r\n")
+            reply = b""
+            while not reply.endswith(b"\r\n\r\n") and len(reply) < 1_000_000:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return -1
+    for line in reply.decode("ascii", "replace").splitlines():
+        if line.startswith("cmdstat_publish:"):
+            fields = dict(item.split("=", 1) for item in line.split(":", 1)[1].split(","))
+            return int(fields.get("calls", -1))
+    return 0
+
+
+def redis_has_key(port: int, key: str) -> bool:
+    """Whether the Redis on ``port`` holds ``key`` (False if it cannot be asked)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 2) as conn:
+            conn.settimeout(2)
+            conn.sendall(f"EXISTS {key}\r\n".encode())
+            return conn.recv(64).startswith(b":1")
+    except OSError:
+        return False
+
+
+def _wait_joined(node: ServerProcess, redis_port: int, node_id: str, timeout: float = 15) -> None:
+    """Wait until node ``node_id`` has registered in Redis (its ``alive`` key is there)."""
+    deadline = time.monotonic() + timeout
+    while not redis_has_key(redis_port, f"chat:alive:{node_id}"):
+        if time.monotonic() > deadline or not node.alive():
+            raise RuntimeError(f"{node.name} did not join the cluster:\n{node.log_tail()}")
+        time.sleep(0.05)
+
+
+def start_redis(workdir: Path) -> ServerProcess:
+    """A private ``redis-server`` on a free loopback port: no snapshots, no append-only file."""
+    binary = redis_server_binary()
+    if binary is None:
+        raise RuntimeError(cluster_unavailable())
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+    command += ["no", "--dir", str(workdir), "--logfile", ""]
+    return _wait_ready(_spawn("redis", port, command, workdir), _redis_probe)
+
+
+@dataclass
+class ServerGroup:
+    """What one row measures: the chat servers the clients talk to and the helpers they need.
+
+    ``nodes`` serve clients (one for the plain servers); ``helpers`` (Redis) serve the nodes.
+    CPU and memory are summed over every process; clients spread round-robin over ``ports``.
+    """
+
+    name: str
+    nodes: list[ServerProcess]
+    helpers: list[ServerProcess] = field(default_factory=list)
+
+    @property
+    def processes(self) -> list[ServerProcess]:
+        """Every process of the group, nodes first."""
+        return [*self.nodes, *self.helpers]
+
+    @property
+    def ports(self) -> list[int]:
+        """The ports clients connect to, one per node."""
+        return [node.port for node in self.nodes]
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by every process of the group."""
+        return sum(p.cpu() for p in self.processes)
+
+    def cpu_by_process(self) -> dict[str, float]:
+        """CPU seconds used so far, by process name."""
+        return {p.name: p.cpu() for p in self.processes}
+
+    def rss_kib(self) -> int:
+        """Resident memory now, summed, in KiB."""
+        return sum(p.rss_kib() for p in self.processes)
+
+    def peak_rss_kib(self) -> int:
+        """Peak resident memory of each process, summed, in KiB."""
+        return sum(p.peak_rss_kib() for p in self.processes)
+
+    def threads(self) -> int:
+        """Threads now, summed."""
+        return sum(p.threads() for p in self.processes)
+
+    def publishes(self) -> int:
+        """PUBLISH commands the group's Redis has run so far (-1: no Redis, or unknown)."""
+        redis = [p for p in self.helpers if p.name == "redis"]
+        return redis_publishes(redis[0].port) if redis else -1
+
+    def alive(self) -> bool:
+        """Whether any node still runs."""
+        return any(node.alive() for node in self.nodes)
+
+    def terminate(self) -> None:
+        """SIGTERM every node (helpers stay up until :meth:`stop`: nodes shut down through them)."""
+        for node in self.nodes:
+            node.terminate()
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """Stop the nodes, then the helpers (see :meth:`ServerProcess.stop`); the worst code."""
+        codes = [node.stop(timeout) for node in self.nodes]
+        codes += [helper.stop(timeout) for helper in self.helpers]
+        return max(codes, key=abs)
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of every process's log."""
+        share = max(200, chars // len(self.processes))
+        return "\n".join(f"[{p.name}] {p.log_tail(share)}" for p in self.processes)
+
+
+def start_group(name: str, workdir: Path, db: str | None = None, nodes: int = 0) -> ServerGroup:
+    """Start server ``name`` (see :func:`start_server`), or a cluster of ``nodes`` nodes of
+    ours on a private Redis when ``name`` is :data:`CLUSTER`; stop what started on failure."""
+    if name != CLUSTER:
+        return ServerGroup(name, [start_server(name, workdir, db)])
+    if nodes < 1:
+        raise ValueError("a cluster needs at least one node")
+    group = ServerGroup(f"{CLUSTER}:{nodes}", [], [start_redis(workdir)])
+    redis_url = f"redis://127.0.0.1:{group.helpers[0].port}"
+    try:
+        for k in range(1, nodes + 1):
+            node_dir = workdir / f"node{k}"
+            node_dir.mkdir()
+            extra = ["--redis", redis_url, "--node-id", f"node{k}"]
+            node = start_server("ours", node_dir, db, extra, label=f"node{k}")
+            group.nodes.append(node)
+            _wait_joined(node, group.helpers[0].port, f"node{k}")
+    except BaseException:
+        group.stop()
+        raise
+    return group
 
 
 # -- MySQL ----------------------------------------------------------------------------------

@@ -19,11 +19,12 @@ from typing import Any, Protocol, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
 from twisted_chat.limits import AttemptWindow
+from twisted_chat.loading import StoredLoad
 from twisted_chat.logsummary import LogSummary
 
 T = TypeVar("T")
@@ -31,8 +32,6 @@ T = TypeVar("T")
 #: Password length bounds, in characters. Passwords are one word (no spaces or tabs).
 MIN_PASSWORD_LENGTH = 4
 MAX_PASSWORD_LENGTH = 128
-#: Backoff between attempts to load the accounts while the database is unavailable, in seconds.
-MAX_LOAD_BACKOFF = 30.0
 
 
 class AccountStorage(Protocol):
@@ -96,15 +95,16 @@ class Accounts:
         # OWASP's argon2id minimum: 19 MiB, 2 passes; about 40 ms per hash here.
         self._hasher = hasher or PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
         self._hashes: dict[str, str] = {}
-        self.loaded = storage is None
-        self._load_backoff = 0.0
-        self._load_retry: IDelayedCall | None = None
-        # Failed loads so far, and when the first failed (warned once, not once per retry).
-        self._load_failures = 0
-        self._load_failed_since = 0.0
+        self._loading = StoredLoad(
+            "registered nicknames",
+            storage.load_accounts if storage is not None else None,
+            self._loaded,
+            self._reloaded,
+            clock,
+            self.log,
+        )
         #: Failed logins (wrong password, rate limited), summarised in the log.
         self.failed_logins = LogSummary("failed logins", clock)
-        self._stopped = False
         self._by_host = AttemptWindow(max_failures, failure_window)
         self._by_nick = AttemptWindow(max_failures, failure_window)
         #: Called with ``(nick_key, password_hash)`` after every registration or password
@@ -113,72 +113,32 @@ class Accounts:
 
     # -- start-up ---------------------------------------------------------------------------
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the hashes have been read from storage (always, without storage)."""
+        return self._loading.loaded
+
     def load(self) -> None:
         """Load every hash from storage, retrying with backoff while it is unavailable."""
-        self._load_retry = None
-        if self._storage is None or self.loaded or self._stopped:
-            return
-
-        def loaded(hashes: dict[str, str]) -> None:
-            # Registrations made since start-up (none can be, while unloaded) would win.
-            hashes.update(self._hashes)
-            self._hashes = hashes
-            self.loaded = True
-            if self._load_failures:
-                self.log.info(
-                    "{count} registered nicknames loaded after {seconds:.1f}s ({attempts} "
-                    "failed attempts); logins are taken now",
-                    count=len(hashes),
-                    seconds=self._clock.seconds() - self._load_failed_since,
-                    attempts=self._load_failures,
-                )
-            else:
-                self.log.info("{count} registered nicknames loaded", count=len(hashes))
-
-        def failed(failure: Any) -> None:
-            if self._stopped:
-                return  # the server is stopping (the storage can never work, or shutdown)
-            self._load_backoff = min(MAX_LOAD_BACKOFF, max(0.5, self._load_backoff * 2))
-            self._load_failures += 1
-            if self._load_failures == 1:  # once; the retries are at debug level
-                self._load_failed_since = self._clock.seconds()
-                self.log.warn(
-                    "Registered nicknames not loaded yet ({error}); retrying with backoff (at "
-                    "most {most:g}s). Until then logins are refused with a try-again line.",
-                    error=failure.value,
-                    most=MAX_LOAD_BACKOFF,
-                )
-            else:
-                self.log.debug(
-                    "Registered nicknames still not loaded ({error}); retrying in {delay}s",
-                    error=failure.value,
-                    delay=self._load_backoff,
-                )
-            self._load_retry = self._clock.callLater(self._load_backoff, self.load)
-
-        self._storage.load_accounts().addCallbacks(loaded, failed)
+        self._loading.load()
 
     def stop(self) -> None:
         """Stop trying to load (the server is stopping): no more attempts, no more warnings."""
-        self._stopped = True
-        if self._load_retry is not None and self._load_retry.active():
-            self._load_retry.cancel()
-        self._load_retry = None
+        self._loading.stop()
 
     def reload(self) -> None:
         """Read every hash from storage again (after a cluster outage: changes made on other
         nodes meanwhile); the ones held now stay until the read succeeds."""
-        if self._storage is None:
-            return
+        self._loading.reload()
 
-        def loaded(hashes: dict[str, str]) -> None:
-            self._hashes.update(hashes)
-            self.loaded = True
+    def _loaded(self, hashes: dict[str, str]) -> int:
+        # Registrations made since start-up (none can be, while unloaded) would win.
+        hashes.update(self._hashes)
+        self._hashes = hashes
+        return len(hashes)
 
-        def failed(failure: Any) -> None:
-            self.log.warn("Registered nicknames not reloaded: {error}", error=failure.value)
-
-        self._storage.load_accounts().addCallbacks(loaded, failed)
+    def _reloaded(self, hashes: dict[str, str]) -> None:
+        self._hashes.update(hashes)
 
     def set_hash(self, nick_key: str, password_hash: str) -> None:
         """Take a registration or password change made elsewhere (another node)."""

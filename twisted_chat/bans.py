@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
-
-#: Backoff between attempts to load the bans while the database is unavailable, in seconds.
-MAX_LOAD_BACKOFF = 30.0
+from twisted_chat.loading import StoredLoad
 
 BanKind = Literal["nick", "net"]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -132,64 +130,47 @@ class Bans:
         self._bans: dict[tuple[str, str], Ban] = {}
         # Network bans as parsed networks, for the check at every connect.
         self._networks: dict[str, IPNetwork] = {}
-        self.loaded = storage is None
-        self._load_backoff = 0.0
-        self._load_retry: IDelayedCall | None = None
-        self._stopped = False
+        self._loading = StoredLoad(
+            "bans",
+            (lambda: storage.load_bans(clock.seconds())) if storage is not None else None,
+            self._loaded,
+            self._reloaded,
+            clock,
+            self.log,
+        )
 
     # -- start-up ---------------------------------------------------------------------------
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the bans have been read from storage (always, without storage)."""
+        return self._loading.loaded
+
     def load(self) -> None:
         """Load every ban from storage, retrying with backoff while it is unavailable."""
-        self._load_retry = None
-        if self._storage is None or self.loaded or self._stopped:
-            return
-
-        def loaded(bans: list[Ban]) -> None:
-            for ban in bans:
-                self._bans.setdefault(ban.key, ban)  # a ban made since start-up wins
-                self._index(ban)
-            self.loaded = True
-            self.log.info("{count} bans loaded", count=len(self._bans))
-
-        def failed(failure: Any) -> None:
-            if self._stopped:
-                return
-            self._load_backoff = min(MAX_LOAD_BACKOFF, max(0.5, self._load_backoff * 2))
-            self.log.warn(
-                "Bans not loaded yet ({error}); retrying in {delay}s",
-                error=failure.value,
-                delay=self._load_backoff,
-            )
-            self._load_retry = self._clock.callLater(self._load_backoff, self.load)
-
-        self._storage.load_bans(self._clock.seconds()).addCallbacks(loaded, failed)
+        self._loading.load()
 
     def stop(self) -> None:
         """Stop trying to load (the server is stopping)."""
-        self._stopped = True
-        if self._load_retry is not None and self._load_retry.active():
-            self._load_retry.cancel()
-        self._load_retry = None
+        self._loading.stop()
 
     def reload(self) -> None:
         """Read every ban from storage again (after a cluster outage: bans made or lifted on
         other nodes meanwhile); the bans held now stay until the read succeeds."""
-        if self._storage is None:
-            return
+        self._loading.reload()
 
-        def loaded(bans: list[Ban]) -> None:
-            self._bans = {}
-            self._networks = {}
-            for ban in bans:
-                self._bans[ban.key] = ban
-                self._index(ban)
-            self.loaded = True
+    def _loaded(self, bans: list[Ban]) -> int:
+        for ban in bans:
+            self._bans.setdefault(ban.key, ban)  # a ban made since start-up wins
+            self._index(ban)
+        return len(self._bans)
 
-        def failed(failure: Any) -> None:
-            self.log.warn("Bans not reloaded: {error}", error=failure.value)
-
-        self._storage.load_bans(self._clock.seconds()).addCallbacks(loaded, failed)
+    def _reloaded(self, bans: list[Ban]) -> None:
+        self._bans = {}
+        self._networks = {}
+        for ban in bans:
+            self._bans[ban.key] = ban
+            self._index(ban)
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -26,9 +26,9 @@ from tests.expected import PROMPT, conectados, joined, username, welcome
 from tests.processes import (
     SOCKET_TIMEOUT,
     STARTUP_TIMEOUT,
-    TWISTD,
     LineSocket,
     Twistd,
+    chat_command,
     free_port,
     wait_until_serving,
 )
@@ -91,16 +91,7 @@ def node_command(
     ttl: float = TTL,
 ) -> list[str]:
     """The command line of a cluster node (``--redis`` etc. left out when ``redis`` is None)."""
-    command = [
-        str(TWISTD),
-        "-n",
-        "--pidfile=",
-        "chat",
-        "--port",
-        listen or f"tcp:{port}:interface=127.0.0.1",
-        "--db",
-        db,
-    ]
+    command = chat_command(port, db, listen=listen)
     if redis is not None:
         command += ["--redis", redis, "--cluster-ttl", f"{ttl:g}"]
     if node_id is not None:

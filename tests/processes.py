@@ -109,6 +109,22 @@ class Twistd:
         return self.output.read_text(errors="replace")
 
 
+def chat_command(port: int, db: str, *options: str, listen: str | None = None) -> list[str]:
+    """The command line ``twistd -n --pidfile= chat --port ... --db DB OPTIONS...`` of a server
+    listening on ``port`` of loopback (or on the endpoint ``listen``)."""
+    return [
+        str(TWISTD),
+        "-n",
+        "--pidfile=",
+        "chat",
+        "--port",
+        listen or f"tcp:{port}:interface=127.0.0.1",
+        "--db",
+        db,
+        *options,
+    ]
+
+
 #: What a probe accepts from a server started with any ``--lang``: the prompt, the
 #: invalid-nickname line and the try-again line of every catalogue.
 _ANY_LANGUAGE = (
@@ -171,17 +187,7 @@ def twistd_chat(
     :func:`wait_until_serving`); kill that process if it is still running at the end."""
     port = free_port()
     output = directory / "twistd.log"
-    command = [
-        str(TWISTD),
-        "-n",
-        "--pidfile=",
-        "chat",
-        "--port",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--db",
-        db,
-        *extra,
-    ]
+    command = chat_command(port, db, *extra)
     with output.open("ab") as out:
         process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
     server = Twistd(process, port, output)

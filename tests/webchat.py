@@ -26,9 +26,9 @@ from websockets.typing import Origin
 from tests.expected import PROMPT, welcome
 from tests.processes import (
     SOCKET_TIMEOUT,
-    TWISTD,
     LineSocket,
     Twistd,
+    chat_command,
     free_port,
     wait_until_serving,
 )
@@ -81,19 +81,13 @@ def web_chat(
     on free ports or on ``ports`` (line port, web port)."""
     port, web_port = ports or (free_port(), free_port())
     output = directory / f"twistd-{web_port}.log"
-    command = [
-        str(TWISTD),
-        "-n",
-        "--pidfile=",
-        "chat",
-        "--port",
-        f"tcp:{port}:interface=127.0.0.1",
+    command = chat_command(
+        port,
+        f"sqlite:{directory / 'chat.sqlite3'}",
         "--web",
         f"tcp:{web_port}:interface=127.0.0.1",
-        "--db",
-        f"sqlite:{directory / 'chat.sqlite3'}",
         *options,
-    ]
+    )
     with output.open("wb") as out:
         process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
     server = WebChat(process, port, output, web_port)

@@ -423,6 +423,23 @@ def next_message(client: Client, timeout: float = SOCKET_TIMEOUT) -> tuple[str, 
     return line, skipped
 
 
+def running_nodes(nodes: Sequence[Node]) -> list[Node]:
+    """``nodes``, after checking that each is still running (else fail with its log's end)."""
+    for node in nodes:
+        assert node.running(), f"{node.node_id} died:\n{node.log()[-3000:]}"
+    return list(nodes)
+
+
+@contextmanager
+def client_pool(nodes: Sequence[Node]) -> Iterator[ClientPool]:
+    """A :class:`ClientPool` on ``nodes``, closed at the end of the ``with`` block."""
+    clients = ClientPool(nodes)
+    try:
+        yield clients
+    finally:
+        clients.close()
+
+
 class ClientPool:
     """The clients a test opened on a shared cluster: :meth:`close` closes them and waits until
     the cluster lists nobody, so that the next test starts in an empty room."""

@@ -24,7 +24,7 @@ from twisted.logger import Logger
 
 from twisted_chat import nicknames
 from twisted_chat.limits import AttemptWindow
-from twisted_chat.loading import StoredLoad
+from twisted_chat.loading import LoadedFromStorage
 from twisted_chat.logsummary import LogSummary
 
 T = TypeVar("T")
@@ -75,10 +75,11 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-class Accounts:
+class Accounts(LoadedFromStorage[dict[str, str]]):
     """Registered nicknames and their password hashes."""
 
     log = Logger()
+    what = "registered nicknames"
 
     def __init__(
         self,
@@ -89,20 +90,12 @@ class Accounts:
         max_failures: int = 5,
         failure_window: float = 60.0,
     ) -> None:
+        super().__init__(clock, stored=storage is not None)
         self._storage = storage
-        self._clock = clock
         self._run_in_thread = run_in_thread
         # OWASP's argon2id minimum: 19 MiB, 2 passes; about 40 ms per hash here.
         self._hasher = hasher or PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
         self._hashes: dict[str, str] = {}
-        self._loading = StoredLoad(
-            "registered nicknames",
-            storage.load_accounts if storage is not None else None,
-            self._loaded,
-            self._reloaded,
-            clock,
-            self.log,
-        )
         #: Failed logins (wrong password, rate limited), summarised in the log.
         self.failed_logins = LogSummary("failed logins", clock)
         self._by_host = AttemptWindow(max_failures, failure_window)
@@ -113,31 +106,17 @@ class Accounts:
 
     # -- start-up ---------------------------------------------------------------------------
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the hashes have been read from storage (always, without storage)."""
-        return self._loading.loaded
+    def _read(self) -> defer.Deferred[dict[str, str]]:
+        assert self._storage is not None  # only called with storage
+        return self._storage.load_accounts()
 
-    def load(self) -> None:
-        """Load every hash from storage, retrying with backoff while it is unavailable."""
-        self._loading.load()
-
-    def stop(self) -> None:
-        """Stop trying to load (the server is stopping): no more attempts, no more warnings."""
-        self._loading.stop()
-
-    def reload(self) -> None:
-        """Read every hash from storage again (after a cluster outage: changes made on other
-        nodes meanwhile); the ones held now stay until the read succeeds."""
-        self._loading.reload()
-
-    def _loaded(self, hashes: dict[str, str]) -> int:
+    def _take(self, hashes: dict[str, str]) -> int:
         # Registrations made since start-up (none can be, while unloaded) would win.
         hashes.update(self._hashes)
         self._hashes = hashes
         return len(hashes)
 
-    def _reloaded(self, hashes: dict[str, str]) -> None:
+    def _retake(self, hashes: dict[str, str]) -> None:
         self._hashes.update(hashes)
 
     def set_hash(self, nick_key: str, password_hash: str) -> None:

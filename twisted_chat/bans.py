@@ -19,7 +19,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
-from twisted_chat.loading import StoredLoad
+from twisted_chat.loading import LoadedFromStorage
 
 BanKind = Literal["nick", "net"]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -119,53 +119,32 @@ class BanError(Exception):
         self.reason = reason
 
 
-class Bans:
+class Bans(LoadedFromStorage[list[Ban]]):
     """Every ban in force, by target; checks are in memory only."""
 
     log = Logger()
+    what = "bans"
 
     def __init__(self, storage: BanStorage | None, clock: IReactorTime) -> None:
+        super().__init__(clock, stored=storage is not None)
         self._storage = storage
-        self._clock = clock
         self._bans: dict[tuple[str, str], Ban] = {}
         # Network bans as parsed networks, for the check at every connect.
         self._networks: dict[str, IPNetwork] = {}
-        self._loading = StoredLoad(
-            "bans",
-            (lambda: storage.load_bans(clock.seconds())) if storage is not None else None,
-            self._loaded,
-            self._reloaded,
-            clock,
-            self.log,
-        )
 
     # -- start-up ---------------------------------------------------------------------------
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the bans have been read from storage (always, without storage)."""
-        return self._loading.loaded
+    def _read(self) -> defer.Deferred[list[Ban]]:
+        assert self._storage is not None  # only called with storage
+        return self._storage.load_bans(self._clock.seconds())
 
-    def load(self) -> None:
-        """Load every ban from storage, retrying with backoff while it is unavailable."""
-        self._loading.load()
-
-    def stop(self) -> None:
-        """Stop trying to load (the server is stopping)."""
-        self._loading.stop()
-
-    def reload(self) -> None:
-        """Read every ban from storage again (after a cluster outage: bans made or lifted on
-        other nodes meanwhile); the bans held now stay until the read succeeds."""
-        self._loading.reload()
-
-    def _loaded(self, bans: list[Ban]) -> int:
+    def _take(self, bans: list[Ban]) -> int:
         for ban in bans:
             self._bans.setdefault(ban.key, ban)  # a ban made since start-up wins
             self._index(ban)
         return len(self._bans)
 
-    def _reloaded(self, bans: list[Ban]) -> None:
+    def _retake(self, bans: list[Ban]) -> None:
         self._bans = {}
         self._networks = {}
         for ban in bans:

@@ -219,14 +219,18 @@ class ChatMetrics:
         return (200 if status == "ok" else 503), body
 
 
-class MetricsResource(resource.Resource):
-    """``/metrics``: rendered on the reactor thread, as Synapse's exposition resource does."""
+class _MetricsPage(resource.Resource):
+    """A page of the metrics site, rendered from one :class:`ChatMetrics`."""
 
     isLeaf = True
 
     def __init__(self, metrics: ChatMetrics) -> None:
         super().__init__()
         self.metrics = metrics
+
+
+class MetricsResource(_MetricsPage):
+    """``/metrics``: rendered on the reactor thread, as Synapse's exposition resource does."""
 
     def render_GET(self, request: Request) -> bytes:
         """The metrics, in the text format."""
@@ -236,14 +240,8 @@ class MetricsResource(resource.Resource):
         return body
 
 
-class HealthResource(resource.Resource):
+class HealthResource(_MetricsPage):
     """``/health``: 200 and a small JSON body, or 503 (see :meth:`ChatMetrics.health`)."""
-
-    isLeaf = True
-
-    def __init__(self, metrics: ChatMetrics) -> None:
-        super().__init__()
-        self.metrics = metrics
 
     def render_GET(self, request: Request) -> bytes:
         """The status and the JSON body."""

@@ -124,6 +124,13 @@ class Cluster:
         self.env = env
         self.nodes: list[Node] = []
 
+    def _options(self, extra: Sequence[str]) -> list[str]:
+        """The ``twistd chat`` options of a node: ``common``, ``--redis-prefix``, then ``extra``."""
+        options = [*self.common]
+        if self.prefix is not None:
+            options += ["--redis-prefix", self.prefix]
+        return [*options, *extra]
+
     def _launch(
         self,
         node_id: str,
@@ -138,15 +145,12 @@ class Cluster:
         port = free_port()
         if listen is not None:
             listen = listen.format(port=port)
-        options = [*self.common]
-        if self.prefix is not None:
-            options += ["--redis-prefix", self.prefix]
         command = node_command(
             port,
             self.db,
             self.redis,
             node_id if pass_id else None,
-            [*options, *extra],
+            self._options(extra),
             listen=listen,
         )
         output = directory / "twistd.log"
@@ -215,10 +219,7 @@ class Cluster:
         """Run a node to completion (bounded), capturing its output: one that should not start."""
         directory = self.directory / f"{node_id}-run"
         directory.mkdir(parents=True, exist_ok=True)
-        options = [*self.common]
-        if self.prefix is not None:
-            options += ["--redis-prefix", self.prefix]
-        command = node_command(free_port(), self.db, self.redis, node_id, [*options, *extra])
+        command = node_command(free_port(), self.db, self.redis, node_id, self._options(extra))
         return subprocess.run(
             command, cwd=directory, capture_output=True, text=True, timeout=timeout, check=False
         )

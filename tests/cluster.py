@@ -26,9 +26,9 @@ from tests.expected import PROMPT, conectados, joined, username, welcome
 from tests.processes import (
     SOCKET_TIMEOUT,
     STARTUP_TIMEOUT,
-    TWISTD,
     LineSocket,
     Twistd,
+    chat_command,
     free_port,
     wait_until_serving,
 )
@@ -91,16 +91,7 @@ def node_command(
     ttl: float = TTL,
 ) -> list[str]:
     """The command line of a cluster node (``--redis`` etc. left out when ``redis`` is None)."""
-    command = [
-        str(TWISTD),
-        "-n",
-        "--pidfile=",
-        "chat",
-        "--port",
-        listen or f"tcp:{port}:interface=127.0.0.1",
-        "--db",
-        db,
-    ]
+    command = chat_command(port, db, listen=listen)
     if redis is not None:
         command += ["--redis", redis, "--cluster-ttl", f"{ttl:g}"]
     if node_id is not None:
@@ -133,6 +124,13 @@ class Cluster:
         self.env = env
         self.nodes: list[Node] = []
 
+    def _options(self, extra: Sequence[str]) -> list[str]:
+        """The ``twistd chat`` options of a node: ``common``, ``--redis-prefix``, then ``extra``."""
+        options = [*self.common]
+        if self.prefix is not None:
+            options += ["--redis-prefix", self.prefix]
+        return [*options, *extra]
+
     def _launch(
         self,
         node_id: str,
@@ -147,15 +145,12 @@ class Cluster:
         port = free_port()
         if listen is not None:
             listen = listen.format(port=port)
-        options = [*self.common]
-        if self.prefix is not None:
-            options += ["--redis-prefix", self.prefix]
         command = node_command(
             port,
             self.db,
             self.redis,
             node_id if pass_id else None,
-            [*options, *extra],
+            self._options(extra),
             listen=listen,
         )
         output = directory / "twistd.log"
@@ -224,10 +219,7 @@ class Cluster:
         """Run a node to completion (bounded), capturing its output: one that should not start."""
         directory = self.directory / f"{node_id}-run"
         directory.mkdir(parents=True, exist_ok=True)
-        options = [*self.common]
-        if self.prefix is not None:
-            options += ["--redis-prefix", self.prefix]
-        command = node_command(free_port(), self.db, self.redis, node_id, [*options, *extra])
+        command = node_command(free_port(), self.db, self.redis, node_id, self._options(extra))
         return subprocess.run(
             command, cwd=directory, capture_output=True, text=True, timeout=timeout, check=False
         )
@@ -430,6 +422,23 @@ def next_message(client: Client, timeout: float = SOCKET_TIMEOUT) -> tuple[str, 
     while is_presence(line := client.line_within(timeout)):
         skipped.append(line)
     return line, skipped
+
+
+def running_nodes(nodes: Sequence[Node]) -> list[Node]:
+    """``nodes``, after checking that each is still running (else fail with its log's end)."""
+    for node in nodes:
+        assert node.running(), f"{node.node_id} died:\n{node.log()[-3000:]}"
+    return list(nodes)
+
+
+@contextmanager
+def client_pool(nodes: Sequence[Node]) -> Iterator[ClientPool]:
+    """A :class:`ClientPool` on ``nodes``, closed at the end of the ``with`` block."""
+    clients = ClientPool(nodes)
+    try:
+        yield clients
+    finally:
+        clients.close()
 
 
 class ClientPool:

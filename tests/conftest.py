@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -15,7 +16,8 @@ from tests import mariadb
 from tests.chatclient import ChatServer, start_server
 from tests.haproxy import find_haproxy
 from tests.redis_server import TEST_PASSWORD, RedisServer, find_redis_server
-from twisted_chat.storage.url import MysqlURL
+from twisted_chat.storage import DatabaseURL
+from twisted_chat.storage.url import MysqlURL, SqliteURL
 
 
 def _in_ci() -> bool:
@@ -43,6 +45,20 @@ def mysql_url(mysql_server: MysqlURL) -> Iterator[MysqlURL]:
     """A fresh, empty database on the test server, dropped after the test."""
     with mariadb.scratch_database(mysql_server) as url:
         yield url
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
+    ]
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseURL:
+    """A database that does not exist yet: an SQLite file in ``tmp_path``, or a MariaDB one."""
+    if request.param == "sqlite":
+        return SqliteURL(str(tmp_path / "chat.sqlite3"))
+    url: MysqlURL = request.getfixturevalue("mysql_url")
+    return url
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.expected import NICK_INVALID, PROMPT, STARTING_UP, welcome
+from twisted_chat.text import CATALOGUES
 
 #: The ``twistd`` of the virtualenv running the tests.
 TWISTD = Path(sys.executable).parent / "twistd"
@@ -108,30 +109,69 @@ class Twistd:
         return self.output.read_text(errors="replace")
 
 
-def wait_until_serving(server: Twistd, logins: bool = True, *, preamble: bytes = b"") -> None:
+def chat_command(port: int, db: str, *options: str, listen: str | None = None) -> list[str]:
+    """The command line ``twistd -n --pidfile= chat --port ... --db DB OPTIONS...`` of a server
+    listening on ``port`` of loopback (or on the endpoint ``listen``)."""
+    return [
+        str(TWISTD),
+        "-n",
+        "--pidfile=",
+        "chat",
+        "--port",
+        listen or f"tcp:{port}:interface=127.0.0.1",
+        "--db",
+        db,
+        *options,
+    ]
+
+
+#: What a probe accepts from a server started with any ``--lang``: the prompt, the
+#: invalid-nickname line and the try-again line of every catalogue.
+_ANY_LANGUAGE = (
+    frozenset(f"* {c.prompt}" for c in CATALOGUES.values()),
+    frozenset(f"! {c.nick_invalid}" for c in CATALOGUES.values()),
+    frozenset(f"! {c.starting_up}" for c in CATALOGUES.values()),
+)
+
+
+def wait_until_serving(
+    server: Twistd,
+    logins: bool = True,
+    *,
+    preamble: bytes = b"",
+    web_port: int | None = None,
+    any_language: bool = False,
+) -> None:
     """Poll (bounded) until the server accepts a connection and sends the prompt, and, with
     ``logins``, until it takes logins (its registered nicknames are loaded: an invalid nickname
     line gets the invalid-nickname line, not the starting-up one); fail with its log if it
     died. ``preamble`` is sent first on each probe (a PROXY protocol header, for a server
-    listening behind HAProxy)."""
+    listening behind HAProxy); ``web_port``, if given, must accept connections too; with
+    ``any_language`` the lines may be in any catalogue's language (a server given ``--lang``)."""
+    prompts, invalid, starting_up = (
+        _ANY_LANGUAGE if any_language else ({PROMPT}, {NICK_INVALID}, {STARTING_UP})
+    )
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"twistd exited with {server.process.returncode}:\n{server.log()}")
         try:
+            if web_port is not None:
+                socket.create_connection(("127.0.0.1", web_port), timeout=SOCKET_TIMEOUT).close()
             probe = LineSocket(server.port, preamble=preamble)
         except OSError:
             time.sleep(0.1)
             continue
         try:
-            assert probe.line() == PROMPT  # listening, and the service is up
+            prompt = probe.line()
+            assert prompt in prompts, prompt  # listening, and the service is up
             if logins:
                 probe.say("1")  # never a valid nickname: no login, nothing recorded
                 reply = probe.line()
-                if reply == STARTING_UP:
+                if reply in starting_up:  # registered nicknames or bans not loaded yet
                     time.sleep(0.1)
                     continue
-                assert reply == NICK_INVALID, reply
+                assert reply in invalid, reply
         finally:
             probe.close()
         return
@@ -147,17 +187,7 @@ def twistd_chat(
     :func:`wait_until_serving`); kill that process if it is still running at the end."""
     port = free_port()
     output = directory / "twistd.log"
-    command = [
-        str(TWISTD),
-        "-n",
-        "--pidfile=",
-        "chat",
-        "--port",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--db",
-        db,
-        *extra,
-    ]
+    command = chat_command(port, db, *extra)
     with output.open("ab") as out:
         process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
     server = Twistd(process, port, output)

@@ -25,7 +25,9 @@ from tests.cluster import (
     ClientPool,
     Cluster,
     Node,
+    client_pool,
     running_cluster,
+    running_nodes,
     spelling,
     take_nickname,
 )
@@ -83,19 +85,14 @@ def shared_cluster(
 @pytest.fixture
 def nodes(shared_cluster: Cluster) -> list[Node]:
     """The shared cluster's three nodes (each must still be running)."""
-    for node in shared_cluster.nodes[:3]:
-        assert node.running(), f"{node.node_id} died:\n{node.log()[-3000:]}"
-    return shared_cluster.nodes[:3]
+    return running_nodes(shared_cluster.nodes[:3])
 
 
 @pytest.fixture
 def pool(nodes: list[Node]) -> Iterator[ClientPool]:
     """The test's clients; closed afterwards, and the cluster waited on until it is empty."""
-    clients = ClientPool(nodes)
-    try:
+    with client_pool(nodes) as clients:
         yield clients
-    finally:
-        clients.close()
 
 
 # -- 1. one nickname space -------------------------------------------------------------------------

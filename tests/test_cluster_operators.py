@@ -12,7 +12,16 @@ from collections.abc import Iterator
 import pytest
 
 from tests import mariadb
-from tests.cluster import Client, ClientPool, Cluster, Node, poll, running_cluster
+from tests.cluster import (
+    Client,
+    ClientPool,
+    Cluster,
+    Node,
+    client_pool,
+    poll,
+    running_cluster,
+    running_nodes,
+)
 from tests.expected import (
     ADDRESS_BANNED,
     PROMPT,
@@ -64,19 +73,14 @@ def cluster(
 @pytest.fixture
 def nodes(cluster: Cluster) -> list[Node]:
     """The two nodes (each must still be running)."""
-    for node in cluster.nodes:
-        assert node.running(), f"{node.node_id} died:\n{node.log()[-3000:]}"
-    return cluster.nodes
+    return running_nodes(cluster.nodes)
 
 
 @pytest.fixture
 def pool(nodes: list[Node]) -> Iterator[ClientPool]:
     """The test's clients, closed afterwards (the cluster waited on until it is empty)."""
-    clients = ClientPool(nodes)
-    try:
+    with client_pool(nodes) as clients:
         yield clients
-    finally:
-        clients.close()
 
 
 def operator(pool: ClientPool, node: Node) -> Client:

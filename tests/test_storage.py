@@ -138,20 +138,6 @@ def close(store: LoginStore) -> None:
 # -- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
-    ]
-)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseURL:
-    """A database that does not exist yet: an SQLite file in ``tmp_path``, or a MariaDB one."""
-    if request.param == "sqlite":
-        return SqliteURL(str(tmp_path / "chat.sqlite3"))
-    url: MysqlURL = request.getfixturevalue("mysql_url")
-    return url
-
-
 OpenStore = Callable[[DatabaseURL], LoginStore]
 
 

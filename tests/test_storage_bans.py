@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -15,24 +14,9 @@ from tests.waits import bounded, in_thread
 from twisted_chat.bans import Ban
 from twisted_chat.storage import BanStore, Database, DatabaseURL
 from twisted_chat.storage.engines import engine_for
-from twisted_chat.storage.url import MysqlURL, SqliteURL
 
 #: The time the bans are made: 2026-11-24T08:30:00Z.
 T0 = EPOCH.timestamp()
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
-    ]
-)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseURL:
-    """An SQLite file in ``tmp_path``, or a fresh MariaDB database."""
-    if request.param == "sqlite":
-        return SqliteURL(str(tmp_path / "chat.sqlite3"))
-    url: MysqlURL = request.getfixturevalue("mysql_url")
-    return url
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import os
 import socket
 import struct
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +24,14 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from tests.expected import PROMPT, welcome
-from tests.processes import SOCKET_TIMEOUT, STARTUP_TIMEOUT, TWISTD, LineSocket, free_port
-from twisted_chat.text import CATALOGUES
+from tests.processes import (
+    SOCKET_TIMEOUT,
+    LineSocket,
+    Twistd,
+    chat_command,
+    free_port,
+    wait_until_serving,
+)
 
 #: The start of the line about the previous visit that follows a welcome (first or not).
 VISIT = ("* Es tu primera conexión.", "* Tu última conexión fue el ")
@@ -39,13 +44,10 @@ def tcp_login(client: LineSocket, nick: str) -> None:
 
 
 @dataclass
-class WebChat:
+class WebChat(Twistd):
     """A running ``twistd -n chat`` with a line port and a web port."""
 
-    process: subprocess.Popen[bytes]
-    port: int
     web_port: int
-    output: Path
 
     @property
     def url(self) -> str:
@@ -62,10 +64,6 @@ class WebChat:
         """The page's own origin."""
         return f"http://127.0.0.1:{self.web_port}"
 
-    def log(self) -> str:
-        """Everything the process printed so far."""
-        return self.output.read_text(errors="replace")
-
     def client(self, origin: str | None = None) -> WebClient:
         """A WebSocket client of this server, sending the page's own ``Origin`` by default."""
         return WebClient(self, origin or self.origin)
@@ -73,35 +71,6 @@ class WebChat:
     def tcp(self) -> LineSocket:
         """A netcat-style client of the line port."""
         return LineSocket(self.port)
-
-
-#: The try-again line of a server that does not take logins yet, in either language.
-_STARTING_UP = frozenset(f"! {c.starting_up}" for c in CATALOGUES.values())
-
-
-def _wait_until_serving(server: WebChat) -> None:
-    """Poll (bounded) until both ports answer and the server takes logins."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"twistd exited with {server.process.returncode}:\n{server.log()}")
-        try:
-            probe = LineSocket(server.port)
-            web = socket.create_connection(("127.0.0.1", server.web_port), timeout=SOCKET_TIMEOUT)
-        except OSError:
-            time.sleep(0.1)
-            continue
-        web.close()
-        try:
-            assert probe.line().startswith("* ")  # the prompt, in --lang
-            probe.say("1")  # never a valid nickname: no login, nothing recorded
-            if probe.line() in _STARTING_UP:  # registered nicknames or bans not loaded yet
-                time.sleep(0.1)
-                continue
-        finally:
-            probe.close()
-        return
-    raise AssertionError(f"twistd did not listen within {STARTUP_TIMEOUT}s:\n{server.log()}")
 
 
 @contextmanager
@@ -112,24 +81,18 @@ def web_chat(
     on free ports or on ``ports`` (line port, web port)."""
     port, web_port = ports or (free_port(), free_port())
     output = directory / f"twistd-{web_port}.log"
-    command = [
-        str(TWISTD),
-        "-n",
-        "--pidfile=",
-        "chat",
-        "--port",
-        f"tcp:{port}:interface=127.0.0.1",
+    command = chat_command(
+        port,
+        f"sqlite:{directory / 'chat.sqlite3'}",
         "--web",
         f"tcp:{web_port}:interface=127.0.0.1",
-        "--db",
-        f"sqlite:{directory / 'chat.sqlite3'}",
         *options,
-    ]
+    )
     with output.open("wb") as out:
         process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
-    server = WebChat(process, port, web_port, output)
+    server = WebChat(process, port, output, web_port)
     try:
-        _wait_until_serving(server)
+        wait_until_serving(server, web_port=web_port, any_language=True)
         yield server
     finally:
         if process.poll() is None:

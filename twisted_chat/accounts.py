@@ -19,11 +19,12 @@ from typing import Any, Protocol, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
 from twisted_chat.limits import AttemptWindow
+from twisted_chat.loading import LoadedFromStorage
 from twisted_chat.logsummary import LogSummary
 
 T = TypeVar("T")
@@ -31,8 +32,6 @@ T = TypeVar("T")
 #: Password length bounds, in characters. Passwords are one word (no spaces or tabs).
 MIN_PASSWORD_LENGTH = 4
 MAX_PASSWORD_LENGTH = 128
-#: Backoff between attempts to load the accounts while the database is unavailable, in seconds.
-MAX_LOAD_BACKOFF = 30.0
 
 
 class AccountStorage(Protocol):
@@ -76,10 +75,11 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-class Accounts:
+class Accounts(LoadedFromStorage[dict[str, str]]):
     """Registered nicknames and their password hashes."""
 
     log = Logger()
+    what = "registered nicknames"
 
     def __init__(
         self,
@@ -90,21 +90,14 @@ class Accounts:
         max_failures: int = 5,
         failure_window: float = 60.0,
     ) -> None:
+        super().__init__(clock, stored=storage is not None)
         self._storage = storage
-        self._clock = clock
         self._run_in_thread = run_in_thread
         # OWASP's argon2id minimum: 19 MiB, 2 passes; about 40 ms per hash here.
         self._hasher = hasher or PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
         self._hashes: dict[str, str] = {}
-        self.loaded = storage is None
-        self._load_backoff = 0.0
-        self._load_retry: IDelayedCall | None = None
-        # Failed loads so far, and when the first failed (warned once, not once per retry).
-        self._load_failures = 0
-        self._load_failed_since = 0.0
         #: Failed logins (wrong password, rate limited), summarised in the log.
         self.failed_logins = LogSummary("failed logins", clock)
-        self._stopped = False
         self._by_host = AttemptWindow(max_failures, failure_window)
         self._by_nick = AttemptWindow(max_failures, failure_window)
         #: Called with ``(nick_key, password_hash)`` after every registration or password
@@ -113,72 +106,18 @@ class Accounts:
 
     # -- start-up ---------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Load every hash from storage, retrying with backoff while it is unavailable."""
-        self._load_retry = None
-        if self._storage is None or self.loaded or self._stopped:
-            return
+    def _read(self) -> defer.Deferred[dict[str, str]]:
+        assert self._storage is not None  # only called with storage
+        return self._storage.load_accounts()
 
-        def loaded(hashes: dict[str, str]) -> None:
-            # Registrations made since start-up (none can be, while unloaded) would win.
-            hashes.update(self._hashes)
-            self._hashes = hashes
-            self.loaded = True
-            if self._load_failures:
-                self.log.info(
-                    "{count} registered nicknames loaded after {seconds:.1f}s ({attempts} "
-                    "failed attempts); logins are taken now",
-                    count=len(hashes),
-                    seconds=self._clock.seconds() - self._load_failed_since,
-                    attempts=self._load_failures,
-                )
-            else:
-                self.log.info("{count} registered nicknames loaded", count=len(hashes))
+    def _take(self, hashes: dict[str, str]) -> int:
+        # Registrations made since start-up (none can be, while unloaded) would win.
+        hashes.update(self._hashes)
+        self._hashes = hashes
+        return len(hashes)
 
-        def failed(failure: Any) -> None:
-            if self._stopped:
-                return  # the server is stopping (the storage can never work, or shutdown)
-            self._load_backoff = min(MAX_LOAD_BACKOFF, max(0.5, self._load_backoff * 2))
-            self._load_failures += 1
-            if self._load_failures == 1:  # once; the retries are at debug level
-                self._load_failed_since = self._clock.seconds()
-                self.log.warn(
-                    "Registered nicknames not loaded yet ({error}); retrying with backoff (at "
-                    "most {most:g}s). Until then logins are refused with a try-again line.",
-                    error=failure.value,
-                    most=MAX_LOAD_BACKOFF,
-                )
-            else:
-                self.log.debug(
-                    "Registered nicknames still not loaded ({error}); retrying in {delay}s",
-                    error=failure.value,
-                    delay=self._load_backoff,
-                )
-            self._load_retry = self._clock.callLater(self._load_backoff, self.load)
-
-        self._storage.load_accounts().addCallbacks(loaded, failed)
-
-    def stop(self) -> None:
-        """Stop trying to load (the server is stopping): no more attempts, no more warnings."""
-        self._stopped = True
-        if self._load_retry is not None and self._load_retry.active():
-            self._load_retry.cancel()
-        self._load_retry = None
-
-    def reload(self) -> None:
-        """Read every hash from storage again (after a cluster outage: changes made on other
-        nodes meanwhile); the ones held now stay until the read succeeds."""
-        if self._storage is None:
-            return
-
-        def loaded(hashes: dict[str, str]) -> None:
-            self._hashes.update(hashes)
-            self.loaded = True
-
-        def failed(failure: Any) -> None:
-            self.log.warn("Registered nicknames not reloaded: {error}", error=failure.value)
-
-        self._storage.load_accounts().addCallbacks(loaded, failed)
+    def _retake(self, hashes: dict[str, str]) -> None:
+        self._hashes.update(hashes)
 
     def set_hash(self, nick_key: str, password_hash: str) -> None:
         """Take a registration or password change made elsewhere (another node)."""

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
-
-#: Backoff between attempts to load the bans while the database is unavailable, in seconds.
-MAX_LOAD_BACKOFF = 30.0
+from twisted_chat.loading import LoadedFromStorage
 
 BanKind = Literal["nick", "net"]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -121,75 +119,37 @@ class BanError(Exception):
         self.reason = reason
 
 
-class Bans:
+class Bans(LoadedFromStorage[list[Ban]]):
     """Every ban in force, by target; checks are in memory only."""
 
     log = Logger()
+    what = "bans"
 
     def __init__(self, storage: BanStorage | None, clock: IReactorTime) -> None:
+        super().__init__(clock, stored=storage is not None)
         self._storage = storage
-        self._clock = clock
         self._bans: dict[tuple[str, str], Ban] = {}
         # Network bans as parsed networks, for the check at every connect.
         self._networks: dict[str, IPNetwork] = {}
-        self.loaded = storage is None
-        self._load_backoff = 0.0
-        self._load_retry: IDelayedCall | None = None
-        self._stopped = False
 
     # -- start-up ---------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Load every ban from storage, retrying with backoff while it is unavailable."""
-        self._load_retry = None
-        if self._storage is None or self.loaded or self._stopped:
-            return
+    def _read(self) -> defer.Deferred[list[Ban]]:
+        assert self._storage is not None  # only called with storage
+        return self._storage.load_bans(self._clock.seconds())
 
-        def loaded(bans: list[Ban]) -> None:
-            for ban in bans:
-                self._bans.setdefault(ban.key, ban)  # a ban made since start-up wins
-                self._index(ban)
-            self.loaded = True
-            self.log.info("{count} bans loaded", count=len(self._bans))
+    def _take(self, bans: list[Ban]) -> int:
+        for ban in bans:
+            self._bans.setdefault(ban.key, ban)  # a ban made since start-up wins
+            self._index(ban)
+        return len(self._bans)
 
-        def failed(failure: Any) -> None:
-            if self._stopped:
-                return
-            self._load_backoff = min(MAX_LOAD_BACKOFF, max(0.5, self._load_backoff * 2))
-            self.log.warn(
-                "Bans not loaded yet ({error}); retrying in {delay}s",
-                error=failure.value,
-                delay=self._load_backoff,
-            )
-            self._load_retry = self._clock.callLater(self._load_backoff, self.load)
-
-        self._storage.load_bans(self._clock.seconds()).addCallbacks(loaded, failed)
-
-    def stop(self) -> None:
-        """Stop trying to load (the server is stopping)."""
-        self._stopped = True
-        if self._load_retry is not None and self._load_retry.active():
-            self._load_retry.cancel()
-        self._load_retry = None
-
-    def reload(self) -> None:
-        """Read every ban from storage again (after a cluster outage: bans made or lifted on
-        other nodes meanwhile); the bans held now stay until the read succeeds."""
-        if self._storage is None:
-            return
-
-        def loaded(bans: list[Ban]) -> None:
-            self._bans = {}
-            self._networks = {}
-            for ban in bans:
-                self._bans[ban.key] = ban
-                self._index(ban)
-            self.loaded = True
-
-        def failed(failure: Any) -> None:
-            self.log.warn("Bans not reloaded: {error}", error=failure.value)
-
-        self._storage.load_bans(self._clock.seconds()).addCallbacks(loaded, failed)
+    def _retake(self, bans: list[Ban]) -> None:
+        self._bans = {}
+        self._networks = {}
+        for ban in bans:
+            self._bans[ban.key] = ban
+            self._index(ban)
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -57,6 +57,15 @@ DB_WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 LOGIN_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+#: The help texts of the gauges of the login store and of the cluster (no labels).
+_GAUGE_HELP = {
+    "chat_db_up": "1 while the database is reachable, 0 during an outage.",
+    "chat_db_queue_length": "Login records waiting to be written to the database.",
+    "chat_redis_up": "1 while this node is connected to Redis, 0 otherwise.",
+    "chat_cluster_users": "Users logged in on the whole cluster, as this node knows them.",
+}
+
+
 class ClusterStatus(Protocol):
     """What the metrics read of a clustered room
     (:class:`~twisted_chat.cluster.room.ClusterRoom`)."""
@@ -131,28 +140,17 @@ class ChatCollector(Collector):
         )
         store = self.store
         if store is not None:
-            yield GaugeMetricFamily(
-                "chat_db_up",
-                "1 while the database is reachable, 0 during an outage.",
-                value=int(store.available),
-            )
-            yield GaugeMetricFamily(
-                "chat_db_queue_length",
-                "Login records waiting to be written to the database.",
-                value=store.queued,
-            )
+            yield _gauge("chat_db_up", int(store.available))
+            yield _gauge("chat_db_queue_length", store.queued)
         cluster = self.cluster
         if cluster is not None:
-            yield GaugeMetricFamily(
-                "chat_redis_up",
-                "1 while this node is connected to Redis, 0 otherwise.",
-                value=int(cluster.redis_up),
-            )
-            yield GaugeMetricFamily(
-                "chat_cluster_users",
-                "Users logged in on the whole cluster, as this node knows them.",
-                value=cluster.cluster_users,
-            )
+            yield _gauge("chat_redis_up", int(cluster.redis_up))
+            yield _gauge("chat_cluster_users", cluster.cluster_users)
+
+
+def _gauge(name: str, value: float) -> GaugeMetricFamily:
+    """The gauge ``name`` of :data:`_GAUGE_HELP`, without labels, at ``value``."""
+    return GaugeMetricFamily(name, _GAUGE_HELP[name], value=value)
 
 
 class ChatMetrics:
@@ -221,14 +219,18 @@ class ChatMetrics:
         return (200 if status == "ok" else 503), body
 
 
-class MetricsResource(resource.Resource):
-    """``/metrics``: rendered on the reactor thread, as Synapse's exposition resource does."""
+class _MetricsPage(resource.Resource):
+    """A page of the metrics site, rendered from one :class:`ChatMetrics`."""
 
     isLeaf = True
 
     def __init__(self, metrics: ChatMetrics) -> None:
         super().__init__()
         self.metrics = metrics
+
+
+class MetricsResource(_MetricsPage):
+    """``/metrics``: rendered on the reactor thread, as Synapse's exposition resource does."""
 
     def render_GET(self, request: Request) -> bytes:
         """The metrics, in the text format."""
@@ -238,14 +240,8 @@ class MetricsResource(resource.Resource):
         return body
 
 
-class HealthResource(resource.Resource):
+class HealthResource(_MetricsPage):
     """``/health``: 200 and a small JSON body, or 503 (see :meth:`ChatMetrics.health`)."""
-
-    isLeaf = True
-
-    def __init__(self, metrics: ChatMetrics) -> None:
-        super().__init__()
-        self.metrics = metrics
 
     def render_GET(self, request: Request) -> bytes:
         """The status and the JSON body."""

@@ -66,31 +66,34 @@ class Presence:
         self, node: str, instance: str, nick_key: str, nickname: str, version: int
     ) -> Changes:
         """``node`` says ``nickname`` logged in at membership ``version``."""
-        remote = self.nodes.get(node)
-        if remote is None or remote.instance != instance:
-            return Changes(stale=node)
-        if version <= remote.version:
-            return Changes()
-        changes = Changes(stale=node if version != remote.version + 1 else None)
-        remote.version = version
-        if nick_key not in remote.users:
-            changes.joined.append(nickname)
-        remote.users[nick_key] = nickname
+        changes, remote = self._event(node, instance, version)
+        if remote is not None:
+            if nick_key not in remote.users:
+                changes.joined.append(nickname)
+            remote.users[nick_key] = nickname
         return changes
 
     def left(self, node: str, instance: str, nick_key: str, version: int) -> Changes:
         """``node`` says its user ``nick_key`` left at membership ``version``."""
+        changes, remote = self._event(node, instance, version)
+        if remote is not None:
+            nickname = remote.users.pop(nick_key, None)
+            if nickname is not None:
+                changes.left.append(nickname)
+        return changes
+
+    def _event(self, node: str, instance: str, version: int) -> tuple[Changes, RemoteNode | None]:
+        """Take the version of an event of ``node``: the changes it starts with, and the replica
+        to apply it to (``None`` when it must not be: an unknown or restarted node, whose
+        snapshot is needed, or an event not newer than the replica)."""
         remote = self.nodes.get(node)
         if remote is None or remote.instance != instance:
-            return Changes(stale=node)
+            return Changes(stale=node), None
         if version <= remote.version:
-            return Changes()
+            return Changes(), None
         changes = Changes(stale=node if version != remote.version + 1 else None)
         remote.version = version
-        nickname = remote.users.pop(nick_key, None)
-        if nickname is not None:
-            changes.left.append(nickname)
-        return changes
+        return changes, remote
 
     def snapshot(self, node: str, instance: str, version: int, users: dict[str, str]) -> Changes:
         """The users of ``node`` as read from Redis at membership ``version``."""

@@ -263,10 +263,14 @@ class Client(LineSocket):
         self.nickname: str | None = None
         #: The line after the welcome (first visit, or the previous connection's time).
         self.visit = ""
+        # Lines read ahead (join/leave notices that came before the visit line), in order.
+        self._ahead: list[str] = []
 
     def line(self) -> str:
         """The next server line, leaving out join and leave notices of the helpers' probes
         (:data:`PROBE_PREFIX`), whose leave may reach a node a moment after a test's users do."""
+        if self._ahead:
+            return self._ahead.pop(0)
         while is_probe_notice(line := super().line()):
             pass
         return line
@@ -287,7 +291,13 @@ class Client(LineSocket):
         reply = self.line()
         if reply == welcome(spelling(nick)):
             self.nickname = spelling(nick)
-            self.visit = self.line()
+            # Join and leave notices of other nodes' users may come before the visit line (it
+            # waits for the database): keep them, in order, for the next reads.
+            ahead: list[str] = []
+            while is_presence(line := self.line()):
+                ahead.append(line)
+            self.visit = line
+            self._ahead = ahead + self._ahead
             assert self.visit.startswith(("* Es tu primera", "* Tu última conexión")), self.visit
         return reply
 

@@ -333,10 +333,10 @@ class MuteTests(OperatorTestCase):
         ana = self.operator()
         self.login("dave")
         self.say(ana, "/silenciar dave 1")
-        self.assertTrue(self.chat.room.has_mutes)
+        self.assertTrue(self.chat.room.mutes)
         self.clock.advance(61)
         self.chat.room.prune_mutes(self.clock.seconds())
-        self.assertFalse(self.chat.room.has_mutes)
+        self.assertFalse(self.chat.room.mutes)
 
 
 class BanNicknameTests(OperatorTestCase):

@@ -171,12 +171,12 @@ class ChatCore:
             return
         first = text[0]
         if first == "#":
-            if not (room.has_mutes and self._muted(session)):
+            if not (room.mutes and self._muted(session)):
                 self.private_message(session, text)
         elif first == "/":
             self.commands.dispatch(session, text[1:])
         elif (first not in " \t" or not is_blank(text)) and not (
-            room.has_mutes and self._muted(session)
+            room.mutes and self._muted(session)
         ):
             self.public_messages += 1
             room.say_public(session, text)

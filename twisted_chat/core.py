@@ -94,8 +94,9 @@ class Room:
         #: ``gather``): a room that delivers many lines at once from elsewhere (a cluster
         #: node's envelope) calls it first, so each recipient gets them in one write.
         self.gather_output: Callable[[], None] | None = None
-        # Muted nicknames (nick key -> until, POSIX seconds), kept while they last.
-        self._mutes: dict[str, float] = {}
+        #: Muted nicknames (nick key -> until, POSIX seconds), kept while they last; empty, so
+        #: false, while nobody is (checked before every message, as a plain attribute).
+        self.mutes: dict[str, float] = {}
         #: Lines handed to this room's sessions by :meth:`broadcast`, :meth:`deliver` and the
         #: gathered notices (``chat_deliveries_total``), counted once per broadcast.
         self.deliveries = 0
@@ -169,10 +170,13 @@ class Room:
         """Deliver ``data`` to one session (after any pending notices); ``False`` if it failed."""
         if self.has_notices:
             self.flush_notices()
-        if self._deliver_one(session, data):
-            self.deliveries += 1
-            return True
-        return False
+        try:  # _deliver_one, inlined: this runs for every private message
+            session.deliver(data)
+        except Exception:
+            self._delivery_failed(session)
+            return False
+        self.deliveries += 1
+        return True
 
     def _deliver_one(self, session: ChatSession, data: bytes) -> bool:
         """Deliver to one session; a session whose delivery raises is logged and dropped."""
@@ -282,34 +286,29 @@ class Room:
 
     def _mute_local(self, nick_key: str, until: float) -> None:
         if until > 0:
-            self._mutes[nick_key] = until
+            self.mutes[nick_key] = until
         else:
-            self._mutes.pop(nick_key, None)
-
-    @property
-    def has_mutes(self) -> bool:
-        """Whether anyone is muted (checked before every message)."""
-        return bool(self._mutes)
+            self.mutes.pop(nick_key, None)
 
     def muted_until(self, nickname: str, now: float) -> float | None:
         """Until when ``nickname`` is muted, or ``None`` if it is not (an expired mute is
         dropped here)."""
-        if not self._mutes:
+        if not self.mutes:
             return None
         nick_key = nicknames.key(nickname)
-        until = self._mutes.get(nick_key)
+        until = self.mutes.get(nick_key)
         if until is None:
             return None
         if until <= now:
-            del self._mutes[nick_key]
+            del self.mutes[nick_key]
             return None
         return until
 
     def prune_mutes(self, now: float) -> None:
         """Forget the mutes that are over (bounded memory)."""
-        for nick_key, until in list(self._mutes.items()):
+        for nick_key, until in list(self.mutes.items()):
             if until <= now:
-                del self._mutes[nick_key]
+                del self.mutes[nick_key]
 
     def ban_added(self, ban: Ban) -> list[str]:
         """A ban was created: disconnect the users of this room that it covers (cause

@@ -5,7 +5,6 @@ and HAProxy (:mod:`tests.haproxy`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,13 +14,10 @@ import pytest_twisted
 from tests import mariadb
 from tests.chatclient import ChatServer, start_server
 from tests.haproxy import find_haproxy
+from tests.needs import missing
 from tests.redis_server import TEST_PASSWORD, RedisServer, find_redis_server
 from twisted_chat.storage import DatabaseURL
 from twisted_chat.storage.url import MysqlURL, SqliteURL
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +25,7 @@ def mysql_server() -> Iterator[MysqlURL]:
     """A MariaDB/MySQL server URL; skips loudly when none is available (fails under CI=true)."""
     url, private, why_not = mariadb.locate()
     if url is None:
-        message = f"MySQL tests need a MariaDB server: {why_not}"
-        if _in_ci():
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(f"SKIPPING MYSQL TESTS: {message}")
+        missing("MYSQL TESTS", f"MySQL tests need a MariaDB server: {why_not}")
     try:
         yield url
     finally:
@@ -69,10 +62,7 @@ def private_mariadb() -> Iterator[mariadb.PrivateMariaDB]:
     """
     binary = mariadb.find_mariadbd()
     if binary is None:
-        message = "database outage tests need mariadbd to start a private MariaDB"
-        if _in_ci():
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(f"SKIPPING OUTAGE TESTS: {message}")
+        missing("OUTAGE TESTS", "database outage tests need mariadbd to start a private MariaDB")
     server = mariadb.PrivateMariaDB(binary)
     try:
         server.start()
@@ -100,11 +90,8 @@ async def server() -> AsyncIterator[ChatServer]:
 
 
 def _missing(what: str, why: str) -> None:
-    """Skip loudly because ``what`` is missing; fail instead under CI=true."""
-    message = f"cluster tests need {what}: {why}"
-    if _in_ci():
-        pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(f"SKIPPING CLUSTER TESTS: {message}")
+    """The cluster tests cannot run without ``what``: skip loudly, fail under CI=true."""
+    missing("CLUSTER TESTS", f"cluster tests need {what}: {why}")
 
 
 def _redis_binary() -> str:

@@ -26,7 +26,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import _in_ci
+from tests.needs import missing
 from tests.webchat import WebChat, tcp_login, web_chat
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120, method="thread")]
@@ -65,9 +65,7 @@ def browsers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
     are quit at the end."""
     why_not = browser_missing()
     if why_not is not None:
-        if _in_ci():
-            pytest.fail(f"CI=true: the browser test must run: {why_not}", pytrace=False)
-        pytest.skip(f"SKIPPING THE BROWSER TEST: {why_not}")
+        missing("THE BROWSER TEST", f"the browser test must run: {why_not}")
     monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
     started: list[WebDriver] = []
 

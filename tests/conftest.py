@@ -1,7 +1,7 @@
-"""Shared fixtures: a real MariaDB for the storage tests (see :mod:`tests.mariadb`), a private
-MariaDB that the outage tests stop and start, an in-process chat server over real TCP (see
-:mod:`tests.chatclient`), and for the cluster tests a private Redis (:mod:`tests.redis_server`)
-and HAProxy (:mod:`tests.haproxy`)."""
+"""Shared fixtures: a real MariaDB for the storage tests (see :mod:`tests.support.mariadb`), a
+private MariaDB that the outage tests stop and start, an in-process chat server over real TCP (see
+:mod:`tests.support.chatclient`), and for the cluster tests a private Redis
+(:mod:`tests.support.redis_server`) and HAProxy (:mod:`tests.support.haproxy`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 
-from tests import mariadb
-from tests.chatclient import ChatServer, start_server
-from tests.haproxy import find_haproxy
-from tests.needs import missing
-from tests.redis_server import TEST_PASSWORD, RedisServer, find_redis_server
+from tests.support import mariadb
+from tests.support.chatclient import ChatServer, start_server
+from tests.support.haproxy import find_haproxy
+from tests.support.needs import missing
+from tests.support.redis_server import TEST_PASSWORD, RedisServer, find_redis_server
 from twisted_chat.storage import DatabaseURL
 from twisted_chat.storage.url import MysqlURL, SqliteURL
 
@@ -81,7 +81,7 @@ def outage_url(private_mariadb: mariadb.PrivateMariaDB) -> Iterator[MysqlURL]:
 @pytest_twisted.async_yield_fixture
 async def server() -> AsyncIterator[ChatServer]:
     """A server on SQLite in a temporary directory, flood control and strikes off
-    (:data:`tests.chatclient.RELAXED_LIMITS`); stopped, with its clients, afterwards."""
+    (:data:`tests.support.chatclient.RELAXED_LIMITS`); stopped, with its clients, afterwards."""
     chat = await start_server()
     try:
         yield chat
@@ -119,7 +119,7 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture
 def redis_with_password() -> Iterator[RedisServer]:
     """Like :func:`redis_server`, but requiring ``AUTH`` with
-    :data:`tests.redis_server.TEST_PASSWORD`."""
+    :data:`tests.support.redis_server.TEST_PASSWORD`."""
     server = RedisServer(_redis_binary(), password=TEST_PASSWORD)
     try:
         server.start()

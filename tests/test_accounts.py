@@ -21,7 +21,7 @@ from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.expected import (
+from tests.support.expected import (
     LOGIN_REFUSED,
     NOT_REGISTERED,
     PASSWORD_CHANGED,
@@ -40,8 +40,8 @@ from tests.expected import (
     taken,
     welcome,
 )
-from tests.fakes import EPOCH, Client, Clients
-from tests.logs import record_logs
+from tests.support.fakes import EPOCH, Client, Clients
+from tests.support.logs import record_logs
 from twisted_chat import nicknames
 from twisted_chat.accounts import (
     MAX_PASSWORD_LENGTH,

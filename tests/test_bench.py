@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bench import servers
-from tests.needs import missing
+from tests.support.needs import missing
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {"fanout", "connect", "private", "hold"}

@@ -26,8 +26,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.needs import missing
-from tests.webchat import WebChat, tcp_login, web_chat
+from tests.support.needs import missing
+from tests.support.webchat import WebChat, tcp_login, web_chat
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120, method="thread")]
 

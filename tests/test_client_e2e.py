@@ -1,10 +1,9 @@
 """End-to-end tests of ``twisted-chat-client`` against a real ``twistd chat``.
 
-Interactive mode runs in a real pseudo-terminal (pexpect) of a known size, and what it writes is
-fed to a ``pyte`` terminal emulator, so the tests look at the screen a user would see. Another
-user is a plain socket (:class:`tests.processes.LineSocket`). The restore tests run the client
-under ``sh`` between two ``stty -g`` and compare. Piped mode runs with pipes. Every wait is
-bounded.
+Interactive mode runs in a real pseudo-terminal (pexpect) of a known size, and what it writes is fed
+to a ``pyte`` terminal emulator, so the tests look at the screen a user would see. Another user is a
+plain socket (:class:`tests.support.processes.LineSocket`). The restore tests run the client under
+``sh`` between two ``stty -g`` and compare. Piped mode runs with pipes. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ import pexpect
 import pyte
 import pytest
 
-from tests import processes
-from tests.expected import PROMPT, conectados, goodbye, welcome
-from tests.processes import LineSocket, Twistd, free_port, twistd_chat
+from tests.support import processes
+from tests.support.expected import PROMPT, conectados, goodbye, welcome
+from tests.support.processes import LineSocket, Twistd, free_port, twistd_chat
 
 pytestmark = pytest.mark.slow
 

@@ -2,8 +2,8 @@
 
 The module starts three real nodes once (``--cluster-ttl 3``, ``--flood-rate 0``, a Redis of its
 own, one MariaDB database for all, a ``--redis-prefix`` of its own) and every test talks to them
-over real sockets with nicknames of its own; after each test its clients are closed and the
-cluster is waited on until it lists nobody (:class:`tests.cluster.ClientPool`). Tests that kill
+over real sockets with nicknames of its own; after each test its clients are closed and the cluster
+is waited on until it lists nobody (:class:`tests.support.cluster.ClientPool`). Tests that kill
 nodes or Redis are in ``test_cluster_failures.py``, with nodes of their own.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import mariadb
-from tests.cluster import (
+from tests.support import mariadb
+from tests.support.cluster import (
     TTL,
     ClientPool,
     Cluster,
@@ -31,7 +31,7 @@ from tests.cluster import (
     spelling,
     take_nickname,
 )
-from tests.expected import (
+from tests.support.expected import (
     FIRST_VISIT,
     LOGIN_REFUSED,
     NICK_INVALID,
@@ -47,8 +47,8 @@ from tests.expected import (
     taken,
     welcome,
 )
-from tests.processes import run_twistd
-from tests.redis_server import RedisServer
+from tests.support.processes import run_twistd
+from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]

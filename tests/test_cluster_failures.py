@@ -15,11 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from tests import mariadb
-from tests.cluster import TTL, Client, Cluster, Node, join, next_message, poll, running_cluster
-from tests.expected import NICK_INVALID, SHUTTING_DOWN, conectados, left, welcome
-from tests.redis_server import TEST_PASSWORD as REDIS_PASSWORD
-from tests.redis_server import RedisServer
+from tests.support import mariadb
+from tests.support.cluster import (
+    TTL,
+    Client,
+    Cluster,
+    Node,
+    join,
+    next_message,
+    poll,
+    running_cluster,
+)
+from tests.support.expected import NICK_INVALID, SHUTTING_DOWN, conectados, left, welcome
+from tests.support.redis_server import TEST_PASSWORD as REDIS_PASSWORD
+from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests import mariadb
-from tests.cluster import Client, Cluster, running_cluster
-from tests.expected import PROMPT, TOO_MANY_FROM_IP, conectados, joined
-from tests.haproxy import HAProxy
-from tests.redis_server import RedisServer
+from tests.support import mariadb
+from tests.support.cluster import Client, Cluster, running_cluster
+from tests.support.expected import PROMPT, TOO_MANY_FROM_IP, conectados, joined
+from tests.support.haproxy import HAProxy
+from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import mariadb
-from tests.cluster import (
+from tests.support import mariadb
+from tests.support.cluster import (
     Client,
     ClientPool,
     Cluster,
@@ -22,7 +22,7 @@ from tests.cluster import (
     running_cluster,
     running_nodes,
 )
-from tests.expected import (
+from tests.support.expected import (
     ADDRESS_BANNED,
     PROMPT,
     announcement,
@@ -38,7 +38,7 @@ from tests.expected import (
     registered,
     welcome,
 )
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]

@@ -15,8 +15,8 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.fakes import Clients
-from tests.logs import record_logs
+from tests.support.fakes import Clients
+from tests.support.logs import record_logs
 from twisted_chat.chat import ChatCore
 from twisted_chat.cluster import envelope, scripts
 from twisted_chat.cluster.room import STARTUP_GRACE, ClusterConfig, ClusterRoom

@@ -28,7 +28,7 @@ from twisted.logger import (
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.logs import record_logs
+from tests.support.logs import record_logs
 from twisted_chat.chat import ChatCore
 from twisted_chat.config import OptionKinds
 from twisted_chat.limits import Limits

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from tests.chatclient import ChatServer
-from tests.waits import sleep
+from tests.support.chatclient import ChatServer
+from tests.support.waits import sleep
 
 pytestmark = pytest.mark.timeout(60, method="thread")
 

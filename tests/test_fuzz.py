@@ -20,9 +20,9 @@ import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred, gatherResults
 
-from tests.chatclient import ChatClient, ChatServer, start_server
-from tests.logs import LogEvents, capture, is_error
-from tests.waits import get_reactor, sleep, wait_until
+from tests.support.chatclient import ChatClient, ChatServer, start_server
+from tests.support.logs import LogEvents, capture, is_error
+from tests.support.waits import get_reactor, sleep, wait_until
 from twisted_chat.text import SPANISH
 
 pytestmark = pytest.mark.timeout(90, method="thread")

@@ -1,11 +1,11 @@
 """Hardening features over real loopback TCP: SendQ, input limits, connection limits, TLS.
 
 Each test starts the server in-process exactly as ``twistd chat`` builds it
-(:func:`tests.chatclient.start_server`) on 127.0.0.1 and talks to it over real sockets: Twisted
-clients (:class:`~tests.chatclient.ChatClient`) and, where a test needs a socket that does not
-read, plain non-blocking sockets polled from the reactor (:class:`RawClient`). Every wait is
-bounded, every load loop is bounded in count and in time, and each test fails if the feature it
-covers (issue 3, points 1, 2, 4 and 8) were missing.
+(:func:`tests.support.chatclient.start_server`) on 127.0.0.1 and talks to it over real sockets:
+Twisted clients (:class:`~tests.support.chatclient.ChatClient`) and, where a test needs a socket
+that does not read, plain non-blocking sockets polled from the reactor (:class:`RawClient`). Every
+wait is bounded, every load loop is bounded in count and in time, and each test fails if the feature
+it covers (issue 3, points 1, 2, 4 and 8) were missing.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from twisted.internet import endpoints, ssl
 
-from tests.chatclient import VISIT_LINE, ChatClient, ChatServer, start_server
-from tests.expected import (
+from tests.support.chatclient import VISIT_LINE, ChatClient, ChatServer, start_server
+from tests.support.expected import (
     BAD_UTF8,
     CONTROL,
     IDLE_TIMEOUT,
@@ -47,7 +47,7 @@ from tests.expected import (
     username,
     welcome,
 )
-from tests.waits import TIMEOUT, get_reactor, sleep, wait, wait_until
+from tests.support.waits import TIMEOUT, get_reactor, sleep, wait, wait_until
 from twisted_chat.protocol import ChatProtocol
 from twisted_chat.text import SPANISH
 

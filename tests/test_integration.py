@@ -1,7 +1,7 @@
 """End-to-end tests of wire protocol v1 over real loopback TCP, through pytest-twisted.
 
 Each test runs the server built exactly as ``twistd chat`` builds it (``Options`` +
-``makeService``, see :mod:`tests.chatclient`) on 127.0.0.1, and asserts the exact lines each
+``makeService``, see :mod:`tests.support.chatclient`) on 127.0.0.1, and asserts the exact lines each
 client receives. ``/username`` (whose reply is fixed) is the barrier that proves nothing else was
 sent; no test sleeps.
 """
@@ -19,9 +19,9 @@ import pytest
 import pytest_twisted
 from twisted.logger import formatEvent
 
-from tests import mariadb
-from tests.chatclient import ChatClient, ChatServer, nfc, start_server
-from tests.expected import (
+from tests.support import mariadb
+from tests.support.chatclient import ChatClient, ChatServer, nfc, start_server
+from tests.support.expected import (
     AYUDA_ORIGINAL,
     BAD_UTF8,
     CONTROL,
@@ -45,7 +45,7 @@ from tests.expected import (
     username,
     welcome,
 )
-from tests.logs import LogEvents, capture
+from tests.support.logs import LogEvents, capture
 from twisted_chat.storage.url import MysqlURL
 
 # Every wait in these tests is bounded (5 s, tests/chatclient.py); this is only a backstop. The

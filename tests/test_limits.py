@@ -18,7 +18,7 @@ from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.expected import (
+from tests.support.expected import (
     BAD_UTF8,
     CONTROL,
     FLOOD_DROPPED,
@@ -39,7 +39,7 @@ from tests.expected import (
     left,
     welcome,
 )
-from tests.fakes import EPOCH, Client, Clients
+from tests.support.fakes import EPOCH, Client, Clients
 from twisted_chat.chat import ChatCore
 from twisted_chat.limits import (
     DEFAULT_EXEMPT,

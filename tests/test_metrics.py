@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
-from tests.fakes import EPOCH, Clients
+from tests.support.fakes import EPOCH, Clients
 from twisted_chat import metrics
 from twisted_chat.chat import ChatCore
 from twisted_chat.limits import Limits

@@ -20,13 +20,13 @@ import pytest_twisted
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import defer
 
-from tests import mariadb
-from tests.chatclient import start_server
-from tests.cluster import poll, running_cluster
-from tests.processes import SOCKET_TIMEOUT, LineSocket, Twistd, free_port, twistd_chat
-from tests.redis_server import RedisServer
+from tests.support import mariadb
+from tests.support.chatclient import start_server
+from tests.support.cluster import poll, running_cluster
+from tests.support.processes import SOCKET_TIMEOUT, LineSocket, Twistd, free_port, twistd_chat
+from tests.support.redis_server import RedisServer
+from tests.support.waits import wait
 from tests.test_metrics import Samples, value
-from tests.waits import wait
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180, method="thread")]

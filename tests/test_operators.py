@@ -16,7 +16,7 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.expected import (
+from tests.support.expected import (
     ADDRESS_BANNED,
     AYUDA,
     AYUDA_OPERATORS,
@@ -50,8 +50,8 @@ from tests.expected import (
     username,
     welcome,
 )
-from tests.fakes import EPOCH, Client, Clients
-from tests.logs import record_logs
+from tests.support.fakes import EPOCH, Client, Clients
+from tests.support.logs import record_logs
 from tests.test_accounts import CountingHasher, MemoryAccountStorage, ThreadRunner
 from twisted_chat import nicknames
 from twisted_chat.bans import Ban, Bans, parse_target

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 
-from tests import mariadb
-from tests.chatclient import ChatClient, ChatServer, start_server
-from tests.expected import (
+from tests.support import mariadb
+from tests.support.chatclient import ChatClient, ChatServer, start_server
+from tests.support.expected import (
     ADDRESS_BANNED,
     AYUDA,
     AYUDA_OPERATORS,
@@ -36,7 +36,7 @@ from tests.expected import (
     username,
     welcome,
 )
-from tests.processes import LineSocket, twistd_chat
+from tests.support.processes import LineSocket, twistd_chat
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = pytest.mark.timeout(60, method="thread")

@@ -1,7 +1,7 @@
 """The real ``twistd chat`` process: ``--config`` and SIGHUP, ``--log-level``, ``--log-format``,
 and a quiet log during a database outage (issue 10, points 2 and 3).
 
-Each test starts its own ``twistd`` on a free loopback port (see :mod:`tests.processes`) and
+Each test starts its own ``twistd`` on a free loopback port (see :mod:`tests.support.processes`) and
 reads what it printed (``twistd -n`` logs to stdout, captured in ``twistd.log``). Every wait is
 bounded.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import mariadb
-from tests.expected import (
+from tests.support import mariadb
+from tests.support.expected import (
     FIRST_VISIT,
     FLOOD_DROPPED,
     PROMPT,
@@ -26,7 +26,7 @@ from tests.expected import (
     goodbye,
     joined,
 )
-from tests.processes import LineSocket, Twistd, twistd_chat
+from tests.support.processes import LineSocket, Twistd, twistd_chat
 from twisted_chat.storage.url import MysqlURL
 
 #: Longest wait for a line to appear in the server's log, in seconds.

@@ -20,11 +20,11 @@ import pytest
 import pytest_twisted
 from twisted.logger import LogLevel, formatEvent
 
-from tests import mariadb
-from tests.chatclient import ChatClient, ChatServer, start_server
-from tests.expected import HORA
-from tests.logs import LogEvents, capture
-from tests.waits import in_thread, sleep, wait_until
+from tests.support import mariadb
+from tests.support.chatclient import ChatClient, ChatServer, start_server
+from tests.support.expected import HORA
+from tests.support.logs import LogEvents, capture
+from tests.support.waits import in_thread, sleep, wait_until
 from twisted_chat.storage.url import MysqlURL
 from twisted_chat.text import SPANISH
 

@@ -3,7 +3,7 @@
 Clients are :class:`ChatProtocol` instances built by the real :class:`ChatFactory`, connected to
 ``StringTransport`` doubles and fed bytes with ``dataReceived``; time comes from a ``Clock``. The
 tests are ``SynchronousTestCase`` classes so they run under both ``pytest`` and ``trial tests``.
-Expected lines are written out literally (here and in :mod:`tests.expected`): they are the
+Expected lines are written out literally (here and in :mod:`tests.support.expected`): they are the
 contract scripts rely on.
 """
 
@@ -24,7 +24,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.expected import (
+from tests.support.expected import (
     AYUDA,
     BAD_UTF8,
     CONTROL,
@@ -41,8 +41,8 @@ from tests.expected import (
     unknown_command,
     welcome,
 )
-from tests.fakes import CRLF, DEFAULT_PEER_HOST, EPOCH, Client, Clients, WriteFailed
-from tests.logs import record_logs
+from tests.support.fakes import CRLF, DEFAULT_PEER_HOST, EPOCH, Client, Clients, WriteFailed
+from tests.support.logs import record_logs
 from twisted_chat.chat import ChatCore
 from twisted_chat.commands import Commands, command
 from twisted_chat.core import ChatSession

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import mariadb
-from tests.expected import PROMPT, SHUTTING_DOWN
-from tests.processes import STARTUP_TIMEOUT, LineSocket, Twistd, assert_refused, twistd_chat
+from tests.support import mariadb
+from tests.support.expected import PROMPT, SHUTTING_DOWN
+from tests.support.processes import STARTUP_TIMEOUT, LineSocket, Twistd, assert_refused, twistd_chat
 from twisted_chat.storage.url import MysqlURL
 from twisted_chat.text import SPANISH
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 
-from tests import mariadb
-from tests.expected import PROMPT, STARTING_UP, password_needed, registered, welcome
-from tests.processes import LineSocket, free_port, run_twistd, twistd_chat
-from tests.waits import bounded, get_reactor
+from tests.support import mariadb
+from tests.support.expected import PROMPT, STARTING_UP, password_needed, registered, welcome
+from tests.support.processes import LineSocket, free_port, run_twistd, twistd_chat
+from tests.support.waits import bounded, get_reactor
 from twisted_chat.storage import DatabaseMisconfigured, DatabaseUnavailable, open_login_store
 from twisted_chat.storage.engines import MysqlEngine, SqliteEngine
 from twisted_chat.storage.url import MysqlURL, SqliteURL

@@ -22,8 +22,8 @@ from twisted.internet import defer, reactor, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
 
-from tests import mariadb
-from tests.waits import DB_TIMEOUT, bounded, in_thread
+from tests.support import mariadb
+from tests.support.waits import DB_TIMEOUT, bounded, in_thread
 from twisted_chat.storage import DatabaseURL, LoginStore, open_login_store, parse_db_url
 from twisted_chat.storage.url import MysqlURL, SqliteURL
 

@@ -19,9 +19,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import LogEvent, LogLevel
 from twisted.python.failure import Failure
 
-from tests import mariadb
-from tests.logs import LogEvents, capture
-from tests.waits import DB_TIMEOUT, bounded, in_thread, wait_until
+from tests.support import mariadb
+from tests.support.logs import LogEvents, capture
+from tests.support.waits import DB_TIMEOUT, bounded, in_thread, wait_until
 from twisted_chat.storage import DatabaseUnavailable, LoginStore, open_login_store
 from twisted_chat.storage.url import MysqlURL
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import LineSocket, run_twistd, twistd_chat
+from tests.support.processes import LineSocket, run_twistd, twistd_chat
 
 
 def test_twistd_chat_session_then_sigterm(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.expected import (
+from tests.support.expected import (
     BAD_UTF8,
     CONTROL,
     FIRST_VISIT,
@@ -34,7 +34,7 @@ from tests.expected import (
     left,
     welcome,
 )
-from tests.webchat import VISIT, RawWebSocket, WebChat, WebClient, tcp_login, web_chat
+from tests.support.webchat import VISIT, RawWebSocket, WebChat, WebClient, tcp_login, web_chat
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60, method="thread")]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.expected import joined
-from tests.fakes import Client, Clients
+from tests.support.expected import joined
+from tests.support.fakes import Client, Clients
 from twisted_chat.chat import (
     MAX_NOTICE_DELAY,
     NOTICE_QUIET,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.expected import NICK_INVALID, PROMPT, STARTING_UP, welcome
+from tests.support.expected import NICK_INVALID, PROMPT, STARTING_UP, welcome
 from twisted_chat.text import CATALOGUES
 
 #: The ``twistd`` of the virtualenv running the tests.

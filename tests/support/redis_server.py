@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.processes import free_port
+from tests.support.processes import free_port
 
 #: Longest wait for ``redis-server`` to answer after it was started, in seconds.
 STARTUP_TIMEOUT = 15.0

@@ -3,7 +3,7 @@
 :func:`web_chat` starts ``twistd -n --pidfile= chat`` with a TCP port and a ``--web`` port on
 loopback and kills that process (only it) if it is still running at the end. :class:`WebClient`
 wraps the ``websockets`` library's blocking client (a real, independent WebSocket
-implementation): every receive is bounded by :data:`~tests.processes.SOCKET_TIMEOUT`.
+implementation): every receive is bounded by :data:`~tests.support.processes.SOCKET_TIMEOUT`.
 :class:`RawWebSocket` does the handshake by hand on a plain socket and then only what the test
 says (for clients that never read or never answer a ping).
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.expected import PROMPT, welcome
-from tests.processes import (
+from tests.support.expected import PROMPT, welcome
+from tests.support.processes import (
     SOCKET_TIMEOUT,
     LineSocket,
     Twistd,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.processes import free_port
+from tests.support.processes import free_port
 
 #: Longest wait for HAProxy to accept connections after it was started, in seconds.
 STARTUP_TIMEOUT = 15.0

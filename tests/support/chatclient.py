@@ -4,7 +4,7 @@
 command line, then ``makeService``), listening on an ephemeral loopback port, with an SQLite file
 in a temporary directory unless another ``--db`` is given. :class:`ChatClient` talks to it over a
 real socket and collects each server line; every wait is bounded by
-:data:`tests.waits.TIMEOUT`.
+:data:`tests.support.waits.TIMEOUT`.
 
 The server's :class:`~twisted_chat.protocol.ChatFactory` is wrapped, its behaviour unchanged, so
 that a test can wait until the server has *read* a segment (:meth:`ChatServer.send_segments`),
@@ -32,7 +32,7 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from tests.waits import DB_TIMEOUT, TIMEOUT, get_reactor, wait, wait_until
+from tests.support.waits import DB_TIMEOUT, TIMEOUT, get_reactor, wait, wait_until
 from twisted_chat.protocol import ChatFactory, ChatProtocol
 from twisted_chat.service import ChatService, Options, makeService
 from twisted_chat.text import Catalogue

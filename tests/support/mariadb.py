@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tests.processes import free_port
+from tests.support.processes import free_port
 from twisted_chat.storage.url import MysqlURL, parse_db_url
 
 DEFAULT_URL = "mysql://root@127.0.0.1:3306"

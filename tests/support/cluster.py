@@ -4,7 +4,7 @@ them (issue 8).
 :class:`Cluster` starts nodes (each ``twistd -n --pidfile= chat --redis URL --node-id ID``, on a
 free loopback port, in a directory of its own with its own ``twistd.log``), several at once, and
 kills those still running at the end, only those, by their PIDs. :class:`Client` is a
-:class:`tests.processes.LineSocket` that knows its nickname and the cluster's barriers;
+:class:`tests.support.processes.LineSocket` that knows its nickname and the cluster's barriers;
 :func:`poll` waits for a condition, bounded. Nothing here sleeps for a fixed time to let
 something happen: every wait polls for what it waits for, and fails after its bound.
 """
@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.expected import PROMPT, conectados, joined, username, welcome
-from tests.processes import (
+from tests.support.expected import PROMPT, conectados, joined, username, welcome
+from tests.support.processes import (
     SOCKET_TIMEOUT,
     STARTUP_TIMEOUT,
     LineSocket,

@@ -21,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 #: The project root (the directory holding setup.cfg), found from this file.
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: The interpreter running the tests (the project's virtualenv).
 PYTHON = Path(sys.executable)
 

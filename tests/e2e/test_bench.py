@@ -20,7 +20,7 @@ import pytest
 from bench import servers
 from tests.support.needs import missing
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {"fanout", "connect", "private", "hold"}
 SERVERS = {"ours", "bare", "threaded"}
 

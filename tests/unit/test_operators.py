@@ -52,7 +52,7 @@ from tests.support.expected import (
 )
 from tests.support.fakes import EPOCH, Client, Clients
 from tests.support.logs import record_logs
-from tests.test_accounts import CountingHasher, MemoryAccountStorage, ThreadRunner
+from tests.unit.test_accounts import CountingHasher, MemoryAccountStorage, ThreadRunner
 from twisted_chat import nicknames
 from twisted_chat.bans import Ban, Bans, parse_target
 from twisted_chat.chat import ChatCore

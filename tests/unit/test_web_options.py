@@ -6,7 +6,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Site
 
-from tests.test_options import OptionsTestCase, parse
+from tests.unit.test_options import OptionsTestCase, parse
 from twisted_chat.service import makeService
 
 

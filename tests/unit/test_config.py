@@ -39,7 +39,7 @@ from twisted_chat.reload import Reloader
 from twisted_chat.service import ChatService, Options
 from twisted_chat.text import ENGLISH
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "chat.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "chat.example.toml"
 #: Option values that are objects built from the others (compared through those).
 DERIVED = {"endpoints", "db_url", "config"}
 

@@ -26,7 +26,7 @@ from tests.support.cluster import poll, running_cluster
 from tests.support.processes import SOCKET_TIMEOUT, LineSocket, Twistd, free_port, twistd_chat
 from tests.support.redis_server import RedisServer
 from tests.support.waits import wait
-from tests.test_metrics import Samples, value
+from tests.unit.test_metrics import Samples, value
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180, method="thread")]

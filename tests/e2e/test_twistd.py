@@ -159,3 +159,16 @@ def test_sqlite_does_not_need_the_mysql_driver(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "SqliteURL(path='chat.sqlite3')" in result.stdout
+
+
+def test_no_redis_code_imported_without_redis() -> None:
+    """Without ``--redis`` the service never imports the cluster's code (a fresh interpreter)."""
+    code = (
+        "import sys; from twisted_chat.service import Options, makeService; "
+        "o = Options(); o.parseOptions(['--db', 'sqlite::memory:']); makeService(o); "
+        "print(sorted(m for m in sys.modules if 'redis' in m or 'cluster' in m))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stderr

@@ -8,9 +8,9 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
+from tests.inprocess.test_storage import query
 from tests.support.fakes import EPOCH
 from tests.support.waits import bounded, in_thread
-from tests.inprocess.test_storage import query
 from twisted_chat.bans import Ban
 from twisted_chat.storage import BanStore, Database, DatabaseURL
 from twisted_chat.storage.engines import engine_for

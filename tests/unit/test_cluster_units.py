@@ -2,14 +2,12 @@
 envelope between nodes, and the versioned replicas of other nodes' users.
 
 What needs Redis (claims, outages, dead nodes) is tested end to end on a real ``redis-server``
-in tests/test_cluster.py and tests/test_cluster_failures.py.
+in tests/e2e/test_cluster.py and tests/e2e/test_cluster_failures.py.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
@@ -118,17 +116,6 @@ class ClusterOptionsTests(SynchronousTestCase):
         ):
             with self.subTest(args=args), self.assertRaises(UsageError):
                 parse(*args)
-
-    def test_no_redis_code_imported_without_redis(self) -> None:
-        code = (
-            "import sys; from twisted_chat.service import Options, makeService; "
-            "o = Options(); o.parseOptions(['--db', 'sqlite::memory:']); makeService(o); "
-            "print(sorted(m for m in sys.modules if 'redis' in m or 'cluster' in m))"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-        )
-        self.assertEqual(out.stdout.strip(), "[]", out.stderr)
 
 
 class KeysTests(SynchronousTestCase):

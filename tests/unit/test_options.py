@@ -355,11 +355,3 @@ class OperatorOptionTests(SynchronousTestCase):
         with self.assertRaises(UsageError) as caught:
             parse("--operator", "1ana")
         self.assertIn("bad --operator '1ana'", str(caught.exception))
-
-    def test_the_chat_knows_them(self) -> None:
-        from twisted_chat.service import makeService
-
-        service = makeService(parse("--db", "sqlite::memory:", "--operator", "Ana"))
-        self.assertEqual(service.chat.operators, frozenset({"ana"}))
-        self.assertIsNotNone(service.chat.bans)
-        service.store.database.close()  # type: ignore[union-attr]

@@ -1,13 +1,11 @@
-"""Unit tests of the ``--web`` options of ``twistd chat`` and of the service they build."""
+"""Unit tests of the ``--web`` options of ``twistd chat`` (the service they build:
+:mod:`tests.inprocess.test_service`)."""
 
 from __future__ import annotations
 
 from twisted.internet.endpoints import TCP4ServerEndpoint
-from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.server import Site
 
 from tests.unit.test_options import OptionsTestCase, parse
-from twisted_chat.service import makeService
 
 
 class WebOptionsTests(OptionsTestCase):
@@ -40,15 +38,3 @@ class WebOptionsTests(OptionsTestCase):
     def test_ping(self) -> None:
         self.assertEqual(parse("--web-ping", "0")["web_ping"], 0.0)
         self.assertIn("--web-ping", self.assertUsageError("--web-ping", "-1"))
-
-
-class WebServiceTests(SynchronousTestCase):
-    """``makeService`` adds one listener per ``--web``, serving a ``Site``."""
-
-    def test_web_listeners(self) -> None:
-        options = parse("--web", "tcp:0:interface=127.0.0.1", "--db", "sqlite::memory:")
-        service = makeService(options)
-        listeners = service.listeners()
-        self.assertEqual(len(listeners), 2)
-        self.assertNotIsInstance(listeners[0].factory, Site)
-        self.assertIsInstance(listeners[1].factory, Site)

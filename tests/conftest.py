@@ -1,156 +1,25 @@
-"""Shared fixtures: a real MariaDB for the storage tests (see :mod:`tests.support.mariadb`), a
-private MariaDB that the outage tests stop and start, an in-process chat server over real TCP (see
-:mod:`tests.support.chatclient`), and for the cluster tests a private Redis
-(:mod:`tests.support.redis_server`) and HAProxy (:mod:`tests.support.haproxy`)."""
+"""Every test sits at one level, named by its directory (see each level's ``__init__.py``):
+``tests/unit`` (no sockets, no processes, no threads), ``tests/inprocess`` (real loopback sockets
+in one reactor, SQLite files) and ``tests/e2e`` (processes and real services). Helpers shared by
+the levels are in ``tests/support``; each level's fixtures in its own ``conftest.py``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import pytest_twisted
 
-from tests.support import mariadb
-from tests.support.chatclient import ChatServer, start_server
-from tests.support.haproxy import find_haproxy
-from tests.support.needs import missing
-from tests.support.redis_server import TEST_PASSWORD, RedisServer, find_redis_server
-from twisted_chat.storage import DatabaseURL
-from twisted_chat.storage.url import MysqlURL, SqliteURL
+#: The levels, fastest first.
+LEVELS = ("unit", "inprocess", "e2e")
+
+HERE = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="session")
-def mysql_server() -> Iterator[MysqlURL]:
-    """A MariaDB/MySQL server URL; skips loudly when none is available (fails under CI=true)."""
-    url, private, why_not = mariadb.locate()
-    if url is None:
-        missing("MYSQL TESTS", f"MySQL tests need a MariaDB server: {why_not}")
-    try:
-        yield url
-    finally:
-        if private is not None:
-            private.destroy()
-
-
-@pytest.fixture
-def mysql_url(mysql_server: MysqlURL) -> Iterator[MysqlURL]:
-    """A fresh, empty database on the test server, dropped after the test."""
-    with mariadb.scratch_database(mysql_server) as url:
-        yield url
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
-    ]
-)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseURL:
-    """A database that does not exist yet: an SQLite file in ``tmp_path``, or a MariaDB one."""
-    if request.param == "sqlite":
-        return SqliteURL(str(tmp_path / "chat.sqlite3"))
-    url: MysqlURL = request.getfixturevalue("mysql_url")
-    return url
-
-
-@pytest.fixture(scope="module")
-def private_mariadb() -> Iterator[mariadb.PrivateMariaDB]:
-    """A MariaDB server of the test module's own, which its tests may stop and start.
-
-    Skips loudly when ``mariadbd`` is missing (fails under CI=true).
-    """
-    binary = mariadb.find_mariadbd()
-    if binary is None:
-        missing("OUTAGE TESTS", "database outage tests need mariadbd to start a private MariaDB")
-    server = mariadb.PrivateMariaDB(binary)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-
-
-@pytest.fixture
-def outage_url(private_mariadb: mariadb.PrivateMariaDB) -> Iterator[MysqlURL]:
-    """A fresh database name on the private server (created by its user), dropped afterwards."""
-    with mariadb.fresh_database(private_mariadb) as url:
-        yield url
-
-
-@pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[ChatServer]:
-    """A server on SQLite in a temporary directory, flood control and strikes off
-    (:data:`tests.support.chatclient.RELAXED_LIMITS`); stopped, with its clients, afterwards."""
-    chat = await start_server()
-    try:
-        yield chat
-    finally:
-        await chat.stop()
-
-
-def _missing(what: str, why: str) -> None:
-    """The cluster tests cannot run without ``what``: skip loudly, fail under CI=true."""
-    missing("CLUSTER TESTS", f"cluster tests need {what}: {why}")
-
-
-def _redis_binary() -> str:
-    binary = find_redis_server()
-    if binary is None:
-        _missing("redis-server", "not installed (apt-get install redis-server)")
-    assert binary is not None
-    return binary
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    """A ``redis-server`` of the test's own on a free port, which it may kill and restart.
-
-    Skips loudly when ``redis-server`` is missing (fails under CI=true).
-    """
-    server = RedisServer(_redis_binary())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-
-
-@pytest.fixture
-def redis_with_password() -> Iterator[RedisServer]:
-    """Like :func:`redis_server`, but requiring ``AUTH`` with
-    :data:`tests.support.redis_server.TEST_PASSWORD`."""
-    server = RedisServer(_redis_binary(), password=TEST_PASSWORD)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-
-
-@pytest.fixture(scope="module")
-def module_redis() -> Iterator[RedisServer]:
-    """A ``redis-server`` shared by a test module's nodes (not to be killed by its tests)."""
-    server = RedisServer(_redis_binary())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-
-
-@pytest.fixture(scope="module")
-def module_mysql_url(mysql_server: MysqlURL) -> Iterator[MysqlURL]:
-    """A fresh, empty database shared by a test module, dropped after it."""
-    with mariadb.scratch_database(mysql_server) as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def haproxy_binary() -> str:
-    """The ``haproxy`` binary; skips loudly when missing (fails under CI=true)."""
-    binary = find_haproxy()
-    if binary is None:
-        _missing("haproxy", "not installed (apt-get install haproxy)")
-    assert binary is not None
-    return binary
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test module outside the three levels is an error, not a test of no level."""
+    for item in items:
+        parts = Path(item.path).resolve().relative_to(HERE).parts
+        if len(parts) < 2 or parts[0] not in LEVELS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: every test belongs under one of tests/{{{','.join(LEVELS)}}}"
+            )

@@ -42,7 +42,6 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return document
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(420, method="thread")
 def test_tiny_benchmark_runs(tiny_run: dict[str, Any]) -> None:
     """``bench/run.py --tiny`` exits 0; ours has a delivery ratio of 1.0 in every scenario."""
@@ -66,7 +65,6 @@ def test_tiny_benchmark_runs(tiny_run: dict[str, Any]) -> None:
         assert only[0]["delivery_ratio"] == 1.0, only
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(420, method="thread")
 def test_tiny_cluster_rows(tiny_run: dict[str, Any]) -> None:
     """The cluster rows ran on 1, 2 and 3 nodes and delivered everything, across nodes too.

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.support.needs import missing
 from tests.support.webchat import WebChat, tcp_login, web_chat
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120, method="thread")]
+pytestmark = [pytest.mark.timeout(120, method="thread")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

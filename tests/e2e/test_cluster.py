@@ -51,7 +51,7 @@ from tests.support.processes import run_twistd
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
-pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
+pytestmark = [pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
 
 #: "At once" for a nickname freed by a leave: another node can take it within this bound.
 FREED_WITHIN = 1.5

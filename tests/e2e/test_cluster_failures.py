@@ -31,7 +31,7 @@ from tests.support.redis_server import TEST_PASSWORD as REDIS_PASSWORD
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
-pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
+pytestmark = [pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
 
 #: A dead node's users are gone from the others within the TTL and this much more.
 EXPIRY_SLACK = 5.0

@@ -20,7 +20,7 @@ from tests.support.haproxy import HAProxy
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
-pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
+pytestmark = [pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
 
 #: The ``--port`` of a node behind HAProxy; ``{port}`` becomes a free port.
 BEHIND_PROXY = "haproxy:tcp:{port}:interface=127.0.0.1"

@@ -41,7 +41,7 @@ from tests.support.expected import (
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
-pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
+pytestmark = [pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
 
 PASSWORD = "Clave-ana1"
 #: A ban made on one node applies on the others within this.

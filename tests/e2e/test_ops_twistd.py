@@ -198,7 +198,6 @@ CLIENTS = 200
 
 
 @pytest.mark.mysql
-@pytest.mark.slow
 @pytest.mark.timeout(240, method="thread")
 def test_logins_during_an_outage_write_a_few_lines_and_no_traceback(
     tmp_path: Path, private_mariadb: mariadb.PrivateMariaDB, outage_url: MysqlURL

@@ -28,7 +28,7 @@ from tests.support.waits import in_thread, sleep, wait_until
 from twisted_chat.storage.url import MysqlURL
 from twisted_chat.text import SPANISH
 
-pytestmark = [pytest.mark.mysql, pytest.mark.slow, pytest.mark.timeout(240, method="thread")]
+pytestmark = [pytest.mark.mysql, pytest.mark.timeout(240, method="thread")]
 
 T = SPANISH
 

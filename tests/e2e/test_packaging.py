@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 #: The project root (the directory holding setup.cfg), found from this file.
 ROOT = Path(__file__).resolve().parents[2]
 #: The interpreter running the tests (the project's virtualenv).

@@ -25,7 +25,7 @@ from tests.support.processes import STARTUP_TIMEOUT, LineSocket, Twistd, assert_
 from twisted_chat.storage.url import MysqlURL
 from twisted_chat.text import SPANISH
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(90, method="thread")]
+pytestmark = [pytest.mark.timeout(90, method="thread")]
 
 #: The issue's bound: from the signal to the end of the process.
 EXIT_WITHIN = 5.0

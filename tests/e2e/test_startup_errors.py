@@ -7,30 +7,26 @@ no traceback. A database that is merely unreachable is an outage: the server sta
 it has loaded the registered nicknames every nickname line gets the starting-up line; once it
 has, logins work, and a registered nickname is never taken by an impostor.
 
-The classification itself is unit-tested on real ``sqlite3`` and ``MySQLdb`` errors.
+The classification itself is unit-tested on real ``sqlite3`` and ``MySQLdb`` errors
+(``tests/unit/test_storage_errors.py``); the store's reaction in process in
+``tests/inprocess/test_storage_sqlite.py``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import pytest_twisted
 
 from tests.support import mariadb
 from tests.support.expected import PROMPT, STARTING_UP, password_needed, registered, welcome
 from tests.support.processes import LineSocket, free_port, run_twistd, twistd_chat
-from tests.support.waits import bounded, get_reactor
-from twisted_chat.storage import DatabaseMisconfigured, DatabaseUnavailable, open_login_store
-from twisted_chat.storage.engines import MysqlEngine, SqliteEngine
-from twisted_chat.storage.url import MysqlURL, SqliteURL
+from twisted_chat.storage.url import MysqlURL
 
 #: Longest time a misconfigured server may take to exit, in seconds ("within a few seconds").
 EXIT_WITHIN = 5.0
@@ -95,20 +91,6 @@ def _not_a_database(directory: Path) -> Path:
     path = directory / "notes.txt"
     path.write_text("these are notes, not a database\n" * 100)
     return path
-
-
-def test_sqlite_classification() -> None:
-    """Real ``sqlite3`` errors: can never work, or an outage (locked) or something else."""
-    engine = SqliteEngine(SqliteURL("/no/such/dir/x.db"))
-    with pytest.raises(sqlite3.Error) as cannot_open:
-        sqlite3.connect("/no/such/dir/x.db")
-    problem = engine.misconfiguration(cannot_open.value)
-    assert problem is not None
-    assert problem.startswith("sqlite:/no/such/dir/x.db: cannot open the file")
-    with closing(sqlite3.connect(":memory:")) as db, pytest.raises(sqlite3.Error) as syntax:
-        db.execute("SELEKT 1")
-    assert engine.misconfiguration(syntax.value) is None
-    assert engine.misconfiguration(RuntimeError("no")) is None
 
 
 # -- MySQL: the server answers, and says no --------------------------------------------------
@@ -189,21 +171,6 @@ def test_mysql_user_with_privileges_on_its_database_starts(
         assert "bad --db" not in server.log()
 
 
-def test_mysql_classification() -> None:
-    """Real ``MySQLdb`` error objects: what can never work, and what is an outage."""
-    from MySQLdb import OperationalError  # in the test extra: a failure here, never a skip
-
-    engine = MysqlEngine(MysqlURL(user="chat", host="db", port=3306, database="redes"))
-    for code in (1044, 1045, 1049, 1130, 1142, 1146, 1698):
-        problem = engine.misconfiguration(OperationalError(code, "no"))
-        assert problem is not None, code
-        assert problem.startswith("mysql://chat@db:3306/redes: "), problem
-        assert f"MySQL error {code}: no" in problem
-    for code in (1040, 1203, 2002, 2003, 2005, 2006, 2013):
-        assert engine.misconfiguration(OperationalError(code, "later")) is None, code
-    assert engine.misconfiguration(RuntimeError("no")) is None
-
-
 # -- MySQL: unreachable at start-up is an outage ---------------------------------------------
 
 
@@ -226,7 +193,6 @@ def test_mysql_closed_port_starts_and_refuses_logins_until_loaded(tmp_path: Path
 
 
 @pytest.mark.mysql
-@pytest.mark.slow
 @pytest.mark.timeout(240, method="thread")
 def test_logins_work_once_mariadb_comes_up_and_never_an_impostor(
     tmp_path: Path, private_mariadb: mariadb.PrivateMariaDB, outage_url: MysqlURL
@@ -280,30 +246,3 @@ def test_logins_work_once_mariadb_comes_up_and_never_an_impostor(
     assert "bad --db" not in log
     assert "Traceback" not in log
     assert "1 registered nicknames loaded" in log
-
-
-# -- the database and the login store, in process --------------------------------------------
-
-
-@pytest_twisted.ensureDeferred
-async def test_misconfigured_database_reports_once_and_stops_trying(tmp_path: Path) -> None:
-    """A real SQLite path that cannot be opened: the hook hears of it once, before any caller;
-    every later ``ensure_ready`` fails at once; the login store keeps the record and stops."""
-    store = open_login_store(SqliteURL(str(tmp_path / "missing" / "x.db")), get_reactor())
-    database = store.database
-    heard: list[tuple[DatabaseMisconfigured, int]] = []
-    database.on_misconfigured = lambda error: heard.append((error, store.queued))
-    try:
-        with pytest.raises(DatabaseUnavailable):
-            await bounded(store.record_login("ana", datetime.now(UTC)))
-        [(error, _)] = heard
-        assert "cannot open the file" in str(error)
-        assert database.misconfigured is error
-        with pytest.raises(DatabaseMisconfigured):
-            await bounded(database.ensure_ready())
-        assert len(heard) == 1
-        assert store.queued == 1  # kept, and no longer retried
-        assert await bounded(store.flush(5.0)) == 1  # at once, not after 5 s
-    finally:
-        store.stop()
-        database.close()

@@ -25,7 +25,7 @@ from tests.support.waits import DB_TIMEOUT, bounded, in_thread, wait_until
 from twisted_chat.storage import DatabaseUnavailable, LoginStore, open_login_store
 from twisted_chat.storage.url import MysqlURL
 
-pytestmark = [pytest.mark.mysql, pytest.mark.slow]
+pytestmark = [pytest.mark.mysql]
 
 CLOCK = cast(IReactorTime, reactor)
 #: Seconds a MariaDB stop or start may take.

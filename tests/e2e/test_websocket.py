@@ -36,7 +36,7 @@ from tests.support.expected import (
 )
 from tests.support.webchat import VISIT, RawWebSocket, WebChat, WebClient, tcp_login, web_chat
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(60, method="thread")]
+pytestmark = [pytest.mark.timeout(60, method="thread")]
 
 
 @pytest.fixture(scope="module")

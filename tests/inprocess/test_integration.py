@@ -1,9 +1,9 @@
-"""End-to-end tests of wire protocol v1 over real loopback TCP, through pytest-twisted.
+"""Wire protocol v1 over real loopback TCP, the server in process, through pytest-twisted.
 
 Each test runs the server built exactly as ``twistd chat`` builds it (``Options`` +
 ``makeService``, see :mod:`tests.support.chatclient`) on 127.0.0.1, and asserts the exact lines each
 client receives. ``/username`` (whose reply is fixed) is the barrier that proves nothing else was
-sent; no test sleeps.
+sent; no test sleeps. The returning user on MariaDB: ``tests/e2e/test_integration_mariadb.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pytest
 import pytest_twisted
 from twisted.logger import formatEvent
 
-from tests.support import mariadb
 from tests.support.chatclient import ChatClient, ChatServer, nfc, start_server
 from tests.support.expected import (
     AYUDA_ORIGINAL,
@@ -46,7 +45,6 @@ from tests.support.expected import (
     welcome,
 )
 from tests.support.logs import LogEvents, capture
-from twisted_chat.storage.url import MysqlURL
 
 # Every wait in these tests is bounded (5 s, tests/chatclient.py); this is only a backstop. The
 # thread method, because pytest-timeout's default signal method raises inside the reactor loop,
@@ -903,28 +901,6 @@ async def test_returning_user_sqlite() -> None:
                 assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when), when
                 parsed = datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
                 result.append((key, nick, parsed))
-            return result
-
-        await returning_user_scenario(server, rows)
-
-
-@pytest.mark.mysql
-@pytest_twisted.ensureDeferred
-async def test_returning_user_mysql(mysql_url: MysqlURL) -> None:
-    async with await start_server(db=mariadb.mysql_option(mysql_url)) as server:
-
-        def rows() -> list[tuple[str, str, datetime]]:
-            conn = mariadb.connect(mysql_url, mysql_url.database)
-            try:
-                cursor = conn.cursor()
-                cursor.execute("SELECT nick_key, nickname, connected_at FROM clientes")
-                found = cursor.fetchall()
-            finally:
-                conn.close()
-            result = []
-            for key, nick, when in found:
-                assert isinstance(when, datetime), when
-                result.append((key, nick, when.replace(tzinfo=UTC)))
             return result
 
         await returning_user_scenario(server, rows)

@@ -1,14 +1,15 @@
-"""The login store against real databases: an SQLite file and a real MariaDB.
+"""The login store against a real database: the backend-neutral tests.
 
-Every test runs on both backends (``sqlite`` and ``mysql``) through pytest-twisted with the real
-reactor; the store writes through ``adbapi`` threads, and every wait is bounded with
-``addTimeout``. What the store wrote is read back with a plain ``sqlite3``/``MySQLdb``
-connection in a thread, so the tests check the table itself, not the store's view of it.
+Here ``db_url`` (``tests/inprocess/conftest.py``) is an SQLite file;
+``tests/e2e/test_storage_mariadb.py`` collects every test of this module again against a real
+MariaDB. They run through pytest-twisted with the real reactor; the store writes through
+``adbapi`` threads, and every wait is bounded with ``addTimeout``. What the store wrote is read
+back with a plain ``sqlite3``/``MySQLdb`` connection in a thread, so the tests check the table
+itself, not the store's view of it.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,11 +21,10 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor, task
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
 
 from tests.support import mariadb
 from tests.support.waits import DB_TIMEOUT, bounded, in_thread
-from twisted_chat.storage import DatabaseURL, LoginStore, open_login_store, parse_db_url
+from twisted_chat.storage import DatabaseURL, LoginStore, open_login_store
 from twisted_chat.storage.url import MysqlURL, SqliteURL
 
 #: The reactor pytest-twisted runs, typed for ``seconds`` and ``deferLater``.
@@ -383,134 +383,3 @@ async def test_thousand_logins_in_one_tick(db_url: DatabaseURL, store: LoginStor
     assert await bounded(defer.gatherResults(second), 30) == [as_reported(BASE)] * 1000
     assert await read_rows(db_url) == [(n, n.upper(), stored(db_url, later)) for n in nicks]
     assert store.queued == 0
-
-
-# -- MySQL specifics -------------------------------------------------------------------------
-
-
-@pytest.mark.mysql
-@pytest_twisted.ensureDeferred
-async def test_mysql_table_is_utf8mb4_with_binary_key(mysql_url: MysqlURL) -> None:
-    """``clientes`` is utf8mb4 throughout and ``nick_key`` uses ``utf8mb4_bin``."""
-    store = open_login_store(mysql_url, reactor)
-    store.start()
-    try:
-        assert await bounded(store.record_login("Ana", BASE)) is None
-        (create,) = await in_thread(lambda: query(mysql_url, "SHOW CREATE TABLE clientes"))
-    finally:
-        close(store)
-    ddl: str = create[1]
-    assert re.search(r"DEFAULT CHARSET=utf8mb4\b", ddl), ddl
-    key_line = next(line for line in ddl.splitlines() if "`nick_key`" in line)
-    assert "COLLATE utf8mb4_bin" in key_line, ddl
-    assert re.search(r"PRIMARY KEY \(`nick_key`\)", ddl), ddl
-
-    columns = await in_thread(
-        lambda: query(
-            mysql_url,
-            "SELECT column_name, character_set_name, collation_name FROM information_schema.columns"
-            " WHERE table_schema = ? AND table_name = 'clientes' AND column_name <> 'connected_at'",
-            (mysql_url.database,),
-        )
-    )
-    assert sorted((c[0], c[1], c[2]) for c in columns) == [
-        ("nick_key", "utf8mb4", "utf8mb4_bin"),
-        ("nickname", "utf8mb4", "utf8mb4_unicode_ci"),
-    ]
-
-
-@pytest.mark.mysql
-@pytest_twisted.ensureDeferred
-async def test_mysql_database_created_when_missing(mysql_url: MysqlURL) -> None:
-    """Pointed at a database that does not exist, the store creates it (utf8mb4) and its table."""
-    assert not await in_thread(lambda: mysql_database_exists(mysql_url))
-    store = open_login_store(mysql_url, reactor)
-    store.start()
-    try:
-        assert await bounded(store.record_login("Ana", BASE)) is None
-    finally:
-        close(store)
-    assert await in_thread(lambda: mysql_database_exists(mysql_url))
-    charset = await in_thread(
-        lambda: query(
-            mysql_url,
-            "SELECT default_character_set_name FROM information_schema.schemata "
-            "WHERE schema_name = ?",
-            (mysql_url.database,),
-        )
-    )
-    assert charset == [("utf8mb4",)]
-    assert await read_rows(mysql_url) == [("ana", "Ana", stored(mysql_url, BASE))]
-
-
-@pytest.mark.mysql
-@pytest_twisted.ensureDeferred
-async def test_mysql_lost_connection_is_retried(mysql_url: MysqlURL) -> None:
-    """A pooled connection killed by the server (error 2006/2013) is retried, not an outage."""
-    events: list[LogEvent] = []
-    observer = cast(ILogObserver, events.append)
-    globalLogPublisher.addObserver(observer)
-    store = open_login_store(mysql_url, reactor)
-    store.start()
-    try:
-        assert await bounded(store.record_login("Ana", BASE)) is None
-
-        def kill_store_connections() -> int:
-            conn = mariadb.connect(mysql_url)
-            try:
-                cursor = conn.cursor()
-                cursor.execute(
-                    "SELECT id FROM information_schema.processlist WHERE db = %s",
-                    (mysql_url.database,),
-                )
-                ids = [row[0] for row in cursor.fetchall()]
-                for connection_id in ids:
-                    cursor.execute(f"KILL CONNECTION {int(connection_id)}")
-                return len(ids)
-            finally:
-                conn.close()
-
-        assert await in_thread(kill_store_connections) >= 1
-        later = BASE + timedelta(minutes=1)
-        assert await bounded(store.record_login("Ana", later)) == as_reported(BASE)
-        assert store.available
-        assert store.queued == 0
-    finally:
-        close(store)
-        globalLogPublisher.removeObserver(observer)
-    assert await read_rows(mysql_url) == [("ana", "Ana", stored(mysql_url, later))]
-    store_errors = [
-        e
-        for e in events
-        if e.get("log_source") is store and e["log_level"] in (LogLevel.error, LogLevel.critical)
-    ]
-    assert store_errors == []
-    retries = [
-        e
-        for e in events
-        if e.get("log_source") is store.database and "retrying" in str(e.get("log_format"))
-    ]
-    assert len(retries) >= 1, "the killed connection was never used: nothing was retried"
-
-
-# -- SQLite specifics ------------------------------------------------------------------------
-
-
-@pytest_twisted.ensureDeferred
-async def test_sqlite_relative_path_is_relative_to_cwd(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``--db sqlite:relative/path`` creates the file under the working directory."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").mkdir()
-    url = parse_db_url("sqlite:data/chat.sqlite3", {})
-    assert url == SqliteURL("data/chat.sqlite3")
-    store = open_login_store(url, reactor)
-    store.start()
-    try:
-        assert await bounded(store.record_login("Ana", BASE)) is None
-    finally:
-        close(store)
-    absolute = SqliteURL(str(tmp_path / "data" / "chat.sqlite3"))
-    assert Path(absolute.path).is_file()
-    assert await read_rows(absolute) == [("ana", "Ana", "2026-11-24 08:30:00")]

@@ -1,4 +1,5 @@
-"""The ``baneos`` table through :class:`BanStore`, on a real SQLite file and a real MariaDB."""
+"""The ``baneos`` table through :class:`BanStore` on a real SQLite file (again on a real MariaDB
+in ``tests/e2e/test_storage_bans_mariadb.py``)."""
 
 from __future__ import annotations
 

@@ -1,21 +1,17 @@
 """Operators over real loopback TCP (issue 10 §4): every operator command and its replies on the
-in-process server (``--operator ana``), and a real ``twistd chat`` whose bans survive a restart,
-on an SQLite file and on MariaDB."""
+in-process server (``--operator ana``). Bans that survive a restart of a real ``twistd chat``:
+``tests/e2e/test_operators.py``."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import pytest_twisted
 
-from tests.support import mariadb
 from tests.support.chatclient import ChatClient, ChatServer, start_server
 from tests.support.expected import (
     ADDRESS_BANNED,
     AYUDA,
     AYUDA_OPERATORS,
-    NO_BANS,
     announcement,
     ban_done,
     ban_lifted,
@@ -33,11 +29,8 @@ from tests.support.expected import (
     nick_banned,
     operators_only,
     registered,
-    username,
     welcome,
 )
-from tests.support.processes import LineSocket, twistd_chat
-from twisted_chat.storage.url import MysqlURL
 
 pytestmark = pytest.mark.timeout(60, method="thread")
 
@@ -185,66 +178,3 @@ async def test_announce_reaches_everyone() -> None:
         assert await ana.line() == announcement("ana", "parada a las 10")
         assert await bob.line() == announcement("ana", "parada a las 10")
         await bob.sync()
-
-
-# -- a real twistd: bans survive a restart ---------------------------------------------------
-
-
-def _op_login(port: int) -> LineSocket:
-    ana = LineSocket(port)
-    ana.line()
-    ana.say(f"ana {PASSWORD}")
-    assert ana.line() == welcome("ana")
-    ana.line()
-    return ana
-
-
-def _bans_survive_a_restart(tmp_path: Path, db: str) -> None:
-    with twistd_chat(tmp_path, db, extra=["--operator", "ana"]) as server:
-        ana = LineSocket(server.port)
-        ana.line()
-        ana.say("ana")
-        assert ana.line() == welcome("ana")
-        ana.line()
-        ana.say(f"/registrar {PASSWORD}")
-        assert ana.line() == registered("ana")
-        ana.close()
-        ana = _op_login(server.port)
-        ana.say("/banear dave para siempre")
-        assert ana.line() == ban_done("dave")
-        ana.say("/banear 192.0.2.0/24")
-        assert ana.line() == ban_done("192.0.2.0/24")
-        ana.close()
-    with twistd_chat(tmp_path, db, extra=["--operator", "ana"]) as server:
-        dave = LineSocket(server.port)
-        dave.line()
-        dave.say("dave")
-        assert dave.line() == nick_banned("dave")
-        dave.close()
-        ana = _op_login(server.port)
-        ana.say("/baneos")
-        assert [ana.line() for _ in range(3)] == [
-            bans_header(2),
-            ban_line("192.0.2.0/24", "ana"),
-            ban_line("dave", "ana", "para siempre"),
-        ]
-        ana.say("/desbanear dave")
-        assert ana.line() == ban_lifted("dave")
-        ana.say("/desbanear 192.0.2.0/24")
-        assert ana.line() == ban_lifted("192.0.2.0/24")
-        ana.say("/baneos")
-        assert ana.line() == NO_BANS
-        ana.say("/username")
-        assert ana.line() == username("ana")
-        ana.close()
-
-
-@pytest.mark.slow
-def test_bans_survive_a_restart_sqlite(tmp_path: Path) -> None:
-    _bans_survive_a_restart(tmp_path, f"sqlite:{tmp_path / 'chat.sqlite3'}")
-
-
-@pytest.mark.slow
-@pytest.mark.mysql
-def test_bans_survive_a_restart_mysql(tmp_path: Path, mysql_url: MysqlURL) -> None:
-    _bans_survive_a_restart(tmp_path, mariadb.mysql_option(mysql_url))

@@ -25,8 +25,6 @@ from tests.support import processes
 from tests.support.expected import PROMPT, conectados, goodbye, welcome
 from tests.support.processes import LineSocket, Twistd, free_port, twistd_chat
 
-pytestmark = pytest.mark.slow
-
 CLIENT = [sys.executable, "-m", "twisted_chat.client"]
 COLUMNS, ROWS = 80, 24
 #: Longest wait for the screen to show something, in seconds.

@@ -16,20 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import pytest_twisted
 from prometheus_client.parser import text_string_to_metric_families
-from twisted.internet import defer
 
 from tests.support import mariadb
-from tests.support.chatclient import start_server
 from tests.support.cluster import poll, running_cluster
 from tests.support.processes import SOCKET_TIMEOUT, LineSocket, Twistd, free_port, twistd_chat
 from tests.support.redis_server import RedisServer
-from tests.support.waits import wait
 from tests.unit.test_metrics import Samples, value
 from twisted_chat.storage.url import MysqlURL
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180, method="thread")]
+pytestmark = [pytest.mark.timeout(180, method="thread")]
 
 #: Longest wait for a metric to reach its value, in seconds.
 WAIT = 10.0
@@ -225,27 +221,3 @@ def test_cluster_metrics(
         assert (status, body["redis"], body["users"]) == (200, "down", 1)
         ana.close()
         bob.close()
-
-
-@pytest_twisted.ensureDeferred
-async def test_the_metrics_site_stops_last_saying_503() -> None:
-    """In process: while the server shuts down (connections closing, logins being written),
-    the metrics site still listens and ``/health`` is 503; it stops at the very end."""
-    chat = await start_server("--metrics", "tcp:0:interface=127.0.0.1")
-    service = chat.service
-    listener, metrics = service.metrics_listener, service.metrics
-    assert listener is not None and listener.listening is not None and metrics is not None
-    await wait(listener.listening, "the metrics site to listen")
-    client = await chat.login("ana")
-    assert metrics.health()[0] == 200
-    stopping = defer.maybeDeferred(service.stopService)
-    assert not stopping.called  # connections are closing
-    assert listener.port is not None
-    assert metrics.health() == (
-        503,
-        {"status": "shutting_down", "db": "up", "redis": "off", "users": 1},
-    )
-    await wait(stopping, "the service to stop", 15)
-    assert listener.port is None
-    await client.wait_closed()
-    await chat.stop()  # the rest of the teardown (it stops the stopped service again, harmlessly)

@@ -8,8 +8,10 @@ a bounded wait; nothing sleeps to let the server catch up.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import struct
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -34,9 +36,13 @@ from tests.support.expected import (
     left,
     welcome,
 )
+from tests.support.processes import SOCKET_TIMEOUT
 from tests.support.webchat import VISIT, RawWebSocket, WebChat, WebClient, tcp_login, web_chat
 
 pytestmark = [pytest.mark.timeout(60, method="thread")]
+
+#: WebSocket opcodes (RFC 6455, section 5.2).
+TEXT, CLOSE = 0x1, 0x8
 
 
 @pytest.fixture(scope="module")
@@ -136,26 +142,84 @@ def test_a_binary_message_gets_an_error_line(server: WebChat) -> None:
     ana.close()
 
 
+def too_big_disconnects(server: WebChat) -> int:
+    """How many ``too_big`` disconnects the server's log summaries have counted so far."""
+    return sum(
+        int(n) for n in re.findall(r"disconnects in the last \S+: .*?\btoo_big=(\d+)", server.log())
+    )
+
+
+def wait_for_too_big_disconnects(server: WebChat, count: int) -> None:
+    """Wait (bounded: a summary is logged every few seconds) until the log has counted ``count``."""
+    deadline = time.monotonic() + 10
+    while too_big_disconnects(server) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert too_big_disconnects(server) == count, server.log()
+
+
+def read_frame(client: RawWebSocket) -> tuple[int, bytes]:
+    """The next frame from the server (unmasked, as a server sends): its opcode and payload."""
+
+    def exactly(size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = client.sock.recv(size - len(data))
+            assert chunk, f"the connection ended before a whole frame came (had {data!r})"
+            data += chunk
+        return data
+
+    first, second = exactly(2)
+    assert not second & 0x80, "a masked frame from the server"
+    length = second & 0x7F
+    if length == 126:
+        (length,) = struct.unpack("!H", exactly(2))
+    elif length == 127:
+        (length,) = struct.unpack("!Q", exactly(8))
+    return first & 0x0F, exactly(length)
+
+
 def test_a_message_past_the_buffer_cap_closes_with_1009(server: WebChat) -> None:
+    before = too_big_disconnects(server)
+    raw = RawWebSocket(server)
+    assert read_frame(raw) == (TEXT, PROMPT.encode())
+    raw.send_text("gala")
+    assert read_frame(raw) == (TEXT, welcome("gala").encode())
+    opcode, visit = read_frame(raw)
+    assert opcode == TEXT and visit.decode().startswith(VISIT)
+    # One frame that announces 100,000 bytes, of which 17,000 come at once: more than the
+    # server buffers (16 KiB past one read). Nothing more is sent, so the server has read
+    # everything when it closes and no reset can swallow its last frames: the `! ` line, then
+    # a close frame with 1009 (message too big).
+    mask = os.urandom(4)
+    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"x" * 17_000))
+    raw.sock.sendall(struct.pack("!BBQ", 0x81, 0x80 | 127, 100_000) + mask + payload)
+    assert read_frame(raw) == (TEXT, TOO_LONG.encode())
+    opcode, body = read_frame(raw)
+    assert opcode == CLOSE, (opcode, body)
+    assert struct.unpack("!H", body[:2]) == (1009,), body
+    assert raw.closed_by_server(SOCKET_TIMEOUT)
+    raw.close()
+    # Disconnects are summarised in the log: one line per cause count within a few seconds.
+    wait_for_too_big_disconnects(server, before + 1)
+
+
+def test_a_client_still_sending_past_the_cap_is_cut_off(server: WebChat) -> None:
+    before = too_big_disconnects(server)
     ana = server.client()
-    ana.login("gala")
+    ana.login("gala2")
     ana.say("x" * 40_000)  # over the line limit: refused, but read whole in one go
     assert ana.line() == TOO_LONG
     ana.sync()
-    # More than the server buffers (16 KiB past one read): the connection is closed with
-    # 1009 after the `! ` line. Both are lost when the client is still sending as the server
-    # closes (the unread rest of the message makes the kernel answer with a reset), so the
-    # server's log is the witness.
+    # More than the server buffers while the client is still sending: the server closes (the
+    # `! ` line and the 1009 close frame are lost when the unread rest of the message makes the
+    # kernel answer with a reset, so the server's log is the witness that it was this cap).
     with pytest.raises(ConnectionClosed) as closed:
         ana.say("x" * 300_000)
         while True:
             assert ana.line() == TOO_LONG
-    assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
-    # Disconnects are summarised in the log: one line per cause count within a few seconds.
-    deadline = time.monotonic() + 10
-    while "too_big=" not in server.log() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert re.search(r"disconnects in the last \S+: .*too_big=1", server.log()), server.log()
+    received = closed.value.rcvd
+    assert received is None or received.code == 1009, received
+    wait_for_too_big_disconnects(server, before + 1)
 
 
 def test_strikes_close_with_policy_violation(server: WebChat) -> None:

@@ -110,7 +110,10 @@ class PrivateMariaDB:
         ]
         if os.geteuid() == 0:
             args.append("--user=root")
-        subprocess.run(args, check=True, capture_output=True, timeout=120)
+        done = subprocess.run(args, check=False, capture_output=True, timeout=120)
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{installer} exited with {done.returncode}:\n{output}")
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the server and wait until it answers."""

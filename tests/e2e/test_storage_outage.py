@@ -1,7 +1,7 @@
 """A database outage never stops the chat: the login store queues, logs once, and recovers.
 
 These tests run on a private MariaDB of this module's own (the module-scoped ``private_mariadb``
-fixture of ``tests/conftest.py``), so they can stop and start it without touching any shared
+fixture of ``tests/e2e/conftest.py``), so they can stop and start it without touching any shared
 server. Stopping and starting it blocks, so it runs in a thread while the reactor keeps serving.
 Every wait is bounded.
 """

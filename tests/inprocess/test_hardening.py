@@ -55,7 +55,7 @@ pytestmark = pytest.mark.timeout(90, method="thread")
 
 T = SPANISH
 
-# -- what the tests send (what the server says is in tests/expected.py) -------------------------
+# -- what the tests send (what the server says is in tests/support/expected.py) -----------------
 
 #: The three kinds of bad line (over-long, invalid UTF-8, control characters), as sent.
 BAD_LINES = (b"\xff\xfe no es utf-8\r\n", b"x" * 2000 + b"\r\n", b"hola \x1b[31mrojo\r\n")

@@ -46,12 +46,12 @@ from tests.support.expected import (
 )
 from tests.support.logs import LogEvents, capture
 
-# Every wait in these tests is bounded (5 s, tests/chatclient.py); this is only a backstop. The
+# Every wait in these tests is bounded (5 s, tests/support/waits.py); this is only a backstop. The
 # thread method, because pytest-timeout's default signal method raises inside the reactor loop,
 # which logs and swallows the exception, so a stuck test would hang instead of failing.
 pytestmark = pytest.mark.timeout(60, method="thread")
 
-# -- what the server says (Spanish, the default catalogue; the rest is in tests/expected.py) -----
+# -- what the server says (Spanish, the default catalogue; the rest is in tests/support/expected.py)
 
 
 async def two_users(server: ChatServer) -> tuple[ChatClient, ChatClient]:

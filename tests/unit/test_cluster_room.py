@@ -2,7 +2,7 @@
 in-memory link: what the room sends, how it answers claims around start-up and outages, how
 it applies (and refuses) what other nodes publish. No sockets, a ``Clock`` for time.
 
-The same rules are tested end to end on a real ``redis-server`` in tests/test_cluster.py.
+The same rules are tested end to end on a real ``redis-server`` in tests/e2e/test_cluster.py.
 """
 
 from __future__ import annotations

@@ -105,6 +105,9 @@ class PrivateMariaDB:
             installer,
             "--no-defaults",
             f"--datadir={self.datadir}",
+            # Not the shared /tmp: bootstraps running at once (two xdist workers, two checkouts)
+            # collide there on their temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+            f"--tmpdir={self.directory}",
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ]
@@ -121,6 +124,7 @@ class PrivateMariaDB:
             self.binary,
             "--no-defaults",
             f"--datadir={self.datadir}",
+            f"--tmpdir={self.directory}",
             f"--socket={self.directory / 'mysqld.sock'}",
             f"--pid-file={self.directory / 'mysqld.pid'}",
             f"--port={self.port}",

@@ -7,7 +7,7 @@ PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
 WEB ?=
 
-.PHONY: run test lint typecheck bench bench-cluster bench-tiny clean
+.PHONY: run test test-fast lint typecheck bench bench-cluster bench-tiny clean
 
 $(BIN)/twistd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +33,18 @@ run: $(BIN)/twistd $(if $(filter mysql% mariadb%,$(DB)),$(VENV)/.mysql-deps)
 	$(BIN)/twistd -n --pidfile= chat --port tcp:$(PORT):interface=$(HOST) --db '$(DB)' \
 	  $(if $(WEB),--web $(WEB))
 
-## Lint, type-check, then run the whole test suite (MySQL tests against a real MariaDB).
+## Lint, type-check, then run the whole test suite (MySQL tests against a real MariaDB), on two
+## pytest-xdist workers; --dist loadfile keeps a module's tests, and so its module-scoped servers,
+## on one worker.
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
+
+## The unit tests only (tests/unit: no sockets, no processes, no threads; seconds): the inner loop.
+test-fast: $(VENV)/.test-deps
+	$(BIN)/pytest tests/unit
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .

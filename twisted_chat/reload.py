@@ -124,9 +124,10 @@ class Reloader:
         if limits != server.factory.limits:
             server.factory.use_limits(limits)
         texts = CATALOGUES[new["lang"]]
-        if texts is not chat.texts:
-            chat.use_texts(texts)
-        chat.operators = operator_keys(new["operators"])
+        language = server.parts.language
+        if texts is not language.texts:
+            language.use(texts)
+        chat.operators.use(new["operators"])
         if self.log_setup is not None:
             self.log_setup.set_level(new["log-level"])
         if server.store is not None:

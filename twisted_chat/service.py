@@ -22,13 +22,11 @@ from twisted.python import usage
 
 from twisted_chat import nicknames
 from twisted_chat.accounts import Accounts
+from twisted_chat.assembly import Chat, assemble, local_room
 from twisted_chat.bans import Bans
-from twisted_chat.chat import ChatCore
 from twisted_chat.config import REPEATABLE, OptionKinds, read_config
-from twisted_chat.core import Room
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
 from twisted_chat.logsetup import FORMATS, LEVELS, LogSetup
-from twisted_chat.protocol import ChatFactory
 from twisted_chat.proxy import proxied
 from twisted_chat.reload import Reloader
 from twisted_chat.storage import (
@@ -43,6 +41,7 @@ from twisted_chat.storage import (
     open_login_store,
     parse_db_url,
 )
+from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import CATALOGUES
 
 if TYPE_CHECKING:
@@ -422,16 +421,17 @@ class ChatService(service.MultiService):
 
     def __init__(
         self,
-        chat: ChatCore,
+        parts: Chat,
         store: LoginStore | None,
         db_description: str,
-        limits: Limits | None = None,
         exit_process: bool = False,
     ) -> None:
         super().__init__()
-        self.chat = chat
+        #: The chat's parts (language, room, core, server, renderers).
+        self.parts = parts
+        self.chat = parts.core
         self.store = store
-        self.factory = ChatFactory(chat, limits, batch_writes=True)
+        self.factory = parts.server
         self.db_description = db_description
         self._prune: task.LoopingCall | None = None
         #: Whether this service owns the process (run by ``twistd``): a database that can never
@@ -450,7 +450,8 @@ class ChatService(service.MultiService):
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
-        listener = ListenerService(endpoint, self.factory, description)
+        tcp = ChatTCPFactory(self.parts.server, self.parts.lines)
+        listener = ListenerService(endpoint, tcp, description)
         listener.setServiceParent(self)
         return listener
 
@@ -465,7 +466,8 @@ class ChatService(service.MultiService):
         sessions admitted and shut down by the same factory as the TCP ones)."""
         from twisted_chat.web.resources import make_site
 
-        site = make_site(self.factory, self.chat.texts.lang, origins or [], ping_interval)
+        parts = self.parts
+        site = make_site(parts.server, parts.frames, parts.language, origins or [], ping_interval)
         listener = ListenerService(endpoint, site, description)
         listener.setServiceParent(self)
         return listener
@@ -500,7 +502,7 @@ class ChatService(service.MultiService):
         self.log.info(
             "twisted-chat starting (database {db}, language {lang}, max {clients} clients)",
             db=self.db_description,
-            lang=self.chat.texts.lang,
+            lang=self.parts.language.lang,
             clients=limits.max_clients or "unlimited",
         )
         raise_open_files_limit(limits.max_clients)
@@ -694,7 +696,7 @@ def makeService(options: Options) -> ChatService:
     )
     bans = Bans(BanStore(store.database), reactor)
     cluster = options.get("cluster")
-    room: Any = Room
+    room: Any = local_room
     if cluster is not None:  # only now: without --redis no Redis code is imported
         from twisted_chat.cluster.room import ClusterRoom
 
@@ -702,17 +704,20 @@ def makeService(options: Options) -> ChatService:
             server.stop_with_error(message)
 
         room = functools.partial(ClusterRoom, config=cluster, clock=reactor, on_fatal=on_fatal)
-    chat = ChatCore(
+    parts = assemble(
         CATALOGUES[options["lang"]],
         reactor,
-        store,
-        accounts,
-        batch_notices=True,
-        room=room,
+        limits=options["limits"],
+        logins=store,
+        accounts=accounts,
         bans=bans,
         operators=options["operators"],
+        room=room,
+        gather_notices=True,
+        batch_writes=True,
     )
-    server = ChatService(chat, store, url.describe(), options["limits"], owns_process)
+    chat = parts.core
+    server = ChatService(parts, store, url.describe(), owns_process)
     if options["config"] is not None:
         server.reloader = Reloader(options, server, log_setup)
     if cluster is not None:

@@ -53,16 +53,16 @@ Event = list[Any]
 
 #: Argument types of each event, after its name.
 _SHAPES: Final[dict[str, tuple[type, ...]]] = {
-    "pub": (str, str),
+    "pub": (str, int, str, str),
     "join": (str, str, int),
     "leave": (str, int),
-    "line": (str, str),
+    "private": (str, int, str, str, str),
     "account": (str, str),
     "kick": (str, str, str),
     "mute": (str, int),
     "ban": (str, str, str, str, int, int),
     "unban": (str, str),
-    "notice": (str,),
+    "notice": (str, int, str, dict),
     "bye": (int,),
     "hello": (int,),
 }

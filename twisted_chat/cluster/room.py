@@ -33,7 +33,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import nicknames, wire
+from twisted_chat import nicknames
 from twisted_chat.accounts import Accounts
 from twisted_chat.bans import Ban, Bans
 from twisted_chat.cluster import envelope, scripts
@@ -41,8 +41,9 @@ from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.link import RedisLink
 from twisted_chat.cluster.presence import Changes, Presence
 from twisted_chat.cluster.url import RedisURL
-from twisted_chat.core import ChatSession, Claim, Room
-from twisted_chat.text import Catalogue
+from twisted_chat.events import Event, EventSource, Notice, Private, Public, Text
+from twisted_chat.notices import NoticeGathering
+from twisted_chat.room import Claim, Member, Recipient, Room
 
 #: Most events in one envelope (a busier turn is split into several).
 MAX_EVENTS = 1000
@@ -63,14 +64,12 @@ class ClusterConfig:
 
 
 class RemoteUser:
-    """A user logged in on another node, as the chat core sees it (a :class:`ChatSession`).
+    """A user logged in on another node, as the chat core sees it (a
+    :class:`~twisted_chat.room.Recipient`).
 
-    Delivering to it publishes the encoded lines to that node alone, which hands them to the
-    user's connection: that is how a private message crosses nodes.
+    Delivering to it publishes the event to that node alone, which hands it to the user's
+    connection: that is how a private message crosses nodes.
     """
-
-    host = ""
-    closing = False
 
     def __init__(self, room: ClusterRoom, node: str, nick_key: str, nickname: str) -> None:
         self._room = room
@@ -78,27 +77,14 @@ class RemoteUser:
         self.nick_key = nick_key
         self.nickname: str | None = nickname
 
-    def deliver(self, data: bytes) -> None:
-        """Send ``data`` to the user's node (dropped while Redis is unreachable)."""
-        self._room.send_to(self.node, ["line", self.nick_key, data.decode("utf-8")])
-
-    def logged_in(self, nickname: str) -> None:
-        """Not a local connection: nothing to do."""
-
-    def hold(self) -> None:
-        """Not a local connection: nothing to do."""
-
-    def release(self) -> None:
-        """Not a local connection: nothing to do."""
-
-    def close(self) -> None:
-        """Not a local connection: nothing to do."""
-
-    def abort(self) -> None:
-        """Not a local connection: nothing to do."""
-
-    def disconnect(self, cause: str, text: str | None = None) -> None:
-        """Not a local connection: nothing to do (see :meth:`ClusterRoom.kick`)."""
+    def deliver(self, event: Event) -> None:
+        """Send ``event`` (a private message) to the user's node (dropped while Redis is
+        unreachable)."""
+        if isinstance(event, Private):
+            self._room.send_to(
+                self.node,
+                ["private", event.id, event.time, event.sender, self.nick_key, event.text],
+            )
 
 
 class ClusterRoom(Room):
@@ -108,14 +94,15 @@ class ClusterRoom(Room):
 
     def __init__(
         self,
-        texts: Catalogue,
-        schedule: Callable[[Callable[[], None]], object] | None,
+        events: EventSource,
+        gathering: NoticeGathering | None,
         config: ClusterConfig,
         clock: IReactorTime,
         on_fatal: Callable[[str], None],
         link_factory: Callable[..., RedisLink] = RedisLink,
     ) -> None:
-        super().__init__(texts, schedule)
+        super().__init__(gathering=gathering)
+        self.events = events
         self.config = config
         self.node_id = config.node_id
         self.instance = f"{config.node_id}/{uuid.uuid4().hex[:12]}"
@@ -234,7 +221,7 @@ class ClusterRoom(Room):
             return True
         return self.ready and self.presence.find(nick_key) is not None
 
-    def find(self, nickname: str) -> ChatSession | None:
+    def find(self, nickname: str) -> Recipient | None:
         """The local session, or the :class:`RemoteUser` on another node, of ``nickname``."""
         nick_key = nicknames.key(nickname)
         session = self._users.get(nick_key)
@@ -313,7 +300,7 @@ class ClusterRoom(Room):
         if nick_key not in self._users:
             self._release(nick_key)
 
-    def add(self, session: ChatSession, nickname: str) -> bool:
+    def add(self, session: Member, nickname: str) -> bool:
         """Register a local user and tell the other nodes."""
         if not super().add(session, nickname):
             return False
@@ -323,7 +310,7 @@ class ClusterRoom(Room):
             self._send(self.keys.room, ["join", nick_key, nickname, version])
         return True
 
-    def remove(self, session: ChatSession) -> bool:
+    def remove(self, session: Member) -> bool:
         """Unregister a local user, free its nickname and tell the other nodes."""
         if not super().remove(session):
             return False
@@ -334,11 +321,11 @@ class ClusterRoom(Room):
             self._send(self.keys.room, ["leave", nick_key, version])
         return True
 
-    def say_public(self, sender: ChatSession, text: str) -> None:
-        """Relay ``text`` to this node's users and publish it once for the others."""
-        super().say_public(sender, text)
+    def say(self, event: Public, sender: Member) -> None:
+        """Relay ``event`` to this node's users and publish it once for the others."""
+        super().say(event, sender)
         if self.ready:
-            self._send(self.keys.room, ["pub", sender.nickname or "", text])
+            self._send(self.keys.room, ["pub", event.id, event.time, event.sender, event.text])
 
     # -- moderation: every node -------------------------------------------------------------
 
@@ -377,11 +364,13 @@ class ClusterRoom(Room):
         if self.ready:
             self._send(self.keys.room, ["unban", ban.kind, ban.target])
 
-    def notice_all(self, text: str) -> None:
+    def notice_all(self, event: Event) -> None:
         """The notice to this node's users, and to every other node's."""
-        super().notice_all(text)
-        if self.ready:
-            self._send(self.keys.room, ["notice", text])
+        super().notice_all(event)
+        if self.ready and isinstance(event, Notice):
+            text = event.text
+            args = {name: value for name, value in text.args.items() if isinstance(value, str)}
+            self._send(self.keys.room, ["notice", event.id, event.time, text.key, args])
 
     def _ban_received(self, event: envelope.Event) -> None:
         kind, target, reason, by, created, expires = event[1:]
@@ -409,11 +398,11 @@ class ClusterRoom(Room):
         """Whether both connections to Redis are up (the metrics' ``chat_redis_up``)."""
         return bool(self.link.up)
 
-    def deliver(self, session: ChatSession, data: bytes) -> bool:
-        """Deliver to one session; a user of another node is counted in ``deliveries`` by the
+    def deliver(self, recipient: Recipient, event: Event) -> bool:
+        """Deliver to one user; a user of another node is counted in ``deliveries`` by the
         node that holds it, not here (where it is published)."""
-        delivered = super().deliver(session, data)
-        if delivered and isinstance(session, RemoteUser):
+        delivered = super().deliver(recipient, event)
+        if delivered and isinstance(recipient, RemoteUser):
             self.deliveries -= 1
         return delivered
 
@@ -453,8 +442,9 @@ class ClusterRoom(Room):
             version = self._release(str(nick_key))
             if version is not None:
                 self._send(self.keys.room, ["leave", str(nick_key), version])
-            self.announce_leave(self.texts.left.format(nick=session.nickname))
-            session.deliver(wire.error(self.texts.nick_lost.format(nick=session.nickname)))
+            nickname = session.nickname or ""
+            self.announce(self.events.left(self.name, nickname))
+            session.deliver(self.events.error("nick_lost", nick=nickname))
             session.close()
 
     # -- publishing -------------------------------------------------------------------------
@@ -522,23 +512,26 @@ class ClusterRoom(Room):
         events = message.events
         if len(events) > 1 and self.gather_output is not None:
             self.gather_output()  # one write per recipient for the whole envelope
-        public: list[bytes] = []
+        public: list[Event] = []
         for event in events:
             kind = event[0]
             if kind == "pub":
-                public.append(wire.public(event[1], event[2]))
+                public.append(Public(event[1], event[2], self.name, event[3], event[4]))
                 continue
             if public:
-                self.broadcast(b"".join(public))
+                self.broadcast_many(public)
                 public = []
             if kind == "join":
                 self._changed(self.presence.joined(node, instance, event[1], event[2], event[3]))
             elif kind == "leave":
                 self._changed(self.presence.left(node, instance, event[1], event[2]))
-            elif kind == "line":
-                session = self._users.get(event[1])
-                if session is not None:
-                    self.deliver(session, event[2].encode("utf-8"))
+            elif kind == "private":
+                member = self._users.get(event[4])
+                if member is not None:
+                    private = Private(
+                        event[1], event[2], None, event[3], member.nickname or "", event[5]
+                    )
+                    self.deliver(member, private)
             elif kind == "account":
                 if self.accounts is not None:
                     self.accounts.set_hash(event[1], event[2])
@@ -552,7 +545,8 @@ class ClusterRoom(Room):
                 if self.bans is not None:
                     self.bans.forget(event[1], event[2])
             elif kind == "notice":
-                self.announce(event[1])
+                args = {str(name): str(value) for name, value in event[4].items()}
+                self.broadcast(Notice(event[1], event[2], None, Text(event[3], **args)))
             elif kind == "bye":
                 remote = self.presence.known(node)
                 if remote is not None and remote.instance == instance:
@@ -560,15 +554,15 @@ class ClusterRoom(Room):
             elif kind == "hello":
                 self._fetch(node)
         if public:
-            self.broadcast(b"".join(public))
+            self.broadcast_many(public)
 
     def _changed(self, changes: Changes) -> None:
         """Tell this node's users who joined and left elsewhere; re-read a stale node."""
         if self.ready:
             for nickname in changes.left:
-                self.announce_leave(self.texts.left.format(nick=nickname))
+                self.announce(self.events.left(self.name, nickname))
             for nickname in changes.joined:
-                self.announce_leave(self.texts.joined.format(nick=nickname))
+                self.announce(self.events.joined(self.name, nickname))
         if changes.stale is not None:
             self._fetch(changes.stale)
 

@@ -15,16 +15,19 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.fakes import Clients
+from tests.fakes import Clients, tcp_factory
 from tests.logs import record_logs
-from twisted_chat.chat import ChatCore
+from twisted_chat.assembly import assemble
 from twisted_chat.cluster import envelope, scripts
 from twisted_chat.cluster.room import STARTUP_GRACE, ClusterConfig, ClusterRoom
 from twisted_chat.cluster.scripts import Script
 from twisted_chat.cluster.url import RedisURL
-from twisted_chat.core import Claim
+from twisted_chat.events import EventSource
 from twisted_chat.limits import Limits
-from twisted_chat.protocol import ChatFactory
+from twisted_chat.notices import NoticeGathering
+from twisted_chat.room import Claim
+from twisted_chat.server import ChatServer
+from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import SPANISH
 
 
@@ -97,20 +100,23 @@ class ClusterRoomTests(SynchronousTestCase):
             links.append(FakeLink(*args, **kwargs))
             return links[-1]
 
-        def room(texts: Any, schedule: Any) -> ClusterRoom:
+        def room(events: EventSource, gathering: NoticeGathering | None) -> ClusterRoom:
             return ClusterRoom(
-                texts,
-                schedule,
+                events,
+                gathering,
                 ClusterConfig(RedisURL("127.0.0.1"), "n1", ttl=3, prefix="t:"),
                 self.clock,
                 self.fatal.append,
                 link_factory=link_factory,  # type: ignore[arg-type]
             )
 
-        self.chat = ChatCore(SPANISH, self.clock, room=room)
+        self.parts = assemble(
+            SPANISH, self.clock, room=room, limits=Limits(flood_rate=0, max_per_ip=0)
+        )
+        self.chat = self.parts.core
         self.room: ClusterRoom = self.chat.room  # type: ignore[assignment]
         self.link = links[0]
-        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0))
+        self.factory = tcp_factory(self.parts)
         self.clients = Clients()
         self.room.start()
 
@@ -175,7 +181,7 @@ class ClusterRoomTests(SynchronousTestCase):
         bea.send("cuatro\n")
         self.clock.advance(0)
         self.assertEqual(
-            self.link.events(),
+            [[e[0], *e[3:]] for e in self.link.events()],
             [["pub", "ana", "uno"], ["pub", "ana", "dos"], ["pub", "bea", "cuatro"]],
         )
         self.assertEqual(len(self.link.published), 1)  # one envelope for the whole turn
@@ -192,7 +198,9 @@ class ClusterRoomTests(SynchronousTestCase):
         self.assertEqual(ana.received(), ["* Conectados (2): ana, Bob", "-> *Bob* hola"])
         channel, message = self.link.published[-1]
         self.assertEqual(channel, "t:to:n2")
-        self.assertEqual(message.events, [["line", "bob", "*ana* hola\r\n"]])
+        [event] = message.events
+        self.assertEqual(event[0::3], ["private", "ana"])
+        self.assertEqual(event[4:], ["bob", "hola"])
 
     def test_remote_events_reach_local_users(self) -> None:
         self.link.connect()
@@ -206,9 +214,9 @@ class ClusterRoomTests(SynchronousTestCase):
             self.envelope_from(
                 "n2",
                 ["join", "bob", "Bob", 2],
-                ["pub", "Bob", "hola"],
-                ["pub", "Bob", "<b>dos</b>"],
-                ["line", "ana", "*Bob* psst\r\n"],
+                ["pub", "m1", 1, "Bob", "hola"],
+                ["pub", "m2", 2, "Bob", "<b>dos</b>"],
+                ["private", "m3", 3, "Bob", "ana", "psst"],
                 ["leave", "bob", 3],
             ),
         )
@@ -231,7 +239,7 @@ class ClusterRoomTests(SynchronousTestCase):
         ana.send("ana\n")
         ana.received()
         self.link.on_message(
-            "t:room", envelope.encode("n1", self.room.instance, [["pub", "x", "eco"]])
+            "t:room", envelope.encode("n1", self.room.instance, [["pub", "m", 1, "x", "eco"]])
         )
         self.assertEqual(ana.received(), [])
 
@@ -297,11 +305,12 @@ class ClusterRoomTests(SynchronousTestCase):
         self.assertEqual(len({s.sha for s in scripts.ALL}), len(scripts.ALL))
 
     def test_local_room_claims_at_once(self) -> None:
-        chat = ChatCore(SPANISH, self.clock)
+        chat = assemble(SPANISH, self.clock).core
         self.assertEqual(self.successResultOf(chat.room.claim("ana")), Claim.OK)
 
     def test_an_envelope_of_private_lines_is_one_write_per_recipient(self) -> None:
-        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0), batch_writes=True)
+        server = ChatServer(self.chat, Limits(flood_rate=0, max_per_ip=0), batch_writes=True)
+        self.factory = ChatTCPFactory(server, self.parts.lines)
         self.link.connect()
         self.link.answers["claim"] = 1
         ana = self.connect()
@@ -309,7 +318,7 @@ class ClusterRoomTests(SynchronousTestCase):
         self.clock.advance(1)
         ana.received()
         ana.transport.writes.clear()
-        lines = [["line", "ana", f"*Bob* {i}\r\n"] for i in range(50)]
+        lines = [["private", f"m{i}", i, "Bob", "ana", str(i)] for i in range(50)]
         self.link.on_message("t:to:n1", self.envelope_from("n2", *lines))
         self.clock.advance(0)
         self.assertEqual(len(ana.transport.writes), 1)

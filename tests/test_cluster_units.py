@@ -148,10 +148,10 @@ class EnvelopeTests(SynchronousTestCase):
 
     def test_round_trip(self) -> None:
         events: list[envelope.Event] = [
-            ["pub", "Ana", "hola <b>ñ</b> 🎉"],
+            ["pub", "m1", 1795509000000, "Ana", "hola <b>ñ</b> 🎉"],
             ["join", "bob", "Bob", 3],
             ["leave", "bob", 4],
-            ["line", "ana", "*Bob* hi\r\n"],
+            ["private", "m2", 1795509000000, "Bob", "ana", "hi"],
             ["account", "ana", "$argon2id$..."],
             ["bye", 5],
             ["hello", 1],
@@ -161,14 +161,14 @@ class EnvelopeTests(SynchronousTestCase):
             ["ban", "nick", "bob", "", "ana", 1795509000, 0],
             ["ban", "net", "10.0.0.0/8", "bots", "ana", 1795509000, 1795509600],
             ["unban", "net", "10.0.0.0/8"],
-            ["notice", "Anuncio de ana: hola"],
+            ["notice", "m3", 1795509000000, "announcement", {"by": "ana", "text": "hola"}],
         ]
         decoded = envelope.decode(envelope.encode("n1", "n1/abc", events))
         self.assertEqual((decoded.node, decoded.instance, decoded.events), ("n1", "n1/abc", events))
 
     def test_bytes_accepted(self) -> None:
-        data = envelope.encode("n1", "i", [["pub", "a", "é"]]).encode()
-        self.assertEqual(envelope.decode(data).events, [["pub", "a", "é"]])
+        data = envelope.encode("n1", "i", [["pub", "m", 1, "a", "é"]]).encode()
+        self.assertEqual(envelope.decode(data).events, [["pub", "m", 1, "a", "é"]])
 
     def test_malformed(self) -> None:
         good = {"v": 1, "node": "n", "inst": "i", "events": []}

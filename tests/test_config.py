@@ -29,15 +29,15 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.logs import record_logs
-from twisted_chat.chat import ChatCore
+from twisted_chat.assembly import assemble
 from twisted_chat.config import OptionKinds
 from twisted_chat.limits import Limits
 from twisted_chat.logsetup import LogSetup
 from twisted_chat.logsummary import LogSummary
-from twisted_chat.protocol import ChatFactory
 from twisted_chat.reload import Reloader
+from twisted_chat.server import ChatServer
 from twisted_chat.service import ChatService, Options
-from twisted_chat.text import ENGLISH
+from twisted_chat.text import ENGLISH, SPANISH
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "chat.example.toml"
 #: Option values that are objects built from the others (compared through those).
@@ -280,8 +280,9 @@ class ReloadTests(ConfigFileTestCase):
         self.path = self.write('flood-rate = 10\nmax-per-ip = 16\nlang = "es"\n')
         self.options = self.parse("--config", self.path, "--db", "sqlite::memory:")
         clock = Clock()
-        self.chat = ChatCore(ENGLISH, clock)
-        self.server = ChatService(self.chat, None, "memory", self.options["limits"])
+        self.parts = assemble(SPANISH, clock, limits=self.options["limits"])
+        self.chat = self.parts.core
+        self.server = ChatService(self.parts, None, "memory")
         self.setup = LogSetup("info")
         self.reloader = Reloader(self.options, self.server, self.setup)
         self.events = record_logs(self)
@@ -290,7 +291,7 @@ class ReloadTests(ConfigFileTestCase):
         return [formatEvent(e) for e in self.events.events if e.get("log_source") is self.reloader]
 
     def test_live_settings_change(self) -> None:
-        factory: ChatFactory = self.server.factory
+        factory: ChatServer = self.server.factory
         Path(self.path).write_text(
             'flood-rate = 2\nmax-per-ip = 1\nlang = "en"\noperators = ["Ana"]\n'
             'log-level = "warn"\nport = ["tcp:9"]\n'
@@ -298,8 +299,8 @@ class ReloadTests(ConfigFileTestCase):
         self.assertTrue(self.reloader.reload())
         self.assertEqual(factory.limits, Limits(flood_rate=2, max_per_ip=1))
         self.assertEqual(factory.counter.max_per_ip, 1)
-        self.assertIs(self.chat.texts, ENGLISH)
-        self.assertEqual(self.chat.operators, {"ana"})
+        self.assertIs(self.parts.language.texts, ENGLISH)
+        self.assertEqual(self.chat.operators.keys, {"ana"})
         self.assertEqual(self.setup.level, "warn")
         [reloaded, restart] = self.lines()
         self.assertIn("lang", reloaded)

@@ -5,8 +5,8 @@ password (:class:`Operators` decides). Their commands are a group of the command
 (:class:`~twisted_chat.commands.CommandTable`), flagged ``operator_only``: the dispatcher refuses
 them to everyone else, and ``/ayuda`` lists them to operators only. Every command acts through
 the room (:class:`~twisted_chat.room.Room`), which in a cluster reaches every node; this module
-does not know whether it is clustered. Every operator action is logged at info level with who did what to
-whom, and why.
+does not know whether it is clustered. Every operator action is logged at info level with who did
+what to whom, and why.
 """
 
 from __future__ import annotations

@@ -38,8 +38,9 @@ class Member(Recipient, Protocol):
     """A connection of this process in the room (implemented by
     :class:`~twisted_chat.session.Session`)."""
 
-    #: How this member's transport writes events.
-    renderer: Renderer
+    @property
+    def renderer(self) -> Renderer:
+        """How this member's transport writes events."""
 
     @property
     def host(self) -> str:
@@ -178,11 +179,17 @@ class Room:
         nick_key = nicknames.key(nickname)
         if self._users.get(nick_key) is not member:
             return False
-        del self._users[nick_key]
-        group = self._groups.get(member.renderer)
-        if group is not None:
-            group.pop(member, None)
+        self._drop(nick_key)
         return True
+
+    def _drop(self, nick_key: str) -> Member | None:
+        """Take the member of ``nick_key`` out of the room, whatever its nickname says now."""
+        member = self._users.pop(nick_key, None)
+        if member is not None:
+            group = self._groups.get(member.renderer)
+            if group is not None:
+                group.pop(member, None)
+        return member
 
     # -- delivery ---------------------------------------------------------------------------
 

@@ -431,7 +431,10 @@ class ChatService(service.MultiService):
         self.parts = parts
         self.chat = parts.core
         self.store = store
+        #: The server that admits every transport's sessions.
         self.factory = parts.server
+        #: The factory of every ``--port`` listener (protocol v1 over TCP).
+        self.tcp = ChatTCPFactory(parts.server, parts.lines)
         self.db_description = db_description
         self._prune: task.LoopingCall | None = None
         #: Whether this service owns the process (run by ``twistd``): a database that can never
@@ -450,8 +453,7 @@ class ChatService(service.MultiService):
 
     def add_listener(self, endpoint: IStreamServerEndpoint, description: str) -> ListenerService:
         """Listen on ``endpoint`` while the service runs."""
-        tcp = ChatTCPFactory(self.parts.server, self.parts.lines)
-        listener = ListenerService(endpoint, tcp, description)
+        listener = ListenerService(endpoint, self.tcp, description)
         listener.setServiceParent(self)
         return listener
 

@@ -438,7 +438,7 @@ class ClusterRoom(Room):
             )
             # Not ours any more: the release frees nothing of the other holder's (it checks
             # the claim's holder) but takes the user out of this node's list, for everyone.
-            del self._users[str(nick_key)]
+            self._drop(str(nick_key))
             version = self._release(str(nick_key))
             if version is not None:
                 self._send(self.keys.room, ["leave", str(nick_key), version])

@@ -22,7 +22,7 @@ from twisted_chat import nicknames
 from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.bans import Bans
 from twisted_chat.commands import CommandTable
-from twisted_chat.events import EventSource, Text
+from twisted_chat.events import Error, EventSource, Text
 from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.logsummary import LogSummary
 from twisted_chat.operators import Operators, remaining
@@ -155,29 +155,16 @@ class ChatCore:
         one, so every nickname line is refused with a try-again line (never an impostor).
         """
         started = self.clock.seconds()
-        accounts = self.accounts
-        bans = self.bans
-        if (accounts is not None and not accounts.loaded) or (bans is not None and not bans.loaded):
-            session.deliver(self.events.error("starting_up"))
-            return
-        if bans is not None and bans.address_ban(session.host) is not None:
-            session.disconnect("banned", Text("banned"))  # banned since it connected
+        if not self._may_log_in(session):
             return
         word, rest = split_first_word(raw.strip(" \t"))
         password = rest.strip(" \t") or None
         nickname = nicknames.normalize(word)
-        if not nicknames.is_valid(nickname):
-            session.deliver(self.events.error("nick_invalid"))
+        refusal = self._nickname_refusal(nickname)
+        if refusal is not None:
+            session.deliver(refusal)
             return
-        ban = bans.nick_ban(nickname) if bans is not None else None
-        if ban is not None:
-            until = until_text(ban.expires_at)
-            session.deliver(self.events.error("nick_banned", nick=nickname, until=until))
-            return
-        nick_key = nicknames.key(nickname)
-        if nickname in self.room or nick_key in self._checking:
-            session.deliver(self.events.error("nick_taken", nick=nickname))
-            return
+        accounts = self.accounts
         if password is None:
             if accounts is not None and accounts.is_registered(nickname):
                 session.deliver(self.events.error("password_needed", nick=nickname))
@@ -187,6 +174,45 @@ class ChatCore:
         if accounts is None:  # no accounts at all: a password can never be right
             session.deliver(self.events.error("login_refused"))
             return
+        self._check_password(session, nickname, password, started, accounts)
+
+    def _may_log_in(self, session: ChatSession) -> bool:
+        """Whether nickname lines are taken now: not before the registered nicknames and the
+        bans are loaded (the try-again line), not from an address banned since it connected."""
+        accounts = self.accounts
+        bans = self.bans
+        if (accounts is not None and not accounts.loaded) or (bans is not None and not bans.loaded):
+            session.deliver(self.events.error("starting_up"))
+            return False
+        if bans is not None and bans.address_ban(session.host) is not None:
+            session.disconnect("banned", Text("banned"))  # banned since it connected
+            return False
+        return True
+
+    def _nickname_refusal(self, nickname: str) -> Error | None:
+        """Why nobody may log in as ``nickname`` now (an invalid, banned or taken nickname),
+        or ``None``."""
+        if not nicknames.is_valid(nickname):
+            return self.events.error("nick_invalid")
+        ban = self.bans.nick_ban(nickname) if self.bans is not None else None
+        if ban is not None:
+            until = until_text(ban.expires_at)
+            return self.events.error("nick_banned", nick=nickname, until=until)
+        if nickname in self.room or nicknames.key(nickname) in self._checking:
+            return self.events.error("nick_taken", nick=nickname)
+        return None
+
+    def _check_password(
+        self,
+        session: ChatSession,
+        nickname: str,
+        password: str,
+        started: float,
+        accounts: Accounts,
+    ) -> None:
+        """Check ``password`` in a thread; meanwhile the session is held and the nickname is
+        taken. Then claim it, or give the one error."""
+        nick_key = nicknames.key(nickname)
         self._checking[nick_key] = session
         session.hold()
 

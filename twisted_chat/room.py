@@ -297,19 +297,11 @@ class Room:
         for renderer, group in list(self._groups.items()):
             if not group:
                 continue
-            parts = [renderer.render(event) for event in events]
-            everything = b"".join(parts)
-            tails: dict[int, bytes] = {}
+            rendered = _Tails([renderer.render(event) for event in events])
             for member in list(group):
-                index = joined.get(member)
-                if index is None:
-                    data = everything
-                else:
-                    data = tails.get(index, b"")
-                    if index not in tails:
-                        data = tails[index] = b"".join(parts[index + 1 :])
-                    if not data:
-                        continue
+                data = rendered.after(joined.get(member))
+                if not data:
+                    continue
                 try:
                     member.send(data)
                 except Exception:
@@ -393,6 +385,24 @@ class Room:
     def notice_all(self, event: Event) -> None:
         """``event`` (a notice) to every user of the chat (in a cluster, of every node)."""
         self.broadcast(event)
+
+
+class _Tails:
+    """The rendered notices of one flush, whole or from some index on, each joined once."""
+
+    __slots__ = ("_parts", "_tails")
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self._parts = parts
+        self._tails: dict[int | None, bytes] = {}
+
+    def after(self, index: int | None) -> bytes:
+        """The notices after ``index`` (all of them for ``None``: a member from before)."""
+        data = self._tails.get(index)
+        if data is None:
+            start = 0 if index is None else index + 1
+            data = self._tails[index] = b"".join(self._parts[start:])
+        return data
 
 
 def format_time(seconds: float) -> str:

@@ -34,7 +34,8 @@ from twisted.python.failure import Failure
 
 from tests.waits import DB_TIMEOUT, TIMEOUT, get_reactor, wait, wait_until
 from twisted_chat.protocol import ChatFactory, ChatProtocol
-from twisted_chat.service import ChatService, Options, makeService
+from twisted_chat.service import ChatService
+from twisted_chat.tap import Options, makeService
 from twisted_chat.text import Catalogue
 
 #: The ``* `` line that follows the welcome: first visit, or the previous connection time.

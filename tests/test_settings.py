@@ -1,7 +1,8 @@
-"""Unit tests of the option declarations (:mod:`twisted_chat.settings`).
+"""Unit tests of the option declarations (:mod:`twisted_chat.settings`) and of the reloader's
+registry (:mod:`twisted_chat.reload`).
 
-Every option is declared once; the README's option table, ``docs/chat.example.toml`` and the
-restart list of ``docs/OPERATIONS.md`` must say what the declarations say.
+Every option is declared once; ``--help``, the README's option table, ``docs/chat.example.toml``
+and the restart list of ``docs/OPERATIONS.md`` must say what the declarations say.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.logs import record_logs
 from twisted_chat.limits import Limits
+from twisted_chat.reload import Reloader
 from twisted_chat.settings import (
     OPTIONS,
     ChatSettings,
@@ -28,6 +31,7 @@ from twisted_chat.settings import (
     validate,
 )
 from twisted_chat.storage.url import SqliteURL
+from twisted_chat.tap import Options
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -79,6 +83,31 @@ class DeclarationTests(SynchronousTestCase):
     def test_defaults_make_the_default_settings(self) -> None:
         self.assertEqual(validate({}), Settings())
         self.assertEqual(validate({}).limits, Limits())
+
+
+class HelpTests(SynchronousTestCase):
+    """``twistd chat --help`` (the usage text of :class:`Options`)."""
+
+    def test_every_option_with_its_help_and_default(self) -> None:
+        usage = Options().getUsage()
+        text = words(usage)
+        for option in OPTIONS:
+            with self.subTest(option=option.name):
+                spelled = f"--{option.flag}="
+                if option.short is not None:
+                    spelled = f"-{option.short}, {spelled}"
+                self.assertIn(spelled, usage)
+                if option.repeatable or option.default is None:
+                    self.assertIn(words(option.help), text)
+                    self.assertNotIn(f"{words(option.help)} [default:", text)
+                else:
+                    self.assertIn(f"{words(option.help)} [default: {option.default}]", text)
+
+    def test_no_other_option(self) -> None:
+        listed = set(re.findall(r"--([a-z][a-z-]*)", Options().getUsage()))
+        declared = {option.flag for option in OPTIONS}
+        # Names mentioned inside help texts (--max-per-ip, --port...) are declared ones too.
+        self.assertEqual(listed - declared, {"help", "version"})
 
 
 class ReadmeTests(SynchronousTestCase):
@@ -207,3 +236,64 @@ class ValidateTests(SynchronousTestCase):
         self.assertEqual(kept.database, DatabaseSettings(queue=5))
         self.assertEqual(kept.chat, ChatSettings(lang="en"))
         self.assertEqual(kept.web, WebSettings())
+
+
+class ReloaderTests(SynchronousTestCase):
+    """The registry: each changed section to its callbacks, and nothing else."""
+
+    def setUp(self) -> None:
+        self.next = Settings()
+        self.reloader = Reloader(Settings(), lambda: self.next, "chat.toml")
+        self.heard: list[tuple[str, Any]] = []
+        self.reloader.register(Limits, lambda limits: self.heard.append(("limits", limits)))
+        self.reloader.register(ChatSettings, lambda chat: self.heard.append(("chat", chat)))
+        self.reloader.register(ChatSettings, lambda chat: self.heard.append(("web", chat.lang)))
+        self.reloader.register(WebSettings, lambda web: self.heard.append(("web ping", web)))
+        self.events = record_logs(self)
+
+    def lines(self) -> list[str]:
+        from twisted.logger import formatEvent
+
+        return [formatEvent(e) for e in self.events.events if e.get("log_source") is self.reloader]
+
+    def test_nothing_changed(self) -> None:
+        self.assertTrue(self.reloader.reload())
+        self.assertEqual(self.heard, [])
+        self.assertEqual(self.lines(), ["Configuration reloaded from chat.toml: no change applied"])
+
+    def test_each_changed_section_to_its_callbacks(self) -> None:
+        self.next = Settings(chat=ChatSettings(lang="en"), web=WebSettings(ping=5.0))
+        self.assertTrue(self.reloader.reload())
+        self.assertEqual(
+            self.heard, [("chat", ChatSettings(lang="en")), ("web", "en")]
+        )  # the web section's change needs a restart: not handed
+        self.assertEqual(
+            self.lines(),
+            [
+                "Configuration reloaded from chat.toml: lang changed",
+                "Configuration: web-ping changed in chat.toml but only take effect after a "
+                "restart; still running with the old values",
+            ],
+        )
+        self.assertEqual(self.reloader.settings.web, WebSettings())
+        self.assertEqual(self.reloader.settings.chat, ChatSettings(lang="en"))
+
+    def test_a_failing_callback_does_not_stop_the_others(self) -> None:
+        def fail(limits: Limits) -> None:
+            raise RuntimeError("no")
+
+        reloader = Reloader(Settings(), lambda: Settings(limits=Limits(sendq=5)))
+        heard: list[Limits] = []
+        reloader.register(Limits, fail)
+        reloader.register(Limits, heard.append)
+        self.assertTrue(reloader.reload())
+        self.assertEqual(heard, [Limits(sendq=5)])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_bad_settings_change_nothing(self) -> None:
+        def bad() -> Settings:
+            raise UsageError("bad --flood-rate '-1': must be at least 0")
+
+        reloader = Reloader(Settings(), bad)
+        self.assertFalse(reloader.reload())
+        self.assertEqual(reloader.settings, Settings())

@@ -169,10 +169,10 @@ def test_sqlite_does_not_need_the_mysql_driver(tmp_path: Path) -> None:
     check = (
         "import sys\n"
         "sys.modules['MySQLdb'] = None\n"
-        "from twisted_chat.service import Options\n"
+        "from twisted_chat.tap import Options\n"
         "options = Options()\n"
         "options.parseOptions(['--db', 'sqlite:chat.sqlite3'])\n"
-        "print(options['db_url'])\n"
+        "print(options.settings.database.url)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", check],

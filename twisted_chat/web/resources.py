@@ -121,22 +121,47 @@ class OriginCheckedWebSocket(WebSocketResource):
         return super().render_GET(request)
 
 
+class IndexPage(StaticFile):
+    """``/``: the client's page, its ``<html lang>`` the server's language."""
+
+    def __init__(self, template: str, lang: str) -> None:
+        self.template = template
+        super().__init__(self._body(lang), STATIC_FILES[b""][1])
+
+    def _body(self, lang: str) -> bytes:
+        return self.template.replace('<html lang="es">', f'<html lang="{lang}">', 1).encode()
+
+    def use_lang(self, lang: str) -> None:
+        """Serve the page in ``lang`` from now on (a reload changed the language)."""
+        self.body = self._body(lang)
+
+
+class ChatSite(server.Site):
+    """The site of ``--web``, whose page follows the server's language."""
+
+    def __init__(self, root: resource.Resource, index: IndexPage) -> None:
+        super().__init__(root, timeout=HTTP_TIMEOUT)
+        self.index = index
+        self.noisy = False
+        self.displayTracebacks = False
+
+    def use_lang(self, lang: str) -> None:
+        """Serve the page in ``lang`` from now on."""
+        self.index.use_lang(lang)
+
+
 def make_site(
     chat_server: ChatFactory,
     lang: str,
     allowed_origins: Iterable[str] = (),
     ping_interval: float = DEFAULT_PING_INTERVAL,
-) -> server.Site:
+) -> ChatSite:
     """The site of ``--web``: the client at ``/`` (in ``lang``), the WebSocket at ``/ws``."""
     root = resource.Resource()
+    index = IndexPage(static_text(STATIC_FILES[b""][0]), lang)
     for segment, (name, content_type) in STATIC_FILES.items():
-        text = static_text(name)
-        if name == "index.html":
-            text = text.replace('<html lang="es">', f'<html lang="{lang}">', 1)
-        root.putChild(segment, StaticFile(text.encode("utf-8"), content_type))
+        page = index if segment == b"" else StaticFile(static_text(name).encode(), content_type)
+        root.putChild(segment, page)
     factory = ChatWebSocketFactory(chat_server, ping_interval)
     root.putChild(b"ws", OriginCheckedWebSocket(factory, allowed_origins))
-    site = server.Site(root, timeout=HTTP_TIMEOUT)
-    site.noisy = False
-    site.displayTracebacks = False
-    return site
+    return ChatSite(root, index)

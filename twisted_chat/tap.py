@@ -6,25 +6,18 @@ The options themselves are declared in :mod:`twisted_chat.settings`; the service
 
 from __future__ import annotations
 
-import functools
 import getopt
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import threads
 from twisted.python import usage
 
-from twisted_chat import nicknames
-from twisted_chat.accounts import Accounts
-from twisted_chat.bans import Bans
-from twisted_chat.chat import ChatCore
 from twisted_chat.config import OptionKinds, read_config
-from twisted_chat.core import Room
-from twisted_chat.limits import Limits
 from twisted_chat.logsetup import LogSetup
+from twisted_chat.process import OwnedProcess
 from twisted_chat.reload import Reloader
-from twisted_chat.service import ChatService
+from twisted_chat.service import ChatService, build_chat
 from twisted_chat.settings import (
     BY_NAME,
     OPTIONS,
@@ -37,8 +30,7 @@ from twisted_chat.settings import (
     server_endpoint,
     validate,
 )
-from twisted_chat.storage import AccountStore, BanStore, open_login_store
-from twisted_chat.text import CATALOGUES
+from twisted_chat.storage import open_login_store
 
 
 @declared_options
@@ -113,85 +105,47 @@ def makeService(options: Options) -> ChatService:
     settings = options.settings
     reloader = Reloader(settings, lambda: options.reparsed().settings, options["config"])
     # Run by twistd (whose options are the parent of ours), the service owns the process.
-    owns_process = options.parent is not None
-    if owns_process:  # twistd begins logging after this: filter and format what it shows
+    process = None
+    if options.parent is not None:
+        process = OwnedProcess(reactor)
+        # twistd begins logging after this: filter and format what it shows.
         log_setup = LogSetup(settings.log.level, settings.log.format)
         log_setup.install()
         reloader.register(LogSettings, lambda log: log_setup.set_level(log.level))
     url = settings.database.url
     store = open_login_store(url, reactor, settings.database.queue)
 
-    def use_queue_bound(section: DatabaseSettings) -> None:
-        store.queue_limit = max(1, section.queue)
+    def on_fatal(message: str) -> None:
+        server.stop_with_error(message)
 
-    reloader.register(DatabaseSettings, use_queue_bound)
-    accounts = Accounts(
-        AccountStore(store.database),
-        reactor,
-        functools.partial(threads.deferToThreadPool, reactor, reactor.getThreadPool()),
-    )
-    bans = Bans(BanStore(store.database), reactor)
-    cluster = settings.cluster
-    room: Any = Room
-    if cluster is not None:  # only now: without --redis no Redis code is imported
-        from twisted_chat.cluster.room import ClusterConfig, ClusterRoom
-
-        def on_fatal(message: str) -> None:
-            server.stop_with_error(message)
-
-        config = ClusterConfig(cluster.url, cluster.node_id, cluster.ttl, cluster.prefix)
-        room = functools.partial(ClusterRoom, config=config, clock=reactor, on_fatal=on_fatal)
-    chat = ChatCore(
-        CATALOGUES[settings.chat.lang],
-        reactor,
-        store,
-        accounts,
-        batch_notices=True,
-        room=room,
-        bans=bans,
-        operators=settings.chat.operators,
-    )
-
-    def use_chat_settings(section: ChatSettings) -> None:
-        texts = CATALOGUES[section.lang]
-        if texts is not chat.texts:
-            chat.use_texts(texts)
-        chat.operators = operator_keys(section.operators)
-
-    reloader.register(ChatSettings, use_chat_settings)
-    server = ChatService(chat, store, url.describe(), settings.limits, owns_process)
-    reloader.register(Limits, server.factory.use_limits)
-    if options["config"] is not None:
-        server.reloader = reloader
-    if cluster is not None:
+    chat = build_chat(settings, reactor, store, reloader, on_fatal)
+    sighup = reloader.reload if options["config"] is not None else None
+    server = ChatService(chat, store, url.describe(), process, sighup)
+    server.reloader = reloader
+    if server.storage is not None:
+        storage = server.storage
+        reloader.register(DatabaseSettings, lambda db: storage.use_queue_bound(db.queue))
+    if chat.cluster is not None:
         from twisted_chat.cluster.service import ClusterService
 
-        chat.room.attach_accounts(accounts)  # type: ignore[attr-defined]
-        chat.room.attach_bans(bans)  # type: ignore[attr-defined]
-        ClusterService(chat.room).setServiceParent(server)  # type: ignore[arg-type]
+        server.add_serving(ClusterService(chat.cluster))
 
     def endpoint(description: str, option: str) -> Any:
         return server_endpoint(description, settings.listeners.backlog, option, reactor)
 
     for description in settings.listeners.ports:
-        server.add_listener(endpoint(description, "port"), description)
+        server.add_listener(endpoint(description, "port"), chat.server, description)
     web = settings.web
     for description in web.listeners:
-        site = server.add_web_listener(
-            endpoint(description, "web"), description, list(web.origins), web.ping
-        )
+        from twisted_chat.web.resources import make_site
+
+        site = make_site(chat.server, settings.chat.lang, web.origins, web.ping)
         reloader.register(ChatSettings, _following_lang(site.use_lang))
+        server.add_listener(endpoint(description, "web"), site, description)
     if settings.metrics.endpoint is not None:
         description = settings.metrics.endpoint
-        server.add_metrics_listener(
-            endpoint(description, "metrics"), description, chat.room if cluster else None
-        )
+        server.add_metrics_listener(endpoint(description, "metrics"), description)
     return server
-
-
-def operator_keys(names: Sequence[str]) -> frozenset[str]:
-    """The nickname keys of the ``--operator`` nicknames."""
-    return frozenset(nicknames.key(nicknames.normalize(name)) for name in names)
 
 
 def _following_lang(use_lang: Callable[[str], None]) -> Callable[[ChatSettings], None]:

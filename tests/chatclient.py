@@ -33,7 +33,8 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from tests.waits import DB_TIMEOUT, TIMEOUT, get_reactor, wait, wait_until
-from twisted_chat.service import ChatService, Options, makeService
+from twisted_chat.service import ChatService
+from twisted_chat.tap import Options, makeService
 from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 from twisted_chat.text import Catalogue
 
@@ -297,7 +298,7 @@ class ChatServer:
         self.port = port
         self.db = db
         self.directory = directory
-        self.texts: Catalogue = service.parts.language.texts
+        self.texts: Catalogue = service.parts.chat.language.texts
         self.clients: list[ChatClient] = []
         self._observer = observer
         self._stopped = False
@@ -444,7 +445,7 @@ async def start_server(
     options = Options()
     options.parseOptions(server_arguments(db, extra_args, relax))
     service = makeService(options)
-    observer = _FactoryObserver(service.tcp)
+    observer = _FactoryObserver(service.parts.tcp)
     service.startService()
     try:
         ports: list[int] = []

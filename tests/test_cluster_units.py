@@ -18,7 +18,7 @@ from twisted_chat.cluster import envelope
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.url import BadRedisURL, RedisURL, parse_redis_url
-from twisted_chat.service import Options
+from twisted_chat.tap import Options
 
 
 def parse(*args: str) -> Options:
@@ -80,10 +80,11 @@ class ClusterOptionsTests(SynchronousTestCase):
     """The cluster options of ``twistd chat``."""
 
     def test_off_by_default(self) -> None:
-        self.assertIsNone(parse()["cluster"])
+        self.assertIsNone(parse().settings.cluster)
 
     def test_defaults(self) -> None:
-        config = parse("--redis", "redis://127.0.0.1")["cluster"]
+        config = parse("--redis", "redis://127.0.0.1").settings.cluster
+        assert config is not None
         self.assertEqual((config.ttl, config.prefix), (10.0, "chat:"))
         self.assertTrue(config.node_id)
 
@@ -97,7 +98,8 @@ class ClusterOptionsTests(SynchronousTestCase):
             "3",
             "--redis-prefix",
             "prod:",
-        )["cluster"]
+        ).settings.cluster
+        assert config is not None
         self.assertEqual(
             (config.url.port, config.url.db, config.node_id, config.ttl, config.prefix),
             (7000, 2, "web-1.eu", 3.0, "prod:"),
@@ -121,7 +123,7 @@ class ClusterOptionsTests(SynchronousTestCase):
 
     def test_no_redis_code_imported_without_redis(self) -> None:
         code = (
-            "import sys; from twisted_chat.service import Options, makeService; "
+            "import sys; from twisted_chat.tap import Options, makeService; "
             "o = Options(); o.parseOptions(['--db', 'sqlite::memory:']); makeService(o); "
             "print(sorted(m for m in sys.modules if 'redis' in m or 'cluster' in m))"
         )

@@ -50,7 +50,7 @@ from twisted_chat.limits import (
     parse_exempt,
 )
 from twisted_chat.server import ChatServer
-from twisted_chat.service import Options
+from twisted_chat.tap import Options
 from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import SPANISH
 
@@ -1051,7 +1051,7 @@ class LimitOptionsTests(SynchronousTestCase):
         options = parse()
         for name, value in self.DEFAULTS.items():
             self.assertEqual(options[name], value, name)
-        limits = options["limits"]
+        limits = options.settings.limits
         self.assertEqual(limits.sendq, 1_048_576)
         self.assertEqual(limits.max_strikes, 10)
         self.assertEqual(limits.flood_rate, 10)
@@ -1065,7 +1065,7 @@ class LimitOptionsTests(SynchronousTestCase):
         )
         self.assertEqual(limits.login_timeout, 60)
         self.assertEqual(limits.idle_timeout, 0)
-        self.assertEqual(options["db_queue"], 100_000)
+        self.assertEqual(options.settings.database.queue, 100_000)
         self.assertEqual(limits, Limits())
 
     def test_values(self) -> None:
@@ -1082,7 +1082,7 @@ class LimitOptionsTests(SynchronousTestCase):
             "--db-queue=50",
         )
         self.assertEqual(
-            options["limits"],
+            options.settings.limits,
             Limits(
                 sendq=4096,
                 max_strikes=3,
@@ -1095,7 +1095,7 @@ class LimitOptionsTests(SynchronousTestCase):
                 idle_timeout=300,
             ),
         )
-        self.assertEqual(options["db_queue"], 50)
+        self.assertEqual(options.settings.database.queue, 50)
 
     def test_zero_turns_off(self) -> None:
         limits = parse(
@@ -1106,7 +1106,7 @@ class LimitOptionsTests(SynchronousTestCase):
             "--max-per-ip=0",
             "--login-timeout=0",
             "--idle-timeout=0",
-        )["limits"]
+        ).settings.limits
         self.assertEqual(
             (
                 limits.max_strikes,
@@ -1121,7 +1121,7 @@ class LimitOptionsTests(SynchronousTestCase):
         )
 
     def test_exempt_adds_to_the_default(self) -> None:
-        limits = parse("--exempt", "10.0.0.0/8", "--exempt", "2001:db8::/32")["limits"]
+        limits = parse("--exempt", "10.0.0.0/8", "--exempt", "2001:db8::/32").settings.limits
         self.assertEqual(
             limits.exempt,
             tuple(
@@ -1131,9 +1131,9 @@ class LimitOptionsTests(SynchronousTestCase):
         )
 
     def test_exempt_none_removes_the_default(self) -> None:
-        self.assertEqual(parse("--exempt", "none")["limits"].exempt, ())
+        self.assertEqual(parse("--exempt", "none").settings.limits.exempt, ())
         self.assertEqual(
-            parse("--exempt", "none", "--exempt", "10.0.0.0/8")["limits"].exempt,
+            parse("--exempt", "none", "--exempt", "10.0.0.0/8").settings.limits.exempt,
             (ipaddress.ip_network("10.0.0.0/8"),),
         )
 
@@ -1162,7 +1162,7 @@ class LimitOptionsTests(SynchronousTestCase):
 
 
 class UseLimitsTests(LimitsTestCase):
-    """``ChatFactory.use_limits``: new and open connections get the new limits."""
+    """``ChatServer.use_limits``: new and open connections get the new limits."""
 
     limits = Limits(flood_rate=0, max_per_ip=2, login_timeout=0, max_strikes=0)
 

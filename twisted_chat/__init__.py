@@ -8,7 +8,9 @@ Layers, each importing only the ones below it:
   commands), with no sockets and no SQL;
 - :mod:`twisted_chat.storage`: the ``clientes`` table behind ``adbapi``;
 - :mod:`twisted_chat.protocol`: the per-connection ``LineReceiver`` and its factory;
-- :mod:`twisted_chat.service`: ``twistd chat`` options and service wiring.
+- :mod:`twisted_chat.settings`: every option declared once, checked into typed settings;
+- :mod:`twisted_chat.service` and :mod:`twisted_chat.process`: the service tree and the process;
+- :mod:`twisted_chat.tap`: ``twistd chat``'s options and ``makeService``.
 """
 
 __version__ = "1.0.0"

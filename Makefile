@@ -33,16 +33,19 @@ run: $(BIN)/twistd $(if $(filter mysql% mariadb%,$(DB)),$(VENV)/.mysql-deps)
 	$(BIN)/twistd -n --pidfile= chat --port tcp:$(PORT):interface=$(HOST) --db '$(DB)' \
 	  $(if $(WEB),--web $(WEB))
 
-## Lint, type-check, then run the whole test suite (MySQL tests against a real MariaDB).
+## Lint, check the layers, type-check, then run the whole test suite (MySQL tests against a
+## real MariaDB).
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.test-deps
 	$(BIN)/mypy

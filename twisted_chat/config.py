@@ -85,28 +85,37 @@ def check_table(path: str, table: Mapping[str, Any], kinds: OptionKinds) -> dict
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:
-            hint = difflib.get_close_matches(key, sorted(known), n=1)
-            if key in kinds.not_in_file:
-                message = "unknown key: not allowed in a configuration file"
-            else:
-                message = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            raise config_error(path, key, message)
-        if key in kinds.repeatable:
-            if not isinstance(value, list):
-                raise _wrong_type(path, key, "a list of strings", value)
-            for item in value:
-                if not isinstance(item, str):
-                    raise _wrong_type(path, key, "a list of strings", item, "an item is ")
-            values[key] = list(value)
-        elif key in kinds.numbers:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _wrong_type(path, key, "a number", value)
-            values[key] = str(value)
-        else:
-            if not isinstance(value, str):
-                raise _wrong_type(path, key, "a string", value)
-            values[key] = value
+            raise _unknown_key(path, key, known, kinds)
+        values[key] = _checked_value(path, key, value, kinds)
     return values
+
+
+def _unknown_key(path: str, key: str, known: set[str], kinds: OptionKinds) -> UsageError:
+    if key in kinds.not_in_file:
+        return config_error(path, key, "unknown key: not allowed in a configuration file")
+    hint = difflib.get_close_matches(key, sorted(known), n=1)
+    return config_error(
+        path, key, "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+    )
+
+
+def _checked_value(path: str, key: str, value: object, kinds: OptionKinds) -> str | list[str]:
+    """``value`` of ``key`` as the command line would give it (a string, or a list of them for
+    a repeatable option); a usage error if it has the wrong type."""
+    if key in kinds.repeatable:
+        if not isinstance(value, list):
+            raise _wrong_type(path, key, "a list of strings", value)
+        for item in value:
+            if not isinstance(item, str):
+                raise _wrong_type(path, key, "a list of strings", item, "an item is ")
+        return list(value)
+    if key in kinds.numbers:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _wrong_type(path, key, "a number", value)
+        return str(value)
+    if not isinstance(value, str):
+        raise _wrong_type(path, key, "a string", value)
+    return value
 
 
 def _wrong_type(path: str, key: str, wanted: str, value: object, what: str = "") -> UsageError:

@@ -1,11 +1,11 @@
 """One client's session, whatever carries it: the per-connection policy, shared by every transport.
 
 A :class:`Session` is what the chat core sees of a connection (it implements
-:class:`~twisted_chat.core.ChatSession`). It holds everything per connection that is policy and
+:class:`~twisted_chat.room.ChatSession`). It holds everything per connection that is policy and
 not framing: admission by the server, strikes for bad lines, flood control, the login and idle
 timers, the send-queue limit, and holding lines back while a password is checked. It reaches its
 transport only through the small :class:`SessionTransport` interface (write encoded lines, close,
-abort, pause, resume), so the TCP line protocol (:mod:`twisted_chat.protocol`) and the WebSocket
+abort, pause, resume), so the TCP line protocol (:mod:`twisted_chat.tcp`) and the WebSocket
 protocol (:mod:`twisted_chat.web`) are thin adapters over it, as ``twisted.words.service`` keeps
 its protocols thin over one chat.
 
@@ -79,7 +79,7 @@ class SessionTransport(Protocol):
 
 class Admission(Protocol):
     """The server that counts connections (implemented by
-    :class:`~twisted_chat.protocol.ChatFactory`, shared by every transport)."""
+    :class:`~twisted_chat.server.ChatServer`, shared by every transport)."""
 
     def admit(self, session: Session) -> str | None:
         """Count a new connection, or say why it is refused (a catalogue entry name)."""
@@ -89,7 +89,7 @@ class Admission(Protocol):
 
 
 class Gathering(Protocol):
-    """The server's output gatherer (a :class:`~twisted_chat.protocol.WriteBatcher`): while it
+    """The server's output gatherer (a :class:`~twisted_chat.server.WriteBatcher`): while it
     is gathering, sessions keep their output and it calls :meth:`Session.flush_output` on each
     at the end of the reactor turn, so a busy turn costs one write per connection."""
 

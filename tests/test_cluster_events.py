@@ -1,5 +1,5 @@
-"""Unit tests of what crosses Redis: every cluster event's JSON form both ways, and the
-malformed forms each refuses."""
+"""Unit tests of what crosses Redis: every cluster event's JSON form both ways, the malformed
+forms each refuses, and the version-2 envelope around them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_chat.bans import Ban
+from twisted_chat.cluster import envelope
+from twisted_chat.cluster.envelope import Origin, UnknownVersion
 from twisted_chat.cluster.events import (
     EVENTS,
     AccountChanged,
@@ -176,3 +178,65 @@ class EventTests(SynchronousTestCase):
         for raw in bad:
             with self.subTest(raw=raw), self.assertRaises(EventError):
                 decode(raw)
+
+
+class EnvelopeTests(SynchronousTestCase):
+    """The versioned JSON envelope between nodes."""
+
+    origin = Origin("n1", "n1/abc")
+
+    def test_round_trip(self) -> None:
+        decoded = envelope.decode(envelope.encode(self.origin, SAMPLES))
+        self.assertEqual(decoded.origin, self.origin)
+        self.assertEqual([e.to_wire() for e in decoded.events], [e.to_wire() for e in SAMPLES])
+
+    def test_version_2(self) -> None:
+        self.assertEqual(envelope.VERSION, 2)
+        self.assertEqual(json.loads(envelope.encode(self.origin, []))["v"], 2)
+
+    def test_bytes_accepted(self) -> None:
+        data = envelope.encode(self.origin, SAMPLES[:1]).encode()
+        self.assertEqual(envelope.decode(data).events[0].to_wire(), SAMPLES[0].to_wire())
+
+    def test_own_prefix(self) -> None:
+        prefix = envelope.own_prefix(self.origin)
+        self.assertTrue(envelope.encode(self.origin, SAMPLES).startswith(prefix))
+        self.assertTrue(envelope.encode(self.origin, []).startswith(prefix))
+        for other in (Origin("n1", "n1/abd"), Origin("n2", "n1/abc"), Origin("n", "n1/abc")):
+            self.assertFalse(envelope.encode(other, SAMPLES).startswith(prefix))
+
+    def test_other_versions(self) -> None:
+        for version in (1, 3, 0, -1):
+            message = {"v": version, "node": "n", "inst": "i", "events": [["whatever"]]}
+            with self.subTest(version=version), self.assertRaises(UnknownVersion) as caught:
+                envelope.decode(json.dumps(message))
+            self.assertEqual(caught.exception.version, version)
+            self.assertIsInstance(caught.exception, envelope.EnvelopeError)
+
+    def test_malformed(self) -> None:
+        good = {"v": 2, "node": "n", "inst": "i", "events": []}
+        bad: list[object] = [
+            "not json",
+            b"\xff\xfe",
+            "[]",
+            "null",
+            "2",
+            {"node": "n", "inst": "i", "events": []},
+            {**good, "v": "2"},
+            {**good, "v": True},
+            {**good, "v": 2.5},
+            {**good, "v": None},
+            {**good, "node": 5},
+            {**good, "inst": None},
+            {**good, "events": {}},
+            {**good, "events": [[]]},
+            {**good, "events": [["nope"]]},
+            {**good, "events": [["pub", "a"]]},
+            {**good, "events": ["pub"]},
+            {**good, "events": [["join", "a", "A", 1], ["pub", "id", 1, "general", "A"]]},
+        ]
+        for message in bad:
+            data = message if isinstance(message, (str, bytes)) else json.dumps(message)
+            with self.subTest(data=data), self.assertRaises(envelope.EnvelopeError) as caught:
+                envelope.decode(data)
+            self.assertNotIsInstance(caught.exception, UnknownVersion)

@@ -725,8 +725,9 @@ def makeService(options: Options) -> ChatService:
     if cluster is not None:
         from twisted_chat.cluster.service import ClusterService
 
-        chat.room.attach_accounts(accounts)  # type: ignore[attr-defined]
-        chat.room.attach_bans(bans)  # type: ignore[attr-defined]
+        batcher = parts.server.batcher
+        gather_output = batcher.gather if batcher is not None else None
+        chat.room.attach(accounts, bans, gather_output)  # type: ignore[attr-defined]
         ClusterService(chat.room).setServiceParent(server)  # type: ignore[arg-type]
     for endpoint, description in zip(options["endpoints"], options["port"], strict=True):
         server.add_listener(endpoint, description)

@@ -90,7 +90,6 @@ class ClusterRoom(Room):
         link_factory: Callable[..., RedisLink] = RedisLink,
     ) -> None:
         super().__init__(gathering=gathering)
-        self.events = events
         self.origin = Origin(config.node_id, f"{config.node_id}/{uuid.uuid4().hex[:12]}")
         self.keys = keys = Keys(config.prefix)
         self.presence = Presence()

@@ -1,5 +1,6 @@
 """Unit tests of the cluster layer's pure parts: ``--redis`` and the other cluster options, the
-envelope between nodes, and the versioned replicas of other nodes' users.
+key names, and the versioned replicas of other nodes' users (the events and the envelope
+between nodes are tested in tests/test_cluster_events.py).
 
 What needs Redis (claims, outages, dead nodes) is tested end to end on a real ``redis-server``
 in tests/test_cluster.py and tests/test_cluster_failures.py.
@@ -7,14 +8,12 @@ in tests/test_cluster.py and tests/test_cluster_failures.py.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_chat.cluster import envelope
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.url import BadRedisURL, RedisURL, parse_redis_url
@@ -143,66 +142,6 @@ class KeysTests(SynchronousTestCase):
         self.assertTrue(all(name.startswith("p:") for name in names))
         self.assertEqual(len(set(names)), len(names))
         self.assertTrue(keys.nick("ana").startswith(keys.nick_prefix))
-
-
-class EnvelopeTests(SynchronousTestCase):
-    """The versioned JSON envelope between nodes."""
-
-    def test_round_trip(self) -> None:
-        events: list[envelope.Event] = [
-            ["pub", "m1", 1795509000000, "Ana", "hola <b>ñ</b> 🎉"],
-            ["join", "bob", "Bob", 3],
-            ["leave", "bob", 4],
-            ["private", "m2", 1795509000000, "Bob", "ana", "hi"],
-            ["account", "ana", "$argon2id$..."],
-            ["bye", 5],
-            ["hello", 1],
-            ["kick", "bob", "spam", "ana"],
-            ["mute", "bob", 1795509000000],
-            ["mute", "bob", 0],
-            ["ban", "nick", "bob", "", "ana", 1795509000, 0],
-            ["ban", "net", "10.0.0.0/8", "bots", "ana", 1795509000, 1795509600],
-            ["unban", "net", "10.0.0.0/8"],
-            ["notice", "m3", 1795509000000, "announcement", {"by": "ana", "text": "hola"}],
-        ]
-        decoded = envelope.decode(envelope.encode("n1", "n1/abc", events))
-        self.assertEqual((decoded.node, decoded.instance, decoded.events), ("n1", "n1/abc", events))
-
-    def test_bytes_accepted(self) -> None:
-        data = envelope.encode("n1", "i", [["pub", "m", 1, "a", "é"]]).encode()
-        self.assertEqual(envelope.decode(data).events, [["pub", "m", 1, "a", "é"]])
-
-    def test_malformed(self) -> None:
-        good = {"v": 1, "node": "n", "inst": "i", "events": []}
-        bad: list[object] = [
-            "not json",
-            b"\xff\xfe",
-            "[]",
-            "null",
-            {**good, "v": 2},
-            {**good, "v": "1"},
-            {**good, "node": 5},
-            {**good, "events": {}},
-            {**good, "events": [[]]},
-            {**good, "events": [["nope"]]},
-            {**good, "events": [["pub", "a"]]},
-            {**good, "events": [["pub", "a", 5]]},
-            {**good, "events": [["join", "a", "A", "3"]]},
-            {**good, "events": [["join", "a", "A", True]]},
-            {**good, "events": [["bye", 1, 2]]},
-            {**good, "events": [["kick", "bob", "spam"]]},
-            {**good, "events": [["mute", "bob", 1.5]]},
-            {**good, "events": [["ban", "nick", "bob", "", "ana", 1, None]]},
-            {**good, "events": [["notice", 1]]},
-            {**good, "events": ["pub"]},
-            {**good, "events": [[[1], "a", "b"]]},
-            {**good, "events": [[{"x": 1}, "a"]]},
-            {**good, "events": [["line", "a", None]]},
-        ]
-        for message in bad:
-            data = message if isinstance(message, (str, bytes)) else json.dumps(message)
-            with self.subTest(data=data), self.assertRaises(envelope.EnvelopeError):
-                envelope.decode(data)
 
 
 class PresenceTests(SynchronousTestCase):

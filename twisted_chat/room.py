@@ -11,7 +11,7 @@ interface; anyone the chat can address, local or not, through the smaller :class
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -118,10 +118,6 @@ class Room:
             gathering.flush = self.flush_notices
         #: Whether join/leave notices are waiting to be written (checked for every line).
         self.has_notices = False
-        #: Called before delivering many events at once from elsewhere (a cluster node's
-        #: envelope), so that each recipient gets them in one write: the server's output
-        #: gathering (set when the server is put together).
-        self.gather_output: Callable[[], None] | None = None
         #: Muted nicknames (nick key -> until, POSIX seconds), kept while they last; empty, so
         #: false, while nobody is (checked before every message, as a plain attribute).
         self.mutes: dict[str, float] = {}
@@ -317,9 +313,11 @@ class Room:
         ``reason``; ``False`` if nobody of that nickname is connected.
 
         A clustered room reaches the node that holds the user."""
-        return self._kick_local(nicknames.key(nickname), reason, by)
+        return self.kick_local(nicknames.key(nickname), reason, by)
 
-    def _kick_local(self, nick_key: str, reason: str, by: str) -> bool:
+    def kick_local(self, nick_key: str, reason: str, by: str) -> bool:
+        """Kick the member of this process whose nickname is ``nick_key`` (a clustered room's
+        kick from another node); ``False`` if there is none."""
         member = self._users.get(nick_key)
         if member is None:
             return False
@@ -330,9 +328,11 @@ class Room:
         """Refuse the messages of ``nickname`` until ``until`` (POSIX seconds; 0 lifts a mute).
 
         A clustered room tells every node."""
-        self._mute_local(nicknames.key(nickname), until)
+        self.mute_local(nicknames.key(nickname), until)
 
-    def _mute_local(self, nick_key: str, until: float) -> None:
+    def mute_local(self, nick_key: str, until: float) -> None:
+        """Mute the nickname ``nick_key`` in this process (a clustered room's mute from another
+        node)."""
         if until > 0:
             self.mutes[nick_key] = until
         else:
@@ -361,9 +361,11 @@ class Room:
     def ban_added(self, ban: Ban) -> list[str]:
         """A ban was created: disconnect the users of this room that it covers (cause
         ``banned``); returns their nicknames. A clustered room tells every node."""
-        return self._enforce_ban(ban)
+        return self.enforce_ban(ban)
 
-    def _enforce_ban(self, ban: Ban) -> list[str]:
+    def enforce_ban(self, ban: Ban) -> list[str]:
+        """Disconnect the members of this process that ``ban`` covers; their nicknames (a
+        clustered room's ban from another node)."""
         text = Text(
             "banned_now",
             by=ban.created_by,

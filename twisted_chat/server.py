@@ -77,8 +77,6 @@ class ChatServer:
         clock = chat.clock
         #: The per-turn output gathering shared by every session (``None``: write at once).
         self.batcher = WriteBatcher(lambda f: clock.callLater(0, f)) if batch_writes else None
-        if self.batcher is not None:
-            chat.room.gather_output = self.batcher.gather
         self.counter = ConnectionCounter(
             self.limits.max_clients, self.limits.max_per_ip, list(self.limits.exempt)
         )

@@ -148,8 +148,9 @@ def build_chat(
     parts = ChatParts(chat, accounts, bans, ChatTCPFactory(chat.server, chat.lines))
     if settings.cluster is not None:
         parts.cluster = chat.room  # type: ignore[assignment]
-        chat.room.attach_accounts(accounts)  # type: ignore[attr-defined]
-        chat.room.attach_bans(bans)  # type: ignore[attr-defined]
+        batcher = chat.server.batcher
+        gather_output = batcher.gather if batcher is not None else None
+        chat.room.attach(accounts, bans, gather_output)  # type: ignore[attr-defined]
 
     def use_chat_settings(section: ChatSettings) -> None:
         chat.language.use(CATALOGUES[section.lang])

@@ -11,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fake_link import cluster_chat
 from tests.fakes import Client, Clients, tcp_factory
-from twisted_chat.cluster.events import Bye, Hello, UserJoined, UserLeft
+from twisted_chat.cluster.events import Bye, Hello, PublicMessage, UserJoined, UserLeft
 from twisted_chat.cluster.membership import STARTUP_GRACE
 from twisted_chat.room import Claim
 from twisted_chat.text import SPANISH
@@ -246,6 +246,7 @@ class MembershipTests(SynchronousTestCase):
         self.joined()
         self.login("ana")
         version = self.link.ran[0][1][4]
+        self.clock.advance(0)  # the join goes out
         self.link.published.clear()
         self.successResultOf(self.membership.stop())
         self.assertEqual(self.link.ran[-1], ("forget", ["n1", "t:nick:", self.instance]))
@@ -254,6 +255,19 @@ class MembershipTests(SynchronousTestCase):
         self.assertEqual(self.claimed("bea"), Claim.UNAVAILABLE)
         self.clock.advance(BEAT)
         self.assertEqual(self.link.scripts()[-1], "forget")  # no heartbeat any more
+
+    def test_what_the_last_turn_said_goes_out_before_the_bye(self) -> None:
+        self.joined()
+        ana = self.login("ana")
+        self.clock.advance(0)
+        self.link.published.clear()
+        ana.send("adiós a todos\n")  # queued for the end of this turn, which stop() cuts short
+        self.successResultOf(self.membership.stop())
+        said, bye = self.link.events()
+        self.assertIsInstance(said, PublicMessage)
+        assert isinstance(said, PublicMessage)
+        self.assertEqual((said.event.sender, said.event.text), ("ana", "adiós a todos"))
+        self.assertIsInstance(bye, Bye)
 
     def test_stop_while_offline_only_disconnects(self) -> None:
         result: Any = self.membership.stop()

@@ -144,7 +144,7 @@ class Membership:
             self._heartbeat.stop()
         if self.ready:
             self.ready = False
-            self.outbox.clear()
+            self.outbox.flush()  # what this turn said still reaches the others, before the bye
             keys = self.keys
             done = self.link.run(
                 scripts.FORGET,

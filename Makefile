@@ -33,12 +33,13 @@ run: $(BIN)/twistd $(if $(filter mysql% mariadb%,$(DB)),$(VENV)/.mysql-deps)
 	$(BIN)/twistd -n --pidfile= chat --port tcp:$(PORT):interface=$(HOST) --db '$(DB)' \
 	  $(if $(WEB),--web $(WEB))
 
-## Lint, type-check, then run the whole test suite (MySQL tests against a real MariaDB), on two
-## pytest-xdist workers; --dist loadfile keeps a module's tests, and so its module-scoped servers,
-## on one worker.
+## Lint, check the layers, type-check, then run the whole test suite (MySQL tests against a
+## real MariaDB), on two pytest-xdist workers; --dist loadfile keeps a module's tests, and so its
+## module-scoped servers, on one worker.
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadfile
 
@@ -49,6 +50,7 @@ test-fast: $(VENV)/.test-deps
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.test-deps
 	$(BIN)/mypy

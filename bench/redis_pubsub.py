@@ -28,8 +28,9 @@ from bench import servers
 
 #: One chat message's envelope, as a node publishes it to ``chat:room``.
 PAYLOAD = (
-    '{"v":1,"node":"node1","inst":"node1/3f2a9c0d1e2b","events":[["pub","u12",'
-    '"1733040000000000000 123 hola a todos, esto es una prueba de carga"]]}'
+    '{"v":2,"node":"node1","inst":"node1/3f2a9c0d1e2b","events":[["pub","mbc0c2fq3k1q2r7c-1f",'
+    '1733040000000,"general","u12","1733040000000000000 123 hola a todos, esto es una prueba de '
+    'carga"]]}'
 )
 
 

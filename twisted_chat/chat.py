@@ -1,13 +1,15 @@
-"""The chat as one object: what a connection's protocol calls, and nothing about sockets or SQL.
+"""The chat as one object: what a connection's session calls, and nothing about sockets or SQL.
 
-:class:`ChatCore` owns the :class:`~twisted_chat.core.Room` and the
-:class:`~twisted_chat.commands.Commands` table. A protocol reports a new connection, each decoded
-line and the disconnect; the core answers through the session's ``deliver``.
+:class:`ChatCore` routes what logged-in users send through the :class:`~twisted_chat.room.Room`
+and the :class:`~twisted_chat.commands.CommandTable` it is given, and takes logins (nickname
+rules, bans, passwords, the room's claim). It speaks in events
+(:mod:`twisted_chat.events`): a session reports a new connection, each decoded line and the
+disconnect; the core answers by delivering events, which each transport renders its own way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -16,38 +18,15 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import nicknames, wire
+from twisted_chat import nicknames
 from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.bans import Bans
-from twisted_chat.commands import Commands
-from twisted_chat.core import ChatSession, Claim, Room, until_text
+from twisted_chat.commands import CommandTable
+from twisted_chat.events import Error, EventSource, Text
 from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.logsummary import LogSummary
-from twisted_chat.operators import OperatorCommands, remaining
-from twisted_chat.text import Catalogue
-
-#: Join/leave notices are gathered (when batching) and written together, one write per user.
-#: They go out once none has come for NOTICE_QUIET seconds (a single join: after 20 ms; a login
-#: storm: 20 ms after it ends). During a storm a flush costs one ``send`` per user (about 10 us
-#: on a loopback), so flushes are spaced by NOTICE_SPACING_PER_USER per user in the room (250 us
-#: keeps them to a few percent of the time): the notices wait at most that long since the
-#: previous flush, and never more than MAX_NOTICE_DELAY.
-NOTICE_QUIET = 0.02
-NOTICE_SPACING_PER_USER = 0.00025
-MAX_NOTICE_DELAY = 2.0
-
-
-def notice_delay(users: int, since_last_flush: float) -> float:
-    """The longest that join/leave notices wait in a room of ``users`` whose last flush was
-    ``since_last_flush`` seconds ago: what is left of 250 us per user since that flush (250 ms at
-    1000 users, 1.25 s at 5000), at least 20 ms and at most 2 s."""
-    wait = users * NOTICE_SPACING_PER_USER - since_last_flush
-    return min(MAX_NOTICE_DELAY, max(NOTICE_QUIET, wait))
-
-
-#: Builds the room of a chat: ``(texts, schedule)``, where ``schedule`` is the notice-gathering
-#: function or ``None`` (see :class:`~twisted_chat.core.Room`).
-RoomFactory = Callable[[Catalogue, Callable[[Callable[[], None]], object] | None], Room]
+from twisted_chat.operators import Operators, remaining
+from twisted_chat.room import ChatSession, Claim, Room, until_text
 
 
 class LoginRecorder(Protocol):
@@ -64,39 +43,32 @@ class ChatCore:
 
     def __init__(
         self,
-        texts: Catalogue,
-        clock: IReactorTime,
+        room: Room,
+        commands: CommandTable,
+        events: EventSource,
         logins: LoginRecorder | None = None,
         accounts: Accounts | None = None,
-        batch_notices: bool = False,
-        room: RoomFactory = Room,
         bans: Bans | None = None,
-        operators: Iterable[str] = (),
+        operators: Operators | None = None,
     ) -> None:
-        self.texts = texts
-        self.clock = clock
+        #: The room every logged-in user is in.
+        self.room = room
+        #: What ``/...`` lines run.
+        self.commands = commands
+        #: Where events get their ids and time.
+        self.events = events
+        self.clock: IReactorTime = events.clock  # type: ignore[assignment]
         self.logins = logins
         self.accounts = accounts
         self.bans = bans
-        #: The nick keys of the ``--operator`` nicknames.
-        self.operators = frozenset(nicknames.key(nicknames.normalize(n)) for n in operators)
-        self.room = room(texts, self._schedule_notices if batch_notices else None)
-        self.commands: Commands = OperatorCommands(
-            self.room, texts, clock, accounts, is_operator=self.is_operator, bans=bans
-        )
-        # Sessions logged in with a checked password (the only ones that may be operators).
-        self._by_password: set[ChatSession] = set()
-        self._prompt = wire.notice(texts.prompt)
+        #: Who the operators are.
+        self.operators = operators or Operators((), accounts)
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
         self._checking: dict[str, ChatSession] = {}
-        # When join/leave notices were last flushed by their timer (see notice_delay), and the
-        # number of the current round of gathering.
-        self._notices_flushed_at = float("-inf")
-        self._notice_round = 0
         #: Connections ended by a limit (flood, sendq, strikes, timeouts), summarised in the log.
-        self.disconnects = LogSummary("disconnects", clock)
+        self.disconnects = LogSummary("disconnects", self.clock)
         #: Connections refused at once (server full, too many from one address), summarised.
-        self.refusals = LogSummary("refused connections", clock)
+        self.refusals = LogSummary("refused connections", self.clock)
         # Plain counters read by the metrics at scrape time (twisted_chat.metrics): one integer
         # increment per message or login, nothing per recipient.
         #: Public messages accepted from clients.
@@ -111,40 +83,6 @@ class ChatCore:
         #: and cluster claim included), if set (the metrics' ``chat_login_seconds``).
         self.on_login: Callable[[float], None] | None = None
 
-    def use_texts(self, texts: Catalogue) -> None:
-        """Speak ``texts`` from now on (a configuration reload changed the language)."""
-        self.texts = texts
-        self.room.texts = texts
-        self.commands.texts = texts
-        self._prompt = wire.notice(texts.prompt)
-
-    def _schedule_notices(self, flush: Callable[[], None]) -> None:
-        """The room has a first notice to gather: flush after a pause, or at the deadline."""
-        now = self.clock.seconds()
-        deadline = now + notice_delay(len(self.room), now - self._notices_flushed_at)
-        self._notice_round += 1
-        # The room queues its first notice right after this call: one seen at the first check
-        # means none came since.
-        self.clock.callLater(
-            NOTICE_QUIET, self._notice_timer, flush, self._notice_round, deadline, 1
-        )
-
-    def _notice_timer(
-        self, flush: Callable[[], None], round_: int, deadline: float, seen: int
-    ) -> None:
-        if round_ != self._notice_round:
-            return  # a newer round has its own timer
-        pending = self.room.pending_notices
-        if not pending:
-            return  # written already, ahead of a message
-        now = self.clock.seconds()
-        if pending != seen and now < deadline:  # still coming in: wait for a pause
-            wait = min(NOTICE_QUIET, deadline - now)
-            self.clock.callLater(wait, self._notice_timer, flush, round_, deadline, pending)
-            return
-        self._notices_flushed_at = now
-        flush()
-
     def now(self) -> datetime:
         """The current time according to the injected clock, in UTC."""
         return datetime.fromtimestamp(self.clock.seconds(), tz=UTC)
@@ -153,7 +91,7 @@ class ChatCore:
 
     def connected(self, session: ChatSession) -> None:
         """A client connected: ask for a nickname."""
-        session.deliver(self._prompt)
+        session.deliver(self.events.notice("prompt"))
 
     def line_received(self, session: ChatSession, text: str) -> None:
         """One decoded client line (terminator removed): a nickname, a command or a message.
@@ -179,36 +117,25 @@ class ChatCore:
             room.mutes and self._muted(session)
         ):
             self.public_messages += 1
-            room.say_public(session, text)
+            room.say(self.events.public(room.name, session.nickname or "", text), session)
 
     def _muted(self, session: ChatSession) -> bool:
-        """Whether ``session`` is muted; if so it gets one ``! `` line saying for how long."""
+        """Whether ``session`` is muted; if so it gets one error saying for how long."""
         now = self.clock.seconds()
         until = self.room.muted_until(session.nickname or "", now)
         if until is None:
             return False
-        session.deliver(wire.error(self.texts.muted.format(remaining=remaining(until - now))))
+        session.deliver(self.events.error("muted", remaining=remaining(until - now)))
         return True
 
     def disconnected(self, session: ChatSession) -> None:
         """The connection is gone: remove the user and tell everyone."""
-        self._by_password.discard(session)
-        if self.room.remove(session):
-            self.room.announce_leave(self.texts.left.format(nick=session.nickname))
+        self.operators.forget(session)
+        room = self.room
+        if room.remove(session):
+            room.announce(self.events.left(room.name, session.nickname or ""))
 
     # -- operators and bans -----------------------------------------------------------------
-
-    def is_operator(self, session: ChatSession) -> bool:
-        """Whether ``session`` is an operator's: a nickname named in ``--operator``, registered,
-        and logged in with its password."""
-        nickname = session.nickname
-        return (
-            nickname is not None
-            and session in self._by_password
-            and nicknames.key(nickname) in self.operators
-            and self.accounts is not None
-            and self.accounts.is_registered(nickname)
-        )
 
     def refuse_address(self, host: str) -> str | None:
         """Why a new connection from ``host`` is refused (``banned``: the catalogue entry and
@@ -228,38 +155,64 @@ class ChatCore:
         one, so every nickname line is refused with a try-again line (never an impostor).
         """
         started = self.clock.seconds()
-        accounts = self.accounts
-        bans = self.bans
-        if (accounts is not None and not accounts.loaded) or (bans is not None and not bans.loaded):
-            session.deliver(wire.error(self.texts.starting_up))
-            return
-        if bans is not None and bans.address_ban(session.host) is not None:
-            session.disconnect("banned", self.texts.banned)  # banned since it connected
+        if not self._may_log_in(session):
             return
         word, rest = split_first_word(raw.strip(" \t"))
         password = rest.strip(" \t") or None
         nickname = nicknames.normalize(word)
-        if not nicknames.is_valid(nickname):
-            session.deliver(wire.error(self.texts.nick_invalid))
+        refusal = self._nickname_refusal(nickname)
+        if refusal is not None:
+            session.deliver(refusal)
             return
-        ban = bans.nick_ban(nickname) if bans is not None else None
-        if ban is not None:
-            until = until_text(self.texts, ban.expires_at)
-            session.deliver(wire.error(self.texts.nick_banned.format(nick=nickname, until=until)))
-            return
-        nick_key = nicknames.key(nickname)
-        if nickname in self.room or nick_key in self._checking:
-            session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
-            return
+        accounts = self.accounts
         if password is None:
             if accounts is not None and accounts.is_registered(nickname):
-                session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
+                session.deliver(self.events.error("password_needed", nick=nickname))
             else:
                 self._claim(session, nickname, started, held=False)
             return
         if accounts is None:  # no accounts at all: a password can never be right
-            session.deliver(wire.error(self.texts.login_refused))
+            session.deliver(self.events.error("login_refused"))
             return
+        self._check_password(session, nickname, password, started, accounts)
+
+    def _may_log_in(self, session: ChatSession) -> bool:
+        """Whether nickname lines are taken now: not before the registered nicknames and the
+        bans are loaded (the try-again line), not from an address banned since it connected."""
+        accounts = self.accounts
+        bans = self.bans
+        if (accounts is not None and not accounts.loaded) or (bans is not None and not bans.loaded):
+            session.deliver(self.events.error("starting_up"))
+            return False
+        if bans is not None and bans.address_ban(session.host) is not None:
+            session.disconnect("banned", Text("banned"))  # banned since it connected
+            return False
+        return True
+
+    def _nickname_refusal(self, nickname: str) -> Error | None:
+        """Why nobody may log in as ``nickname`` now (an invalid, banned or taken nickname),
+        or ``None``."""
+        if not nicknames.is_valid(nickname):
+            return self.events.error("nick_invalid")
+        ban = self.bans.nick_ban(nickname) if self.bans is not None else None
+        if ban is not None:
+            until = until_text(ban.expires_at)
+            return self.events.error("nick_banned", nick=nickname, until=until)
+        if nickname in self.room or nicknames.key(nickname) in self._checking:
+            return self.events.error("nick_taken", nick=nickname)
+        return None
+
+    def _check_password(
+        self,
+        session: ChatSession,
+        nickname: str,
+        password: str,
+        started: float,
+        accounts: Accounts,
+    ) -> None:
+        """Check ``password`` in a thread; meanwhile the session is held and the nickname is
+        taken. Then claim it, or give the one error."""
+        nick_key = nicknames.key(nickname)
         self._checking[nick_key] = session
         session.hold()
 
@@ -272,9 +225,9 @@ class ChatCore:
                 return
             self._done_checking(nick_key, session)
             if result is LoginCheck.NEEDS_PASSWORD:
-                session.deliver(wire.error(self.texts.password_needed.format(nick=nickname)))
+                session.deliver(self.events.error("password_needed", nick=nickname))
             else:
-                session.deliver(wire.error(self.texts.login_refused))
+                session.deliver(self.events.error("login_refused"))
             session.release()
 
         def failed(failure: Failure) -> None:
@@ -317,9 +270,9 @@ class ChatCore:
             if result is Claim.OK:
                 self._accept(session, nickname, started, by_password)
             elif result is Claim.TAKEN:
-                session.deliver(wire.error(self.texts.nick_taken.format(nick=nickname)))
+                session.deliver(self.events.error("nick_taken", nick=nickname))
             else:
-                session.deliver(wire.error(self.texts.cluster_unavailable))
+                session.deliver(self.events.error("cluster_unavailable"))
             if held:
                 session.release()
 
@@ -334,15 +287,16 @@ class ChatCore:
     ) -> None:
         """Log ``session`` in as ``nickname``: welcome it, tell the others, record the login
         (``started``: when its nickname line arrived, for the login time metric)."""
-        self.room.add(session, nickname)
+        room = self.room
+        room.add(session, nickname)
         if by_password:
-            self._by_password.add(session)
+            self.operators.logged_in_by_password(session)
         session.logged_in(nickname)
-        session.deliver(wire.notice(self.texts.welcome.format(nick=nickname)))
+        session.deliver(self.events.notice("welcome", nick=nickname))
         self.login_count += 1
         if self.on_login is not None:
             self.on_login(self.clock.seconds() - started)
-        self.room.announce_join(session, self.texts.joined.format(nick=nickname))
+        room.announce(self.events.joined(room.name, nickname), joined=session)
         self._record_login(session, nickname)
 
     def _record_login(self, session: ChatSession, nickname: str) -> None:
@@ -353,10 +307,10 @@ class ChatCore:
             if self.room.find(nickname) is not session:
                 return  # gone already
             if previous is None:
-                text = self.texts.first_visit
+                session.deliver(self.events.notice("first_visit"))
             else:
-                text = self.texts.last_seen.format(when=previous.isoformat(timespec="seconds"))
-            session.deliver(wire.notice(text))
+                when = previous.isoformat(timespec="seconds")
+                session.deliver(self.events.notice("last_seen", when=when))
 
         def not_recorded(failure: Failure) -> None:
             # The store logs outages itself, once; the chat simply goes on. One line, without
@@ -383,13 +337,14 @@ class ChatCore:
         if recipient is None or not (target.isascii() or self._valid_target(target)):
             self._private_refused(sender, target, text)
         elif not text or (text[0] in " \t" and is_blank(text)):
-            sender.deliver(wire.error(self.texts.private_empty))
+            sender.deliver(self.events.error("private_empty"))
         elif recipient is sender:
-            sender.deliver(wire.error(self.texts.private_self))
+            sender.deliver(self.events.error("private_self"))
         else:
             self.private_messages += 1
-            self.room.deliver(recipient, wire.private(sender.nickname or "", text))
-            sender.deliver(wire.private_echo(recipient.nickname or "", text))
+            event = self.events.private(sender.nickname or "", recipient.nickname or "", text)
+            self.room.deliver(recipient, event)
+            sender.echo(event)
 
     @staticmethod
     def _valid_target(target: str) -> bool:
@@ -399,13 +354,13 @@ class ChatCore:
         """The one ``! `` line for a private message that cannot be delivered."""
         target_nick = nicknames.normalize(target)
         if not nicknames.is_valid(target_nick):
-            sender.deliver(wire.error(self.texts.private_bad_nick.format(nick=target)))
+            sender.deliver(self.events.error("private_bad_nick", nick=target))
         elif is_blank(text):
-            sender.deliver(wire.error(self.texts.private_empty))
+            sender.deliver(self.events.error("private_empty"))
         else:
             self.log.debug(
                 "private message from {sender} to {target}: not connected",
                 sender=sender.nickname,
                 target=target_nick,
             )
-            sender.deliver(wire.error(self.texts.private_offline.format(nick=target_nick)))
+            sender.deliver(self.events.error("private_offline", nick=target_nick))

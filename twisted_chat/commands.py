@@ -7,20 +7,18 @@ the wire). ``/ayuda`` is generated from the table, so adding a command is adding
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
-from twisted_chat import wire
 from twisted_chat.accounts import AccountError, Accounts
-from twisted_chat.core import ChatSession, Room
+from twisted_chat.events import ByLang, Event, EventSource, Text
 from twisted_chat.lines import split_first_word
-from twisted_chat.text import Catalogue
+from twisted_chat.room import ChatSession, Room
 
 Handler = Callable[[Any, ChatSession, str], None]
 H = TypeVar("H", bound=Handler)
@@ -75,41 +73,57 @@ class _Entry:
     handler: Callable[[ChatSession, str], None]
 
 
-class Commands:
-    """The commands of a logged-in user, dispatched through an explicit table."""
+def _commands_of(group: object) -> list[tuple[CommandSpec, Any]]:
+    """The decorated methods of ``group`` (bound), in the order they are defined (a subclass
+    inherits its bases' commands and may override them by method name)."""
+    methods: dict[str, Any] = {}
+    for klass in reversed(type(group).__mro__):
+        methods.update(vars(klass))
+    found = []
+    for attribute in methods.values():
+        spec = getattr(attribute, _SPEC_ATTRIBUTE, None)
+        if isinstance(spec, CommandSpec):
+            found.append((spec, attribute.__get__(group)))
+    return found
+
+
+class CommandTable:
+    """The commands of a logged-in user, dispatched through an explicit table.
+
+    The table is composed from groups of commands (objects whose methods are decorated with
+    :func:`command`: :class:`UserCommands`, the operators' commands, ...), in order; its
+    :meth:`help` is what ``/ayuda`` shows. The dispatcher applies the rules common to every
+    command (an unknown name, an operators' command for someone else) once, so that each
+    handler does only its job.
+    """
 
     def __init__(
         self,
-        room: Room,
-        texts: Catalogue,
-        clock: IReactorTime,
-        accounts: Accounts | None = None,
+        events: EventSource,
+        groups: Iterable[object] = (),
         is_operator: Callable[[ChatSession], bool] | None = None,
     ) -> None:
-        self.room = room
-        self.texts = texts
-        self.clock = clock
-        self.accounts = accounts
-        #: Whether a session is an operator's (see :meth:`ChatCore.is_operator`).
+        self.events = events
+        #: Whether a session is an operator's (see :class:`twisted_chat.operators.Operators`).
         self.is_operator: Callable[[ChatSession], bool] = is_operator or (lambda _: False)
         self._entries: list[_Entry] = []
         self._table: dict[str, _Entry] = {}
-        # Subclasses inherit the commands of their bases and may override them by method name.
-        methods: dict[str, Any] = {}
-        for klass in reversed(type(self).__mro__):
-            methods.update(vars(klass))
-        for attribute in methods.values():
-            spec = getattr(attribute, _SPEC_ATTRIBUTE, None)
-            if isinstance(spec, CommandSpec):
-                entry = _Entry(spec, attribute.__get__(self))
-                self._entries.append(entry)
-                for word in (spec.name, *spec.aliases):
-                    if word in self._table:
-                        raise ValueError(f"command /{word} registered twice")
-                    self._table[word] = entry
+        for group in groups:
+            self.add(group)
+
+    def add(self, group: object) -> None:
+        """Add the commands of ``group`` (after those already in the table)."""
+        for spec, handler in _commands_of(group):
+            entry = _Entry(spec, handler)
+            for word in (spec.name, *spec.aliases):
+                if word in self._table:
+                    raise ValueError(f"command /{word} registered twice")
+            self._entries.append(entry)
+            for word in (spec.name, *spec.aliases):
+                self._table[word] = entry
 
     def specs(self) -> list[CommandSpec]:
-        """Every command, in the order they are defined."""
+        """Every command, in the order they were added."""
         return [entry.spec for entry in self._entries]
 
     def names(self) -> set[str]:
@@ -117,19 +131,55 @@ class Commands:
         return set(self._table)
 
     def dispatch(self, session: ChatSession, line: str) -> None:
-        """Run the command in ``line`` (the text after ``/``); unknown ones get a ``! `` line."""
+        """Run the command in ``line`` (the text after ``/``); unknown ones get an error."""
         name, args = split_first_word(line)
+        events = self.events
         if not name:
-            session.deliver(wire.error(self.texts.empty_command))
+            session.deliver(events.error("empty_command"))
             return
         entry = self._table.get(name.lower())
         if entry is None:
-            session.deliver(wire.error(self.texts.unknown_command.format(name=name)))
+            session.deliver(events.error("unknown_command", name=name))
             return
         if entry.spec.operator_only and not self.is_operator(session):
-            session.deliver(wire.error(self.texts.operators_only.format(name=name.lower())))
+            session.deliver(events.error("operators_only", name=name.lower()))
             return
         entry.handler(session, args)
+
+    def help(self, session: ChatSession) -> Sequence[Event]:
+        """The lines of ``/ayuda`` for ``session``: every command it may use, generated from
+        the table (operators' commands for operators only), then the message syntax."""
+        events = self.events
+        lines: list[Event] = [events.notice("ayuda_header")]
+        operator = self.is_operator(session)
+        for spec in self.specs():
+            if spec.operator_only and not operator:
+                continue
+            words = ", ".join(f"/{w}" for w in (spec.name, *spec.aliases))
+            usage = ByLang({lang: f" {text}" if text else "" for lang, text in spec.usage.items()})
+            lines.append(
+                events.notice("help_line", words=words, usage=usage, help=ByLang(spec.help))
+            )
+        lines.append(events.notice("message_help"))
+        return lines
+
+
+class UserCommands:
+    """The commands of every logged-in user."""
+
+    def __init__(
+        self,
+        room: Room,
+        events: EventSource,
+        accounts: Accounts | None = None,
+    ) -> None:
+        self.room = room
+        self.events = events
+        self.clock = events.clock
+        self.accounts = accounts
+        #: The lines of ``/ayuda`` for a session: the table's :meth:`CommandTable.help`, once
+        #: the table is composed.
+        self.help: Callable[[ChatSession], Sequence[Event]] = lambda session: []
 
     # -- the commands -----------------------------------------------------------------------
 
@@ -137,47 +187,34 @@ class Commands:
     def listar(self, session: ChatSession, args: str) -> None:
         """``* Conectados (N): ana, Bob, carol``: the logged-in users, sorted by casefold."""
         names = self.room.nicknames()
-        text = self.texts.listar.format(count=len(names), nicks=", ".join(names))
-        session.deliver(wire.notice(text))
+        session.deliver(self.events.notice("listar", count=len(names), nicks=", ".join(names)))
 
     @command("salir", "quit", es="cierra la conexión", en="close the connection")
     def salir(self, session: ChatSession, args: str) -> None:
         """Say goodbye, then close the connection (lines after it are not processed)."""
-        session.deliver(wire.notice(self.texts.salir.format(nick=session.nickname)))
+        session.deliver(self.events.notice("salir", nick=session.nickname or ""))
         session.close()
 
     @command("username", "whoami", es="muestra tu nickname", en="show your nickname")
     def username(self, session: ChatSession, args: str) -> None:
         """Tell the user their own nickname."""
-        session.deliver(wire.notice(self.texts.username.format(nick=session.nickname)))
+        session.deliver(self.events.notice("username", nick=session.nickname or ""))
 
     @command("ayuda", "help", es="muestra esta ayuda", en="show this help")
     def ayuda(self, session: ChatSession, args: str) -> None:
-        """One ``* `` line per command, generated from the table, then the message syntax.
-
-        Operators' commands are listed to operators only."""
-        lang = self.texts.lang
-        lines = [wire.notice(self.texts.ayuda_header)]
-        operator = self.is_operator(session)
-        for spec in self.specs():
-            if spec.operator_only and not operator:
-                continue
-            words = ", ".join(f"/{w}" for w in (spec.name, *spec.aliases))
-            usage = f" {spec.usage[lang]}" if spec.usage[lang] else ""
-            lines.append(wire.notice(f"{words}{usage}: {spec.help[lang]}"))
-        lines.append(wire.notice(self.texts.message_help))
-        session.deliver(b"".join(lines))
+        """One ``* `` line per command, generated from the table, then the message syntax."""
+        session.deliver_all(self.help(session))
 
     @command("hora", "time", es="muestra la hora del servidor", en="show the server time")
     def hora(self, session: ChatSession, args: str) -> None:
         """The server's local time, ISO 8601 with seconds and UTC offset."""
         now = datetime.fromtimestamp(self.clock.seconds(), tz=UTC).astimezone()
-        session.deliver(wire.notice(self.texts.hora.format(time=now.isoformat(timespec="seconds"))))
+        session.deliver(self.events.notice("hora", time=now.isoformat(timespec="seconds")))
 
     @command("ping", es="responde * pong (para mantener viva la conexión)", en="answers * pong")
     def ping(self, session: ChatSession, args: str) -> None:
         """Keepalive: exactly ``* pong``."""
-        session.deliver(PONG)
+        session.deliver(self.events.notice("pong"))
 
     @command(
         "registrar",
@@ -190,13 +227,13 @@ class Commands:
         """Protect the current nickname with a password (stored as an argon2id hash)."""
         words = args.split()
         if len(words) != 1:
-            session.deliver(wire.error(self.texts.usage_registrar))
+            session.deliver(self.events.error("usage_registrar"))
             return
         nickname = session.nickname or ""
         self._account_change(
             session,
             lambda accounts: accounts.register(nickname, words[0], self._now()),
-            self.texts.registered.format(nick=nickname),
+            Text("registered", nick=nickname),
         )
 
     @command(
@@ -209,7 +246,7 @@ class Commands:
         """Change the password of the current (registered) nickname."""
         words = args.split()
         if len(words) != 2:
-            session.deliver(wire.error(self.texts.usage_password))
+            session.deliver(self.events.error("usage_password"))
             return
         nickname = session.nickname or ""
         old, new = words
@@ -218,7 +255,7 @@ class Commands:
             lambda accounts: accounts.change_password(
                 nickname, old, new, session.host, self._now()
             ),
-            self.texts.password_changed,
+            Text("password_changed"),
         )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -230,28 +267,24 @@ class Commands:
         self,
         session: ChatSession,
         change: Callable[[Accounts], Deferred[Any]],
-        success: str,
+        success: Text,
     ) -> None:
-        """Run an account change; answer ``* success`` or a ``! `` line, if still connected."""
+        """Run an account change; answer the notice ``success`` or an error, if still
+        connected."""
         if self.accounts is None:
-            session.deliver(wire.error(self.texts.storage_unavailable))
+            session.deliver(self.events.error("storage_unavailable"))
             return
         nickname = session.nickname or ""
 
         def done(_: object) -> None:
             if self.room.find(nickname) is session:
-                session.deliver(wire.notice(success))
+                session.deliver(self.events.notice_of(success))
 
         def refused(failure: Failure) -> None:
             if self.room.find(nickname) is not session:
                 return
             error = failure.value
             reason = error.reason if isinstance(error, AccountError) else "storage_unavailable"
-            text = getattr(self.texts, reason).format(nick=nickname)
-            session.deliver(wire.error(text))
+            session.deliver(self.events.error(reason, nick=nickname))
 
         change(self.accounts).addCallbacks(done, refused)
-
-
-#: The exact reply to ``/ping``.
-PONG = wire.notice("pong")

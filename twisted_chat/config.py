@@ -3,68 +3,58 @@
 The file's keys are the long option names (``flood-rate = 10``, ``db = "mysql://..."``,
 ``port = ["tcp:1234", ...]`` for a repeatable option, ``operators = ["ana"]`` for
 ``--operator``). :func:`read_config` reads the file and checks each key and the type of each
-value, and gives back the values as the command line would have given them (strings; a list of
-strings for a repeatable option), so that the usual validation of
-:class:`twisted_chat.service.Options` applies to both and a bad value gets the same usage error.
-Options given on the command line win over the file.
+value (as :data:`twisted_chat.settings.OPTIONS` declares them), and gives back the values as the
+command line would have given them (strings; a list of strings for a repeatable option), so that
+:func:`twisted_chat.settings.validate` checks both alike and a bad value gets the same usage
+error. Options given on the command line win over the file.
 """
 
 from __future__ import annotations
 
 import difflib
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.python.usage import UsageError
 
-#: Keys that take a list of strings, and the command-line option each stands for.
-REPEATABLE = {
-    "port": "port",
-    "exempt": "exempt",
-    "operators": "operator",
-    "web": "web",
-    "web-origin": "web-origin",
-}
-#: Options that make no sense in the file.
-NOT_IN_FILE = frozenset({"config"})
+if TYPE_CHECKING:
+    from twisted_chat.settings import Option
 
 
 @dataclass(frozen=True)
 class OptionKinds:
-    """What the file may contain: string options, numeric ones, repeatable ones."""
+    """What the file may contain: string options, numeric ones, repeatable ones, and the keys
+    that are options but have no place in a file."""
 
     strings: frozenset[str]
     numbers: frozenset[str]
-    repeatable: frozenset[str] = frozenset(REPEATABLE)
+    repeatable: frozenset[str]
+    not_in_file: frozenset[str] = frozenset()
 
     @classmethod
-    def from_parameters(cls, parameters: Collection[Collection[Any]]) -> OptionKinds:
-        """Kinds from an ``optParameters`` table: an option whose default is a number is
-        numeric (it also takes a TOML integer or float); every other one is a string."""
-        strings: set[str] = set()
-        numbers: set[str] = set()
-        for name, _short, default, *_ in parameters:
-            if name in NOT_IN_FILE:
-                continue
-            (numbers if _is_number(default) else strings).add(name)
-        return cls(frozenset(strings), frozenset(numbers))
+    def from_options(cls, options: Iterable[Option]) -> OptionKinds:
+        """Kinds from the option declarations (:data:`twisted_chat.settings.OPTIONS`): each
+        option's ``kind``; an option of no section (``config``) is not allowed in a file."""
+        kinds: dict[str, set[str]] = {"string": set(), "number": set(), "list": set()}
+        not_in_file: set[str] = set()
+        for option in options:
+            if option.section is None:
+                not_in_file.add(option.name)
+            else:
+                kinds[option.kind].add(option.name)
+        return cls(
+            frozenset(kinds["string"]),
+            frozenset(kinds["number"]),
+            frozenset(kinds["list"]),
+            frozenset(not_in_file),
+        )
 
     def names(self) -> set[str]:
         """Every key the file may have."""
         return set(self.strings | self.numbers | self.repeatable)
-
-
-def _is_number(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def config_error(path: str, key: str | None, message: str) -> UsageError:
@@ -95,28 +85,37 @@ def check_table(path: str, table: Mapping[str, Any], kinds: OptionKinds) -> dict
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:
-            hint = difflib.get_close_matches(key, sorted(known), n=1)
-            if key in NOT_IN_FILE:
-                message = "unknown key: not allowed in a configuration file"
-            else:
-                message = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            raise config_error(path, key, message)
-        if key in kinds.repeatable:
-            if not isinstance(value, list):
-                raise _wrong_type(path, key, "a list of strings", value)
-            for item in value:
-                if not isinstance(item, str):
-                    raise _wrong_type(path, key, "a list of strings", item, "an item is ")
-            values[key] = list(value)
-        elif key in kinds.numbers:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _wrong_type(path, key, "a number", value)
-            values[key] = str(value)
-        else:
-            if not isinstance(value, str):
-                raise _wrong_type(path, key, "a string", value)
-            values[key] = value
+            raise _unknown_key(path, key, known, kinds)
+        values[key] = _checked_value(path, key, value, kinds)
     return values
+
+
+def _unknown_key(path: str, key: str, known: set[str], kinds: OptionKinds) -> UsageError:
+    if key in kinds.not_in_file:
+        return config_error(path, key, "unknown key: not allowed in a configuration file")
+    hint = difflib.get_close_matches(key, sorted(known), n=1)
+    return config_error(
+        path, key, "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+    )
+
+
+def _checked_value(path: str, key: str, value: object, kinds: OptionKinds) -> str | list[str]:
+    """``value`` of ``key`` as the command line would give it (a string, or a list of them for
+    a repeatable option); a usage error if it has the wrong type."""
+    if key in kinds.repeatable:
+        if not isinstance(value, list):
+            raise _wrong_type(path, key, "a list of strings", value)
+        for item in value:
+            if not isinstance(item, str):
+                raise _wrong_type(path, key, "a list of strings", item, "an item is ")
+        return list(value)
+    if key in kinds.numbers:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _wrong_type(path, key, "a number", value)
+        return str(value)
+    if not isinstance(value, str):
+        raise _wrong_type(path, key, "a string", value)
+    return value
 
 
 def _wrong_type(path: str, key: str, wanted: str, value: object, what: str = "") -> UsageError:

@@ -17,6 +17,7 @@ are listed in ``docs/OPERATIONS.md``.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -27,7 +28,7 @@ from prometheus_client.registry import Collector
 from twisted.web import pages, resource, server
 from twisted.web.server import Request
 
-from twisted_chat.protocol import ChatFactory, ChatProtocol
+from twisted_chat.server import ChatServer
 from twisted_chat.storage import LoginStore
 
 #: Seconds the database may be unreachable before ``/health`` answers 503 (an outage shorter
@@ -35,7 +36,7 @@ from twisted_chat.storage import LoginStore
 DB_DOWN_UNHEALTHY_AFTER = 60.0
 
 #: The disconnect causes always exported (0 until one happens), as counted in
-#: :attr:`ChatFactory.stats <twisted_chat.protocol.ChatFactory.stats>`; any other cause found
+#: :attr:`ChatServer.stats <twisted_chat.server.ChatServer.stats>`; any other cause found
 #: there (a WebSocket's ``ping_timeout`` or ``too_big``) is exported too.
 DISCONNECT_CAUSES = (
     "client",
@@ -85,7 +86,7 @@ class ChatCollector(Collector):
 
     def __init__(
         self,
-        factory: ChatFactory,
+        factory: ChatServer,
         store: LoginStore | None = None,
         cluster: ClusterStatus | None = None,
     ) -> None:
@@ -97,12 +98,8 @@ class ChatCollector(Collector):
         """The metrics as they are now."""
         factory = self.factory
         chat = factory.chat
-        tcp = websocket = 0
-        for session in factory.connections:
-            if isinstance(session.transport, ChatProtocol):
-                tcp += 1
-            else:
-                websocket += 1
+        kinds: Counter[str] = Counter(session.transport.kind for session in factory.connections)
+        tcp, websocket = kinds["tcp"], kinds["websocket"]
         connections = GaugeMetricFamily(
             "chat_connections", "Open client connections, by transport.", labels=["transport"]
         )
@@ -159,7 +156,7 @@ class ChatMetrics:
 
     def __init__(
         self,
-        factory: ChatFactory,
+        factory: ChatServer,
         store: LoginStore | None = None,
         cluster: ClusterStatus | None = None,
     ) -> None:

@@ -1,30 +1,30 @@
 """Operators' commands: kicks, mutes, bans and announcements.
 
 Operators are registered nicknames named in ``--operator`` (repeatable) that logged in with their
-password (:meth:`twisted_chat.chat.ChatCore.is_operator` decides). Their commands are ordinary
-entries of the command table, flagged ``operator_only``: the dispatcher refuses them to everyone
-else, and ``/ayuda`` lists them to operators only. Every command acts through the room
-(:class:`~twisted_chat.core.Room`), which in a cluster reaches every node; this module does not
-know whether it is clustered. Every operator action is logged at info level with who did what to
-whom, and why.
+password (:class:`Operators` decides). Their commands are a group of the command table
+(:class:`~twisted_chat.commands.CommandTable`), flagged ``operator_only``: the dispatcher refuses
+them to everyone else, and ``/ayuda`` lists them to operators only. Every command acts through
+the room (:class:`~twisted_chat.room.Room`), which in a cluster reaches every node; this module
+does not know whether it is clustered. Every operator action is logged at info level with who did
+what to whom, and why.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterable
 
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import nicknames, wire
+from twisted_chat import nicknames
 from twisted_chat.accounts import Accounts
 from twisted_chat.bans import Ban, BanError, Bans, parse_target
-from twisted_chat.commands import Commands, command
-from twisted_chat.core import ChatSession, Room, until_text
+from twisted_chat.commands import command
+from twisted_chat.events import EventSource, Text
 from twisted_chat.lines import split_first_word
-from twisted_chat.text import Catalogue
+from twisted_chat.room import ChatSession, Room, until_text
+from twisted_chat.text import Language
 
 #: Longest mute or ban in minutes (ten years): beyond that, ban without MINUTOS.
 MAX_MINUTES = 10 * 366 * 24 * 60
@@ -52,21 +52,65 @@ def _valid_nick(word: str) -> str | None:
     return nickname if nicknames.is_valid(nickname) else None
 
 
-class OperatorCommands(Commands):
-    """The command table with the operators' commands added (after the others in ``/ayuda``)."""
+class Operators:
+    """Who the server's operators are: the ``--operator`` nicknames, once registered and
+    logged in with their password.
+
+    The chat core tells it which sessions logged in with a checked password; the command
+    table asks it whether a session is an operator's.
+    """
+
+    def __init__(self, names: Iterable[str] = (), accounts: Accounts | None = None) -> None:
+        self.accounts = accounts
+        #: The nick keys of the ``--operator`` nicknames.
+        self.keys = operator_keys(names)
+        # Sessions logged in with a checked password (the only ones that may be operators).
+        self._by_password: set[ChatSession] = set()
+
+    def use(self, names: Iterable[str]) -> None:
+        """The ``--operator`` nicknames are ``names`` from now on (a configuration reload)."""
+        self.keys = operator_keys(names)
+
+    def logged_in_by_password(self, session: ChatSession) -> None:
+        """``session`` logged in with its nickname's password."""
+        self._by_password.add(session)
+
+    def forget(self, session: ChatSession) -> None:
+        """``session`` is gone."""
+        self._by_password.discard(session)
+
+    def is_operator(self, session: ChatSession) -> bool:
+        """Whether ``session`` is an operator's: a nickname named in ``--operator``, registered,
+        and logged in with its password."""
+        nickname = session.nickname
+        return (
+            nickname is not None
+            and session in self._by_password
+            and nicknames.key(nickname) in self.keys
+            and self.accounts is not None
+            and self.accounts.is_registered(nickname)
+        )
+
+
+def operator_keys(names: Iterable[str]) -> frozenset[str]:
+    """The nickname keys of the ``--operator`` nicknames ``names``."""
+    return frozenset(nicknames.key(nicknames.normalize(name)) for name in names)
+
+
+class OperatorCommands:
+    """The operators' commands: a group of the command table (after the others in
+    ``/ayuda``)."""
 
     log = Logger()
 
     def __init__(
-        self,
-        room: Room,
-        texts: Catalogue,
-        clock: IReactorTime,
-        accounts: Accounts | None = None,
-        is_operator: Any = None,
-        bans: Bans | None = None,
+        self, room: Room, events: EventSource, language: Language, bans: Bans | None = None
     ) -> None:
-        super().__init__(room, texts, clock, accounts, is_operator)
+        self.room = room
+        self.events = events
+        self.clock = events.clock
+        #: The server's language (the log quotes a ban's length as users read it).
+        self.language = language
         self.bans = bans
 
     def _action(self, session: ChatSession, action: str, target: str, reason: str = "") -> None:
@@ -95,21 +139,21 @@ class OperatorCommands(Commands):
         reason = reason.strip(" \t")
         nickname = _valid_nick(word)
         if nickname is None:
-            session.deliver(wire.error(self.texts.usage_expulsar))
+            session.deliver(self.events.error("usage_expulsar"))
             return
         target = self.room.find(nickname)
         if target is session:
-            session.deliver(wire.error(self.texts.not_yourself))
+            session.deliver(self.events.error("not_yourself"))
             return
         if target is None:
-            session.deliver(wire.error(self.texts.private_offline.format(nick=nickname)))
+            session.deliver(self.events.error("private_offline", nick=nickname))
             return
         spelling = target.nickname or nickname
         self._action(session, "kick", spelling, reason)
         if self.room.kick(spelling, reason, session.nickname or ""):
-            session.deliver(wire.notice(self.texts.kick_done.format(nick=spelling)))
+            session.deliver(self.events.notice("kick_done", nick=spelling))
         else:
-            session.deliver(wire.error(self.texts.private_offline.format(nick=nickname)))
+            session.deliver(self.events.error("private_offline", nick=nickname))
 
     @command(
         "silenciar",
@@ -125,25 +169,24 @@ class OperatorCommands(Commands):
         nickname = _valid_nick(words[0]) if len(words) == 2 else None
         minutes = parse_minutes(words[1], allow_zero=True) if len(words) == 2 else None
         if nickname is None or minutes is None:
-            session.deliver(wire.error(self.texts.usage_silenciar))
+            session.deliver(self.events.error("usage_silenciar"))
             return
         if nicknames.key(nickname) == nicknames.key(session.nickname or ""):
-            session.deliver(wire.error(self.texts.not_yourself))
+            session.deliver(self.events.error("not_yourself"))
             return
         if minutes == 0:
             self._action(session, "unmute", nickname)
             self.room.mute(nickname, 0)
-            session.deliver(wire.notice(self.texts.mute_lifted.format(nick=nickname)))
+            session.deliver(self.events.notice("mute_lifted", nick=nickname))
             return
         target = self.room.find(nickname)
         if target is None:
-            session.deliver(wire.error(self.texts.private_offline.format(nick=nickname)))
+            session.deliver(self.events.error("private_offline", nick=nickname))
             return
         spelling = target.nickname or nickname
         self._action(session, "mute", spelling, f"{minutes} min")
         self.room.mute(spelling, self.clock.seconds() + minutes * 60)
-        text = self.texts.mute_done.format(nick=spelling, minutes=minutes)
-        session.deliver(wire.notice(text))
+        session.deliver(self.events.notice("mute_done", nick=spelling, minutes=minutes))
 
     # -- bans -------------------------------------------------------------------------------
 
@@ -160,7 +203,7 @@ class OperatorCommands(Commands):
         word, rest = split_first_word(args.strip(" \t"))
         parsed = parse_target(word) if word else None
         if parsed is None:
-            session.deliver(wire.error(self.texts.usage_banear))
+            session.deliver(self.events.error("usage_banear"))
             return
         kind, target = parsed
         rest = rest.strip(" \t")
@@ -170,28 +213,28 @@ class OperatorCommands(Commands):
         if first and first[0].isdigit():
             minutes = parse_minutes(first, allow_zero=False)
             if minutes is None:
-                session.deliver(wire.error(self.texts.usage_banear))
+                session.deliver(self.events.error("usage_banear"))
                 return
             expires_at = now + minutes * 60
             rest = tail.strip(" \t")
         own = session.nickname or ""
         ban = Ban(kind, target, rest, own, now, expires_at)
         if ban.covers_nick(own) or ban.covers_host(session.host):
-            session.deliver(wire.error(self.texts.not_yourself))
+            session.deliver(self.events.error("not_yourself"))
             return
         if self.bans is None:
-            session.deliver(wire.error(self.texts.storage_unavailable))
+            session.deliver(self.events.error("storage_unavailable"))
             return
         shown = nicknames.normalize(word) if kind == "nick" else target
-        until = until_text(self.texts, expires_at)
+        until = until_text(expires_at)
 
         def stored(_: object) -> None:
-            self._action(session, "ban", f"{kind} {target} ({until})", rest)
+            self._action(session, "ban", f"{kind} {target} ({self.language.say(until)})", rest)
             gone = self.room.ban_added(ban)
             if gone:
                 self.log.info("ban of {target} disconnected {nicks}", target=target, nicks=gone)
             if self.room.find(own) is session:
-                session.deliver(wire.notice(self.texts.ban_done.format(target=shown, until=until)))
+                session.deliver(self.events.notice("ban_done", target=shown, until=until))
 
         self.bans.add(ban).addCallbacks(stored, lambda f: self._refused(session, f))
 
@@ -208,12 +251,12 @@ class OperatorCommands(Commands):
         words = args.split()
         parsed = parse_target(words[0]) if len(words) == 1 else None
         if parsed is None:
-            session.deliver(wire.error(self.texts.usage_desbanear))
+            session.deliver(self.events.error("usage_desbanear"))
             return
         kind, target = parsed
         shown = nicknames.normalize(words[0]) if kind == "nick" else target
         if self.bans is None:
-            session.deliver(wire.error(self.texts.storage_unavailable))
+            session.deliver(self.events.error("storage_unavailable"))
             return
         own = session.nickname or ""
 
@@ -224,9 +267,9 @@ class OperatorCommands(Commands):
             if self.room.find(own) is not session:
                 return
             if ban is None:
-                session.deliver(wire.error(self.texts.ban_not_found.format(target=shown)))
+                session.deliver(self.events.error("ban_not_found", target=shown))
             else:
-                session.deliver(wire.notice(self.texts.ban_lifted.format(target=shown)))
+                session.deliver(self.events.notice("ban_lifted", target=shown))
 
         self.bans.remove(kind, target).addCallbacks(removed, lambda f: self._refused(session, f))
 
@@ -241,25 +284,26 @@ class OperatorCommands(Commands):
         """One ``* `` header line, then one ``* `` line per ban in force."""
         bans = self.bans.active() if self.bans is not None else []
         if not bans:
-            session.deliver(wire.notice(self.texts.bans_none))
+            session.deliver(self.events.notice("bans_none"))
             return
-        lines = [wire.notice(self.texts.bans_header.format(count=len(bans)))]
+        lines = [self.events.notice("bans_header", count=len(bans))]
         for ban in bans:
-            text = self.texts.ban_line.format(
+            line = self.events.notice(
+                "ban_line",
                 target=ban.target,
-                until=until_text(self.texts, ban.expires_at),
+                until=until_text(ban.expires_at),
                 by=ban.created_by,
-                reason=ban.reason or self.texts.no_reason,
+                reason=ban.reason or Text("no_reason"),
             )
-            lines.append(wire.notice(text))
-        session.deliver(b"".join(lines))
+            lines.append(line)
+        session.deliver_all(lines)
 
     def _refused(self, session: ChatSession, failure: Failure) -> None:
         error = failure.value
         if not isinstance(error, BanError):
             self.log.failure("a ban change failed", failure)
         if session.nickname is not None and self.room.find(session.nickname) is session:
-            session.deliver(wire.error(self.texts.storage_unavailable))
+            session.deliver(self.events.error("storage_unavailable"))
 
     # -- announcements ----------------------------------------------------------------------
 
@@ -275,7 +319,8 @@ class OperatorCommands(Commands):
         """A ``* `` notice naming the operator to every user of the chat, the operator too."""
         text = args.strip(" \t")
         if not text:
-            session.deliver(wire.error(self.texts.usage_anuncio))
+            session.deliver(self.events.error("usage_anuncio"))
             return
         self._action(session, "announce", "everyone", text)
-        self.room.notice_all(self.texts.announcement.format(by=session.nickname, text=text))
+        by = session.nickname or ""
+        self.room.notice_all(self.events.notice("announcement", by=by, text=text))

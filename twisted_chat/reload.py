@@ -1,89 +1,62 @@
-"""Reloading the ``--config`` file while running (``SIGHUP`` under ``twistd``).
+"""Reloading the settings while running (``SIGHUP`` under ``twistd``, with ``--config``).
 
-:class:`Reloader` parses the command line again (so the file is read again, and the command
-line still wins), validates everything as at start-up, and applies what can change without
-dropping a connection: the limits (to open connections too), the language, the operators, the
-log level and the outage queue's bound. Settings that need a restart (listeners, database,
-Redis...) are left as they are, and the log names the ones that changed. A file that no longer
-parses, or holds a bad value, changes nothing and the log says why, in one line.
+:class:`Reloader` builds a new :class:`~twisted_chat.settings.Settings` (the command line parsed
+again, so the file is read again and the command line still wins, everything checked as at
+start-up), keeps the options that need a restart at their running values, and compares the
+result with the running settings section by section. Each section that changed is handed to the
+callbacks registered for it with :meth:`Reloader.register`, in the manner of Synapse's
+``register_sighup``: the reloader knows no component, the components (or ``makeService`` for
+them) say which section they follow. The log names the live options that changed, and, in a
+warning, the restart-only ones that differ in the file. A file that no longer parses, or holds a
+bad value, changes nothing and the log says why, in one line.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from twisted.logger import Logger
 from twisted.python import usage
 
-from twisted_chat import nicknames
-from twisted_chat.logsetup import LogSetup
-from twisted_chat.text import CATALOGUES
-
-if TYPE_CHECKING:
-    from twisted_chat.service import ChatService, Options
-
-#: Options that only take effect at start-up.
-RESTART_KEYS = (
-    "port",
-    "db",
-    "backlog",
-    "redis",
-    "node-id",
-    "cluster-ttl",
-    "redis-prefix",
-    "log-format",
-    "web",
-    "web-origin",
-    "web-ping",
-    "metrics",
-)
-#: Options compared to tell what a reload changed (besides the restart keys).
-LIVE_KEYS = (
-    "lang",
-    "log-level",
-    "operators",
-    "db-queue",
-    "sendq",
-    "max-strikes",
-    "flood-rate",
-    "flood-burst",
-    "flood-kick",
-    "max-clients",
-    "max-per-ip",
-    "exempt",
-    "login-timeout",
-    "idle-timeout",
+from twisted_chat.settings import (
+    SECTIONS,
+    Settings,
+    keep_restart_options,
+    live_options,
+    restart_options,
 )
 
-
-def operator_keys(names: list[str]) -> frozenset[str]:
-    """The nickname keys of the ``operators`` option's nicknames."""
-    return frozenset(nicknames.key(nicknames.normalize(name)) for name in names)
+_S = TypeVar("_S")
 
 
 class Reloader:
-    """Applies a reloaded configuration to a running :class:`~twisted_chat.service.ChatService`."""
+    """Builds new settings on demand and hands each changed section to whoever registered."""
 
     log = Logger()
 
     def __init__(
-        self, options: Options, server: ChatService, log_setup: LogSetup | None = None
+        self, settings: Settings, load: Callable[[], Settings], path: str | None = None
     ) -> None:
-        #: The options running now (for the restart keys: those the server started with).
-        self.options = options
-        self.server = server
-        self.log_setup = log_setup
+        #: The settings running now (the restart-only options: those the server started with).
+        self.settings = settings
+        self._load = load
+        #: The ``--config`` file, for the log.
+        self.path = path
+        self._callbacks: defaultdict[str, list[Callable[[Any], None]]] = defaultdict(list)
 
-    @property
-    def path(self) -> str | None:
-        """The ``--config`` file."""
-        path: str | None = self.options["config"]
-        return path
+    def register(self, section: type[_S], callback: Callable[[_S], None]) -> None:
+        """Call ``callback`` with the new section of type ``section`` (``Limits``,
+        ``ChatSettings``...) each time a reload changes it."""
+        [name] = [name for name, kind in SECTIONS.items() if kind is section]
+        self._callbacks[name].append(callback)
 
     def reload(self) -> bool:
-        """Read the file again and apply it; ``False`` (and one log line) if it is bad."""
+        """Build the settings again and apply them; ``False`` (and one log line) if they are
+        bad."""
         try:
-            new = self.options.reparsed()
+            new = self._load()
         except usage.UsageError as e:
             self.log.error(
                 "Configuration not reloaded, the running settings stay: {error}", error=e
@@ -94,13 +67,15 @@ class Reloader:
                 "Configuration not reloaded, the running settings stay: {error!r}", error=e
             )
             return False
-        old = self.options
-        changed = [key for key in LIVE_KEYS if _value(old, key) != _value(new, key)]
-        restart = [key for key in RESTART_KEYS if _value(old, key) != _value(new, key)]
-        self._apply(new)
-        for key in RESTART_KEYS:  # keep what is really running, to compare with next time
-            new[key] = old[key]
-        self.options = new
+        old = self.settings
+        changed = [o.name for o in live_options() if o.value_in(old) != o.value_in(new)]
+        restart = [o.name for o in restart_options() if o.value_in(old) != o.value_in(new)]
+        running = keep_restart_options(old, new)
+        self.settings = running
+        for name in SECTIONS:
+            section = getattr(running, name)
+            if section != getattr(old, name):
+                self._apply(name, section)
         self.log.info(
             "Configuration reloaded from {path}: {changes}",
             path=self.path,
@@ -117,21 +92,9 @@ class Reloader:
             )
         return True
 
-    def _apply(self, new: Options) -> None:
-        server = self.server
-        chat = server.chat
-        limits = new["limits"]
-        if limits != server.factory.limits:
-            server.factory.use_limits(limits)
-        texts = CATALOGUES[new["lang"]]
-        if texts is not chat.texts:
-            chat.use_texts(texts)
-        chat.operators = operator_keys(new["operators"])
-        if self.log_setup is not None:
-            self.log_setup.set_level(new["log-level"])
-        if server.store is not None:
-            server.store.queue_limit = max(1, new["db_queue"])
-
-
-def _value(options: Options, key: str) -> Any:
-    return options.get(key)
+    def _apply(self, name: str, section: Any) -> None:
+        for callback in self._callbacks[name]:
+            try:
+                callback(section)
+            except Exception:  # one component's trouble must not keep the others unapplied
+                self.log.failure("Applying the reloaded {section} settings failed", section=name)

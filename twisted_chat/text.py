@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from twisted_chat.events import ByLang, Text
+
 
 @dataclass(frozen=True, slots=True)
 class Catalogue:
@@ -41,8 +43,11 @@ class Catalogue:
     line_too_long: str
     bad_utf8: str
     control_chars: str
-    # The last line of /ayuda: how to send messages
+    # One line of /ayuda per command, and the last one: how to send messages
+    help_line: str
     message_help: str
+    # The reply to /ping
+    pong: str
     # Limits and shutdown
     sendq_exceeded: str
     too_many_strikes: str
@@ -124,7 +129,9 @@ SPANISH: Final = Catalogue(
     line_too_long="Línea demasiado larga (máximo {limit} bytes): descartada.",
     bad_utf8="La línea no es UTF-8 válido: descartada.",
     control_chars="La línea contiene caracteres de control: descartada.",
+    help_line="{words}{usage}: {help}",
     message_help="#nick texto: mensaje privado a nick; cualquier otra línea va a todos.",
+    pong="pong",
     sendq_exceeded="Demasiados datos pendientes de enviar (no lees lo que recibes): desconectado.",
     too_many_strikes="Demasiadas líneas no válidas seguidas: desconectado.",
     flood_dropped="Vas demasiado rápido: se descartan líneas (máximo {rate} por segundo).",
@@ -209,7 +216,9 @@ ENGLISH: Final = Catalogue(
     line_too_long="Line too long (at most {limit} bytes): discarded.",
     bad_utf8="The line is not valid UTF-8: discarded.",
     control_chars="The line contains control characters: discarded.",
+    help_line="{words}{usage}: {help}",
     message_help="#nick text: private message to nick; any other line goes to everyone.",
+    pong="pong",
     sendq_exceeded="Too much output pending (you are not reading): disconnected.",
     too_many_strikes="Too many invalid lines in a row: disconnected.",
     flood_dropped="Too fast: lines are being dropped (at most {rate} per second).",
@@ -264,3 +273,47 @@ ENGLISH: Final = Catalogue(
 
 #: The catalogues by ``--lang`` value.
 CATALOGUES: Final = {c.lang: c for c in (SPANISH, ENGLISH)}
+
+
+class Language:
+    """The server's language of the moment (``--lang``; a configuration reload may change it),
+    shared by every renderer and by whatever else speaks to people (the web page, logs that
+    quote what users read)."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: Catalogue) -> None:
+        #: The catalogue in use.
+        self.texts = texts
+
+    @property
+    def lang(self) -> str:
+        """The language's code (``es``, ``en``)."""
+        return self.texts.lang
+
+    def use(self, texts: Catalogue) -> None:
+        """Speak ``texts`` from now on."""
+        self.texts = texts
+
+    def say(self, text: Text) -> str:
+        """``text`` in this language."""
+        return localise(self.texts, text)
+
+
+def localise(texts: Catalogue, text: Text) -> str:
+    """``text`` in the language of ``texts``: its catalogue entry, formatted with its arguments
+    (themselves localised when they are :class:`~twisted_chat.events.Text` or
+    :class:`~twisted_chat.events.ByLang`)."""
+    template: str = getattr(texts, text.key)
+    args = text.args
+    if not args:
+        return template
+    return template.format_map({name: _argument(texts, value) for name, value in args.items()})
+
+
+def _argument(texts: Catalogue, value: object) -> object:
+    if isinstance(value, Text):
+        return localise(texts, value)
+    if isinstance(value, ByLang):
+        return value.texts[texts.lang]
+    return value

@@ -1,4 +1,5 @@
-"""Server line formats of wire protocol v1 (docs/PROTOCOL.md), encoded once, ready to write.
+"""Protocol v1 on the wire (docs/PROTOCOL.md): the five server line forms, and the renderer that
+turns the chat's events into them.
 
 Every function returns the complete UTF-8 line including its CRLF terminator, so that a message
 fanned out to many recipients is encoded exactly once.
@@ -6,7 +7,11 @@ fanned out to many recipients is encoded exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
+
+from twisted_chat.events import Error, Event, Joined, Left, Notice, Private, Public, Text
+from twisted_chat.text import Language, localise
 
 #: Terminator of every server line.
 CRLF: Final = b"\r\n"
@@ -35,3 +40,57 @@ def private(sender: str, text: str) -> bytes:
 def private_echo(recipient: str, text: str) -> bytes:
     """``-> *NICK* TEXT``: the sender's copy of a private message it sent to ``recipient``."""
     return f"-> *{recipient}* {text}\r\n".encode()
+
+
+class LineRenderer:
+    """Events as protocol v1 lines (bytes with their CRLF), in the server's language.
+
+    One renderer serves every connection of a transport; the room asks it once per broadcast
+    and hands the same bytes to each recipient.
+    """
+
+    __slots__ = ("_forms", "language")
+
+    def __init__(self, language: Language) -> None:
+        #: The language notices and errors are said in (a reload may change it).
+        self.language = language
+        self._forms: dict[type[Event], Callable[[Event], bytes]] = {
+            Public: self._public,  # type: ignore[dict-item]
+            Private: self._private,  # type: ignore[dict-item]
+            Joined: self._joined,  # type: ignore[dict-item]
+            Left: self._left,  # type: ignore[dict-item]
+            Notice: self._notice,  # type: ignore[dict-item]
+            Error: self._error,  # type: ignore[dict-item]
+        }
+
+    def render(self, event: Event) -> bytes:
+        """``event`` as the line(s) its recipients read."""
+        return self._forms[type(event)](event)
+
+    def render_echo(self, event: Private) -> bytes:
+        """``-> *RECIPIENT* TEXT``: a private message as its sender reads it."""
+        return f"-> *{event.recipient}* {event.text}\r\n".encode()
+
+    def text(self, text: Text) -> str:
+        """``text`` in this renderer's language (without prefix or terminator)."""
+        return localise(self.language.texts, text)
+
+    @staticmethod
+    def _public(event: Public) -> bytes:
+        return f"<{event.sender}> {event.text}\r\n".encode()
+
+    @staticmethod
+    def _private(event: Private) -> bytes:
+        return f"*{event.sender}* {event.text}\r\n".encode()
+
+    def _joined(self, event: Joined) -> bytes:
+        return notice(self.language.texts.joined.format(nick=event.nick))
+
+    def _left(self, event: Left) -> bytes:
+        return notice(self.language.texts.left.format(nick=event.nick))
+
+    def _notice(self, event: Notice) -> bytes:
+        return notice(localise(self.language.texts, event.text))
+
+    def _error(self, event: Error) -> bytes:
+        return error(localise(self.language.texts, event.text))

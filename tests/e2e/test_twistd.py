@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -93,6 +94,30 @@ def test_bad_option_is_a_usage_error(tmp_path: Path, args: list[str], complaint:
     assert "Traceback" not in result.stdout
 
 
+@pytest.mark.parametrize("option", ["--port", "--web", "--metrics"])
+def test_a_port_in_use_exits_1_with_one_critical_line(tmp_path: Path, option: str) -> None:
+    """A listener that cannot listen (here: the port is taken) ends the process at start-up
+    with status 1: one critical ``Cannot listen on`` line naming the endpoint, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        endpoint = f"tcp:{taken.getsockname()[1]}:interface=127.0.0.1"
+        args = ["--port", "tcp:0:interface=127.0.0.1", option, endpoint]
+        if option == "--port":
+            args = ["--port", endpoint]
+        result = run_twistd(
+            "-n", "--pidfile=", "chat", *args, "--db", f"sqlite:{tmp_path / 'x.db'}", cwd=tmp_path
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    critical = [line for line in output.splitlines() if "#critical]" in line]
+    assert len(critical) == 1, output
+    assert f"Cannot listen on {endpoint}: " in critical[0], output
+    assert "Address already in use" in critical[0], output
+    assert f"twistd chat: cannot listen on {endpoint}" in output, output
+    assert "Traceback" not in output, output
+
+
 def test_help_lists_the_options(tmp_path: Path) -> None:
     result = run_twistd("chat", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -144,10 +169,10 @@ def test_sqlite_does_not_need_the_mysql_driver(tmp_path: Path) -> None:
     check = (
         "import sys\n"
         "sys.modules['MySQLdb'] = None\n"
-        "from twisted_chat.service import Options\n"
+        "from twisted_chat.tap import Options\n"
         "options = Options()\n"
         "options.parseOptions(['--db', 'sqlite:chat.sqlite3'])\n"
-        "print(options['db_url'])\n"
+        "print(options.settings.database.url)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", check],
@@ -164,7 +189,7 @@ def test_sqlite_does_not_need_the_mysql_driver(tmp_path: Path) -> None:
 def test_no_redis_code_imported_without_redis() -> None:
     """Without ``--redis`` the service never imports the cluster's code (a fresh interpreter)."""
     code = (
-        "import sys; from twisted_chat.service import Options, makeService; "
+        "import sys; from twisted_chat.tap import Options, makeService; "
         "o = Options(); o.parseOptions(['--db', 'sqlite::memory:']); makeService(o); "
         "print(sorted(m for m in sys.modules if 'redis' in m or 'cluster' in m))"
     )

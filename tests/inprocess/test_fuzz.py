@@ -125,7 +125,7 @@ def check_registry(server: ChatServer) -> list[str]:
     room = server.service.chat.room
     connections = set(factory.connections)
     logged_in = {proto for proto in connections if proto.nickname is not None}
-    in_room = set(room.sessions())
+    in_room = set(room.members())
     if in_room != logged_in:
         problems.append(
             f"room {sorted(room.nicknames())} != logged-in connections "

@@ -48,7 +48,7 @@ from tests.support.expected import (
     welcome,
 )
 from tests.support.waits import TIMEOUT, get_reactor, sleep, wait, wait_until
-from twisted_chat.protocol import ChatProtocol
+from twisted_chat.tcp import ChatProtocol
 from twisted_chat.text import SPANISH
 
 pytestmark = pytest.mark.timeout(90, method="thread")

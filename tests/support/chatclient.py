@@ -6,7 +6,7 @@ in a temporary directory unless another ``--db`` is given. :class:`ChatClient` t
 real socket and collects each server line; every wait is bounded by
 :data:`tests.support.waits.TIMEOUT`.
 
-The server's :class:`~twisted_chat.protocol.ChatFactory` is wrapped, its behaviour unchanged, so
+The server's :class:`~twisted_chat.tcp.ChatTCPFactory` is wrapped, its behaviour unchanged, so
 that a test can wait until the server has *read* a segment (:meth:`ChatServer.send_segments`),
 which is how the framing tests prove that a line really arrived in several reads, and so that
 teardown can wait for the server side of every connection to be gone.
@@ -33,8 +33,9 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from tests.support.waits import DB_TIMEOUT, TIMEOUT, get_reactor, wait, wait_until
-from twisted_chat.protocol import ChatFactory, ChatProtocol
-from twisted_chat.service import ChatService, Options, makeService
+from twisted_chat.service import ChatService
+from twisted_chat.tap import Options, makeService
+from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 from twisted_chat.text import Catalogue
 
 #: The ``* `` line that follows the welcome: first visit, or the previous connection time.
@@ -240,7 +241,7 @@ class ServerSide:
 class _FactoryObserver:
     """Wraps a built server's factory to see each connection's reads and its end (no changes)."""
 
-    def __init__(self, factory: ChatFactory) -> None:
+    def __init__(self, factory: ChatTCPFactory) -> None:
         self.by_peer_port: dict[int, ServerSide] = {}
         self._accept_waiters: dict[int, defer.Deferred[ServerSide]] = {}
         build = factory.buildProtocol
@@ -297,7 +298,7 @@ class ChatServer:
         self.port = port
         self.db = db
         self.directory = directory
-        self.texts: Catalogue = service.chat.texts
+        self.texts: Catalogue = service.parts.chat.language.texts
         self.clients: list[ChatClient] = []
         self._observer = observer
         self._stopped = False
@@ -444,7 +445,7 @@ async def start_server(
     options = Options()
     options.parseOptions(server_arguments(db, extra_args, relax))
     service = makeService(options)
-    observer = _FactoryObserver(service.factory)
+    observer = _FactoryObserver(service.parts.tcp)
     service.startService()
     try:
         ports: list[int] = []

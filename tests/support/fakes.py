@@ -1,7 +1,7 @@
 """Doubles for the unit tests: a real :class:`ChatProtocol` on a ``StringTransport``, no sockets.
 
 :class:`Client` is one test connection: a protocol built by the real
-:class:`~twisted_chat.protocol.ChatFactory`, connected to a :class:`RecordingTransport` whose peer
+:class:`~twisted_chat.tcp.ChatTCPFactory`, connected to a :class:`RecordingTransport` whose peer
 address the test chooses, fed bytes with ``dataReceived``; :meth:`Client.received` returns the
 lines the server wrote since the last call; :class:`Clients` opens them from fresh addresses and
 ports. Time comes from a ``Clock`` set to :data:`EPOCH`.
@@ -19,7 +19,8 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from twisted_chat.protocol import ChatFactory, ChatProtocol
+from twisted_chat.assembly import Chat
+from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 
 #: The time of every unit test's clock: 2026-11-24T08:30:00Z.
 EPOCH = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
@@ -61,7 +62,7 @@ class RecordingTransport(StringTransport):
 class Client:
     """One test connection from ``host``: a real ``ChatProtocol`` on a recording transport."""
 
-    def __init__(self, factory: ChatFactory, host: str, port: int) -> None:
+    def __init__(self, factory: ChatTCPFactory, host: str, port: int) -> None:
         address = peer_address(host, port)
         self.transport = RecordingTransport(peerAddress=address)
         self.protocol: ChatProtocol = factory.buildProtocol(address)
@@ -123,7 +124,7 @@ class Clients(list[Client]):
         self._ports = itertools.count(40000)
         self._hosts = itertools.count(1)
 
-    def connect(self, factory: ChatFactory, host: str | None = None) -> Client:
+    def connect(self, factory: ChatTCPFactory, host: str | None = None) -> Client:
         """A new connection to ``factory`` from ``host`` (its prompt not read yet)."""
         if host is None:
             host = f"198.51.100.{next(self._hosts)}"
@@ -135,3 +136,8 @@ class Clients(list[Client]):
         """Forget what every connection has received so far."""
         for client in self:
             client.received()
+
+
+def tcp_factory(chat: Chat) -> ChatTCPFactory:
+    """The TCP transport's factory for ``chat``'s server (what ``--port`` listens with)."""
+    return ChatTCPFactory(chat.server, chat.lines)

@@ -1,7 +1,7 @@
 """Unit tests of registered nicknames (issue 3, item 7): ``/registrar``, ``NICK PASSWORD`` logins,
 ``/password``, failed-attempt limits, storage outages, held lines and password-free logs.
 
-The real :class:`Accounts`, :class:`ChatCore` and :class:`ChatFactory` run over an in-memory
+The real :class:`Accounts`, :class:`ChatCore` and :class:`ChatServer` run over an in-memory
 storage double that a test can switch off, a thread runner that runs the function at once (or,
 for races, when the test says so), a cheap argon2 hasher and a ``Clock``. Real SQLite and MariaDB
 storage of ``cuentas`` is tested elsewhere.
@@ -40,7 +40,7 @@ from tests.support.expected import (
     taken,
     welcome,
 )
-from tests.support.fakes import EPOCH, Client, Clients
+from tests.support.fakes import EPOCH, Client, Clients, tcp_factory
 from tests.support.logs import record_logs
 from twisted_chat import nicknames
 from twisted_chat.accounts import (
@@ -49,9 +49,8 @@ from twisted_chat.accounts import (
     Accounts,
     LoginCheck,
 )
-from twisted_chat.chat import ChatCore
+from twisted_chat.assembly import assemble
 from twisted_chat.limits import Limits
-from twisted_chat.protocol import ChatFactory
 from twisted_chat.text import ENGLISH, SPANISH
 
 #: The passwords of the accounts every test starts with.
@@ -161,10 +160,15 @@ class AccountsTestCase(SynchronousTestCase):
         self.runner = ThreadRunner()
         self.accounts = Accounts(self.storage, self.clock, self.runner, hasher=self.hasher)
         self.accounts.load()
-        self.chat = ChatCore(SPANISH, self.clock, None, self.accounts)
-        self.factory = ChatFactory(
-            self.chat, Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0)
+        self.parts = assemble(
+            SPANISH,
+            self.clock,
+            accounts=self.accounts,
+            limits=Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0),
         )
+        self.chat = self.parts.core
+        self.server = self.parts.server
+        self.factory = tcp_factory(self.parts)
         self.clients = Clients()
 
     def connect(self, host: str | None = None) -> Client:
@@ -311,10 +315,15 @@ class StartingUpTests(AccountsTestCase):
         self.storage.available = False
         self.accounts = Accounts(self.storage, self.clock, self.runner, hasher=self.hasher)
         self.accounts.load()
-        self.chat = ChatCore(SPANISH, self.clock, None, self.accounts)
-        self.factory = ChatFactory(
-            self.chat, Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0)
+        self.parts = assemble(
+            SPANISH,
+            self.clock,
+            accounts=self.accounts,
+            limits=Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0),
         )
+        self.chat = self.parts.core
+        self.server = self.parts.server
+        self.factory = tcp_factory(self.parts)
         self.addCleanup(self.flushLoggedErrors, StorageDown)
 
     def test_every_nickname_line_gets_one_try_again_line(self) -> None:
@@ -351,8 +360,8 @@ class StartingUpTests(AccountsTestCase):
         self.assertEqual(self.attempt("carol")[0], welcome("carol"))
 
     def test_english(self) -> None:
-        chat = ChatCore(ENGLISH, self.clock, None, self.accounts)
-        factory = ChatFactory(chat, Limits(flood_rate=0, max_strikes=0, login_timeout=0))
+        limits = Limits(flood_rate=0, max_strikes=0, login_timeout=0)
+        factory = tcp_factory(assemble(ENGLISH, self.clock, accounts=self.accounts, limits=limits))
         client = self.clients.connect(factory)
         client.received()
         client.send("carol\r\n")
@@ -362,8 +371,8 @@ class StartingUpTests(AccountsTestCase):
         )
 
     def test_no_accounts_at_all_is_no_gate(self) -> None:
-        chat = ChatCore(SPANISH, self.clock, None, None)
-        factory = ChatFactory(chat, Limits(flood_rate=0, max_strikes=0, login_timeout=0))
+        limits = Limits(flood_rate=0, max_strikes=0, login_timeout=0)
+        factory = tcp_factory(assemble(SPANISH, self.clock, limits=limits))
         client = self.clients.connect(factory)
         client.received()
         client.send("carol\r\n")

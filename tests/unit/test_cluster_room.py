@@ -7,7 +7,6 @@ The same rules are tested end to end on a real ``redis-server`` in tests/e2e/tes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.internet import defer
@@ -15,115 +14,48 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support.fakes import Clients
+from tests.support.fake_link import cluster_chat
+from tests.support.fakes import Clients, tcp_factory
 from tests.support.logs import record_logs
-from twisted_chat.chat import ChatCore
+from twisted_chat.assembly import assemble
 from twisted_chat.cluster import envelope, scripts
-from twisted_chat.cluster.room import STARTUP_GRACE, ClusterConfig, ClusterRoom
-from twisted_chat.cluster.scripts import Script
-from twisted_chat.cluster.url import RedisURL
-from twisted_chat.core import Claim
+from twisted_chat.cluster.envelope import Origin
+from twisted_chat.cluster.events import (
+    ClusterEvent,
+    PrivateMessage,
+    PublicMessage,
+    UserJoined,
+    UserLeft,
+)
+from twisted_chat.cluster.membership import STARTUP_GRACE
+from twisted_chat.events import Private, Public
 from twisted_chat.limits import Limits
-from twisted_chat.protocol import ChatFactory
+from twisted_chat.room import Claim
+from twisted_chat.server import ChatServer
+from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import SPANISH
-
-
-class FakeLink:
-    """Stands in for :class:`~twisted_chat.cluster.link.RedisLink`: records what the room
-    sends; scripts answer from :attr:`answers` (by script name) or stay pending."""
-
-    def __init__(self, url: RedisURL, channels: Sequence[str], clock: Any, **hooks: Any) -> None:
-        self.channels = list(channels)
-        self.on_message: Callable[[str, str], None] = hooks["on_message"]
-        self.on_up: Callable[[], None] = hooks["on_up"]
-        self.on_down: Callable[[], None] = hooks["on_down"]
-        self.up = False
-        self.published: list[tuple[str, envelope.Envelope]] = []
-        self.ran: list[tuple[str, list[Any]]] = []
-        self.pending: list[tuple[str, defer.Deferred[Any]]] = []
-        self.answers: dict[str, Any] = {
-            "register": [1, []],
-            "release": 1,
-            "survey": [],
-            "heartbeat": [],
-            "forget": 1,
-        }
-
-    def start(self) -> None:
-        """Nothing to connect."""
-
-    def stop(self) -> defer.Deferred[None]:
-        return defer.succeed(None)
-
-    def connect(self) -> None:
-        self.up = True
-        self.on_up()
-
-    def disconnect(self) -> None:
-        self.up = False
-        self.on_down()
-
-    def run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> defer.Deferred[Any]:
-        self.ran.append((script.name, list(args)))
-        if not self.up:
-            return defer.fail(ConnectionError("down"))
-        if script.name in self.answers:
-            return defer.succeed(self.answers[script.name])
-        d: defer.Deferred[Any] = defer.Deferred()
-        self.pending.append((script.name, d))
-        return d
-
-    def command(self, *args: Any) -> defer.Deferred[Any]:
-        return defer.succeed({})
-
-    def publish(self, channel: str, message: str) -> bool:
-        if not self.up:
-            return False
-        self.published.append((channel, envelope.decode(message)))
-        return True
-
-    def events(self) -> list[envelope.Event]:
-        """Every event published so far, in order."""
-        return [event for _, message in self.published for event in message.events]
 
 
 class ClusterRoomTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.fatal: list[str] = []
-        links: list[FakeLink] = []
-
-        def link_factory(*args: Any, **kwargs: Any) -> FakeLink:
-            links.append(FakeLink(*args, **kwargs))
-            return links[-1]
-
-        def room(texts: Any, schedule: Any) -> ClusterRoom:
-            return ClusterRoom(
-                texts,
-                schedule,
-                ClusterConfig(RedisURL("127.0.0.1"), "n1", ttl=3, prefix="t:"),
-                self.clock,
-                self.fatal.append,
-                link_factory=link_factory,  # type: ignore[arg-type]
-            )
-
-        self.chat = ChatCore(SPANISH, self.clock, room=room)
-        self.room: ClusterRoom = self.chat.room  # type: ignore[assignment]
-        self.link = links[0]
-        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0))
+        self.parts, self.room, self.link = cluster_chat(self.clock, self.fatal)
+        self.chat = self.parts.core
+        self.factory = tcp_factory(self.parts)
         self.clients = Clients()
-        self.room.start()
+        self.room.membership.start()
 
     def tearDown(self) -> None:
-        self.room.stop()
+        self.room.membership.stop()
 
     def connect(self) -> Any:
         client = self.clients.connect(self.factory)
         client.received()
         return client
 
-    def envelope_from(self, node: str, *events: envelope.Event) -> str:
-        return envelope.encode(node, f"{node}/x", list(events))
+    def envelope_from(self, node: str, *events: ClusterEvent) -> str:
+        return envelope.encode(Origin(node, f"{node}/x"), list(events))
 
     def test_a_login_before_registration_waits_for_it(self) -> None:
         self.link.answers["claim"] = 1
@@ -175,7 +107,7 @@ class ClusterRoomTests(SynchronousTestCase):
         bea.send("cuatro\n")
         self.clock.advance(0)
         self.assertEqual(
-            self.link.events(),
+            [e.to_wire()[:1] + e.to_wire()[4:] for e in self.link.events()],
             [["pub", "ana", "uno"], ["pub", "ana", "dos"], ["pub", "bea", "cuatro"]],
         )
         self.assertEqual(len(self.link.published), 1)  # one envelope for the whole turn
@@ -192,7 +124,10 @@ class ClusterRoomTests(SynchronousTestCase):
         self.assertEqual(ana.received(), ["* Conectados (2): ana, Bob", "-> *Bob* hola"])
         channel, message = self.link.published[-1]
         self.assertEqual(channel, "t:to:n2")
-        self.assertEqual(message.events, [["line", "bob", "*ana* hola\r\n"]])
+        [event] = message.events
+        assert isinstance(event, PrivateMessage)
+        private = event.event
+        self.assertEqual((private.sender, private.recipient, private.text), ("ana", "Bob", "hola"))
 
     def test_remote_events_reach_local_users(self) -> None:
         self.link.connect()
@@ -205,11 +140,11 @@ class ClusterRoomTests(SynchronousTestCase):
             "t:room",
             self.envelope_from(
                 "n2",
-                ["join", "bob", "Bob", 2],
-                ["pub", "Bob", "hola"],
-                ["pub", "Bob", "<b>dos</b>"],
-                ["line", "ana", "*Bob* psst\r\n"],
-                ["leave", "bob", 3],
+                UserJoined("bob", "Bob", 2),
+                PublicMessage(Public("m1", 1, "general", "Bob", "hola")),
+                PublicMessage(Public("m2", 2, "general", "Bob", "<b>dos</b>")),
+                PrivateMessage(Private("m3", 3, None, "Bob", "ana", "psst")),
+                UserLeft("bob", 3),
             ),
         )
         self.clock.advance(1)
@@ -230,9 +165,9 @@ class ClusterRoomTests(SynchronousTestCase):
         ana = self.connect()
         ana.send("ana\n")
         ana.received()
-        self.link.on_message(
-            "t:room", envelope.encode("n1", self.room.instance, [["pub", "x", "eco"]])
-        )
+        own = Origin("n1", self.room.origin.instance)
+        echo = PublicMessage(Public("m", 1, "general", "x", "eco"))
+        self.link.on_message("t:room", envelope.encode(own, [echo]))
         self.assertEqual(ana.received(), [])
 
     def test_malformed_envelopes_are_dropped_and_logged_sparingly(self) -> None:
@@ -242,7 +177,7 @@ class ClusterRoomTests(SynchronousTestCase):
         ana = self.connect()
         ana.send("ana\n")
         ana.received()
-        for junk in ("{", "[]", '{"v": 9}', '{"v":1,"node":"n2","inst":"i","events":[["pub"]]}'):
+        for junk in ("{", "[]", '{"v": "2"}', '{"v":2,"node":"n2","inst":"i","events":[["pub"]]}'):
             self.link.on_message("t:room", junk)
         self.assertEqual(ana.received(), [])
         warnings = [e for e in logs.at(LogLevel.warn) if "malformed" in e["log_format"]]
@@ -297,11 +232,14 @@ class ClusterRoomTests(SynchronousTestCase):
         self.assertEqual(len({s.sha for s in scripts.ALL}), len(scripts.ALL))
 
     def test_local_room_claims_at_once(self) -> None:
-        chat = ChatCore(SPANISH, self.clock)
+        chat = assemble(SPANISH, self.clock).core
         self.assertEqual(self.successResultOf(chat.room.claim("ana")), Claim.OK)
 
     def test_an_envelope_of_private_lines_is_one_write_per_recipient(self) -> None:
-        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0), batch_writes=True)
+        server = ChatServer(self.chat, Limits(flood_rate=0, max_per_ip=0), batch_writes=True)
+        assert server.batcher is not None
+        self.room.attach(None, None, server.batcher.gather)
+        self.factory = ChatTCPFactory(server, self.parts.lines)
         self.link.connect()
         self.link.answers["claim"] = 1
         ana = self.connect()
@@ -309,7 +247,7 @@ class ClusterRoomTests(SynchronousTestCase):
         self.clock.advance(1)
         ana.received()
         ana.transport.writes.clear()
-        lines = [["line", "ana", f"*Bob* {i}\r\n"] for i in range(50)]
+        lines = [PrivateMessage(Private(f"m{i}", i, None, "Bob", "ana", str(i))) for i in range(50)]
         self.link.on_message("t:to:n1", self.envelope_from("n2", *lines))
         self.clock.advance(0)
         self.assertEqual(len(ana.transport.writes), 1)

@@ -1,5 +1,6 @@
 """Unit tests of the cluster layer's pure parts: ``--redis`` and the other cluster options, the
-envelope between nodes, and the versioned replicas of other nodes' users.
+key names, and the versioned replicas of other nodes' users (the events and the envelope
+between nodes are tested in tests/unit/test_cluster_events.py).
 
 What needs Redis (claims, outages, dead nodes) is tested end to end on a real ``redis-server``
 in tests/e2e/test_cluster.py and tests/e2e/test_cluster_failures.py.
@@ -7,16 +8,13 @@ in tests/e2e/test_cluster.py and tests/e2e/test_cluster_failures.py.
 
 from __future__ import annotations
 
-import json
-
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_chat.cluster import envelope
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.url import BadRedisURL, RedisURL, parse_redis_url
-from twisted_chat.service import Options
+from twisted_chat.tap import Options
 
 
 def parse(*args: str) -> Options:
@@ -78,10 +76,11 @@ class ClusterOptionsTests(SynchronousTestCase):
     """The cluster options of ``twistd chat``."""
 
     def test_off_by_default(self) -> None:
-        self.assertIsNone(parse()["cluster"])
+        self.assertIsNone(parse().settings.cluster)
 
     def test_defaults(self) -> None:
-        config = parse("--redis", "redis://127.0.0.1")["cluster"]
+        config = parse("--redis", "redis://127.0.0.1").settings.cluster
+        assert config is not None
         self.assertEqual((config.ttl, config.prefix), (10.0, "chat:"))
         self.assertTrue(config.node_id)
 
@@ -95,7 +94,8 @@ class ClusterOptionsTests(SynchronousTestCase):
             "3",
             "--redis-prefix",
             "prod:",
-        )["cluster"]
+        ).settings.cluster
+        assert config is not None
         self.assertEqual(
             (config.url.port, config.url.db, config.node_id, config.ttl, config.prefix),
             (7000, 2, "web-1.eu", 3.0, "prod:"),
@@ -128,66 +128,6 @@ class KeysTests(SynchronousTestCase):
         self.assertTrue(all(name.startswith("p:") for name in names))
         self.assertEqual(len(set(names)), len(names))
         self.assertTrue(keys.nick("ana").startswith(keys.nick_prefix))
-
-
-class EnvelopeTests(SynchronousTestCase):
-    """The versioned JSON envelope between nodes."""
-
-    def test_round_trip(self) -> None:
-        events: list[envelope.Event] = [
-            ["pub", "Ana", "hola <b>ñ</b> 🎉"],
-            ["join", "bob", "Bob", 3],
-            ["leave", "bob", 4],
-            ["line", "ana", "*Bob* hi\r\n"],
-            ["account", "ana", "$argon2id$..."],
-            ["bye", 5],
-            ["hello", 1],
-            ["kick", "bob", "spam", "ana"],
-            ["mute", "bob", 1795509000000],
-            ["mute", "bob", 0],
-            ["ban", "nick", "bob", "", "ana", 1795509000, 0],
-            ["ban", "net", "10.0.0.0/8", "bots", "ana", 1795509000, 1795509600],
-            ["unban", "net", "10.0.0.0/8"],
-            ["notice", "Anuncio de ana: hola"],
-        ]
-        decoded = envelope.decode(envelope.encode("n1", "n1/abc", events))
-        self.assertEqual((decoded.node, decoded.instance, decoded.events), ("n1", "n1/abc", events))
-
-    def test_bytes_accepted(self) -> None:
-        data = envelope.encode("n1", "i", [["pub", "a", "é"]]).encode()
-        self.assertEqual(envelope.decode(data).events, [["pub", "a", "é"]])
-
-    def test_malformed(self) -> None:
-        good = {"v": 1, "node": "n", "inst": "i", "events": []}
-        bad: list[object] = [
-            "not json",
-            b"\xff\xfe",
-            "[]",
-            "null",
-            {**good, "v": 2},
-            {**good, "v": "1"},
-            {**good, "node": 5},
-            {**good, "events": {}},
-            {**good, "events": [[]]},
-            {**good, "events": [["nope"]]},
-            {**good, "events": [["pub", "a"]]},
-            {**good, "events": [["pub", "a", 5]]},
-            {**good, "events": [["join", "a", "A", "3"]]},
-            {**good, "events": [["join", "a", "A", True]]},
-            {**good, "events": [["bye", 1, 2]]},
-            {**good, "events": [["kick", "bob", "spam"]]},
-            {**good, "events": [["mute", "bob", 1.5]]},
-            {**good, "events": [["ban", "nick", "bob", "", "ana", 1, None]]},
-            {**good, "events": [["notice", 1]]},
-            {**good, "events": ["pub"]},
-            {**good, "events": [[[1], "a", "b"]]},
-            {**good, "events": [[{"x": 1}, "a"]]},
-            {**good, "events": [["line", "a", None]]},
-        ]
-        for message in bad:
-            data = message if isinstance(message, (str, bytes)) else json.dumps(message)
-            with self.subTest(data=data), self.assertRaises(envelope.EnvelopeError):
-                envelope.decode(data)
 
 
 class PresenceTests(SynchronousTestCase):

@@ -1,7 +1,7 @@
 """Unit tests of the abuse limits (issue 3, items 1-4): SendQ, strikes, flood control, connection
 limits, login/idle timeouts, graceful shutdown of the factory, and the options that set them.
 
-Every client is a real :class:`ChatProtocol` built by the real :class:`ChatFactory`, connected to
+Every client is a real :class:`ChatProtocol` built by the real :class:`ChatTCPFactory`, connected to
 a ``StringTransport`` whose peer address each test chooses; every timing rule runs on a ``Clock``.
 The tests are ``SynchronousTestCase`` classes so they run under both ``pytest`` and ``trial``.
 """
@@ -40,7 +40,7 @@ from tests.support.expected import (
     welcome,
 )
 from tests.support.fakes import EPOCH, Client, Clients
-from twisted_chat.chat import ChatCore
+from twisted_chat.assembly import assemble
 from twisted_chat.limits import (
     DEFAULT_EXEMPT,
     AttemptWindow,
@@ -49,8 +49,9 @@ from twisted_chat.limits import (
     TokenBucket,
     parse_exempt,
 )
-from twisted_chat.protocol import ChatFactory
-from twisted_chat.service import Options
+from twisted_chat.server import ChatServer
+from twisted_chat.tap import Options
+from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import SPANISH
 
 #: A line over the 1024-byte limit, an invalid UTF-8 line and a line with an ANSI escape.
@@ -72,13 +73,15 @@ class LimitsTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(EPOCH.timestamp())
-        self.chat = ChatCore(SPANISH, self.clock)
+        self.parts = assemble(SPANISH, self.clock)
+        self.chat = self.parts.core
         self.clients = Clients()
         self.serve(self.limits)
 
-    def serve(self, limits: Limits) -> ChatFactory:
-        """Use a new factory with ``limits`` for later connections."""
-        self.factory = ChatFactory(self.chat, limits)
+    def serve(self, limits: Limits) -> ChatTCPFactory:
+        """Use a new server with ``limits`` for later connections; its TCP factory."""
+        self.server = ChatServer(self.chat, limits)
+        self.factory = ChatTCPFactory(self.server, self.parts.lines)
         return self.factory
 
     def connect(self, host: str | None = None) -> Client:
@@ -244,7 +247,7 @@ class FloodTests(LimitsTestCase):
         self.assertEqual(ana.received()[-1], FLOOD_KICKED)
         ana.lose()
         self.assertEqual(bob.received()[-1], left("ana"))
-        self.assertEqual(self.factory.stats["flood"], 1)
+        self.assertEqual(self.server.stats["flood"], 1)
 
     def test_client_that_slows_down_is_not_kicked(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
@@ -364,7 +367,7 @@ class StrikeTests(LimitsTestCase):
         )
         ana.lose()
         self.assertEqual(bob.received(), [left("ana")])
-        self.assertEqual(self.factory.stats["strikes"], 1)
+        self.assertEqual(self.server.stats["strikes"], 1)
 
     def test_good_line_resets_the_count_after_login(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
@@ -449,8 +452,8 @@ class LoginTimeoutTests(LimitsTestCase):
         self.assertEqual(client.received(), [LOGIN_TIMEOUT])
         self.assertTrue(client.closing)
         client.lose()
-        self.assertEqual(self.factory.stats["login_timeout"], 1)
-        self.assertEqual(self.factory.counter.total, 0)
+        self.assertEqual(self.server.stats["login_timeout"], 1)
+        self.assertEqual(self.server.counter.total, 0)
 
     def test_lines_at_the_prompt_do_not_extend_it(self) -> None:
         client = self.connect()
@@ -520,7 +523,7 @@ class IdleTimeoutTests(LimitsTestCase):
         self.assertFalse(bob.closing)
         ana.lose()
         self.assertEqual(bob.received(), [left("ana")])
-        self.assertEqual(self.factory.stats["idle_timeout"], 1)
+        self.assertEqual(self.server.stats["idle_timeout"], 1)
 
     def test_sending_lines_keeps_it_alive(self) -> None:
         ana = self.login("ana")
@@ -629,8 +632,8 @@ class SendQTests(LimitsTestCase):
         ana.lose(ConnectionLost())
         self.assertEqual(bob.received(), [left("ana")])
         self.assertEqual(carol.received(), [left("ana")])
-        self.assertEqual(self.factory.stats["sendq"], 1)
-        self.assertNotIn(ana.protocol.session, self.factory.connections)
+        self.assertEqual(self.server.stats["sendq"], 1)
+        self.assertNotIn(ana.protocol.session, self.server.connections)
 
     def test_resume_resets_the_count(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
@@ -666,7 +669,7 @@ class SendQTests(LimitsTestCase):
         self.assertTrue(client.aborted)
         client.lose(ConnectionLost())
         self.assertEqual(bob.received(), [])
-        self.assertEqual(self.factory.counter.total, 1)
+        self.assertEqual(self.server.counter.total, 1)
 
 
 # -- connection limits ------------------------------------------------------------------------
@@ -684,11 +687,11 @@ class MaxClientsTests(LimitsTestCase):
         refused = self.connect()
         self.assertEqual(refused.received(), [SERVER_FULL])
         self.assertTrue(refused.closing)
-        self.assertEqual(self.factory.counter.total, 3)
-        self.assertEqual(len(self.factory.connections), 3)
-        self.assertEqual(self.factory.stats["refused_server_full"], 1)
+        self.assertEqual(self.server.counter.total, 3)
+        self.assertEqual(len(self.server.connections), 3)
+        self.assertEqual(self.server.stats["refused_server_full"], 1)
         refused.lose()
-        self.assertEqual(self.factory.counter.total, 3)
+        self.assertEqual(self.server.counter.total, 3)
         self.assertEqual(first.received(), [])
         for client in others:
             self.assertFalse(client.closing)
@@ -706,7 +709,7 @@ class MaxClientsTests(LimitsTestCase):
         clients = [self.connect() for _ in range(3)]
         self.assertTrue(self.connect().closing)
         clients[0].lose()
-        self.assertEqual(self.factory.counter.total, 2)
+        self.assertEqual(self.server.counter.total, 2)
         again = self.connect()
         self.assertEqual(again.received(), [PROMPT])
         self.assertFalse(again.closing)
@@ -718,7 +721,7 @@ class MaxClientsTests(LimitsTestCase):
         self.serve(Limits(max_clients=0, max_per_ip=0, flood_rate=0))
         clients = [self.connect() for _ in range(200)]
         self.assertFalse(any(c.closing for c in clients))
-        self.assertEqual(self.factory.counter.total, 200)
+        self.assertEqual(self.server.counter.total, 200)
 
     def test_exempt_addresses_count_towards_max_clients(self) -> None:
         self.serve(Limits(max_clients=3, max_per_ip=1, flood_rate=0))
@@ -740,8 +743,8 @@ class MaxPerIPTests(LimitsTestCase):
         refused = self.connect("203.0.113.5")
         self.assertEqual(refused.received(), [TOO_MANY_FROM_IP])
         self.assertTrue(refused.closing)
-        self.assertEqual(self.factory.stats["refused_per_ip"], 1)
-        self.assertEqual(self.factory.counter.total, 2)
+        self.assertEqual(self.server.stats["refused_per_ip"], 1)
+        self.assertEqual(self.server.counter.total, 2)
         refused.lose()
         other = self.connect("203.0.113.6")
         self.assertEqual(other.received(), [PROMPT])
@@ -759,7 +762,7 @@ class MaxPerIPTests(LimitsTestCase):
     def test_ipv4_mapped_ipv6_counts_as_ipv4(self) -> None:
         self.connect("203.0.113.5")
         self.connect("::ffff:203.0.113.5")
-        self.assertEqual(self.factory.counter.hosts(), 1)
+        self.assertEqual(self.server.counter.hosts(), 1)
         refused = self.connect("203.0.113.5")
         self.assertEqual(refused.received(), [TOO_MANY_FROM_IP])
         refused6 = self.connect("::ffff:203.0.113.5")
@@ -906,7 +909,7 @@ class AttemptWindowTests(SynchronousTestCase):
 
 
 class StatsTests(LimitsTestCase):
-    """``ChatFactory.stats`` counts disconnects and refusals by cause."""
+    """``ChatServer.stats`` counts disconnects and refusals by cause."""
 
     limits = Limits(
         max_clients=4, max_per_ip=1, exempt=(), max_strikes=2, login_timeout=60, flood_rate=0
@@ -930,7 +933,7 @@ class StatsTests(LimitsTestCase):
         slow.lose()
         also_slow.lose()
         self.assertEqual(
-            {k: v for k, v in self.factory.stats.items() if v},
+            {k: v for k, v in self.server.stats.items() if v},
             {
                 "refused_per_ip": 1,
                 "refused_server_full": 1,
@@ -945,7 +948,7 @@ class StatsTests(LimitsTestCase):
 
 
 class ShutdownTests(LimitsTestCase):
-    """``ChatFactory.shutdown``: a ``* `` notice to every connection, then close; refuse new
+    """``ChatServer.shutdown``: a ``* `` notice to every connection, then close; refuse new
     ones; fire when all are gone, aborting the rest after the timeout."""
 
     limits = Limits(flood_rate=0)
@@ -955,7 +958,7 @@ class ShutdownTests(LimitsTestCase):
         at_prompt = self.connect()
         at_prompt.received()
         fired: list[None] = []
-        self.factory.shutdown(1.5).addCallback(fired.append)
+        self.server.shutdown(1.5).addCallback(fired.append)
         for client in (ana, bob, at_prompt):
             self.assertEqual(client.received(), [SHUTTING_DOWN])
             self.assertTrue(client.closing)
@@ -967,23 +970,23 @@ class ShutdownTests(LimitsTestCase):
         self.assertEqual(fired, [])
         at_prompt.lose()
         self.assertEqual(fired, [None])
-        self.assertEqual(self.factory.stats["shutdown"], 3)
-        self.assertEqual(self.factory.counter.total, 0)
+        self.assertEqual(self.server.stats["shutdown"], 3)
+        self.assertEqual(self.server.counter.total, 0)
 
     def test_new_connections_refused(self) -> None:
         ana = self.login("ana")
-        self.factory.shutdown(1.5)
+        self.server.shutdown(1.5)
         late = self.connect()
         self.assertEqual(late.received(), [SHUTTING_DOWN_REFUSED])
         self.assertTrue(late.closing)
-        self.assertNotIn(late.protocol.session, self.factory.connections)
+        self.assertNotIn(late.protocol.session, self.server.connections)
         late.lose()
         ana.lose()
-        self.assertEqual(self.factory.counter.total, 0)
+        self.assertEqual(self.server.counter.total, 0)
 
     def test_lines_after_the_notice_are_not_processed(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
-        self.factory.shutdown(1.5)
+        self.server.shutdown(1.5)
         self.clients.drain()
         ana.send("hola\r\n/listar\r\n")
         self.assertEqual(ana.received(), [])
@@ -992,7 +995,7 @@ class ShutdownTests(LimitsTestCase):
     def test_the_rest_are_aborted_after_the_timeout(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
         fired: list[None] = []
-        self.factory.shutdown(1.5).addCallback(fired.append)
+        self.server.shutdown(1.5).addCallback(fired.append)
         ana.lose()
         self.clock.advance(1.4)
         self.assertFalse(bob.aborted)
@@ -1006,14 +1009,14 @@ class ShutdownTests(LimitsTestCase):
     def test_no_abort_when_all_closed_in_time(self) -> None:
         ana = self.login("ana")
         fired: list[None] = []
-        self.factory.shutdown(1.5).addCallback(fired.append)
+        self.server.shutdown(1.5).addCallback(fired.append)
         ana.lose()
         self.assertEqual(fired, [None])
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_nobody_connected_fires_at_once(self) -> None:
         fired: list[None] = []
-        d: Deferred[None] = self.factory.shutdown(1.5)
+        d: Deferred[None] = self.server.shutdown(1.5)
         d.addCallback(fired.append)
         self.assertEqual(fired, [None])
 
@@ -1048,7 +1051,7 @@ class LimitOptionsTests(SynchronousTestCase):
         options = parse()
         for name, value in self.DEFAULTS.items():
             self.assertEqual(options[name], value, name)
-        limits = options["limits"]
+        limits = options.settings.limits
         self.assertEqual(limits.sendq, 1_048_576)
         self.assertEqual(limits.max_strikes, 10)
         self.assertEqual(limits.flood_rate, 10)
@@ -1062,7 +1065,7 @@ class LimitOptionsTests(SynchronousTestCase):
         )
         self.assertEqual(limits.login_timeout, 60)
         self.assertEqual(limits.idle_timeout, 0)
-        self.assertEqual(options["db_queue"], 100_000)
+        self.assertEqual(options.settings.database.queue, 100_000)
         self.assertEqual(limits, Limits())
 
     def test_values(self) -> None:
@@ -1079,7 +1082,7 @@ class LimitOptionsTests(SynchronousTestCase):
             "--db-queue=50",
         )
         self.assertEqual(
-            options["limits"],
+            options.settings.limits,
             Limits(
                 sendq=4096,
                 max_strikes=3,
@@ -1092,7 +1095,7 @@ class LimitOptionsTests(SynchronousTestCase):
                 idle_timeout=300,
             ),
         )
-        self.assertEqual(options["db_queue"], 50)
+        self.assertEqual(options.settings.database.queue, 50)
 
     def test_zero_turns_off(self) -> None:
         limits = parse(
@@ -1103,7 +1106,7 @@ class LimitOptionsTests(SynchronousTestCase):
             "--max-per-ip=0",
             "--login-timeout=0",
             "--idle-timeout=0",
-        )["limits"]
+        ).settings.limits
         self.assertEqual(
             (
                 limits.max_strikes,
@@ -1118,7 +1121,7 @@ class LimitOptionsTests(SynchronousTestCase):
         )
 
     def test_exempt_adds_to_the_default(self) -> None:
-        limits = parse("--exempt", "10.0.0.0/8", "--exempt", "2001:db8::/32")["limits"]
+        limits = parse("--exempt", "10.0.0.0/8", "--exempt", "2001:db8::/32").settings.limits
         self.assertEqual(
             limits.exempt,
             tuple(
@@ -1128,9 +1131,9 @@ class LimitOptionsTests(SynchronousTestCase):
         )
 
     def test_exempt_none_removes_the_default(self) -> None:
-        self.assertEqual(parse("--exempt", "none")["limits"].exempt, ())
+        self.assertEqual(parse("--exempt", "none").settings.limits.exempt, ())
         self.assertEqual(
-            parse("--exempt", "none", "--exempt", "10.0.0.0/8")["limits"].exempt,
+            parse("--exempt", "none", "--exempt", "10.0.0.0/8").settings.limits.exempt,
             (ipaddress.ip_network("10.0.0.0/8"),),
         )
 
@@ -1159,41 +1162,41 @@ class LimitOptionsTests(SynchronousTestCase):
 
 
 class UseLimitsTests(LimitsTestCase):
-    """``ChatFactory.use_limits``: new and open connections get the new limits."""
+    """``ChatServer.use_limits``: new and open connections get the new limits."""
 
     limits = Limits(flood_rate=0, max_per_ip=2, login_timeout=0, max_strikes=0)
 
     def test_flood_control_turned_on_for_open_connections(self) -> None:
         ana, bob = self.login("ana"), self.login("bob")
-        self.factory.use_limits(Limits(flood_rate=1, flood_burst=2, max_per_ip=2))
+        self.server.use_limits(Limits(flood_rate=1, flood_burst=2, max_per_ip=2))
         ana.send(numbered(3))
         self.assertEqual(bob.received(), ["<ana> m0", "<ana> m1"])
         self.assertEqual(ana.received(), [FLOOD_DROPPED.replace("10", "1")])
-        self.factory.use_limits(Limits(flood_rate=0, max_per_ip=2))
+        self.server.use_limits(Limits(flood_rate=0, max_per_ip=2))
         ana.send(numbered(30))
         self.assertEqual(len(bob.received()), 30)
 
     def test_per_ip_limit_for_new_connections_only(self) -> None:
         ana = self.login("ana", "203.0.113.7")
         bob = self.login("bob", "203.0.113.7")
-        self.factory.use_limits(Limits(flood_rate=0, max_per_ip=1, login_timeout=0))
+        self.server.use_limits(Limits(flood_rate=0, max_per_ip=1, login_timeout=0))
         carol = self.connect("203.0.113.7")
         self.assertEqual(carol.received(), [TOO_MANY_FROM_IP])
         self.assertFalse(ana.closing or bob.closing)
-        self.factory.use_limits(Limits(flood_rate=0, max_per_ip=3, login_timeout=0))
+        self.server.use_limits(Limits(flood_rate=0, max_per_ip=3, login_timeout=0))
         dora = self.connect("203.0.113.7")
         self.assertEqual(dora.received(), [PROMPT])
 
     def test_idle_timeout_turned_on_and_off(self) -> None:
         ana = self.login("ana")
         self.clock.advance(100)
-        self.factory.use_limits(Limits(flood_rate=0, idle_timeout=30, login_timeout=0))
+        self.server.use_limits(Limits(flood_rate=0, idle_timeout=30, login_timeout=0))
         self.clock.advance(29)
         self.assertFalse(ana.closing)  # counted from the change, not from the login
-        self.factory.use_limits(Limits(flood_rate=0, idle_timeout=0, login_timeout=0))
+        self.server.use_limits(Limits(flood_rate=0, idle_timeout=0, login_timeout=0))
         self.clock.advance(300)
         self.assertFalse(ana.closing)
-        self.factory.use_limits(Limits(flood_rate=0, idle_timeout=10, login_timeout=0))
+        self.server.use_limits(Limits(flood_rate=0, idle_timeout=10, login_timeout=0))
         self.clock.advance(10)
         self.assertEqual(ana.received(), [IDLE_TIMEOUT])
         self.assertTrue(ana.closing)

@@ -13,13 +13,14 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
-from tests.support.fakes import EPOCH, Clients
+from tests.support.fakes import EPOCH, Clients, tcp_factory
 from twisted_chat import metrics
-from twisted_chat.chat import ChatCore
+from twisted_chat.assembly import assemble
+from twisted_chat.events import Text
 from twisted_chat.limits import Limits
 from twisted_chat.metrics import ChatMetrics, make_metrics_site
-from twisted_chat.protocol import ChatFactory
-from twisted_chat.session import Session
+from twisted_chat.server import ChatServer
+from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import SPANISH
 
 #: A scrape: ``{(sample name, sorted label pairs): value}``.
@@ -59,7 +60,9 @@ class FakeCluster:
 
 
 class FakeTransport:
-    """A WebSocket-like session transport (anything but the TCP ``ChatProtocol``)."""
+    """A WebSocket-like session transport."""
+
+    kind = "websocket"
 
     def __init__(self) -> None:
         self.written: list[bytes] = []
@@ -88,10 +91,12 @@ class MetricsTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(EPOCH.timestamp())
-        self.chat = ChatCore(SPANISH, self.clock)
-        self.factory = ChatFactory(self.chat, self.limits)
+        self.parts = assemble(SPANISH, self.clock, limits=self.limits)
+        self.chat = self.parts.core
+        self.server = self.parts.server
+        self.factory = tcp_factory(self.parts)
         self.store = FakeStore()
-        self.metrics = ChatMetrics(self.factory, self.store)  # type: ignore[arg-type]
+        self.metrics = ChatMetrics(self.server, self.store)  # type: ignore[arg-type]
         self.metrics.install()
         self.clients = Clients()
 
@@ -151,9 +156,9 @@ class CollectorTests(MetricsTestCase):
         self.assertEqual(value(samples, "chat_deliveries_total"), before + 3)
 
     def test_gathered_join_notices_are_deliveries(self) -> None:
-        chat = ChatCore(SPANISH, self.clock, batch_notices=True)
-        factory = ChatFactory(chat, self.limits)
-        collected = ChatMetrics(factory)
+        chat = assemble(SPANISH, self.clock, limits=self.limits, gather_notices=True)
+        factory = tcp_factory(chat)
+        collected = ChatMetrics(chat.server)
         for nick in ("ana", "bob", "carol"):
             self.clients.connect(factory).send(nick + "\r\n")
         self.clock.advance(1)  # the notices go out after a pause
@@ -163,7 +168,7 @@ class CollectorTests(MetricsTestCase):
 
     def test_connections_by_transport(self) -> None:
         self.login("ana")
-        session = Session(self.chat, self.limits, FakeTransport(), "203.0.113.5", self.factory)
+        session = self.server.open_session(FakeTransport(), "203.0.113.5", self.parts.frames)
         self.assertTrue(session.admit())
         session.start()
         samples = self.scrape()
@@ -177,9 +182,9 @@ class CollectorTests(MetricsTestCase):
         ana = self.login("ana")
         ana.lose()
         bob = self.login("bob")
-        bob.protocol.session.disconnect("kicked", "fuera")
+        bob.protocol.session.disconnect("kicked", Text("no_reason"))
         bob.lose()
-        self.factory.stats["ping_timeout"] += 1  # a cause of the WebSocket's
+        self.server.stats["ping_timeout"] += 1  # a cause of the WebSocket's
         samples = self.scrape()
         self.assertEqual(value(samples, "chat_disconnects_total", cause="client"), 1)
         self.assertEqual(value(samples, "chat_disconnects_total", cause="kicked"), 1)
@@ -187,8 +192,9 @@ class CollectorTests(MetricsTestCase):
         self.assertEqual(value(samples, "chat_users"), 0)
 
     def test_refused_connections(self) -> None:
-        factory = ChatFactory(self.chat, Limits(flood_rate=0, max_clients=1, max_per_ip=0))
-        collected = ChatMetrics(factory)
+        server = ChatServer(self.chat, Limits(flood_rate=0, max_clients=1, max_per_ip=0))
+        factory = ChatTCPFactory(server, self.parts.lines)
+        collected = ChatMetrics(server)
         self.clients.connect(factory)
         self.clients.connect(factory)
         samples = parse(collected.render().decode("utf-8"))
@@ -196,8 +202,9 @@ class CollectorTests(MetricsTestCase):
         self.assertEqual(value(samples, "chat_connections", transport="tcp"), 1)
 
     def test_flood_dropped_lines(self) -> None:
-        factory = ChatFactory(self.chat, Limits(flood_rate=1, flood_burst=1, flood_kick=1))
-        collected = ChatMetrics(factory)
+        server = ChatServer(self.chat, Limits(flood_rate=1, flood_burst=1, flood_kick=1))
+        factory = ChatTCPFactory(server, self.parts.lines)
+        collected = ChatMetrics(server)
         client = self.clients.connect(factory)
         client.send("ana\r\n")
         client.send("uno\r\ndos\r\ntres\r\n")  # one token: two lines dropped
@@ -227,7 +234,7 @@ class CollectorTests(MetricsTestCase):
     def test_cluster_gauges(self) -> None:
         cluster = FakeCluster()
         cluster.cluster_users = 5
-        collected = ChatMetrics(self.factory, None, cluster)
+        collected = ChatMetrics(self.server, None, cluster)
         samples = parse(collected.render().decode("utf-8"))
         self.assertEqual(value(samples, "chat_redis_up"), 1)
         self.assertEqual(value(samples, "chat_cluster_users"), 5)
@@ -259,7 +266,7 @@ class HealthTests(MetricsTestCase):
         self.assertEqual((code, body["status"], body["db"]), (503, "db_down", "down"))
 
     def test_shutting_down(self) -> None:
-        self.factory.shutting_down = True
+        self.server.shutting_down = True
         code, body = self.metrics.health()
         self.assertEqual((code, body["status"]), (503, "shutting_down"))
 
@@ -284,7 +291,7 @@ class ResourceTests(MetricsTestCase):
         request, body = self.get(b"health")
         self.assertEqual(request.responseCode, 200)
         self.assertEqual(json.loads(body)["status"], "ok")
-        self.factory.shutting_down = True
+        self.server.shutting_down = True
         request, body = self.get(b"health")
         self.assertEqual(request.responseCode, 503)
         self.assertEqual(json.loads(body)["status"], "shutting_down")

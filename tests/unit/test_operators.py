@@ -2,7 +2,7 @@
 table, kicks, mutes, bans (of nicknames and networks, timed and permanent, stored first),
 announcements, the disconnect causes in the factory's stats, and the operators' log.
 
-The real :class:`ChatCore`, :class:`ChatFactory`, :class:`Accounts` and :class:`Bans` run over
+The real :class:`ChatCore`, :class:`ChatServer`, :class:`Accounts` and :class:`Bans` run over
 in-memory storage doubles and a ``Clock``; the real ``baneos`` table is tested on SQLite and
 MariaDB in ``test_storage_bans.py``.
 """
@@ -50,16 +50,15 @@ from tests.support.expected import (
     username,
     welcome,
 )
-from tests.support.fakes import EPOCH, Client, Clients
+from tests.support.fakes import EPOCH, Client, Clients, tcp_factory
 from tests.support.logs import record_logs
 from tests.unit.test_accounts import CountingHasher, MemoryAccountStorage, ThreadRunner
 from twisted_chat import nicknames
+from twisted_chat.assembly import assemble
 from twisted_chat.bans import Ban, Bans, parse_target
-from twisted_chat.chat import ChatCore
-from twisted_chat.core import format_time
 from twisted_chat.limits import Limits
 from twisted_chat.operators import parse_minutes, remaining
-from twisted_chat.protocol import ChatFactory
+from twisted_chat.room import format_time
 from twisted_chat.text import SPANISH
 
 ANA_PASSWORD = "Secreto-ana1"
@@ -134,12 +133,17 @@ class OperatorTestCase(SynchronousTestCase):
         self.storage = MemoryBanStorage()
         self.bans = Bans(self.storage, self.clock)
         self.bans.load()
-        self.chat = ChatCore(
-            SPANISH, self.clock, None, self.accounts, bans=self.bans, operators=self.operators
+        self.parts = assemble(
+            SPANISH,
+            self.clock,
+            accounts=self.accounts,
+            bans=self.bans,
+            operators=self.operators,
+            limits=Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0),
         )
-        self.factory = ChatFactory(
-            self.chat, Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0)
-        )
+        self.chat = self.parts.core
+        self.server = self.parts.server
+        self.factory = tcp_factory(self.parts)
         self.clients = Clients()
 
     def _accounts(self, hasher: CountingHasher) -> Any:
@@ -180,32 +184,39 @@ class WhoIsAnOperatorTests(OperatorTestCase):
 
     def test_a_named_registered_nickname_with_its_password(self) -> None:
         ana = self.operator()
-        self.assertTrue(self.chat.is_operator(session_of(ana)))
+        self.assertTrue(self.chat.operators.is_operator(session_of(ana)))
         self.assertEqual(self.say(ana, "/baneos"), [NO_BANS])
 
     def test_not_named(self) -> None:
         bob = self.login(f"bob {BOB_PASSWORD}")
-        self.assertFalse(self.chat.is_operator(session_of(bob)))
+        self.assertFalse(self.chat.operators.is_operator(session_of(bob)))
         self.assertEqual(self.say(bob, "/baneos"), [operators_only("baneos")])
 
     def test_named_but_not_registered(self) -> None:
         carol = self.login("carol")
-        self.assertFalse(self.chat.is_operator(session_of(carol)))
+        self.assertFalse(self.chat.operators.is_operator(session_of(carol)))
         self.assertEqual(self.say(carol, "/KICK ana"), [operators_only("kick")])
 
     def test_named_registered_later_is_not_one_until_it_logs_in_with_the_password(self) -> None:
         carol = self.login("carol")
         self.say(carol, "/registrar Clave-carol3")
-        self.assertFalse(self.chat.is_operator(session_of(carol)))
+        self.assertFalse(self.chat.operators.is_operator(session_of(carol)))
         carol.lose()
         carol = self.login("carol Clave-carol3")
-        self.assertTrue(self.chat.is_operator(session_of(carol)))
+        self.assertTrue(self.chat.operators.is_operator(session_of(carol)))
 
     def test_operator_names_are_case_and_nfc_insensitive(self) -> None:
-        self.chat = ChatCore(SPANISH, self.clock, None, self.accounts, operators=["ANA"])
-        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0))
+        self.parts = assemble(
+            SPANISH,
+            self.clock,
+            accounts=self.accounts,
+            operators=["ANA"],
+            limits=Limits(flood_rate=0, max_per_ip=0),
+        )
+        self.chat = self.parts.core
+        self.factory = tcp_factory(self.parts)
         ana = self.login(f"Ana {ANA_PASSWORD}")
-        self.assertTrue(self.chat.is_operator(session_of(ana)))
+        self.assertTrue(self.chat.operators.is_operator(session_of(ana)))
 
     def test_every_operator_command_is_refused_to_others_with_one_line(self) -> None:
         bob = self.login(f"bob {BOB_PASSWORD}")
@@ -243,7 +254,7 @@ class WhoIsAnOperatorTests(OperatorTestCase):
     def test_leaving_forgets_the_password_login(self) -> None:
         ana = self.operator()
         ana.lose()
-        self.assertEqual(self.chat._by_password, set())
+        self.assertEqual(self.chat.operators._by_password, set())
 
 
 class KickTests(OperatorTestCase):
@@ -259,7 +270,7 @@ class KickTests(OperatorTestCase):
         bob.lose()
         self.assertEqual(eve.received(), [left("dave")])
         self.assertEqual(ana.received(), [left("dave")])
-        self.assertEqual(self.factory.stats["kicked"], 1)
+        self.assertEqual(self.server.stats["kicked"], 1)
 
     def test_kick_without_a_reason(self) -> None:
         ana = self.operator()
@@ -352,7 +363,7 @@ class BanNicknameTests(OperatorTestCase):
         self.assertTrue(dave.closing)
         dave.lose()
         self.assertEqual(eve.received(), [left("dave")])
-        self.assertEqual(self.factory.stats["banned"], 1)
+        self.assertEqual(self.server.stats["banned"], 1)
         self.assertEqual(list(self.storage.rows), [("nick", "dave")])
         # Refused at login with one line, and the connection stays at the prompt.
         again = self.connect()
@@ -456,8 +467,8 @@ class BanNetworkTests(OperatorTestCase):
         client = self.clients.connect(self.factory, "203.0.113.77")
         self.assertEqual(client.received(), [ADDRESS_BANNED])
         self.assertTrue(client.closing)
-        self.assertEqual(self.factory.stats["banned"], 1)
-        self.assertEqual(self.factory.counter.total, 1)  # only ana's connection is counted
+        self.assertEqual(self.server.stats["banned"], 1)
+        self.assertEqual(self.server.counter.total, 1)  # only ana's connection is counted
         other = self.clients.connect(self.factory, "203.0.114.1")
         self.assertEqual(other.received(), [PROMPT])
 
@@ -542,8 +553,16 @@ class StartUpTests(OperatorTestCase):
         self.storage.available = False
         self.bans = Bans(self.storage, self.clock)
         self.bans.load()
-        self.chat = ChatCore(SPANISH, self.clock, None, self.accounts, bans=self.bans)
-        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_per_ip=0))
+        self.parts = assemble(
+            SPANISH,
+            self.clock,
+            accounts=self.accounts,
+            bans=self.bans,
+            limits=Limits(flood_rate=0, max_per_ip=0),
+        )
+        self.chat = self.parts.core
+        self.server = self.parts.server
+        self.factory = tcp_factory(self.parts)
         client = self.connect()
         self.assertEqual(self.say(client, "dave"), [STARTING_UP])
         self.storage.available = True

@@ -1,4 +1,4 @@
-"""Unit tests of ``twistd chat``'s options (:class:`twisted_chat.service.Options`) and ``--db``.
+"""Unit tests of ``twistd chat``'s options (:class:`twisted_chat.tap.Options`) and ``--db``.
 
 A bad value must be a :class:`twisted.python.usage.UsageError` naming the option and the value
 (``twistd`` prints it with the usage text), never another exception (a traceback).
@@ -7,12 +7,13 @@ A bad value must be a :class:`twisted.python.usage.UsageError` naming the option
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from twisted.internet.endpoints import TCP4ServerEndpoint, UNIXServerEndpoint
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_chat.service import DEFAULT_DB, DEFAULT_PORT, Options
+from twisted_chat.settings import DEFAULT_DB, DEFAULT_PORT, server_endpoint
 from twisted_chat.storage import BadDatabaseURL, parse_db_url
 from twisted_chat.storage.url import (
     DEFAULT_MYSQL_DATABASE,
@@ -20,6 +21,7 @@ from twisted_chat.storage.url import (
     MysqlURL,
     SqliteURL,
 )
+from twisted_chat.tap import Options
 
 
 def parse(*args: str) -> Options:
@@ -27,6 +29,12 @@ def parse(*args: str) -> Options:
     options = Options()
     options.parseOptions(list(args))
     return options
+
+
+def endpoints(options: Options) -> list[Any]:
+    """The endpoints of the ``--port`` values of ``options``, as the service builds them."""
+    listeners = options.settings.listeners
+    return [server_endpoint(port, listeners.backlog) for port in listeners.ports]
 
 
 class OptionsTestCase(SynchronousTestCase):
@@ -65,13 +73,13 @@ class DefaultTests(OptionsTestCase):
         self.assertEqual(DEFAULT_PORT, "tcp:1234:interface=127.0.0.1")
         self.assertEqual(DEFAULT_DB, "sqlite:chat.sqlite3")
         options = parse()
-        self.assertEqual(options["port"], ["tcp:1234:interface=127.0.0.1"])
+        self.assertEqual(options.settings.listeners.ports, ("tcp:1234:interface=127.0.0.1",))
         self.assertEqual(options["db"], "sqlite:chat.sqlite3")
-        self.assertEqual(options["db_url"], SqliteURL("chat.sqlite3"))
+        self.assertEqual(options.settings.database.url, SqliteURL("chat.sqlite3"))
         self.assertEqual(options["lang"], "es")
 
     def test_default_endpoint_is_loopback_1234(self) -> None:
-        [endpoint] = parse()["endpoints"]
+        [endpoint] = endpoints(parse())
         self.assertIsInstance(endpoint, TCP4ServerEndpoint)
         self.assertEqual(endpoint._port, 1234)
         self.assertEqual(endpoint._interface, "127.0.0.1")
@@ -80,7 +88,9 @@ class DefaultTests(OptionsTestCase):
         first = parse("--port", "tcp:2000")
         second = parse()
         self.assertEqual(first["port"], ["tcp:2000"])
-        self.assertEqual(second["port"], ["tcp:1234:interface=127.0.0.1"])
+        self.assertEqual(first.settings.listeners.ports, ("tcp:2000",))
+        self.assertEqual(second["port"], [])
+        self.assertEqual(second.settings.listeners.ports, ("tcp:1234:interface=127.0.0.1",))
 
 
 class PortTests(OptionsTestCase):
@@ -89,7 +99,7 @@ class PortTests(OptionsTestCase):
     def test_one_port_replaces_the_default(self) -> None:
         options = parse("--port", "tcp:4321:interface=0.0.0.0")
         self.assertEqual(options["port"], ["tcp:4321:interface=0.0.0.0"])
-        [endpoint] = options["endpoints"]
+        [endpoint] = endpoints(options)
         self.assertIsInstance(endpoint, TCP4ServerEndpoint)
         self.assertEqual(endpoint._port, 4321)
         self.assertEqual(endpoint._interface, "0.0.0.0")
@@ -97,11 +107,11 @@ class PortTests(OptionsTestCase):
     def test_repeated(self) -> None:
         options = parse("--port", "tcp:1111", "--port", "unix:/tmp/chat.sock", "-p", "tcp:2222")
         self.assertEqual(options["port"], ["tcp:1111", "unix:/tmp/chat.sock", "tcp:2222"])
-        endpoints = options["endpoints"]
-        self.assertEqual(len(endpoints), 3)
-        self.assertIsInstance(endpoints[0], TCP4ServerEndpoint)
-        self.assertIsInstance(endpoints[1], UNIXServerEndpoint)
-        self.assertEqual(endpoints[2]._port, 2222)
+        built = endpoints(options)
+        self.assertEqual(len(built), 3)
+        self.assertIsInstance(built[0], TCP4ServerEndpoint)
+        self.assertIsInstance(built[1], UNIXServerEndpoint)
+        self.assertEqual(built[2]._port, 2222)
 
     def test_equals_form(self) -> None:
         self.assertEqual(parse("--port=tcp:1111")["port"], ["tcp:1111"])
@@ -165,28 +175,30 @@ class LangTests(OptionsTestCase):
 
 
 class DbOptionTests(OptionsTestCase):
-    """``--db``: bad values are usage errors; good ones become ``db_url``."""
+    """``--db``: bad values are usage errors; good ones become the database section's URL."""
 
     def test_sqlite_relative(self) -> None:
-        self.assertEqual(parse("--db", "sqlite:data/chat.db")["db_url"], SqliteURL("data/chat.db"))
+        self.assertEqual(
+            parse("--db", "sqlite:data/chat.db").settings.database.url, SqliteURL("data/chat.db")
+        )
 
     def test_sqlite_absolute(self) -> None:
         self.assertEqual(
-            parse("--db", "sqlite:/var/lib/chat/chat.db")["db_url"],
+            parse("--db", "sqlite:/var/lib/chat/chat.db").settings.database.url,
             SqliteURL("/var/lib/chat/chat.db"),
         )
 
     def test_mysql(self) -> None:
         self.setenv(PASSWORD_ENV, None)
         self.assertEqual(
-            parse("--db", "mysql://chat:pw@db.example.com:3307/sala")["db_url"],
+            parse("--db", "mysql://chat:pw@db.example.com:3307/sala").settings.database.url,
             MysqlURL(user="chat", host="db.example.com", port=3307, database="sala", password="pw"),
         )
 
     def test_mysql_password_from_the_environment(self) -> None:
         self.setenv(PASSWORD_ENV, "from-env")
-        url = parse("--db", "mysql://chat@db.example.com")["db_url"]
-        self.assertIsInstance(url, MysqlURL)
+        url = parse("--db", "mysql://chat@db.example.com").settings.database.url
+        assert isinstance(url, MysqlURL)
         self.assertEqual(url.password, "from-env")
         self.assertEqual(url.database, "redes")
 

@@ -17,11 +17,12 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.support.fakes import tcp_factory
 from twisted_chat import nicknames
-from twisted_chat.chat import ChatCore
+from twisted_chat.assembly import assemble
 from twisted_chat.limits import Limits
 from twisted_chat.lines import has_control_characters, split_first_word
-from twisted_chat.protocol import ChatFactory, ChatProtocol
+from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 from twisted_chat.text import SPANISH
 
 _ports = itertools.count(20000)
@@ -32,7 +33,7 @@ text_lines = st.text(
 )
 
 
-def connect(factory: ChatFactory) -> tuple[ChatProtocol, StringTransport]:
+def connect(factory: ChatTCPFactory) -> tuple[ChatProtocol, StringTransport]:
     """A connection to ``factory`` on a StringTransport."""
     transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", next(_ports)))
     proto = factory.buildProtocol(None)
@@ -69,7 +70,8 @@ class NicknameProperties(SynchronousTestCase):
 
     @given(text_lines)
     def test_nickname_line_gets_welcome_or_exactly_one_error(self, raw: str) -> None:
-        factory = ChatFactory(ChatCore(SPANISH, Clock()), Limits(flood_rate=0, max_strikes=0))
+        limits = Limits(flood_rate=0, max_strikes=0)
+        factory = tcp_factory(assemble(SPANISH, Clock(), limits=limits))
         proto, transport = connect(factory)
         proto.dataReceived(raw.encode("utf-8") + b"\n")
         lines = received(transport)
@@ -84,7 +86,9 @@ class LineProperties(SynchronousTestCase):
     """Lines after login."""
 
     def setUp(self) -> None:
-        self.factory = ChatFactory(ChatCore(SPANISH, Clock()), Limits(flood_rate=0, max_strikes=0))
+        limits = Limits(flood_rate=0, max_strikes=0)
+        self.parts = assemble(SPANISH, Clock(), limits=limits)
+        self.factory = tcp_factory(self.parts)
         self.ana, self.ana_t = connect(self.factory)
         self.ana.dataReceived(b"ana\n")
         self.bob, self.bob_t = connect(self.factory)
@@ -134,4 +138,4 @@ class LineProperties(SynchronousTestCase):
         received(self.bob_t)
         self.bob.dataReceived(b"/username\n")
         self.assertEqual(received(self.bob_t), ["* Tu nickname es bob."])
-        self.assertEqual(sorted(self.factory.chat.room.nicknames()), ["ana", "bob"])
+        self.assertEqual(sorted(self.parts.room.nicknames()), ["ana", "bob"])

@@ -1,6 +1,6 @@
 """Unit tests of wire protocol v1 (docs/PROTOCOL.md): protocol, chat core and commands together.
 
-Clients are :class:`ChatProtocol` instances built by the real :class:`ChatFactory`, connected to
+Clients are :class:`ChatProtocol` instances built by the real :class:`ChatTCPFactory`, connected to
 ``StringTransport`` doubles and fed bytes with ``dataReceived``; time comes from a ``Clock``. The
 tests are ``SynchronousTestCase`` classes so they run under both ``pytest`` and ``trial tests``.
 Expected lines are written out literally (here and in :mod:`tests.support.expected`): they are the
@@ -14,13 +14,13 @@ import os
 import re
 import string
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -41,14 +41,25 @@ from tests.support.expected import (
     unknown_command,
     welcome,
 )
-from tests.support.fakes import CRLF, DEFAULT_PEER_HOST, EPOCH, Client, Clients, WriteFailed
+from tests.support.fakes import (
+    CRLF,
+    DEFAULT_PEER_HOST,
+    EPOCH,
+    Client,
+    Clients,
+    WriteFailed,
+    tcp_factory,
+)
 from tests.support.logs import record_logs
-from twisted_chat.chat import ChatCore
-from twisted_chat.commands import Commands, command
-from twisted_chat.core import ChatSession
+from twisted_chat.assembly import assemble
+from twisted_chat.commands import CommandTable, UserCommands, command
+from twisted_chat.events import Event, Private, Text
 from twisted_chat.limits import Limits
-from twisted_chat.protocol import ChatFactory
-from twisted_chat.text import CATALOGUES, ENGLISH, SPANISH, Catalogue
+from twisted_chat.operators import OperatorCommands
+from twisted_chat.room import ChatSession
+from twisted_chat.tcp import ChatProtocol
+from twisted_chat.text import CATALOGUES, ENGLISH, SPANISH, Catalogue, Language
+from twisted_chat.wire import LineRenderer
 
 
 class RecordingLogins:
@@ -83,9 +94,12 @@ class ChatTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.clock.advance(EPOCH.timestamp())
         self.logins = RecordingLogins()
-        self.chat = ChatCore(self.texts, self.clock, self.logins)
         # Wire protocol v1 rules alone: flood control and strikes are tested in test_limits.py.
-        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_strikes=0))
+        self.parts = assemble(
+            self.texts, self.clock, logins=self.logins, limits=Limits(flood_rate=0, max_strikes=0)
+        )
+        self.chat = self.parts.core
+        self.factory = tcp_factory(self.parts)
         self.clients = Clients()
 
     def connect(self) -> Client:
@@ -411,6 +425,8 @@ class FakeSession:
 
     def __init__(self) -> None:
         self.nickname: str | None = None
+        self.renderer = LineRenderer(Language(SPANISH))
+        #: Every event delivered, rendered as v1 lines.
         self.delivered: list[bytes] = []
         self.closed = False
         self.aborted = False
@@ -430,8 +446,20 @@ class FakeSession:
         """Record the release."""
         self.held = False
 
-    def deliver(self, data: bytes) -> None:
-        """Record ``data``."""
+    def deliver(self, event: Event) -> None:
+        """Record ``event``."""
+        self.delivered.append(self.renderer.render(event))
+
+    def deliver_all(self, events: Sequence[Event]) -> None:
+        """Record ``events``."""
+        self.delivered.extend(self.renderer.render(event) for event in events)
+
+    def echo(self, event: Private) -> None:
+        """Record ``event``."""
+        self.delivered.append(self.renderer.render_echo(event))
+
+    def send(self, data: bytes) -> None:
+        """Record ``data`` (rendered already)."""
         self.delivered.append(data)
 
     def close(self) -> None:
@@ -442,7 +470,7 @@ class FakeSession:
         """Record the abort."""
         self.aborted = True
 
-    def disconnect(self, cause: str, text: str | None = None) -> None:
+    def disconnect(self, cause: str, text: Text | None = None) -> None:
         """Record the close (and its cause)."""
         self.closed = True
         self.cause = cause
@@ -455,7 +483,7 @@ class CorePreviousLoginTests(SynchronousTestCase):
         self.logins = RecordingLogins()
         clock = Clock()
         clock.advance(EPOCH.timestamp())
-        self.chat = ChatCore(SPANISH, clock, self.logins)
+        self.chat = assemble(SPANISH, clock, logins=self.logins).core
 
     def _login(self, nickname: str) -> FakeSession:
         session = FakeSession()
@@ -628,35 +656,44 @@ class AyudaTests(ChatTestCase):
             operator_only, {"expulsar", "silenciar", "banear", "desbanear", "baneos", "anuncio"}
         )
 
-    def _add_method(self, name: str, method: object) -> None:
-        """Add ``method`` to the ``Commands`` class for this test only."""
-        setattr(Commands, name, method)
-        self.addCleanup(delattr, Commands, name)
+    def _table(self, *extra: object) -> CommandTable:
+        """The chat's command table with the groups ``extra`` after the users' commands."""
+        parts = self.parts
+        user = UserCommands(parts.room, parts.events)
+        table = CommandTable(
+            parts.events,
+            [user, *extra, OperatorCommands(parts.room, parts.events, parts.language)],
+            is_operator=parts.operators.is_operator,
+        )
+        user.help = table.help
+        return table
 
     def test_adding_a_command_is_adding_one_method(self) -> None:
-        @command("eco", "echo", es="repite el texto", en="echoes the text")
-        def eco(commands: Commands, session: ChatSession, args: str) -> None:
-            """Answer ``* TEXT``."""
-            session.deliver(b"* " + args.encode() + b"\r\n")
+        events = self.parts.events
 
-        self._add_method("eco", eco)
-        self.chat.commands = Commands(self.chat.room, self.texts, self.clock)
+        class Eco:
+            @command("eco", "echo", es="repite el texto", en="echoes the text")
+            def eco(self, session: ChatSession, args: str) -> None:
+                """Answer with a notice naming TEXT."""
+                session.deliver(events.notice("username", nick=args))
+
+        self.chat.commands = self._table(Eco())
         ana = self.login("ana")
         ana.send("/ayuda\r\n/ECHO hola\r\n")
         lines = ana.received()
         self.assertEqual(
             lines[:-1], [*self.EXPECTED[:-1], "* /eco, /echo: repite el texto", self.EXPECTED[-1]]
         )
-        self.assertEqual(lines[-1], "* hola")
+        self.assertEqual(lines[-1], "* Tu nickname es hola.")
 
     def test_a_name_registered_twice_is_refused(self) -> None:
-        @command("lista", "list", es="x", en="x")
-        def lista(commands: Commands, session: ChatSession, args: str) -> None:
-            """Never runs."""
+        class Lista:
+            @command("lista", "list", es="x", en="x")
+            def lista(self, session: ChatSession, args: str) -> None:
+                """Never runs."""
 
-        self._add_method("lista", lista)
         with self.assertRaises(ValueError):
-            Commands(self.chat.room, self.texts, self.clock)
+            self._table(Lista())
 
 
 class HoraTests(ChatTestCase):
@@ -1078,16 +1115,10 @@ class ServerLineTests(ChatTestCase):
         self.assertEqual(raw.count(b"\r"), raw.count(CRLF))
         self.assertEqual(len(ana.received()), 19)
 
-    def test_is_a_line_receiver(self) -> None:
+    def test_is_a_chat_protocol_of_the_factory(self) -> None:
         client = self.connect()
-        self.assertIsInstance(client.protocol, LineReceiver)
+        self.assertIsInstance(client.protocol, ChatProtocol)
         self.assertIs(client.protocol.factory, self.factory)
-
-    def test_send_line_appends_crlf(self) -> None:
-        client = self.connect()
-        client.received()
-        client.protocol.sendLine(b"* hola")
-        self.assertEqual(client.transport.value(), b"* hola\r\n")
 
 
 class DeliveryTests(ChatTestCase):
@@ -1303,7 +1334,11 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "bans_header": {"count"},
     "ban_line": {"target", "until", "by", "reason"},
     "announcement": {"by", "text"},
+    "help_line": {"words", "usage", "help"},
 }
+
+#: Entries that are the same in every language (a layout, a word of the protocol).
+SAME_IN_EVERY_LANGUAGE = {"lang", "help_line", "pong"}
 
 
 def placeholders(template: str) -> set[str]:
@@ -1328,7 +1363,7 @@ class CatalogueTests(SynchronousTestCase):
 
     def test_the_languages_differ(self) -> None:
         for field in dataclasses.fields(Catalogue):
-            if field.name != "lang":
+            if field.name not in SAME_IN_EVERY_LANGUAGE:
                 self.assertNotEqual(
                     getattr(SPANISH, field.name), getattr(ENGLISH, field.name), field.name
                 )

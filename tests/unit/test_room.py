@@ -9,9 +9,11 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_chat.chat import MAX_NOTICE_DELAY, ChatCore
+from tests.support.fakes import tcp_factory
+from twisted_chat.assembly import assemble
 from twisted_chat.limits import Limits
-from twisted_chat.protocol import ChatFactory, ChatProtocol
+from twisted_chat.notices import MAX_NOTICE_DELAY
+from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 from twisted_chat.text import SPANISH
 
 
@@ -20,7 +22,7 @@ class Client:
 
     _ports = itertools.count(50000)
 
-    def __init__(self, factory: ChatFactory) -> None:
+    def __init__(self, factory: ChatTCPFactory) -> None:
         self.transport = StringTransport(
             peerAddress=IPv4Address("TCP", "127.0.0.1", next(self._ports))
         )
@@ -44,8 +46,10 @@ class NoticeStormTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.chat = ChatCore(SPANISH, self.clock, batch_notices=True)
-        self.factory = ChatFactory(self.chat, Limits(flood_rate=0, max_strikes=0))
+        self.chat = assemble(
+            SPANISH, self.clock, limits=Limits(flood_rate=0, max_strikes=0), gather_notices=True
+        )
+        self.factory = tcp_factory(self.chat)
 
     def login(self, nick: str) -> Client:
         client = Client(self.factory)
@@ -124,8 +128,7 @@ class ImmediateNoticeTests(SynchronousTestCase):
     """Without batching (the default of ChatCore), notices are written at once."""
 
     def test_immediate(self) -> None:
-        chat = ChatCore(SPANISH, Clock())
-        factory = ChatFactory(chat, Limits(flood_rate=0))
+        factory = tcp_factory(assemble(SPANISH, Clock(), limits=Limits(flood_rate=0)))
         old = Client(factory)
         old.send("old")
         old.lines()
@@ -138,7 +141,7 @@ class PrivateLookalikeTests(SynchronousTestCase):
     connected nickname (the long s, U+017F, casefolds to "s") is still an invalid nickname."""
 
     def test_long_s_is_not_s(self) -> None:
-        factory = ChatFactory(ChatCore(SPANISH, Clock()), Limits(flood_rate=0))
+        factory = tcp_factory(assemble(SPANISH, Clock(), limits=Limits(flood_rate=0)))
         s, ana = Client(factory), Client(factory)
         s.send("s")
         ana.send("ana")

@@ -1,6 +1,6 @@
 """Output of a reactor turn: the first line's at once, later lines' gathered into one write.
 
-The factory's :class:`~twisted_chat.protocol.WriteBatcher` as the service runs it, on a
+The factory's :class:`~twisted_chat.server.WriteBatcher` as the service runs it, on a
 :class:`~twisted.internet.task.Clock`: ``clock.advance(0)`` ends the turn.
 """
 
@@ -10,16 +10,15 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.support.expected import joined
-from tests.support.fakes import Client, Clients
-from twisted_chat.chat import (
+from tests.support.fakes import Client, Clients, tcp_factory
+from twisted_chat.assembly import assemble
+from twisted_chat.limits import Limits
+from twisted_chat.notices import (
     MAX_NOTICE_DELAY,
     NOTICE_QUIET,
     NOTICE_SPACING_PER_USER,
-    ChatCore,
     notice_delay,
 )
-from twisted_chat.limits import Limits
-from twisted_chat.protocol import ChatFactory
 from twisted_chat.text import SPANISH
 
 
@@ -28,8 +27,9 @@ class WriteBatchingTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        chat = ChatCore(SPANISH, self.clock, batch_notices=True)
-        self.factory = ChatFactory(chat, Limits(flood_rate=0, max_strikes=0), batch_writes=True)
+        limits = Limits(flood_rate=0, max_strikes=0)
+        chat = assemble(SPANISH, self.clock, limits=limits, gather_notices=True, batch_writes=True)
+        self.factory = tcp_factory(chat)
         self.clients = Clients()
         self.ana, self.bob, self.eva = (self.login(n) for n in ("ana", "bob", "eva"))
         self.clock.advance(MAX_NOTICE_DELAY)  # join notices out
@@ -110,13 +110,14 @@ class NoticeDelayTests(SynchronousTestCase):
 
 
 class NoticeTimingTests(SynchronousTestCase):
-    """The notice timer of a batching ChatCore, on a Clock."""
+    """The notice timer of a gathering room, on a Clock."""
 
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1000)
-        chat = ChatCore(SPANISH, self.clock, batch_notices=True)
-        self.factory = ChatFactory(chat, Limits(flood_rate=0, max_strikes=0), batch_writes=True)
+        limits = Limits(flood_rate=0, max_strikes=0)
+        chat = assemble(SPANISH, self.clock, limits=limits, gather_notices=True, batch_writes=True)
+        self.factory = tcp_factory(chat)
         self.clients = Clients()
         self.ana = self.clients.connect(self.factory)
         self.ana.send("ana\r\n")

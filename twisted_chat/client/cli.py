@@ -117,23 +117,28 @@ def login_line(args: argparse.Namespace, p: argparse.ArgumentParser) -> str | No
         p.error("--nick takes one word")
     if args.password_file and args.ask_password:
         p.error("give --password-file or --ask-password, not both")
-    password: str | None = None
-    if args.password_file is not None:
-        try:
-            lines = args.password_file.read_text(encoding="utf-8").splitlines()
-        except OSError as e:
-            p.error(f"cannot read --password-file: {e.strerror}")
-        password = lines[0].strip() if lines else ""
-    elif args.ask_password:
-        try:
-            password = getpass.getpass(f"Password for {nick}: ").strip()
-        except (EOFError, KeyboardInterrupt):
-            p.error("no password given")
+    password = _password(args, p, nick)
     if password is None:
         return nick
     if not password or any(c.isspace() for c in password):
         p.error("the password must be one word")
     return f"{nick} {password}"
+
+
+def _password(args: argparse.Namespace, p: argparse.ArgumentParser, nick: str) -> str | None:
+    """The password of ``--password-file`` (its first line) or ``--ask-password``, if any."""
+    if args.password_file is not None:
+        try:
+            lines = args.password_file.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            p.error(f"cannot read --password-file: {e.strerror}")
+        return lines[0].strip() if lines else ""
+    if args.ask_password:
+        try:
+            return getpass.getpass(f"Password for {nick}: ").strip()
+        except (EOFError, KeyboardInterrupt):
+            p.error("no password given")
+    return None
 
 
 def endpoint_for(reactor: Any, address: Address, *, tls: bool, insecure: bool) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
+from typing import Any, ClassVar
 
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.python.failure import Failure
@@ -126,29 +127,37 @@ class ChatTerminal(HistoricRecvLine):
         """Control keys first, then UTF-8 text, then recvline's table (arrows, Home, ...)."""
         if self._finished:
             return
-        if keyID == CTRL_C:
-            self.on_quit(False)
-        elif keyID == CTRL_D:
-            if self.lineBuffer:
-                self.handle_DELETE()
-            else:
-                self.on_quit(True)
-        elif keyID == CTRL_L:
-            self.redraw()
-        elif keyID == CTRL_U:
-            self.lineBuffer = []
-            self.lineBufferIndex = 0
-            self.redraw()
-        elif keyID == CTRL_A:
-            self.handle_HOME()
-        elif keyID == CTRL_E:
-            self.handle_END()
-        elif keyID == CTRL_H:
-            self.handle_BACKSPACE()
+        control = self._controls.get(keyID)
+        if control is not None:
+            control(self)
         elif keyID in self.keyHandlers:
             self.keyHandlers[keyID]()
         elif modifier is None and isinstance(keyID, bytes) and (keyID >= b" "):
             self._typed(keyID)
+
+    def _ctrl_d(self) -> None:
+        """Delete the character under the cursor; on an empty line, quit."""
+        if self.lineBuffer:
+            self.handle_DELETE()
+        else:
+            self.on_quit(True)
+
+    def _ctrl_u(self) -> None:
+        """Clear the line."""
+        self.lineBuffer = []
+        self.lineBufferIndex = 0
+        self.redraw()
+
+    #: The control keys, before recvline's own table.
+    _controls: ClassVar[dict[object, Callable[[Any], None]]] = {
+        CTRL_C: lambda self: self.on_quit(False),
+        CTRL_D: _ctrl_d,
+        CTRL_L: lambda self: self.redraw(),
+        CTRL_U: _ctrl_u,
+        CTRL_A: lambda self: self.handle_HOME(),
+        CTRL_E: lambda self: self.handle_END(),
+        CTRL_H: lambda self: self.handle_BACKSPACE(),
+    }
 
     def _typed(self, data: bytes) -> None:
         """Bytes of text typed or pasted: decode UTF-8 and insert every printable character."""

@@ -1,97 +1,86 @@
-"""What nodes say to each other through Redis: a small, explicit and versioned JSON envelope.
+"""What crosses Redis: one small, explicit and versioned JSON envelope per pub/sub message.
 
 Every pub/sub message is one envelope::
 
-    {"v": 1, "node": "n1", "inst": "n1/3f2a...", "events": [["pub", "ana", "hola"], ...]}
+    {"v": 2, "node": "n1", "inst": "n1/3f2a...", "events": [["pub", "n1x-1", 1795509000000,
+     "general", "Ana", "hola"], ...]}
 
-``v`` is the envelope version (a node drops envelopes of a version it does not know), ``node``
-and ``inst`` name the sender (its ``--node-id`` and the random id of this run of it, so that a
-node restarted under the same id is told apart from its previous run), and ``events`` is every
-event the sender published in one reactor turn, in order. The events:
+``v`` is the envelope version (:data:`VERSION`), ``node`` and ``inst`` name the sender, its
+:class:`Origin` (its ``--node-id`` and the random id of this run of it, so that a node
+restarted under the same id is told apart from its previous run), and ``events`` is every
+cluster event (:mod:`twisted_chat.cluster.events`) the sender published to that channel in one
+reactor turn, in order, each in its JSON form.
 
-``["pub", NICK, TEXT]``
-    a public message from NICK.
-``["join", KEY, NICK, VERSION]`` / ``["leave", KEY, VERSION]``
-    a user of the sender logged in / left; VERSION is the sender's membership version after the
-    change (see :mod:`twisted_chat.cluster.presence`).
-``["line", KEY, DATA]``
-    deliver DATA (encoded server lines, as text) to the local user KEY: a private message.
-``["account", KEY, HASH]``
-    the nickname KEY was registered, or its password changed; HASH is the new password hash.
-``["kick", KEY, REASON, BY]``
-    to the node holding the user KEY: an operator (BY) kicked it; disconnect it.
-``["mute", KEY, UNTIL]``
-    the user KEY may not send messages until UNTIL (POSIX time in milliseconds; 0 lifts the
-    mute).
-``["ban", KIND, TARGET, REASON, BY, CREATED, EXPIRES]``
-    an operator created a ban (already stored in the database): KIND ``nick`` (TARGET is a nick
-    key) or ``net`` (TARGET is a network); CREATED and EXPIRES are POSIX seconds, EXPIRES 0 for a
-    permanent ban. Every node applies it and disconnects its users that it covers.
-``["unban", KIND, TARGET]``
-    the ban of TARGET was lifted.
-``["notice", TEXT]``
-    a ``* TEXT`` notice for every user (an operator's announcement).
-``["bye", VERSION]``
-    the sender is stopping: every user of it has left.
-``["hello", VERSION]``
-    the sender (re)joined the cluster: read its users.
+Decoding checks the envelope and every event in it: anything else is an :class:`EnvelopeError`,
+which the receiver logs (sparingly) and drops, the whole envelope. An envelope of another
+version is an :class:`UnknownVersion`: a node speaks one version, and nodes of two versions do
+not mix in one cluster (see docs/OPERATIONS.md).
 
-Decoding checks every field's type; anything else is an :class:`EnvelopeError`, which the
-receiver logs and drops.
+Version 1 carried untyped lists, private messages as the sender's rendered lines at first;
+version 2 carries the chat events themselves (``pub``, ``priv``, ``notice``) with their id,
+time and room.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
+
+from twisted_chat.cluster.events import ClusterEvent, EventError, PublicMessage
+from twisted_chat.cluster.events import decode as decode_event
 
 #: The envelope version this code writes and reads.
-VERSION: Final = 1
-
-Event = list[Any]
-
-#: Argument types of each event, after its name.
-_SHAPES: Final[dict[str, tuple[type, ...]]] = {
-    "pub": (str, str),
-    "join": (str, str, int),
-    "leave": (str, int),
-    "line": (str, str),
-    "account": (str, str),
-    "kick": (str, str, str),
-    "mute": (str, int),
-    "ban": (str, str, str, str, int, int),
-    "unban": (str, str),
-    "notice": (str,),
-    "bye": (int,),
-    "hello": (int,),
-}
+VERSION: Final = 2
 
 
-#: Events whose two arguments are strings.
-_TEXT_EVENTS: Final = frozenset(("pub", "line"))
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who sent an envelope: a node, and the run of it."""
 
-
-class EnvelopeError(ValueError):
-    """A message from Redis that is not a well-formed envelope."""
+    node: str
+    instance: str
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """One decoded message: who sent it and its events."""
 
-    node: str
-    instance: str
-    events: list[Event]
+    origin: Origin
+    events: list[ClusterEvent]
 
 
-def encode(node: str, instance: str, events: list[Event]) -> str:
-    """The JSON text of an envelope from ``node``/``instance`` carrying ``events``."""
+class EnvelopeError(ValueError):
+    """A message from Redis that is not a well-formed envelope."""
+
+
+class UnknownVersion(EnvelopeError):
+    """A well-formed envelope of a version this node does not speak."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"envelope version {version} (this node speaks {VERSION})")
+        self.version = version
+
+
+def encode(origin: Origin, events: Sequence[ClusterEvent]) -> str:
+    """The JSON text of an envelope from ``origin`` carrying ``events``."""
     return json.dumps(
-        {"v": VERSION, "node": node, "inst": instance, "events": events},
+        {
+            "v": VERSION,
+            "node": origin.node,
+            "inst": origin.instance,
+            "events": [event.to_wire() for event in events],
+        },
         ensure_ascii=False,
         separators=(",", ":"),
     )
+
+
+def own_prefix(origin: Origin) -> str:
+    """What every envelope :func:`encode` writes for ``origin`` starts with (its keys are
+    written in order): a node tells its own envelopes by it without decoding them."""
+    return encode(origin, [])[: -len("[]}")]
 
 
 def decode(data: str | bytes) -> Envelope:
@@ -100,37 +89,26 @@ def decode(data: str | bytes) -> Envelope:
         message = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise EnvelopeError(f"not JSON: {e}") from None
-    if not isinstance(message, dict):
+    if type(message) is not dict:
         raise EnvelopeError("not a JSON object")
-    if message.get("v") != VERSION:
-        raise EnvelopeError(f"unknown envelope version {message.get('v')!r}")
-    node, instance, events = message.get("node"), message.get("inst"), message.get("events")
-    if not isinstance(node, str) or not isinstance(instance, str) or not isinstance(events, list):
+    version = message.get("v")
+    if type(version) is not int:
+        raise EnvelopeError(f"bad envelope version {version!r}")
+    if version != VERSION:
+        raise UnknownVersion(version)
+    node, instance, raw_events = message.get("node"), message.get("inst"), message.get("events")
+    if type(node) is not str or type(instance) is not str or type(raw_events) is not list:
         raise EnvelopeError("node, inst or events missing or of the wrong type")
-    for event in events:
-        _check(event)
-    return Envelope(node, instance, events)
-
-
-def _check(event: object) -> None:
-    # The two events of nearly every envelope, checked without the general path's loop.
-    if (
-        type(event) is list
-        and len(event) == 3
-        and type(event[0]) is str
-        and event[0] in _TEXT_EVENTS
-    ):
-        if type(event[1]) is str and type(event[2]) is str:
-            return
-        raise EnvelopeError(f"bad arguments for {event[0]!r}: {event[1:]!r}")
-    if not isinstance(event, list) or not event or not isinstance(event[0], str):
-        raise EnvelopeError(f"bad event {event!r}")
-    shape = _SHAPES.get(event[0])
-    if shape is None:
-        raise EnvelopeError(f"unknown event {event[0]!r}")
-    args = event[1:]
-    if len(args) != len(shape) or not all(
-        isinstance(arg, kind) and not (kind is int and isinstance(arg, bool))
-        for arg, kind in zip(args, shape, strict=True)
-    ):
-        raise EnvelopeError(f"bad arguments for {event[0]!r}: {args!r}")
+    events: list[ClusterEvent] = []
+    append = events.append
+    public = PublicMessage.from_wire
+    try:
+        for raw in raw_events:
+            # Nearly every event is a public message: straight to its decoder.
+            if type(raw) is list and raw and raw[0] == "pub":
+                append(public(raw))
+            else:
+                append(decode_event(raw))
+    except EventError as e:
+        raise EnvelopeError(str(e)) from None
+    return Envelope(Origin(node, instance), events)

@@ -7,8 +7,9 @@
 ``PREFIX users:NODE``     hash of NODE's users: ``nick_key -> nickname``, plus ``#i`` (the
                           instance) and ``#v`` (the membership version); same expiry
 ``PREFIX nick:KEY``       the claim on a nickname: the instance holding it; same expiry
-``PREFIX room``           channel: public messages, joins, leaves, accounts, node events
-``PREFIX to:NODE``        channel: what is for NODE's users only (private messages)
+``PREFIX room``           channel: public messages, joins, leaves, accounts, moderation,
+                          announcements, node events
+``PREFIX to:NODE``        channel: what is for NODE's users only (private messages, kicks)
 ========================  =================================================================
 """
 

@@ -10,7 +10,7 @@ from twisted_chat.cluster.room import ClusterRoom
 
 
 class ClusterService(service.Service):
-    """Connects the node's :class:`ClusterRoom` to Redis while the server runs.
+    """Keeps the node of a :class:`ClusterRoom` in the cluster while the server runs.
 
     It stops before the connections are closed, so the other nodes see this node's users
     leave at once (a ``bye``), instead of after the TTL.
@@ -20,11 +20,11 @@ class ClusterService(service.Service):
         self.room = room
 
     def startService(self) -> None:
-        """Connect to Redis (and keep reconnecting)."""
+        """Connect to Redis (and keep reconnecting) and join the cluster."""
         super().startService()
-        self.room.start()
+        self.room.membership.start()
 
     def stopService(self) -> Any:
         """Leave the cluster (bounded) and close the Redis connections."""
         super().stopService()
-        return self.room.stop()
+        return self.room.membership.stop()

@@ -230,34 +230,41 @@ class LoginStore:
         if self._pending:
             self._schedule(0)
 
-    def _failed(self, batch: list[tuple[str, _PendingLogin]], error: Exception) -> None:
-        # State first (queue, outage, retry), callbacks last: code reacting to a failed
-        # Deferred sees the store as it is, with the record queued.
-        if isinstance(error, DatabaseMisconfigured):
-            # It can never work: the database reported it once; keep the records (stopping
-            # logs how many were not written) and stop trying.
-            self._stopped = True
-            for nick_key, pending in batch:
-                self._pending.setdefault(nick_key, pending)
-            waiters = [w for _, pending in batch for w in pending.waiters]
-            for _, pending in batch:
-                pending.waiters = []
-            for waiter in waiters:
-                waiter.errback(DatabaseUnavailable(str(error)))
-            return
-        unavailable = self._db.is_unavailable(error)
+    def _give_up(self, batch: list[tuple[str, _PendingLogin]], error: Exception) -> None:
+        """The database can never work (it reported it once): keep the records (stopping
+        logs how many were not written), stop trying, fail the waiters."""
+        self._stopped = True
+        for nick_key, pending in batch:
+            self._pending.setdefault(nick_key, pending)
         waiters = [w for _, pending in batch for w in pending.waiters]
-        for nick_key, pending in reversed(batch):
+        for _, pending in batch:
             pending.waiters = []
-            if not unavailable:
-                continue
+        for waiter in waiters:
+            waiter.errback(DatabaseUnavailable(str(error)))
+
+    def _requeue(self, batch: list[tuple[str, _PendingLogin]]) -> None:
+        """Put a batch that could not be written back at the front of the queue (a newer
+        login of the same nickname queued meanwhile keeps its place, with the later time)."""
+        for nick_key, pending in reversed(batch):
             newer = self._pending.get(nick_key)
             if newer is None:
                 self._pending[nick_key] = pending
                 self._pending.move_to_end(nick_key, last=False)
             elif pending.when > newer.when:
                 newer.nickname, newer.when = pending.nickname, pending.when
+
+    def _failed(self, batch: list[tuple[str, _PendingLogin]], error: Exception) -> None:
+        # State first (queue, outage, retry), callbacks last: code reacting to a failed
+        # Deferred sees the store as it is, with the record queued.
+        if isinstance(error, DatabaseMisconfigured):
+            self._give_up(batch, error)
+            return
+        unavailable = self._db.is_unavailable(error)
+        waiters = [w for _, pending in batch for w in pending.waiters]
+        for _, pending in batch:
+            pending.waiters = []
         if unavailable:
+            self._requeue(batch)
             if self._outage_since is None:
                 self._outage_since = self._clock.seconds()
                 self.log.error(

@@ -60,30 +60,35 @@ def parse_db_url(value: str, environ: Mapping[str, str] | None = None) -> Databa
             raise BadDatabaseURL("sqlite: needs a file path, e.g. sqlite:chat.sqlite3")
         return SqliteURL(path)
     if value.startswith(("mysql://", "mariadb://")):
-        try:
-            parts = urlsplit(value)
-            port = parts.port or 3306
-        except ValueError as e:
-            raise BadDatabaseURL(f"bad MySQL URL {value!r}: {e}") from None
-        if parts.query or parts.fragment:
-            raise BadDatabaseURL("MySQL URL takes no ?query or #fragment")
-        if not parts.username:
-            raise BadDatabaseURL("MySQL URL needs a user: mysql://USER[:PASSWORD]@HOST[:PORT][/DB]")
-        if not parts.hostname:
-            raise BadDatabaseURL("MySQL URL needs a host: mysql://USER[:PASSWORD]@HOST[:PORT][/DB]")
-        database = unquote(parts.path.lstrip("/")) or DEFAULT_MYSQL_DATABASE
-        if not _DB_NAME_RE.fullmatch(database):
-            raise BadDatabaseURL(f"bad database name {database!r}: letters, digits, _ and $ only")
-        password = unquote(parts.password) if parts.password is not None else None
-        if password is None:
-            password = env.get(PASSWORD_ENV, "")
-        return MysqlURL(
-            user=unquote(parts.username),
-            host=parts.hostname,
-            port=port,
-            database=database,
-            password=password,
-        )
+        return _parse_mysql_url(value, env)
     raise BadDatabaseURL(
         f"unknown database {value!r}: use sqlite:PATH or mysql://USER[:PASSWORD]@HOST[:PORT][/DB]"
+    )
+
+
+def _parse_mysql_url(value: str, env: Mapping[str, str]) -> MysqlURL:
+    """``mysql://USER[:PASSWORD]@HOST[:PORT][/DBNAME]`` (or ``mariadb://``)."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port or 3306
+    except ValueError as e:
+        raise BadDatabaseURL(f"bad MySQL URL {value!r}: {e}") from None
+    if parts.query or parts.fragment:
+        raise BadDatabaseURL("MySQL URL takes no ?query or #fragment")
+    if not parts.username:
+        raise BadDatabaseURL("MySQL URL needs a user: mysql://USER[:PASSWORD]@HOST[:PORT][/DB]")
+    if not parts.hostname:
+        raise BadDatabaseURL("MySQL URL needs a host: mysql://USER[:PASSWORD]@HOST[:PORT][/DB]")
+    database = unquote(parts.path.lstrip("/")) or DEFAULT_MYSQL_DATABASE
+    if not _DB_NAME_RE.fullmatch(database):
+        raise BadDatabaseURL(f"bad database name {database!r}: letters, digits, _ and $ only")
+    password = unquote(parts.password) if parts.password is not None else None
+    if password is None:
+        password = env.get(PASSWORD_ENV, "")
+    return MysqlURL(
+        user=unquote(parts.username),
+        host=parts.hostname,
+        port=port,
+        database=database,
+        password=password,
     )

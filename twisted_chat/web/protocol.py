@@ -3,10 +3,12 @@
 Each text message from the client is one line; each server line is one text message, without
 its CRLF. :class:`ChatWebSocket` is a thin adapter, like the TCP ``ChatProtocol``: every
 per-connection rule lives in its :class:`~twisted_chat.session.Session`; this module only turns
-messages into lines and lines into messages, and adds what only a WebSocket has: keepalive pings
-with a timeout, and a hard cap on the size of one message (a message over the 1024-byte line
-limit is refused like an over-long line; past :data:`MAX_MESSAGE` bytes the connection is
-closed, so that a client cannot make the server buffer without bound).
+messages into lines, writes the frames that the :class:`~twisted_chat.web.frames.FrameRenderer`
+built (once per event, for every WebSocket recipient) straight to the socket, and adds what only
+a WebSocket has: keepalive pings with a timeout, and a hard cap on the size of one message (a
+message over the 1024-byte line limit is refused like an over-long line; past
+:data:`MAX_MESSAGE` bytes the connection is closed, so that a client cannot make the server
+buffer without bound).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request
 from twisted.web.websocket import WebSocketTransport
 
+from twisted_chat.events import Text
 from twisted_chat.lines import TOO_LONG
-from twisted_chat.protocol import ChatFactory
+from twisted_chat.server import ChatServer
 from twisted_chat.session import NOT_TEXT, Item, Session
+from twisted_chat.web.frames import FrameRenderer
 
 #: The most the server buffers of one message: bytes received since the last complete message
 #: (frame headers and control frames included). Past it the connection is closed with 1009.
@@ -51,15 +55,25 @@ class ChatWebSocket:
     :class:`~twisted_chat.session.SessionTransport` towards the session.
     """
 
-    def __init__(self, server: ChatFactory, request: Request, ping_interval: float) -> None:
+    kind = "websocket"
+
+    def __init__(
+        self,
+        server: ChatServer,
+        renderer: FrameRenderer,
+        request: Request,
+        ping_interval: float,
+    ) -> None:
         self.server = server
-        self.limits = server.limits
+        self._renderer = renderer
         self._max_line = server.limits.max_line
         self._ping_interval = ping_interval
         address: Any = request.getClientAddress()
         self._host = str(getattr(address, "host", "") or "")
+        # The HTTP channel, until the upgrade is done.
         self._channel: Any = request.channel
-        # The socket's transport (TCP or TLS) under the WebSocket framing.
+        # The socket's transport (TCP or TLS) under the WebSocket framing: the frames the
+        # renderer built are written to it as they are.
         self._raw: Any = request.channel.transport
         self._ws: WebSocketTransport | None = None
         #: The session this WebSocket carries (once open).
@@ -90,11 +104,11 @@ class ChatWebSocket:
                 self._too_big()
 
         channel.dataReceived = received
+        self._channel = None  # nothing more to do with it
 
     def negotiationFinished(self) -> None:
         """The WebSocket is open: admit the session and prompt for a nickname."""
-        server = self.server
-        session = Session(server.chat, self.limits, self, self._host, server, server.batcher)
+        session = self.server.open_session(self, self._host, self._renderer)
         self.session = session
         if not session.admit():
             return
@@ -143,7 +157,7 @@ class ChatWebSocket:
         if self._closed or session is None or session.closing or self._ws is None:
             return
         if self._pong_due:
-            session.disconnect("ping_timeout", session.chat.texts.idle_timeout)
+            session.disconnect("ping_timeout", Text("idle_timeout"))
             return
         self._pong_due = True
         self._ws.ping(b"keepalive")
@@ -155,21 +169,15 @@ class ChatWebSocket:
         if session is None:
             self.abort()
             return
-        session.disconnect("too_big", session.chat.texts.line_too_long.format(limit=self._max_line))
+        session.disconnect("too_big", Text("line_too_long", limit=self._max_line))
 
     # -- SessionTransport -------------------------------------------------------------------
 
     def write_lines(self, data: bytes) -> None:
-        """Send each encoded server line as one text message, without its CRLF."""
-        ws = self._ws
-        if ws is None:
+        """Send ``data``: WebSocket frames, as the renderer built them."""
+        if self._ws is None:
             return
-        text = data.decode("utf-8")
-        if text.count("\r\n") == 1:
-            ws.sendTextMessage(text[:-2])
-        else:
-            for line in text[:-2].split("\r\n"):
-                ws.sendTextMessage(line)
+        self._raw.write(data)
         session = self.session
         if session is not None and session.sendq.paused:
             buffered = int(getattr(self._raw, "bufferSize", 0))
@@ -207,12 +215,19 @@ class ChatWebSocket:
 
 class ChatWebSocketFactory:
     """Builds a :class:`ChatWebSocket` for each upgrade request; its sessions are admitted by
-    the one :class:`~twisted_chat.protocol.ChatFactory` that also admits TCP connections."""
+    the one :class:`~twisted_chat.server.ChatServer` that also admits TCP connections, and its
+    events rendered as frames by one shared ``renderer``."""
 
-    def __init__(self, server: ChatFactory, ping_interval: float = DEFAULT_PING_INTERVAL) -> None:
+    def __init__(
+        self,
+        server: ChatServer,
+        renderer: FrameRenderer,
+        ping_interval: float = DEFAULT_PING_INTERVAL,
+    ) -> None:
         self.server = server
+        self.renderer = renderer
         self.ping_interval = ping_interval
 
     def buildProtocol(self, request: Request) -> ChatWebSocket:
         """The protocol for one upgraded request."""
-        return ChatWebSocket(self.server, request, self.ping_interval)
+        return ChatWebSocket(self.server, self.renderer, request, self.ping_interval)

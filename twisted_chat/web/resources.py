@@ -20,7 +20,9 @@ from twisted.web import resource, server
 from twisted.web.server import Request
 from twisted.web.websocket import WebSocketResource
 
-from twisted_chat.protocol import ChatFactory
+from twisted_chat.server import ChatServer
+from twisted_chat.text import Language
+from twisted_chat.web.frames import FrameRenderer
 from twisted_chat.web.protocol import DEFAULT_PING_INTERVAL, ChatWebSocketFactory
 
 #: The page's security policy: its own script, style and icon only; the WebSocket back to its
@@ -84,6 +86,33 @@ class StaticFile(resource.Resource):
         return self.render_GET(request)
 
 
+class Page(resource.Resource):
+    """The client's page, in the server's language of the moment (``<html lang=...>``; a
+    configuration reload may change it)."""
+
+    isLeaf = True
+
+    def __init__(self, template: str, language: Language) -> None:
+        super().__init__()
+        self.template = template
+        self.language = language
+        self._bodies: dict[str, bytes] = {}
+
+    def render_GET(self, request: Request) -> bytes:
+        """The page."""
+        _set_headers(request, STATIC_FILES[b""][1])
+        lang = self.language.lang
+        body = self._bodies.get(lang)
+        if body is None:
+            page = self.template.replace('<html lang="es">', f'<html lang="{lang}">', 1)
+            body = self._bodies[lang] = page.encode("utf-8")
+        return body
+
+    def render_HEAD(self, request: Request) -> bytes:
+        """The page's headers (``twisted.web`` drops the body)."""
+        return self.render_GET(request)
+
+
 def request_origin(request: Request) -> str:
     """The origin the request was sent to: ``http[s]://`` and its ``Host`` header."""
     host = (request.getHeader(b"host") or b"").decode("latin-1").strip().lower()
@@ -122,19 +151,21 @@ class OriginCheckedWebSocket(WebSocketResource):
 
 
 def make_site(
-    chat_server: ChatFactory,
-    lang: str,
+    chat_server: ChatServer,
+    renderer: FrameRenderer,
+    language: Language,
     allowed_origins: Iterable[str] = (),
     ping_interval: float = DEFAULT_PING_INTERVAL,
 ) -> server.Site:
-    """The site of ``--web``: the client at ``/`` (in ``lang``), the WebSocket at ``/ws``."""
+    """The site of ``--web``: the client at ``/`` (in the server's language), the WebSocket
+    at ``/ws`` (its events rendered as frames by ``renderer``)."""
     root = resource.Resource()
     for segment, (name, content_type) in STATIC_FILES.items():
-        text = static_text(name)
         if name == "index.html":
-            text = text.replace('<html lang="es">', f'<html lang="{lang}">', 1)
-        root.putChild(segment, StaticFile(text.encode("utf-8"), content_type))
-    factory = ChatWebSocketFactory(chat_server, ping_interval)
+            root.putChild(segment, Page(static_text(name), language))
+        else:
+            root.putChild(segment, StaticFile(static_text(name).encode("utf-8"), content_type))
+    factory = ChatWebSocketFactory(chat_server, renderer, ping_interval)
     root.putChild(b"ws", OriginCheckedWebSocket(factory, allowed_origins))
     site = server.Site(root, timeout=HTTP_TIMEOUT)
     site.noisy = False

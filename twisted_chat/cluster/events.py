@@ -1,0 +1,437 @@
+"""What nodes tell each other: one small frozen class per cluster event, with its name and its
+JSON form, in the manner of Synapse's ``synapse/replication/tcp/commands.py``.
+
+Every event has a :attr:`~ClusterEvent.NAME` (the first element of its JSON form) and explicit
+:meth:`~ClusterEvent.to_wire` and :meth:`~ClusterEvent.from_wire`; :data:`EVENTS` maps names to
+classes. ``from_wire`` checks the type of every field: anything else is an :class:`EventError`,
+which the receiver logs (sparingly) and drops. Where an event belongs, and what it does on the
+node that receives it, is said by :mod:`twisted_chat.cluster.handler`.
+
+Chat events cross nodes as themselves: a public message, a private message and an operator's
+announcement carry the chat event (:mod:`twisted_chat.events`) with its id, time and room, and
+each node renders it for its own users (an announcement as its catalogue key and arguments, in
+the node's own language). The JSON forms (``KEY`` is a nickname's NFC + casefold key)::
+
+    ["pub", ID, TIME, ROOM, SENDER, TEXT]               a public message (ROOM a string)
+    ["priv", ID, TIME, ROOM, SENDER, TEXT, RECIPIENT]   a private message (ROOM null)
+    ["notice", ID, TIME, ROOM, CATALOGUE_KEY, {NAME: VALUE}]   an announcement to everyone
+    ["join", KEY, NICKNAME, VERSION] / ["leave", KEY, VERSION]
+    ["account", KEY, PASSWORD_HASH]
+    ["kick", KEY, REASON, BY]
+    ["mute", KEY, UNTIL_MS]                             UNTIL_MS 0 lifts the mute
+    ["ban", "nick"|"net", TARGET, REASON, BY, CREATED, EXPIRES]   POSIX seconds; EXPIRES 0: never
+    ["unban", "nick"|"net", TARGET]
+    ["bye", VERSION] / ["hello", VERSION]
+
+TIME is milliseconds since the epoch (UTC); VERSION the sender's membership version (see
+:mod:`twisted_chat.cluster.presence`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Self
+
+from twisted_chat.bans import Ban, BanKind
+from twisted_chat.events import Notice, Private, Public, Text
+
+
+class EventError(ValueError):
+    """A cluster event that is not well formed."""
+
+
+class ClusterEvent:
+    """What every cluster event has: its :attr:`NAME` and its JSON form."""
+
+    __slots__ = ()
+
+    #: The event's name on the wire (the first element of its JSON form).
+    NAME: ClassVar[str]
+
+    def to_wire(self) -> list[Any]:
+        """The event's JSON form (a list starting with :attr:`NAME`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """The event of the JSON form ``raw`` (whose first element is :attr:`NAME`); raise
+        :class:`EventError` if a field is missing or of the wrong type."""
+        raise NotImplementedError
+
+
+def _fields(raw: list[Any], count: int) -> list[Any]:
+    """``raw``'s fields after the name, checked to be ``count``."""
+    if len(raw) != count + 1:
+        raise EventError(f"{raw[0]!r} takes {count} fields: {raw[1:]!r}")
+    return raw[1:]
+
+
+def _str(value: object) -> str:
+    if type(value) is not str:
+        raise EventError(f"not a string: {value!r}")
+    return value
+
+
+def _int(value: object) -> int:
+    if type(value) is not int:  # not a bool either
+        raise EventError(f"not an integer: {value!r}")
+    return value
+
+
+def _room(value: object) -> str | None:
+    if value is not None and type(value) is not str:
+        raise EventError(f"not a room: {value!r}")
+    return value
+
+
+# -- chat events, as themselves -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PublicMessage(ClusterEvent):
+    """A public message said on the origin node: every other node delivers it to its users."""
+
+    NAME: ClassVar[str] = "pub"
+
+    event: Public
+
+    def to_wire(self) -> list[Any]:
+        """``["pub", ID, TIME, ROOM, SENDER, TEXT]``."""
+        e = self.event
+        return ["pub", e.id, e.time, e.room, e.sender, e.text]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked inline: nearly every event between nodes is one of these."""
+        if len(raw) == 6:
+            _, id_, time, room, sender, text = raw
+            if (
+                type(id_) is str
+                and type(time) is int
+                and type(room) is str
+                and type(sender) is str
+                and type(text) is str
+            ):
+                return cls(Public(id_, time, room, sender, text))
+        raise EventError(f"bad public message: {raw[1:]!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateMessage(ClusterEvent):
+    """A private message to a user of the node the event is sent to (on that node's channel)."""
+
+    NAME: ClassVar[str] = "priv"
+
+    event: Private
+
+    def to_wire(self) -> list[Any]:
+        """``["priv", ID, TIME, ROOM, SENDER, TEXT, RECIPIENT]``."""
+        e = self.event
+        return ["priv", e.id, e.time, e.room, e.sender, e.text, e.recipient]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked inline, as :meth:`PublicMessage.from_wire`."""
+        if len(raw) == 7:
+            _, id_, time, room, sender, text, recipient = raw
+            if (
+                type(id_) is str
+                and type(time) is int
+                and (room is None or type(room) is str)
+                and type(sender) is str
+                and type(text) is str
+                and type(recipient) is str
+            ):
+                return cls(Private(id_, time, room, sender, recipient, text))
+        raise EventError(f"bad private message: {raw[1:]!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement(ClusterEvent):
+    """An operator's notice to every user of the cluster (``/anunciar``).
+
+    It crosses as its catalogue key and its text arguments, and each node says it in its own
+    language; arguments that are not plain text (a nested :class:`~twisted_chat.events.Text`)
+    do not cross.
+    """
+
+    NAME: ClassVar[str] = "notice"
+
+    event: Notice
+
+    def to_wire(self) -> list[Any]:
+        """``["notice", ID, TIME, ROOM, CATALOGUE_KEY, {NAME: VALUE}]``."""
+        e = self.event
+        args = {name: value for name, value in e.text.args.items() if type(value) is str}
+        return ["notice", e.id, e.time, e.room, e.text.key, args]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """The notice, its arguments checked to be text."""
+        id_, time, room, key, args = _fields(raw, 5)
+        if not isinstance(args, dict) or not all(type(v) is str for v in args.values()):
+            raise EventError(f"bad notice arguments: {args!r}")
+        text = Text(_str(key), **args)
+        return cls(Notice(_str(id_), _int(time), _room(room), text))
+
+
+# -- who is where ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserJoined(ClusterEvent):
+    """A user logged in on the origin node, which is at membership ``version`` after it."""
+
+    NAME: ClassVar[str] = "join"
+
+    nick_key: str
+    nickname: str
+    version: int
+
+    def to_wire(self) -> list[Any]:
+        """``["join", KEY, NICKNAME, VERSION]``."""
+        return ["join", self.nick_key, self.nickname, self.version]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        nick_key, nickname, version = _fields(raw, 3)
+        return cls(_str(nick_key), _str(nickname), _int(version))
+
+
+@dataclass(frozen=True, slots=True)
+class UserLeft(ClusterEvent):
+    """A user of the origin node left (or lost its nickname), at membership ``version``."""
+
+    NAME: ClassVar[str] = "leave"
+
+    nick_key: str
+    version: int
+
+    def to_wire(self) -> list[Any]:
+        """``["leave", KEY, VERSION]``."""
+        return ["leave", self.nick_key, self.version]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        nick_key, version = _fields(raw, 2)
+        return cls(_str(nick_key), _int(version))
+
+
+@dataclass(frozen=True, slots=True)
+class Hello(ClusterEvent):
+    """The origin node (re)joined the cluster at membership ``version``: read its users."""
+
+    NAME: ClassVar[str] = "hello"
+
+    version: int
+
+    def to_wire(self) -> list[Any]:
+        """``["hello", VERSION]``."""
+        return ["hello", self.version]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        (version,) = _fields(raw, 1)
+        return cls(_int(version))
+
+
+@dataclass(frozen=True, slots=True)
+class Bye(ClusterEvent):
+    """The origin node is stopping: every user of it has left."""
+
+    NAME: ClassVar[str] = "bye"
+
+    version: int
+
+    def to_wire(self) -> list[Any]:
+        """``["bye", VERSION]``."""
+        return ["bye", self.version]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        (version,) = _fields(raw, 1)
+        return cls(_int(version))
+
+
+# -- accounts and moderation ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChanged(ClusterEvent):
+    """The nickname ``nick_key`` was registered, or its password changed."""
+
+    NAME: ClassVar[str] = "account"
+
+    nick_key: str
+    password_hash: str
+
+    def to_wire(self) -> list[Any]:
+        """``["account", KEY, PASSWORD_HASH]``."""
+        return ["account", self.nick_key, self.password_hash]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        nick_key, password_hash = _fields(raw, 2)
+        return cls(_str(nick_key), _str(password_hash))
+
+
+@dataclass(frozen=True, slots=True)
+class Kick(ClusterEvent):
+    """To the node holding the user ``nick_key``: an operator (``by``) kicked it."""
+
+    NAME: ClassVar[str] = "kick"
+
+    nick_key: str
+    reason: str
+    by: str
+
+    def to_wire(self) -> list[Any]:
+        """``["kick", KEY, REASON, BY]``."""
+        return ["kick", self.nick_key, self.reason, self.by]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        nick_key, reason, by = _fields(raw, 3)
+        return cls(_str(nick_key), _str(reason), _str(by))
+
+
+@dataclass(frozen=True, slots=True)
+class Mute(ClusterEvent):
+    """The user ``nick_key`` may not send messages until ``until_ms`` (0 lifts the mute)."""
+
+    NAME: ClassVar[str] = "mute"
+
+    nick_key: str
+    until_ms: int
+
+    @classmethod
+    def of(cls, nick_key: str, until: float) -> Mute:
+        """The mute of ``nick_key`` until ``until`` (POSIX seconds, 0 for none), rounded up to
+        the millisecond."""
+        return cls(nick_key, math.ceil(until * 1000) if until > 0 else 0)
+
+    @property
+    def until(self) -> float:
+        """Until when, in POSIX seconds (0: not muted)."""
+        return self.until_ms / 1000
+
+    def to_wire(self) -> list[Any]:
+        """``["mute", KEY, UNTIL_MS]``."""
+        return ["mute", self.nick_key, self.until_ms]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        nick_key, until_ms = _fields(raw, 2)
+        return cls(_str(nick_key), _int(until_ms))
+
+
+#: The kinds of ban (see :class:`twisted_chat.bans.Ban`).
+_BAN_KINDS: Final = ("nick", "net")
+
+
+@dataclass(frozen=True, slots=True)
+class BanAdded(ClusterEvent):
+    """An operator created a ban (already stored in the database): every node applies it.
+
+    Times are whole POSIX seconds; ``expires`` 0 is a permanent ban.
+    """
+
+    NAME: ClassVar[str] = "ban"
+
+    kind: str
+    target: str
+    reason: str
+    by: str
+    created: int
+    expires: int
+
+    @classmethod
+    def of(cls, ban: Ban) -> BanAdded:
+        """The event of ``ban``."""
+        expires = 0 if ban.expires_at is None else math.ceil(ban.expires_at)
+        return cls(ban.kind, ban.target, ban.reason, ban.created_by, int(ban.created_at), expires)
+
+    def ban(self) -> Ban:
+        """The ban itself."""
+        kind: BanKind = "nick" if self.kind == "nick" else "net"  # checked by from_wire
+        expires_at = float(self.expires) if self.expires else None
+        return Ban(kind, self.target, self.reason, self.by, float(self.created), expires_at)
+
+    def to_wire(self) -> list[Any]:
+        """``["ban", KIND, TARGET, REASON, BY, CREATED, EXPIRES]``."""
+        return ["ban", self.kind, self.target, self.reason, self.by, self.created, self.expires]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field; the kind must be known and a network's target valid."""
+        kind, target, reason, by, created, expires = _fields(raw, 6)
+        if kind not in _BAN_KINDS:
+            raise EventError(f"unknown kind of ban: {kind!r}")
+        if kind == "net":
+            try:
+                ipaddress.ip_network(_str(target))
+            except ValueError:
+                raise EventError(f"ban of a bad network: {target!r}") from None
+        return cls(kind, _str(target), _str(reason), _str(by), _int(created), _int(expires))
+
+
+@dataclass(frozen=True, slots=True)
+class BanLifted(ClusterEvent):
+    """The ban of ``target`` was lifted."""
+
+    NAME: ClassVar[str] = "unban"
+
+    kind: str
+    target: str
+
+    def to_wire(self) -> list[Any]:
+        """``["unban", KIND, TARGET]``."""
+        return ["unban", self.kind, self.target]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        kind, target = _fields(raw, 2)
+        if kind not in _BAN_KINDS:
+            raise EventError(f"unknown kind of ban: {kind!r}")
+        return cls(kind, _str(target))
+
+
+#: Every cluster event, by name.
+EVENTS: Final[Mapping[str, type[ClusterEvent]]] = {
+    cls.NAME: cls
+    for cls in (
+        PublicMessage,
+        PrivateMessage,
+        Announcement,
+        UserJoined,
+        UserLeft,
+        Hello,
+        Bye,
+        AccountChanged,
+        Kick,
+        Mute,
+        BanAdded,
+        BanLifted,
+    )
+}
+
+
+def decode(raw: object) -> ClusterEvent:
+    """The event of the JSON form ``raw``; raise :class:`EventError` if it is not one."""
+    if type(raw) is not list or not raw or type(raw[0]) is not str:
+        raise EventError(f"bad event {raw!r}")
+    cls = EVENTS.get(raw[0])
+    if cls is None:
+        raise EventError(f"unknown event {raw[0]!r}")
+    return cls.from_wire(raw)

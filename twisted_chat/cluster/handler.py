@@ -1,0 +1,238 @@
+"""What the other nodes' events do on this node: one method per cluster event, in the manner of
+Synapse's ``ReplicationCommandHandler`` (``synapse/replication/tcp/handler.py``).
+
+:meth:`ClusterHandler.received` takes each pub/sub message from the Redis link: this node's own
+envelopes are told by their first bytes and dropped without decoding; the others are decoded
+(:mod:`twisted_chat.cluster.envelope`) and their events handed, in order, to the method of each
+(:attr:`ClusterHandler.handlers`, built explicitly, never looked up by name). A malformed
+envelope is logged at most every 10 s and dropped; one of a version this node does not speak is
+logged once per version and dropped.
+
+Every effect here goes through the room's own methods (so this node's users get what a local
+event would give them, rendered by their own transports), the replicas of the other nodes'
+users (:mod:`twisted_chat.cluster.presence`, whose changes the membership announces), and the
+accounts and bans this node holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from twisted_chat.accounts import Accounts
+from twisted_chat.bans import Bans
+from twisted_chat.cluster import envelope
+from twisted_chat.cluster.envelope import Envelope, EnvelopeError, Origin, UnknownVersion
+from twisted_chat.cluster.events import (
+    AccountChanged,
+    Announcement,
+    BanAdded,
+    BanLifted,
+    Bye,
+    ClusterEvent,
+    Hello,
+    Kick,
+    Mute,
+    PrivateMessage,
+    PublicMessage,
+    UserJoined,
+    UserLeft,
+)
+from twisted_chat.cluster.membership import Membership
+from twisted_chat.cluster.presence import Presence
+from twisted_chat.events import Event
+from twisted_chat.room import Room
+
+#: Seconds between two warnings about malformed envelopes.
+MALFORMED_LOG_INTERVAL: Final = 10.0
+#: Most envelope versions warned about (each once); later ones count as malformed.
+MAX_VERSIONS_LOGGED: Final = 16
+
+
+class ClusterHandler:
+    """Applies what other nodes publish to this node."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        room: Room,
+        origin: Origin,
+        presence: Presence,
+        membership: Membership,
+        clock: IReactorTime,
+    ) -> None:
+        self.room = room
+        self.origin = origin
+        self.presence = presence
+        self.membership = membership
+        self.clock = clock
+        #: Called before many events from one envelope are delivered, so that each recipient
+        #: gets them in one write: the server's per-turn output gathering, when there is one.
+        self.gather_output: Callable[[], None] | None = None
+        #: The accounts (registered nicknames) to keep in step with the other nodes.
+        self.accounts: Accounts | None = None
+        #: The bans to keep in step with the other nodes.
+        self.bans: Bans | None = None
+        #: The method for each kind of event (public messages are handled in runs, apart).
+        self.handlers: dict[type[ClusterEvent], Callable[[Origin, Any], None]] = {
+            PrivateMessage: self.on_private,
+            Announcement: self.on_announcement,
+            UserJoined: self.on_join,
+            UserLeft: self.on_leave,
+            Hello: self.on_hello,
+            Bye: self.on_bye,
+            AccountChanged: self.on_account,
+            Kick: self.on_kick,
+            Mute: self.on_mute,
+            BanAdded: self.on_ban,
+            BanLifted: self.on_unban,
+        }
+        self._own_prefix = envelope.own_prefix(origin)
+        self._malformed = 0
+        self._malformed_logged_at = float("-inf")
+        self._versions_logged: set[int] = set()
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def received(self, channel: str, data: str) -> None:
+        """One pub/sub message: an envelope of events, from another node or from this one."""
+        if data.startswith(self._own_prefix):
+            return  # our own, told without decoding it
+        try:
+            message = envelope.decode(data)
+        except UnknownVersion as e:
+            self._unknown_version(channel, e)
+            return
+        except EnvelopeError as e:
+            self._malformed_envelope(channel, str(e))
+            return
+        if message.origin.instance == self.origin.instance:
+            return  # our own
+        try:
+            self.handle(message)
+        except Exception:
+            self.log.failure(
+                "cluster: applying events from {node} failed", node=message.origin.node
+            )
+
+    def _malformed_envelope(self, channel: str, why: str) -> None:
+        self._malformed += 1
+        now = self.clock.seconds()
+        if now - self._malformed_logged_at >= MALFORMED_LOG_INTERVAL:
+            self._malformed_logged_at = now
+            self.log.warn(
+                "cluster: dropped {count} malformed message(s) on {channel}: {why}",
+                count=self._malformed,
+                channel=channel,
+                why=why,
+            )
+            self._malformed = 0
+
+    def _unknown_version(self, channel: str, error: UnknownVersion) -> None:
+        version = error.version
+        if version in self._versions_logged:
+            return
+        if len(self._versions_logged) >= MAX_VERSIONS_LOGGED:
+            self._malformed_envelope(channel, str(error))
+            return
+        self._versions_logged.add(version)
+        self.log.warn(
+            "cluster: dropping envelopes of version {version} on {channel} (this node speaks "
+            "{ours}): is a node of another release in this cluster?",
+            version=version,
+            channel=channel,
+            ours=envelope.VERSION,
+        )
+
+    def handle(self, message: Envelope) -> None:
+        """Apply the events of ``message``, in order."""
+        origin, events = message.origin, message.events
+        if len(events) > 1 and self.gather_output is not None:
+            self.gather_output()  # one write per recipient for the whole envelope
+        handlers = self.handlers
+        run: list[Event] = []
+        for event in events:
+            # Consecutive public messages go out together: one write per member for the run.
+            if type(event) is PublicMessage:
+                run.append(event.event)
+                continue
+            if run:
+                self.on_public(run)
+                run = []
+            handlers[type(event)](origin, event)
+        if run:
+            self.on_public(run)
+
+    # -- chat events ------------------------------------------------------------------------
+
+    def on_public(self, events: list[Event]) -> None:
+        """Public messages said on another node: to every user of this node."""
+        self.room.broadcast_many(events)
+
+    def on_private(self, origin: Origin, message: PrivateMessage) -> None:
+        """A private message to a user of this node (gone already: dropped)."""
+        event = message.event
+        member = self.room.member(event.recipient)
+        if member is not None:
+            self.room.deliver(member, event)
+
+    def on_announcement(self, origin: Origin, message: Announcement) -> None:
+        """An operator's notice to everyone: to every user of this node, in its language."""
+        self.room.broadcast(message.event)
+
+    # -- who is where -----------------------------------------------------------------------
+
+    def on_join(self, origin: Origin, event: UserJoined) -> None:
+        """A user logged in on ``origin``."""
+        self.membership.changed(
+            self.presence.joined(
+                origin.node, origin.instance, event.nick_key, event.nickname, event.version
+            )
+        )
+
+    def on_leave(self, origin: Origin, event: UserLeft) -> None:
+        """A user of ``origin`` left."""
+        self.membership.changed(
+            self.presence.left(origin.node, origin.instance, event.nick_key, event.version)
+        )
+
+    def on_hello(self, origin: Origin, event: Hello) -> None:
+        """``origin`` (re)joined the cluster: read its users."""
+        self.membership.fetch(origin.node)
+
+    def on_bye(self, origin: Origin, event: Bye) -> None:
+        """``origin`` is stopping: all its users left (unless it is another run by now)."""
+        remote = self.presence.known(origin.node)
+        if remote is not None and remote.instance == origin.instance:
+            self.membership.changed(self.presence.forget(origin.node))
+
+    # -- accounts and moderation ------------------------------------------------------------
+
+    def on_account(self, origin: Origin, event: AccountChanged) -> None:
+        """A nickname was registered, or its password changed, on ``origin``."""
+        if self.accounts is not None:
+            self.accounts.set_hash(event.nick_key, event.password_hash)
+
+    def on_kick(self, origin: Origin, event: Kick) -> None:
+        """An operator on ``origin`` kicked a user of this node."""
+        self.room.kick_local(event.nick_key, event.reason, event.by)
+
+    def on_mute(self, origin: Origin, event: Mute) -> None:
+        """An operator muted (or unmuted) a nickname: here too."""
+        self.room.mute_local(event.nick_key, event.until)
+
+    def on_ban(self, origin: Origin, event: BanAdded) -> None:
+        """An operator created a ban (stored already): apply it, disconnect whom it covers."""
+        ban = event.ban()
+        if self.bans is not None:
+            self.bans.apply(ban)
+        self.room.enforce_ban(ban)
+
+    def on_unban(self, origin: Origin, event: BanLifted) -> None:
+        """A ban was lifted."""
+        if self.bans is not None:
+            self.bans.forget(event.kind, event.target)

@@ -1,0 +1,189 @@
+"""The conversation as typed events: what the chat core produces and every transport renders.
+
+The chat core never writes bytes. It makes events (a public message, a private message, a user
+joining or leaving, a notice or an error for one user, an announcement for everyone) and hands
+them to recipients; each transport turns them into its own form with its renderer (protocol v1
+lines in :mod:`twisted_chat.wire`, WebSocket frames in :mod:`twisted_chat.web.frames`), once per
+event and renderer, however many recipients share it. In the manner of Synapse's one event
+representation serialised per client at the edge (``synapse/events/utils.py``), and of Twisted
+words' ``IChatClient.receive``, which hands each front end a structured message.
+
+Every event carries a message id unique in the whole cluster and for all time
+(:mod:`twisted_chat.ids`), the server time in milliseconds since the epoch (UTC), and the room
+it belongs to (``None`` for what belongs to no room: a private message, a reply to one user).
+
+What the server *says* (notices and errors) is never text here: it is a :class:`Text`, a
+catalogue entry (:mod:`twisted_chat.text`) and its arguments, localised when it is rendered, so
+that a renderer may use the language of the moment, or an IRC numeric instead.
+
+Events are built by an :class:`EventSource` (the clock and the id generator) and are not
+changed once built (they are shared by every recipient; slotted classes rather than frozen
+dataclasses only because building one is on the path of every message and a frozen dataclass
+costs three times as much to build).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from twisted_chat.ids import MessageIds
+
+#: The one room of the chat (rooms of their own come later).
+DEFAULT_ROOM: Final = "general"
+
+
+class Text:
+    """Something the server says: the catalogue entry ``key`` with its arguments.
+
+    Arguments are plain values, or themselves a :class:`Text` (``hasta {when}``, ``sin motivo``)
+    or :class:`ByLang` (a command's help line), resolved in the same language.
+    """
+
+    __slots__ = ("args", "key")
+
+    def __init__(self, key: str, **args: Arg) -> None:
+        self.key = key
+        self.args: Mapping[str, Arg] = args
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Text) and (self.key, self.args) == (other.key, other.args)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        args = "".join(f", {name}={value!r}" for name, value in self.args.items())
+        return f"Text({self.key!r}{args})"
+
+
+@dataclass(frozen=True, slots=True)
+class ByLang:
+    """A piece of text given in every language (``{"es": ..., "en": ...}``): help lines."""
+
+    texts: Mapping[str, str]
+
+
+#: What a :class:`Text` argument may be.
+Arg = str | int | float | Text | ByLang
+
+
+@dataclass(slots=True, eq=False)
+class Event:
+    """What every event has: its id, its time (ms since the epoch, UTC), its room."""
+
+    id: str
+    time: int
+    room: str | None
+
+
+@dataclass(slots=True, eq=False)
+class Public(Event):
+    """``sender`` said ``text`` to the room."""
+
+    sender: str
+    text: str
+
+
+@dataclass(slots=True, eq=False)
+class Private(Event):
+    """``sender`` said ``text`` to ``recipient`` alone (the sender gets it back as an echo)."""
+
+    sender: str
+    recipient: str
+    text: str
+
+
+@dataclass(slots=True, eq=False)
+class Joined(Event):
+    """``nick`` joined the room."""
+
+    nick: str
+
+
+@dataclass(slots=True, eq=False)
+class Left(Event):
+    """``nick`` left the room."""
+
+    nick: str
+
+
+@dataclass(slots=True, eq=False)
+class Notice(Event):
+    """The server tells something (a ``* `` line in protocol v1): a reply, or news for all."""
+
+    text: Text
+
+
+@dataclass(slots=True, eq=False)
+class Error(Event):
+    """The server refuses something (a ``! `` line in protocol v1)."""
+
+    text: Text
+
+
+class Renderer(Protocol):
+    """A transport's form of events (protocol v1 lines, WebSocket frames, ...): what one
+    recipient of that transport is written, ready to go out."""
+
+    def render(self, event: Event) -> bytes:
+        """``event`` as its recipients see it."""
+
+    def render_echo(self, event: Private) -> bytes:
+        """A private message as its sender sees it."""
+
+
+class Clock(Protocol):
+    """What an :class:`EventSource` needs of a reactor: the time."""
+
+    def seconds(self) -> float:
+        """Now, in POSIX seconds."""
+
+
+class EventSource:
+    """Builds events stamped with a new id and the current time."""
+
+    __slots__ = ("clock", "ids")
+
+    def __init__(self, clock: Clock, ids: MessageIds | None = None) -> None:
+        self.clock = clock
+        self.ids = ids or MessageIds()
+
+    def now_ms(self) -> int:
+        """The current time in milliseconds since the epoch."""
+        return int(self.clock.seconds() * 1000)
+
+    def public(self, room: str, sender: str, text: str) -> Public:
+        """A public message (the hot path: kept to one id, one time, one object)."""
+        return Public(self.ids.next(), int(self.clock.seconds() * 1000), room, sender, text)
+
+    def private(self, sender: str, recipient: str, text: str) -> Private:
+        """A private message."""
+        return Private(
+            self.ids.next(), int(self.clock.seconds() * 1000), None, sender, recipient, text
+        )
+
+    def joined(self, room: str, nick: str) -> Joined:
+        """``nick`` joined ``room``."""
+        return Joined(self.ids.next(), self.now_ms(), room, nick)
+
+    def left(self, room: str, nick: str) -> Left:
+        """``nick`` left ``room``."""
+        return Left(self.ids.next(), self.now_ms(), room, nick)
+
+    def notice(self, key: str, /, **args: Arg) -> Notice:
+        """A notice saying the catalogue entry ``key`` with ``args``."""
+        return Notice(self.ids.next(), self.now_ms(), None, Text(key, **args))
+
+    def error(self, key: str, /, **args: Arg) -> Error:
+        """An error saying the catalogue entry ``key`` with ``args``."""
+        return Error(self.ids.next(), self.now_ms(), None, Text(key, **args))
+
+    def notice_of(self, text: Text, room: str | None = None) -> Notice:
+        """A notice saying ``text`` (to ``room``, if it is the room's news)."""
+        return Notice(self.ids.next(), self.now_ms(), room, text)
+
+    def error_of(self, text: Text) -> Error:
+        """An error saying ``text``."""
+        return Error(self.ids.next(), self.now_ms(), None, text)

@@ -13,6 +13,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
+from tests.support.expected import PROMPT
 from tests.support.fakes import EPOCH, Clients, tcp_factory
 from twisted_chat import metrics
 from twisted_chat.assembly import assemble
@@ -57,30 +58,6 @@ class FakeCluster:
     def __init__(self) -> None:
         self.redis_up = True
         self.cluster_users = 0
-
-
-class FakeTransport:
-    """A WebSocket-like session transport."""
-
-    kind = "websocket"
-
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-
-    def write_lines(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-    def pause(self) -> None:
-        pass
-
-    def resume(self) -> None:
-        pass
 
 
 class MetricsTestCase(SynchronousTestCase):
@@ -168,13 +145,12 @@ class CollectorTests(MetricsTestCase):
 
     def test_connections_by_transport(self) -> None:
         self.login("ana")
-        session = self.server.open_session(FakeTransport(), "203.0.113.5", self.parts.frames)
-        self.assertTrue(session.admit())
-        session.start()
+        browser = self.clients.connect(self.factory, "203.0.113.5", frames=self.parts.frames)
+        self.assertEqual(browser.received(), [PROMPT])  # admitted and started
         samples = self.scrape()
         self.assertEqual(value(samples, "chat_connections", transport="tcp"), 1)
         self.assertEqual(value(samples, "chat_connections", transport="websocket"), 1)
-        session.connection_lost()
+        browser.lose()
         samples = self.scrape()
         self.assertEqual(value(samples, "chat_connections", transport="websocket"), 0)
 

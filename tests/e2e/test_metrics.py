@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import mariadb
 from tests.support.cluster import poll, running_cluster
 from tests.support.processes import SOCKET_TIMEOUT, LineSocket, Twistd, free_port, twistd_chat
 from tests.support.redis_server import RedisServer
-from tests.unit.test_metrics import Samples, value
+from tests.support.scrape import Samples, parse, value
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.timeout(180, method="thread")]
@@ -45,11 +44,7 @@ def scrape(port: int) -> Samples:
     """``/metrics``, parsed."""
     status, body = get(port, "metrics")
     assert status == 200, (status, body)
-    samples: Samples = {}
-    for family in text_string_to_metric_families(body.decode("utf-8")):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
+    return parse(body.decode("utf-8"))
 
 
 def health(port: int) -> tuple[int, dict[str, object]]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.inprocess.test_operators import PASSWORD
 from tests.support import mariadb
+from tests.support.accounts import OPERATOR_PASSWORD
 from tests.support.expected import (
     NO_BANS,
     ban_done,
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.timeout(60, method="thread")
 def _op_login(port: int) -> LineSocket:
     ana = LineSocket(port)
     ana.line()
-    ana.say(f"ana {PASSWORD}")
+    ana.say(f"ana {OPERATOR_PASSWORD}")
     assert ana.line() == welcome("ana")
     ana.line()
     return ana
@@ -43,7 +43,7 @@ def _bans_survive_a_restart(tmp_path: Path, db: str) -> None:
         ana.say("ana")
         assert ana.line() == welcome("ana")
         ana.line()
-        ana.say(f"/registrar {PASSWORD}")
+        ana.say(f"/registrar {OPERATOR_PASSWORD}")
         assert ana.line() == registered("ana")
         ana.close()
         ana = _op_login(server.port)

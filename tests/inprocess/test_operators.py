@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
+from tests.support.accounts import OPERATOR_PASSWORD
 from tests.support.chatclient import ChatClient, ChatServer, start_server
 from tests.support.expected import (
     ADDRESS_BANNED,
@@ -34,8 +35,6 @@ from tests.support.expected import (
 
 pytestmark = pytest.mark.timeout(60, method="thread")
 
-PASSWORD = "Clave-ana1"
-
 
 async def operator_server() -> ChatServer:
     """An in-process server whose operator is ``ana``."""
@@ -45,7 +44,7 @@ async def operator_server() -> ChatServer:
 async def become_operator(server: ChatServer) -> ChatClient:
     """Register ``ana``, leave, and log in again with the password: an operator."""
     first = await server.login("ana")
-    first.say(f"/registrar {PASSWORD}")
+    first.say(f"/registrar {OPERATOR_PASSWORD}")
     assert await first.line() == registered("ana")
     first.say("/salir")
     assert await first.line() == goodbye("ana")
@@ -53,7 +52,7 @@ async def become_operator(server: ChatServer) -> ChatClient:
     await server.server_closed(first)
     ana = await server.connect("ana")
     assert await ana.line() == f"* {server.texts.prompt}"
-    ana.say(f"ana {PASSWORD}")
+    ana.say(f"ana {OPERATOR_PASSWORD}")
     assert await ana.line() == welcome("ana")
     await ana.line()  # the previous connection
     ana.nickname = "ana"

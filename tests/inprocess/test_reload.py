@@ -12,7 +12,7 @@ from twisted.web.server import Site
 from twisted.web.test.requesthelper import DummyRequest
 
 from tests.support.logs import record_logs
-from tests.unit.test_config import ConfigFileTestCase
+from tests.support.options import ConfigFileTestCase
 from twisted_chat.limits import Limits
 from twisted_chat.logsetup import LogSetup
 from twisted_chat.server import ChatServer

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Site
 
 from tests.support.logs import record_logs
-from tests.unit.test_options import parse
+from tests.support.options import parse
 from twisted_chat.service import (
     SHUTDOWN_CLOSE_TIMEOUT,
     ChatService,

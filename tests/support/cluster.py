@@ -12,8 +12,6 @@ something happen: every wait polls for what it waits for, and fails after its bo
 from __future__ import annotations
 
 import os
-import socket
-import struct
 import subprocess
 import time
 import unicodedata
@@ -329,14 +327,6 @@ class Client(LineSocket):
         assert line.startswith(LISTING_PREFIX), line
         return line
 
-    def line_within(self, timeout: float) -> str:
-        """The next line, waiting at most ``timeout`` seconds for it."""
-        self.sock.settimeout(timeout)
-        try:
-            return self.line()
-        finally:
-            self.sock.settimeout(SOCKET_TIMEOUT)
-
     def wait_for_listing(self, *nicks: str, timeout: float) -> tuple[float, list[str]]:
         """Send ``/listar`` until the reply lists exactly ``nicks`` (in this order), at most
         ``timeout`` seconds. Returns the seconds it took and the other lines received meanwhile
@@ -358,11 +348,6 @@ class Client(LineSocket):
                     f"last {replies[-3:]}; other lines {others}"
                 )
             time.sleep(0.1)
-
-    def reset(self) -> None:
-        """Close with ``SO_LINGER`` 0: the server gets a RST instead of a FIN."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
 
     def leave(self) -> None:
         """``/salir``: the goodbye line, then EOF."""

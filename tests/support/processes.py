@@ -2,14 +2,16 @@
 
 :func:`twistd_chat` starts ``twistd -n --pidfile= chat`` (so that several can run in one
 directory) on a free loopback port, waits until it serves the prompt, and kills that process,
-and only that one, if it is still running at the end. :class:`LineSocket` is a blocking client
-socket reading CRLF-terminated lines; every read and connect is bounded by
+and only that one, if it is still running at the end. :class:`LineSocket` is the blocking client
+socket, reading CRLF-terminated lines (the cluster tests' :class:`tests.support.cluster.Client`
+is one that also knows the cluster's probes); every read and connect is bounded by
 :data:`SOCKET_TIMEOUT`.
 """
 
 from __future__ import annotations
 
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -91,8 +93,21 @@ class LineSocket:
         self.buffer = b""
         return lines
 
+    def line_within(self, timeout: float) -> str:
+        """The next line (see :meth:`line`), waiting at most ``timeout`` seconds for it."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.line()
+        finally:
+            self.sock.settimeout(SOCKET_TIMEOUT)
+
     def close(self) -> None:
         """Close the socket."""
+        self.sock.close()
+
+    def reset(self) -> None:
+        """Close with ``SO_LINGER`` 0: the server gets a RST instead of a FIN."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
 
 

@@ -11,17 +11,10 @@ from __future__ import annotations
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.support.options import parse
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.url import BadRedisURL, RedisURL, parse_redis_url
-from twisted_chat.tap import Options
-
-
-def parse(*args: str) -> Options:
-    """Options parsed from ``args`` as ``twistd chat`` would."""
-    options = Options()
-    options.parseOptions(list(args))
-    return options
 
 
 class RedisURLTests(SynchronousTestCase):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,40 +27,13 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.support.logs import record_logs
+from tests.support.options import ConfigFileTestCase
 from twisted_chat.config import OptionKinds
 from twisted_chat.logsetup import LogSetup
 from twisted_chat.logsummary import LogSummary
 from twisted_chat.settings import OPTIONS
-from twisted_chat.tap import Options
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "chat.example.toml"
-
-
-class ConfigFileTestCase(SynchronousTestCase):
-    """Base: write a configuration file, parse options with it."""
-
-    def write(self, text: str, name: str = "chat.toml") -> str:
-        """A file holding ``text`` in a temporary directory of this test; its path."""
-        directory = Path(tempfile.mkdtemp())
-        self.addCleanup(shutil.rmtree, directory, True)
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-
-    def parse(self, *args: str) -> Options:
-        options = Options()
-        options.parseOptions(list(args))
-        return options
-
-    def assertUsageError(self, text: str, *args: str) -> tuple[str, str]:
-        """Parsing with a file holding ``text`` is a usage error; its message and the path."""
-        path = self.write(text)
-        with self.assertRaises(UsageError) as caught:
-            self.parse("--config", path, *args)
-        message = str(caught.exception)
-        self.assertIn(path, message)
-        self.assertNotIn("Traceback", message)
-        return message, path
 
 
 class FileTests(ConfigFileTestCase):

@@ -40,6 +40,7 @@ from tests.support.expected import (
     welcome,
 )
 from tests.support.fakes import EPOCH, Client, Clients
+from tests.support.options import parse
 from twisted_chat.assembly import assemble
 from twisted_chat.limits import (
     DEFAULT_EXEMPT,
@@ -50,7 +51,6 @@ from twisted_chat.limits import (
     parse_exempt,
 )
 from twisted_chat.server import ChatServer
-from twisted_chat.tap import Options
 from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import SPANISH
 
@@ -1022,13 +1022,6 @@ class ShutdownTests(LimitsTestCase):
 
 
 # -- options ----------------------------------------------------------------------------------
-
-
-def parse(*args: str) -> Options:
-    """Options parsed from ``args`` as ``twistd chat`` would."""
-    options = Options()
-    options.parseOptions(list(args))
-    return options
 
 
 class LimitOptionsTests(SynchronousTestCase):

@@ -8,12 +8,13 @@ import json
 from typing import Any
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
+from tests.support.expected import PROMPT
 from tests.support.fakes import EPOCH, Clients, tcp_factory
+from tests.support.scrape import Samples, parse, value
 from twisted_chat import metrics
 from twisted_chat.assembly import assemble
 from twisted_chat.events import Text
@@ -22,23 +23,6 @@ from twisted_chat.metrics import ChatMetrics, make_metrics_site
 from twisted_chat.server import ChatServer
 from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import SPANISH
-
-#: A scrape: ``{(sample name, sorted label pairs): value}``.
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def parse(text: str) -> Samples:
-    """Every sample of a scrape in the text format."""
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """One sample's value (fails if it is missing)."""
-    return samples[(name, tuple(sorted(labels.items())))]
 
 
 class FakeStore:
@@ -57,30 +41,6 @@ class FakeCluster:
     def __init__(self) -> None:
         self.redis_up = True
         self.cluster_users = 0
-
-
-class FakeTransport:
-    """A WebSocket-like session transport."""
-
-    kind = "websocket"
-
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-
-    def write_lines(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-    def pause(self) -> None:
-        pass
-
-    def resume(self) -> None:
-        pass
 
 
 class MetricsTestCase(SynchronousTestCase):
@@ -168,13 +128,12 @@ class CollectorTests(MetricsTestCase):
 
     def test_connections_by_transport(self) -> None:
         self.login("ana")
-        session = self.server.open_session(FakeTransport(), "203.0.113.5", self.parts.frames)
-        self.assertTrue(session.admit())
-        session.start()
+        browser = self.clients.connect(self.factory, "203.0.113.5", frames=self.parts.frames)
+        self.assertEqual(browser.received(), [PROMPT])  # admitted and started
         samples = self.scrape()
         self.assertEqual(value(samples, "chat_connections", transport="tcp"), 1)
         self.assertEqual(value(samples, "chat_connections", transport="websocket"), 1)
-        session.connection_lost()
+        browser.lose()
         samples = self.scrape()
         self.assertEqual(value(samples, "chat_connections", transport="websocket"), 0)
 

@@ -16,6 +16,13 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.support.accounts import (
+    ANA_PASSWORD,
+    BOB_PASSWORD,
+    CountingHasher,
+    MemoryAccountStorage,
+    ThreadRunner,
+)
 from tests.support.expected import (
     ADDRESS_BANNED,
     AYUDA,
@@ -52,7 +59,6 @@ from tests.support.expected import (
 )
 from tests.support.fakes import EPOCH, Client, Clients, tcp_factory
 from tests.support.logs import record_logs
-from tests.unit.test_accounts import CountingHasher, MemoryAccountStorage, ThreadRunner
 from twisted_chat import nicknames
 from twisted_chat.assembly import assemble
 from twisted_chat.bans import Ban, Bans, parse_target
@@ -60,9 +66,6 @@ from twisted_chat.limits import Limits
 from twisted_chat.operators import parse_minutes, remaining
 from twisted_chat.room import format_time
 from twisted_chat.text import SPANISH
-
-ANA_PASSWORD = "Secreto-ana1"
-BOB_PASSWORD = "Secreto-bob2"
 
 
 def session_of(client: Any) -> Any:
@@ -72,7 +75,7 @@ def session_of(client: Any) -> Any:
     return session
 
 
-class StorageDown(Exception):
+class BanStorageDown(Exception):
     """Raised by :class:`MemoryBanStorage` while it is unavailable."""
 
 
@@ -89,20 +92,20 @@ class MemoryBanStorage:
         """The bans in force at ``now``."""
         self.loads += 1
         if not self.available:
-            return fail(StorageDown("load: database unavailable"))
+            return fail(BanStorageDown("load: database unavailable"))
         return succeed([b for b in self.rows.values() if not b.expired(now)])
 
     def save_ban(self, ban: Ban) -> Deferred[None]:
         """Create or replace the ban of ``ban.target``."""
         if not self.available:
-            return fail(StorageDown("save: database unavailable"))
+            return fail(BanStorageDown("save: database unavailable"))
         self.rows[ban.key] = ban
         return succeed(None)
 
     def delete_ban(self, kind: str, target: str) -> Deferred[None]:
         """Remove the ban of ``target``."""
         if not self.available:
-            return fail(StorageDown("delete: database unavailable"))
+            return fail(BanStorageDown("delete: database unavailable"))
         self.rows.pop((kind, target), None)
         return succeed(None)
 
@@ -569,7 +572,7 @@ class StartUpTests(OperatorTestCase):
         self.clock.advance(0.5)
         self.assertTrue(self.bans.loaded)
         self.assertEqual(self.say(client, "dave"), [welcome("dave")])
-        self.flushLoggedErrors(StorageDown)
+        self.flushLoggedErrors(BanStorageDown)
 
 
 class ParsingTests(SynchronousTestCase):

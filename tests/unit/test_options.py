@@ -7,13 +7,13 @@ A bad value must be a :class:`twisted.python.usage.UsageError` naming the option
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from twisted.internet.endpoints import TCP4ServerEndpoint, UNIXServerEndpoint
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_chat.settings import DEFAULT_DB, DEFAULT_PORT, server_endpoint
+from tests.support.options import endpoints, parse
+from twisted_chat.settings import DEFAULT_DB, DEFAULT_PORT
 from twisted_chat.storage import BadDatabaseURL, parse_db_url
 from twisted_chat.storage.url import (
     DEFAULT_MYSQL_DATABASE,
@@ -21,20 +21,6 @@ from twisted_chat.storage.url import (
     MysqlURL,
     SqliteURL,
 )
-from twisted_chat.tap import Options
-
-
-def parse(*args: str) -> Options:
-    """Options parsed from ``args`` as ``twistd chat`` would."""
-    options = Options()
-    options.parseOptions(list(args))
-    return options
-
-
-def endpoints(options: Options) -> list[Any]:
-    """The endpoints of the ``--port`` values of ``options``, as the service builds them."""
-    listeners = options.settings.listeners
-    return [server_endpoint(port, listeners.backlog) for port in listeners.ports]
 
 
 class OptionsTestCase(SynchronousTestCase):

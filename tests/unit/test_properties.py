@@ -7,47 +7,24 @@ exactly one ``! ``; and the server never raises.
 
 from __future__ import annotations
 
-import itertools
 import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support.fakes import tcp_factory
+from tests.support.fakes import Clients, tcp_factory
 from twisted_chat import nicknames
 from twisted_chat.assembly import assemble
 from twisted_chat.limits import Limits
 from twisted_chat.lines import has_control_characters, split_first_word
-from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 from twisted_chat.text import SPANISH
-
-_ports = itertools.count(20000)
 
 text_lines = st.text(
     alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"),
     max_size=60,
 )
-
-
-def connect(factory: ChatTCPFactory) -> tuple[ChatProtocol, StringTransport]:
-    """A connection to ``factory`` on a StringTransport."""
-    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", next(_ports)))
-    proto = factory.buildProtocol(None)
-    proto.makeConnection(transport)
-    transport.clear()
-    return proto, transport
-
-
-def received(transport: StringTransport) -> list[str]:
-    """Lines written to ``transport`` since the last call."""
-    data = transport.value().decode("utf-8")
-    transport.clear()
-    assert data == "" or data.endswith("\r\n")
-    return data.split("\r\n")[:-1] if data else []
 
 
 class NicknameProperties(SynchronousTestCase):
@@ -72,14 +49,16 @@ class NicknameProperties(SynchronousTestCase):
     def test_nickname_line_gets_welcome_or_exactly_one_error(self, raw: str) -> None:
         limits = Limits(flood_rate=0, max_strikes=0)
         factory = tcp_factory(assemble(SPANISH, Clock(), limits=limits))
-        proto, transport = connect(factory)
-        proto.dataReceived(raw.encode("utf-8") + b"\n")
-        lines = received(transport)
-        if proto.nickname is None:
+        client = Clients().connect(factory)
+        client.received()  # the prompt
+        client.send(raw.encode("utf-8") + b"\n")
+        lines = client.received()
+        nickname = client.protocol.nickname
+        if nickname is None:
             self.assertEqual(len(lines), 1, lines)
             self.assertTrue(lines[0].startswith("! "), lines)
         else:
-            self.assertTrue(lines[0].startswith("* ") and proto.nickname in lines[0], lines)
+            self.assertTrue(lines[0].startswith("* ") and nickname in lines[0], lines)
 
 
 class LineProperties(SynchronousTestCase):
@@ -89,20 +68,20 @@ class LineProperties(SynchronousTestCase):
         limits = Limits(flood_rate=0, max_strikes=0)
         self.parts = assemble(SPANISH, Clock(), limits=limits)
         self.factory = tcp_factory(self.parts)
-        self.ana, self.ana_t = connect(self.factory)
-        self.ana.dataReceived(b"ana\n")
-        self.bob, self.bob_t = connect(self.factory)
-        self.bob.dataReceived(b"bob\n")
-        received(self.ana_t)
-        received(self.bob_t)
+        self.clients = Clients()
+        self.ana = self.clients.connect(self.factory)
+        self.ana.send(b"ana\n")
+        self.bob = self.clients.connect(self.factory)
+        self.bob.send(b"bob\n")
+        self.clients.drain()
 
     @settings(max_examples=300)
     @given(text_lines)
     def test_every_line_is_ignored_relayed_verbatim_or_refused_once(self, text: str) -> None:
         if text.startswith("/") and split_first_word(text[1:])[0].lower() in ("salir", "quit"):
             return  # closes the connection; covered elsewhere
-        self.ana.dataReceived(text.encode("utf-8") + b"\r\n")
-        to_ana, to_bob = received(self.ana_t), received(self.bob_t)
+        self.ana.send(text.encode("utf-8") + b"\r\n")
+        to_ana, to_bob = self.ana.received(), self.bob.received()
         if has_control_characters(text):
             self.assertEqual(len(to_ana), 1)
             self.assertTrue(to_ana[0].startswith("! "))
@@ -123,7 +102,7 @@ class LineProperties(SynchronousTestCase):
         else:
             self.assertEqual(to_ana, [])
             self.assertEqual(to_bob, [f"<ana> {text}"])
-        self.assertFalse(self.ana.closing)
+        self.assertFalse(self.ana.protocol.closing)
 
     @given(st.binary(max_size=300), st.lists(st.integers(min_value=1, max_value=50), max_size=10))
     def test_random_bytes_in_random_chunks_never_break_anything(
@@ -131,11 +110,11 @@ class LineProperties(SynchronousTestCase):
     ) -> None:
         position = 0
         for cut in cuts:
-            self.ana.dataReceived(data[position : position + cut])
+            self.ana.send(data[position : position + cut])
             position += cut
-        self.ana.dataReceived(data[position:] + b"\n")
-        received(self.ana_t)
-        received(self.bob_t)
-        self.bob.dataReceived(b"/username\n")
-        self.assertEqual(received(self.bob_t), ["* Tu nickname es bob."])
+        self.ana.send(data[position:] + b"\n")
+        self.ana.received()
+        self.bob.received()
+        self.bob.send(b"/username\n")
+        self.assertEqual(self.bob.received(), ["* Tu nickname es bob."])
         self.assertEqual(sorted(self.parts.room.nicknames()), ["ana", "bob"])

@@ -14,7 +14,6 @@ import os
 import re
 import string
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -47,19 +46,18 @@ from tests.support.fakes import (
     EPOCH,
     Client,
     Clients,
+    FakeSession,
     WriteFailed,
     tcp_factory,
 )
 from tests.support.logs import record_logs
 from twisted_chat.assembly import assemble
 from twisted_chat.commands import CommandTable, UserCommands, command
-from twisted_chat.events import Event, Private, Text
 from twisted_chat.limits import Limits
 from twisted_chat.operators import OperatorCommands
 from twisted_chat.room import ChatSession
 from twisted_chat.tcp import ChatProtocol
-from twisted_chat.text import CATALOGUES, ENGLISH, SPANISH, Catalogue, Language
-from twisted_chat.wire import LineRenderer
+from twisted_chat.text import CATALOGUES, ENGLISH, SPANISH, Catalogue
 
 
 class RecordingLogins:
@@ -418,62 +416,6 @@ class PreviousLoginTests(ChatTestCase):
         new, _ = self._login_pending()
         d_old.callback(datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
         self.assertNothingReceived(new, old)
-
-
-class FakeSession:
-    """A ``ChatSession`` without a protocol: it records everything, even after disconnecting."""
-
-    def __init__(self) -> None:
-        self.nickname: str | None = None
-        self.renderer = LineRenderer(Language(SPANISH))
-        #: Every event delivered, rendered as v1 lines.
-        self.delivered: list[bytes] = []
-        self.closed = False
-        self.aborted = False
-        self.host = "192.0.2.1"
-        self.closing = False
-        self.held = False
-
-    def logged_in(self, nickname: str) -> None:
-        """Record the nickname."""
-        self.nickname = nickname
-
-    def hold(self) -> None:
-        """Record the hold."""
-        self.held = True
-
-    def release(self) -> None:
-        """Record the release."""
-        self.held = False
-
-    def deliver(self, event: Event) -> None:
-        """Record ``event``."""
-        self.delivered.append(self.renderer.render(event))
-
-    def deliver_all(self, events: Sequence[Event]) -> None:
-        """Record ``events``."""
-        self.delivered.extend(self.renderer.render(event) for event in events)
-
-    def echo(self, event: Private) -> None:
-        """Record ``event``."""
-        self.delivered.append(self.renderer.render_echo(event))
-
-    def send(self, data: bytes) -> None:
-        """Record ``data`` (rendered already)."""
-        self.delivered.append(data)
-
-    def close(self) -> None:
-        """Record the close."""
-        self.closed = True
-
-    def abort(self) -> None:
-        """Record the abort."""
-        self.aborted = True
-
-    def disconnect(self, cause: str, text: Text | None = None) -> None:
-        """Record the close (and its cause)."""
-        self.closed = True
-        self.cause = cause
 
 
 class CorePreviousLoginTests(SynchronousTestCase):
@@ -1145,6 +1087,27 @@ class DeliveryTests(ChatTestCase):
         self.assertEqual(notices[0], b"* ana ha salido del chat.\r\n")
         for data in notices[1:]:
             self.assertIs(data, notices[0])
+
+    def test_websocket_members_get_one_frame_built_once_for_all_of_them(self) -> None:
+        ana, bob = self.login("ana"), self.login("bob")
+        browsers = []
+        frames = self.parts.frames
+        for nick in ["carol", "dave"]:
+            browser = self.clients.connect(self.factory, DEFAULT_PEER_HOST, frames=frames)
+            browser.send(nick + "\r\n")
+            self.assertEqual(browser.received(), [PROMPT, welcome(nick)])
+            browsers.append(browser)
+        self.clients.drain()
+        ana.send("hola\r\n")
+        self.assertEqual(bob.received(), ["<ana> hola"])
+        self.assertEqual([browser.received() for browser in browsers], [["<ana> hola"]] * 2)
+        sent = [browser.transport.writes[-1] for browser in browsers]
+        self.assertEqual(sent[0], b"\x81\x0a<ana> hola")  # one text frame, without the CRLF
+        self.assertIs(sent[1], sent[0])
+        ana.send("#carol psst\r\n")
+        self.assertEqual(ana.received(), ["-> *carol* psst"])
+        self.assertEqual(browsers[0].received(), ["*ana* psst"])
+        self.assertNothingReceived(bob, browsers[1])
 
     def test_a_failing_recipient_does_not_stop_the_others(self) -> None:
         ana, bob, carol, dave = (self.login(n) for n in ["ana", "bob", "carol", "dave"])

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-
-from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support.fakes import tcp_factory
+from tests.support.fakes import Client, Clients, tcp_factory
 from twisted_chat.assembly import assemble
 from twisted_chat.limits import Limits
 from twisted_chat.notices import MAX_NOTICE_DELAY
-from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 from twisted_chat.text import SPANISH
-
-
-class Client:
-    """A protocol on a StringTransport, with the lines it received."""
-
-    _ports = itertools.count(50000)
-
-    def __init__(self, factory: ChatTCPFactory) -> None:
-        self.transport = StringTransport(
-            peerAddress=IPv4Address("TCP", "127.0.0.1", next(self._ports))
-        )
-        self.protocol: ChatProtocol = factory.buildProtocol(None)
-        self.protocol.makeConnection(self.transport)
-
-    def send(self, text: str) -> None:
-        """Feed one line."""
-        self.protocol.dataReceived(text.encode() + b"\r\n")
-
-    def lines(self) -> list[str]:
-        """Everything received since last time, as lines."""
-        data = self.transport.value().decode()
-        self.transport.clear()
-        return [line for line in data.split("\r\n") if line]
 
 
 class NoticeStormTests(SynchronousTestCase):
@@ -50,78 +22,67 @@ class NoticeStormTests(SynchronousTestCase):
             SPANISH, self.clock, limits=Limits(flood_rate=0, max_strikes=0), gather_notices=True
         )
         self.factory = tcp_factory(self.chat)
+        self.clients = Clients()
 
     def login(self, nick: str) -> Client:
-        client = Client(self.factory)
-        client.send(nick)
+        client = self.clients.connect(self.factory)
+        client.send(nick + "\r\n")
         return client
 
     def test_storm_notices_arrive_after_the_tick_with_exact_content(self) -> None:
         old = self.login("old")
         self.clock.advance(MAX_NOTICE_DELAY)
-        old.lines()
-        writes: list[bytes] = []
-        original = old.transport.write
-
-        def counting_write(data: bytes) -> None:
-            writes.append(data)
-            original(data)
-
-        old.transport.write = counting_write  # type: ignore[method-assign]
+        old.received()
+        writes = old.transport.writes
+        writes.clear()
         a, b, c = self.login("a"), self.login("b"), self.login("c")
         self.assertEqual(writes, [])  # nothing written to old yet: gathered
-        self.assertEqual(a.lines()[-1], "* Bienvenido, a. Escribe /ayuda para ver los comandos.")
-        b.lines()
-        c.lines()
+        self.assertEqual(a.received()[-1], "* Bienvenido, a. Escribe /ayuda para ver los comandos.")
+        b.received()
+        c.received()
         self.clock.advance(MAX_NOTICE_DELAY)
         joined = "{} se ha unido al chat."
         self.assertEqual(len(writes), 1)  # the three notices in one write, after the tick
-        self.assertEqual(old.lines(), [f"* {joined.format(n)}" for n in "abc"])
-        self.assertEqual(a.lines(), [f"* {joined.format(n)}" for n in "bc"])
-        self.assertEqual(b.lines(), [f"* {joined.format('c')}"])
-        self.assertEqual(c.lines(), [])
+        self.assertEqual(old.received(), [f"* {joined.format(n)}" for n in "abc"])
+        self.assertEqual(a.received(), [f"* {joined.format(n)}" for n in "bc"])
+        self.assertEqual(b.received(), [f"* {joined.format('c')}"])
+        self.assertEqual(c.received(), [])
 
     def test_join_then_leave_in_one_tick(self) -> None:
         old = self.login("old")
         self.clock.advance(MAX_NOTICE_DELAY)
-        old.lines()
+        old.received()
         a = self.login("a")
         a.protocol.connectionLost()
         b = self.login("b")
         self.clock.advance(MAX_NOTICE_DELAY)
         self.assertEqual(
-            old.lines(),
+            old.received(),
             ["* a se ha unido al chat.", "* a ha salido del chat.", "* b se ha unido al chat."],
         )
-        self.assertEqual(b.lines()[-1], "* Bienvenido, b. Escribe /ayuda para ver los comandos.")
+        self.assertEqual(b.received()[-1], "* Bienvenido, b. Escribe /ayuda para ver los comandos.")
 
     def test_pending_notices_go_before_any_message(self) -> None:
         old = self.login("old")
         self.clock.advance(MAX_NOTICE_DELAY)
-        old.lines()
+        old.received()
         bob = self.login("bob")
-        bob.send("hola")
-        self.assertEqual(old.lines(), ["* bob se ha unido al chat.", "<bob> hola"])
-        bob.send("#old psst")
-        self.assertEqual(old.lines(), ["*bob* psst"])
+        bob.send("hola\r\n")
+        self.assertEqual(old.received(), ["* bob se ha unido al chat.", "<bob> hola"])
+        bob.send("#old psst\r\n")
+        self.assertEqual(old.received(), ["*bob* psst"])
 
     def test_each_recipient_gets_one_write_for_the_whole_storm(self) -> None:
         old = self.login("old")
         self.clock.advance(MAX_NOTICE_DELAY)
-        old.lines()
-        writes: list[bytes] = []
-        original = old.transport.write
-
-        def counting_write(data: bytes) -> None:
-            writes.append(data)
-            original(data)
-
-        old.transport.write = counting_write  # type: ignore[method-assign]
+        old.received()
+        writes = old.transport.writes
+        writes.clear()
         for i in range(50):
             self.login(f"u{i}")
         self.clock.advance(MAX_NOTICE_DELAY)
         self.assertEqual(len(writes), 1)
-        self.assertEqual(len(old.lines()), 50)
+        self.assertEqual(len(old.received()), 50)
 
 
 class ImmediateNoticeTests(SynchronousTestCase):
@@ -129,11 +90,12 @@ class ImmediateNoticeTests(SynchronousTestCase):
 
     def test_immediate(self) -> None:
         factory = tcp_factory(assemble(SPANISH, Clock(), limits=Limits(flood_rate=0)))
-        old = Client(factory)
-        old.send("old")
-        old.lines()
-        Client(factory).send("new")
-        self.assertEqual(old.lines(), ["* new se ha unido al chat."])
+        clients = Clients()
+        old = clients.connect(factory)
+        old.send("old\r\n")
+        old.received()
+        clients.connect(factory).send("new\r\n")
+        self.assertEqual(old.received(), ["* new se ha unido al chat."])
 
 
 class PrivateLookalikeTests(SynchronousTestCase):
@@ -142,14 +104,15 @@ class PrivateLookalikeTests(SynchronousTestCase):
 
     def test_long_s_is_not_s(self) -> None:
         factory = tcp_factory(assemble(SPANISH, Clock(), limits=Limits(flood_rate=0)))
-        s, ana = Client(factory), Client(factory)
-        s.send("s")
-        ana.send("ana")
-        s.lines()
-        ana.lines()
-        ana.send("#\u017f hola")
-        self.assertEqual(ana.lines(), ["! Nickname no válido en el mensaje privado: \u017f"])
-        self.assertEqual(s.lines(), [])
-        ana.send("#S hola")
-        self.assertEqual(ana.lines(), ["-> *s* hola"])
-        self.assertEqual(s.lines(), ["*ana* hola"])
+        clients = Clients()
+        s, ana = clients.connect(factory), clients.connect(factory)
+        s.send("s\r\n")
+        ana.send("ana\r\n")
+        s.received()
+        ana.received()
+        ana.send("#\u017f hola\r\n")
+        self.assertEqual(ana.received(), ["! Nickname no válido en el mensaje privado: \u017f"])
+        self.assertEqual(s.received(), [])
+        ana.send("#S hola\r\n")
+        self.assertEqual(ana.received(), ["-> *s* hola"])
+        self.assertEqual(s.received(), ["*ana* hola"])

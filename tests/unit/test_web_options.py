@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from twisted.internet.endpoints import TCP4ServerEndpoint
 
-from tests.unit.test_options import OptionsTestCase, endpoints, parse
+from tests.support.options import endpoints, parse
+from tests.unit.test_options import OptionsTestCase
 from twisted_chat.settings import server_endpoint
 
 

@@ -4,9 +4,10 @@ Each text message from the client is one line; each server line is one text mess
 its CRLF. :class:`ChatWebSocket` is a thin adapter, like the TCP ``ChatProtocol``: every
 per-connection rule lives in its :class:`~twisted_chat.session.Session`; this module only turns
 messages into lines, writes the frames that the :class:`~twisted_chat.web.frames.FrameRenderer`
-built (once per event, for every WebSocket recipient) straight to the socket, and adds what only
-a WebSocket has: keepalive pings with a timeout, and a hard cap on the size of one message (a
-message over the 1024-byte line limit is refused like an over-long line; past
+built (once per event, for every WebSocket recipient) to the socket with the TCP transport's
+writer (:class:`~twisted_chat.tcp.SocketWriter`: one ``send`` when nothing is pending), and adds
+what only a WebSocket has: keepalive pings with a timeout, and a hard cap on the size of one
+message (a message over the 1024-byte line limit is refused like an over-long line; past
 :data:`MAX_MESSAGE` bytes the connection is closed, so that a client cannot make the server
 buffer without bound).
 """
@@ -25,6 +26,7 @@ from twisted_chat.events import Text
 from twisted_chat.lines import TOO_LONG
 from twisted_chat.server import ChatServer
 from twisted_chat.session import NOT_TEXT, Item, Session
+from twisted_chat.tcp import SocketWriter
 from twisted_chat.web.frames import FrameRenderer
 
 #: The most the server buffers of one message: bytes received since the last complete message
@@ -48,11 +50,12 @@ CLOSE_CODES = {
 }
 
 
-class ChatWebSocket:
+class ChatWebSocket(SocketWriter):
     """One browser (or other WebSocket client): messages in and out, over a :class:`Session`.
 
     Implements ``twisted.web.websocket.WebSocketProtocol`` towards Twisted and
-    :class:`~twisted_chat.session.SessionTransport` towards the session.
+    :class:`~twisted_chat.session.SessionTransport` towards the session; its output is written
+    by :class:`~twisted_chat.tcp.SocketWriter`, as a TCP connection's is.
     """
 
     kind = "websocket"
@@ -74,7 +77,7 @@ class ChatWebSocket:
         self._channel: Any = request.channel
         # The socket's transport (TCP or TLS) under the WebSocket framing: the frames the
         # renderer built are written to it as they are.
-        self._raw: Any = request.channel.transport
+        self._init_writer(request.channel.transport)
         self._ws: WebSocketTransport | None = None
         #: The session this WebSocket carries (once open).
         self.session: Session | None = None
@@ -114,8 +117,8 @@ class ChatWebSocket:
             return
         self._to_session = session.lines_received
         # The socket's producer was the HTTP channel; now it is the send-queue watch.
-        self._raw.unregisterProducer()
-        self._raw.registerProducer(session.sendq, True)
+        self._transport.unregisterProducer()
+        self._start_writing(session)
         if self._ping_interval > 0:
             self._ping_timer = session.chat.clock.callLater(self._ping_interval, self._ping)
         session.start()
@@ -173,44 +176,33 @@ class ChatWebSocket:
 
     # -- SessionTransport -------------------------------------------------------------------
 
-    def write_lines(self, data: bytes) -> None:
-        """Send ``data``: WebSocket frames, as the renderer built them."""
-        if self._ws is None:
-            return
-        self._raw.write(data)
-        session = self.session
-        if session is not None and session.sendq.paused:
-            buffered = int(getattr(self._raw, "bufferSize", 0))
-            if session.sendq.queued(len(data), buffered, session.limits.sendq):
-                session.sendq_exceeded()
-
     def close(self) -> None:
         """Send a close frame (its code says why) and close once the output has gone."""
         ws = self._ws
         if ws is None:
-            self._raw.loseConnection()
+            self._transport.loseConnection()
             return
         session = self.session
         cause = session.disconnect_cause if session is not None else None
         # A registered producer keeps a TLS transport from starting its shutdown.
-        self._raw.unregisterProducer()
+        self._transport.unregisterProducer()
         try:
             ws.loseConnection(CLOSE_CODES.get(cause or "", 1000))
         except Exception:  # the closing handshake had begun already
-            self._raw.loseConnection()
+            self._transport.loseConnection()
 
     def abort(self) -> None:
         """Drop the connection at once."""
         self._closed = True
-        self._raw.abortConnection()
+        self._transport.abortConnection()
 
     def pause(self) -> None:
         """Stop reading (a password is being checked)."""
-        self._raw.pauseProducing()
+        self._transport.pauseProducing()
 
     def resume(self) -> None:
         """Read again."""
-        self._raw.resumeProducing()
+        self._transport.resumeProducing()
 
 
 class ChatWebSocketFactory:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 from twisted.web.server import Request
@@ -79,6 +80,8 @@ class ChatWebSocket(SocketWriter):
         # renderer built are written to it as they are.
         self._init_writer(request.channel.transport)
         self._ws: WebSocketTransport | None = None
+        # The WebSocket wire protocol's parser of the bytes read (once the upgrade started).
+        self._deliver: Callable[[bytes], object] = self._nowhere
         #: The session this WebSocket carries (once open).
         self.session: Session | None = None
         self._to_session: Callable[[tuple[Item]], None] = self._not_ready
@@ -90,24 +93,19 @@ class ChatWebSocket(SocketWriter):
     # -- WebSocketProtocol ------------------------------------------------------------------
 
     def negotiationStarted(self, transport: WebSocketTransport) -> None:
-        """The upgrade is under way: keep the transport, count the bytes coming in."""
+        """The upgrade is under way: keep the transport; from now on the socket's bytes come to
+        :meth:`dataReceived` (counted, then parsed by the WebSocket wire protocol)."""
         self._ws = transport
-        channel = self._channel
+        drop_client_handshake_wait(transport)
+        channel, self._channel = self._channel, None
         # The HTTP channel's idle timer stops once it is a WebSocket: the keepalive pings
         # watch the connection instead.
         channel.setTimeout(None)
-        deliver = channel.dataReceived  # the WebSocket's, now that the channel is upgraded
-
-        def received(data: bytes) -> None:
-            if self._closed:
-                return
-            self._unread += len(data)
-            deliver(data)
-            if self._unread > MAX_MESSAGE and not self._closed:
-                self._too_big()
-
-        channel.dataReceived = received
-        self._channel = None  # nothing more to do with it
+        # The upgrade pointed the channel's dataReceived (and connectionLost) at the wire
+        # protocol: that is where the bytes go after we counted them.
+        self._deliver = channel.dataReceived
+        if not bypass_http_channel(channel, self):
+            channel.dataReceived = self.dataReceived  # the channel stays in the path
 
     def negotiationFinished(self) -> None:
         """The WebSocket is open: admit the session and prompt for a nickname."""
@@ -140,7 +138,8 @@ class ChatWebSocket(SocketWriter):
         self._pong_due = False
 
     def connectionLost(self, reason: Failure) -> None:
-        """Tell the session (it leaves the room and gives back its slot)."""
+        """Tell the session (it leaves the room and gives back its slot). Called by the
+        socket's transport once the HTTP channel is bypassed, else through the wire protocol."""
         self._closed = True
         if self._ping_timer is not None and self._ping_timer.active():
             self._ping_timer.cancel()
@@ -151,6 +150,22 @@ class ChatWebSocket(SocketWriter):
     @staticmethod
     def _not_ready(items: tuple[Item]) -> None:
         """Messages before the session started, or after it was refused: dropped."""
+
+    @staticmethod
+    def _nowhere(data: bytes) -> None:
+        """Bytes before the upgrade: none reach here (the HTTP channel reads them)."""
+
+    # -- the socket's protocol, once upgraded ---------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        """Bytes from the socket: counted towards :data:`MAX_MESSAGE`, then parsed by the wire
+        protocol (which calls the message methods above)."""
+        if self._closed:
+            return
+        self._unread += len(data)
+        self._deliver(data)
+        if self._unread > MAX_MESSAGE and not self._closed:
+            self._too_big()
 
     # -- keepalive and the message cap --------------------------------------------------------
 
@@ -203,6 +218,72 @@ class ChatWebSocket(SocketWriter):
     def resume(self) -> None:
         """Read again."""
         self._transport.resumeProducing()
+
+
+def bypass_http_channel(channel: Any, protocol: Any) -> bool:
+    """Make ``protocol`` the receiver of the upgraded connection's bytes in place of Twisted's
+    HTTP channel, so that the channel (its parser state and buffers) and the upgrade's
+    ``Request`` (its headers, arguments, body buffer, addresses: in all about 3.7 KiB per
+    connection) are freed at once; ``False`` (nothing changed) when the connection is not
+    built as this expects.
+
+    Twisted's upgrade (``HTTPChannel._protocolUpgradeForWebsockets``) leaves the channel in
+    the path as a relay: it points the channel's ``dataReceived`` and ``connectionLost`` at
+    the WebSocket wire protocol, and the socket's transport keeps calling the channel through
+    the ``_GenericHTTPChannelProtocol`` that wraps it. Nothing else of the channel is used
+    after the upgrade: its idle timer is off while a request is handled (and the adapter
+    cancels it as well), its producer role ends when the adapter registers the send-queue
+    watch, and no second request follows an upgrade. So the relay is cut where the wrapper
+    is held: the socket transport's ``protocol`` (plain TCP, ``tcp.Connection``), or a
+    wrapping transport's ``wrappedProtocol`` (TLS's ``TLSMemoryBIOProtocol``, the PROXY
+    protocol's wrapper, both ``ProtocolWrapper``). Either then calls ``dataReceived(data)`` and
+    ``connectionLost(reason)`` on ``protocol``, as it did on the wrapper. (The wire protocol's
+    own ``connectionLost``, no longer in that path, only passes the call on to the adapter,
+    plus a client's rejected handshake, which a server never has.)
+
+    The channel's list of requests, which holds the upgrade's ``Request`` (unfinished: a
+    WebSocket's request never is), is emptied: the request and the channel point at each
+    other, and that cycle would otherwise wait for the garbage collector (run seldom with the
+    server's thresholds) while the next connections allocate afresh. Nothing reads the list
+    after an upgrade: the channel left line mode for good, and its ``connectionLost`` (which
+    would tell the requests) is the wire protocol's since the upgrade.
+
+    The wrapper is recognised by its ``_channel`` attribute being ``channel``: if Twisted ever
+    builds the connection otherwise, no holder matches and the channel stays (the connection
+    works as before, only larger). ``tests/test_websocket_adapter.py`` checks the hand-over,
+    and that the channel and request are freed by reference counting alone, on Twisted's real
+    channel, so a change in Twisted shows there first.
+    """
+    transport = channel.transport
+    for name in ("protocol", "wrappedProtocol"):
+        wrapper = getattr(transport, name, None)
+        if wrapper is not None and getattr(wrapper, "_channel", None) is channel:
+            setattr(transport, name, protocol)
+            requests = getattr(channel, "requests", None)
+            if isinstance(requests, list):
+                requests.clear()
+            return True
+    return False
+
+
+def drop_client_handshake_wait(wire: Any) -> bool:
+    """Free the ``Deferred`` that Twisted's WebSocket wire protocol keeps for a client's
+    handshake (about 150 bytes per connection), on this server side where nothing fires it or
+    waits for it; ``False`` (nothing changed) if it is not there as expected.
+
+    ``_WebSocketWireProtocol.makeConnection`` makes ``_done`` on both sides. It is fired (and
+    deleted) only by ``_completeConnection`` and ``_rejectConnection``, on wsproto's
+    ``AcceptConnection`` and ``RejectConnection`` events, which only a client's handshake
+    produces: on a server, ``WebSocketResource`` builds the wire protocol around a wsproto
+    ``Connection`` that is already accepted, and such a connection emits only messages, pings,
+    pongs and close events. Nothing else reads it on a server (``WebSocketClientEndpoint``
+    awaits it, on a client). Only an unfired ``Deferred`` is dropped.
+    """
+    done = getattr(wire, "_done", None)
+    if isinstance(done, Deferred) and not done.called:
+        del wire._done
+        return True
+    return False
 
 
 class ChatWebSocketFactory:

@@ -49,6 +49,7 @@ from twisted_chat.text import CATALOGUES
 from twisted_chat.web.protocol import (
     MAX_MESSAGE,
     ChatWebSocket,
+    Keepalive,
     bypass_http_channel,
     drop_client_handshake_wait,
 )
@@ -189,6 +190,10 @@ class AdapterTestCase(SynchronousTestCase):
         browser.say(nick)
         self.assertEqual(browser.lines(), [welcome(nick)])  # no login store: no visit line
         return browser
+
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass, a second at a time (timers set on the way fire on time)."""
+        self.clock.pump([1.0] * int(seconds))
 
     def adapter(self, browser: Browser) -> ChatWebSocket:
         """The server's adapter of ``browser``'s connection."""
@@ -332,7 +337,7 @@ class KeepaliveTests(AdapterTestCase):
     def test_answered_pings_keep_the_connection(self) -> None:
         ana = self.login("ana")
         for _ in range(3):
-            self.clock.advance(PING)
+            self.wait(PING)
             self.assertEqual(ana.lines(), [])
             self.assertEqual(ana.pings, [b"keepalive"])
             ana.pings.clear()
@@ -341,10 +346,10 @@ class KeepaliveTests(AdapterTestCase):
 
     def test_an_unanswered_ping_closes_with_policy_violation(self) -> None:
         ana = self.login("ana")
-        self.clock.advance(PING)
+        self.wait(PING)
         self.assertEqual(ana.lines(), [])
         self.assertEqual(ana.pings, [b"keepalive"])  # and no pong
-        self.clock.advance(PING)
+        self.wait(PING)
         lines = ana.lines()
         self.assertEqual(len(lines), 1)
         self.assertTrue(lines[0].startswith("! "))
@@ -367,6 +372,79 @@ class KeepaliveTests(AdapterTestCase):
         ana.events()
         self.assertEqual(ana.close_code, 1008)
         self.assertTrue(ana.transport.disconnecting)
+
+
+class Pinged:
+    """A socket for :class:`Keepalive` alone: it records when it was visited."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.visits: list[float] = []
+
+    def keepalive(self) -> None:
+        self.visits.append(self.clock.seconds())
+
+
+class KeepaliveTimerTests(SynchronousTestCase):
+    """:class:`Keepalive`: one timer visits every socket once per interval, spread over it."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.keepalive = Keepalive(self.clock, 10.0)  # a slot visited every second
+
+    def until(self, when: float) -> None:
+        """Let time pass until ``when``, a quarter of a second at a time (exact in binary)."""
+        while self.clock.seconds() < when:
+            self.clock.advance(0.25)
+
+    def test_each_socket_once_per_interval_the_first_time_within_one(self) -> None:
+        sockets = []
+        for opened in (0.0, 0.5, 3.0, 7.25):
+            self.until(opened)
+            socket = Pinged(self.clock)
+            self.keepalive.add(socket)
+            sockets.append((opened, socket))
+        self.until(40.0)
+        for opened, socket in sockets:
+            first = socket.visits[0] - opened
+            self.assertTrue(9.0 <= first <= 10.0, (opened, socket.visits))
+            gaps = [b - a for a, b in zip(socket.visits, socket.visits[1:], strict=False)]
+            self.assertEqual(gaps, [10.0] * len(gaps), socket.visits)
+        # Sockets that opened at different times are visited at different times.
+        self.assertEqual(len({round(s.visits[0] % 10.0, 1) for _o, s in sockets}), 3)
+
+    def test_the_timer_runs_only_while_there_are_sockets(self) -> None:
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        one, two = Pinged(self.clock), Pinged(self.clock)
+        slot_one = self.keepalive.add(one)
+        self.clock.advance(2.5)
+        slot_two = self.keepalive.add(two)
+        self.assertEqual(len(self.keepalive), 2)
+        self.keepalive.discard(one, slot_one)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.keepalive.discard(two, slot_two)
+        self.assertEqual(len(self.keepalive), 0)
+        self.assertEqual([c for c in self.clock.getDelayedCalls() if c.active()], [])
+        self.keepalive.discard(two, slot_two)  # twice: nothing happens
+        self.keepalive.add(one)  # and it starts again
+        self.clock.pump([1.0] * 10)
+        self.assertEqual(len(one.visits), 1)
+        self.assertEqual(two.visits, [])
+
+    def test_a_socket_that_leaves_while_visited(self) -> None:
+        class Leaving(Pinged):
+            def keepalive(self) -> None:
+                super().keepalive()
+                keepalive.discard(self, slot)
+
+        keepalive = self.keepalive
+        stays = Pinged(self.clock)
+        leaving = Leaving(self.clock)
+        keepalive.add(stays)
+        slot = keepalive.add(leaving)
+        self.clock.pump([1.0] * 30)
+        self.assertEqual(len(leaving.visits), 1)
+        self.assertEqual(len(stays.visits), 3)
 
 
 class MessageCapTests(AdapterTestCase):

@@ -15,10 +15,10 @@ buffer without bound).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.server import Request
 from twisted.web.websocket import WebSocketTransport
@@ -66,12 +66,14 @@ class ChatWebSocket(SocketWriter):
         server: ChatServer,
         renderer: FrameRenderer,
         request: Request,
-        ping_interval: float,
+        keepalive: Keepalive | None,
     ) -> None:
         self.server = server
         self._renderer = renderer
         self._max_line = server.limits.max_line
-        self._ping_interval = ping_interval
+        self._keepalive = keepalive
+        # The keepalive's slot of this socket, while it is pinged.
+        self._keepalive_slot: int | None = None
         address: Any = request.getClientAddress()
         self._host = str(getattr(address, "host", "") or "")
         # The HTTP channel, until the upgrade is done.
@@ -86,7 +88,6 @@ class ChatWebSocket(SocketWriter):
         self.session: Session | None = None
         self._to_session: Callable[[tuple[Item]], None] = self._not_ready
         self._unread = 0
-        self._ping_timer: IDelayedCall | None = None
         self._pong_due = False
         self._closed = False
 
@@ -117,8 +118,8 @@ class ChatWebSocket(SocketWriter):
         # The socket's producer was the HTTP channel; now it is the send-queue watch.
         self._transport.unregisterProducer()
         self._start_writing(session)
-        if self._ping_interval > 0:
-            self._ping_timer = session.chat.clock.callLater(self._ping_interval, self._ping)
+        if self._keepalive is not None:
+            self._keepalive_slot = self._keepalive.add(self)
         session.start()
 
     def textMessageReceived(self, message: str) -> None:
@@ -141,9 +142,9 @@ class ChatWebSocket(SocketWriter):
         """Tell the session (it leaves the room and gives back its slot). Called by the
         socket's transport once the HTTP channel is bypassed, else through the wire protocol."""
         self._closed = True
-        if self._ping_timer is not None and self._ping_timer.active():
-            self._ping_timer.cancel()
-        self._ping_timer = None
+        if self._keepalive is not None and self._keepalive_slot is not None:
+            self._keepalive.discard(self, self._keepalive_slot)
+            self._keepalive_slot = None
         if self.session is not None:
             self.session.connection_lost()
 
@@ -169,8 +170,9 @@ class ChatWebSocket(SocketWriter):
 
     # -- keepalive and the message cap --------------------------------------------------------
 
-    def _ping(self) -> None:
-        self._ping_timer = None
+    def keepalive(self) -> None:
+        """The keepalive's turn (every ``--web-ping`` seconds): a ping, or the end of a client
+        that has not answered the previous one."""
         session = self.session
         if self._closed or session is None or session.closing or self._ws is None:
             return
@@ -179,7 +181,6 @@ class ChatWebSocket(SocketWriter):
             return
         self._pong_due = True
         self._ws.ping(b"keepalive")
-        self._ping_timer = session.chat.clock.callLater(self._ping_interval, self._ping)
 
     def _too_big(self) -> None:
         session = self.session
@@ -286,6 +287,73 @@ def drop_client_handshake_wait(wire: Any) -> bool:
     return False
 
 
+class KeptAlive(Protocol):
+    """What :class:`Keepalive` visits (a :class:`ChatWebSocket`)."""
+
+    def keepalive(self) -> None:
+        """Ping, or end a client that has not answered the previous ping."""
+
+
+class Keepalive:
+    """The keepalive pings of every open WebSocket of one site, on one timer.
+
+    Each socket is pinged every ``interval`` seconds, and disconnected by its next turn if it
+    has not answered (:meth:`ChatWebSocket.keepalive`). Rather than a timer per connection (a
+    ``DelayedCall`` is about 450 bytes, rescheduled at every ping), the sockets are spread over
+    :attr:`SLOTS` slots and one timer visits one slot every ``interval / SLOTS`` seconds. A
+    socket joins the slot visited last, so its first ping comes between ``(SLOTS - 1) /
+    SLOTS`` of an interval and a whole interval after it opened, and the pings of sockets that
+    opened at different times stay spread over the interval instead of coming all at once. The
+    timer runs only while there is a socket to ping.
+    """
+
+    #: Slots the interval is cut into.
+    SLOTS = 10
+
+    def __init__(self, clock: IReactorTime, interval: float) -> None:
+        self.clock = clock
+        #: Seconds between two pings of one socket.
+        self.interval = interval
+        self._slots: list[dict[KeptAlive, None]] = [{} for _ in range(self.SLOTS)]
+        self._next = 0  # the slot the timer visits next
+        self._count = 0
+        self._timer: IDelayedCall | None = None
+
+    def __len__(self) -> int:
+        """Sockets being pinged."""
+        return self._count
+
+    def add(self, socket: KeptAlive) -> int:
+        """Ping ``socket`` from now on; its slot, for :meth:`discard`."""
+        slot = (self._next - 1) % self.SLOTS
+        self._slots[slot][socket] = None
+        self._count += 1
+        if self._timer is None:
+            self._timer = self.clock.callLater(self.interval / self.SLOTS, self._visit)
+        return slot
+
+    def discard(self, socket: KeptAlive, slot: int) -> None:
+        """Stop pinging ``socket`` (in ``slot``); the timer stops with the last one."""
+        sockets = self._slots[slot]
+        if socket in sockets:
+            del sockets[socket]
+            self._count -= 1
+        if not self._count and self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+
+    def _visit(self) -> None:
+        """Ping (or end) every socket of the next slot."""
+        self._timer = None
+        sockets = self._slots[self._next]
+        self._next = (self._next + 1) % self.SLOTS
+        for socket in list(sockets):
+            socket.keepalive()
+        if self._count and self._timer is None:
+            self._timer = self.clock.callLater(self.interval / self.SLOTS, self._visit)
+
+
 class ChatWebSocketFactory:
     """Builds a :class:`ChatWebSocket` for each upgrade request; its sessions are admitted by
     the one :class:`~twisted_chat.server.ChatServer` that also admits TCP connections, and its
@@ -300,7 +368,9 @@ class ChatWebSocketFactory:
         self.server = server
         self.renderer = renderer
         self.ping_interval = ping_interval
+        #: The keepalive pings of this factory's sockets (``None``: ``--web-ping 0``).
+        self.keepalive = Keepalive(server.chat.clock, ping_interval) if ping_interval > 0 else None
 
     def buildProtocol(self, request: Request) -> ChatWebSocket:
         """The protocol for one upgraded request."""
-        return ChatWebSocket(self.server, self.renderer, request, self.ping_interval)
+        return ChatWebSocket(self.server, self.renderer, request, self.keepalive)

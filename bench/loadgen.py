@@ -29,7 +29,9 @@ sequence number, so a receiver knows each delivery's latency. Scenarios:
 Against ``ours-ws`` every client is a WebSocket client of the ``--web`` port (:class:`WsClient`:
 the handshake, then each text message is a line and each line a masked text frame), so the
 fan-out row measures the same work through the WebSocket transport. Fan-out rows also report RSS
-per connection, measured the same way once the clients are logged in.
+per connection, measured the same way once the clients are logged in. A fixed-rate fan-out run
+against both ``ours`` and ``ours-ws`` ends with their ratio of CPU per delivery and the KiB per
+WebSocket connection, each against issue 13's aim (:func:`websocket_aims`).
 
 Against a cluster (``--server cluster --nodes K``: K nodes of ours on a private Redis, see
 ``bench/servers.py``) client ``i`` connects to node ``i mod K``, so the senders spread over the
@@ -1160,6 +1162,78 @@ def format_table(results: Sequence[RowResult]) -> str:
     return "\n".join(out)
 
 
+#: Issue 13's aims for the WebSocket front, in a fixed-rate fan-out row measured against both
+#: ``ours`` and ``ours-ws`` in the same run: CPU per delivery at most this many times TCP's...
+WS_CPU_RATIO_AIM = 1.5
+#: ...and at most this many KiB of server RSS per WebSocket connection.
+WS_KIB_PER_CONN_AIM = 6.0
+
+
+def websocket_aims(results: Sequence[RowResult]) -> list[dict[str, Any]]:
+    """For each fixed-rate fan-out size measured against both ``ours`` and ``ours-ws``: the
+    ratio of their CPU per delivery, the KiB per WebSocket connection, and whether each meets
+    its aim (:data:`WS_CPU_RATIO_AIM`, :data:`WS_KIB_PER_CONN_AIM`)."""
+    rows: dict[tuple[int, str], RowResult] = {}
+    for row in results:
+        fixed_rate = row.scenario == "fanout" and not row.spec["saturate"]
+        if fixed_rate and row.error is None and row.server in ("ours", "ours-ws"):
+            rows.setdefault((row.clients, row.server), row)
+    found: list[dict[str, Any]] = []
+    for (clients, server), ws in sorted(rows.items()):
+        tcp = rows.get((clients, "ours"))
+        if server != "ours-ws" or tcp is None:
+            continue  # the TCP row itself, or a WebSocket row with no TCP row to compare
+        entry: dict[str, Any] = {
+            "clients": clients,
+            "load": ws.load,
+            "ws_us_per_delivery": ws.cpu_us_per_unit,
+            "tcp_us_per_delivery": tcp.cpu_us_per_unit,
+            "cpu_ratio": None,
+            "cpu_ratio_aim": WS_CPU_RATIO_AIM,
+            "ws_kib_per_conn": ws.rss_per_conn_kib,
+            "tcp_kib_per_conn": tcp.rss_per_conn_kib,
+            "kib_per_conn_aim": WS_KIB_PER_CONN_AIM,
+        }
+        if ws.cpu_us_per_unit and tcp.cpu_us_per_unit:
+            entry["cpu_ratio"] = round(ws.cpu_us_per_unit / tcp.cpu_us_per_unit, 3)
+        ratio, kib = entry["cpu_ratio"], entry["ws_kib_per_conn"]
+        entry["cpu_met"] = None if ratio is None else ratio <= WS_CPU_RATIO_AIM
+        entry["kib_met"] = None if kib is None else kib <= WS_KIB_PER_CONN_AIM
+        found.append(entry)
+    return found
+
+
+def format_websocket_aims(aims: Sequence[dict[str, Any]], tiny: bool = False) -> str:
+    """:func:`websocket_aims` as lines of text ("" when no row pair was measured)."""
+    if not aims:
+        return ""
+    lines = ["WebSocket front: ours-ws against ours, fixed-rate fan-out, same run"]
+    if tiny:
+        lines[0] += " (tiny rows: the figures mean nothing)"
+
+    def verdict(met: bool | None) -> str:
+        return "not measured" if met is None else "met" if met else "NOT met"
+
+    for entry in aims:
+        where = f"  N={entry['clients']} {entry['load']}:"
+        ratio = entry["cpu_ratio"]
+        if ratio is None:
+            lines.append(f"{where} CPU per delivery not measured")
+        else:
+            lines.append(
+                f"{where} CPU per delivery {entry['ws_us_per_delivery']:.2f} us vs "
+                f"{entry['tcp_us_per_delivery']:.2f} us = {ratio:.2f}x "
+                f"(aim <= {entry['cpu_ratio_aim']:g}x): {verdict(entry['cpu_met'])}"
+            )
+        kib, tcp_kib = entry["ws_kib_per_conn"], entry["tcp_kib_per_conn"]
+        tcp_note = f"; TCP {tcp_kib:.2f} KiB" if tcp_kib is not None else ""
+        lines.append(
+            f"{where} {_fmt(kib, 2)} KiB per WebSocket connection{tcp_note} "
+            f"(aim <= {entry['kib_per_conn_aim']:g} KiB): {verdict(entry['kib_met'])}"
+        )
+    return "\n".join(lines)
+
+
 def machine_info() -> dict[str, Any]:
     """What the figures were measured on."""
     try:
@@ -1260,8 +1334,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{spec.label()}: {result.spec['wall_seconds']}s", file=sys.stderr, flush=True)
     add_ratios(results)
     print(format_table(results))
+    aims = websocket_aims(results)
+    if aims:
+        print("\n" + format_websocket_aims(aims))
     if args.json:
-        write_json(args.json, results, {"open_files": limit, "pinning": pinned or "not pinned"})
+        meta = {"open_files": limit, "pinning": pinned or "not pinned", "websocket_aims": aims}
+        write_json(args.json, results, meta)
     return 1 if any(r.error for r in results) else 0
 
 

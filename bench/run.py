@@ -4,8 +4,9 @@ Rows (each server started fresh for each row, on a free loopback port):
 
 - ``fanout`` at 100, 1000 and 5000 clients, 10 senders, 50 messages/s in all (also against the
   ``floor``, the cheapest Python fan-out: see ``bench/reference/send_loop.py``); at 1000 clients
-  also ``ours-ws``, ours with every client on the ``--web`` WebSocket (no target: a figure to
-  watch next to the TCP row);
+  also ``ours-ws``, ours with every client on the ``--web`` WebSocket, measured in turns with
+  ``ours``: after the table, their ratio of CPU per delivery and the KiB per WebSocket
+  connection, each against issue 13's aim (at most 1.5x TCP's CPU, at most 6 KiB);
 - ``fanout`` at 1000 clients saturated (10 senders, 32 messages in flight each);
 - ``connect``: 5000 logins, 200 at a time (ours and threaded persist to a scratch MySQL
   database, created and dropped here; bare persists nothing);
@@ -52,7 +53,16 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import servers
-from bench.loadgen import RowResult, RowSpec, add_ratios, format_table, measure, resolve_mysql
+from bench.loadgen import (
+    RowResult,
+    RowSpec,
+    add_ratios,
+    format_table,
+    format_websocket_aims,
+    measure,
+    resolve_mysql,
+    websocket_aims,
+)
 from bench.loadgen import write_json as write_results
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -408,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_ratios(results)
     # The aims compare rows of the cluster suite only (its own plain single-node baseline).
     aims = cluster_aims(clustered) if cluster_specs else []
+    ws_aims = websocket_aims(standard)
     meta: dict[str, Any] = {
         "suite": ("tiny" if args.tiny else "cluster" if args.cluster_only else "standard")
         + (" + cluster" if cluster_specs and not args.cluster_only else ""),
@@ -417,10 +428,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pinning": pinned or "not pinned",
         "cluster": f"skipped: {skipped}" if skipped else bool(cluster_specs),
         "cluster_aims": aims,
+        "websocket_aims": ws_aims,
     }
     write_results(args.out / "results.json", results, meta)
     if standard:
         print(format_table(standard))
+    if ws_aims:
+        print("\n" + format_websocket_aims(ws_aims, args.tiny))
     if clustered:
         if standard:
             print("\nCluster rows (their own plain single-node baseline, private by receipts):")

@@ -1,13 +1,17 @@
-"""The TCP transport of protocol v1: bytes in, lines out, and the fast write path.
+"""The TCP transport of protocol v1: bytes in, lines out, and the one socket writer.
 
 :class:`ChatProtocol` is a plain ``Protocol``: it frames input with its own
 :class:`~twisted_chat.lines.LineSplitter` (see that module for why Twisted's ``LineReceiver``
 is not used) and hands the lines to its :class:`~twisted_chat.session.Session`, which holds
 every per-connection rule (strikes, flood control, timeouts, the send queue) and talks to the
 chat core. Events reach it rendered as v1 lines by the :class:`~twisted_chat.wire.LineRenderer`
-shared by every TCP connection. Writing is its own: straight to the socket when nothing is
-pending. :class:`ChatTCPFactory` builds one per connection for the
+shared by every TCP connection. :class:`ChatTCPFactory` builds one per connection for the
 :class:`~twisted_chat.server.ChatServer` that admits them.
+
+:class:`SocketWriter` writes a session's output to its socket: straight to it when nothing is
+pending. It is the writer of every transport that runs over a socket of Twisted's: the TCP one
+here, and the WebSocket adapter (:mod:`twisted_chat.web.protocol`), whose frames go to the
+same kind of socket.
 """
 
 from __future__ import annotations
@@ -29,16 +33,84 @@ from twisted_chat.wire import LineRenderer
 
 def _direct_writes_possible(transport: object) -> bool:
     """Whether ``transport`` is a plain TCP (or Unix) socket transport of Twisted's reactor, with
-    the buffer attributes the direct-write path relies on (TLS wrappers are not)."""
+    the buffer attributes the direct-write path relies on (TLS wrappers are not, nor is a
+    socket that ``startTLS`` turned to TLS)."""
     return (
         isinstance(transport, tcp.Connection)
+        and not getattr(transport, "TLS", False)
         and isinstance(getattr(transport, "socket", None), socket.socket)
         and hasattr(transport, "_tempDataLen")
         and hasattr(transport, "dataBuffer")
     )
 
 
-class ChatProtocol(protocol.Protocol):
+class SocketWriter:
+    """Writes a session's output to the socket under its transport: one ``send`` when nothing
+    is pending, Twisted's buffered ``write`` otherwise, and the send-queue count.
+
+    A mixin of the transport adapters (as a base class it costs nothing per write): the adapter
+    calls :meth:`_init_writer` in its constructor, sets :attr:`session`, and calls
+    :meth:`_start_writing` once the session is admitted. Until then, and for a transport whose
+    socket cannot be written directly (TLS, a PROXY-protocol wrapper), every write goes through
+    Twisted.
+    """
+
+    #: The socket's transport (TCP, TLS, or whatever the endpoint gave).
+    _transport: Any
+    #: The raw socket, for direct writes when the transport has nothing pending (TCP only).
+    _socket: socket.socket | None
+    #: The session's send-queue watch, registered as the transport's producer.
+    _sendq: SendQueue | None
+    #: The session whose output this writes.
+    session: Session | None
+
+    def _init_writer(self, transport: Any) -> None:
+        """Write to ``transport`` (``None``: not connected yet), through Twisted for now."""
+        self._transport = transport
+        self._socket = None
+        self._sendq = None
+
+    def _start_writing(self, session: Session) -> None:
+        """Write ``session``'s output from now on: watch its send queue (registered as the
+        transport's producer) and write straight to the socket when that is possible."""
+        transport = self._transport
+        if _direct_writes_possible(transport):
+            self._socket = transport.socket
+        self._sendq = session.sendq
+        transport.registerProducer(session.sendq, True)
+
+    def write_lines(self, data: bytes) -> None:
+        """Write ``data`` (rendered events) now: straight to the socket when nothing is
+        pending, else buffered. (When to write, at once or at the end of a busy turn, is the
+        session's choice: see :meth:`Session.deliver`.)
+
+        The fast path: when the TCP transport has nothing pending, the bytes go to the socket
+        with one ``send`` (no writability registration, no ``epoll_ctl``). Whatever the kernel
+        does not take, and everything while output is pending (so the order stays exact), goes
+        through Twisted's buffered ``write``, which also counts towards the send queue.
+        """
+        transport = self._transport
+        sock = self._socket
+        if sock is not None and not transport._tempDataLen and not transport.dataBuffer:
+            try:
+                sent = sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # let Twisted's own write path notice and report the failure
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
+        sendq = self._sendq
+        if sendq is not None and sendq.paused:
+            buffered = int(getattr(transport, "bufferSize", 0))
+            session = self.session
+            if session is not None and sendq.queued(len(data), buffered, session.limits.sendq):
+                session.sendq_exceeded()
+
+
+class ChatProtocol(SocketWriter, protocol.Protocol):
     """One TCP client connection: framing and the fast write path, over a :class:`Session`.
 
     The adapter of the line protocol: it splits bytes into lines for its
@@ -53,12 +125,8 @@ class ChatProtocol(protocol.Protocol):
         self.server = server
         self._renderer = renderer
         self._splitter = LineSplitter(server.limits.max_line)
-        # The transport with its full interface (ITCPTransport, or whatever the endpoint gave).
-        self._transport: Any = None
-        # The raw socket, for direct writes when the transport has nothing pending (TCP only).
-        self._socket: socket.socket | None = None
+        self._init_writer(None)
         self._registered = False
-        self._sendq: SendQueue | None = None
         #: The session this connection carries (created on connect).
         self.session: Session | None = None
         self._to_session: Callable[[Collection[Item]], None] = self._not_connected
@@ -77,10 +145,7 @@ class ChatProtocol(protocol.Protocol):
             return
         if ITCPTransport.providedBy(transport):
             transport.setTcpNoDelay(True)
-        if _direct_writes_possible(transport):
-            self._socket = transport.socket
-        self._sendq = session.sendq
-        transport.registerProducer(session.sendq, True)
+        self._start_writing(session)
         self._registered = True
         session.start()
 
@@ -126,36 +191,6 @@ class ChatProtocol(protocol.Protocol):
         return peer
 
     # -- SessionTransport -------------------------------------------------------------------
-
-    def write_lines(self, data: bytes) -> None:
-        """Write ``data`` (rendered v1 lines) now: straight to the socket when nothing is
-        pending, else buffered. (When to write, at once or at the end of a busy turn, is the
-        session's choice: see :meth:`Session.deliver`.)
-
-        The fast path: when the TCP transport has nothing pending, the bytes go to the socket
-        with one ``send`` (no writability registration, no ``epoll_ctl``). Whatever the kernel
-        does not take, and everything while output is pending (so the order stays exact), goes
-        through Twisted's buffered ``write``, which also counts towards the send queue.
-        """
-        transport = self._transport
-        sock = self._socket
-        if sock is not None and not transport._tempDataLen and not transport.dataBuffer:
-            try:
-                sent = sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                sent = 0  # let Twisted's own write path notice and report the failure
-            if sent == len(data):
-                return
-            data = data[sent:]
-        transport.write(data)
-        sendq = self._sendq
-        if sendq is not None and sendq.paused:
-            buffered = int(getattr(transport, "bufferSize", 0))
-            session = self.session
-            if session is not None and sendq.queued(len(data), buffered, session.limits.sendq):
-                session.sendq_exceeded()
 
     def close(self) -> None:
         """Close once what was written has gone out."""

@@ -4,7 +4,8 @@ This checks that every scenario runs against every server (and fan-out against t
 against ours over the WebSocket) and that ours delivered everything, on one node and on clusters
 of nodes joined through a private Redis; it asserts no speed (benchmarks print figures; they are
 never tests with time limits). The cluster rows need ``redis-server``: without it their test is
-skipped loudly (and fails under ``CI=true``).
+skipped loudly (and fails under ``CI=true``). One unit test checks which rows the WebSocket aims
+compare (fabricated figures, no run).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from bench import servers
+from bench.loadgen import RowSpec, format_websocket_aims, new_result, websocket_aims
 from tests.support.needs import missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +65,37 @@ def test_tiny_benchmark_runs(tiny_run: dict[str, Any]) -> None:
         only = [r for r in rows if r["server"] == front]
         assert [r["scenario"] for r in only] == ["fanout"], only
         assert only[0]["delivery_ratio"] == 1.0, only
+    # The WebSocket front against TCP, same run: both figures there (their values are not
+    # checked: a tiny row measures nothing).
+    aims = tiny_run["meta"]["websocket_aims"]
+    assert [a["clients"] for a in aims] == [4], aims
+    assert aims[0]["cpu_ratio"] is not None and aims[0]["ws_kib_per_conn"] is not None, aims
+
+
+def test_websocket_aims_compare_rows_of_the_same_size() -> None:
+    """The WebSocket aims pair each fixed-rate ``ours-ws`` fan-out row with ``ours`` at the
+    same size (nothing else), and say whether each figure is within its aim."""
+    rows = []
+    for server, clients, us, kib in (
+        ("ours", 1000, 6.0, 2.1),
+        ("ours-ws", 1000, 8.4, 5.5),  # 1.4x, 5.5 KiB: both met
+        ("ours", 100, 5.0, 2.0),
+        ("ours-ws", 100, 8.0, 7.0),  # 1.6x, 7 KiB: neither
+        ("ours-ws", 5000, 7.0, 5.0),  # no TCP row of that size: not compared
+        ("bare", 1000, 3.0, 1.0),
+    ):
+        row = new_result(RowSpec("fanout", server, clients=clients))
+        row.cpu_us_per_unit, row.rss_per_conn_kib = us, kib
+        rows.append(row)
+    saturated = new_result(RowSpec("fanout", "ours-ws", clients=1000, saturate=True))
+    aims = websocket_aims([saturated, *rows])
+    assert [(a["clients"], a["cpu_ratio"], a["cpu_met"], a["kib_met"]) for a in aims] == [
+        (100, 1.6, False, False),
+        (1000, 1.4, True, True),
+    ]
+    text = format_websocket_aims(aims)
+    assert "8.40 us vs 6.00 us = 1.40x (aim <= 1.5x): met" in text
+    assert "7.00 KiB per WebSocket connection; TCP 2.00 KiB (aim <= 6 KiB): NOT met" in text
 
 
 @pytest.mark.timeout(420, method="thread")

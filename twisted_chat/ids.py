@@ -2,10 +2,11 @@
 
 IRCv3's ``message-ids`` asks for ids that no other message of the network ever had, and
 suggests "a server prefix plus a time plus a counter, or random bytes". Ours is the first: each
-run of a server picks a random prefix (80 bits, so two runs, of this node or of any other, never
-share one in practice) that also carries its start time, and numbers its messages from there
-with a plain counter. An id is a short ASCII word (``[0-9a-v]``, at most 32 characters): the
-prefix, a ``-``, and the counter in hexadecimal.
+run of a server takes a prefix made of its start time in milliseconds and 40 random bits (two
+runs, of this node or of any other, share one only if they start in the same millisecond and
+draw the same bits), and numbers its messages from there with a plain counter. An id is a short
+ASCII word (``[0-9a-v-]``, about 20 characters, at most 32): the prefix in base 32, a ``-``,
+and the counter in hexadecimal.
 
 Ids say nothing about order between runs or nodes; order inside a room comes from the time and,
 in a cluster, from the one place that publishes.

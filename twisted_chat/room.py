@@ -198,18 +198,8 @@ class Room:
             self.flush_notices()
         count = 0
         for renderer, group in list(self._groups.items()):
-            if not group:
-                continue
-            data = renderer.render(event)
-            # The hot path of a chat server: one loop, nothing per recipient but the write.
-            for member in list(group):
-                if member is not exclude:
-                    try:
-                        member.send(data)
-                    except Exception:
-                        self._delivery_failed(member)
-                    else:
-                        count += 1
+            if group:
+                count += self._write(group, renderer.render(event), exclude)
         self.deliveries += count
         return count
 
@@ -224,18 +214,25 @@ class Room:
             self.flush_notices()
         count = 0
         for renderer, group in list(self._groups.items()):
-            if not group:
-                continue
-            render = renderer.render
-            data = b"".join([render(event) for event in events])
-            for member in list(group):
+            if group:
+                render = renderer.render
+                count += self._write(group, b"".join([render(event) for event in events]))
+        self.deliveries += count * len(events)
+        return count
+
+    def _write(self, group: dict[Member, None], data: bytes, exclude: Member | None = None) -> int:
+        """Hand ``data`` to every member of ``group`` but ``exclude``; how many took it.
+
+        The hot path of a chat server: one loop, nothing per recipient but the write."""
+        count = 0
+        for member in list(group):
+            if member is not exclude:
                 try:
                     member.send(data)
                 except Exception:
                     self._delivery_failed(member)
                 else:
                     count += 1
-        self.deliveries += count * len(events)
         return count
 
     def deliver(self, recipient: Recipient, event: Event) -> bool:

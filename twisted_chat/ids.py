@@ -5,8 +5,9 @@ suggests "a server prefix plus a time plus a counter, or random bytes". Ours is 
 run of a server takes a prefix made of its start time in milliseconds and 40 random bits (two
 runs, of this node or of any other, share one only if they start in the same millisecond and
 draw the same bits), and numbers its messages from there with a plain counter. An id is a short
-ASCII word (``[0-9a-v-]``, about 20 characters, at most 32): the prefix in base 32, a ``-``,
-and the counter in hexadecimal.
+ASCII word (``[0-9a-vx]``, about 20 characters, at most 32): the prefix in base 32, then the
+counter as Python's ``hex`` writes it (``0x1f``: the fastest way to write a number, and its
+``0x`` marks where the prefix ends).
 
 Ids say nothing about order between runs or nodes; order inside a room comes from the time and,
 in a cluster, from the one place that publishes.
@@ -45,13 +46,15 @@ def run_prefix(now: float | None = None, random_bytes: bytes | None = None) -> s
 class MessageIds:
     """The id of each message of one server run, in the order they are asked for."""
 
-    __slots__ = ("_count", "prefix")
+    __slots__ = ("counter", "prefix")
 
     def __init__(self, prefix: str | None = None) -> None:
         #: This run's prefix (see :func:`run_prefix`).
-        self.prefix = (prefix or run_prefix()) + "-"
-        self._count = itertools.count(1)
+        self.prefix = prefix or run_prefix()
+        #: The numbers of the ids, in order (the event source steps it inline, on the path of
+        #: every message).
+        self.counter = itertools.count(1)
 
     def next(self) -> str:
-        """A new id (the hot path of every message: one counter step and one format)."""
-        return self.prefix + format(next(self._count), "x")
+        """A new id: the prefix and the next number as ``hex`` writes it (``0x1f``)."""
+        return self.prefix + hex(next(self.counter))

@@ -308,7 +308,12 @@ def localise(texts: Catalogue, text: Text) -> str:
     args = text.args
     if not args:
         return template
-    return template.format_map({name: _argument(texts, value) for name, value in args.items()})
+    for value in args.values():
+        if isinstance(value, Text | ByLang):
+            return template.format_map(
+                {name: _argument(texts, value) for name, value in args.items()}
+            )
+    return template.format_map(args)
 
 
 def _argument(texts: Catalogue, value: object) -> object:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from twisted_chat.events import Error, Event, Joined, Left, Notice, Private, Public, Text
-from twisted_chat.text import Language, localise
+from twisted_chat.text import Catalogue, Language, localise
 
 #: Terminator of every server line.
 CRLF: Final = b"\r\n"
@@ -49,11 +49,15 @@ class LineRenderer:
     and hands the same bytes to each recipient.
     """
 
-    __slots__ = ("_forms", "language")
+    __slots__ = ("_forms", "_plain", "_plain_texts", "language")
 
     def __init__(self, language: Language) -> None:
         #: The language notices and errors are said in (a reload may change it).
         self.language = language
+        # The lines of the notices and errors without arguments (the prompt, most refusals),
+        # in the language they were rendered in: each is rendered once.
+        self._plain: dict[tuple[str, str], bytes] = {}
+        self._plain_texts: Catalogue | None = None
         self._forms: dict[type[Event], Callable[[Event], bytes]] = {
             Public: self._public,  # type: ignore[dict-item]
             Private: self._private,  # type: ignore[dict-item]
@@ -64,8 +68,14 @@ class LineRenderer:
         }
 
     def render(self, event: Event) -> bytes:
-        """``event`` as the line(s) its recipients read."""
-        return self._forms[type(event)](event)
+        """``event`` as the line(s) its recipients read (messages, the most frequent, are
+        rendered here without a second call)."""
+        kind = type(event)
+        if kind is Public:
+            return f"<{event.sender}> {event.text}\r\n".encode()  # type: ignore[attr-defined]
+        if kind is Private:
+            return f"*{event.sender}* {event.text}\r\n".encode()  # type: ignore[attr-defined]
+        return self._forms[kind](event)
 
     def render_echo(self, event: Private) -> bytes:
         """``-> *RECIPIENT* TEXT``: a private message as its sender reads it."""
@@ -90,7 +100,24 @@ class LineRenderer:
         return notice(self.language.texts.left.format(nick=event.nick))
 
     def _notice(self, event: Notice) -> bytes:
-        return notice(localise(self.language.texts, event.text))
+        text = event.text
+        if not text.args:
+            return self._plain_line("* ", text.key)
+        return notice(localise(self.language.texts, text))
 
     def _error(self, event: Error) -> bytes:
-        return error(localise(self.language.texts, event.text))
+        text = event.text
+        if not text.args:
+            return self._plain_line("! ", text.key)
+        return error(localise(self.language.texts, text))
+
+    def _plain_line(self, prefix: str, key: str) -> bytes:
+        """The line of the catalogue entry ``key`` (without arguments) after ``prefix``."""
+        texts = self.language.texts
+        if texts is not self._plain_texts:  # the language changed: start again
+            self._plain = {}
+            self._plain_texts = texts
+        line = self._plain.get((prefix, key))
+        if line is None:
+            line = self._plain[prefix, key] = f"{prefix}{getattr(texts, key)}\r\n".encode()
+        return line

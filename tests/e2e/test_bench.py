@@ -66,10 +66,10 @@ def test_tiny_benchmark_runs(tiny_run: dict[str, Any]) -> None:
         assert [r["scenario"] for r in only] == ["fanout"], only
         assert only[0]["delivery_ratio"] == 1.0, only
     # The WebSocket front against TCP, same run: both figures there (their values are not
-    # checked: a tiny row measures nothing).
+    # checked, and may be missing: a tiny row measures nothing, its CPU may be 0 ticks).
     aims = tiny_run["meta"]["websocket_aims"]
     assert [a["clients"] for a in aims] == [4], aims
-    assert aims[0]["cpu_ratio"] is not None and aims[0]["ws_kib_per_conn"] is not None, aims
+    assert {"cpu_ratio", "ws_kib_per_conn", "cpu_met", "kib_met"} <= set(aims[0]), aims
 
 
 def test_websocket_aims_compare_rows_of_the_same_size() -> None:

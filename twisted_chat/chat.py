@@ -329,7 +329,10 @@ class ChatCore:
         Refusals, in this order: NICK is not a valid nickname, TEXT is empty, NICK is the
         sender, NICK is not connected.
         """
-        target, text = split_first_word(line)
+        # split_first_word, inlined (the path of every private message)
+        target, _, text = line.partition(" ")
+        if "\t" in target:  # a tab comes first
+            target, _, text = line.partition("\t")
         target = target[1:]  # without the "#"
         recipient = self.room.find(target)
         # A match is a valid nickname, except for non-ASCII look-alikes that only casefold to

@@ -160,6 +160,7 @@ class Session:
         #: How this session's transport writes events.
         self.renderer = renderer
         self._render = renderer.render
+        self._render_echo = renderer.render_echo
         #: The transport adapter carrying this session.
         self.transport = transport
         self._write_lines = transport.write_lines
@@ -382,7 +383,7 @@ class Session:
 
     def echo(self, event: Private) -> None:
         """Send the sender's copy of its private message ``event`` (see :meth:`send`)."""
-        data = self.renderer.render_echo(event)
+        data = self._render_echo(event)
         out = self._out
         if out is not None:
             out.append(data)

@@ -42,3 +42,17 @@ CREATE TABLE IF NOT EXISTS baneos (
     PRIMARY KEY (id),
     UNIQUE KEY baneos_target (kind, target)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- salas: the permanent rooms' topics (/tema), kept across restarts (protocol v1.1). Rooms that
+-- are not permanent live in memory only, and disappear, topic and all, when they empty.
+--   room_key  NFC + casefold form of the room's name: its identity ("Juegos" = "juegos").
+--   name      the room's name as shown.
+--   topic     the topic (at most 300 characters); set_by: who set it; set_at: when, in UTC.
+CREATE TABLE IF NOT EXISTS salas (
+    room_key VARCHAR(130) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    name VARCHAR(32) NOT NULL,
+    topic VARCHAR(300) NOT NULL,
+    set_by VARCHAR(20) NOT NULL,
+    set_at DATETIME NOT NULL,
+    PRIMARY KEY (room_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

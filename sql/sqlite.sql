@@ -37,3 +37,16 @@ CREATE TABLE IF NOT EXISTS baneos (
     expires_at TEXT,
     UNIQUE (kind, target)
 );
+
+-- salas: the permanent rooms' topics (/tema), kept across restarts (protocol v1.1). Rooms that
+-- are not permanent live in memory only, and disappear, topic and all, when they empty.
+--   room_key  NFC + casefold form of the room's name: its identity ("Juegos" = "juegos").
+--   name      the room's name as shown.
+--   topic     the topic (at most 300 characters); set_by: who set it; set_at: when, in UTC.
+CREATE TABLE IF NOT EXISTS salas (
+    room_key TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at TEXT NOT NULL
+);

@@ -17,24 +17,36 @@ from twisted_chat.accounts import Accounts
 from twisted_chat.bans import Bans
 from twisted_chat.chat import ChatCore, LoginRecorder
 from twisted_chat.commands import CommandTable, UserCommands
-from twisted_chat.events import EventSource
+from twisted_chat.events import DEFAULT_ROOM, EventSource
 from twisted_chat.ids import MessageIds
 from twisted_chat.limits import Limits
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.operators import OperatorCommands, Operators
 from twisted_chat.room import Room
+from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
+from twisted_chat.rooms import RoomCommands, TopicKeeper, TopicStorage
 from twisted_chat.server import ChatServer
 from twisted_chat.text import Catalogue, Language
 from twisted_chat.web.frames import FrameRenderer
 from twisted_chat.wire import LineRenderer
 
-#: Builds the room from the event source and its notice gathering (``None``: not gathered).
-RoomFactory = Callable[[EventSource, NoticeGathering | None], Room]
+#: Builds the registry of rooms from the event source, its notice gathering (``None``: not
+#: gathered) and the rooms' plan.
+RoomFactory = Callable[[EventSource, NoticeGathering | None, "RoomPlan"], Room]
 
 
-def local_room(events: EventSource, gathering: NoticeGathering | None) -> Room:
-    """The room of a chat that runs in one process."""
-    return Room(gathering=gathering)
+@dataclass(frozen=True)
+class RoomPlan:
+    """The rooms a chat starts with: the default room, the other permanent ones, the cap."""
+
+    default: str = DEFAULT_ROOM
+    permanent: tuple[str, ...] = ()
+    max_rooms: int = DEFAULT_MAX_ROOMS
+
+
+def local_room(events: EventSource, gathering: NoticeGathering | None, plan: RoomPlan) -> Room:
+    """The rooms of a chat that runs in one process."""
+    return Room(plan.default, gathering, plan.permanent, plan.max_rooms)
 
 
 @dataclass
@@ -45,6 +57,10 @@ class Chat:
     events: EventSource
     room: Room
     operators: Operators
+    #: The rooms' commands.
+    rooms: RoomCommands
+    #: The topics of the permanent rooms, if they are stored (to load at start-up).
+    topics: TopicKeeper | None
     commands: CommandTable
     core: ChatCore
     server: ChatServer
@@ -64,6 +80,8 @@ def assemble(
     bans: Bans | None = None,
     operators: Iterable[str] = (),
     room: RoomFactory = local_room,
+    rooms: RoomPlan | None = None,
+    topics: TopicStorage | None = None,
     gather_notices: bool = False,
     batch_writes: bool = False,
     ids: MessageIds | None = None,
@@ -77,12 +95,14 @@ def assemble(
     gathering = None
     if gather_notices:
         gathering = NoticeGathering(clock, lambda: len(the_room))
-    the_room = room(events, gathering)
+    the_room = room(events, gathering, rooms or RoomPlan())
     roster = Operators(operators, accounts)
     user_commands = UserCommands(the_room, events, accounts)
+    keeper = TopicKeeper(topics, the_room, clock) if topics is not None else None
+    room_commands = RoomCommands(the_room, events, roster.is_operator, keeper)
     commands = CommandTable(
         events,
-        [user_commands, OperatorCommands(the_room, events, language, bans)],
+        [user_commands, room_commands, OperatorCommands(the_room, events, language, bans)],
         is_operator=roster.is_operator,
     )
     user_commands.help = commands.help
@@ -90,5 +110,15 @@ def assemble(
     server = ChatServer(core, limits, batch_writes=batch_writes)
     lines = LineRenderer(language)
     return Chat(
-        language, events, the_room, roster, commands, core, server, lines, FrameRenderer(lines)
+        language,
+        events,
+        the_room,
+        roster,
+        room_commands,
+        keeper,
+        commands,
+        core,
+        server,
+        lines,
+        FrameRenderer(lines),
     )

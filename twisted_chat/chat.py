@@ -117,7 +117,8 @@ class ChatCore:
             room.mutes and self._muted(session)
         ):
             self.public_messages += 1
-            room.say(self.events.public(room.name, session.nickname or "", text), session)
+            where = room.room_of(session).key
+            room.say(self.events.public(where, session.nickname or "", text), session)
 
     def _muted(self, session: ChatSession) -> bool:
         """Whether ``session`` is muted; if so it gets one error saying for how long."""
@@ -132,8 +133,10 @@ class ChatCore:
         """The connection is gone: remove the user and tell everyone."""
         self.operators.forget(session)
         room = self.room
+        rooms = room.rooms_of(session)
         if room.remove(session):
-            room.announce(self.events.left(room.name, session.nickname or ""))
+            for chatroom in rooms:
+                room.announce(self.events.left(chatroom.key, session.nickname or ""))
 
     # -- operators and bans -----------------------------------------------------------------
 
@@ -296,7 +299,7 @@ class ChatCore:
         self.login_count += 1
         if self.on_login is not None:
             self.on_login(self.clock.seconds() - started)
-        room.announce(self.events.joined(room.name, nickname), joined=session)
+        room.announce(self.events.joined(room.default.key, nickname), joined=session)
         self._record_login(session, nickname)
 
     def _record_login(self, session: ChatSession, nickname: str) -> None:

@@ -98,16 +98,29 @@ class Private(Event):
 
 @dataclass(slots=True, eq=False)
 class Joined(Event):
-    """``nick`` joined the room."""
+    """``nick`` joined the room: by logging in to the chat, or (``place``: the room's name as
+    shown) by moving there from another room."""
 
     nick: str
+    place: str | None = None
 
 
 @dataclass(slots=True, eq=False)
 class Left(Event):
-    """``nick`` left the room."""
+    """``nick`` left the room: by leaving the chat, or (``place``: the room's name as shown) by
+    moving to another room."""
 
     nick: str
+    place: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Topic(Event):
+    """``nick`` set the topic of the room (``place``: its name as shown) to ``topic``."""
+
+    nick: str
+    topic: str
+    place: str
 
 
 @dataclass(slots=True, eq=False)
@@ -191,13 +204,17 @@ class EventSource:
             text,
         )
 
-    def joined(self, room: str, nick: str) -> Joined:
-        """``nick`` joined ``room``."""
-        return Joined(self._prefix + hex(next(self._count)), self._ms(), room, nick)
+    def joined(self, room: str, nick: str, place: str | None = None) -> Joined:
+        """``nick`` joined ``room`` (``place``: moved there from another room, shown so)."""
+        return Joined(self._prefix + hex(next(self._count)), self._ms(), room, nick, place)
 
-    def left(self, room: str, nick: str) -> Left:
-        """``nick`` left ``room``."""
-        return Left(self._prefix + hex(next(self._count)), self._ms(), room, nick)
+    def left(self, room: str, nick: str, place: str | None = None) -> Left:
+        """``nick`` left ``room`` (``place``: moved to another room, shown so)."""
+        return Left(self._prefix + hex(next(self._count)), self._ms(), room, nick, place)
+
+    def topic(self, room: str, nick: str, topic: str, place: str) -> Topic:
+        """``nick`` set the topic of ``room`` (shown as ``place``) to ``topic``."""
+        return Topic(self._prefix + hex(next(self._count)), self._ms(), room, nick, topic, place)
 
     def notice(self, key: str, /, **args: Arg) -> Notice:
         """A notice saying the catalogue entry ``key`` with ``args``."""

@@ -31,6 +31,8 @@ class LoadedFromStorage(Generic[T]):
 
     #: What is loaded, for the log ("bans").
     what: str
+    #: Whether logins wait for it (they wait for the accounts and bans, not for topics).
+    blocks_logins = True
     log = Logger()
 
     def __init__(self, clock: IReactorTime, *, stored: bool) -> None:
@@ -69,8 +71,8 @@ class LoadedFromStorage(Generic[T]):
         self.loaded = True
         if self._load_failures:
             self.log.info(
-                "{count} {what} loaded after {seconds:.1f}s ({attempts} failed attempts); "
-                "logins are taken now",
+                "{count} {what} loaded after {seconds:.1f}s ({attempts} failed attempts)"
+                + ("; logins are taken now" if self.blocks_logins else ""),
                 count=count,
                 what=self.what,
                 seconds=self._clock.seconds() - self._load_failed_since,
@@ -87,11 +89,16 @@ class LoadedFromStorage(Generic[T]):
         if self._load_failures == 1:  # once; the retries are at debug level
             self._load_failed_since = self._clock.seconds()
             self.log.warn(
-                "{what} not loaded yet ({error}); retrying with backoff (at most {most:g}s). "
-                "Until then logins are refused with a try-again line.",
+                "{what} not loaded yet ({error}); retrying with backoff (at most {most:g}s)."
+                "{consequence}",
                 what=self.what.capitalize(),
                 error=failure.value,
                 most=MAX_LOAD_BACKOFF,
+                consequence=(
+                    " Until then logins are refused with a try-again line."
+                    if self.blocks_logins
+                    else ""
+                ),
             )
         else:
             self.log.debug(

@@ -1,27 +1,32 @@
-"""The room: who is in it, and delivery of its events to them.
+"""The rooms: who is in the chat and in each room, and delivery of their events to them.
 
 Nothing here knows about sockets, wire formats or SQL, in the manner of
-``twisted.words.service``: the room keeps its members grouped by their transport's renderer
-(:class:`~twisted_chat.events.Renderer`) and delivers an event by rendering it once per renderer
-and handing the same bytes to every member of that renderer (the hot path of a chat server:
-nothing per recipient but the write). A member is reached through the small :class:`Member`
-interface; anyone the chat can address, local or not, through the smaller :class:`Recipient`.
+``twisted.words.service``: :class:`Room` is the registry of everyone logged in and of the
+chat's rooms (:class:`ChatRoom`, protocol v1.1); each keeps its members grouped by their
+transport's renderer (:class:`~twisted_chat.events.Renderer`) and delivers an event by rendering
+it once per renderer and handing the same bytes to every member of that renderer (the hot path
+of a chat server: nothing per recipient but the write). A member is reached through the small
+:class:`Member` interface; anyone the chat can address, local or not, through the smaller
+:class:`Recipient`.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from twisted_chat import nicknames
+from twisted_chat import nicknames, roomnames
 from twisted_chat.bans import Ban
 from twisted_chat.events import DEFAULT_ROOM, Event, Private, Public, Renderer, Text
 from twisted_chat.notices import NoticeGathering
+from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
 
 
 class Recipient(Protocol):
@@ -92,8 +97,70 @@ class Claim(enum.Enum):
     UNAVAILABLE = "unavailable"  # no nickname can be claimed right now (cluster outage)
 
 
+class ChatRoom:
+    """One room of the chat: its members, its operator and its topic.
+
+    ``users`` holds every member of the room (nick key -> nickname), in a cluster also those of
+    other nodes; ``groups`` this process's members by renderer, for delivery.
+    """
+
+    __slots__ = ("groups", "key", "name", "operator", "permanent", "topic", "topic_by", "users")
+
+    def __init__(self, name: str, permanent: bool = False) -> None:
+        #: The room's name as its creator spelled it (or as configured).
+        self.name = name
+        #: Its identity (:func:`twisted_chat.roomnames.key`): the ``room`` of its events.
+        self.key = roomnames.key(name)
+        #: Whether it exists while empty (``--room`` and the default room; topics stored).
+        self.permanent = permanent
+        #: Every member: nick key -> nickname.
+        self.users: dict[str, str] = {}
+        #: This process's members by renderer, each an insertion-ordered set.
+        self.groups: dict[Renderer, dict[Member, None]] = {}
+        #: The nick key of the room's operator (its creator, while connected), if any.
+        self.operator: str | None = None
+        #: The topic and who set it, if any.
+        self.topic: str | None = None
+        self.topic_by: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def nicknames(self) -> list[str]:
+        """The members' nicknames sorted by casefold, the operator's marked ``@``."""
+        users = self.users
+        operator = self.operator
+        return [("@" if k == operator else "") + users[k] for k in sorted(users)]
+
+
+class Entered(enum.Enum):
+    """What :meth:`Room.enter` did."""
+
+    MOVED = "moved"  # left the old room, joined the other one
+    CREATED = "created"  # ... which it created (and is the operator of)
+    ALREADY = "already"  # it is the member's room already: nothing changed
+    FULL = "full"  # the room does not exist and no more may be created
+
+
+@dataclass(frozen=True)
+class Move:
+    """The answer to :meth:`Room.enter`: what happened, and the rooms concerned."""
+
+    entered: Entered
+    #: The room the member is in now (``None`` when it could not be created).
+    room: ChatRoom | None
+    #: The room it left, when it moved.
+    left: ChatRoom | None = None
+
+
 class Room:
-    """The registry of logged-in users, keyed by :func:`twisted_chat.nicknames.key`.
+    """The registry of logged-in users, keyed by :func:`twisted_chat.nicknames.key`, and of the
+    chat's rooms (:class:`ChatRoom`), keyed by :func:`twisted_chat.roomnames.key`.
+
+    A user logs in to the default room; a line-protocol user is in one room at a time
+    (:meth:`enter` moves it), but the registry keeps each user's rooms as a set (an IRC user may
+    be in several). Rooms other than the permanent ones (the default room and ``permanent``)
+    exist while they have members, at most ``max_rooms`` at once.
 
     One recipient failing never stops a delivery to the others: a member whose ``send``
     raises is logged and aborted, and leaves the room through the normal disconnect path.
@@ -105,13 +172,34 @@ class Room:
 
     log = Logger()
 
-    def __init__(self, name: str = DEFAULT_ROOM, gathering: NoticeGathering | None = None) -> None:
-        #: The room's name (the room of every event it delivers).
+    def __init__(
+        self,
+        name: str = DEFAULT_ROOM,
+        gathering: NoticeGathering | None = None,
+        permanent: Iterable[str] = (),
+        max_rooms: int = DEFAULT_MAX_ROOMS,
+    ) -> None:
+        #: The name of the default room (where a login puts a user).
         self.name = name
+        #: The rooms that exist, by key.
+        self.rooms: dict[str, ChatRoom] = {}
+        #: The default room.
+        self.default = self._permanent_room(name)
+        for other in permanent:
+            self._permanent_room(other)
+        #: How many rooms may exist at once (permanent ones included).
+        self.max_rooms = max_rooms
+        #: Times a user entered a room (logins included: ``chat_room_joins_total``).
+        self.room_joins = 0
         self._users: dict[str, Member] = {}
-        # The members by renderer, each an insertion-ordered set: a broadcast renders once
-        # per renderer (a handful: one per transport) and writes the same bytes to each member.
+        # The members by renderer, each an insertion-ordered set: a broadcast to everyone
+        # renders once per renderer (a handful: one per transport) and writes the same bytes
+        # to each member. Each room keeps its own members the same way.
         self._groups: dict[Renderer, dict[Member, None]] = {}
+        # The rooms of each member (an insertion-ordered set; the last is where a line user
+        # speaks), and that last room on its own for the path of every message.
+        self._rooms_of: dict[Member, dict[str, ChatRoom]] = {}
+        self._current: dict[Member, ChatRoom] = {}
         #: Join/leave notices waiting to be written together, if they are gathered.
         self.gathering = gathering
         if gathering is not None:
@@ -165,6 +253,8 @@ class Room:
         if group is None:
             group = self._groups[member.renderer] = {}
         group[member] = None
+        self._rooms_of[member] = {}
+        self._join(member, nick_key, nickname, self.default)
         return True
 
     def remove(self, member: Member) -> bool:
@@ -179,13 +269,130 @@ class Room:
         return True
 
     def _drop(self, nick_key: str) -> Member | None:
-        """Take the member of ``nick_key`` out of the room, whatever its nickname says now."""
+        """Take the member of ``nick_key`` out of the chat and its rooms, whatever its nickname
+        says now."""
         member = self._users.pop(nick_key, None)
         if member is not None:
             group = self._groups.get(member.renderer)
             if group is not None:
                 group.pop(member, None)
+            for chatroom in list(self._rooms_of.pop(member, {}).values()):
+                self._part(member, nick_key, chatroom)
+            self._current.pop(member, None)
+            self.user_gone(nick_key)
         return member
+
+    def user_gone(self, nick_key: str) -> None:
+        """The user ``nick_key`` left the chat: it is no longer the operator of any room."""
+        for chatroom in self.rooms.values():
+            if chatroom.operator == nick_key:
+                chatroom.operator = None
+
+    # -- rooms ------------------------------------------------------------------------------
+
+    def _permanent_room(self, name: str) -> ChatRoom:
+        chatroom = self.rooms.get(roomnames.key(name))
+        if chatroom is None:
+            chatroom = self.rooms[roomnames.key(name)] = ChatRoom(name, permanent=True)
+        chatroom.permanent = True
+        return chatroom
+
+    def room_of(self, member: Member) -> ChatRoom:
+        """The room where ``member`` speaks (a line user's one room; the default room for
+        someone not logged in)."""
+        return self._current.get(member, self.default)
+
+    def rooms_of(self, member: Member) -> list[ChatRoom]:
+        """Every room ``member`` is in."""
+        return list(self._rooms_of.get(member, {}).values())
+
+    def find_room(self, name: str) -> ChatRoom | None:
+        """The room called ``name`` (any case), if it exists."""
+        return self.rooms.get(roomnames.key(name))
+
+    def room_list(self) -> list[ChatRoom]:
+        """Every room, sorted by key."""
+        return [self.rooms[k] for k in sorted(self.rooms)]
+
+    def may_create(self) -> bool:
+        """Whether one more room may be created now (``max_rooms``)."""
+        return len(self.rooms) < self.max_rooms
+
+    def enter(self, member: Member, name: str) -> defer.Deferred[Move]:
+        """Move ``member`` (a line user: one room at a time) out of its room and into the room
+        ``name`` (valid, normalised), creating it (with ``member`` as its operator) if it does
+        not exist and ``max_rooms`` allows. Fires at once here; a clustered room asks the
+        cluster who creates the room first.
+
+        Join and leave notices are the caller's (it knows what to say)."""
+        return defer.succeed(self.enter_now(member, name))
+
+    def enter_now(self, member: Member, name: str, creator: bool = True) -> Move:
+        """:meth:`enter`, decided here (``creator``: a new room's operator is ``member``)."""
+        nick_key = nicknames.key(member.nickname or "")
+        if self._users.get(nick_key) is not member:
+            return Move(Entered.ALREADY, self.room_of(member))
+        current = self.room_of(member)
+        key = roomnames.key(name)
+        if key == current.key:
+            return Move(Entered.ALREADY, current)
+        if self.has_notices:
+            self.flush_notices()  # the notices of the old room reach it while it is there
+        chatroom = self.rooms.get(key)
+        entered = Entered.MOVED
+        if chatroom is None:
+            if not self.may_create():
+                return Move(Entered.FULL, None)
+            chatroom = self.rooms[key] = ChatRoom(name)
+            if creator:
+                chatroom.operator = nick_key
+            entered = Entered.CREATED
+        self._rooms_of[member].pop(current.key, None)
+        self._part(member, nick_key, current)
+        self._join(member, nick_key, member.nickname or "", chatroom)
+        return Move(entered, chatroom, current)
+
+    def _join(self, member: Member, nick_key: str, nickname: str, chatroom: ChatRoom) -> None:
+        chatroom.users[nick_key] = nickname
+        group = chatroom.groups.get(member.renderer)
+        if group is None:
+            group = chatroom.groups[member.renderer] = {}
+        group[member] = None
+        self._rooms_of[member][chatroom.key] = chatroom
+        self._current[member] = chatroom
+        self.room_joins += 1
+
+    def _part(self, member: Member, nick_key: str, chatroom: ChatRoom) -> None:
+        if chatroom.users.get(nick_key) is not None:
+            del chatroom.users[nick_key]
+        group = chatroom.groups.get(member.renderer)
+        if group is not None:
+            group.pop(member, None)
+        self.vacate(chatroom)
+
+    def vacate(self, chatroom: ChatRoom) -> None:
+        """Forget ``chatroom``, topic and all, if it is empty and not permanent."""
+        if (
+            not chatroom.users
+            and not chatroom.permanent
+            and self.rooms.get(chatroom.key) is chatroom
+        ):
+            del self.rooms[chatroom.key]
+
+    def set_topic(self, chatroom: ChatRoom, topic: str, by: str) -> None:
+        """Set the topic of ``chatroom`` (a clustered room also tells every node)."""
+        chatroom.topic = topic
+        chatroom.topic_by = by
+
+    def stored_topic(self, chatroom: ChatRoom, topic: str, by: str) -> None:
+        """The topic of the permanent ``chatroom`` as the database kept it (read at start-up;
+        a clustered room prefers the one Redis holds)."""
+        chatroom.topic = topic
+        chatroom.topic_by = by
+
+    def room_members(self, chatroom: ChatRoom) -> list[Member]:
+        """A snapshot of this process's members of ``chatroom``."""
+        return [m for group in chatroom.groups.values() for m in group]
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -204,9 +411,24 @@ class Room:
         return count
 
     def say(self, event: Public, sender: Member) -> None:
-        """``sender`` said ``event`` to the room: every other member gets it (a clustered room
-        also publishes it to the other nodes)."""
-        self.broadcast(event, exclude=sender)
+        """``sender`` said ``event`` to its room (``event.room``): every other member gets it
+        (a clustered room also publishes it to the other nodes)."""
+        self.broadcast_room(event, exclude=sender)
+
+    def broadcast_room(self, event: Event, exclude: Member | None = None) -> int:
+        """Deliver ``event`` to every member of its room (``event.room``) except ``exclude``:
+        rendered once per renderer. Returns the number of members it was handed to."""
+        if self.has_notices:
+            self.flush_notices()
+        chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+        if chatroom is None:
+            return 0
+        count = 0
+        for renderer, group in list(chatroom.groups.items()):
+            if group:
+                count += self._write(group, renderer.render(event), exclude)
+        self.deliveries += count
+        return count
 
     def broadcast_many(self, events: list[Event]) -> int:
         """Deliver ``events`` to every member, in order, in one write per member."""
@@ -258,7 +480,7 @@ class Room:
     # -- join and leave notices -------------------------------------------------------------
 
     def announce(self, event: Event, joined: Member | None = None) -> None:
-        """Tell every member but ``joined`` the join or leave ``event``.
+        """Tell every member of ``event.room`` but ``joined`` the join or leave ``event``.
 
         With a :class:`~twisted_chat.notices.NoticeGathering`, the notices of a login storm
         are gathered and written together soon after (one write per recipient for all of them,
@@ -268,7 +490,7 @@ class Room:
         """
         gathering = self.gathering
         if gathering is None:
-            self.broadcast(event, exclude=joined)
+            self.broadcast_room(event, exclude=joined)
             return
         gathering.add(event, joined)
         self.has_notices = True
@@ -286,13 +508,40 @@ class Room:
         events, joined = self.gathering.take()
         if not events:
             return
+        # Each room's notices go to its members: the indices of each room's events, in order.
+        by_room: dict[str | None, list[int]] = {}
+        for index, event in enumerate(events):
+            indices = by_room.get(event.room)
+            if indices is None:
+                by_room[event.room] = [index]
+            else:
+                indices.append(index)
         delivered = 0
-        for renderer, group in list(self._groups.items()):
+        for room_key, indices in by_room.items():
+            chatroom = self.rooms.get(room_key)  # type: ignore[arg-type]
+            if chatroom is not None:
+                delivered += self._flush_room(
+                    chatroom, [events[i] for i in indices], indices, joined
+                )
+        self.deliveries += delivered
+
+    def _flush_room(
+        self,
+        chatroom: ChatRoom,
+        events: list[Event],
+        indices: list[int],
+        joined: dict[object, int],
+    ) -> int:
+        """Write ``events`` (of ``chatroom``; ``indices``: their places in the whole flush) to
+        the room's members, each newcomer only those after its own join."""
+        delivered = 0
+        for renderer, group in list(chatroom.groups.items()):
             if not group:
                 continue
             rendered = _Tails([renderer.render(event) for event in events])
             for member in list(group):
-                data = rendered.after(joined.get(member))
+                start = joined.get(member)
+                data = rendered.after(None if start is None else bisect_right(indices, start) - 1)
                 if not data:
                     continue
                 try:
@@ -301,7 +550,7 @@ class Room:
                     self._delivery_failed(member)
                 else:
                     delivered += 1
-        self.deliveries += delivered
+        return delivered
 
     # -- moderation (operators' commands) ---------------------------------------------------
 

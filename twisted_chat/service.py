@@ -84,7 +84,8 @@ class ChatParts:
 
     def loaded_from_storage(self) -> list[LoadedFromStorage[Any]]:
         """What is read from the database at start-up."""
-        return [self.accounts, self.bans]
+        topics = self.chat.topics
+        return [self.accounts, self.bans, *([topics] if topics is not None else [])]
 
     def prune(self) -> None:
         """Forget old failed logins, expired bans and mutes that are over (every minute)."""
@@ -112,11 +113,11 @@ def build_chat(
     never work.
     """
     from twisted_chat.accounts import Accounts
-    from twisted_chat.assembly import assemble, local_room
+    from twisted_chat.assembly import RoomPlan, assemble, local_room
     from twisted_chat.bans import Bans
     from twisted_chat.limits import Limits
     from twisted_chat.settings import ChatSettings
-    from twisted_chat.storage import AccountStore, BanStore
+    from twisted_chat.storage import AccountStore, BanStore, TopicStore
     from twisted_chat.tcp import ChatTCPFactory
     from twisted_chat.text import CATALOGUES
 
@@ -142,6 +143,8 @@ def build_chat(
         bans=bans,
         operators=settings.chat.operators,
         room=room,
+        rooms=RoomPlan(settings.chat.default_room, settings.chat.rooms, settings.chat.max_rooms),
+        topics=TopicStore(store.database),
         gather_notices=True,
         batch_writes=True,
     )

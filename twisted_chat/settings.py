@@ -29,11 +29,13 @@ from twisted.internet import endpoints
 from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.python import usage
 
-from twisted_chat import nicknames
+from twisted_chat import nicknames, roomnames
 from twisted_chat.config import config_error
+from twisted_chat.events import DEFAULT_ROOM
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
 from twisted_chat.logsetup import FORMATS, LEVELS
 from twisted_chat.proxy import proxied
+from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
 from twisted_chat.storage import (
     MYSQL_DRIVER_HINT,
     BadDatabaseURL,
@@ -75,11 +77,18 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class ChatSettings:
-    """What the chat says and who runs it (``--lang``, ``--operator``)."""
+    """What the chat says, who runs it and its rooms (``--lang``, ``--operator``,
+    ``--default-room``, ``--room``, ``--max-rooms``)."""
 
     lang: str = "es"
     #: The operators' nicknames, as given.
     operators: tuple[str, ...] = ()
+    #: The room a login puts a user in (a permanent room).
+    default_room: str = DEFAULT_ROOM
+    #: The other permanent rooms, normalised.
+    rooms: tuple[str, ...] = ()
+    #: How many rooms may exist at once (the permanent ones included).
+    max_rooms: int = DEFAULT_MAX_ROOMS
 
 
 @dataclass(frozen=True)
@@ -307,6 +316,39 @@ def _operators(option: Option, value: Any, parsed: Mapping[str, Any]) -> tuple[s
     return tuple(value)
 
 
+def _room_name(flag: str, value: str) -> str:
+    name = roomnames.normalize(value)
+    if not roomnames.is_valid(name):
+        raise usage.UsageError(
+            f"bad --{flag} {value!r}: a room name is 1 to 32 letters, digits, _ or -, "
+            "starting with a letter or a digit"
+        )
+    return name
+
+
+def _default_room(option: Option, value: Any, parsed: Mapping[str, Any]) -> str:
+    return _room_name(option.flag, value)
+
+
+def _rooms(option: Option, value: Any, parsed: Mapping[str, Any]) -> tuple[str, ...]:
+    names: dict[str, str] = {roomnames.key(parsed["default-room"]): parsed["default-room"]}
+    for given in value:
+        name = _room_name(option.flag, given)
+        names.setdefault(roomnames.key(name), name)
+    return tuple(list(names.values())[1:])
+
+
+def _max_rooms(option: Option, value: Any, parsed: Mapping[str, Any]) -> int:
+    most: int = number(option.flag, value, int, 1)
+    permanent = 1 + len(parsed["rooms"])
+    if most < permanent:
+        raise usage.UsageError(
+            f"bad --max-rooms {value!r}: there are {permanent} permanent rooms "
+            "(--default-room and --room)"
+        )
+    return most
+
+
 def _origins(option: Option, value: Any, parsed: Mapping[str, Any]) -> tuple[str, ...]:
     origins = []
     for given in value:
@@ -524,6 +566,34 @@ OPTIONS: tuple[Option, ...] = (
         live=True,
         command="operator",
         shown_default="none",
+    ),
+    Option(
+        "default-room",
+        "chat",
+        "default_room",
+        "The room a login puts a user in (permanent; see docs/PROTOCOL.md, rooms).",
+        _default_room,
+        default=DEFAULT_ROOM,
+    ),
+    Option(
+        "rooms",
+        "chat",
+        "rooms",
+        "A permanent room: exists while empty, its topic stored; repeatable.",
+        _rooms,
+        default=(),
+        kind="list",
+        command="room",
+        shown_default="none",
+    ),
+    Option(
+        "max-rooms",
+        "chat",
+        "max_rooms",
+        "Most rooms that may exist at once, permanent ones included.",
+        _max_rooms,
+        default=str(DEFAULT_MAX_ROOMS),
+        kind="number",
     ),
     # log
     Option(

@@ -100,6 +100,21 @@ class Catalogue:
     bans_none: str
     ban_line: str
     announcement: str
+    # Rooms (protocol v1.1)
+    room_joined: str
+    room_left: str
+    salas: str
+    sala: str
+    tema: str
+    no_topic: str
+    topic_set: str
+    room_usage: str
+    room_invalid: str
+    rooms_full: str
+    topic_too_long: str
+    topic_control: str
+    topic_denied: str
+    topic_denied_permanent: str
 
 
 SPANISH: Final = Catalogue(
@@ -187,6 +202,25 @@ SPANISH: Final = Catalogue(
     bans_none="No hay baneos.",
     ban_line="{target} ({until}), por {by}: {reason}",
     announcement="Anuncio de {by}: {text}",
+    room_joined="{nick} ha entrado en la sala {room}.",
+    room_left="{nick} ha salido de la sala {room} (sigue en el chat).",
+    salas="Salas ({count}): {rooms}",
+    sala="Sala {room} ({count}): {nicks}",
+    tema="Tema: {topic}",
+    no_topic="La sala {room} no tiene tema.",
+    topic_set="{nick} ha cambiado el tema: {topic}",
+    room_usage="Uso: /unirse SALA",
+    room_invalid=(
+        "Nombre de sala no válido: {room} (de 1 a 32 letras, dígitos, _ o -, empezando por "
+        "una letra o un dígito)"
+    ),
+    rooms_full="No se pueden crear más salas (máximo {max}). Únete a una de /salas.",
+    topic_too_long="El tema es demasiado largo ({length} caracteres; máximo {max}).",
+    topic_control="El tema no puede contener caracteres de control.",
+    topic_denied=(
+        "Solo el operador de la sala ({room}) o un operador del servidor puede cambiar el tema."
+    ),
+    topic_denied_permanent="Solo un operador del servidor puede cambiar el tema de la sala {room}.",
 )
 
 ENGLISH: Final = Catalogue(
@@ -269,6 +303,23 @@ ENGLISH: Final = Catalogue(
     bans_none="No bans.",
     ban_line="{target} ({until}), by {by}: {reason}",
     announcement="Announcement from {by}: {text}",
+    room_joined="{nick} joined the room {room}.",
+    room_left="{nick} left the room {room} (still in the chat).",
+    salas="Rooms ({count}): {rooms}",
+    sala="Room {room} ({count}): {nicks}",
+    tema="Topic: {topic}",
+    no_topic="The room {room} has no topic.",
+    topic_set="{nick} set the topic: {topic}",
+    room_usage="Usage: /join ROOM",
+    room_invalid=(
+        "Invalid room name: {room} (1 to 32 letters, digits, _ or -, starting with a letter "
+        "or a digit)"
+    ),
+    rooms_full="No more rooms can be created (at most {max}). Join one of /rooms.",
+    topic_too_long="The topic is too long ({length} characters; at most {max}).",
+    topic_control="The topic may not contain control characters.",
+    topic_denied="Only the room's operator ({room}) or a server operator may set the topic.",
+    topic_denied_permanent="Only a server operator may set the topic of the room {room}.",
 )
 
 #: The catalogues by ``--lang`` value.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from twisted_chat.events import Error, Event, Joined, Left, Notice, Private, Public, Text
+from twisted_chat.events import Error, Event, Joined, Left, Notice, Private, Public, Text, Topic
 from twisted_chat.text import Catalogue, Language, localise
 
 #: Terminator of every server line.
@@ -65,6 +65,7 @@ class LineRenderer:
             Left: self._left,  # type: ignore[dict-item]
             Notice: self._notice,  # type: ignore[dict-item]
             Error: self._error,  # type: ignore[dict-item]
+            Topic: self._topic,  # type: ignore[dict-item]
         }
 
     def render(self, event: Event) -> bytes:
@@ -94,10 +95,19 @@ class LineRenderer:
         return f"*{event.sender}* {event.text}\r\n".encode()
 
     def _joined(self, event: Joined) -> bytes:
-        return notice(self.language.texts.joined.format(nick=event.nick))
+        texts = self.language.texts
+        if event.place is not None:
+            return notice(texts.room_joined.format(nick=event.nick, room=event.place))
+        return notice(texts.joined.format(nick=event.nick))
 
     def _left(self, event: Left) -> bytes:
-        return notice(self.language.texts.left.format(nick=event.nick))
+        texts = self.language.texts
+        if event.place is not None:
+            return notice(texts.room_left.format(nick=event.nick, room=event.place))
+        return notice(texts.left.format(nick=event.nick))
+
+    def _topic(self, event: Topic) -> bytes:
+        return notice(self.language.texts.topic_set.format(nick=event.nick, topic=event.topic))
 
     def _notice(self, event: Notice) -> bytes:
         text = event.text

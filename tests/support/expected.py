@@ -45,6 +45,10 @@ AYUDA = [
     "* /ping: responde * pong (para mantener viva la conexión)",
     "* /registrar, /register CONTRASEÑA: registra tu nickname con una contraseña",
     "* /password ACTUAL NUEVA: cambia la contraseña de tu nickname",
+    "* /salas, /rooms: muestra las salas",
+    "* /unirse, /join SALA: te lleva a la sala SALA (la crea si no existe)",
+    "* /sala, /room: muestra tu sala y su tema",
+    "* /tema, /topic [TEXTO]: muestra el tema de tu sala; con TEXTO, lo cambia",
     AYUDA_ORIGINAL[-1],
 ]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from twisted.internet import defer
 
-from twisted_chat.assembly import Chat, assemble
+from twisted_chat.assembly import Chat, RoomPlan, assemble
 from twisted_chat.cluster import envelope
 from twisted_chat.cluster.events import ClusterEvent
 from twisted_chat.cluster.room import ClusterConfig, ClusterRoom
@@ -109,10 +109,11 @@ def cluster_chat(
         links.append(FakeLink(*args, **kwargs))
         return links[-1]
 
-    def room(events: EventSource, gathering: NoticeGathering | None) -> ClusterRoom:
+    def room(events: EventSource, gathering: NoticeGathering | None, plan: RoomPlan) -> ClusterRoom:
         return ClusterRoom(
             events,
             gathering,
+            plan,
             ClusterConfig(RedisURL("127.0.0.1"), node, ttl=3, prefix="t:"),
             clock,
             (fatal if fatal is not None else []).append,

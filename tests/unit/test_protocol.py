@@ -56,6 +56,7 @@ from twisted_chat.commands import CommandTable, UserCommands, command
 from twisted_chat.limits import Limits
 from twisted_chat.operators import OperatorCommands
 from twisted_chat.room import ChatSession
+from twisted_chat.rooms import RoomCommands
 from twisted_chat.tcp import ChatProtocol
 from twisted_chat.text import CATALOGUES, ENGLISH, SPANISH, Catalogue
 
@@ -578,6 +579,10 @@ class AyudaTests(ChatTestCase):
                 "ping": (),
                 "registrar": ("register",),
                 "password": (),
+                "salas": ("rooms",),
+                "unirse": ("join",),
+                "sala": ("room",),
+                "tema": ("topic",),
                 "expulsar": ("kick",),
                 "silenciar": ("mute",),
                 "banear": ("ban",),
@@ -590,6 +595,7 @@ class AyudaTests(ChatTestCase):
             self.chat.commands.names(),
             {"listar", "list", "salir", "quit", "username", "whoami", "ayuda", "help"}
             | {"hora", "time", "ping", "registrar", "register", "password"}
+            | {"salas", "rooms", "unirse", "join", "sala", "room", "tema", "topic"}
             | {"expulsar", "kick", "silenciar", "mute", "banear", "ban", "desbanear", "unban"}
             | {"baneos", "bans", "anuncio", "announce"},
         )
@@ -604,7 +610,12 @@ class AyudaTests(ChatTestCase):
         user = UserCommands(parts.room, parts.events)
         table = CommandTable(
             parts.events,
-            [user, *extra, OperatorCommands(parts.room, parts.events, parts.language)],
+            [
+                user,
+                RoomCommands(parts.room, parts.events),
+                *extra,
+                OperatorCommands(parts.room, parts.events, parts.language),
+            ],
             is_operator=parts.operators.is_operator,
         )
         user.help = table.help
@@ -734,7 +745,7 @@ class CommandDispatchTests(ChatTestCase):
 
     def test_only_registered_commands_are_reachable(self) -> None:
         ana = self.login("ana")
-        for name in ["dispatch", "specs", "names", "room", "texts", "clock", "__init__"]:
+        for name in ["dispatch", "specs", "names", "events", "texts", "clock", "__init__"]:
             ana.send(f"/{name} x\r\n")
             self.assertEqual(ana.received(), [unknown_command(name)], name)
         self.assertFalse(ana.closing)
@@ -1055,7 +1066,7 @@ class ServerLineTests(ChatTestCase):
         self.assertTrue(raw.endswith(CRLF))
         self.assertEqual(raw.count(b"\n"), raw.count(CRLF))
         self.assertEqual(raw.count(b"\r"), raw.count(CRLF))
-        self.assertEqual(len(ana.received()), 19)
+        self.assertEqual(len(ana.received()), 9 + len(AYUDA))
 
     def test_is_a_chat_protocol_of_the_factory(self) -> None:
         client = self.connect()
@@ -1216,6 +1227,10 @@ class EnglishTests(ChatTestCase):
                 "* /ping: answers * pong",
                 "* /registrar, /register PASSWORD: register your nickname with a password",
                 "* /password OLD NEW: change your nickname's password",
+                "* /salas, /rooms: list the rooms",
+                "* /unirse, /join ROOM: move to the room ROOM (created if it does not exist)",
+                "* /sala, /room: show your room and its topic",
+                "* /tema, /topic [TEXT]: show your room's topic; with TEXT, set it",
                 "* #nick text: private message to nick; any other line goes to everyone.",
             ],
         )
@@ -1269,6 +1284,18 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "last_seen": {"when"},
     "joined": {"nick"},
     "left": {"nick"},
+    "room_joined": {"nick", "room"},
+    "room_left": {"nick", "room"},
+    "salas": {"count", "rooms"},
+    "sala": {"room", "count", "nicks"},
+    "tema": {"topic"},
+    "no_topic": {"room"},
+    "topic_set": {"nick", "topic"},
+    "room_invalid": {"room"},
+    "rooms_full": {"max"},
+    "topic_too_long": {"length", "max"},
+    "topic_denied": {"room"},
+    "topic_denied_permanent": {"room"},
     "listar": {"count", "nicks"},
     "salir": {"nick"},
     "username": {"nick"},

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
@@ -51,6 +52,9 @@ from twisted_chat.cluster.presence import Presence
 from twisted_chat.events import Event, EventSource, Notice, Private, Public
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.room import Claim, Member, Recipient, Room
+
+if TYPE_CHECKING:
+    from twisted_chat.assembly import RoomPlan
 
 
 class RemoteUser:
@@ -84,12 +88,13 @@ class ClusterRoom(Room):
         self,
         events: EventSource,
         gathering: NoticeGathering | None,
+        plan: RoomPlan,
         config: ClusterConfig,
         clock: IReactorTime,
         on_fatal: Callable[[str], None],
         link_factory: Callable[..., RedisLink] = RedisLink,
     ) -> None:
-        super().__init__(gathering=gathering)
+        super().__init__(plan.default, gathering, plan.permanent, plan.max_rooms)
         self.origin = Origin(config.node_id, f"{config.node_id}/{uuid.uuid4().hex[:12]}")
         self.keys = keys = Keys(config.prefix)
         self.presence = Presence()

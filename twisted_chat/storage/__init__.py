@@ -13,6 +13,7 @@ from twisted_chat.storage.bans import BanStore
 from twisted_chat.storage.database import Database, DatabaseMisconfigured
 from twisted_chat.storage.engines import MYSQL_DRIVER_HINT, engine_for, mysql_driver_problem
 from twisted_chat.storage.logins import DEFAULT_QUEUE_LIMIT, DatabaseUnavailable, LoginStore
+from twisted_chat.storage.topics import TopicStore
 from twisted_chat.storage.url import BadDatabaseURL, DatabaseURL, MysqlURL, parse_db_url
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "DatabaseUnavailable",
     "LoginStore",
     "MysqlURL",
+    "TopicStore",
     "mysql_driver_problem",
     "open_login_store",
     "parse_db_url",

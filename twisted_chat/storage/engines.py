@@ -120,6 +120,8 @@ class Engine:
     upsert_login: ClassVar[str]
     upsert_account: ClassVar[str]
     upsert_ban: ClassVar[str]
+    #: Insert or replace the topic of a room.
+    upsert_topic: ClassVar[str]
 
 
 class SqliteEngine(Engine):
@@ -144,6 +146,11 @@ class SqliteEngine(Engine):
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, target) DO UPDATE SET "
         "reason = excluded.reason, created_by = excluded.created_by, "
         "created_at = excluded.created_at, expires_at = excluded.expires_at"
+    )
+    upsert_topic = (
+        "INSERT INTO salas (room_key, name, topic, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (room_key) DO UPDATE SET name = excluded.name, topic = excluded.topic, "
+        "set_by = excluded.set_by, set_at = excluded.set_at"
     )
 
     def __init__(self, url: SqliteURL) -> None:
@@ -197,6 +204,11 @@ class MysqlEngine(Engine):
         "VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
         "reason = VALUES(reason), created_by = VALUES(created_by), "
         "created_at = VALUES(created_at), expires_at = VALUES(expires_at)"
+    )
+    upsert_topic = (
+        "INSERT INTO salas (room_key, name, topic, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
+        "ON DUPLICATE KEY UPDATE name = VALUES(name), topic = VALUES(topic), "
+        "set_by = VALUES(set_by), set_at = VALUES(set_at)"
     )
 
     def __init__(self, url: MysqlURL) -> None:

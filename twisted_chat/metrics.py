@@ -1,11 +1,12 @@
 """``--metrics``: Prometheus metrics at ``/metrics`` and a health check at ``/health``.
 
 The metrics are read at scrape time, on the reactor thread, from plain counters and attributes
-the server already keeps (the factory's open sessions and disconnect causes, the room, the login
-store, the cluster link) and from a few integers the chat core increments once per message or
-per broadcast (never per recipient, and never through a ``prometheus_client`` call, whose lock
-would cost on the hot path): see :class:`ChatCollector`. The two histograms are real
-``prometheus_client`` histograms, observed once per login and once per database batch.
+the server already keeps (the factory's open sessions and disconnect causes, the room and its
+rooms, the login store, the cluster link) and from a few integers the chat core increments once
+per message, per broadcast or per room entered (never per recipient, and never through a
+``prometheus_client`` call, whose lock would cost on the hot path): see :class:`ChatCollector`.
+The two histograms are real ``prometheus_client`` histograms, observed once per login and once
+per database batch.
 
 The site is a small ``twisted.web`` resource that renders with ``generate_latest`` on the
 reactor thread, as Synapse's ``synapse/metrics/_twisted_exposition.py`` does (not
@@ -106,7 +107,18 @@ class ChatCollector(Collector):
         connections.add_metric(["tcp"], tcp)
         connections.add_metric(["websocket"], websocket)
         yield connections
-        yield GaugeMetricFamily("chat_users", "Users logged in on this node.", value=len(chat.room))
+        room = chat.room
+        yield GaugeMetricFamily("chat_users", "Users logged in on this node.", value=len(room))
+        yield GaugeMetricFamily(
+            "chat_rooms",
+            "Rooms that exist now, as this node sees them (permanent ones included).",
+            value=len(room.rooms),
+        )
+        yield CounterMetricFamily(
+            "chat_room_joins",
+            "Times a user entered a room on this node (logins included).",
+            value=room.room_joins,
+        )
         yield CounterMetricFamily("chat_logins", "Logins accepted.", value=chat.login_count)
         messages = CounterMetricFamily(
             "chat_messages", "Messages accepted from clients, by kind.", labels=["kind"]
@@ -117,7 +129,7 @@ class ChatCollector(Collector):
         yield CounterMetricFamily(
             "chat_deliveries",
             "Lines (messages and join/leave notices) handed to this node's recipients.",
-            value=chat.room.deliveries,
+            value=room.deliveries,
         )
         stats = factory.stats
         disconnects = CounterMetricFamily(

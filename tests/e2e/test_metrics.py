@@ -2,8 +2,9 @@
 
 The scrapes are parsed with ``prometheus_client.parser``; every wait polls for what it waits
 for and is bounded. One server on SQLite follows logins, public and private messages, a flood
-disconnect and a departure; one on the private MariaDB reports the outage on ``/health`` and in
-``chat_db_up``; two cluster nodes report ``chat_redis_up`` and ``chat_cluster_users``.
+disconnect, a departure and a room created; one on the private MariaDB reports the outage on
+``/health`` and in ``chat_db_up``; two cluster nodes report ``chat_redis_up`` and
+``chat_cluster_users``.
 """
 
 from __future__ import annotations
@@ -150,7 +151,18 @@ def test_metrics_follow_the_chat(metrics_server: tuple[Twistd, int]) -> None:
     samples = scrape(port)
     assert value(samples, "chat_disconnects_total", cause="client") == left + 1
     assert value(samples, "chat_connections", transport="tcp") == 1
+    assert value(samples, "chat_rooms") == 1  # the default room
+    joins = value(samples, "chat_room_joins_total")
+    assert joins == 3  # each login entered the default room
+
+    ana.say("/unirse juegos")  # her budget has refilled while carol flooded
+    while (line := ana.line()) != "* Sala juegos (1): @ana":  # after carol's and bob's notices
+        assert not line.startswith("! "), line
+    samples = scrape(port)
+    assert value(samples, "chat_rooms") == 2
+    assert value(samples, "chat_room_joins_total") == joins + 1
     ana.close()
+    wait_for(port, "chat_rooms", 1)  # the room went with its last member
 
 
 def test_metrics_port_serves_nothing_else(metrics_server: tuple[Twistd, int]) -> None:

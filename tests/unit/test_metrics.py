@@ -80,6 +80,7 @@ class CollectorTests(MetricsTestCase):
         for name in (
             "chat_users",
             "chat_logins_total",
+            "chat_room_joins_total",
             "chat_deliveries_total",
             "chat_flood_dropped_lines_total",
             "chat_db_queue_length",
@@ -88,6 +89,7 @@ class CollectorTests(MetricsTestCase):
         ):
             self.assertEqual(value(samples, name), 0, name)
         self.assertEqual(value(samples, "chat_db_up"), 1)
+        self.assertEqual(value(samples, "chat_rooms"), 1)  # the default room, always there
         for kind in ("public", "private"):
             self.assertEqual(value(samples, "chat_messages_total", kind=kind), 0)
         for cause in metrics.DISCONNECT_CAUSES:
@@ -114,6 +116,29 @@ class CollectorTests(MetricsTestCase):
         self.assertEqual(value(samples, "chat_messages_total", kind="public"), 1)
         self.assertEqual(value(samples, "chat_messages_total", kind="private"), 1)
         self.assertEqual(value(samples, "chat_deliveries_total"), before + 3)
+
+    def test_rooms_and_room_joins(self) -> None:
+        """A login enters the default room; a room created by ``/unirse`` is counted while it
+        has members, and each move is a join."""
+        ana, bob = self.login("ana"), self.login("bob")
+        samples = self.scrape()
+        self.assertEqual(value(samples, "chat_rooms"), 1)
+        self.assertEqual(value(samples, "chat_room_joins_total"), 2)
+        ana.send("/unirse juegos\r\n")
+        self.assertEqual(ana.received()[0], "* Sala juegos (1): @ana")
+        samples = self.scrape()
+        self.assertEqual(value(samples, "chat_rooms"), 2)
+        self.assertEqual(value(samples, "chat_room_joins_total"), 3)
+        bob.send("/unirse JUEGOS\r\n")  # an existing room, any case
+        ana.send("/unirse general\r\n")
+        samples = self.scrape()
+        self.assertEqual(value(samples, "chat_rooms"), 2)
+        self.assertEqual(value(samples, "chat_room_joins_total"), 5)
+        bob.send("/unirse general\r\n")  # juegos is empty now: it is gone
+        bob.send("/unirse general\r\n")  # already there: not a join
+        samples = self.scrape()
+        self.assertEqual(value(samples, "chat_rooms"), 1)
+        self.assertEqual(value(samples, "chat_room_joins_total"), 6)
 
     def test_gathered_join_notices_are_deliveries(self) -> None:
         chat = assemble(SPANISH, self.clock, limits=self.limits, gather_notices=True)

@@ -30,6 +30,9 @@ COLUMNS, ROWS = 80, 24
 #: Longest wait for the screen to show something, in seconds.
 SCREEN_TIMEOUT = 10.0
 
+#: ana's prompt once the client has learnt her room (the default one).
+ANA = "[general] ana> "
+
 UP = b"\x1b[A"
 DOWN = b"\x1b[B"
 CTRL_C = b"\x03"
@@ -136,21 +139,21 @@ def test_typing_while_messages_arrive(server: Twistd) -> None:
         bob.login("bob")
         ana.wait_line("* bob se ha unido al chat.")
         ana.keys(b"hola mu")
-        ana.wait_for(lambda rows: rows[-1] == "> hola mu", "the half-typed line")
+        ana.wait_for(lambda rows: rows[-1] == f"{ANA}hola mu", "the half-typed line")
         for n in range(8):
             bob.say(f"mensaje {n}")
             if n == 3:
                 ana.keys(b"n")
         rows = ana.wait_line("<bob> mensaje 7")
-        assert rows[-1] == "> hola mun", rows
+        assert rows[-1] == f"{ANA}hola mun", rows
         assert [r for r in rows if r.startswith("<bob>")] == [
             f"<bob> mensaje {n}" for n in range(8)
         ]
-        assert ana.cursor() == (len(rows) - 1, len("> hola mun"))
+        assert ana.cursor() == (len(rows) - 1, len(f"{ANA}hola mun"))
         ana.keys(b"do\r")
         assert "<ana> hola mundo" in read_until(bob, "<ana> hola mundo")
         rows = ana.wait_line("<ana> hola mundo")
-        assert rows[-1] == ">"
+        assert rows[-1] == ANA.rstrip()
     finally:
         ana.close()
         bob.close()
@@ -166,17 +169,66 @@ def test_history(server: Twistd) -> None:
         ana.keys(b"/hora\r")
         ana.wait_for(lambda rows: rows[-2].startswith("* Hora del servidor:"), "the time")
         ana.keys(UP)
-        ana.wait_for(lambda rows: rows[-1] == "> /hora", "the last line again")
+        ana.wait_for(lambda rows: rows[-1] == f"{ANA}/hora", "the last line again")
         ana.keys(UP)
-        ana.wait_for(lambda rows: rows[-1] == "> /username", "the line before")
+        ana.wait_for(lambda rows: rows[-1] == f"{ANA}/username", "the line before")
+        ana.keys(UP)  # the client's own /sala is not in the history
+        ana.wait_for(lambda rows: rows[-1] == f"{ANA}/username", "still the first line")
         ana.keys(DOWN)
-        ana.wait_for(lambda rows: rows[-1] == "> /hora", "the last line")
+        ana.wait_for(lambda rows: rows[-1] == f"{ANA}/hora", "the last line")
         ana.keys(UP + b"\r")
         ana.wait_for(
             lambda rows: rows.count("* Tu nickname es ana.") == 2, "the second /username reply"
         )
     finally:
         ana.close()
+
+
+def test_prompt_shows_the_room(server: Twistd) -> None:
+    """The prompt names ana's room: the default one after login (the answer to the client's own
+    /sala is not shown), then the one /unirse takes her to; an error leaves it; /sala typed by
+    her is answered on screen."""
+    ana = PtyClient.chat(f"127.0.0.1:{server.port}", "--nick", "ana")
+    try:
+        ana.wait_line(welcome("ana"))
+        ana.wait_for(lambda rows: rows[-1] == ANA.rstrip(), "the default room in the prompt")
+        assert not any(row.startswith("* Sala ") for row in ana.text())
+        ana.keys(b"/unirse juegos\r")
+        ana.wait_line("* Sala juegos (1): @ana")
+        ana.wait_for(lambda rows: rows[-1] == "[juegos] ana>", "the new room in the prompt")
+        ana.keys(b"/unirse no.vale\r")
+        ana.wait_for(
+            lambda rows: any(r.startswith("! Nombre de sala no válido") for r in rows), "an error"
+        )
+        assert ana.text()[-1] == "[juegos] ana>"
+        ana.keys(b"/tema dados\r/sala\r")
+        ana.wait_line("* Tema: dados")
+        ana.wait_for(
+            lambda rows: rows[-3:] == ["* Sala juegos (1): @ana", "* Tema: dados", "[juegos] ana>"],
+            "the answer to /sala",
+        )
+        ana.keys(b"/unirse General\r")
+        ana.wait_for(lambda rows: rows[-1] == ANA.rstrip(), "back in the default room")
+    finally:
+        ana.close()
+
+
+def test_prompt_shows_the_room_in_english(tmp_path: Path) -> None:
+    """An English server with another default room: the client assumes no room name."""
+    db = f"sqlite:{tmp_path / 'chat.sqlite3'}"
+    extra = ["--lang", "en", "--default-room", "lobby"]
+    with twistd_chat(tmp_path, db, extra=extra, any_language=True) as english:
+        ana = PtyClient.chat(f"127.0.0.1:{english.port}", "--nick", "ana")
+        try:
+            ana.wait_for(
+                lambda rows: rows[-1:] == ["[lobby] ana>"], "the default room in the prompt"
+            )
+            assert not any(row.startswith("* Room ") for row in ana.text())
+            ana.keys(b"/join games\r")
+            ana.wait_line("* Room games (1): @ana")
+            ana.wait_for(lambda rows: rows[-1] == "[games] ana>", "the new room in the prompt")
+        finally:
+            ana.close()
 
 
 def run_between_stty(tmp_path: Path, *args: str) -> tuple[PtyClient, Path]:
@@ -215,7 +267,7 @@ def test_terminal_restored_at_exit(server: Twistd, tmp_path: Path, how: bytes) -
         pty.keys(b"half a line" if how == CTRL_C else b"")
         pty.keys(how)
         assert_restored(pty, where, 0)
-        assert "> half a line" not in pty.text()  # the input line is erased at exit
+        assert not any(row.endswith("> half a line") for row in pty.text())  # erased at exit
         if how != CTRL_C:
             assert goodbye("ana") in pty.text()
     finally:
@@ -279,7 +331,8 @@ def hostile_server(lines: list[bytes]) -> tuple[int, threading.Thread]:
                 conn.sendall(f"{PROMPT}\r\n".encode())
                 conn.recv(100)
                 conn.sendall(f"{welcome('ana')}\r\n".encode() + b"".join(lines))
-                conn.recv(100)  # until the client goes
+                while conn.recv(100):  # until the client goes (it sends /sala first)
+                    pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -288,14 +341,19 @@ def hostile_server(lines: list[bytes]) -> tuple[int, threading.Thread]:
 
 def test_control_characters_shown_escaped() -> None:
     """An ESC, a BEL and a bidi override from the server are shown as text, never sent to the
-    terminal."""
+    terminal, in the lines and in the prompt (a room name)."""
     port, thread = hostile_server(
-        [b"<eve> \x1b[2J\x1b]0;owned\x07 hi\r\n", "<eve> abc\u202edef\r\n".encode()]
+        [
+            b"<eve> \x1b[2J\x1b]0;owned\x07 hi\r\n",
+            "<eve> abc\u202edef\r\n".encode(),
+            "* Sala \x1b[2Jx\u202e (1): ana\r\n".encode(),
+        ]
     )
     ana = PtyClient.chat(f"127.0.0.1:{port}", "--nick", "ana")
     try:
         rows = ana.wait_line("<eve> \\x1b[2J\\x1b]0;owned\\x07 hi")
         rows = ana.wait_line("<eve> abc\\u202edef")
+        rows = ana.wait_for(lambda rows: rows[-1] == "[\\x1b[2Jx\\u202e] ana>", "the prompt")
         assert rows[0] == "*** connected to 127.0.0.1:" + str(port)  # nothing was cleared
         assert b"\x1b]0;owned" not in ana.raw
         assert b"\x1b[2J" not in ana.raw

@@ -195,11 +195,17 @@ def wait_until_serving(
 
 @contextmanager
 def twistd_chat(
-    directory: Path, db: str, logins: bool = True, extra: Sequence[str] = ()
+    directory: Path,
+    db: str,
+    logins: bool = True,
+    extra: Sequence[str] = (),
+    *,
+    any_language: bool = False,
 ) -> Iterator[Twistd]:
     """Start ``twistd -n --pidfile= chat --db DB [EXTRA...]`` in ``directory`` (its output goes
     to ``twistd.log`` there) and wait until it serves (and, with ``logins``, takes logins: see
-    :func:`wait_until_serving`); kill that process if it is still running at the end."""
+    :func:`wait_until_serving`; ``any_language`` for a server given ``--lang``); kill that
+    process if it is still running at the end."""
     port = free_port()
     output = directory / "twistd.log"
     command = chat_command(port, db, *extra)
@@ -207,7 +213,7 @@ def twistd_chat(
         process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
     server = Twistd(process, port, output)
     try:
-        wait_until_serving(server, logins)
+        wait_until_serving(server, logins, any_language=any_language)
         yield server
     finally:
         if process.poll() is None:

@@ -101,6 +101,32 @@ class TerminalTests(SynchronousTestCase):
         self.term.keys(b"X\r")
         self.assertEqual(self.recorder.lines, ["hola muXndo"])
 
+    def test_prompt_changes_keep_the_typed_line(self) -> None:
+        self.term.keys(b"hola mundo" + LEFT * 3)
+        self.term.terminal.set_prompt("[juegos] ana> ")
+        self.assertEqual(self.term.text(), ["[juegos] ana> hola mundo"])
+        self.assertEqual(self.term.cursor, (0, len("[juegos] ana> hola mu")))
+        self.term.terminal.show("<Bob> hola")
+        self.assertEqual(self.term.text(), ["<Bob> hola", "[juegos] ana> hola mundo"])
+        self.term.keys(b"\r")
+        self.assertEqual(self.term.text(), ["<Bob> hola", "[juegos] ana>"])
+
+    def test_prompt_escaped(self) -> None:
+        """A prompt built from server text cannot act on the terminal."""
+        self.term.lines()
+        self.term.terminal.set_prompt("[\x1b[2Jx\u202e] ana> ")
+        written = self.term.transport.value()
+        self.assertNotIn(b"\x1b[2J", written)
+        self.assertNotIn("\u202e".encode(), written)
+        self.assertEqual(self.term.text(), ["[\\x1b[2Jx\\u202e] ana>"])
+
+    def test_prompt_set_before_the_terminal_is_there(self) -> None:
+        terminal = self.recorder.terminal()
+        terminal.set_prompt("ana> ")
+        term = Screen(terminal)
+        term.keys(b"x")
+        self.assertEqual(term.text(), ["ana> x"])
+
     def test_many_lines_scroll(self) -> None:
         self.term.keys(b"abc")
         for n in range(30):
@@ -245,6 +271,12 @@ class InteractiveTests(SynchronousTestCase):
             b"* Bienvenido, ana. Escribe /ayuda para ver los comandos.\r\n"
         )
 
+    def answer_sala(self, room: str = "general") -> None:
+        """The server answers the client's own ``/sala``."""
+        self.protocol.dataReceived(
+            f"* Sala {room} (2): ana, bob\r\n* La sala {room} no tiene tema.\r\n".encode()
+        )
+
     def test_login_and_lines(self) -> None:
         self.protocol.dataReceived(b"<Bob> hola ana\r\n")
         self.assertEqual(
@@ -254,10 +286,74 @@ class InteractiveTests(SynchronousTestCase):
                 "* Bienvenido a twisted-chat. Elige un nickname:",
                 "* Bienvenido, ana. Escribe /ayuda para ver los comandos.",
                 "<Bob> hola ana",
-                ">",
+                "ana>",
             ],
         )
-        self.assertEqual(self.wire.value(), b"ana\r\n")
+        self.assertEqual(self.wire.value(), b"ana\r\n/sala\r\n")
+
+    def test_room_asked_after_login_and_its_answer_hidden(self) -> None:
+        self.assertEqual(self.term.text()[-1], "ana>")
+        self.protocol.dataReceived(b"* Tu \xc3\xbaltima conexi\xc3\xb3n fue ayer.\r\n")
+        self.answer_sala()
+        self.protocol.dataReceived(b"<bob> hola\r\n")
+        self.assertEqual(
+            self.term.text()[-4:],
+            [
+                "* Bienvenido, ana. Escribe /ayuda para ver los comandos.",
+                "* Tu última conexión fue ayer.",
+                "<bob> hola",
+                "[general] ana>",
+            ],
+        )
+        self.assertEqual(self.wire.value(), b"ana\r\n/sala\r\n")  # asked once
+        self.term.keys(UP)
+        self.assertEqual(self.term.text()[-1], "[general] ana>")  # not in the history
+
+    def test_prompt_follows_every_room_line(self) -> None:
+        self.answer_sala()
+        self.term.keys(b"/unirse juegos\r")
+        self.protocol.dataReceived(b"* Sala juegos (1): @ana\r\n")
+        self.assertEqual(self.term.text()[-2:], ["* Sala juegos (1): @ana", "[juegos] ana>"])
+        self.term.keys(b"/unirse no#valida\r")
+        self.protocol.dataReceived(b"! Nombre de sala no v\xc3\xa1lido: no#valida\r\n")
+        self.assertEqual(self.term.text()[-1], "[juegos] ana>")  # an error: still there
+        self.term.keys(b"/join Lobby\r")
+        self.protocol.dataReceived(b"* Room Lobby (2): ana, bob\r\n* Topic: hi\r\n")
+        self.assertEqual(
+            self.term.text()[-3:], ["* Room Lobby (2): ana, bob", "* Topic: hi", "[Lobby] ana>"]
+        )
+        self.term.keys(b"/sala\r")  # the user's own /sala is answered on screen
+        self.protocol.dataReceived(b"* Sala Lobby (2): ana, bob\r\n* Tema: hola\r\n")
+        self.assertEqual(
+            self.term.text()[-3:], ["* Sala Lobby (2): ana, bob", "* Tema: hola", "[Lobby] ana>"]
+        )
+
+    def test_server_without_rooms(self) -> None:
+        """A server before protocol v1.1 does not know ``/sala``: its error is hidden too."""
+        self.protocol.dataReceived(
+            b"! Comando desconocido: /sala. Escribe /ayuda para ver los comandos.\r\n"
+        )
+        self.assertEqual(
+            self.term.text()[-2:],
+            ["* Bienvenido, ana. Escribe /ayuda para ver los comandos.", "ana>"],
+        )
+
+    def test_room_forgotten_when_the_connection_is_lost(self) -> None:
+        self.answer_sala("juegos")
+        self.assertEqual(self.term.text()[-1], "[juegos] ana>")
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.term.text()[-1], ">")
+        protocol = ChatClientFactory(self.client.session).buildProtocol(None)
+        wire = StringTransport()
+        protocol.makeConnection(wire)
+        protocol.dataReceived(
+            b"* Bienvenido a twisted-chat. Elige un nickname:\r\n"
+            b"* Bienvenido, ana. Escribe /ayuda para ver los comandos.\r\n"
+            b"* Sala general (1): ana\r\n* La sala general no tiene tema.\r\n"
+        )
+        self.assertEqual(wire.value(), b"ana\r\n/sala\r\n")  # asked again
+        self.assertEqual(self.term.text()[-1], "[general] ana>")
+        self.assertNotIn("* Sala general (1): ana", self.term.text())
 
     def test_escape_shown_escaped(self) -> None:
         self.protocol.dataReceived(b"<eve> \x1b[2J\x1b]0;owned\x07\r\n")
@@ -267,13 +363,13 @@ class InteractiveTests(SynchronousTestCase):
         self.wire.clear()
         self.term.keys(b"hola\r/listar\r#bob psst\r")
         self.assertEqual(self.wire.value(), b"hola\r\n/listar\r\n#bob psst\r\n")
-        self.assertEqual(self.term.text()[-3:], ["<ana> hola", "> /listar", ">"])
+        self.assertEqual(self.term.text()[-3:], ["<ana> hola", "> /listar", "ana>"])
 
     def test_password_masked_and_forgotten(self) -> None:
         self.term.keys(b"/registrar s3creto\r")
         self.assertNotIn("s3creto", "\n".join(self.term.text()))
         self.term.keys(UP)
-        self.assertEqual(self.term.text()[-1], ">")
+        self.assertEqual(self.term.text()[-1], "ana>")
         self.assertIn(b"/registrar s3creto\r\n", self.wire.value())
 
     def test_lost_connection_is_announced(self) -> None:

@@ -2,10 +2,11 @@
 the raw-terminal runner that always gives the terminal back as it found it.
 
 :class:`InteractiveClient` is the session's user interface: server lines are rendered above the
-input, typed lines are echoed (passwords masked) and sent, a lost connection is announced and
-retried with backoff, and ``/salir``, Ctrl-D and Ctrl-C end the program. :func:`run_on_terminal`
-puts the terminal in raw mode, runs the reactor and restores the terminal's attributes, blocking
-mode and signal handler on every way out.
+input, the prompt shows the user's room and nickname (:mod:`.current_room`), typed lines are
+echoed (passwords masked) and sent, a lost connection is announced and retried with backoff, and
+``/salir``, Ctrl-D and Ctrl-C end the program. :func:`run_on_terminal` puts the terminal in raw
+mode, runs the reactor and restores the terminal's attributes, blocking mode and signal handler
+on every way out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from twisted_chat.client.connection import (
     nickname_of,
     reconnecting_service,
 )
+from twisted_chat.client.current_room import RoomTracker, prompt_for
 from twisted_chat.client.terminal import ChatTerminal
 
 #: Commands whose arguments are passwords: masked in the echo, kept out of the history.
@@ -76,6 +78,8 @@ class InteractiveClient:
         self.session = ChatSession(self, login_line)
         self.service = reconnecting_service(endpoint, self.session, reactor)
         self.terminal = ChatTerminal(self.user_line, self.quit)
+        #: The user's room on this connection, shown in the prompt.
+        self.rooms = RoomTracker()
         #: The process's exit status, and a message for stderr once the terminal is restored.
         self.exit_code = 0
         self.error: str | None = None
@@ -100,6 +104,8 @@ class InteractiveClient:
 
     def connected(self, reconnected: bool) -> None:
         """Say where we are connected (and with which nickname, after a reconnect)."""
+        self.rooms.reset()
+        self._update_prompt()
         if not reconnected:
             self.local(f"connected to {self.address}")
             return
@@ -108,14 +114,25 @@ class InteractiveClient:
         self.local(f"reconnected to {self.address}{again}")
 
     def server_line(self, line: str) -> None:
-        """Render a server line above the input."""
-        shown = render.render(
-            render.classify(line), colour=self.colour, own_nick=self.session.nickname
-        )
-        self.terminal.show(shown)
+        """Render a server line above the input (unless it answers the client's own ``/sala``);
+        after the welcome, ask for the room; keep the prompt up to date."""
+        if self.rooms.shown(line):
+            shown = render.render(
+                render.classify(line), colour=self.colour, own_nick=self.session.nickname
+            )
+            self.terminal.show(shown)
+        if self.session.logged_in and not self.rooms.asked:
+            self.session.send(self.rooms.query())
+        self._update_prompt()
+
+    def _update_prompt(self) -> None:
+        nick = self.session.nickname if self.session.logged_in else None
+        self.terminal.set_prompt(prompt_for(self.rooms.room, nick))
 
     def disconnected(self, reason: Failure) -> None:
         """The end after ``/salir``; otherwise a clear line, and the service reconnects."""
+        self.rooms.reset()
+        self._update_prompt()
         if self.session.quitting:
             self.stop()
             return

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.python.failure import Failure
 
-from twisted_chat.client.render import display_width, needs_escape
+from twisted_chat.client.render import display_width, escape, needs_escape
 
 CTRL_A = b"\x01"
 CTRL_C = b"\x03"
@@ -90,6 +90,16 @@ class ChatTerminal(HistoricRecvLine):
         self.terminal.write(b"\r")
         self.terminal.eraseToDisplayEnd()
         self._cursor_row = 0
+
+    def set_prompt(self, text: str) -> None:
+        """Show ``text`` (escaped here: nothing in it acts on the terminal) as the prompt,
+        redrawing the input area if it changed."""
+        prompt = escape(text).encode("utf-8")
+        if self.ps == (prompt, prompt):
+            return
+        self.ps = (prompt, prompt)
+        if getattr(self, "terminal", None) is not None:  # drawn once connected otherwise
+            self.redraw()
 
     def redraw(self) -> None:
         """Draw the input area again from scratch."""

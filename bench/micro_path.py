@@ -1,0 +1,65 @@
+"""Instructions per message on one path, counted with callgrind (repeatable under load).
+
+One TCP session sends N private (``#bob ...``) or public lines to one other session, through
+``dataReceived`` and a ``StringTransport`` (no sockets): run it under ``valgrind --tool=callgrind``
+with N and with 0 and divide the difference by N. ``PYTHONPATH=TREE`` measures another checkout
+(it also knows the layout before issue 13: ``protocol.ChatFactory``)::
+
+    for n in 0 20000; do
+      PYTHONPATH=. valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        .venv/bin/python bench/micro_path.py private $n 2>&1 | grep Collected
+    done
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from twisted_chat.limits import Limits
+from twisted_chat.text import SPANISH
+
+
+def factory() -> Any:
+    """The TCP factory of a chat on the real reactor's clock (not run)."""
+    limits = Limits(flood_rate=0, max_per_ip=0)
+    try:
+        from twisted_chat.assembly import assemble
+        from twisted_chat.tcp import ChatTCPFactory
+    except ImportError:  # a tree from before issue 13
+        core = importlib.import_module("twisted_chat.chat").ChatCore(SPANISH, reactor)
+        return importlib.import_module("twisted_chat.protocol").ChatFactory(core, limits)
+    chat = assemble(SPANISH, reactor, limits=limits)
+    return ChatTCPFactory(chat.server, chat.lines)
+
+
+def main(kind: str, count: int) -> None:
+    """Send ``count`` lines of ``kind`` (``private`` or ``public``) from ana to bob."""
+    tcp = factory()
+    transports = []
+    sessions = []
+    for port, nick in enumerate(("ana", "bob"), 1):
+        proto = tcp.buildProtocol(IPv4Address("TCP", "127.0.0.1", port))
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        proto.dataReceived(nick.encode() + b"\r\n")
+        transports.append(transport)
+        sessions.append(proto)
+    line = b"#bob hola que tal\r\n" if kind == "private" else b"hola a todos\r\n"
+    data = sessions[0].dataReceived
+    for i in range(count):
+        data(line)
+        if i % 256 == 0:
+            for transport in transports:
+                transport.clear()
+    if count and not transports[1].value():
+        raise SystemExit("bob received nothing")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))

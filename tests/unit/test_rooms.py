@@ -10,8 +10,10 @@ Expected lines are written out literally (:mod:`tests.support.expected`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
@@ -41,6 +43,7 @@ from tests.support.expected import (
     welcome,
 )
 from tests.support.fakes import EPOCH, Client, Clients, FakeSession, tcp_factory
+from tests.support.logs import record_logs
 from tests.unit import test_operators as operator_tests
 from twisted_chat import roomnames
 from twisted_chat.assembly import RoomPlan, assemble
@@ -858,3 +861,126 @@ class SettingsTests(SynchronousTestCase):
         with self.assertRaises(UsageError) as caught:
             validate({"rooms": ["_x"]}, from_file={"rooms"}, path="c.toml")
         self.assertIn("--config c.toml: 'rooms': bad --room '_x'", str(caught.exception))
+
+
+class MemoryTopicStorage:
+    """A ``TopicStorage`` double: topics in a dict; ``available = False`` is an outage."""
+
+    def __init__(self, rows: dict[str, tuple[str, str, str]] | None = None) -> None:
+        #: room key -> (name, topic, set by)
+        self.rows = dict(rows or {})
+        self.available = True
+        self.loads = 0
+
+    def load_topics(self) -> Deferred[list[tuple[str, str, str]]]:
+        """Every stored topic, or a failure during an outage."""
+        self.loads += 1
+        if not self.available:
+            return fail(RuntimeError("load: database unavailable"))
+        return succeed([(key, topic, by) for key, (_, topic, by) in self.rows.items()])
+
+    def save_topic(
+        self, room_key: str, name: str, topic: str, set_by: str, when: datetime
+    ) -> Deferred[None]:
+        """Store the topic, or fail during an outage."""
+        if not self.available:
+            return fail(RuntimeError("save: database unavailable"))
+        self.rows[room_key] = (name, topic, set_by)
+        return succeed(None)
+
+
+class StoredTopicTests(RoomsTestCase):
+    """The topics of permanent rooms: loaded at start-up, stored when set (TopicKeeper)."""
+
+    plan = RoomPlan(permanent=("Lobby",))
+
+    def assemble_with(self, storage: MemoryTopicStorage) -> None:
+        """Start over with ``storage`` keeping the topics; a server operator's session is any
+        session for the room commands."""
+        self.storage = storage
+        self.parts = assemble(
+            self.texts,
+            self.clock,
+            limits=Limits(flood_rate=0, max_strikes=0, max_per_ip=0),
+            rooms=self.plan,
+            topics=storage,
+        )
+        self.room = self.parts.room
+        self.factory = tcp_factory(self.parts)
+        self.keeper = self.parts.topics
+        assert self.keeper is not None
+
+    def test_loaded_into_the_permanent_rooms_only(self) -> None:
+        self.assemble_with(
+            MemoryTopicStorage(
+                {
+                    "general": ("general", "bienvenidos", "ana"),
+                    "lobby": ("Lobby", "normas", "carol"),
+                    "juegos": ("juegos", "ya no es permanente", "ana"),
+                }
+            )
+        )
+        assert self.keeper is not None
+        self.keeper.load()
+        self.assertTrue(self.keeper.loaded)
+        bob = self.login("bob")
+        self.assertEqual(self.say(bob, "/tema"), [tema("bienvenidos")])
+        self.assertEqual(self.move(bob, "lobby"), [sala("Lobby", "bob"), tema("normas")])
+        self.assertEqual(self.move(bob, "juegos"), [sala("juegos", "@bob")])
+        self.assertEqual(self.say(bob, "/tema"), [no_topic("juegos")])
+
+    def test_logins_do_not_wait_for_the_topics(self) -> None:
+        storage = MemoryTopicStorage({"general": ("general", "bienvenidos", "ana")})
+        storage.available = False
+        self.assemble_with(storage)
+        assert self.keeper is not None
+        self.keeper.load()
+        self.assertFalse(self.keeper.loaded)
+        bob = self.login("bob")
+        self.assertEqual(self.say(bob, "/tema"), [no_topic("general")])
+        storage.available = True
+        self.clock.advance(60)  # the retry, with backoff
+        self.assertTrue(self.keeper.loaded)
+        self.assertEqual(self.say(bob, "/tema"), [tema("bienvenidos")])
+
+    def test_a_topic_set_since_start_up_wins(self) -> None:
+        storage = MemoryTopicStorage({"general": ("general", "viejo", "ana")})
+        storage.available = False
+        self.assemble_with(storage)
+        assert self.keeper is not None
+        self.keeper.load()
+        self.parts.rooms.is_operator = lambda _session: True
+        bob = self.login("bob")
+        storage.available = True
+        self.assertEqual(self.say(bob, "/tema nuevo"), [topic_set("bob", "nuevo")])
+        self.clock.advance(60)
+        self.assertTrue(self.keeper.loaded)
+        self.assertEqual(self.say(bob, "/tema"), [tema("nuevo")])
+
+    def test_stored_when_set_in_a_permanent_room_only(self) -> None:
+        self.assemble_with(MemoryTopicStorage())
+        self.parts.rooms.is_operator = lambda _session: True
+        bob = self.login("bob")
+        self.say(bob, "/tema bienvenidos")
+        self.move(bob, "LOBBY")
+        self.say(bob, "/tema normas")
+        self.move(bob, "juegos")
+        self.say(bob, "/tema efímero")
+        self.assertEqual(
+            self.storage.rows,
+            {"general": ("general", "bienvenidos", "bob"), "lobby": ("Lobby", "normas", "bob")},
+        )
+
+    def test_an_outage_when_storing_keeps_the_topic_in_memory(self) -> None:
+        storage = MemoryTopicStorage()
+        self.assemble_with(storage)
+        self.parts.rooms.is_operator = lambda _session: True
+        bob = self.login("bob")
+        storage.available = False
+        logs = record_logs(self)
+        self.assertEqual(self.say(bob, "/tema bienvenidos"), [topic_set("bob", "bienvenidos")])
+        self.assertEqual(self.say(bob, "/tema"), [tema("bienvenidos")])
+        self.assertEqual(storage.rows, {})
+        self.assertTrue(
+            any("not stored" in text for text in logs.describe()), "the outage is logged"
+        )

@@ -30,7 +30,7 @@ from tests.support.expected import (
     username,
     welcome,
 )
-from tests.support.processes import LineSocket, twistd_chat
+from tests.support.processes import LineSocket, run_twistd, twistd_chat
 from tests.support.webchat import tcp_login, web_chat
 from twisted_chat.storage.url import DatabaseURL, MysqlURL, SqliteURL
 
@@ -174,3 +174,24 @@ def test_websocket_and_tcp_users_in_rooms(tmp_path: Path) -> None:
         assert carol.line() == username("carol")
         bob.close()
         carol.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--default-room", "_general"], "bad --default-room '_general'"),
+        (["--room", "mis juegos"], "bad --room 'mis juegos'"),
+        (["--room", "x" * 33], "bad --room"),
+        (["--room", "a", "--room", "b", "--max-rooms", "2"], "there are 3 permanent rooms"),
+        (["--max-rooms", "0"], "bad --max-rooms '0'"),
+    ],
+)
+def test_bad_room_options_are_usage_errors(tmp_path: Path, args: list[str], complaint: str) -> None:
+    result = run_twistd(
+        "-n", "--pidfile=", "chat", "--port", "tcp:0:interface=127.0.0.1", *args, cwd=tmp_path
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Usage: twistd" in output
+    assert complaint in output
+    assert "Traceback" not in output

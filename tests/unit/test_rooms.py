@@ -51,6 +51,7 @@ from twisted_chat.limits import Limits
 from twisted_chat.notices import MAX_NOTICE_DELAY
 from twisted_chat.rooms import RoomCommands
 from twisted_chat.settings import ChatSettings, validate
+from twisted_chat.tap import Options
 from twisted_chat.text import ENGLISH, SPANISH, Catalogue
 
 
@@ -854,6 +855,21 @@ class SettingsTests(SynchronousTestCase):
         for bad in ["0", "-1", "x"]:
             with self.assertRaises(UsageError):
                 validate({"max-rooms": bad})
+
+    def test_on_the_command_line(self) -> None:
+        options = Options()
+        options.parseOptions(
+            ["--default-room", "#Plaza", "--room", "plaza", "--room", "Cine", "--max-rooms", "2"]
+        )
+        self.assertEqual(
+            options.settings.chat, ChatSettings(default_room="Plaza", rooms=("Cine",), max_rooms=2)
+        )
+        with self.assertRaises(UsageError) as caught:
+            Options().parseOptions(["--room", "a", "--room", "B", "--max-rooms", "2"])
+        self.assertEqual(
+            str(caught.exception),
+            "bad --max-rooms '2': there are 3 permanent rooms (--default-room and --room)",
+        )
 
     def test_from_the_config_file(self) -> None:
         chat = validate({"rooms": ["cine", "juegos"]}, from_file={"rooms"}, path="c.toml").chat

@@ -203,3 +203,27 @@ async def test_server_operator_topic_and_announcement_in_every_room(kind: str) -
         assert await bob.line() == announcement("ana", "hola a todos")
         assert await carol.line() == announcement("ana", "hola a todos")
         await quiet(ana, bob, carol)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "ws"])
+@pytest_twisted.ensureDeferred
+async def test_names_and_topics_on_the_wire(kind: str) -> None:
+    async with await start_server(*WEB) as server:
+        ana = await user(server, kind, "ana")
+        bob = await user(server, other(kind), "bob")
+        assert await ana.line() == joined("bob")
+        # NFC and casefold identity, shown in the creator's spelling; Latin-1 letters.
+        assert await ask(ana, "/unirse Jose\u0301-Ñandú") == [sala("José-Ñandú", "@ana")]
+        assert await bob.line() == room_left("ana", "general")
+        assert await ask(bob, "/unirse #JOSÉ-ñANDÚ") == [sala("José-Ñandú", "@ana", "bob")]
+        assert await ana.line() == room_joined("bob", "José-Ñandú")
+        assert await ask(bob, "/unirse " + "x" * 33) == [room_invalid("x" * 33)]
+        # A control character is refused as in any line; 300 characters are fine.
+        assert await ask(ana, "/tema a\x1b[31mb") == [
+            "! La línea contiene caracteres de control: descartada."
+        ]
+        topic = "é" * 300
+        assert await ask(ana, "/tema " + topic) == [topic_set("ana", topic)]
+        assert await bob.line() == topic_set("ana", topic)
+        assert await ask(bob, "/tema") == [tema(topic)]
+        await quiet(ana, bob)

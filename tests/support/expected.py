@@ -251,3 +251,75 @@ def ban_line(target: str, by: str, reason: str = "sin motivo", until: str = "per
 def announcement(by: str, text: str) -> str:
     """An operator's ``/anuncio``, as every user gets it."""
     return f"* Anuncio de {by}: {text}"
+
+
+# -- rooms (protocol v1.1, issue 14) ---------------------------------------------------------
+
+ROOM_USAGE = "! Uso: /unirse SALA"
+TOPIC_CONTROL = "! El tema no puede contener caracteres de control."
+
+
+def salas(*rooms: tuple[str, int]) -> str:
+    """The reply to ``/salas`` when ``rooms`` (name, members; in this order) exist."""
+    listed = ", ".join(f"{name} ({count})" for name, count in rooms)
+    return f"* Salas ({len(rooms)}): {listed}"
+
+
+def sala(room: str, *nicks: str) -> str:
+    """The room line of ``room`` whose members are ``nicks`` (in this order, ``@`` included)."""
+    return f"* Sala {room} ({len(nicks)}): {', '.join(nicks)}"
+
+
+def tema(topic: str) -> str:
+    """The topic line of a room with the topic ``topic``."""
+    return f"* Tema: {topic}"
+
+
+def no_topic(room: str) -> str:
+    """The topic line of ``room``, which has none."""
+    return f"* La sala {room} no tiene tema."
+
+
+def topic_set(nick: str, topic: str) -> str:
+    """What every member of the room gets when ``nick`` sets its topic."""
+    return f"* {nick} ha cambiado el tema: {topic}"
+
+
+def room_joined(nick: str, room: str) -> str:
+    """The notice to ``room``'s members that ``nick`` moved there from another room."""
+    return f"* {nick} ha entrado en la sala {room}."
+
+
+def room_left(nick: str, room: str) -> str:
+    """The notice to ``room``'s members that ``nick`` moved to another room."""
+    return f"* {nick} ha salido de la sala {room} (sigue en el chat)."
+
+
+def room_invalid(room: str) -> str:
+    """The refusal of an invalid room name (as normalised)."""
+    return (
+        f"! Nombre de sala no válido: {room} (de 1 a 32 letras, dígitos, _ o -, empezando por "
+        "una letra o un dígito)"
+    )
+
+
+def rooms_full(most: int) -> str:
+    """The refusal to create a room past ``--max-rooms``."""
+    return f"! No se pueden crear más salas (máximo {most}). Únete a una de /salas."
+
+
+def topic_too_long(length: int) -> str:
+    """The refusal of a topic of ``length`` characters."""
+    return f"! El tema es demasiado largo ({length} caracteres; máximo 300)."
+
+
+def topic_denied(room: str) -> str:
+    """The refusal of a topic to someone who is not the operator of ``room`` (not permanent)."""
+    return (
+        f"! Solo el operador de la sala ({room}) o un operador del servidor puede cambiar el tema."
+    )
+
+
+def topic_denied_permanent(room: str) -> str:
+    """The refusal of a topic of the permanent ``room`` to someone not a server operator."""
+    return f"! Solo un operador del servidor puede cambiar el tema de la sala {room}."

@@ -3,8 +3,11 @@
 
 Two browser users and a netcat-style TCP user log in to the real ``twistd -n chat --web``, talk
 publicly and privately, and see each other in ``#users``; a message that is HTML shows as text
-and runs nothing; no page logs a console error. A screenshot is saved in the test's temporary
-directory. The ids and classes used here are the page's contract (see ``chat.js``).
+and runs nothing; no page logs a console error. With rooms: two browser users in two rooms
+and a netcat user moving between them, the room list (click to join), the header's room and
+topic, the members in ``#users``, and public messages reaching only their room. A screenshot is
+saved in the test's temporary directory. The ids and classes used here are the page's contract
+(see ``chat.js``).
 
 Without the browser the test is skipped with a loud reason; under ``CI=true`` it fails instead.
 """
@@ -238,6 +241,8 @@ def test_reconnects_after_a_lost_connection(
         ana = browsers()
         log_in(ana, server, "ana")
         wait_users(ana, ["ana"])
+        type_line(ana, "/unirse juegos")
+        wait_header(ana, "juegos")
         server.process.kill()  # every connection is lost at once
         server.process.wait(timeout=10)
         WebDriverWait(ana, WAIT).until(
@@ -245,18 +250,24 @@ def test_reconnects_after_a_lost_connection(
         )
         assert ana.find_element(By.ID, "status").text.startswith("Desconectado: reintento en ")
         assert users(ana) == []
+        assert header(ana) == ("", "")
     with web_chat(tmp_path, ports=ports) as server:
         # The page comes back by itself (backoff of 1 s, then 2 s...) and logs in again with
-        # the nickname it had.
+        # the nickname it had, then goes back to its room (quietly: its reply is not shown).
         WebDriverWait(ana, 3 * WAIT).until(
             lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
         )
+        wait_header(ana, "juegos")
         wait_users(ana, ["ana"])
         bob = server.tcp()
         tcp_login(bob, "bob")
+        bob.say("/unirse juegos")
+        assert bob.line() == "* Sala juegos (2): @ana, bob"
         wait_users(ana, ["ana", "bob"])
         bob.say("otra vez")
         shown(ana, "public", "otra vez", "bob")
+        room_lines = [t for t in log_texts(ana, "notice") if t.startswith("Sala juegos")]
+        assert room_lines == ["Sala juegos (1): @ana"]  # typed before the loss; not after
 
 
 # -- rooms (protocol v1.1) ------------------------------------------------------------------

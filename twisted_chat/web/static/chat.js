@@ -115,6 +115,7 @@
   let me = null; // our nickname once logged in
   let tried = null; // the nickname line sent at the prompt, until the server answers
   let lastNick = null; // the nickname to send again after a reconnect (none if it had a password)
+  let lastRoom = null; // the room to go back to after a reconnect
   let quitting = false;
   let delay = 1000;
   let retryTimer = null;
@@ -299,7 +300,7 @@
   // Our room, from a room line: its name, members and operator (`@`).
   function roomLine(fields) {
     const moved = room === null || key(room) !== key(fields.room);
-    room = fields.room;
+    room = lastRoom = fields.room;
     topic = null;
     operator = null;
     people.clear();
@@ -337,8 +338,12 @@
       people.set(key(me), me);
       renderUsers();
       line.placeholder = "";
-      // Our room and the room list, asked for quietly.
-      if (send("/sala", false)) awaitingRoom.push({ quiet: true, join: false, at: Date.now() });
+      // Our room (back to the one we were in, after a lost connection) and the room list,
+      // asked for quietly.
+      const back = lastRoom !== null;
+      if (send(back ? `/unirse ${lastRoom}` : "/sala", false)) {
+        awaitingRoom.push({ quiet: true, join: back, at: Date.now() });
+      }
       askRooms();
     } else if (me === null) {
       // At the prompt nothing else is about rooms.
@@ -468,6 +473,7 @@
       forgetRooms();
       if (quitting) {
         lastNick = null;
+        lastRoom = null;
         setStatus("closed", TEXT.quit);
         return;
       }

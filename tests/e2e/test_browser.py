@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -508,6 +510,53 @@ def test_rooms_in_english(browsers: Callable[[], WebDriver], tmp_path: Path) -> 
         wait_users(ana, ["ana"])
         wait_rooms(ana, [("general", 1, False), ("juegos", 1, True)])
         assert [t for t in log_texts(ana, "notice") if t.startswith("Room")] == [
+            "Room juegos (1): @ana"
+        ]
+        assert severe_console_entries(ana) == []
+
+
+def test_rooms_after_the_language_changes(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text('lang = "es"\n')
+    with web_chat(tmp_path, "--config", str(config)) as server:
+        ana = browsers()
+        log_in(ana, server, "ana")  # a page in Spanish
+        wait_header(ana, "general")
+        bob = server.tcp()
+        tcp_login(bob, "bob")
+        wait_users(ana, ["ana", "bob"])
+        config.write_text('lang = "en"\n')
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + WAIT
+        while True:  # until the server speaks English (bounded)
+            bob.say("/username")
+            if bob.line() == "* Your nickname is bob.":
+                break
+            assert time.monotonic() < deadline, "the server did not switch to English"
+            time.sleep(0.1)
+        # The page still reads what the server says, now in English. (A click on the current
+        # room sends nothing: no room line before the one below.)
+        ana.find_element(By.CSS_SELECTOR, "#rooms button[data-room='general']").click()
+        type_line(ana, "/join juegos")
+        shown(ana, "notice", "Room juegos (1): @ana")
+        wait_header(ana, "juegos")
+        assert bob.line() == "* ana left the room general (still in the chat)."
+        bob.say("/join juegos")
+        assert bob.line() == "* Room juegos (2): @ana, bob"
+        shown(ana, "notice", "bob joined the room juegos.")
+        wait_users(ana, ["ana", "bob"])
+        wait_rooms(ana, [("general", 0, False), ("juegos", 2, True)])
+        bob.say("/topic hola")
+        assert (
+            bob.line()
+            == "! Only the room's operator (juegos) or a server operator may set the topic."
+        )
+        type_line(ana, "/topic hello")
+        shown(ana, "notice", "ana set the topic: hello")
+        wait_header(ana, "juegos", "hello")
+        assert [t for t in log_texts(ana, "notice") if t.startswith(("Sala", "Room"))] == [
             "Room juegos (1): @ana"
         ]
         assert severe_console_entries(ana) == []

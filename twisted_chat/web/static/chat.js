@@ -96,7 +96,7 @@
   // The page's own requests (/salas, /sala) are sent at most this often, in milliseconds.
   const ASK_INTERVAL = 1000;
   // A reply awaited longer than this is given up (the line may have been dropped).
-  const REPLY_TIMEOUT = 30000;
+  const REPLY_TIMEOUT = 10000;
 
   const log = document.getElementById("log");
   const line = document.getElementById("line");

@@ -3,8 +3,11 @@
 
 Two browser users and a netcat-style TCP user log in to the real ``twistd -n chat --web``, talk
 publicly and privately, and see each other in ``#users``; a message that is HTML shows as text
-and runs nothing; no page logs a console error. A screenshot is saved in the test's temporary
-directory. The ids and classes used here are the page's contract (see ``chat.js``).
+and runs nothing; no page logs a console error. With rooms: two browser users in two rooms
+and a netcat user moving between them, the room list (click to join), the header's room and
+topic, the members in ``#users``, and public messages reaching only their room. A screenshot is
+saved in the test's temporary directory. The ids and classes used here are the page's contract
+(see ``chat.js``).
 
 Without the browser the test is skipped with a loud reason; under ``CI=true`` it fails instead.
 """
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -238,6 +243,8 @@ def test_reconnects_after_a_lost_connection(
         ana = browsers()
         log_in(ana, server, "ana")
         wait_users(ana, ["ana"])
+        type_line(ana, "/unirse juegos")
+        wait_header(ana, "juegos")
         server.process.kill()  # every connection is lost at once
         server.process.wait(timeout=10)
         WebDriverWait(ana, WAIT).until(
@@ -245,15 +252,311 @@ def test_reconnects_after_a_lost_connection(
         )
         assert ana.find_element(By.ID, "status").text.startswith("Desconectado: reintento en ")
         assert users(ana) == []
+        assert header(ana) == ("", "")
     with web_chat(tmp_path, ports=ports) as server:
         # The page comes back by itself (backoff of 1 s, then 2 s...) and logs in again with
-        # the nickname it had.
+        # the nickname it had, then goes back to its room (quietly: its reply is not shown).
         WebDriverWait(ana, 3 * WAIT).until(
             lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
         )
+        wait_header(ana, "juegos")
         wait_users(ana, ["ana"])
         bob = server.tcp()
         tcp_login(bob, "bob")
+        bob.say("/unirse juegos")
+        assert bob.line() == "* Sala juegos (2): @ana, bob"
         wait_users(ana, ["ana", "bob"])
         bob.say("otra vez")
         shown(ana, "public", "otra vez", "bob")
+        room_lines = [t for t in log_texts(ana, "notice") if t.startswith("Sala juegos")]
+        assert room_lines == ["Sala juegos (1): @ana"]  # typed before the loss; not after
+
+
+# -- rooms (protocol v1.1) ------------------------------------------------------------------
+
+
+def rooms(driver: WebDriver) -> list[tuple[str, int, bool]]:
+    """``#rooms``: (name, count, whether it is the current room) for each button, in order."""
+    script = (
+        "return [...document.querySelectorAll('#rooms > li > button')].map((b) => "
+        "[b.dataset.room, b.querySelector('.count').textContent, b.classList.contains('current')]);"
+    )
+    found: list[list[str | bool]] = driver.execute_script(script)
+    return [(str(name), int(str(count)), bool(current)) for name, count, current in found]
+
+
+def wait_rooms(driver: WebDriver, expected: list[tuple[str, int, bool]]) -> None:
+    """Wait until ``#rooms`` shows exactly ``expected``."""
+    WebDriverWait(driver, WAIT).until(
+        lambda d: rooms(d) == expected, f"#rooms is {rooms(driver)}, not {expected}"
+    )
+
+
+def header(driver: WebDriver) -> tuple[str, str]:
+    """The text of ``#room-name`` and ``#room-topic``."""
+    script = (
+        "return [document.getElementById('room-name').textContent, "
+        "document.getElementById('room-topic').textContent];"
+    )
+    name, topic = driver.execute_script(script)
+    return str(name), str(topic)
+
+
+def wait_header(driver: WebDriver, name: str, topic: str = "") -> None:
+    """Wait until the header shows the room ``name`` and the topic ``topic``."""
+    WebDriverWait(driver, WAIT).until(
+        lambda d: header(d) == (name, topic), f"the header is {header(driver)}"
+    )
+
+
+def operators(driver: WebDriver) -> list[str]:
+    """The nicknames marked as the room's operator in ``#users``."""
+    script = "return [...document.querySelectorAll('#users .op')].map((e) => e.textContent);"
+    names: list[str] = driver.execute_script(script)
+    return names
+
+
+def log_texts(driver: WebDriver, kind: str) -> list[str]:
+    """The ``.text`` of every ``#log`` line of ``kind``, in one go."""
+    script = (
+        "return [...document.querySelectorAll('#log > li.' + arguments[0] + ' > .text')]"
+        ".map((e) => e.textContent);"
+    )
+    texts: list[str] = driver.execute_script(script, kind)
+    return texts
+
+
+def barrier(driver: WebDriver, nick: str) -> None:
+    """Type ``/username`` and wait for its reply: every line the server sent this page before
+    has been shown (or kept out of the log) by then."""
+    before = log_texts(driver, "notice").count(f"Tu nickname es {nick}.")
+    type_line(driver, "/username")
+    WebDriverWait(driver, WAIT).until(
+        lambda d: log_texts(d, "notice").count(f"Tu nickname es {nick}.") == before + 1
+    )
+
+
+def test_rooms_two_browsers_and_netcat_moving(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    topic = f"{XSS} ajedrez"
+    with web_chat(tmp_path) as server:
+        ana, bob = browsers(), browsers()
+        log_in(ana, server, "ana")
+        wait_header(ana, "general")
+        wait_users(ana, ["ana"])
+        wait_rooms(ana, [("general", 1, True)])
+        log_in(bob, server, "bob")
+        wait_users(ana, ["ana", "bob"])
+        wait_rooms(ana, [("general", 2, True)])
+
+        # Typed /unirse: bob creates juegos (and is its operator), ana sees him leave.
+        type_line(bob, "/unirse juegos")
+        shown(bob, "notice", "Sala juegos (1): @bob")
+        wait_header(bob, "juegos")
+        wait_users(bob, ["bob"])
+        assert operators(bob) == ["bob"]
+        wait_rooms(bob, [("general", 1, False), ("juegos", 1, True)])
+        shown(ana, "notice", "bob ha salido de la sala general (sigue en el chat).")
+        wait_users(ana, ["ana"])
+        wait_rooms(ana, [("general", 1, True), ("juegos", 1, False)])
+
+        # The topic is in bob's header, as text.
+        type_line(bob, f"/tema {topic}")
+        shown(bob, "notice", f"bob ha cambiado el tema: {topic}")
+        wait_header(bob, "juegos", topic)
+
+        # carol (netcat) logs in to general: only ana hears of it.
+        carol = server.tcp()
+        tcp_login(carol, "carol")
+        shown(ana, "notice", "carol se ha unido al chat.")
+        wait_users(ana, ["ana", "carol"])
+        wait_rooms(ana, [("general", 2, True), ("juegos", 1, False)])
+        carol.say("hola general")
+        shown(ana, "public", "hola general", "carol")
+
+        # carol moves to juegos: both lists and both pages' counts follow.
+        carol.say("/unirse juegos")
+        assert carol.line() == "* Sala juegos (2): @bob, carol"
+        assert carol.line() == f"* Tema: {topic}"
+        shown(bob, "notice", "carol ha entrado en la sala juegos.")
+        shown(ana, "notice", "carol ha salido de la sala general (sigue en el chat).")
+        wait_users(bob, ["bob", "carol"])
+        wait_users(ana, ["ana"])
+        for driver, current in ((ana, "general"), (bob, "juegos")):
+            wait_rooms(
+                driver,
+                [("general", 1, current == "general"), ("juegos", 2, current == "juegos")],
+            )
+        carol.say("hola juegos")
+        shown(bob, "public", "hola juegos", "carol")
+        type_line(bob, "para juegos")
+        assert carol.line() == "<bob> para juegos"
+
+        # ... and back to general: a public message reaches only the room's members.
+        carol.say("/unirse general")
+        assert carol.line() == "* Sala general (2): ana, carol"
+        shown(bob, "notice", "carol ha salido de la sala juegos (sigue en el chat).")
+        shown(ana, "notice", "carol ha entrado en la sala general.")
+        carol.say("de vuelta")
+        shown(ana, "public", "de vuelta", "carol")
+        wait_users(ana, ["ana", "carol"])
+        wait_users(bob, ["bob"])
+        barrier(bob, "bob")
+        assert "hola juegos" not in log_texts(ana, "public")
+        assert "para juegos" not in log_texts(ana, "public")
+        assert "hola general" not in log_texts(bob, "public")
+        assert "de vuelta" not in log_texts(bob, "public")
+
+        # Click to join: ana goes to juegos, sees its topic, its members and its operator.
+        wait_rooms(ana, [("general", 2, True), ("juegos", 1, False)])
+        ana.find_element(By.CSS_SELECTOR, "#rooms button[data-room='juegos']").click()
+        shown(ana, "notice", "Sala juegos (2): ana, @bob")
+        shown(ana, "notice", f"Tema: {topic}")
+        wait_header(ana, "juegos", topic)
+        wait_users(ana, ["ana", "bob"])
+        assert operators(ana) == ["bob"]
+        assert carol.line() == "* ana ha salido de la sala general (sigue en el chat)."
+        shown(bob, "notice", "ana ha entrado en la sala juegos.")
+        wait_users(bob, ["ana", "bob"])
+        for driver in (ana, bob):
+            wait_rooms(driver, [("general", 1, False), ("juegos", 2, True)])
+        type_line(ana, "en juegos")
+        shown(bob, "public", "en juegos", "ana")
+        carol.say("/username")
+        assert carol.line() == "* Tu nickname es carol."  # nothing of ana's came before
+
+        # The page's own requests (/sala at login, /salas after every room notice) were
+        # answered out of sight; the same commands typed show their replies, once.
+        for driver in (ana, bob):
+            notices = log_texts(driver, "notice")
+            assert [t for t in notices if t.startswith("Salas (")] == []
+            assert [t for t in notices if t.startswith("Sala general (")] == []
+        type_line(ana, "/salas")
+        shown(ana, "notice", "Salas (2): general (1), juegos (2)")
+        type_line(ana, "/unirse general")
+        shown(ana, "notice", "Sala general (2): ana, carol")
+        wait_header(ana, "general")
+        wait_users(ana, ["ana", "carol"])
+        assert carol.line() == "* ana ha entrado en la sala general."
+        type_line(ana, "/sala")
+        shown(ana, "notice", "La sala general no tiene tema.")
+        barrier(ana, "ana")
+        notices = log_texts(ana, "notice")
+        assert [t for t in notices if t.startswith("Salas (")] == [
+            "Salas (2): general (1), juegos (2)"
+        ]
+        assert [t for t in notices if t.startswith("Sala general (")] == [
+            "Sala general (2): ana, carol",
+            "Sala general (2): ana, carol",
+        ]
+        assert notices.count("La sala general no tiene tema.") == 1
+
+        # A refused /unirse shows its error and leaves the page where it was.
+        type_line(ana, "/unirse mala sala")
+        shown(ana, "error", NOT_A_ROOM)
+        wait_header(ana, "general")
+
+        for driver in (ana, bob):
+            assert driver.find_elements(By.CSS_SELECTOR, "img") == []
+            with pytest.raises(NoAlertPresentException):
+                driver.switch_to.alert.text  # noqa: B018  # raises when there is no alert
+            assert severe_console_entries(driver) == []
+        screenshot = tmp_path / "web-rooms.png"
+        assert bob.save_screenshot(str(screenshot))
+        keep = os.environ.get("CHAT_ROOMS_SCREENSHOT")
+        if keep:
+            shutil.copy(screenshot, keep)
+
+
+NOT_A_ROOM = (
+    "Nombre de sala no válido: mala sala (de 1 a 32 letras, dígitos, _ o -, empezando por "
+    "una letra o un dígito)"
+)
+
+
+def test_rooms_in_english(browsers: Callable[[], WebDriver], tmp_path: Path) -> None:
+    with web_chat(tmp_path, "--lang", "en") as server:
+        ana = browsers()
+        ana.get(server.url)
+        shown(ana, "notice", "Welcome to twisted-chat. Choose a nickname:")
+        WebDriverWait(ana, WAIT).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+        )
+        type_line(ana, "ana")
+        shown(ana, "notice", "Welcome, ana. Type /help for the list of commands.")
+        wait_header(ana, "general")
+        wait_rooms(ana, [("general", 1, True)])
+        type_line(ana, "/join juegos")
+        shown(ana, "notice", "Room juegos (1): @ana")
+        type_line(ana, "/topic hello")
+        shown(ana, "notice", "ana set the topic: hello")
+        wait_header(ana, "juegos", "hello")
+        bob = server.tcp()
+        assert bob.line() == "* Welcome to twisted-chat. Choose a nickname:"
+        bob.say("bob")
+        assert bob.line() == "* Welcome, bob. Type /help for the list of commands."
+        assert bob.line() == "* This is your first connection."
+        bob.say("/join juegos")
+        assert bob.line() == "* Room juegos (2): @ana, bob"
+        assert bob.line() == "* Topic: hello"
+        shown(ana, "notice", "bob joined the room juegos.")
+        wait_users(ana, ["ana", "bob"])
+        assert operators(ana) == ["ana"]
+        wait_rooms(ana, [("general", 0, False), ("juegos", 2, True)])
+        bob.say("/join general")
+        assert bob.line() == "* Room general (1): bob"
+        shown(ana, "notice", "bob left the room juegos (still in the chat).")
+        wait_users(ana, ["ana"])
+        wait_rooms(ana, [("general", 1, False), ("juegos", 1, True)])
+        assert [t for t in log_texts(ana, "notice") if t.startswith("Room")] == [
+            "Room juegos (1): @ana"
+        ]
+        assert severe_console_entries(ana) == []
+
+
+def test_rooms_after_the_language_changes(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text('lang = "es"\n')
+    with web_chat(tmp_path, "--config", str(config)) as server:
+        ana = browsers()
+        log_in(ana, server, "ana")  # a page in Spanish
+        wait_header(ana, "general")
+        bob = server.tcp()
+        tcp_login(bob, "bob")
+        wait_users(ana, ["ana", "bob"])
+        config.write_text('lang = "en"\n')
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + WAIT
+        while True:  # until the server speaks English (bounded)
+            bob.say("/username")
+            if bob.line() == "* Your nickname is bob.":
+                break
+            assert time.monotonic() < deadline, "the server did not switch to English"
+            time.sleep(0.1)
+        # The page still reads what the server says, now in English. (A click on the current
+        # room sends nothing: no room line before the one below.)
+        ana.find_element(By.CSS_SELECTOR, "#rooms button[data-room='general']").click()
+        type_line(ana, "/join juegos")
+        shown(ana, "notice", "Room juegos (1): @ana")
+        wait_header(ana, "juegos")
+        assert bob.line() == "* ana left the room general (still in the chat)."
+        bob.say("/join juegos")
+        assert bob.line() == "* Room juegos (2): @ana, bob"
+        shown(ana, "notice", "bob joined the room juegos.")
+        wait_users(ana, ["ana", "bob"])
+        wait_rooms(ana, [("general", 0, False), ("juegos", 2, True)])
+        bob.say("/topic hola")
+        assert (
+            bob.line()
+            == "! Only the room's operator (juegos) or a server operator may set the topic."
+        )
+        type_line(ana, "/topic hello")
+        shown(ana, "notice", "ana set the topic: hello")
+        wait_header(ana, "juegos", "hello")
+        assert [t for t in log_texts(ana, "notice") if t.startswith(("Sala", "Room"))] == [
+            "Room juegos (1): @ana"
+        ]
+        assert severe_console_entries(ana) == []

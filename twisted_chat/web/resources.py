@@ -12,6 +12,7 @@ so it cannot be a hijack, and is accepted (scripts and command-line clients send
 from __future__ import annotations
 
 import importlib.resources
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,7 +22,7 @@ from twisted.web.server import Request
 from twisted.web.websocket import WebSocketResource
 
 from twisted_chat.server import ChatServer
-from twisted_chat.text import Language
+from twisted_chat.text import CATALOGUES, Language
 from twisted_chat.web.frames import FrameRenderer
 from twisted_chat.web.protocol import DEFAULT_PING_INTERVAL, ChatWebSocketFactory
 
@@ -49,6 +50,27 @@ STATIC_FILES = {
     b"favicon.svg": ("favicon.svg", b"image/svg+xml"),
 }
 
+#: The catalogue entries the page reads the server's lines with (see ``chat.js``).
+PAGE_TEXTS = (
+    "welcome",
+    "joined",
+    "left",
+    "room_joined",
+    "room_left",
+    "salas",
+    "sala",
+    "tema",
+    "no_topic",
+    "topic_set",
+    "room_usage",
+    "room_invalid",
+    "rooms_full",
+)
+
+#: Where the page's template holds :func:`page_texts` (a JSON data block, which is not run:
+#: the Content-Security-Policy allows no inline script and needs no exception for it).
+TEXTS_PLACEHOLDER = '<script id="texts" type="application/json">{}</script>'
+
 #: Seconds an HTTP connection may stay silent before it is closed (a WebSocket's keepalive
 #: pings take over once it is upgraded).
 HTTP_TIMEOUT = 30
@@ -58,6 +80,19 @@ def static_text(name: str) -> str:
     """The text of ``twisted_chat/web/static/NAME`` (from the installed package)."""
     files = importlib.resources.files("twisted_chat.web")
     return files.joinpath("static", name).read_text(encoding="utf-8")
+
+
+def page_texts() -> str:
+    """The :data:`PAGE_TEXTS` templates of every language, as JSON that is safe inside a
+    ``<script>`` element (``{"es": {"welcome": ...}, "en": {...}}``). Every language, not only
+    the server's: a configuration reload may change the language under an open page."""
+    texts = {
+        lang: {key: getattr(catalogue, key) for key in PAGE_TEXTS}
+        for lang, catalogue in CATALOGUES.items()
+    }
+    data = json.dumps(texts, ensure_ascii=False, sort_keys=True)
+    # Nothing in it may close the element or open a comment.
+    return data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _set_headers(request: Request, content_type: bytes) -> None:
@@ -88,13 +123,17 @@ class StaticFile(resource.Resource):
 
 class Page(resource.Resource):
     """The client's page, in the server's language of the moment (``<html lang=...>``; a
-    configuration reload may change it)."""
+    configuration reload may change it), with the server's texts it parses lines with."""
 
     isLeaf = True
 
     def __init__(self, template: str, language: Language) -> None:
         super().__init__()
-        self.template = template
+        if TEXTS_PLACEHOLDER not in template:
+            raise ValueError("the page has no texts placeholder")
+        self.template = template.replace(
+            TEXTS_PLACEHOLDER, TEXTS_PLACEHOLDER.replace("{}", page_texts()), 1
+        )
         self.language = language
         self._bodies: dict[str, bytes] = {}
 

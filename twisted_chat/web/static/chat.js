@@ -5,7 +5,11 @@
 // (plus one child of class "own" for each public message sent from this page, which the server
 // does not echo);
 // #line is the input (Enter sends, Up/Down walk the history); #users holds one child per
-// connected user; #status shows the connection state. All text goes in with textContent only.
+// member of the current room (.op: its operator); #rooms one button per room (data-room, a
+// .name and a .count; .current is ours; a click sends /unirse); #room-name and #room-topic
+// show the current room; #status shows the connection state. All text goes in with
+// textContent only. The page's own requests (/sala at login, /salas when a notice says a
+// room changed) are answered in #log by nothing: their replies are not shown.
 "use strict";
 
 (function () {
@@ -17,7 +21,9 @@
       closed: "Desconectado.",
       retry: (s) => `Desconectado: reintento en ${s} s.`,
       quit: "Desconectado. Pulsa Intro para volver a conectar.",
-      users: "Conectados",
+      users: "En la sala",
+      rooms: "Salas",
+      operator: "Operador de la sala",
       line: "Mensaje o comando",
       nickname: "Elige un nickname",
     },
@@ -27,37 +33,106 @@
       closed: "Disconnected.",
       retry: (s) => `Disconnected: retrying in ${s} s.`,
       quit: "Disconnected. Press Enter to connect again.",
-      users: "Connected",
+      users: "In the room",
+      rooms: "Rooms",
+      operator: "Room operator",
       line: "Message or command",
       nickname: "Choose a nickname",
     },
   }[LANG];
 
-  // What the server says about people (its catalogues, both languages; see twisted_chat/text.py).
-  const WELCOME = /^(?:Bienvenido, |Welcome, )([^\s.,]+)\./;
-  const JOINED = /^(\S+) (?:se ha unido al chat|joined the chat)\.$/;
-  const LEFT = /^(\S+) (?:ha salido del chat|left the chat)\.$/;
-  const LISTING = /^(?:Conectados|Connected) \(\d+\): (.*)$/;
+  // What the server says, read with its own templates (twisted_chat/text.py), which the page
+  // carries for every language (#texts): a configuration reload may change the language.
+  const TEMPLATES = JSON.parse(document.getElementById("texts").textContent || "{}");
+  const FIELDS = {
+    nick: "(\\S+?)",
+    room: "(.+?)",
+    count: "(\\d+)",
+    max: "(\\d+)",
+  };
+  // One server text -> its fields ({nick: ..., room: ...}) if some language's template `key`
+  // matches it whole, else null.
+  function matcher(key) {
+    const patterns = [];
+    for (const texts of Object.values(TEMPLATES)) {
+      const template = texts[key];
+      if (typeof template !== "string") continue;
+      const names = [];
+      let source = "";
+      for (const part of template.split(/(\{\w+\})/)) {
+        const field = /^\{(\w+)\}$/.exec(part);
+        if (field) {
+          names.push(field[1]);
+          source += FIELDS[field[1]] || "(.*)";
+        } else {
+          source += part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        }
+      }
+      patterns.push([new RegExp(`^${source}$`), names]);
+    }
+    return (text) => {
+      for (const [pattern, names] of patterns) {
+        const m = pattern.exec(text);
+        if (m) return Object.fromEntries(names.map((name, i) => [name, m[i + 1]]));
+      }
+      return null;
+    };
+  }
+  const WELCOME = matcher("welcome");
+  const JOINED = matcher("joined"); // logged in, into our room
+  const LEFT = matcher("left"); // left the chat, from our room
+  const ROOM_JOINED = matcher("room_joined"); // moved into our room
+  const ROOM_LEFT = matcher("room_left"); // moved out of our room
+  const ROOMS = matcher("salas"); // the reply to /salas
+  const ROOM = matcher("sala"); // our room and its members (/sala, /unirse)
+  const TOPIC = matcher("tema"); // follows the room line, or answers /tema
+  const NO_TOPIC = matcher("no_topic");
+  const TOPIC_SET = matcher("topic_set");
+  const JOIN_REFUSED = [matcher("room_usage"), matcher("room_invalid"), matcher("rooms_full")];
   // Lines with a password are kept out of the history (so is everything typed at the prompt).
   const SECRET = /^\/(?:registrar|register|password)\b/i;
+  // A room name as the server accepts it (twisted_chat/roomnames.py).
+  const ROOM_NAME = /^[A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u00FF0-9][A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u00FF0-9_-]{0,31}$/;
+  // The page's own requests (/salas, /sala) are sent at most this often, in milliseconds.
+  const ASK_INTERVAL = 1000;
+  // A reply awaited longer than this is given up (the line may have been dropped).
+  const REPLY_TIMEOUT = 10000;
 
   const log = document.getElementById("log");
   const line = document.getElementById("line");
   const form = document.getElementById("send");
   const users = document.getElementById("users");
+  const rooms = document.getElementById("rooms");
+  const roomName = document.getElementById("room-name");
+  const roomTopic = document.getElementById("room-topic");
   const status = document.getElementById("status");
 
   document.getElementById("users-title").textContent = TEXT.users;
+  document.getElementById("rooms-title").textContent = TEXT.rooms;
   document.getElementById("line-label").textContent = TEXT.line;
 
   let socket = null;
   let me = null; // our nickname once logged in
   let tried = null; // the nickname line sent at the prompt, until the server answers
   let lastNick = null; // the nickname to send again after a reconnect (none if it had a password)
+  let lastRoom = null; // the room to go back to after a reconnect
   let quitting = false;
   let delay = 1000;
   let retryTimer = null;
-  const people = new Map(); // casefolded nickname -> spelling
+  const people = new Map(); // the members of our room: casefolded nickname -> spelling
+  let room = null; // our room's name, once known
+  let topic = null; // its topic (null: none)
+  let operator = null; // the casefolded nickname of its operator, if any
+  let roomList = []; // [name, count] for every room, from the last /salas
+  // The replies awaited, in the order the commands were sent (the server answers in order):
+  // for /salas, and for the commands answered by a room line (/sala, /unirse). An entry is
+  // {quiet, join, at}: quiet ones were the page's own requests, and their replies are not shown.
+  const awaitingRooms = [];
+  const awaitingRoom = [];
+  let hideTopic = false; // the next line is the topic line of a room line not shown
+  let lastAsk = 0; // when the page last asked for /salas itself
+  let askTimer = null;
+  let askAgain = false; // something changed while a quiet /salas was awaited
   const history = [];
   let historyAt = 0;
 
@@ -109,8 +184,12 @@
     return nick.normalize("NFC").toLowerCase();
   }
 
+  function byKey(a, b) {
+    return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+  }
+
   function renderUsers() {
-    const sorted = [...people.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const sorted = [...people.entries()].sort(byKey);
     const children = sorted.map(([k, nick]) => {
       const item = document.createElement("li");
       const button = document.createElement("button");
@@ -119,6 +198,10 @@
       button.dataset.nick = nick;
       button.textContent = nick;
       if (me !== null && k === key(me)) button.classList.add("me");
+      if (k === operator) {
+        button.classList.add("op");
+        button.title = TEXT.operator;
+      }
       button.addEventListener("click", () => {
         line.value = `#${nick} `;
         line.focus();
@@ -128,37 +211,205 @@
       return item;
     });
     users.replaceChildren(...children);
+    // Our own room's count is known here before /salas says it.
+    const ours = room === null ? null : roomList.find(([name]) => key(name) === key(room));
+    if (ours && people.size > 0 && ours[1] !== people.size) {
+      ours[1] = people.size;
+      renderRooms();
+    }
   }
 
+  function renderRoom() {
+    roomName.textContent = room === null ? "" : room;
+    roomTopic.textContent = topic === null ? "" : topic;
+    roomTopic.title = topic === null ? "" : topic;
+  }
+
+  function renderRooms() {
+    const children = roomList.map(([name, count]) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "room";
+      button.dataset.room = name;
+      const label = document.createElement("span");
+      label.className = "name";
+      label.textContent = name;
+      const number = document.createElement("span");
+      number.className = "count";
+      number.textContent = String(count);
+      button.append(label, " ", number);
+      if (room !== null && key(name) === key(room)) {
+        button.classList.add("current");
+        button.setAttribute("aria-current", "true");
+      }
+      button.addEventListener("click", () => {
+        if (room !== null && key(name) === key(room)) return;
+        command(`/unirse ${name}`, false);
+        line.focus();
+      });
+      item.append(button);
+      return item;
+    });
+    rooms.replaceChildren(...children);
+  }
+
+  function forgetRooms() {
+    people.clear();
+    room = null;
+    topic = null;
+    operator = null;
+    roomList = [];
+    awaitingRooms.length = 0;
+    awaitingRoom.length = 0;
+    hideTopic = false;
+    askAgain = false;
+    if (askTimer !== null) clearTimeout(askTimer);
+    askTimer = null;
+    renderUsers();
+    renderRoom();
+    renderRooms();
+  }
+
+  // The oldest reply awaited in `queue` (given up ones dropped), taken out of it; or null.
+  function awaited(queue) {
+    const now = Date.now();
+    while (queue.length > 0 && now - queue[0].at > REPLY_TIMEOUT) queue.shift();
+    return queue.length > 0 ? queue.shift() : null;
+  }
+
+  // Ask the server for the room list, quietly: at most one request awaited at a time, and
+  // at most one every ASK_INTERVAL.
+  function askRooms() {
+    if (me === null) return;
+    if (awaitingRooms.some((entry) => entry.quiet && Date.now() - entry.at <= REPLY_TIMEOUT)) {
+      askAgain = true;
+      return;
+    }
+    if (askTimer !== null) return;
+    const wait = Math.max(0, lastAsk + ASK_INTERVAL - Date.now());
+    askTimer = setTimeout(() => {
+      askTimer = null;
+      lastAsk = Date.now();
+      if (me !== null && send("/salas", false)) {
+        awaitingRooms.push({ quiet: true, join: false, at: lastAsk });
+      }
+    }, wait);
+  }
+
+  // Our room, from a room line: its name, members and operator (`@`).
+  function roomLine(fields) {
+    const moved = room === null || key(room) !== key(fields.room);
+    room = lastRoom = fields.room;
+    topic = null;
+    operator = null;
+    people.clear();
+    for (let nick of fields.nicks.split(", ")) {
+      if (nick.startsWith("@")) {
+        nick = nick.slice(1);
+        operator = key(nick);
+      }
+      if (nick) people.set(key(nick), nick);
+    }
+    renderUsers();
+    renderRoom();
+    renderRooms();
+    if (moved) askRooms();
+  }
+
+  // What a notice changes on the page; false if it is to be kept out of #log (the reply to
+  // one of the page's own requests).
   function notice(text) {
     let m;
-    if (me === null && tried !== null && (m = WELCOME.exec(text))) {
-      me = m[1];
+    if (hideTopic) {
+      hideTopic = false;
+      if ((m = TOPIC(text))) {
+        topic = m.topic;
+        renderRoom();
+        return false;
+      }
+      if (NO_TOPIC(text)) return false;
+    }
+    if (me === null && tried !== null && (m = WELCOME(text))) {
+      me = m.nick;
       lastNick = tried.includes(" ") || tried.includes("\t") ? null : me;
       tried = null;
-      people.clear();
+      forgetRooms();
       people.set(key(me), me);
       renderUsers();
       line.placeholder = "";
-      send("/listar", false);
-    } else if ((m = JOINED.exec(text))) {
-      people.set(key(m[1]), m[1]);
+      // Our room (back to the one we were in, after a lost connection) and the room list,
+      // asked for quietly.
+      const back = lastRoom !== null;
+      if (send(back ? `/unirse ${lastRoom}` : "/sala", false)) {
+        awaitingRoom.push({ quiet: true, join: back, at: Date.now() });
+      }
+      askRooms();
+    } else if (me === null) {
+      // At the prompt nothing else is about rooms.
+    } else if ((m = ROOM(text))) {
+      const entry = awaited(awaitingRoom);
+      roomLine(m);
+      if (entry !== null && entry.quiet) {
+        hideTopic = true;
+        return false;
+      }
+    } else if ((m = ROOMS(text))) {
+      const entry = awaited(awaitingRooms);
+      roomList = [];
+      for (const item of m.rooms.split(", ")) {
+        const listed = /^(.+) \((\d+)\)$/.exec(item);
+        if (listed) roomList.push([listed[1], Number(listed[2])]);
+      }
+      renderRooms();
+      if (entry !== null && entry.quiet) {
+        if (askAgain) {
+          askAgain = false;
+          askRooms();
+        }
+        return false;
+      }
+    } else if ((m = TOPIC(text))) {
+      topic = m.topic;
+      renderRoom();
+    } else if ((m = NO_TOPIC(text))) {
+      if (room !== null && key(m.room) === key(room)) {
+        topic = null;
+        renderRoom();
+      }
+    } else if ((m = TOPIC_SET(text))) {
+      topic = m.topic;
+      renderRoom();
+    } else if ((m = JOINED(text) || ROOM_JOINED(text))) {
+      people.set(key(m.nick), m.nick);
       renderUsers();
-    } else if ((m = LEFT.exec(text))) {
-      people.delete(key(m[1]));
+      askRooms();
+    } else if ((m = LEFT(text) || ROOM_LEFT(text))) {
+      people.delete(key(m.nick));
+      if (LEFT(text) && key(m.nick) === operator) operator = null; // gone from the chat
       renderUsers();
-    } else if ((m = LISTING.exec(text))) {
-      people.clear();
-      for (const nick of m[1].split(", ")) if (nick) people.set(key(nick), nick);
-      renderUsers();
+      askRooms();
+    }
+    return true;
+  }
+
+  function error(text) {
+    if (me === null) {
+      tried = null;
+      return;
+    }
+    // A refused /unirse gets no room line.
+    if (awaitingRoom.length > 0 && awaitingRoom[0].join && JOIN_REFUSED.some((m) => m(text))) {
+      awaitingRoom.shift();
     }
   }
 
   function received(raw) {
     const [kind, nick, text] = parse(raw);
+    if (kind === "notice" && !notice(text)) return;
+    if (kind !== "notice") hideTopic = false;
+    if (kind === "error") error(text);
     add(kind, nick, text);
-    if (kind === "notice") notice(text);
-    else if (kind === "error" && me === null) tried = null;
   }
 
   function send(text, remember) {
@@ -172,6 +423,29 @@
     }
     const command = text.trim().toLowerCase();
     if (me !== null && (command === "/salir" || command === "/quit")) quitting = true;
+    return true;
+  }
+
+  // Send a line of the user's (typed, or a click on a room); note the replies it awaits.
+  function command(text, remember) {
+    const loggedIn = me !== null;
+    if (!send(text, remember)) return false;
+    if (!loggedIn || !text.startsWith("/")) return true;
+    const body = text.slice(1);
+    const cut = body.search(/[ \t]/);
+    const word = (cut < 0 ? body : body.slice(0, cut)).toLowerCase();
+    const args = cut < 0 ? "" : body.slice(cut + 1);
+    const at = Date.now();
+    if (word === "salas" || word === "rooms") {
+      awaitingRooms.push({ quiet: false, join: false, at });
+    } else if (word === "sala" || word === "room") {
+      awaitingRoom.push({ quiet: false, join: false, at });
+    } else if (word === "unirse" || word === "join") {
+      let name = args.replace(/^[ \t]+|[ \t]+$/g, "").normalize("NFC");
+      if (name.startsWith("#")) name = name.slice(1);
+      // An invalid name gets an error and no room line.
+      if (ROOM_NAME.test(name)) awaitingRoom.push({ quiet: false, join: true, at });
+    }
     return true;
   }
 
@@ -196,10 +470,10 @@
       socket = null;
       me = null;
       tried = null;
-      people.clear();
-      renderUsers();
+      forgetRooms();
       if (quitting) {
         lastNick = null;
+        lastRoom = null;
         setStatus("closed", TEXT.quit);
         return;
       }
@@ -220,7 +494,7 @@
     }
     if (text === "") return;
     const loggedIn = me !== null;
-    if (!send(text, true)) return;
+    if (!command(text, true)) return;
     line.value = "";
     if (loggedIn && !/^[/#]/.test(text) && /[^ \t]/.test(text)) add("own", me, text);
   });
@@ -238,6 +512,9 @@
     event.preventDefault();
     line.setSelectionRange(line.value.length, line.value.length);
   });
+
+  // Counts of other rooms change without a notice here: look again when the user comes back.
+  window.addEventListener("focus", askRooms);
 
   connect();
 })();

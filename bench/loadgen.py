@@ -978,6 +978,7 @@ class Row:
             for client in m:
                 client.room_of = room_of
                 client.mode = ROOMS
+        await self.idle_cpu(min(2.0, spec.seconds / 2))
         counter = await self.count_room_channels()
         tally.reset()
         cpu0, gen0, t0 = self.mark()
@@ -1012,6 +1013,14 @@ class Row:
         if counter is not None:
             counter.close()
             self.room_channel_figures(counter, members)
+
+    async def idle_cpu(self, seconds: float) -> None:
+        """Note the servers' CPU while nothing is sent for ``seconds`` (timers, heartbeats):
+        at a few messages/s per room it is a visible part of the CPU per delivery."""
+        before = self.server.cpu()
+        await asyncio.sleep(seconds)
+        used = self.server.cpu() - before
+        self.result.notes.append(f"idle server {100 * used / seconds:.1f}% CPU before the window")
 
     async def join_rooms(self, logged: Sequence[Client]) -> dict[bytes, list[Client]]:
         """Move every client to its room (``/unirse``, ``concurrency`` at a time, bounded by

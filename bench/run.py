@@ -375,10 +375,6 @@ def format_rooms_aims(aims: Sequence[dict[str, Any]], tiny: bool) -> str:
     lines = ["Rooms (issue 14), same run"]
     if tiny:
         lines[0] += " (tiny rows: the figures mean nothing)"
-
-    def verdict(met: bool | None) -> str:
-        return "not measured" if met is None else "met" if met else "NOT met"
-
     for entry in aims:
         where = f"  N={entry['clients']} {entry['load']}:"
         errors = f"{entry['room_errors']} room errors"
@@ -392,7 +388,7 @@ def format_rooms_aims(aims: Sequence[dict[str, Any]], tiny: bool) -> str:
             )
             lines.append(
                 f"{where} CPU per delivery {figures} (aim <= {entry['bound']:g}x): "
-                f"{verdict(entry['met'])}; {errors}; p50 {entry['p50_ms']} ms, "
+                f"{_met(entry['met'])}; {errors}; p50 {entry['p50_ms']} ms, "
                 f"p99 {entry['p99_ms']} ms"
             )
             continue
@@ -404,7 +400,7 @@ def format_rooms_aims(aims: Sequence[dict[str, Any]], tiny: bool) -> str:
         )
         lines.append(
             f"{where} 2 nodes, deliveries/s {figures} (aim >= {entry['bound']:g}x): "
-            f"{verdict(entry['met'])}; {errors}"
+            f"{_met(entry['met'])}; {errors}"
         )
         lines.append(f"{where} envelopes of the other node's rooms: {_envelopes(entry)}")
     return "\n".join(lines)
@@ -433,6 +429,7 @@ def _envelopes(entry: dict[str, Any]) -> str:
 
 
 def _met(met: bool | None) -> str:
+    """An aim's verdict in words."""
     return "not measured" if met is None else "met" if met else "NOT met"
 
 

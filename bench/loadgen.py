@@ -1016,8 +1016,8 @@ class Row:
             self.room_channel_figures(counter, members)
 
     async def idle_cpu(self, seconds: float) -> None:
-        """Note the servers' CPU while nothing is sent for ``seconds`` (timers, heartbeats):
-        at a few messages/s per room it is a visible part of the CPU per delivery."""
+        """Note the servers' CPU while nothing is sent for ``seconds`` (timers, heartbeats), to
+        tell how much of a low-rate row's CPU per delivery background work could explain."""
         before = self.server.cpu()
         await asyncio.sleep(seconds)
         used = self.server.cpu() - before

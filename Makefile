@@ -7,7 +7,7 @@ PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
 WEB ?=
 
-.PHONY: run test test-fast lint typecheck bench bench-cluster bench-tiny clean
+.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-tiny clean
 
 $(BIN)/twistd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ bench: $(VENV)/.bench-deps
 ## Only the cluster rows: plain ours and 1, 2, 3 nodes on a private Redis (needs redis-server).
 bench-cluster: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py --cluster-only
+
+## Only issue 14's rooms rows and the fan-out row they are compared with (the cluster rooms
+## rows need redis-server; skipped with a loud message without it).
+bench-rooms: $(VENV)/.bench-deps
+	$(BIN)/python bench/run.py --rooms-only
 
 ## The same, every scenario once with a few clients for a second (what CI runs).
 bench-tiny: $(VENV)/.bench-deps

@@ -25,6 +25,20 @@ sequence number, so a receiver knows each delivery's latency. Scenarios:
 ``hold``
     N idle logged-in clients. Reported: server RSS per connection = (RSS with N logged in and the
     server quiet - RSS before) / N.
+``rooms``
+    N clients log in, and each sends ``/unirse ROOM`` (rooms of protocol v1.1) and waits for its
+    ``* Sala ROOM (...)`` line (bounded by ``--login-timeout``): ``--rooms`` rooms per group of
+    ``--room-groups``, client ``i`` in group ``i mod G`` and room ``(i div G) mod R`` of it
+    (rooms ``room-K`` with one group, ``a-K``, ``b-K``, ... with several; on a cluster of G nodes
+    group ``g`` is node ``g``'s, so each room's members are all on one node). The first member
+    of each room sends public messages, at a fixed total rate R (R / rooms each) or saturated as
+    in ``fanout`` (each room's monitor: its last member). A message must reach exactly the other
+    members of its room: a client that receives a message of another room's sender counts a
+    room error, not a delivery. Reported as ``fanout``, plus the room errors; on a cluster also
+    the envelopes of each room channel (``PREFIX room:KEY``) counted by the generator's own
+    ``PSUBSCRIBE``, the nodes subscribed to each (``PUBSUB NUMSUB``) and each node's
+    ``chat_cluster_room_envelopes_received_total`` summed over the other nodes' rooms (its
+    ``--metrics``); "n/a: node has no per-room channels" when the nodes have neither.
 
 Against ``ours-ws`` every client is a WebSocket client of the ``--web`` port (:class:`WsClient`:
 the handshake, then each text message is a line and each line a masked text frame), so the
@@ -59,6 +73,9 @@ Usage (one scenario against each server; ``bench/run.py`` runs the whole suite):
     .venv/bin/python bench/loadgen.py private --pairs 200
     .venv/bin/python bench/loadgen.py hold --clients 10000 --server ours --server bare
     .venv/bin/python bench/loadgen.py private --pairs 200 --server ours --server cluster --nodes 2
+    .venv/bin/python bench/loadgen.py rooms --clients 1000 --rooms 10 --rate 50 --server ours
+    .venv/bin/python bench/loadgen.py rooms --clients 1000 --rooms 10 --room-groups 2 --saturate \
+        --server ours --server cluster --nodes 2
 """
 
 from __future__ import annotations
@@ -87,12 +104,16 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 
 from bench import servers
 
-SCENARIOS = ("fanout", "connect", "private", "hold")
+SCENARIOS = ("fanout", "connect", "private", "hold", "rooms")
 monotonic_ns = time.monotonic_ns
 
 #: Text after the timestamp and sequence number (a message of about 60 bytes in all).
 PAD = b"hola a todos, esto es una prueba de carga"
-LOGIN, DRAIN, FANOUT, PRIVATE = range(4)
+LOGIN, DRAIN, FANOUT, PRIVATE, JOINING, ROOMS = range(6)
+#: What a rooms row says when the nodes carry no room on a channel of its own.
+NO_ROOM_CHANNELS = "n/a: node has no per-room channels"
+#: The metric of a node's envelopes of a room's public messages received from other nodes.
+ROOM_ENVELOPES_METRIC = "chat_cluster_room_envelopes_received_total"
 GENERATOR_BOUND_PCT = 90.0
 #: A row during which the rest of the machine used this much CPU (% of one) says so.
 OTHERS_NOTED_PCT = 10.0
@@ -111,7 +132,7 @@ def generator_cpu() -> float:
 class Tally:
     """Counters shared by every client of one row (one process, one thread: no locks)."""
 
-    __slots__ = ("last_byte", "last_rx", "latencies", "received", "rx_bytes")
+    __slots__ = ("last_byte", "last_rx", "latencies", "received", "room_errors", "rx_bytes")
 
     def __init__(self) -> None:
         self.rx_bytes = 0
@@ -119,12 +140,14 @@ class Tally:
         self.received = 0
         self.last_rx = 0
         self.latencies: array.array[int] = array.array("q")
+        self.room_errors = 0  # rooms: messages received from another room's sender
 
     def reset(self) -> None:
         """Forget deliveries so far (the measured window starts now)."""
         self.received = 0
         self.last_rx = 0
         self.latencies = array.array("q")
+        self.room_errors = 0
 
 
 class Client(asyncio.Protocol):
@@ -156,6 +179,12 @@ class Client(asyncio.Protocol):
         self.monitor_for: dict[int, Client] | None = None
         self.seen: dict[int, int] = {}
         self.monitors: list[Client] = []
+        # Rooms: this client's room (an index), the room of every sender by ``<NICK>``, the
+        # start of the ``/unirse`` reply awaited, and whether it came.
+        self.room = -1
+        self.room_of: dict[bytes, int] = {}
+        self.room_line = b""
+        self.joined: asyncio.Future[bool] | None = None
 
     def itself(self) -> Client:
         """A protocol factory that returns this client."""
@@ -168,12 +197,14 @@ class Client(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """A login that never finished has failed."""
+        """A login (or a room move) that never finished has failed."""
         self.sending = False
         if not self.prompt.done():
             self.prompt.set_result(None)
         if not self.welcomed.done():
             self.welcomed.set_result(False)
+        if self.joined is not None and not self.joined.done():
+            self.joined.set_result(False)
 
     def pause_writing(self) -> None:
         """The transport's buffer is full: stop sending."""
@@ -201,6 +232,9 @@ class Client(asyncio.Protocol):
         if mode == LOGIN:
             self._handshake(data)
             return
+        if mode == JOINING:
+            self._joining(data)
+            return
         now = monotonic_ns()
         if self.buf:
             data = self.buf + data
@@ -218,6 +252,15 @@ class Client(asyncio.Protocol):
                     tally.latencies.append(now - int(data.split(b" ", 2)[1]))
                     tally.received += 1
                     tally.last_rx = now
+                    return
+            elif mode == ROOMS:
+                if first == 60 and self.monitor_for is None:  # <NICK> TS SEQ TEXT
+                    fields = data.split(b" ", 2)
+                    tally.latencies.append(now - int(fields[1]))
+                    tally.received += 1
+                    tally.last_rx = now
+                    if self.room_of.get(fields[0]) != self.room:
+                        tally.room_errors += 1
                     return
             elif first == 42 and data[1] != 32:  # *NICK* TS SEQ TEXT (not a "* " notice)
                 tally.latencies.append(now - int(data.split(b" ", 2)[1]))
@@ -237,6 +280,9 @@ class Client(asyncio.Protocol):
 
     def _lines(self, lines: list[bytes], now: int) -> None:
         """Several complete lines (the last item of ``lines`` is the empty tail)."""
+        if self.mode == ROOMS:
+            self._room_lines(lines, now)
+            return
         tally = self.tally
         latencies = tally.latencies
         received = echoes = 0
@@ -278,6 +324,35 @@ class Client(asyncio.Protocol):
             tally.received += received
             tally.last_rx = now
 
+    def _room_lines(self, lines: list[bytes], now: int) -> None:
+        """Several complete lines in a rooms row: public messages counted, checked against this
+        client's room, and acknowledged to the room's sender if this client is its monitor."""
+        tally = self.tally
+        latencies = tally.latencies
+        room_of, room = self.room_of, self.room
+        monitor = self.monitor_for
+        seen = self.seen
+        received = errors = 0
+        for line in lines[:-1]:
+            if line[:1] == b"<":
+                fields = line.split(b" ", 3)
+                latencies.append(now - int(fields[1]))
+                received += 1
+                if room_of.get(fields[0]) != room:
+                    errors += 1
+                elif monitor is not None:
+                    index = int(fields[0][2:-1])
+                    if index in monitor:
+                        seen[index] = max(seen.get(index, 0), int(fields[2]))
+        if monitor is not None:
+            for index, sender in monitor.items():
+                sender.acked = seen.get(index, 0)
+                sender.pump()
+        if received:
+            tally.received += received
+            tally.last_rx = now
+            tally.room_errors += errors
+
     # -- login ------------------------------------------------------------------------------
 
     def _handshake(self, data: bytes) -> None:
@@ -301,6 +376,35 @@ class Client(asyncio.Protocol):
                 self.welcomed.set_result(self.logged_in)
             break
         self.buf = buf
+
+    # -- rooms ------------------------------------------------------------------------------
+
+    def join(self, name: bytes) -> asyncio.Future[bool]:
+        """Send ``/unirse NAME``; the future says whether its ``* Sala NAME (`` line came (False
+        at an error line ``! ...`` or when the connection is lost)."""
+        self.joined = asyncio.get_running_loop().create_future()
+        self.room_line = b"* Sala " + name + b" ("
+        self.mode = JOINING
+        assert self.transport is not None
+        self.transport.write(b"/unirse " + name + b"\r\n")
+        return self.joined
+
+    def _joining(self, data: bytes) -> None:
+        """Waiting for the room line: skip other lines (notices), stop at the room line or an
+        error line, then drain."""
+        self.tally.last_byte = monotonic_ns()
+        buf = self.buf + data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            self.buf = buf
+            return
+        self.buf = buf[cut + 1 :]
+        for line in buf[:cut].split(b"\n"):
+            if line.startswith(self.room_line) or line.startswith(b"! "):
+                self.mode = DRAIN
+                if self.joined is not None and not self.joined.done():
+                    self.joined.set_result(line.startswith(self.room_line))
+                return
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -429,6 +533,58 @@ class WsClient(Client):
             super().data_received(b"\n".join(lines))
 
 
+class ChannelCounter(asyncio.Protocol):
+    """A Redis connection ``PSUBSCRIBE``d to some channel patterns, counting the messages
+    published on each channel (the rooms rows' own count of envelopes, beside the nodes')."""
+
+    def __init__(self, patterns: Sequence[bytes]) -> None:
+        self.patterns = list(patterns)
+        self.counts: Counter[bytes] = Counter()
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.acknowledged = 0
+        self.counting = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Subscribe to the patterns."""
+        self.transport = cast(asyncio.Transport, transport)
+        command = [b"PSUBSCRIBE", *self.patterns]
+        self.transport.write(
+            b"*%d\r\n" % len(command)
+            + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in command)
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Redis went away: whatever was counted stays."""
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("Redis closed the subscription"))
+
+    def data_received(self, data: bytes) -> None:
+        """Count each ``pmessage`` by channel; note each ``psubscribe`` acknowledgement."""
+        buf = self.buf + data if self.buf else data
+        at = 0
+        while at < len(buf):
+            items, end = servers.parse_resp_array(buf, at)
+            if items is None:
+                break
+            at = end
+            kind = items[0] if items else b""
+            if kind == b"pmessage" and self.counting and isinstance(items[2], bytes):
+                self.counts[items[2]] += 1
+            elif kind == b"psubscribe":
+                self.acknowledged += 1
+                if self.acknowledged == len(self.patterns) and not self.ready.done():
+                    self.ready.set_result(None)
+        self.buf = buf[at:]
+
+    def close(self) -> None:
+        """Stop counting and hang up."""
+        self.counting = False
+        if self.transport is not None:
+            self.transport.abort()
+
+
 # -- row description and result ------------------------------------------------------------
 
 
@@ -451,6 +607,8 @@ class RowSpec:
     nodes: int = 0  # server "cluster": nodes of ours on one private Redis
     split: bool = True  # private on a cluster: the two clients of a pair on different nodes
     delivery_acks: bool = False  # private: windows count the partner's receipts, not echoes
+    rooms: int = 0  # rooms: rooms per group (rate: messages/s over all the rooms)
+    room_groups: int = 1  # rooms: groups of rooms; client i in group i mod G (node i mod G)
 
     def label(self) -> str:
         """The server as the table shows it (``cluster:K`` for K nodes)."""
@@ -467,8 +625,21 @@ class RowSpec:
             return (index // 2) % nodes
         return index % nodes
 
+    def room_name(self, index: int) -> bytes:
+        """The room client ``index`` moves to in a rooms row (see the module's docstring)."""
+        groups = max(1, self.room_groups)
+        room = (index // groups) % max(1, self.rooms)
+        if groups == 1:
+            return b"room-%d" % room
+        return b"%c-%d" % (ord("a") + index % groups, room)
+
     def load(self) -> str:
         """A short description of the offered load, for the table."""
+        if self.scenario == "rooms":
+            total = max(1, self.rooms * self.room_groups)
+            if self.saturate:
+                return f"{total} rooms sat x{self.window}"
+            return f"{total} rooms {self.rate / total:g}/s each"
         if self.scenario == "fanout":
             if self.saturate:
                 return f"sat {self.senders}x{self.window}"
@@ -534,6 +705,22 @@ class RowResult:
     db_commits: int | None = None  # MySQL Handler_commit delta (server-wide: approximate)
     listen_overflows: int | None = None
     reconnects: int = 0
+    # Rooms rows (None elsewhere): clients whose /unirse reply came, messages a client received
+    # from another room's sender (must be 0), and on a cluster how its rooms' envelopes went.
+    rooms_joined: int | None = None
+    room_errors: int | None = None
+    #: Each node's ``chat_cluster_room_envelopes_received_total`` summed over the other nodes'
+    #: rooms at the end of the row (must be 0); ``None``: the nodes have no such metric.
+    foreign_envelopes: dict[str, int] | None = None
+    #: Envelopes published on each room's channel during the window, by room key, as the
+    #: generator's own ``PSUBSCRIBE`` counted them; the shared ``PREFIX room`` channel's too.
+    room_channel_envelopes: dict[str, int] | None = None
+    shared_channel_envelopes: int | None = None
+    #: ``PUBSUB NUMSUB`` of each room's channel at the end of the window, by room key (should
+    #: be 1 each: the node of its members).
+    room_channel_subscribers: dict[str, int] | None = None
+    #: "per-room" or :data:`NO_ROOM_CHANNELS` (cluster rooms rows).
+    room_channels: str | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     vs_bare: dict[str, float] = field(default_factory=dict)
@@ -717,7 +904,8 @@ class Row:
             publishes = self.server.publishes() - self._publishes0
             result.redis_publishes = publishes
             redis_cpu = by_process.get("redis", 0.0)
-            if publishes > 0:
+            # Rooms rows: how many nodes get each envelope depends on the rooms' channels.
+            if publishes > 0 and self.spec.scenario != "rooms":
                 copies = (
                     publishes if self.spec.scenario == "private" else publishes * self.spec.nodes
                 )
@@ -770,6 +958,163 @@ class Row:
         result.delivery_ratio = round(received / expected, 6) if expected else 0.0
         result.deliveries_per_s = result.units_per_s
         result.p50_ms, result.p99_ms, result.max_ms = percentiles_ms(tally.latencies)
+
+    async def rooms(self) -> None:
+        """Clients in rooms; one sender per room, at a fixed total rate or saturating; a message
+        must reach exactly the other members of its sender's room."""
+        spec, result, tally = self.spec, self.result, self.tally
+        await self.settle(quiet=0.5, timeout=10)
+        result.rss_before_kib = before = self.server.rss_kib()
+        logged = await self.login_all(spec.clients)
+        await self.settle()
+        members = await self.join_rooms(logged)
+        await self.settle()
+        rooms = [m for m in members.values() if len(m) >= 2]
+        if not rooms:
+            raise RuntimeError("no room has two members")
+        result.rss_per_conn_kib = round((self.server.rss_kib() - before) / len(logged), 2)
+        senders = [m[0] for m in rooms]
+        room_of = {b"<" + c.nick + b">": c.room for m in rooms for c in m}
+        for m in members.values():
+            for client in m:
+                client.room_of = room_of
+                client.mode = ROOMS
+        await self.idle_cpu(min(2.0, spec.seconds / 2))
+        counter = await self.count_room_channels()
+        tally.reset()
+        cpu0, gen0, t0 = self.mark()
+        if spec.saturate:
+            for m in rooms:
+                sender, monitor = m[0], m[-1]
+                monitor.monitor_for = {sender.index: sender}
+                monitor.monitors = [monitor]
+                sender.window = spec.window
+                sender.refill = max(1, spec.window // 2)
+                sender.sending = True
+                sender.pump()
+            await asyncio.sleep(spec.seconds)
+            for sender in senders:
+                sender.sending = False
+        else:
+            await self._ticker(senders, spec.rate, self.loop.time() + spec.seconds)
+        t_sent = monotonic_ns()
+        sent = sum(s.sent for s in senders)
+        expected = sum(m[0].sent * (len(m) - 1) for m in rooms)
+        await self.wait_deliveries(
+            expected + tally.room_errors, timeout=max(30.0, 3 * spec.seconds)
+        )
+        # Deliveries are the messages that reached their own room; the others are errors.
+        received = tally.received - tally.room_errors
+        self.measure_window(cpu0, gen0, t0, max(t_sent, tally.last_rx), received)
+        result.sent, result.expected, result.received = sent, expected, received
+        result.delivery_ratio = round(received / expected, 6) if expected else 0.0
+        result.deliveries_per_s = result.units_per_s
+        result.p50_ms, result.p99_ms, result.max_ms = percentiles_ms(tally.latencies)
+        result.room_errors = tally.room_errors
+        if counter is not None:
+            counter.close()
+            self.room_channel_figures(counter, members)
+
+    async def idle_cpu(self, seconds: float) -> None:
+        """Note the servers' CPU while nothing is sent for ``seconds`` (timers, heartbeats), to
+        tell how much of a low-rate row's CPU per delivery background work could explain."""
+        before = self.server.cpu()
+        await asyncio.sleep(seconds)
+        used = self.server.cpu() - before
+        self.result.notes.append(f"idle server {100 * used / seconds:.1f}% CPU before the window")
+
+    async def join_rooms(self, logged: Sequence[Client]) -> dict[bytes, list[Client]]:
+        """Move every client to its room (``/unirse``, ``concurrency`` at a time, bounded by
+        the login timeout); the members of each room whose room line came, by room name."""
+        spec, result = self.spec, self.result
+        gate = asyncio.Semaphore(spec.concurrency or 40)
+        names = {c.index: spec.room_name(c.index) for c in logged}
+        number = {name: k for k, name in enumerate(sorted(set(names.values())))}
+
+        async def one(client: Client) -> None:
+            async with gate:
+                client.room = number[names[client.index]]
+                await client.join(names[client.index])
+
+        try:
+            await asyncio.wait_for(asyncio.gather(*(one(c) for c in logged)), spec.login_timeout)
+        except TimeoutError:
+            result.notes.append(f"room moves cut at {spec.login_timeout:g}s")
+        members: dict[bytes, list[Client]] = {}
+        for client in logged:
+            joined = client.joined
+            if joined is not None and joined.done() and joined.result():
+                members.setdefault(names[client.index], []).append(client)
+            else:
+                client.mode = DRAIN  # not in its room: counted nowhere
+        result.rooms_joined = sum(len(m) for m in members.values())
+        if result.rooms_joined < len(logged):
+            result.notes.append(f"only {result.rooms_joined}/{len(logged)} reached their room")
+        return dict(sorted(members.items()))
+
+    async def count_room_channels(self) -> ChannelCounter | None:
+        """On a cluster: a Redis subscription of the generator's own to the rooms' channels and
+        the shared one (``PREFIX room:*``, ``PREFIX room``), counting from now on."""
+        port = self.server.redis_port()
+        if port is None:
+            return None
+        prefix = servers.REDIS_PREFIX.encode()
+        counter = ChannelCounter([prefix + b"room", prefix + b"room:*"])
+        await asyncio.wait_for(self.loop.create_connection(lambda: counter, "127.0.0.1", port), 5)
+        await asyncio.wait_for(counter.ready, 5)
+        return counter
+
+    def room_channel_figures(
+        self, counter: ChannelCounter, members: dict[bytes, list[Client]]
+    ) -> None:
+        """The envelopes of each room channel, its subscribers and the nodes' own count of
+        envelopes of other nodes' rooms; "n/a" when the nodes have no per-room channels."""
+        result = self.result
+        port = self.server.redis_port()
+        prefix = servers.REDIS_PREFIX
+        keys = [name.decode().lower() for name in members]  # roomnames.key of an ASCII name
+        per_room = f"{prefix}room:"
+        counted = {
+            channel.decode(errors="replace")[len(per_room) :]: count
+            for channel, count in counter.counts.items()
+            if channel.startswith(per_room.encode())
+        }
+        result.room_channel_envelopes = {key: counted.pop(key, 0) for key in keys} | counted
+        result.shared_channel_envelopes = counter.counts.get(f"{prefix}room".encode(), 0)
+        subscribers = servers.redis_numsub(port, [per_room + key for key in keys]) if port else None
+        if subscribers is not None:
+            result.room_channel_subscribers = {
+                channel[len(per_room) :]: count for channel, count in subscribers.items()
+            }
+        held: dict[int, set[str]] = {}
+        for name, clients in members.items():
+            for client in clients:
+                held.setdefault(self.spec.node_of(client.index), set()).add(name.decode().lower())
+        result.foreign_envelopes = self.foreign_envelopes(held)
+        channels = (
+            result.foreign_envelopes is not None
+            or any(result.room_channel_envelopes.values())
+            or any((result.room_channel_subscribers or {}).values())
+        )
+        result.room_channels = "per-room" if channels else NO_ROOM_CHANNELS
+
+    def foreign_envelopes(self, held: dict[int, set[str]]) -> dict[str, int] | None:
+        """Each node's :data:`ROOM_ENVELOPES_METRIC` summed over the rooms held by other
+        nodes' clients only (``held``: room keys by node); ``None`` if a node has no such
+        metric (or no ``--metrics``)."""
+        found: dict[str, int] = {}
+        every = set().union(*held.values()) if held else set()
+        for k, node in enumerate(self.server.nodes):
+            if node.metrics_port is None:
+                return None
+            text = servers.scrape_metrics(node.metrics_port)
+            if text is None or ROOM_ENVELOPES_METRIC not in text:
+                return None
+            foreign = every - held.get(k, set())
+            found[node.name] = sum(
+                count for room, count in room_samples(text).items() if room in foreign
+            )
+        return found
 
     def monitors(self, logged: Sequence[Client], senders: Sequence[Client]) -> list[Client]:
         """The monitor of each node: its last logged-in client that is not a sender.
@@ -911,6 +1256,22 @@ class Row:
         await asyncio.sleep(0)
 
 
+def room_samples(text: str) -> dict[str, int]:
+    """The samples of :data:`ROOM_ENVELOPES_METRIC` in a ``/metrics`` page, by ``room`` label."""
+    found: dict[str, int] = {}
+    start = ROOM_ENVELOPES_METRIC + "{"
+    for line in text.splitlines():
+        if not line.startswith(start):
+            continue
+        labels, _, value = line[len(start) :].rpartition("} ")
+        for label in labels.split(","):
+            name, _, quoted = label.partition("=")
+            if name.strip() == "room":
+                room = quoted.strip().strip('"')
+                found[room] = found.get(room, 0) + int(float(value))
+    return found
+
+
 def new_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop if installed, else asyncio's default."""
     try:
@@ -939,7 +1300,9 @@ def measure(spec: RowSpec, mysql_url: str | None = None) -> RowResult:
                 if use_mysql
                 else nullcontext(None)
             ) as db_url:
-                server = servers.start_group(spec.server, Path(tmp), db_url, spec.nodes)
+                server = servers.start_group(
+                    spec.server, Path(tmp), db_url, spec.nodes, metrics=spec.scenario == "rooms"
+                )
                 running = server
 
                 async def go() -> RowResult:
@@ -1023,6 +1386,34 @@ def _flags(result: RowResult) -> list[str]:
             )
     if result.error is None and result.delivery_ratio < 1.0 and result.scenario != "hold":
         flags.append(f"ratio {result.delivery_ratio:.4f}")
+    if result.room_errors:
+        flags.append(f"{result.room_errors} ROOM ERRORS (messages of another room)")
+    flags += _room_channel_flags(result)
+    return flags
+
+
+def _room_channel_flags(result: RowResult) -> list[str]:
+    """What a cluster rooms row says of its rooms' channels, in a few words."""
+    if result.room_channels is None:
+        return []
+    if result.room_channels == NO_ROOM_CHANNELS:
+        shared = result.shared_channel_envelopes
+        return [f"{NO_ROOM_CHANNELS} ({shared} envelopes on the shared channel)"]
+    flags = []
+    foreign = result.foreign_envelopes
+    if foreign is None:
+        flags.append("no room envelope metric")
+    else:
+        flags.append(
+            "envelopes of other nodes' rooms "
+            + " ".join(f"{node} {count}" for node, count in foreign.items())
+        )
+    envelopes = result.room_channel_envelopes or {}
+    flags.append(f"{sum(envelopes.values())} envelopes on {len(envelopes)} room channels")
+    subscribers = result.room_channel_subscribers
+    if subscribers:
+        low, high = min(subscribers.values()), max(subscribers.values())
+        flags.append(f"nodes per room channel {low}" + (f"-{high}" if high != low else ""))
     return flags
 
 
@@ -1058,6 +1449,10 @@ def _match_key(result: RowResult) -> tuple[Any, ...]:
         return ("private", spec["pairs"], spec.get("delivery_acks", False))
     if result.scenario == "connect":
         return ("connect", result.clients)
+    if result.scenario == "rooms":
+        window = spec["window"] if spec["saturate"] else 0
+        rooms = (spec["rooms"], spec["room_groups"])
+        return ("rooms", result.clients, *rooms, spec["saturate"], spec["rate"], window)
     return ("hold",)
 
 
@@ -1293,6 +1688,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--saturate", action="store_true", help="fanout: as fast as possible")
     parser.add_argument("--window", type=int, default=0, help="messages in flight per sender")
     parser.add_argument("--pairs", type=int, default=200, help="private: P")
+    parser.add_argument("--rooms", type=int, default=10, help="rooms: rooms per group")
+    parser.add_argument(
+        "--room-groups", type=int, default=1, help="rooms: groups of rooms (a node's each)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--concurrency", type=int, default=0, help="logins at a time (default 200 for connect, 40)"
@@ -1328,6 +1727,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             nodes=args.nodes if name == servers.CLUSTER else 0,
             split=not args.local_pairs,
             delivery_acks=args.delivery_acks or servers.CLUSTER in (args.server or ()),
+            rooms=args.rooms,
+            room_groups=args.room_groups,
         )
         result = measure(spec, mysql_url)
         results.append(result)

@@ -11,7 +11,12 @@ Rows (each server started fresh for each row, on a free loopback port):
 - ``connect``: 5000 logins, 200 at a time (ours and threaded persist to a scratch MySQL
   database, created and dropped here; bare persists nothing);
 - ``private``: 200 pairs as fast as the server lets them;
-- ``hold``: 10,000 idle clients on ours and bare (1000 on threaded: a thread each).
+- ``hold``: 10,000 idle clients on ours and bare (1000 on threaded: a thread each);
+- ``rooms`` (ours only; issue 14): 1000 clients in 10 rooms of 100 (``/unirse room-K``), one
+  sender per room, 5 messages/s per room (50/s in all, as the fan-out row at 1000 clients, but
+  each message reaches 99 members instead of 999); a message received outside its room is a
+  room error. After the table: its CPU per delivery against the single-room fan-out row's
+  (1000 clients at 50/s, same run), aim at most 1.25x.
 
 The rows issue 4 sets targets on (fan-out at 1000 clients, ``connect``, ``private``) are measured
 three times (``--repeats``), the servers taking turns, and each row's median run is kept. The load
@@ -24,6 +29,13 @@ and against 1, 2 and 3 nodes of ours on one private Redis (``cluster:K``; see
 ``bench/servers.py``), clients round-robin over the nodes, every private pair split across two
 nodes, CPU summed over the nodes and Redis. After the table it prints the ratios the cluster's
 aims are about (2 nodes against the single plain node, in the same run) and whether each is met.
+The cluster rooms rows (issue 14) are 1000 clients in 20 rooms of 50, saturated (one sender per
+room, 32 in flight), on plain ``ours`` and on 2 nodes where node 1's clients are in rooms
+``a-0..a-9`` and node 2's in ``b-0..b-9``: deliveries/s against the single node's (aim: at least
+1x), and the envelopes each node received of the other node's rooms (aim: none), from the
+nodes' ``chat_cluster_room_envelopes_received_total`` (``--metrics``) and counted by the
+benchmark itself on Redis (``PSUBSCRIBE`` to the rooms' channels, ``PUBSUB NUMSUB`` of each):
+"n/a: node has no per-room channels" with nodes that carry every room on one shared channel.
 Without ``redis-server`` (or with a ``twistd chat`` that has no ``--redis``) the cluster rows are
 skipped with a loud message.
 
@@ -37,6 +49,7 @@ Usage::
     .venv/bin/python bench/run.py --cluster       # the suite and the cluster rows (make bench)
     .venv/bin/python bench/run.py --cluster-only  # the cluster rows, ~8 min (make bench-cluster)
     .venv/bin/python bench/run.py --tiny          # seconds, cluster rows included (bench-tiny)
+    .venv/bin/python bench/run.py --rooms-only    # the rooms rows and their fan-out reference
 """
 
 from __future__ import annotations
@@ -71,6 +84,28 @@ WITH_FLOOR = (*servers.SERVERS, "floor")
 CLUSTER = servers.CLUSTER
 #: Cluster sizes measured, each against plain ``ours`` in the same run.
 CLUSTER_NODES = (1, 2, 3)
+#: Issue 14: CPU per delivery in 10 rooms of 100 at most this many times one room's of 1000.
+ROOMS_CPU_AIM = 1.25
+#: Issue 14: 2 nodes with rooms on one node each, deliveries/s at least this times one node's.
+ROOMS_CLUSTER_AIM = 1.0
+
+
+def rooms_row(seconds: float) -> RowSpec:
+    """1000 clients in 10 rooms of 100, 5 msgs/s per room (50/s over the server), on ours."""
+    return RowSpec("rooms", "ours", clients=1000, rooms=10, rate=50, seconds=seconds)
+
+
+def rooms_reference(seconds: float) -> RowSpec:
+    """The single-room fan-out row the rooms row is compared with: 1000 clients at 50/s."""
+    return RowSpec("fanout", "ours", clients=1000, seconds=seconds)
+
+
+def cluster_rooms(seconds: float) -> list[RowSpec]:
+    """1000 clients in 20 rooms of 50 (``a-K`` and ``b-K``), saturated, one sender per room:
+    plain ``ours`` and 2 nodes, each node's clients in its own 10 rooms."""
+    return _cluster_group(
+        "rooms", (2,), clients=1000, rooms=10, room_groups=2, saturate=True, seconds=seconds
+    )
 
 
 def suite(seconds: float, mysql: bool) -> list[RowSpec]:
@@ -84,6 +119,7 @@ def suite(seconds: float, mysql: bool) -> list[RowSpec]:
     rows += [RowSpec("connect", s, clients=5000, mysql=mysql) for s in ALL]
     rows += [RowSpec("private", s, clients=400, pairs=200, window=16, seconds=seconds) for s in ALL]
     rows += [RowSpec("hold", s, clients=10_000 if s != "threaded" else 1000) for s in ALL]
+    rows.append(rooms_row(seconds))
     return rows
 
 
@@ -100,9 +136,20 @@ def tiny(mysql: bool) -> list[RowSpec]:
         ]
     rows.append(RowSpec("fanout", "floor", clients=4, senders=2, rate=20, seconds=1))
     rows.append(RowSpec("fanout", "ours-ws", clients=4, senders=2, rate=20, seconds=1))
+    rows.append(tiny_rooms())
     for spec in rows:
         spec.login_timeout = 30
     return rows
+
+
+def tiny_rooms_reference() -> RowSpec:
+    """The tiny fan-out row of ours that :func:`tiny_rooms` is compared with."""
+    return RowSpec("fanout", "ours", clients=4, senders=2, rate=20, seconds=1, login_timeout=30)
+
+
+def tiny_rooms() -> RowSpec:
+    """The rooms row with 4 clients in 2 rooms, at the tiny fan-out row's rate."""
+    return RowSpec("rooms", "ours", clients=4, rooms=2, rate=20, seconds=1, login_timeout=30)
 
 
 def _cluster_group(scenario: str, nodes: Sequence[int], **params: Any) -> list[RowSpec]:
@@ -132,6 +179,7 @@ def cluster_suite(seconds: float) -> list[RowSpec]:
             seconds=seconds,
             delivery_acks=True,
         ),
+        *cluster_rooms(seconds),
     ]
 
 
@@ -144,7 +192,22 @@ def tiny_cluster() -> list[RowSpec]:
     )
     private = {"clients": 4, "pairs": 2, "window": 8, "delivery_acks": True}
     rows += _cluster_group("private", (1, 2), **private, **common)
-    return rows
+    return rows + tiny_cluster_rooms()
+
+
+def tiny_cluster_rooms() -> list[RowSpec]:
+    """The cluster rooms rows with 8 clients in 4 rooms (2 a node) for a second."""
+    return _cluster_group(
+        "rooms",
+        (2,),
+        clients=8,
+        rooms=2,
+        room_groups=2,
+        saturate=True,
+        window=8,
+        seconds=1.0,
+        login_timeout=30.0,
+    )
 
 
 @dataclass
@@ -221,6 +284,155 @@ def format_aims(aims: Sequence[dict[str, Any]], tiny: bool) -> str:
     return "\n".join(lines)
 
 
+def _fixed_rate(row: RowResult) -> bool:
+    return not row.spec["saturate"]
+
+
+def rooms_aims(
+    standard: Sequence[RowResult], clustered: Sequence[RowResult]
+) -> list[dict[str, Any]]:
+    """Issue 14's aims, from the rows of the same run: each fixed-rate rooms row's CPU per
+    delivery against the fixed-rate single-room fan-out row of ours with as many clients at
+    the same total rate (at most :data:`ROOMS_CPU_AIM`), and the cluster rooms rows: 2 nodes'
+    deliveries/s against the single node's (at least :data:`ROOMS_CLUSTER_AIM`) and the
+    envelopes of the other node's rooms (none; ``None`` when the nodes have no per-room
+    channels)."""
+    ok = [r for r in standard if r.error is None and r.server == "ours" and not r.nodes]
+    found: list[dict[str, Any]] = []
+    for row in (r for r in ok if r.scenario == "rooms" and _fixed_rate(r)):
+        ref = next(
+            (
+                r
+                for r in ok
+                if r.scenario == "fanout"
+                and _fixed_rate(r)
+                and (r.clients, r.spec["rate"]) == (row.clients, row.spec["rate"])
+            ),
+            None,
+        )
+        mine, theirs = row.cpu_us_per_unit, ref.cpu_us_per_unit if ref is not None else None
+        ratio = round(mine / theirs, 3) if mine and theirs else None
+        found.append(
+            {
+                "aim": "rooms: CPU per delivery against one room of all the clients",
+                "clients": row.clients,
+                "load": row.load,
+                "rooms_us_per_delivery": mine,
+                "fanout_us_per_delivery": theirs,
+                "cpu_ratio": ratio,
+                "bound": ROOMS_CPU_AIM,
+                "room_errors": row.room_errors,
+                "delivery_ratio": row.delivery_ratio,
+                "p50_ms": row.p50_ms,
+                "p99_ms": row.p99_ms,
+                "met": None if ratio is None else ratio <= ROOMS_CPU_AIM and not row.room_errors,
+            }
+        )
+    rooms = [r for r in clustered if r.scenario == "rooms" and r.error is None]
+    single = next((r for r in rooms if r.server == "ours" and not r.nodes), None)
+    for two in (r for r in rooms if r.nodes == 2):
+        found.append(_cluster_rooms_aim(two, single))
+    return found
+
+
+def _cluster_rooms_aim(two: RowResult, single: RowResult | None) -> dict[str, Any]:
+    """The cluster rooms aims of the 2-node row ``two`` against the single node's row."""
+    theirs = single.units_per_s if single is not None else None
+    ratio = round(two.units_per_s / theirs, 3) if theirs and two.units_per_s else None
+    foreign, subscribers = two.foreign_envelopes, two.room_channel_subscribers
+    if two.room_channels != "per-room":
+        envelopes_met = None
+    else:
+        envelopes_met = (
+            foreign is not None
+            and not any(foreign.values())
+            and bool(subscribers)
+            and all(count == 1 for count in (subscribers or {}).values())
+        )
+    return {
+        "aim": "cluster rooms: 2 nodes, each room's members on one node",
+        "clients": two.clients,
+        "load": two.load,
+        "two_nodes": two.units_per_s,
+        "single": theirs,
+        "vs_single": ratio,
+        "bound": ROOMS_CLUSTER_AIM,
+        "met": None if ratio is None else ratio >= ROOMS_CLUSTER_AIM and not two.room_errors,
+        "room_errors": two.room_errors,
+        "room_channels": two.room_channels,
+        "foreign_envelopes": foreign,
+        "room_channel_envelopes": two.room_channel_envelopes,
+        "shared_channel_envelopes": two.shared_channel_envelopes,
+        "room_channel_subscribers": subscribers,
+        "envelopes_met": envelopes_met,
+    }
+
+
+def format_rooms_aims(aims: Sequence[dict[str, Any]], tiny: bool) -> str:
+    """:func:`rooms_aims` as lines of text ("" when nothing was measured)."""
+    if not aims:
+        return ""
+    lines = ["Rooms (issue 14), same run"]
+    if tiny:
+        lines[0] += " (tiny rows: the figures mean nothing)"
+    for entry in aims:
+        where = f"  N={entry['clients']} {entry['load']}:"
+        errors = f"{entry['room_errors']} room errors"
+        if "cpu_ratio" in entry:
+            ratio = entry["cpu_ratio"]
+            figures = (
+                "not measured"
+                if ratio is None
+                else f"{entry['rooms_us_per_delivery']:.2f} us vs "
+                f"{entry['fanout_us_per_delivery']:.2f} us in one room = {ratio:.2f}x"
+            )
+            lines.append(
+                f"{where} CPU per delivery {figures} (aim <= {entry['bound']:g}x): "
+                f"{_met(entry['met'])}; {errors}; p50 {entry['p50_ms']} ms, "
+                f"p99 {entry['p99_ms']} ms"
+            )
+            continue
+        ratio = entry["vs_single"]
+        figures = (
+            "not measured"
+            if ratio is None
+            else f"{entry['two_nodes']:,.0f} vs {entry['single']:,.0f} on one node = {ratio:.2f}x"
+        )
+        lines.append(
+            f"{where} 2 nodes, deliveries/s {figures} (aim >= {entry['bound']:g}x): "
+            f"{_met(entry['met'])}; {errors}"
+        )
+        lines.append(f"{where} envelopes of the other node's rooms: {_envelopes(entry)}")
+    return "\n".join(lines)
+
+
+def _envelopes(entry: dict[str, Any]) -> str:
+    """What the cluster rooms row says of the envelopes, in a line."""
+    if entry["room_channels"] != "per-room":
+        shared = entry["shared_channel_envelopes"]
+        return f"{entry['room_channels']} ({shared} envelopes on the shared channel, every node's)"
+    foreign = entry["foreign_envelopes"]
+    metric = (
+        "no node metric"
+        if foreign is None
+        else "node metric " + ", ".join(f"{node} {count}" for node, count in foreign.items())
+    )
+    envelopes = entry["room_channel_envelopes"] or {}
+    subscribers = entry["room_channel_subscribers"] or {}
+    by_count = sorted(set(subscribers.values()))
+    nodes = "/".join(str(n) for n in by_count) or "?"
+    bench = (
+        f"bench: {sum(envelopes.values())} envelopes on {len(envelopes)} room channels, "
+        f"{nodes} node(s) subscribed to each"
+    )
+    return f"{metric}; {bench} (aim: 0 and 1 node each): {_met(entry['envelopes_met'])}"
+
+
+def _met(met: bool | None) -> str:
+    """An aim's verdict in words."""
+    return "not measured" if met is None else "met" if met else "NOT met"
+
+
 def plot(results: Sequence[RowResult], path: Path) -> str:
     """p50/p99 latency and CPU per delivery against clients (fixed-rate fan-out); a note."""
     try:
@@ -282,14 +494,14 @@ def target_row(spec: RowSpec) -> bool:
     20-40% between runs, and one disturbance of half a second in a fixed-rate row is enough to
     move its p99.
     """
-    return spec.scenario in ("connect", "private") or (
+    return spec.scenario in ("connect", "private", "rooms") or (
         spec.scenario == "fanout" and spec.clients == 1000
     )
 
 
 def _median_key(result: RowResult) -> float:
     """What "median run" means: by p99 latency at a fixed rate, else by units/s."""
-    if result.scenario == "fanout" and not result.spec["saturate"]:
+    if result.scenario in ("fanout", "rooms") and not result.spec["saturate"]:
         return result.p99_ms if result.p99_ms is not None else float("inf")
     return result.units_per_s
 
@@ -342,7 +554,7 @@ def median_run(attempts: Sequence[RowResult]) -> RowResult:
     if len(attempts) == 1:
         return attempts[0]
     chosen = sorted(attempts, key=_median_key)[(len(attempts) - 1) // 2]
-    if chosen.scenario == "fanout" and not chosen.spec["saturate"]:
+    if chosen.scenario in ("fanout", "rooms") and not chosen.spec["saturate"]:
         figures = ", ".join(
             f"p99 {r.p99_ms or 0:.1f} ms at {r.cpu_us_per_unit or 0:.2f} us" for r in attempts
         )
@@ -364,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-pin", action="store_true", help="do not pin the load generator to one CPU"
     )
     parser.add_argument(
-        "--only", action="append", choices=("fanout", "connect", "private", "hold"),
+        "--only", action="append", choices=("fanout", "connect", "private", "hold", "rooms"),
         help="run only these scenarios (repeatable)",
     )  # fmt: skip
     parser.add_argument(
@@ -378,6 +590,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--cluster-only", action="store_true", help="only the cluster rows")
     parser.add_argument(
+        "--rooms-only",
+        action="store_true",
+        help="only the rooms rows (issue 14) and the fan-out row they are compared with",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each row with a target (median kept)"
     )
     args = parser.parse_args(argv)
@@ -389,18 +606,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if note:
         print(note, file=sys.stderr)
     specs: list[RowSpec] = []
-    if not args.cluster_only:
+    if args.rooms_only:
+        specs = (
+            [tiny_rooms_reference(), tiny_rooms()]
+            if args.tiny
+            else [rooms_reference(args.seconds), rooms_row(args.seconds)]
+        )
+    elif not args.cluster_only:
         specs = (
             tiny(mysql_url is not None) if args.tiny else suite(args.seconds, mysql_url is not None)
         )
     cluster_specs: list[RowSpec] = []
     skipped = ""
-    if args.tiny or args.cluster or args.cluster_only:
+    if args.tiny or args.cluster or args.cluster_only or args.rooms_only:
         skipped = servers.cluster_unavailable()
         if skipped:
             print(f"\n*** SKIPPING THE CLUSTER ROWS: {skipped} ***\n", file=sys.stderr)
             if args.cluster_only:
                 return 2
+        elif args.rooms_only:
+            cluster_specs = tiny_cluster_rooms() if args.tiny else cluster_rooms(args.seconds)
         else:
             cluster_specs = tiny_cluster() if args.tiny else cluster_suite(args.seconds)
 
@@ -417,11 +642,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = round(time.monotonic() - started, 1)
     add_ratios(results)
     # The aims compare rows of the cluster suite only (its own plain single-node baseline).
-    aims = cluster_aims(clustered) if cluster_specs else []
+    aims = cluster_aims(clustered) if cluster_specs and not args.rooms_only else []
     ws_aims = websocket_aims(standard)
+    room_aims = rooms_aims(standard, clustered)
+    kind = "rooms" if args.rooms_only else "cluster" if args.cluster_only else "standard"
     meta: dict[str, Any] = {
-        "suite": ("tiny" if args.tiny else "cluster" if args.cluster_only else "standard")
-        + (" + cluster" if cluster_specs and not args.cluster_only else ""),
+        "suite": (
+            "tiny" if args.tiny and kind == "standard" else f"tiny {kind}" if args.tiny else kind
+        )
+        + (" + cluster" if cluster_specs and kind == "standard" else ""),
         "seconds_per_row": 1 if args.tiny else args.seconds,
         "suite_seconds": elapsed,
         "mysql": mysql_url or note,
@@ -429,6 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cluster": f"skipped: {skipped}" if skipped else bool(cluster_specs),
         "cluster_aims": aims,
         "websocket_aims": ws_aims,
+        "rooms_aims": room_aims,
     }
     write_results(args.out / "results.json", results, meta)
     if standard:
@@ -441,6 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(clustered))
     if aims:
         print("\n" + format_aims(aims, args.tiny))
+    if room_aims:
+        print("\n" + format_rooms_aims(room_aims, args.tiny))
     if skipped:
         print(f"\n*** CLUSTER ROWS SKIPPED: {skipped} ***")
     print(f"\n{len(results)} rows in {elapsed:.0f}s; results: {args.out / 'results.json'}")

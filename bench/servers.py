@@ -16,7 +16,8 @@ PID of the child we started) at the end of its row:
 - ``cluster``: N nodes of ours (``twistd -n chat --redis ... --node-id nodeK``), each on its own
   free port with its own SQLite file, joined through a private ``redis-server`` started here on
   a free port with no persistence (never the system Redis on 6379). Its CPU is the sum over
-  every node and Redis.
+  every node and Redis. With ``metrics`` each node also serves ``--metrics`` on a free port of
+  its own (the rooms rows read its per-room envelope counter there).
 
 A row measures a :class:`ServerGroup`: one process for the plain servers, the nodes and Redis
 for a cluster; clients spread round-robin over its ports.
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "bench" / "reference"
@@ -51,6 +53,8 @@ ALL_SERVERS = (*SERVERS, "ours-ws", "floor")
 #: Nodes of ours joined through Redis (rows say how many).
 CLUSTER = "cluster"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: The nodes' ``--redis-prefix`` (the benchmark passes none: this is the default).
+REDIS_PREFIX = "chat:"
 DEFAULT_MYSQL = "mysql://root@127.0.0.1:3306"
 
 
@@ -182,6 +186,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     command: list[str]
+    #: The port of its ``--metrics`` site, if it serves one.
+    metrics_port: int | None = None
 
     @property
     def pid(self) -> int:
@@ -403,10 +409,99 @@ def redis_has_key(port: int, key: str) -> bool:
         return False
 
 
+def _read_reply(conn: socket.socket, limit: int = 1_000_000) -> bytes:
+    """Read one RESP array of bulk strings and integers from ``conn`` (bounded by ``limit``
+    bytes and the socket's timeout); the raw bytes."""
+    reply = b""
+    while len(reply) < limit:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+        if _resp_complete(reply):
+            break
+    return reply
+
+
+def _resp_complete(data: bytes) -> bool:
+    """Whether ``data`` holds one whole RESP array of bulk strings and integers."""
+    try:
+        items, _ = parse_resp_array(data, 0)
+    except ValueError:
+        return False
+    return items is not None
+
+
+def parse_resp_array(data: bytes, at: int) -> tuple[list[bytes | int] | None, int]:
+    """One RESP array of bulk strings and integers at ``data[at:]``: its items and where it
+    ends, or ``(None, at)`` if it is not all there yet. Raises ValueError on anything else."""
+    end = data.find(b"\r\n", at)
+    if end < 0:
+        return None, at
+    if data[at : at + 1] != b"*":
+        raise ValueError(f"not a RESP array: {data[at : at + 40]!r}")
+    count = int(data[at + 1 : end])
+    at = end + 2
+    items: list[bytes | int] = []
+    for _ in range(max(0, count)):
+        end = data.find(b"\r\n", at)
+        if end < 0:
+            return None, at
+        kind, value = data[at : at + 1], data[at + 1 : end]
+        if kind == b":":
+            items.append(int(value))
+            at = end + 2
+        elif kind == b"$":
+            size = int(value)
+            start = end + 2
+            if len(data) < start + size + 2:
+                return None, at
+            items.append(data[start : start + size])
+            at = start + size + 2
+        else:
+            raise ValueError(f"unexpected RESP item: {data[at : at + 40]!r}")
+    return items, at
+
+
+def redis_numsub(port: int, channels: Sequence[str]) -> dict[str, int] | None:
+    """``PUBSUB NUMSUB`` of ``channels`` on the Redis on ``port``: subscribers of each channel
+    (pattern subscriptions not counted); ``None`` if it cannot be asked."""
+    if not channels:
+        return {}
+    command = [b"PUBSUB", b"NUMSUB", *(c.encode() for c in channels)]
+    request = b"*%d\r\n" % len(command) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(part), part) for part in command
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", port), 2) as conn:
+            conn.settimeout(2)
+            conn.sendall(request)
+            items, _ = parse_resp_array(_read_reply(conn), 0)
+    except (OSError, ValueError):
+        return None
+    if items is None:
+        return None
+    found: dict[str, int] = {}
+    for name, count in zip(items[::2], items[1::2], strict=False):
+        if isinstance(name, bytes) and isinstance(count, int):
+            found[name.decode()] = count
+    return found
+
+
+def scrape_metrics(port: int, timeout: float = 5.0) -> str | None:
+    """The text of ``/metrics`` on 127.0.0.1:``port`` (``None`` if it cannot be read)."""
+    try:
+        with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as page:
+            body: bytes = page.read(10_000_000)
+    except OSError:
+        return None
+    return body.decode("utf-8", "replace")
+
+
 def _wait_joined(node: ServerProcess, redis_port: int, node_id: str, timeout: float = 15) -> None:
     """Wait until node ``node_id`` has registered in Redis (its ``alive`` key is there)."""
     deadline = time.monotonic() + timeout
-    while not redis_has_key(redis_port, f"chat:alive:{node_id}"):
+    while not redis_has_key(redis_port, f"{REDIS_PREFIX}alive:{node_id}"):
         if time.monotonic() > deadline or not node.alive():
             raise RuntimeError(f"{node.name} did not join the cluster:\n{node.log_tail()}")
         time.sleep(0.05)
@@ -470,6 +565,11 @@ class ServerGroup:
         redis = [p for p in self.helpers if p.name == "redis"]
         return redis_publishes(redis[0].port) if redis else -1
 
+    def redis_port(self) -> int | None:
+        """The port of the group's Redis (``None``: no Redis)."""
+        redis = [p for p in self.helpers if p.name == "redis"]
+        return redis[0].port if redis else None
+
     def alive(self) -> bool:
         """Whether any node still runs."""
         return any(node.alive() for node in self.nodes)
@@ -491,9 +591,14 @@ class ServerGroup:
         return "\n".join(f"[{p.name}] {p.log_tail(share)}" for p in self.processes)
 
 
-def start_group(name: str, workdir: Path, db: str | None = None, nodes: int = 0) -> ServerGroup:
+def start_group(
+    name: str, workdir: Path, db: str | None = None, nodes: int = 0, metrics: bool = False
+) -> ServerGroup:
     """Start server ``name`` (see :func:`start_server`), or a cluster of ``nodes`` nodes of
-    ours on a private Redis when ``name`` is :data:`CLUSTER`; stop what started on failure."""
+    ours on a private Redis when ``name`` is :data:`CLUSTER`; stop what started on failure.
+
+    With ``metrics``, each node of a cluster also serves ``--metrics`` on a free loopback port
+    (its :attr:`ServerProcess.metrics_port`)."""
     if name != CLUSTER:
         return ServerGroup(name, [start_server(name, workdir, db)])
     if nodes < 1:
@@ -505,7 +610,11 @@ def start_group(name: str, workdir: Path, db: str | None = None, nodes: int = 0)
             node_dir = workdir / f"node{k}"
             node_dir.mkdir()
             extra = ["--redis", redis_url, "--node-id", f"node{k}"]
+            metrics_port = free_port() if metrics else None
+            if metrics_port is not None:
+                extra += ["--metrics", f"tcp:{metrics_port}:interface=127.0.0.1"]
             node = start_server("ours", node_dir, db, extra, label=f"node{k}")
+            node.metrics_port = metrics_port
             group.nodes.append(node)
             _wait_joined(node, group.helpers[0].port, f"node{k}")
     except BaseException:

@@ -4,12 +4,16 @@ This checks that every scenario runs against every server (and fan-out against t
 against ours over the WebSocket) and that ours delivered everything, on one node and on clusters
 of nodes joined through a private Redis; it asserts no speed (benchmarks print figures; they are
 never tests with time limits). The cluster rows need ``redis-server``: without it their test is
-skipped loudly (and fails under ``CI=true``). One unit test checks which rows the WebSocket aims
-compare (fabricated figures, no run).
+skipped loudly (and fails under ``CI=true``). The rooms rows (issue 14) must deliver every message
+to its room and none outside it, and carry their fields; on a cluster without per-room channels
+they say so instead of failing. Unit tests check which rows the WebSocket and rooms aims compare
+(fabricated figures, no run), how a client counts a message of another room, and how a node's
+room envelope metric is read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -19,7 +23,18 @@ from typing import Any
 import pytest
 
 from bench import servers
-from bench.loadgen import RowSpec, format_websocket_aims, new_result, websocket_aims
+from bench.loadgen import (
+    NO_ROOM_CHANNELS,
+    ROOMS,
+    Client,
+    RowSpec,
+    Tally,
+    format_websocket_aims,
+    new_result,
+    room_samples,
+    websocket_aims,
+)
+from bench.run import format_rooms_aims, rooms_aims
 from tests.support.needs import missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,11 +67,11 @@ def test_tiny_benchmark_runs(tiny_run: dict[str, Any]) -> None:
         (s, server) for s in SCENARIOS for server in SERVERS
     }
     ours = [r for r in rows if r["server"] == "ours"]
-    assert {r["scenario"] for r in ours} == SCENARIOS
+    assert {r["scenario"] for r in ours} == SCENARIOS | {"rooms"}
     for row in ours:
         assert row["error"] is None, row["error"]
         assert row["delivery_ratio"] == 1.0, row
-        if row["scenario"] in ("fanout", "private"):
+        if row["scenario"] in ("fanout", "private", "rooms"):
             assert row["received"] == row["expected"] > 0, row
         if row["rows_persisted"] is not None:  # connect with MySQL
             assert row["rows_persisted"] == row["clients"], row
@@ -124,3 +139,106 @@ def test_tiny_cluster_rows(tiny_run: dict[str, Any]) -> None:
     aims = tiny_run["meta"]["cluster_aims"]
     assert len(aims) == 3
     assert all(a["vs_single"] is not None for a in aims), aims
+
+
+@pytest.mark.timeout(420, method="thread")
+def test_tiny_rooms_rows(tiny_run: dict[str, Any]) -> None:
+    """The rooms row: every client reached its room, every message its room's other members
+    and no one else; its aim against the tiny fan-out row is there (the figures mean nothing).
+    The cluster rooms rows (when the cluster rows ran) delivered every message in its room and
+    say what they counted of the rooms' channels: per-room channels, with no envelope of the
+    other node's rooms and one node on each room's channel, or "n/a" on nodes without them."""
+    rooms = [r for r in tiny_run["rows"] if r["scenario"] == "rooms"]
+    single = [r for r in rooms if r["server"] == "ours" and not r["spec"]["saturate"]]
+    assert len(single) == 1, rooms
+    row = single[0]
+    assert row["error"] is None, row["error"]
+    assert row["rooms_joined"] == row["clients"], row
+    assert row["room_errors"] == 0, row
+    assert row["received"] == row["expected"] > 0, row
+    aims = tiny_run["meta"]["rooms_aims"]
+    assert {"cpu_ratio", "bound", "room_errors", "met"} <= set(aims[0]), aims
+    if tiny_run["meta"]["cluster"] is not True:
+        return  # test_tiny_cluster_rows says why, loudly
+    clustered = [r for r in rooms if r["spec"]["saturate"]]
+    assert {(r["server"], r["nodes"]) for r in clustered} == {("ours", 0), (servers.CLUSTER, 2)}
+    for row in clustered:
+        assert row["error"] is None, row["error"]
+        assert row["rooms_joined"] == row["clients"], row
+        assert row["received"] == row["expected"] > 0, row
+    two = next(r for r in clustered if r["nodes"] == 2)
+    fields = ("foreign_envelopes", "room_channel_envelopes", "room_channel_subscribers")
+    assert set(fields) <= set(two), two
+    assert two["room_channels"] in ("per-room", NO_ROOM_CHANNELS), two
+    assert sorted(two["room_channel_envelopes"]) == ["a-0", "a-1", "b-0", "b-1"], two
+    if two["room_channels"] == "per-room":
+        assert two["room_errors"] == 0, two
+        assert two["foreign_envelopes"] == {"node1": 0, "node2": 0}, two
+        assert set(two["room_channel_subscribers"].values()) == {1}, two
+    cluster_aim = aims[-1]
+    assert cluster_aim["room_channels"] == two["room_channels"], aims
+    assert {"vs_single", "envelopes_met", "foreign_envelopes"} <= set(cluster_aim), aims
+
+
+def test_rooms_client_counts_messages_of_other_rooms() -> None:
+    """A client in a rooms row counts a message whose sender is in another room as a room
+    error, alone in its chunk or among others."""
+
+    async def feed() -> Tally:
+        tally = Tally()
+        client = Client(7, tally)
+        client.mode, client.room = ROOMS, 0
+        client.room_of = {b"<u1>": 0, b"<u2>": 1}
+        client.data_received(b"<u1> 1 1 hola\r\n")
+        client.data_received(b"<u2> 1 1 hola\r\n")
+        client.data_received(b"<u1> 1 2 hola\r\n<u2> 1 2 hola\r\n<u9> 1 1 x\r\n* aviso\r\n")
+        return tally
+
+    tally = asyncio.run(feed())
+    assert (tally.received, tally.room_errors) == (5, 3)
+
+
+def test_room_samples_read_the_node_metric() -> None:
+    """The node metric's samples are read by their ``room`` label, whatever other labels."""
+    page = (
+        "# HELP chat_cluster_room_envelopes_received_total Envelopes.\n"
+        "# TYPE chat_cluster_room_envelopes_received_total counter\n"
+        'chat_cluster_room_envelopes_received_total{room="a-0"} 3.0\n'
+        'chat_cluster_room_envelopes_received_total{node="n1",room="b-1"} 2.0\n'
+        'chat_cluster_room_envelopes_created{room="a-0"} 1.7e9\n'
+    )
+    assert room_samples(page) == {"a-0": 3, "b-1": 2}
+
+
+def test_rooms_aims_compare_rows_of_the_same_run() -> None:
+    """The rooms row is compared with the fixed-rate fan-out row of ours with as many clients
+    at the same rate; the cluster rooms row with the single node's, its envelopes judged only
+    when the nodes have per-room channels."""
+    fanout = new_result(RowSpec("fanout", "ours", clients=1000))
+    other = new_result(RowSpec("fanout", "ours", clients=100))
+    rooms = new_result(RowSpec("rooms", "ours", clients=1000, rooms=10))
+    fanout.cpu_us_per_unit, other.cpu_us_per_unit, rooms.cpu_us_per_unit = 6.0, 1.0, 7.2
+    rooms.room_errors = 0
+    one, two = (
+        new_result(
+            RowSpec("rooms", server, clients=1000, rooms=10, room_groups=2, saturate=True, nodes=n)
+        )
+        for server, n in (("ours", 0), (servers.CLUSTER, 2))
+    )
+    one.units_per_s, two.units_per_s, two.room_errors = 1000.0, 1100.0, 0
+    two.room_channels, two.shared_channel_envelopes = NO_ROOM_CHANNELS, 40
+    aims = rooms_aims([other, fanout, rooms], [one, two])
+    assert (aims[0]["cpu_ratio"], aims[0]["met"]) == (1.2, True)
+    assert (aims[1]["vs_single"], aims[1]["met"], aims[1]["envelopes_met"]) == (1.1, True, None)
+    text = format_rooms_aims(aims, tiny=False)
+    assert "7.20 us vs 6.00 us in one room = 1.20x (aim <= 1.25x): met" in text
+    assert f"{NO_ROOM_CHANNELS} (40 envelopes on the shared channel" in text
+    two.room_channels = "per-room"
+    two.foreign_envelopes = {"node1": 0, "node2": 2}
+    two.room_channel_subscribers = {"a-0": 1, "b-0": 1}
+    two.room_channel_envelopes = {"a-0": 5, "b-0": 6}
+    aims = rooms_aims([], [one, two])
+    assert aims[0]["envelopes_met"] is False
+    text = format_rooms_aims(aims, tiny=False)
+    assert "node metric node1 0, node2 2; bench: 11 envelopes on 2 room channels" in text
+    assert "1 node(s) subscribed to each (aim: 0 and 1 node each): NOT met" in text

@@ -302,14 +302,22 @@ class RedisLink:
             return
         if subscriber:
             self._subscriber = proto
+            channels = list(self.channels)
             try:
-                yield proto.subscribe(self.channels)
+                yield proto.subscribe(channels)
             except Exception as e:
                 self.log.debug("SUBSCRIBE failed: {error}", error=e)
                 proto.transport.loseConnection()
                 return
             if self._subscriber is proto:
                 self._subscribed = True
+                # Channels added or removed while that SUBSCRIBE was on its way.
+                for channel in self.channels:
+                    if channel not in channels:
+                        self._change_subscription("subscribe", channel)
+                for channel in channels:
+                    if channel not in self.channels:
+                        self._change_subscription("unsubscribe", channel)
         else:
             self._scripts_loaded.clear()  # a restarted Redis knows no script
             self._command = proto

@@ -123,7 +123,7 @@ def numsub(redis: RedisServer, channel: str) -> int:
     """How many connections are subscribed to ``channel``."""
     reply = redis.command("PUBSUB", "NUMSUB", channel)
     assert isinstance(reply, list), reply
-    return int(reply[1])
+    return int(str(reply[1]))
 
 
 def test_a_room_created_on_two_nodes_at_once_has_one_operator(cluster: Cluster) -> None:

@@ -21,7 +21,10 @@ from twisted_chat.assembly import RoomPlan
 from twisted_chat.cluster import envelope
 from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import (
+    Announcement,
     ClusterEvent,
+    Kick,
+    Mute,
     PublicMessage,
     RoomMoved,
     TopicSet,
@@ -29,7 +32,7 @@ from twisted_chat.cluster.events import (
     UserLeft,
 )
 from twisted_chat.cluster.presence import Presence, split_fields
-from twisted_chat.events import Public
+from twisted_chat.events import Notice, Public, Text
 from twisted_chat.metrics import ChatCollector
 
 BEAT = 1.0  # a third of the fake cluster's TTL (3 s)
@@ -130,6 +133,30 @@ class ClusterRoomsTests(SynchronousTestCase):
         self.remote_move("bob", "JUEGOS", operator=True)
         self.assertEqual(juegos.nicknames(), ["bea", "@Bob"])
         self.assertEqual(bea.received(), ["* Bob ha entrado en la sala JUEGOS."])
+
+    def test_a_claim_answered_after_the_user_left_is_given_back(self) -> None:
+        ana = self.login("ana")
+        ana.send("/unirse juegos\n")
+        name, claimed = self.link.pending.pop()
+        self.assertEqual(name, "room_claim")
+        ana.lose()
+        claimed.callback([1, "ours"])
+        self.assertIsNone(self.room.find_room("juegos"))
+        self.assertIsNone(self.room.default.operator)
+        self.assertEqual(self.link.scripts()[-1], "room_release")
+        self.assertEqual(self.room._claims, {})
+
+    def test_announcements_kicks_and_mutes_still_reach_every_room(self) -> None:
+        ana, bea = self.login("ana"), self.login("bea")
+        self.claim_answer(won=True)
+        bea.send("/unirse juegos\n")
+        self.drain(ana, bea)
+        notice = Notice("n1", 1, None, Text("announcement", by="zoe", text="hola"))
+        self.from_n2(Announcement(notice), Mute("bea", 0))
+        self.assertEqual(len(ana.received()), 1)
+        self.assertEqual(len(bea.received()), 1)
+        self.from_n2(Kick("bea", "", "zoe"), channel="t:to:n1")
+        self.assertTrue(bea.closing)
 
     def test_a_known_room_is_entered_without_a_claim(self) -> None:
         ana = self.login("ana")

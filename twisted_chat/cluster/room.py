@@ -389,7 +389,11 @@ class ClusterRoom(Room):
             move = self.enter_now(member, holder[2], creator=won)
             chatroom = move.room
             if won:
-                if move.entered is Entered.FULL or chatroom is None:
+                if (
+                    chatroom is None
+                    or chatroom.key != key
+                    or move.entered not in (Entered.CREATED, Entered.MOVED)
+                ):  # full meanwhile, or the user is gone: the claim is not used
                     self._release_claim(key, value, forget_topic=False)
                 else:
                     chatroom.operator = nick_key

@@ -416,7 +416,7 @@ class ClusterRoomsTests(SynchronousTestCase):
         self.link.connect()
         dados = self.room.find_room("dados")
         assert dados is not None
-        self.assertEqual(dados.operator, "bob")
+        self.assertEqual((dados.operator, dados.name), ("bob", "Dados"))
 
     def test_a_topic_set_during_an_outage_is_written_when_redis_lacks_one(self) -> None:
         ana = self.login("ana")

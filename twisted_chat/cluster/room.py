@@ -627,7 +627,8 @@ class ClusterRoom(Room):
             )
 
     def _restored(self, lost: Any) -> None:
-        """Rooms created here during an outage that another creator holds now: its operator."""
+        """Rooms created here during an outage that another creator holds now: its operator,
+        and its spelling."""
         for room_key, holder in lost or []:
             room_key = str(room_key)
             self._claims.pop(room_key, None)
@@ -635,6 +636,8 @@ class ClusterRoom(Room):
             claim = _claim_of(holder)
             if chatroom is not None:
                 chatroom.operator = claim[1] if claim is not None else None
+                if claim is not None:
+                    chatroom.name = claim[2]  # as its creator spelled it, as everywhere
 
     def _merge_topics(self, flat: Any) -> None:
         """The topics in Redis after a (re)registration: they win; a topic set here that Redis

@@ -80,6 +80,11 @@ class ClusterStatus(Protocol):
     def cluster_users(self) -> int:
         """Users of the whole cluster that this node knows of."""
 
+    @property
+    def room_envelopes(self) -> dict[str, int]:
+        """Public-message envelopes received from other nodes, by room key (rooms that
+        exist)."""
+
 
 class ChatCollector(Collector):
     """Every ``chat_*`` metric but the histograms, computed from the server's state at scrape
@@ -155,6 +160,15 @@ class ChatCollector(Collector):
         if cluster is not None:
             yield _gauge("chat_redis_up", int(cluster.redis_up))
             yield _gauge("chat_cluster_users", cluster.cluster_users)
+            envelopes = CounterMetricFamily(
+                "chat_cluster_room_envelopes_received",
+                "Envelopes of public messages received from other nodes, by room (rooms that "
+                "exist).",
+                labels=["room"],
+            )
+            for room_key, count in sorted(cluster.room_envelopes.items()):
+                envelopes.add_metric([room_key], count)
+            yield envelopes
 
 
 def _gauge(name: str, value: float) -> GaugeMetricFamily:

@@ -55,6 +55,14 @@ class FakeLink:
         self.stopped = True
         return defer.succeed(None)
 
+    def subscribe(self, channel: str) -> None:
+        if channel not in self.channels:
+            self.channels.append(channel)
+
+    def unsubscribe(self, channel: str) -> None:
+        if channel in self.channels:
+            self.channels.remove(channel)
+
     def connect(self) -> None:
         self.up = True
         self.on_up()

@@ -41,6 +41,7 @@ class FakeCluster:
     def __init__(self) -> None:
         self.redis_up = True
         self.cluster_users = 0
+        self.room_envelopes: dict[str, int] = {}
 
 
 class MetricsTestCase(SynchronousTestCase):
@@ -218,10 +219,14 @@ class CollectorTests(MetricsTestCase):
     def test_cluster_gauges(self) -> None:
         cluster = FakeCluster()
         cluster.cluster_users = 5
+        cluster.room_envelopes = {"general": 7, "juegos": 2}
         collected = ChatMetrics(self.server, None, cluster)
         samples = parse(collected.render().decode("utf-8"))
         self.assertEqual(value(samples, "chat_redis_up"), 1)
         self.assertEqual(value(samples, "chat_cluster_users"), 5)
+        envelopes = "chat_cluster_room_envelopes_received_total"
+        self.assertEqual(value(samples, envelopes, room="general"), 7)
+        self.assertEqual(value(samples, envelopes, room="juegos"), 2)
         self.assertNotIn(("chat_db_up", ()), samples)
         cluster.redis_up = False
         samples = parse(collected.render().decode("utf-8"))

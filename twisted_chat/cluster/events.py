@@ -16,6 +16,8 @@ the node's own language). The JSON forms (``KEY`` is a nickname's NFC + casefold
     ["priv", ID, TIME, ROOM, SENDER, TEXT, RECIPIENT]   a private message (ROOM null)
     ["notice", ID, TIME, ROOM, CATALOGUE_KEY, {NAME: VALUE}]   an announcement to everyone
     ["join", KEY, NICKNAME, VERSION] / ["leave", KEY, VERSION]
+    ["room", KEY, ROOM_NAME, OPERATOR, VERSION]        a user moved to a room (OPERATOR: bool)
+    ["topic", ROOM_KEY, TOPIC, BY]
     ["account", KEY, PASSWORD_HASH]
     ["kick", KEY, REASON, BY]
     ["mute", KEY, UNTIL_MS]                             UNTIL_MS 0 lifts the mute
@@ -223,6 +225,54 @@ class UserLeft(ClusterEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class RoomMoved(ClusterEvent):
+    """A user of the origin node moved to the room ``name`` (spelled as the room is), which it
+    created and is the operator of if ``operator``; the node is at membership ``version``
+    after it. A login puts a user in the default room without this event."""
+
+    NAME: ClassVar[str] = "room"
+
+    nick_key: str
+    name: str
+    operator: bool
+    version: int
+
+    def to_wire(self) -> list[Any]:
+        """``["room", KEY, ROOM_NAME, OPERATOR, VERSION]``."""
+        return ["room", self.nick_key, self.name, self.operator, self.version]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        nick_key, name, operator, version = _fields(raw, 4)
+        if type(operator) is not bool:
+            raise EventError(f"not a boolean: {operator!r}")
+        return cls(_str(nick_key), _str(name), operator, _int(version))
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSet(ClusterEvent):
+    """Someone (``by``) set the topic of the room ``room_key`` on the origin node (already
+    written to Redis's topics hash)."""
+
+    NAME: ClassVar[str] = "topic"
+
+    room_key: str
+    topic: str
+    by: str
+
+    def to_wire(self) -> list[Any]:
+        """``["topic", ROOM_KEY, TOPIC, BY]``."""
+        return ["topic", self.room_key, self.topic, self.by]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        room_key, topic, by = _fields(raw, 3)
+        return cls(_str(room_key), _str(topic), _str(by))
+
+
+@dataclass(frozen=True, slots=True)
 class Hello(ClusterEvent):
     """The origin node (re)joined the cluster at membership ``version``: read its users."""
 
@@ -416,6 +466,8 @@ EVENTS: Final[Mapping[str, type[ClusterEvent]]] = {
         Announcement,
         UserJoined,
         UserLeft,
+        RoomMoved,
+        TopicSet,
         Hello,
         Bye,
         AccountChanged,

@@ -17,7 +17,7 @@ accounts and bans this node holds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -38,13 +38,17 @@ from twisted_chat.cluster.events import (
     Mute,
     PrivateMessage,
     PublicMessage,
+    RoomMoved,
+    TopicSet,
     UserJoined,
     UserLeft,
 )
 from twisted_chat.cluster.membership import Membership
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.events import Event
-from twisted_chat.room import Room
+
+if TYPE_CHECKING:
+    from twisted_chat.cluster.room import ClusterRoom
 
 #: Seconds between two warnings about malformed envelopes.
 MALFORMED_LOG_INTERVAL: Final = 10.0
@@ -59,7 +63,7 @@ class ClusterHandler:
 
     def __init__(
         self,
-        room: Room,
+        room: ClusterRoom,
         origin: Origin,
         presence: Presence,
         membership: Membership,
@@ -83,6 +87,8 @@ class ClusterHandler:
             Announcement: self.on_announcement,
             UserJoined: self.on_join,
             UserLeft: self.on_leave,
+            RoomMoved: self.on_room_moved,
+            TopicSet: self.on_topic,
             Hello: self.on_hello,
             Bye: self.on_bye,
             AccountChanged: self.on_account,
@@ -92,6 +98,7 @@ class ClusterHandler:
             BanLifted: self.on_unban,
         }
         self._own_prefix = envelope.own_prefix(origin)
+        self._room_channels = room.keys.room_channel_prefix
         self._malformed = 0
         self._malformed_logged_at = float("-inf")
         self._versions_logged: set[int] = set()
@@ -112,6 +119,8 @@ class ClusterHandler:
             return
         if message.origin.instance == self.origin.instance:
             return  # our own
+        if channel.startswith(self._room_channels):
+            self.room.envelope_received(channel[len(self._room_channels) :])
         try:
             self.handle(message)
         except Exception:
@@ -170,8 +179,8 @@ class ClusterHandler:
     # -- chat events ------------------------------------------------------------------------
 
     def on_public(self, events: list[Event]) -> None:
-        """Public messages said on another node: to every user of this node."""
-        self.room.broadcast_many(events)
+        """Public messages said on another node: to this node's members of their room."""
+        self.room.broadcast_room_many(events)
 
     def on_private(self, origin: Origin, message: PrivateMessage) -> None:
         """A private message to a user of this node (gone already: dropped)."""
@@ -199,6 +208,23 @@ class ClusterHandler:
         self.membership.changed(
             self.presence.left(origin.node, origin.instance, event.nick_key, event.version)
         )
+
+    def on_room_moved(self, origin: Origin, event: RoomMoved) -> None:
+        """A user of ``origin`` moved to another room (maybe one it created)."""
+        self.membership.changed(
+            self.presence.moved(
+                origin.node,
+                origin.instance,
+                event.nick_key,
+                event.name,
+                event.operator,
+                event.version,
+            )
+        )
+
+    def on_topic(self, origin: Origin, event: TopicSet) -> None:
+        """Someone on ``origin`` set a room's topic: here too, told to the room's members."""
+        self.room.topic_set_elsewhere(event.room_key, event.topic, event.by)
 
     def on_hello(self, origin: Origin, event: Hello) -> None:
         """``origin`` (re)joined the cluster: read its users."""

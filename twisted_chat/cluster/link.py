@@ -19,6 +19,9 @@ would do on its own is changed in three places:
 
 The link is *up* when the command connection is authenticated and the subscriber has
 subscribed (again, after every reconnect); ``on_up`` and ``on_down`` report the changes.
+Channels can be added and removed while it runs (:meth:`RedisLink.subscribe`,
+:meth:`RedisLink.unsubscribe`: a room's channel while this node has members in it); after a
+reconnect the subscriber subscribes to every channel of the moment.
 """
 
 from __future__ import annotations
@@ -205,6 +208,33 @@ class RedisLink:
             [defer.maybeDeferred(f.disconnect) for f in factories], consumeErrors=True
         ).addErrback(lambda _: None)
 
+    # -- channels ---------------------------------------------------------------------------
+
+    def subscribe(self, channel: str) -> None:
+        """Receive ``channel`` too, from now on (and after every reconnect)."""
+        if channel in self.channels:
+            return
+        self.channels.append(channel)
+        self._change_subscription("subscribe", channel)
+
+    def unsubscribe(self, channel: str) -> None:
+        """Stop receiving ``channel``."""
+        if channel not in self.channels:
+            return
+        self.channels.remove(channel)
+        self._change_subscription("unsubscribe", channel)
+
+    def _change_subscription(self, verb: str, channel: str) -> None:
+        """Send ``SUBSCRIBE`` or ``UNSUBSCRIBE`` now if subscribed (else at the reconnect)."""
+        proto = self._subscriber
+        if proto is None or not self._subscribed:
+            return
+        try:
+            d = proto.subscribe([channel]) if verb == "subscribe" else proto.unsubscribe([channel])
+        except txredisapi.ConnectionError:
+            return  # the reconnect subscribes to what is current then
+        d.addErrback(lambda f: self.log.debug("{verb} failed: {f}", verb=verb, f=f.value))
+
     # -- commands ---------------------------------------------------------------------------
 
     def command(self, *args: Any) -> defer.Deferred[Any]:
@@ -272,14 +302,22 @@ class RedisLink:
             return
         if subscriber:
             self._subscriber = proto
+            channels = list(self.channels)
             try:
-                yield proto.subscribe(self.channels)
+                yield proto.subscribe(channels)
             except Exception as e:
                 self.log.debug("SUBSCRIBE failed: {error}", error=e)
                 proto.transport.loseConnection()
                 return
             if self._subscriber is proto:
                 self._subscribed = True
+                # Channels added or removed while that SUBSCRIBE was on its way.
+                for channel in self.channels:
+                    if channel not in channels:
+                        self._change_subscription("subscribe", channel)
+                for channel in channels:
+                    if channel not in self.channels:
+                        self._change_subscription("unsubscribe", channel)
         else:
             self._scripts_loaded.clear()  # a restarted Redis knows no script
             self._command = proto

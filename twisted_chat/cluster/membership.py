@@ -15,8 +15,10 @@ nickname claims, and what follows from them for this node's users.
   version, carried by its ``join`` and ``leave`` events.
 
 Every change to the replicas, found here or by the handler of other nodes' events
-(:mod:`twisted_chat.cluster.handler`), goes through :meth:`Membership.changed`, which tells this
-node's users who joined and left elsewhere.
+(:mod:`twisted_chat.cluster.handler`), goes through :meth:`Membership.changed`, which hands it
+to the room (:attr:`Membership.on_changes`: the rooms' members kept, this node's users told who
+joined, left and moved elsewhere). A user's room is part of the node's membership: a move
+numbers a new version too, and is written in the users hash (:meth:`Membership.moved`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import Bye, Hello
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.outbox import Outbox
-from twisted_chat.cluster.presence import Changes, Presence
+from twisted_chat.cluster.presence import Changes, Presence, split_fields
 from twisted_chat.cluster.scripts import Script
 from twisted_chat.events import EventSource
 from twisted_chat.room import Claim, Room
@@ -104,6 +106,14 @@ class Membership:
         #: Called when this node joined the cluster again after an outage: re-read what other
         #: nodes may have changed meanwhile (accounts, bans).
         self.rejoined: list[Callable[[], object]] = []
+        #: Called on every (re)registration before this node's ``hello`` is published: write
+        #: again what the registration does not (this node's users' rooms).
+        self.registering: list[Callable[[], object]] = []
+        #: Called after every heartbeat that found this run registered.
+        self.beating: list[Callable[[], object]] = []
+        #: What a change to the replicas does here (the room's rooms and notices); by default
+        #: the joins and leaves are announced in the default room.
+        self.on_changes: Callable[[Changes], None] = self._announce
         self._registered_once = False
         self._outage_logged = False
         self._stopped = False
@@ -231,6 +241,8 @@ class Membership:
             self._registered_once = True
             self.ready = True
             self._lose(list(detail))
+            for restore in self.registering:
+                restore()
             self.outbox.publish_now(keys.room, [Hello(version)])
             self._wake_waiting()
             if first:
@@ -353,6 +365,20 @@ class Membership:
         if self.room.member(nickname) is None:
             self.release(nick_key)
 
+    def moved(self, nick_key: str, name: str, operator_of: str) -> int | None:
+        """This node's user ``nick_key`` moved to the room ``name`` (``""``: the default room),
+        and is the operator of the room ``operator_of`` (``""``: of none new): record it in
+        Redis; the new membership version, or ``None`` if offline."""
+        if not self.ready:
+            return None
+        self._version += 1
+        self.link.run(
+            scripts.ROOM_MOVE,
+            [self.keys.users(self.node_id)],
+            [self.origin.instance, nick_key, name, self._version, operator_of],
+        ).addErrback(lambda f: self.log.debug("cluster: room move failed: {f}", f=f.value))
+        return self._version
+
     def release(self, nick_key: str) -> int | None:
         """Free ``nick_key`` in Redis; the new membership version, or ``None`` if offline."""
         if not self.ready:
@@ -382,8 +408,10 @@ class Membership:
             )
             # Not ours any more: the room's removal releases the claim (which frees nothing of
             # the other holder's: the script checks the holder) and tells the other nodes.
+            rooms = room.rooms_of(member)
             room.remove(member)
-            room.announce(self.events.left(room.name, nickname))
+            for chatroom in rooms:
+                room.announce(self.events.left(chatroom.key, nickname))
             member.deliver(self.events.error("nick_lost", nick=nickname))
             member.close()
 
@@ -407,6 +435,8 @@ class Membership:
                 self._register()
                 return
             self._lose(list(lost))
+            for beat in self.beating:
+                beat()
             self._survey()
 
         done.addCallbacks(beaten, lambda f: self.log.debug("cluster: heartbeat: {f}", f=f.value))
@@ -462,22 +492,29 @@ class Membership:
                 if self.presence.known(node) is not None and not self._in_rejoin_grace():
                     self.changed(self.presence.forget(node))
                 return
-            self.changed(self.presence.snapshot(node, instance, int(version), fields))
+            users, rooms, operators = split_fields(fields)
+            self.changed(
+                self.presence.snapshot(node, instance, int(version), users, rooms, operators)
+            )
 
         self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
             read, lambda f: self.log.debug("cluster: reading {node}: {f}", node=node, f=f.value)
         )
 
     def changed(self, changes: Changes) -> None:
-        """Tell this node's users who joined and left elsewhere; re-read a stale node."""
+        """Apply a change to the replicas here (:attr:`on_changes`); re-read a stale node."""
+        self.on_changes(changes)
+        if changes.stale is not None:
+            self.fetch(changes.stale)
+
+    def _announce(self, changes: Changes) -> None:
+        """Tell this node's users who joined and left elsewhere (in the default room)."""
         if self.ready:
             room = self.room
             for nickname in changes.left:
-                room.announce(self.events.left(room.name, nickname))
+                room.announce(self.events.left(room.default.key, nickname))
             for nickname in changes.joined:
-                room.announce(self.events.joined(room.name, nickname))
-        if changes.stale is not None:
-            self.fetch(changes.stale)
+                room.announce(self.events.joined(room.default.key, nickname))
 
 
 def _pairs(flat: Any) -> dict[str, str]:

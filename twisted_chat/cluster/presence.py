@@ -7,12 +7,27 @@ in either order, so a replica applies an event only if it is newer than what it 
 snapshot only if it is not older. An event that skips a version means one was missed: the
 replica asks for a fresh snapshot.
 
-Every change to a replica returns who joined and who left, so that the room can tell its users.
+Each replica also keeps the room of every user of that node (absent: the default room) and
+which of its users is the operator of which room, from ``room`` events and the ``#r:`` and
+``#o:`` fields of the users hash.
+
+Every change to a replica returns who joined and who left, who moved from which room to which,
+and which rooms' operators changed, so that the room can keep its rooms and tell its users.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
+
+from twisted_chat import roomnames
+
+#: The room of a user in the default room, in :class:`Placement` (every node has its own
+#: ``--default-room``, the same everywhere).
+DEFAULT: Final = ""
+#: The field prefixes of a user's room and of a room's operator in a node's users hash.
+ROOM_FIELD: Final = "#r:"
+OPERATOR_FIELD: Final = "#o:"
 
 
 @dataclass
@@ -23,6 +38,21 @@ class RemoteNode:
     instance: str
     version: int = -1
     users: dict[str, str] = field(default_factory=dict)  # nick key -> nickname
+    #: nick key -> the name of its room, for users not in the default room.
+    rooms: dict[str, str] = field(default_factory=dict)
+    #: room key -> the nick key of its operator, for rooms whose operator is on this node.
+    operators: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A remote user's room changed: ``before`` and ``after`` are room names
+    (:data:`DEFAULT` for the default room), ``None`` when not logged in (a login, a leave)."""
+
+    nick_key: str
+    nickname: str
+    before: str | None
+    after: str | None
 
 
 @dataclass
@@ -33,6 +63,10 @@ class Changes:
     left: list[str] = field(default_factory=list)
     #: A node whose events skipped a version, or that is not known yet: read its snapshot.
     stale: str | None = None
+    #: Every user whose room changed (logins and leaves included), in order.
+    placed: list[Placement] = field(default_factory=list)
+    #: Rooms whose operator changed: ``(room key, old nick key, new nick key)``.
+    operators: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
 
 class Presence:
@@ -70,6 +104,7 @@ class Presence:
         if remote is not None:
             if nick_key not in remote.users:
                 changes.joined.append(nickname)
+                changes.placed.append(Placement(nick_key, nickname, None, DEFAULT))
             remote.users[nick_key] = nickname
         return changes
 
@@ -80,6 +115,35 @@ class Presence:
             nickname = remote.users.pop(nick_key, None)
             if nickname is not None:
                 changes.left.append(nickname)
+                before = remote.rooms.pop(nick_key, DEFAULT)
+                changes.placed.append(Placement(nick_key, nickname, before, None))
+            for room_key, operator in list(remote.operators.items()):
+                if operator == nick_key:
+                    del remote.operators[room_key]
+                    changes.operators.append((room_key, nick_key, None))
+        return changes
+
+    def moved(
+        self, node: str, instance: str, nick_key: str, name: str, operator: bool, version: int
+    ) -> Changes:
+        """``node`` says its user ``nick_key`` moved to the room ``name`` (of which it is the
+        operator, if ``operator``) at membership ``version``."""
+        changes, remote = self._event(node, instance, version)
+        if remote is None:
+            return changes
+        nickname = remote.users.get(nick_key)
+        if nickname is None:
+            changes.stale = node  # a move of a user we never saw log in
+            return changes
+        before = remote.rooms.get(nick_key, DEFAULT)
+        remote.rooms[nick_key] = name
+        if before != name:
+            changes.placed.append(Placement(nick_key, nickname, before, name))
+        if operator:
+            room_key = roomnames.key(name)
+            old = remote.operators.get(room_key)
+            remote.operators[room_key] = nick_key
+            changes.operators.append((room_key, old, nick_key))
         return changes
 
     def _event(self, node: str, instance: str, version: int) -> tuple[Changes, RemoteNode | None]:
@@ -95,27 +159,78 @@ class Presence:
         remote.version = version
         return changes, remote
 
-    def snapshot(self, node: str, instance: str, version: int, users: dict[str, str]) -> Changes:
-        """The users of ``node`` as read from Redis at membership ``version``."""
+    def snapshot(
+        self,
+        node: str,
+        instance: str,
+        version: int,
+        users: dict[str, str],
+        rooms: dict[str, str] | None = None,
+        operators: dict[str, str] | None = None,
+    ) -> Changes:
+        """The users of ``node`` (with their ``rooms`` and the rooms' ``operators``, see
+        :class:`RemoteNode`) as read from Redis at membership ``version``."""
         remote = self.nodes.get(node)
         if remote is not None and remote.instance == instance and version < remote.version:
             return Changes()  # events have taken us further already
-        old = remote.users if remote is not None else {}
-        self.nodes[node] = RemoteNode(node, instance, version, dict(users))
-        return _diff(old, users)
+        new = RemoteNode(
+            node,
+            instance,
+            version,
+            dict(users),
+            {k: v for k, v in (rooms or {}).items() if k in users},
+            {k: v for k, v in (operators or {}).items() if v in users},
+        )
+        self.nodes[node] = new
+        return _diff(remote if remote is not None else RemoteNode(node, instance), new)
 
     def forget(self, node: str) -> Changes:
         """``node`` stopped or died: all its users left."""
         remote = self.nodes.pop(node, None)
-        return _diff(remote.users if remote is not None else {}, {})
+        if remote is None:
+            return Changes()
+        return _diff(remote, RemoteNode(node, remote.instance))
 
     def known(self, node: str) -> RemoteNode | None:
         """The replica of ``node``, if there is one."""
         return self.nodes.get(node)
 
 
-def _diff(old: dict[str, str], new: dict[str, str]) -> Changes:
+def _diff(old: RemoteNode, new: RemoteNode) -> Changes:
+    """What changed from the replica ``old`` to ``new``."""
     changes = Changes()
-    changes.left = [nick for key, nick in old.items() if key not in new]
-    changes.joined = [nick for key, nick in new.items() if key not in old]
+    changes.left = [nick for key, nick in old.users.items() if key not in new.users]
+    changes.joined = [nick for key, nick in new.users.items() if key not in old.users]
+    placed = changes.placed
+    for key, nick in old.users.items():
+        before = old.rooms.get(key, DEFAULT)
+        if key not in new.users:
+            placed.append(Placement(key, nick, before, None))
+        else:
+            after = new.rooms.get(key, DEFAULT)
+            if after != before:
+                placed.append(Placement(key, new.users[key], before, after))
+    for key, nick in new.users.items():
+        if key not in old.users:
+            placed.append(Placement(key, nick, None, new.rooms.get(key, DEFAULT)))
+    for room_key in old.operators.keys() | new.operators.keys():
+        before_op, after_op = old.operators.get(room_key), new.operators.get(room_key)
+        if before_op != after_op:
+            changes.operators.append((room_key, before_op, after_op))
     return changes
+
+
+def split_fields(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """A node's users hash (without ``#i`` and ``#v``) as its users, their rooms and the rooms'
+    operators (see :class:`RemoteNode`); other ``#`` fields are ignored."""
+    users: dict[str, str] = {}
+    rooms: dict[str, str] = {}
+    operators: dict[str, str] = {}
+    for name, value in fields.items():
+        if not name.startswith("#"):
+            users[name] = value
+        elif name.startswith(ROOM_FIELD):
+            rooms[name[len(ROOM_FIELD) :]] = value
+        elif name.startswith(OPERATOR_FIELD):
+            operators[name[len(OPERATOR_FIELD) :]] = value
+    return users, rooms, operators

@@ -42,13 +42,13 @@ return 1
 )
 
 #: KEYS: nick claim, users hash. ARGV: instance, nick key, version. Frees the nickname if this
-#: instance holds it and removes the user from this node's hash.
+#: instance holds it and removes the user (and its room) from this node's hash.
 RELEASE = Script(
     "release",
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if redis.call('HGET', KEYS[2], '#i') == ARGV[1] then
-  redis.call('HDEL', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[2], ARGV[2], '#r:' .. ARGV[2])
   redis.call('HSET', KEYS[2], '#v', ARGV[3])
 end
 return 1
@@ -72,7 +72,7 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
     if redis.call('GET', claim) == ARGV[1] then
       redis.call('PEXPIRE', claim, ARGV[2])
     else
-      redis.call('HDEL', KEYS[2], field)
+      redis.call('HDEL', KEYS[2], field, '#r:' .. field)
       table.insert(lost, field)
     end
   end
@@ -159,4 +159,113 @@ return 1
 """,
 )
 
-ALL = (CLAIM, RELEASE, HEARTBEAT, REGISTER, SURVEY, FORGET)
+# -- rooms ---------------------------------------------------------------------------------
+
+#: KEYS: room creation claim, topics hash. ARGV: claim value (JSON ``[instance, nick key,
+#: name]``), ttl ms, room key. ``{1, value}`` if the room is now this value's (a new room: its
+#: old topic, if any, is forgotten), ``{0, holder}`` if another creator holds it.
+ROOM_CLAIM = Script(
+    "room_claim",
+    """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return {0, holder} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if not holder then redis.call('HDEL', KEYS[2], ARGV[3]) end
+return {1, ARGV[1]}
+""",
+)
+
+#: KEYS: users hash. ARGV: instance, nick key, room name ('' for the default room), version,
+#: key of a room the user now is the operator of (or ''). Records a user's room (and the
+#: membership version) in this run's users hash. 1 if recorded, 0 if this run or user is not
+#: there (Redis lost it: the registration writes it again).
+ROOM_MOVE = Script(
+    "room_move",
+    """
+if redis.call('HGET', KEYS[1], '#i') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return 0 end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], '#r:' .. ARGV[2])
+else
+  redis.call('HSET', KEYS[1], '#r:' .. ARGV[2], ARGV[3])
+end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], '#o:' .. ARGV[5], ARGV[2]) end
+redis.call('HSET', KEYS[1], '#v', ARGV[4])
+return 1
+""",
+)
+
+#: KEYS: room creation claim, users hash, topics hash. ARGV: claim value, room key, instance,
+#: '1' to forget the room's topic too (the room is gone). Gives back a room creation claim if
+#: this value still holds it, and the operator mark in this run's users hash.
+ROOM_RELEASE = Script(
+    "room_release",
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  if ARGV[4] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+end
+if redis.call('HGET', KEYS[2], '#i') == ARGV[3] then
+  redis.call('HDEL', KEYS[2], '#o:' .. ARGV[2])
+end
+return 1
+""",
+)
+
+#: KEYS: room creation claims. ARGV: ttl ms, then the value this node holds for each key.
+#: Keeps alive (with the node's heartbeat) the claims of rooms whose operator is on this node.
+ROOM_REFRESH = Script(
+    "room_refresh",
+    """
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then redis.call('PEXPIRE', key, ARGV[1]) end
+end
+return 1
+""",
+)
+
+#: KEYS: users hash. ARGV: instance, ttl ms, room claim key prefix, N, then N pairs (nick key,
+#: room name) and triples (room key, operator's nick key, claim value).
+#: After a (re)registration: writes this node's users' rooms again and claims again the rooms
+#: whose operator is here. nil if this run is not registered; else ``{room key, holder}`` for
+#: every room another creator holds now.
+RESTORE = Script(
+    "restore",
+    """
+if redis.call('HGET', KEYS[1], '#i') ~= ARGV[1] then return false end
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HSET', KEYS[1], '#r:' .. ARGV[i], ARGV[i + 1])
+  end
+  i = i + 2
+end
+local lost = {}
+while i + 2 <= #ARGV do
+  local key = ARGV[3] .. ARGV[i]
+  local holder = redis.call('GET', key)
+  if holder and holder ~= ARGV[i + 2] then
+    table.insert(lost, {ARGV[i], holder})
+  else
+    redis.call('SET', key, ARGV[i + 2], 'PX', ARGV[2])
+    redis.call('HSET', KEYS[1], '#o:' .. ARGV[i], ARGV[i + 1])
+  end
+  i = i + 3
+end
+return lost
+""",
+)
+
+ALL = (
+    CLAIM,
+    RELEASE,
+    HEARTBEAT,
+    REGISTER,
+    SURVEY,
+    FORGET,
+    ROOM_CLAIM,
+    ROOM_MOVE,
+    ROOM_RELEASE,
+    ROOM_REFRESH,
+    RESTORE,
+)

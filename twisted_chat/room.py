@@ -401,14 +401,7 @@ class Room:
 
         Returns the number of members it was handed to.
         """
-        if self.has_notices:
-            self.flush_notices()
-        count = 0
-        for renderer, group in list(self._groups.items()):
-            if group:
-                count += self._write(group, renderer.render(event), exclude)
-        self.deliveries += count
-        return count
+        return self._broadcast(self._groups, event, exclude)
 
     def say(self, event: Public, sender: Member) -> None:
         """``sender`` said ``event`` to its room (``event.room``): every other member gets it
@@ -418,13 +411,22 @@ class Room:
     def broadcast_room(self, event: Event, exclude: Member | None = None) -> int:
         """Deliver ``event`` to every member of its room (``event.room``) except ``exclude``:
         rendered once per renderer. Returns the number of members it was handed to."""
-        if self.has_notices:
-            self.flush_notices()
         chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
         if chatroom is None:
+            if self.has_notices:
+                self.flush_notices()
             return 0
+        return self._broadcast(chatroom.groups, event, exclude)
+
+    def _broadcast(
+        self, groups: dict[Renderer, dict[Member, None]], event: Event, exclude: Member | None
+    ) -> int:
+        """Deliver ``event`` to the members of ``groups`` (by renderer) but ``exclude``, after
+        any pending notices: rendered once per renderer."""
+        if self.has_notices:
+            self.flush_notices()
         count = 0
-        for renderer, group in list(chatroom.groups.items()):
+        for renderer, group in list(groups.items()):
             if group:
                 count += self._write(group, renderer.render(event), exclude)
         self.deliveries += count

@@ -342,10 +342,6 @@ class ClusterRoom(Room):
         """Move ``member`` to the room ``name``, claiming it in Redis if it is new."""
         return self.replication.enter(member, name)
 
-    def envelope_received(self, room_key: str) -> None:
-        """An envelope of public messages of the room ``room_key`` came from another node."""
-        self.replication.envelope_received(room_key)
-
     def broadcast_room_many(self, events: list[Event]) -> int:
         """Deliver ``events`` (public messages from other nodes) to this node's members of
         each one's room, in order, in one write per member for each room's run."""
@@ -381,7 +377,3 @@ class ClusterRoom(Room):
         """The database's topic of a permanent room, unless Redis holds one (which wins)."""
         super().stored_topic(chatroom, topic, by)
         self.topics.stored(chatroom)
-
-    def topic_set_elsewhere(self, room_key: str, topic: str, by: str) -> None:
-        """Another node set the topic of ``room_key``: here too, told to its members here."""
-        self.topics.set_elsewhere(room_key, topic, by)

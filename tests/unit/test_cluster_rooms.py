@@ -144,7 +144,7 @@ class ClusterRoomsTests(SynchronousTestCase):
         self.assertIsNone(self.room.find_room("juegos"))
         self.assertIsNone(self.room.default.operator)
         self.assertEqual(self.link.scripts()[-1], "room_release")
-        self.assertEqual(self.room._claims, {})
+        self.assertEqual(self.room.replication._claims, {})
 
     def test_announcements_kicks_and_mutes_still_reach_every_room(self) -> None:
         ana, bea = self.login("ana"), self.login("bea")

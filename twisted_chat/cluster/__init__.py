@@ -17,9 +17,11 @@ manner of Synapse's replication layer (``synapse/replication/tcp/``)::
   JSON form; :mod:`~twisted_chat.cluster.envelope`: the versioned envelope around a turn's
   events, with the sender's node and run.
 - :mod:`~twisted_chat.cluster.room`: :class:`~twisted_chat.cluster.room.ClusterRoom`, the room
-  of one node; it publishes what happens here, sees the other nodes' users, keeps one set of
-  rooms for the whole cluster (members, operators claimed in Redis, topics, a channel per
-  room), and puts the parts below together.
+  of one node; it publishes what happens here, sees the other nodes' users, and puts the parts
+  below together.
+- :mod:`~twisted_chat.cluster.rooms`: one set of rooms for the whole cluster (creation claimed
+  in Redis, the other nodes' users placed in the rooms, a channel per room);
+  :mod:`~twisted_chat.cluster.topics`: the rooms' topics in Redis, merged after an outage.
 - :mod:`~twisted_chat.cluster.outbox`: what this node publishes, one envelope per channel and
   reactor turn.
 - :mod:`~twisted_chat.cluster.membership`: this node's membership in the cluster

@@ -8,8 +8,9 @@ envelopes are told by their first bytes and dropped without decoding; the others
 envelope is logged at most every 10 s and dropped; one of a version this node does not speak is
 logged once per version and dropped.
 
-Every effect here goes through the room's own methods (so this node's users get what a local
-event would give them, rendered by their own transports), the replicas of the other nodes'
+Every effect here goes through the room's own methods and its parts for the rooms and the
+topics (so this node's users get what a local event would give them, rendered by their own
+transports), the replicas of the other nodes'
 users (:mod:`twisted_chat.cluster.presence`, whose changes the membership announces), and the
 accounts and bans this node holds.
 """
@@ -120,7 +121,7 @@ class ClusterHandler:
         if message.origin.instance == self.origin.instance:
             return  # our own
         if channel.startswith(self._room_channels):
-            self.room.envelope_received(channel[len(self._room_channels) :])
+            self.room.replication.envelope_received(channel[len(self._room_channels) :])
         try:
             self.handle(message)
         except Exception:
@@ -224,7 +225,7 @@ class ClusterHandler:
 
     def on_topic(self, origin: Origin, event: TopicSet) -> None:
         """Someone on ``origin`` set a room's topic: here too, told to the room's members."""
-        self.room.topic_set_elsewhere(event.room_key, event.topic, event.by)
+        self.room.topics.set_elsewhere(event.room_key, event.topic, event.by)
 
     def on_hello(self, origin: Origin, event: Hello) -> None:
         """``origin`` (re)joined the cluster: read its users."""

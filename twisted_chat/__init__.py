@@ -16,13 +16,14 @@ Layers, each importing only the ones below it (``lint-imports`` checks it agains
 - the transport-free server: :mod:`~twisted_chat.server` (admission, counts, shutdown, the
   per-turn write gathering) and :mod:`~twisted_chat.session` (the per-connection policy);
 - the chat core, no sockets and no SQL: :mod:`~twisted_chat.chat` (login and routing),
-  :mod:`~twisted_chat.operators` and :mod:`~twisted_chat.commands` (the command table),
-  :mod:`~twisted_chat.room` (members and delivery), :mod:`~twisted_chat.notices`,
+  :mod:`~twisted_chat.operators`, :mod:`~twisted_chat.rooms` (the rooms' commands) and
+  :mod:`~twisted_chat.commands` (the command table), :mod:`~twisted_chat.room` (the users,
+  the rooms and delivery), :mod:`~twisted_chat.notices`,
   :mod:`~twisted_chat.accounts`, :mod:`~twisted_chat.bans`;
 - pure helpers: :mod:`~twisted_chat.wire` (protocol v1's line forms and renderer),
   :mod:`~twisted_chat.text` (catalogues), :mod:`~twisted_chat.events` (the typed events),
   :mod:`~twisted_chat.ids`, :mod:`~twisted_chat.lines`, :mod:`~twisted_chat.nicknames`,
-  :mod:`~twisted_chat.limits`.
+  :mod:`~twisted_chat.roomnames`, :mod:`~twisted_chat.limits`.
 
 :mod:`~twisted_chat.client` (``twisted-chat-client``) stands apart: it imports nothing of the
 server.

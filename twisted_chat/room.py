@@ -196,10 +196,9 @@ class Room:
         # renders once per renderer (a handful: one per transport) and writes the same bytes
         # to each member. Each room keeps its own members the same way.
         self._groups: dict[Renderer, dict[Member, None]] = {}
-        # The rooms of each member (an insertion-ordered set; the last is where a line user
-        # speaks), and that last room on its own for the path of every message.
-        self._rooms_of: dict[Member, dict[str, ChatRoom]] = {}
-        self._current: dict[Member, ChatRoom] = {}
+        # The rooms of each member, in the order it entered them (a set: an IRC user may be in
+        # several); the last is where a line user speaks. A tuple: one small object per member.
+        self._rooms_of: dict[Member, tuple[ChatRoom, ...]] = {}
         #: Join/leave notices waiting to be written together, if they are gathered.
         self.gathering = gathering
         if gathering is not None:
@@ -253,7 +252,7 @@ class Room:
         if group is None:
             group = self._groups[member.renderer] = {}
         group[member] = None
-        self._rooms_of[member] = {}
+        self._rooms_of[member] = ()
         self._join(member, nick_key, nickname, self.default)
         return True
 
@@ -276,9 +275,8 @@ class Room:
             group = self._groups.get(member.renderer)
             if group is not None:
                 group.pop(member, None)
-            for chatroom in list(self._rooms_of.pop(member, {}).values()):
+            for chatroom in self._rooms_of.pop(member, ()):
                 self._part(member, nick_key, chatroom)
-            self._current.pop(member, None)
             self.user_gone(nick_key)
         return member
 
@@ -300,11 +298,12 @@ class Room:
     def room_of(self, member: Member) -> ChatRoom:
         """The room where ``member`` speaks (a line user's one room; the default room for
         someone not logged in)."""
-        return self._current.get(member, self.default)
+        rooms = self._rooms_of.get(member)
+        return rooms[-1] if rooms else self.default
 
     def rooms_of(self, member: Member) -> list[ChatRoom]:
         """Every room ``member`` is in."""
-        return list(self._rooms_of.get(member, {}).values())
+        return list(self._rooms_of.get(member, ()))
 
     def find_room(self, name: str) -> ChatRoom | None:
         """The room called ``name`` (any case), if it exists."""
@@ -347,7 +346,7 @@ class Room:
             if creator:
                 chatroom.operator = nick_key
             entered = Entered.CREATED
-        self._rooms_of[member].pop(current.key, None)
+        self._rooms_of[member] = tuple(r for r in self._rooms_of[member] if r is not current)
         self._part(member, nick_key, current)
         self._join(member, nick_key, member.nickname or "", chatroom)
         return Move(entered, chatroom, current)
@@ -358,8 +357,9 @@ class Room:
         if group is None:
             group = chatroom.groups[member.renderer] = {}
         group[member] = None
-        self._rooms_of[member][chatroom.key] = chatroom
-        self._current[member] = chatroom
+        rooms = self._rooms_of.get(member, ())
+        if chatroom not in rooms:
+            self._rooms_of[member] = (*rooms, chatroom)
         self.room_joins += 1
 
     def _part(self, member: Member, nick_key: str, chatroom: ChatRoom) -> None:

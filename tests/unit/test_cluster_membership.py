@@ -259,6 +259,8 @@ class MembershipTests(SynchronousTestCase):
     def test_what_the_last_turn_said_goes_out_before_the_bye(self) -> None:
         self.joined()
         ana = self.login("ana")
+        # someone on another node, so that what is said here is published
+        self.membership.changed(self.room.presence.snapshot("n2", "n2/x", 1, {"bob": "Bob"}))
         self.clock.advance(0)
         self.link.published.clear()
         ana.send("adiós a todos\n")  # queued for the end of this turn, which stop() cuts short

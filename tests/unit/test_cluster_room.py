@@ -101,6 +101,7 @@ class ClusterRoomTests(SynchronousTestCase):
         ana, bea = self.connect(), self.connect()
         ana.send("ana\n")
         bea.send("bea\n")
+        self.room.membership.changed(self.room.presence.snapshot("n2", "n2/x", 1, {"bob": "Bob"}))
         self.clock.advance(0)
         self.link.published.clear()
         ana.send("uno\ndos\n#bea tres\n")

@@ -246,10 +246,13 @@ class ClusterRoom(Room):
 
     def say(self, event: Public, sender: Member) -> None:
         """Relay ``event`` to this node's members of its room and publish it once on the
-        room's channel, for the other nodes that have members there."""
+        room's channel, for the other nodes that have members there (not at all while the
+        room has members on this node only: nobody else listens)."""
         super().say(event, sender)
         if self.membership.ready:
-            self.outbox.send(self.keys.room_channel(event.room), PublicMessage(event))  # type: ignore[arg-type]
+            chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+            if chatroom is not None and self.replication.has_remote_members(chatroom):
+                self.outbox.send(self.keys.room_channel(chatroom.key), PublicMessage(event))
 
     def send_to(self, node: str, event: PrivateMessage) -> None:
         """Publish ``event`` to ``node`` alone (dropped while Redis is unreachable)."""

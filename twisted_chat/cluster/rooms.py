@@ -97,6 +97,13 @@ class RoomReplication:
             self._local_counts.pop(chatroom.key, None)
             self.link.unsubscribe(self.keys.room_channel(chatroom.key))
 
+    def has_remote_members(self, chatroom: ChatRoom) -> bool:
+        """Whether ``chatroom`` has members on other nodes, as far as the replicas say (a user
+        who enters it elsewhere is placed here when its ``room`` event arrives; what is said
+        meanwhile is not published, as what is said before its node's subscription is not
+        received)."""
+        return len(chatroom.users) > self._local_counts.get(chatroom.key, 0)
+
     def vacated(self, chatroom: ChatRoom) -> None:
         """The room may have forgotten ``chatroom``: if so, forget its envelope count and give
         back its creation claim, if held here (the room is free to be created again)."""

@@ -3,7 +3,8 @@
 One TCP session sends N private (``#bob ...``) or public lines to one other session, through
 ``dataReceived`` and a ``StringTransport`` (no sockets): run it under ``valgrind --tool=callgrind``
 with N and with 0 and divide the difference by N. ``PYTHONPATH=TREE`` measures another checkout
-(it also knows the layout before issue 13: ``protocol.ChatFactory``)::
+(it also knows the layout before issue 13: ``protocol.ChatFactory``); a third argument M puts
+M members in the room (a public line then reaches M - 1)::
 
     for n in 0 20000; do
       PYTHONPATH=. valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
@@ -38,12 +39,14 @@ def factory() -> Any:
     return ChatTCPFactory(chat.server, chat.lines)
 
 
-def main(kind: str, count: int) -> None:
-    """Send ``count`` lines of ``kind`` (``private`` or ``public``) from ana to bob."""
+def main(kind: str, count: int, members: int = 2) -> None:
+    """Send ``count`` lines of ``kind`` (``private`` or ``public``) from ana to bob (and, with
+    ``members`` over 2, to the others of the room too)."""
     tcp = factory()
     transports = []
     sessions = []
-    for port, nick in enumerate(("ana", "bob"), 1):
+    nicks = ["ana", "bob", *(f"u{i}" for i in range(members - 2))]
+    for port, nick in enumerate(nicks, 1):
         proto = tcp.buildProtocol(IPv4Address("TCP", "127.0.0.1", port))
         transport = StringTransport()
         proto.makeConnection(transport)
@@ -62,4 +65,4 @@ def main(kind: str, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), *(int(arg) for arg in sys.argv[3:4]))

@@ -275,7 +275,9 @@ class HistoryStore:
         batch: list[tuple[Row, list[defer.Deferred[bool]]]] = []
         while self._pending and len(batch) < BATCH_SIZE:
             batch.append(self._pending.popitem(last=False)[1])
-        self._writing = self._write(batch)
+        writing = self._write(batch)
+        if not writing.called:  # a write that finished at once has cleared _writing itself
+            self._writing = writing
 
     def _insert_sql(self, count: int) -> str:
         sql = self._inserts.get(count)

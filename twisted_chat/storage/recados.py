@@ -20,6 +20,7 @@ from twisted.logger import Logger
 
 from twisted_chat import nicknames
 from twisted_chat.storage.database import Database
+from twisted_chat.storage.logins import DatabaseUnavailable
 
 #: Most recados pending from one sender to one recipient.
 MAX_PER_SENDER = 10
@@ -96,7 +97,9 @@ class RecadoStore:
     def store(self, recado_id: str, sender: str, recipient_key: str, text: str, time: int) -> Any:
         """Store a recado from ``sender`` (as shown) to ``recipient_key`` unless a limit is
         reached; fire with a :class:`Stored` once committed. Storing the same id twice stores
-        it once (and answers :attr:`Stored.STORED` both times)."""
+        it once (and answers :attr:`Stored.STORED` both times). Fails with
+        :class:`~twisted_chat.storage.logins.DatabaseUnavailable` when the database is down:
+        nothing was acknowledged, and the same call may be made again later."""
         row = (recado_id, sender, nicknames.key(sender), recipient_key, text, time)
         yield self._db.ensure_ready()
         for attempt in range(1, MAX_CONFLICT_ATTEMPTS + 1):
@@ -106,6 +109,8 @@ class RecadoStore:
                 if attempt < MAX_CONFLICT_ATTEMPTS and self._engine.is_conflict(e):
                     self.log.debug("store recado: lock conflict ({error}); again", error=e)
                     continue
+                if self._db.is_unavailable(e):
+                    raise DatabaseUnavailable(f"recado not stored: {e}") from e
                 raise
             return result
         raise AssertionError("unreachable")  # pragma: no cover

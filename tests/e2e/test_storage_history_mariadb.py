@@ -6,17 +6,14 @@ database, ``tests/e2e/conftest.py``), then MariaDB's own cases.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer
 
 from tests.inprocess.test_storage import query
 from tests.inprocess.test_storage_history import *  # noqa: F403  (collected again, on MariaDB)
-from tests.inprocess.test_storage_history import T0, Stores, add_all, count, public
+from tests.inprocess.test_storage_history import T0, Stores, add_all, public
 from tests.support.waits import bounded, in_thread
-from twisted_chat.storage.recados import MAX_PER_RECIPIENT, Stored
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = pytest.mark.mysql
@@ -57,17 +54,3 @@ async def test_mysql_search_short_words_and_stop_words_are_required(stores: Stor
     assert await ids("TE") == ["m000001", "m000003"]
     assert await ids("de") == ["m000001"]
     assert await ids("100%") == []
-
-
-@pytest_twisted.ensureDeferred
-async def test_mysql_concurrent_stores_never_pass_the_recipient_limit(
-    mysql_url: MysqlURL, open_stores: Any
-) -> None:
-    """Three nodes storing 150 recados for one recipient at once store exactly 100."""
-    nodes = [open_stores()[1] for _ in range(3)]
-    calls = [
-        nodes[n % 3].store(f"r{n}", f"Nick{n // 10}", "luis", "hola", T0 + n) for n in range(150)
-    ]
-    results = await bounded(defer.gatherResults(calls), 60)
-    assert results.count(Stored.STORED) == MAX_PER_RECIPIENT
-    assert await count(mysql_url, "SELECT COUNT(*) FROM recados") == MAX_PER_RECIPIENT

@@ -245,6 +245,10 @@ async def test_search_every_word_case_and_accent_insensitive(stores: Stores) -> 
     assert await ids("cancion", "verano") == ["m000005"]
     assert await ids("cafe", "verano") == []
     assert await ids() == []
+    assert await ids("!!", "  ") == []
+    assert await ids('"café"', "leche*") == ["m000000", "m000003"]  # no query syntax
+    assert await ids("con", "NEAR", "leche") == []
+    assert await ids("-leche", "OR") == []
     many = [public(100 + n, T0 + 100 + n, text=f"repetido {n}") for n in range(30)]
     await add_all(history, many)
     found = await bounded(history.search("general", ["Repetido"]))
@@ -340,6 +344,23 @@ async def test_take_is_exactly_once_between_two_nodes(
     assert all(sorted(pair) == [False, True] for pair in pairs), pairs
     assert await count(db_url, "SELECT COUNT(*) FROM recados") == 0
     assert await bounded(first.take("r0")) is False
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_stores_never_pass_the_recipient_limit(
+    db_url: DatabaseURL, open_stores: Any
+) -> None:
+    """Three nodes storing 150 recados for one recipient at once store exactly 100."""
+    nodes = [open_stores()[1] for _ in range(3)]
+    for node in nodes:  # one at a time: SQLite's WAL pragma is refused while another opens
+        await bounded(node.database.ensure_ready())
+    calls = [
+        nodes[n % 3].store(f"r{n}", f"Nick{n // 10}", "luis", "hola", T0 + n) for n in range(150)
+    ]
+    results = await bounded(defer.gatherResults(calls), 60)
+    assert results.count(Stored.STORED) == MAX_PER_RECIPIENT
+    assert results.count(Stored.RECIPIENT_LIMIT) == 150 - MAX_PER_RECIPIENT
+    assert await count(db_url, "SELECT COUNT(*) FROM recados") == MAX_PER_RECIPIENT
 
 
 @pytest_twisted.ensureDeferred

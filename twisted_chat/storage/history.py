@@ -394,15 +394,17 @@ class HistoryStore:
     def search(self, room_key: str, words: Sequence[str], limit: int = MAX_SEARCH) -> Any:
         """The latest ``limit`` (at most :data:`MAX_SEARCH`) messages of ``room_key`` that
         contain every one of ``words`` (case- and accent-insensitive), oldest first."""
-        words = [w for w in words if w.strip()]
-        if not words:
+        # The words as both indexes see them: no case, no accents, no punctuation ("!!" is
+        # no word, and "¿café?" is "cafe"); never query syntax.
+        wanted = set().union(*(fold_words(w) for w in words))
+        if not wanted:
             return []
+        words = sorted(wanted)
         limit = max(1, min(MAX_SEARCH, limit))
         sql, args = self._engine.search_messages(list(words), limit)
         yield self._db.ensure_ready()
 
         exact = self._engine.search_exact
-        wanted = set().union(*(fold_words(w) for w in words))
 
         def read(txn: adbapi.Transaction) -> list[StoredMessage]:
             txn.execute(sql, [room_key, *args])

@@ -183,3 +183,25 @@ class HistoryQueueTests(SynchronousTestCase):
         self.assertFalse(self.successResultOf(queued))
         self.assertFalse(self.successResultOf(self.store.add(message(2))))
         self.assertEqual(len(self.store_logs(LogLevel.warn)), 1)
+
+
+class QueryPlanTests(SynchronousTestCase):
+    """SQLite's plans for the history's reads and purges use the indexes, never a scan."""
+
+    def test_plans(self) -> None:
+        """A deeper page is a range of ``mensajes_sala``; a purge chunk one of
+        ``mensajes_tiempo``; a search starts from the FTS5 index."""
+        db = FakeDatabase()
+        store = HistoryStore(cast(Database, db), task.Clock())
+
+        def plan(sql: str, args: tuple[Any, ...]) -> str:
+            rows = db.conn.execute("EXPLAIN QUERY PLAN " + sql, args).fetchall()
+            return " | ".join(str(row[-1]) for row in rows)
+
+        page = plan(store._page_before, ("general", T0, "m1", 51))
+        self.assertIn("INDEX mensajes_sala (room_key=? AND (sent_at,id)<(?,?))", page)
+        purge = plan(store._purge, (T0, 2000))
+        self.assertIn("INDEX mensajes_tiempo (sent_at<?)", purge)
+        sql, args = db.engine.search_messages(["cafe"], 20)
+        self.assertIn("VIRTUAL TABLE INDEX", plan(sql, ("general", *args)))
+        self.assertNotIn("SCAN m ", plan(sql, ("general", *args)))

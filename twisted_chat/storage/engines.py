@@ -177,6 +177,14 @@ class Engine:
     #: limits itself, in one statement.
     lock_recipient: ClassVar[str | None] = None
 
+    #: The condition "before the position (time, id)" of history pages, with the arguments
+    #: of :meth:`before_args`: a range of the ``mensajes_sala`` index, never a scan of it.
+    before_position: ClassVar[str] = "(sent_at < ? OR (sent_at = ? AND id < ?))"
+
+    def before_args(self, time: int, message_id: str) -> tuple[Any, ...]:
+        """The arguments of :attr:`before_position`."""
+        return (time, time, message_id)
+
     #: Whether :meth:`search_messages` matches whole words exactly; if not, it finds
     #: candidates (a superset) and the caller keeps those that hold every word.
     search_exact: ClassVar[bool] = True
@@ -245,6 +253,14 @@ class SqliteEngine(Engine):
     def __init__(self, url: SqliteURL) -> None:
         self.url = url
         self.module = sqlite3
+
+    # SQLite walks the index from the room's newest row with the OR form; a row value is a
+    # range of the index.
+    before_position = "(sent_at, id) < (?, ?)"
+
+    def before_args(self, time: int, message_id: str) -> tuple[Any, ...]:
+        """The arguments of the row value: time, id."""
+        return (time, message_id)
 
     def search_messages(self, words: list[str], limit: int) -> tuple[str, list[Any]]:
         """FTS5: every word as a quoted phrase (implicit AND); the unicode61 tokenizer with

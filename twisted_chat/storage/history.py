@@ -2,8 +2,10 @@
 
 Written like logins (:mod:`twisted_chat.storage.logins`), and unlike Ergo's one autocommit
 ``INSERT`` per message: every message added during a reactor turn goes into one transaction of
-multi-row inserts. An insert skips ids already stored, so a batch retried after a lost
-connection or an outage never makes duplicates. While the database is unavailable, messages wait
+multi-row inserts (and while one transaction is on its way, what is added meanwhile waits for
+the next, up to :data:`BATCH_SIZE` messages each: one write in flight at a time). An insert
+skips ids already stored, so a batch retried after a lost connection or an outage never makes
+duplicates. While the database is unavailable, messages wait
 in a bounded queue (the oldest dropped first, and counted) and are written with their original
 ids and times when it returns; the outage is logged once and the recovery once.
 
@@ -151,8 +153,7 @@ class HistoryStore:
         )
         self._page_before = engine.sql(
             "SELECT id, sent_at, nickname, text FROM mensajes WHERE room_key = ? "
-            "AND (sent_at < ? OR (sent_at = ? AND id < ?)) "
-            "ORDER BY sent_at DESC, id DESC LIMIT ?"
+            f"AND {engine.before_position} ORDER BY sent_at DESC, id DESC LIMIT ?"
         )
         self._purge = engine.sql(engine.purge_messages)
         self._forget_sql = engine.sql(engine.forget_messages)
@@ -378,7 +379,8 @@ class HistoryStore:
                 txn.execute(self._page_first, (room_key, limit + 1))
             else:
                 time, message_id = position
-                txn.execute(self._page_before, (room_key, time, time, message_id, limit + 1))
+                position_args = self._engine.before_args(time, message_id)
+                txn.execute(self._page_before, (room_key, *position_args, limit + 1))
             rows = txn.fetchall()
             messages = [_stored(row) for row in rows[:limit]]
             messages.reverse()

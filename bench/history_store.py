@@ -3,7 +3,8 @@
 Feeds the real :class:`~twisted_chat.storage.history.HistoryStore` on a real database as a busy
 chat would: ``--per-turn`` messages added in each reactor turn (one batch, one transaction),
 turn after turn, until ``--messages`` were added, then waits until every one is committed.
-Prints messages/s sustained (first add to last commit) and the batches written; asserts
+Prints messages/s sustained (first add to last commit) and the batches written, and with
+``--purge CHUNK`` how fast retention then deletes them all and its longest transaction; asserts
 nothing. Each run uses a fresh SQLite file or a fresh MariaDB database, dropped afterwards.
 
     .venv/bin/python -m bench.history_store                         # SQLite in a temp dir
@@ -83,7 +84,35 @@ def one_by_one(reactor: Any, url: DatabaseURL, messages: int) -> Any:
 
 
 @defer.inlineCallbacks
-def run(reactor: Any, url: DatabaseURL, messages: int, per_turn: int) -> Any:
+def report_purge(
+    database: Database, store: HistoryStore, messages: int, base: int, chunk: int
+) -> Any:
+    """Purge everything written, ``chunk`` rows per transaction; print rows/s and the longest
+    transaction (how long a chunk holds its locks)."""
+    longest = 0.0
+    original = database.run_interaction
+
+    @defer.inlineCallbacks
+    def timed(description: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal longest
+        began = time.perf_counter()
+        result = yield original(description, func, *args, **kwargs)
+        longest = max(longest, time.perf_counter() - began)
+        return result
+
+    database.run_interaction = timed  # type: ignore[method-assign]
+    started = time.perf_counter()
+    deleted = yield store.purge(base + messages, chunk)
+    elapsed = time.perf_counter() - started
+    database.run_interaction = original  # type: ignore[method-assign]
+    print(
+        f"purge  {deleted} messages, {chunk}/transaction: {deleted / elapsed:,.0f} rows/s "
+        f"({elapsed:.2f}s; longest transaction {longest * 1000:.0f} ms)"
+    )
+
+
+@defer.inlineCallbacks
+def run(reactor: Any, url: DatabaseURL, messages: int, per_turn: int, purge_chunk: int) -> Any:
     """Write ``messages`` messages, ``per_turn`` per reactor turn; print the figures."""
     database = Database(engine_for(url), reactor)
     store = HistoryStore(database, reactor, queue_limit=messages + 1)
@@ -107,6 +136,8 @@ def run(reactor: Any, url: DatabaseURL, messages: int, per_turn: int) -> Any:
             f"{messages / elapsed:,.0f} messages/s sustained "
             f"({elapsed:.2f}s; adding took {added:.2f}s; {store.batches_written} transactions)"
         )
+        if purge_chunk:
+            yield report_purge(database, store, messages, base, purge_chunk)
     finally:
         store.stop()
         database.close()
@@ -118,6 +149,9 @@ def main() -> None:
     parser.add_argument("--db", default="", help="mysql://... server (default: SQLite file)")
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--per-turn", type=int, default=200)
+    parser.add_argument(
+        "--purge", type=int, default=0, metavar="CHUNK", help="then purge all, CHUNK rows each"
+    )
     parser.add_argument(
         "--one-by-one", action="store_true", help="one transaction per message, for comparison"
     )
@@ -140,7 +174,9 @@ def main() -> None:
             if args.one_by_one:
                 task.react(lambda reactor: one_by_one(reactor, url, args.messages))
             else:
-                task.react(lambda reactor: run(reactor, url, args.messages, args.per_turn))
+                task.react(
+                    lambda reactor: run(reactor, url, args.messages, args.per_turn, args.purge)
+                )
         except SystemExit as e:
             if e.code:
                 raise

@@ -35,8 +35,10 @@ def run_bench(*args: str, password: str = "") -> str:
 
 
 def test_bench_history_sqlite() -> None:
-    """SQLite: one figures line."""
-    assert re.search(r"^sqlite +3000 messages, 200/turn: [\d,]+ messages/s", run_bench(), re.M)
+    """SQLite: the figures lines of the writes and of the purge."""
+    output = run_bench("--purge", "1000")
+    assert re.search(r"^sqlite +3000 messages, 200/turn: [\d,]+ messages/s", output, re.M)
+    assert re.search(r"^purge +3000 messages, 1000/transaction: [\d,]+ rows/s", output, re.M)
 
 
 @pytest.mark.mysql

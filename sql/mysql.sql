@@ -56,3 +56,53 @@ CREATE TABLE IF NOT EXISTS salas (
     set_at DATETIME NOT NULL,
     PRIMARY KEY (room_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- mensajes: public messages of the rooms, for deeper history pages (/historial) and /buscar.
+-- Kept --history-days days (purged in small chunks); nothing is stored with --history-days 0.
+--   n         the row's number (purges and the full-text index work on it).
+--   id        the event's message id (unique in the cluster and for all time): a batch written
+--             twice (a retry after an outage) inserts nothing the second time.
+--   room_key  NFC + casefold form of the room's name.
+--   sent_at   the event's time in milliseconds since the epoch, UTC. Pages are cut by
+--             (sent_at, id), so messages sharing a millisecond are never skipped or repeated.
+--   nickname  the sender as shown; nick_key its NFC + casefold form (for /olvidar and exports).
+--   text      what was said; FULLTEXT-indexed for /buscar (utf8mb4_unicode_ci: case- and
+--             accent-insensitive).
+CREATE TABLE IF NOT EXISTS mensajes (
+    n BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    id VARCHAR(40) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    room_key VARCHAR(130) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    sent_at BIGINT NOT NULL,
+    nickname VARCHAR(20) NOT NULL,
+    nick_key VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (n),
+    UNIQUE KEY mensajes_id (id),
+    KEY mensajes_sala (room_key, sent_at, id),
+    KEY mensajes_tiempo (sent_at),
+    KEY mensajes_nick (nick_key),
+    FULLTEXT KEY mensajes_texto (text)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- recados: memos for registered nicknames, delivered when the recipient logs in, then deleted
+-- (at most 10 pending from one sender to one recipient, 100 pending per recipient). Kept
+-- --memo-days days.
+--   id             a message id; delivery deletes the row by id, and only the caller whose
+--                  delete removed it delivers it (exactly once, even from two nodes).
+--   sender         the sender as shown; sender_key its NFC + casefold form.
+--   recipient_key  NFC + casefold form of the recipient (a registered nickname).
+--   sent_at        milliseconds since the epoch, UTC.
+CREATE TABLE IF NOT EXISTS recados (
+    n BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    id VARCHAR(40) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    sender VARCHAR(20) NOT NULL,
+    sender_key VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    recipient_key VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    text VARCHAR(1024) NOT NULL,
+    sent_at BIGINT NOT NULL,
+    PRIMARY KEY (n),
+    UNIQUE KEY recados_id (id),
+    KEY recados_destino (recipient_key, sent_at),
+    KEY recados_remitente (sender_key, recipient_key),
+    KEY recados_tiempo (sent_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

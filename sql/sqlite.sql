@@ -50,3 +50,61 @@ CREATE TABLE IF NOT EXISTS salas (
     set_by TEXT NOT NULL,
     set_at TEXT NOT NULL
 );
+
+-- mensajes: public messages of the rooms, for deeper history pages (/historial) and /buscar.
+-- Kept --history-days days (purged in small chunks); nothing is stored with --history-days 0.
+--   n         the row's number (SQLite rowid): the key the full-text index refers to.
+--   id        the event's message id (unique in the cluster and for all time): a batch written
+--             twice (a retry after an outage) inserts nothing the second time.
+--   room_key  NFC + casefold form of the room's name.
+--   sent_at   the event's time in milliseconds since the epoch, UTC. Pages are cut by
+--             (sent_at, id), so messages sharing a millisecond are never skipped or repeated.
+--   nickname  the sender as shown; nick_key its NFC + casefold form (for /olvidar and exports).
+--   text      what was said.
+CREATE TABLE IF NOT EXISTS mensajes (
+    n INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    room_key TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    nickname TEXT NOT NULL,
+    nick_key TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mensajes_sala ON mensajes (room_key, sent_at, id);
+CREATE INDEX IF NOT EXISTS mensajes_tiempo ON mensajes (sent_at);
+CREATE INDEX IF NOT EXISTS mensajes_nick ON mensajes (nick_key);
+
+-- mensajes_fts: the full-text index of mensajes.text (external content: the text is stored
+-- once, in mensajes). unicode61 with remove_diacritics 2: case- and accent-insensitive
+-- ("cafe" finds "Café"). Kept in step with mensajes by the triggers below, in the same
+-- transaction as every insert and delete.
+CREATE VIRTUAL TABLE IF NOT EXISTS mensajes_fts USING fts5(
+    text, content='mensajes', content_rowid='n', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS mensajes_fts_insert AFTER INSERT ON mensajes BEGIN
+    INSERT INTO mensajes_fts (rowid, text) VALUES (new.n, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS mensajes_fts_delete AFTER DELETE ON mensajes BEGIN
+    INSERT INTO mensajes_fts (mensajes_fts, rowid, text) VALUES ('delete', old.n, old.text);
+END;
+
+-- recados: memos for registered nicknames, delivered when the recipient logs in, then deleted
+-- (at most 10 pending from one sender to one recipient, 100 pending per recipient). Kept
+-- --memo-days days.
+--   id             a message id; delivery deletes the row by id, and only the caller whose
+--                  delete removed it delivers it (exactly once, even from two nodes).
+--   sender         the sender as shown; sender_key its NFC + casefold form.
+--   recipient_key  NFC + casefold form of the recipient (a registered nickname).
+--   sent_at        milliseconds since the epoch, UTC.
+CREATE TABLE IF NOT EXISTS recados (
+    n INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    sender_key TEXT NOT NULL,
+    recipient_key TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sent_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recados_destino ON recados (recipient_key, sent_at);
+CREATE INDEX IF NOT EXISTS recados_remitente ON recados (sender_key, recipient_key);
+CREATE INDEX IF NOT EXISTS recados_tiempo ON recados (sent_at);

@@ -53,6 +53,16 @@ _SQLITE_MISCONFIGURED = {
 }
 
 
+#: InnoDB's default full-text stop words (``INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD``):
+#: never indexed, so they are searched with ``LIKE`` alone.
+_INNODB_STOPWORDS = frozenset(
+    {
+        *("a", "about", "an", "are", "as", "at", "be", "by", "com", "de", "en", "for", "from"),
+        *("how", "i", "in", "is", "it", "la", "of", "on", "or", "that", "the", "this", "to"),
+        *("was", "what", "when", "where", "who", "will", "with", "und", "www"),
+    }
+)
+
 _CREATE_TABLE_RE = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
 
 
@@ -62,11 +72,31 @@ def created_table(statement: str) -> str | None:
     return match.group(1) if match else None
 
 
+_TRIGGER_RE = re.compile(r"CREATE\s+TRIGGER\b", re.IGNORECASE)
+_END_RE = re.compile(r"\bEND\s*$", re.IGNORECASE)
+
+
 def schema_statements(filename: str) -> list[str]:
-    """The statements of ``sql/FILENAME``, comments removed, in order."""
+    """The statements of ``sql/FILENAME``, comments removed, in order.
+
+    Statements end with ``;``, except that a ``CREATE TRIGGER`` runs to its ``END;`` (its body
+    holds statements of its own).
+    """
     text = resources.files("twisted_chat").joinpath("sql", filename).read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending = f"{pending};{piece}" if pending else piece.strip()
+        if not pending:
+            continue
+        if _TRIGGER_RE.match(pending) and not _END_RE.search(pending):
+            continue
+        statements.append(pending.strip())
+        pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements
 
 
 class Engine:
@@ -95,6 +125,11 @@ class Engine:
     def prepare(self) -> None:
         """Blocking set-up before the pool is used (runs in a thread)."""
 
+    def is_conflict(self, error: BaseException) -> bool:
+        """Whether ``error`` is a transaction rolled back by a lock conflict (a deadlock or a
+        lock wait timeout): the transaction may simply be run again."""
+        return False
+
     def misconfiguration(self, error: BaseException) -> str | None:
         """One line saying why the database can never work as configured, if ``error`` says so
         (access denied, no such database, a file that cannot be opened...); ``None`` for an
@@ -122,6 +157,43 @@ class Engine:
     upsert_ban: ClassVar[str]
     #: Insert or replace the topic of a room.
     upsert_topic: ClassVar[str]
+
+    #: ``INSERT`` of rows into ``mensajes`` (``{values}``: one ``(?, ...)`` group per row) that
+    #: skips rows whose id is stored already: a retried batch inserts nothing twice.
+    insert_messages: ClassVar[str]
+    #: Delete at most ``?`` (second argument) messages older than ``?`` (first argument).
+    purge_messages: ClassVar[str]
+    #: Delete at most ``?`` (second argument) recados older than ``?`` (first argument).
+    purge_recados: ClassVar[str]
+    #: Delete at most ``?`` (second argument) messages sent by the nick key ``?``.
+    forget_messages: ClassVar[str]
+    #: Insert a recado (id, sender, sender key, recipient key, text, time) unless its id is
+    #: stored already or a limit is reached: the arguments end with the recipient key and the
+    #: per-recipient limit, then sender key, recipient key and the per-pair limit.
+    insert_recado: ClassVar[str]
+    #: If set, a statement locking the recipient's recados and counting them (argument: the
+    #: recipient key), run before the limits are counted and ``insert_recado`` (then a plain
+    #: insert of the first six arguments) runs; if ``None``, ``insert_recado`` checks the
+    #: limits itself, in one statement.
+    lock_recipient: ClassVar[str | None] = None
+
+    #: The condition "before the position (time, id)" of history pages, with the arguments
+    #: of :meth:`before_args`: a range of the ``mensajes_sala`` index, never a scan of it.
+    before_position: ClassVar[str] = "(sent_at < ? OR (sent_at = ? AND id < ?))"
+
+    def before_args(self, time: int, message_id: str) -> tuple[Any, ...]:
+        """The arguments of :attr:`before_position`."""
+        return (time, time, message_id)
+
+    #: Whether :meth:`search_messages` matches whole words exactly; if not, it finds
+    #: candidates (a superset) and the caller keeps those that hold every word.
+    search_exact: ClassVar[bool] = True
+
+    def search_messages(self, words: list[str], limit: int) -> tuple[str, list[Any]]:
+        """SQL and arguments (after the room key) finding the latest ``limit`` messages of a
+        room containing every one of ``words``, newest first, with this engine's full-text
+        index. Columns: id, sent_at, nickname, text."""
+        raise NotImplementedError
 
 
 class SqliteEngine(Engine):
@@ -153,9 +225,54 @@ class SqliteEngine(Engine):
         "set_by = excluded.set_by, set_at = excluded.set_at"
     )
 
+    insert_messages = (
+        "INSERT INTO mensajes (id, room_key, sent_at, nickname, nick_key, text) VALUES {values} "
+        "ON CONFLICT (id) DO NOTHING"
+    )
+    # SQLite is usually built without DELETE ... LIMIT: delete by rowid through a subquery.
+    purge_messages = (
+        "DELETE FROM mensajes WHERE n IN "
+        "(SELECT n FROM mensajes WHERE sent_at < ? ORDER BY sent_at LIMIT ?)"
+    )
+    purge_recados = (
+        "DELETE FROM recados WHERE n IN "
+        "(SELECT n FROM recados WHERE sent_at < ? ORDER BY sent_at LIMIT ?)"
+    )
+    forget_messages = (
+        "DELETE FROM mensajes WHERE n IN (SELECT n FROM mensajes WHERE nick_key = ? LIMIT ?)"
+    )
+    # One statement, so the limits and the insert are one atomic step.
+    insert_recado = (
+        "INSERT INTO recados (id, sender, sender_key, recipient_key, text, sent_at) "
+        "SELECT ?, ?, ?, ?, ?, ? "
+        "WHERE (SELECT COUNT(*) FROM recados WHERE recipient_key = ?) < ? "
+        "AND (SELECT COUNT(*) FROM recados WHERE sender_key = ? AND recipient_key = ?) < ? "
+        "ON CONFLICT (id) DO NOTHING"
+    )
+
     def __init__(self, url: SqliteURL) -> None:
         self.url = url
         self.module = sqlite3
+
+    # SQLite walks the index from the room's newest row with the OR form; a row value is a
+    # range of the index.
+    before_position = "(sent_at, id) < (?, ?)"
+
+    def before_args(self, time: int, message_id: str) -> tuple[Any, ...]:
+        """The arguments of the row value: time, id."""
+        return (time, message_id)
+
+    def search_messages(self, words: list[str], limit: int) -> tuple[str, list[Any]]:
+        """FTS5: every word as a quoted phrase (implicit AND); the unicode61 tokenizer with
+        ``remove_diacritics`` folds case and accents on both sides."""
+        match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+        sql = (
+            "SELECT m.id, m.sent_at, m.nickname, m.text FROM mensajes_fts "
+            "JOIN mensajes AS m ON m.n = mensajes_fts.rowid "
+            "WHERE m.room_key = ? AND mensajes_fts MATCH ? "
+            "ORDER BY m.sent_at DESC, m.id DESC LIMIT ?"
+        )
+        return sql, [match, limit]
 
     def pool_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """One shared connection usable from the pool's thread."""
@@ -211,6 +328,27 @@ class MysqlEngine(Engine):
         "set_by = VALUES(set_by), set_at = VALUES(set_at)"
     )
 
+    # Not INSERT IGNORE, which would also turn real errors (a value too long) into warnings.
+    insert_messages = (
+        "INSERT INTO mensajes (id, room_key, sent_at, nickname, nick_key, text) VALUES {values} "
+        "ON DUPLICATE KEY UPDATE id = id"
+    )
+    purge_messages = "DELETE FROM mensajes WHERE sent_at < ? ORDER BY sent_at LIMIT ?"
+    purge_recados = "DELETE FROM recados WHERE sent_at < ? ORDER BY sent_at LIMIT ?"
+    forget_messages = "DELETE FROM mensajes WHERE nick_key = ? LIMIT ?"
+    # InnoDB: the recipient's rows (and the gap after them) are locked first with
+    # lock_recipient, the limits counted, then this plain insert runs. Two stores for one
+    # recipient at once either wait for each other or deadlock (error 1213: one is rolled back
+    # and run again by the recado store); neither passes a limit. (A single INSERT ... SELECT
+    # counting its own table fails under concurrency on MariaDB with error 1467.)
+    insert_recado = (
+        "INSERT INTO recados (id, sender, sender_key, recipient_key, text, sent_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id"
+    )
+    lock_recipient = (
+        "SELECT COUNT(*) FROM (SELECT n FROM recados WHERE recipient_key = ? FOR UPDATE) AS locked"
+    )
+
     def __init__(self, url: MysqlURL) -> None:
         import MySQLdb  # imported here so SQLite users need no MySQL client library
 
@@ -252,6 +390,35 @@ class MysqlEngine(Engine):
         """MySQLdb uses ``%s`` placeholders."""
         return statement.replace("?", "%s")
 
+    #: ``LIKE`` finds words inside words ("de" in "tarde"): candidates, checked by the caller.
+    search_exact = False
+    #: Candidates read per search, at most, for each result wanted.
+    search_candidates = 50
+
+    def search_messages(self, words: list[str], limit: int) -> tuple[str, list[Any]]:
+        """InnoDB FULLTEXT in boolean mode for the words it indexes (at least
+        ``innodb_ft_min_token_size``, 3 by default, and not stop words), and ``LIKE`` for every
+        word, so short words and stop words narrow the candidates too (the caller keeps those
+        holding every whole word). The column's ``utf8mb4_unicode_ci`` collation folds case
+        and accents in both."""
+        limit *= self.search_candidates
+        indexed = [w for w in words if len(w) >= 3 and w.lower() not in _INNODB_STOPWORDS]
+        conditions = ["room_key = %s"]
+        args: list[Any] = []
+        if indexed:
+            conditions.append("MATCH (text) AGAINST (%s IN BOOLEAN MODE)")
+            args.append(" ".join('+"' + w.replace('"', " ") + '"' for w in indexed))
+        for word in words:
+            conditions.append("text LIKE %s")
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{escaped}%")
+        sql = (
+            "SELECT id, sent_at, nickname, text FROM mensajes WHERE "
+            + " AND ".join(conditions)
+            + " ORDER BY sent_at DESC, id DESC LIMIT %s"
+        )
+        return sql, [*args, limit]
+
     def _error_code(self, error: BaseException) -> int | None:
         args = getattr(error, "args", ())
         return args[0] if args and isinstance(args[0], int) else None
@@ -262,6 +429,10 @@ class MysqlEngine(Engine):
             isinstance(error, self.module.OperationalError)
             and self._error_code(error) in _MYSQL_CONNECTION_LOST
         )
+
+    def is_conflict(self, error: BaseException) -> bool:
+        """Errors 1213 (deadlock, rolled back) and 1205 (lock wait timeout)."""
+        return isinstance(error, self.module.Error) and self._error_code(error) in (1205, 1213)
 
     def misconfiguration(self, error: BaseException) -> str | None:
         """Access denied, an unknown database that could not be created, and the like."""

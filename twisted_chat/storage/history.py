@@ -1,0 +1,501 @@
+"""The ``mensajes`` table: the rooms' public messages, for deeper history pages and search.
+
+Written like logins (:mod:`twisted_chat.storage.logins`), and unlike Ergo's one autocommit
+``INSERT`` per message: every message added during a reactor turn goes into one transaction of
+multi-row inserts (and while one transaction is on its way, what is added meanwhile waits for
+the next, up to :data:`BATCH_SIZE` messages each: one write in flight at a time). An insert
+skips ids already stored, so a batch retried after a lost connection or an outage never makes
+duplicates. While the database is unavailable, messages wait
+in a bounded queue (the oldest dropped first, and counted) and are written with their original
+ids and times when it returns; the outage is logged once and the recovery once.
+
+Pages are cut by an opaque cursor over (time in ms, id), never by an offset, so paging is exact
+even for messages that share a millisecond. Search uses each backend's own full-text index
+(SQLite FTS5, InnoDB FULLTEXT). Retention deletes in small chunks, one short transaction each.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.enterprise import adbapi
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from twisted_chat import nicknames
+from twisted_chat.events import Public
+from twisted_chat.storage.database import Database, DatabaseMisconfigured
+
+#: Messages written per transaction at most.
+BATCH_SIZE = 2000
+#: Rows per multi-row ``INSERT`` statement (6 parameters each: well under SQLite's limit).
+ROWS_PER_STATEMENT = 250
+#: Default bound of the outage queue (messages).
+DEFAULT_QUEUE_LIMIT = 100_000
+#: Rows deleted per transaction by purges and erasures.
+DEFAULT_CHUNK = 2000
+#: Most messages one page may hold (``/historial N``, N at most 500).
+MAX_PAGE = 500
+#: Most results of one search.
+MAX_SEARCH = 20
+#: Backoff between attempts while the database is unavailable, in seconds.
+MIN_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+
+#: A row of ``mensajes`` as written: id, room key, time (ms), nickname, nick key, text.
+Row = tuple[str, str, int, str, str, str]
+
+
+class BadCursor(ValueError):
+    """A cursor that this store did not make (or that was damaged on the way)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A public message read back from history: its id, time (ms, UTC), sender and text."""
+
+    id: str
+    time: int
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of history, oldest first, and the cursor of the page before it (``None`` when
+    there is nothing older)."""
+
+    messages: list[StoredMessage]
+    before: str | None
+
+
+def make_cursor(time: int, message_id: str) -> str:
+    """The opaque cursor of the position just before the message ``(time, message_id)``."""
+    raw = f"{time}:{message_id}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def parse_cursor(cursor: str) -> tuple[int, str]:
+    """The ``(time, id)`` a cursor of :func:`make_cursor` stands for; :class:`BadCursor` if it
+    is not one."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        time, message_id = raw.split(":", 1)
+        if not message_id or not time.isdigit():
+            raise ValueError(raw)
+        return int(time), message_id
+    except (ValueError, UnicodeError, binascii.Error) as e:
+        raise BadCursor(f"not a history cursor: {cursor!r}") from e
+
+
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def fold_words(text: str) -> set[str]:
+    """The words of ``text`` without case or accents ("Café!" gives ``{"cafe"}``), as SQLite's
+    unicode61 tokenizer with ``remove_diacritics`` sees them."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return set(_WORD_RE.findall(plain))
+
+
+def _stored(row: Sequence[Any]) -> StoredMessage:
+    return StoredMessage(str(row[0]), int(row[1]), str(row[2]), str(row[3]))
+
+
+class HistoryStore:
+    """Stores public messages in ``mensajes`` and reads them back by page and by search.
+
+    Every call returns a Deferred and never blocks the reactor. With ``days == 0`` history is
+    off: :meth:`add` stores nothing.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        database: Database,
+        clock: IReactorTime,
+        days: int = 30,
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
+    ) -> None:
+        self._db = database
+        self._engine = engine = database.engine
+        self._clock = clock
+        #: Days messages are kept (``--history-days``); 0 is history off.
+        self.days = max(0, days)
+        self.queue_limit = max(1, queue_limit)
+        self._pending: OrderedDict[str, tuple[Row, list[defer.Deferred[bool]]]] = OrderedDict()
+        self._flush_call: IDelayedCall | None = None
+        self._writing: defer.Deferred[None] | None = None
+        self._backoff = 0.0
+        self._outage_since: float | None = None
+        #: Messages dropped because the outage queue was full (since start).
+        self.dropped = 0
+        #: Transactions that wrote a batch (for tests and metrics).
+        self.batches_written = 0
+        self._stopped = False
+        self._mark = engine.sql("(?, ?, ?, ?, ?, ?)")
+        self._inserts: dict[int, str] = {}
+        self._page_first = engine.sql(
+            "SELECT id, sent_at, nickname, text FROM mensajes WHERE room_key = ? "
+            "ORDER BY sent_at DESC, id DESC LIMIT ?"
+        )
+        self._page_before = engine.sql(
+            "SELECT id, sent_at, nickname, text FROM mensajes WHERE room_key = ? "
+            f"AND {engine.before_position} ORDER BY sent_at DESC, id DESC LIMIT ?"
+        )
+        self._purge = engine.sql(engine.purge_messages)
+        self._forget_sql = engine.sql(engine.forget_messages)
+        self._export = engine.sql(
+            "SELECT id, sent_at, room_key, nickname, text FROM mensajes WHERE nick_key = ? "
+            "ORDER BY sent_at, id"
+        )
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def database(self) -> Database:
+        """The database this store writes to."""
+        return self._db
+
+    @property
+    def enabled(self) -> bool:
+        """Whether history is on (``--history-days`` above 0)."""
+        return self.days > 0
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be written."""
+        return len(self._pending)
+
+    @property
+    def available(self) -> bool:
+        """False while the database is known to be unavailable."""
+        return self._outage_since is None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add(self, event: Public) -> defer.Deferred[bool]:
+        """Queue ``event`` for this reactor turn's batch.
+
+        The Deferred fires with True once the message is in the database (during an outage,
+        when it returns), and with False if it never will be (history off, dropped from a full
+        outage queue, store stopped). It never fails, so a caller may ignore it.
+        """
+        if not self.enabled or self._stopped or event.room is None:
+            return defer.succeed(False)
+        d: defer.Deferred[bool] = defer.Deferred()
+        entry = self._pending.get(event.id)
+        if entry is None:
+            row: Row = (
+                event.id,
+                event.room,
+                event.time,
+                event.sender,
+                nicknames.key(event.sender),
+                event.text,
+            )
+            self._pending[event.id] = (row, [d])
+            if len(self._pending) > self.queue_limit:
+                self._drop_oldest()
+        else:
+            entry[1].append(d)
+        if self.available and self._writing is None:
+            self._schedule(0)
+        return d
+
+    def flush(self, timeout: float) -> defer.Deferred[int]:
+        """Try to write everything queued within ``timeout`` seconds (at shutdown); fire with
+        how many messages are left unwritten."""
+        done: defer.Deferred[int] = defer.Deferred()
+        deadline = self._clock.seconds() + timeout
+
+        def check() -> None:
+            if not self._pending and self._writing is None:
+                done.callback(0)
+            elif self._clock.seconds() >= deadline or self._db.misconfigured is not None:
+                done.callback(len(self._pending))
+            else:
+                if self._writing is None and self._flush_call is None:
+                    self._schedule(0)
+                self._clock.callLater(0.05, check)
+
+        check()
+        return done
+
+    def stop(self) -> None:
+        """Stop writing; messages still queued are lost (logged, their Deferreds fire False)."""
+        self._stopped = True
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
+        self._flush_call = None
+        if self._pending:
+            self.log.warn(
+                "Stopping with {count} history messages not written to the database",
+                count=len(self._pending),
+            )
+            pending, self._pending = self._pending, OrderedDict()
+            for _, waiters in pending.values():
+                for waiter in waiters:
+                    waiter.callback(False)
+
+    def _drop_oldest(self) -> None:
+        while len(self._pending) > self.queue_limit:
+            _, (_, waiters) = self._pending.popitem(last=False)
+            self.dropped += 1
+            for waiter in waiters:
+                waiter.callback(False)
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                self.log.warn(
+                    "History queue full ({limit} messages): {dropped} oldest messages dropped "
+                    "so far",
+                    limit=self.queue_limit,
+                    dropped=self.dropped,
+                )
+
+    def _schedule(self, delay: float) -> None:
+        if self._stopped or self._flush_call is not None:
+            return
+        self._flush_call = self._clock.callLater(delay, self._write_some)
+
+    def _write_some(self) -> None:
+        self._flush_call = None
+        if self._writing is not None or self._stopped or not self._pending:
+            return
+        batch: list[tuple[Row, list[defer.Deferred[bool]]]] = []
+        while self._pending and len(batch) < BATCH_SIZE:
+            batch.append(self._pending.popitem(last=False)[1])
+        writing = self._write(batch)
+        if not writing.called:  # a write that finished at once has cleared _writing itself
+            self._writing = writing
+
+    def _insert_sql(self, count: int) -> str:
+        sql = self._inserts.get(count)
+        if sql is None:
+            values = ", ".join([self._mark] * count)
+            sql = self._engine.sql(self._engine.insert_messages).format(values=values)
+            self._inserts[count] = sql
+        return sql
+
+    def _write_batch(self, txn: adbapi.Transaction, rows: Sequence[Row]) -> None:
+        """Insert ``rows`` with multi-row statements, skipping stored ids (idempotent)."""
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            txn.execute(self._insert_sql(len(chunk)), [v for row in chunk for v in row])
+
+    @defer.inlineCallbacks
+    def _write(self, batch: list[tuple[Row, list[defer.Deferred[bool]]]]) -> Any:
+        try:
+            yield self._db.ensure_ready()
+            rows = [row for row, _ in batch]
+            yield self._db.run_interaction("store history", self._write_batch, rows)
+        except Exception as e:
+            self._writing = None
+            self._failed(batch, e)
+            return
+        self._writing = None
+        self.batches_written += 1
+        if self._outage_since is not None:
+            self.log.info(
+                "Database available again after {seconds:.1f}s; writing {count} queued history "
+                "messages",
+                seconds=self._clock.seconds() - self._outage_since,
+                count=len(self._pending) + len(batch),
+            )
+            self._outage_since = None
+        self._backoff = 0.0
+        if self._pending:
+            self._schedule(0)
+        for _, waiters in batch:
+            for waiter in waiters:
+                waiter.callback(True)
+
+    def _requeue(self, batch: list[tuple[Row, list[defer.Deferred[bool]]]]) -> None:
+        """Put a batch that could not be written back at the front of the queue, in order."""
+        for row, waiters in reversed(batch):
+            entry = self._pending.get(row[0])
+            if entry is None:
+                self._pending[row[0]] = (row, waiters)
+                self._pending.move_to_end(row[0], last=False)
+            else:
+                entry[1].extend(waiters)
+
+    def _failed(
+        self, batch: list[tuple[Row, list[defer.Deferred[bool]]]], error: Exception
+    ) -> None:
+        if isinstance(error, DatabaseMisconfigured):
+            # Reported once by the database; keep the rows (stop logs how many) and stop.
+            self._requeue(batch)
+            self._stopped = True
+            return
+        if self._db.is_unavailable(error):
+            self._requeue(batch)
+            if self._outage_since is None:
+                self._outage_since = self._clock.seconds()
+                self.log.error(
+                    "Database unavailable ({error}); history messages are queued and will be "
+                    "written when it returns",
+                    error=error,
+                )
+            self._backoff = min(MAX_BACKOFF, max(MIN_BACKOFF, self._backoff * 2))
+            self._schedule(self._backoff)
+            self._drop_oldest()
+            return
+        self.log.failure(
+            "Database error ({count} history messages dropped)", Failure(error), count=len(batch)
+        )
+        if self._pending:
+            self._schedule(0)
+        for _, waiters in batch:
+            for waiter in waiters:
+                waiter.callback(False)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def page(self, room_key: str, limit: int, before: str | None = None) -> Any:
+        """The last ``limit`` (at most :data:`MAX_PAGE`) messages of ``room_key`` before the
+        cursor ``before`` (the newest when ``None``), as a :class:`Page` oldest first.
+
+        Fails with :class:`BadCursor` for a cursor this store did not make.
+        """
+        limit = max(1, min(MAX_PAGE, limit))
+        position = None if before is None else parse_cursor(before)
+        yield self._db.ensure_ready()
+
+        def read(txn: adbapi.Transaction) -> Page:
+            if position is None:
+                txn.execute(self._page_first, (room_key, limit + 1))
+            else:
+                time, message_id = position
+                position_args = self._engine.before_args(time, message_id)
+                txn.execute(self._page_before, (room_key, *position_args, limit + 1))
+            rows = txn.fetchall()
+            messages = [_stored(row) for row in rows[:limit]]
+            messages.reverse()
+            cursor = None
+            if len(rows) > limit:
+                cursor = make_cursor(messages[0].time, messages[0].id)
+            return Page(messages, cursor)
+
+        result = yield self._db.run_interaction("read history", read)
+        return result
+
+    @defer.inlineCallbacks
+    def search(self, room_key: str, words: Sequence[str], limit: int = MAX_SEARCH) -> Any:
+        """The latest ``limit`` (at most :data:`MAX_SEARCH`) messages of ``room_key`` that
+        contain every one of ``words`` (case- and accent-insensitive), oldest first."""
+        # The words as both indexes see them: no case, no accents, no punctuation ("!!" is
+        # no word, and "¿café?" is "cafe"); never query syntax.
+        wanted = set().union(*(fold_words(w) for w in words))
+        if not wanted:
+            return []
+        words = sorted(wanted)
+        limit = max(1, min(MAX_SEARCH, limit))
+        sql, args = self._engine.search_messages(list(words), limit)
+        yield self._db.ensure_ready()
+
+        exact = self._engine.search_exact
+
+        def read(txn: adbapi.Transaction) -> list[StoredMessage]:
+            txn.execute(sql, [room_key, *args])
+            found = [_stored(row) for row in txn.fetchall()]
+            if not exact:
+                found = [m for m in found if wanted <= fold_words(m.text)][:limit]
+            found.reverse()
+            return found
+
+        result = yield self._db.run_interaction("search history", read)
+        return result
+
+    # -- deleting --------------------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def _delete_in_chunks(self, description: str, sql: str, key: Any, chunk: int) -> Any:
+        """Run the chunked delete ``sql`` (arguments ``key``, ``chunk``) until it deletes less
+        than a chunk, one short transaction per chunk; fire with how many rows went."""
+        chunk = max(1, chunk)
+        yield self._db.ensure_ready()
+
+        def delete(txn: adbapi.Transaction) -> int:
+            txn.execute(sql, (key, chunk))
+            return int(txn.rowcount)
+
+        total = 0
+        while True:
+            deleted = yield self._db.run_interaction(description, delete)
+            total += deleted
+            if deleted < chunk:
+                return total
+
+    def purge(self, older_than: int, chunk: int = DEFAULT_CHUNK) -> defer.Deferred[int]:
+        """Delete the messages older than ``older_than`` (ms since the epoch) in chunks of
+        ``chunk`` rows; fire with how many were deleted."""
+        d: defer.Deferred[int] = self._delete_in_chunks(
+            "purge history", self._purge, older_than, chunk
+        )
+        return d
+
+    def purge_expired(self, now: int, chunk: int = DEFAULT_CHUNK) -> defer.Deferred[int]:
+        """Delete what is older than ``days`` days before ``now`` (ms); with history off,
+        delete everything."""
+        return self.purge(now - self.days * 86_400_000 if self.days else now + 1, chunk)
+
+    def forget(self, nick_key: str, chunk: int = DEFAULT_CHUNK) -> defer.Deferred[int]:
+        """Delete every message sent by ``nick_key`` (``/olvidar``), stored or still queued;
+        fire with how many."""
+        d: defer.Deferred[int] = self._forget(nick_key, chunk)
+        return d
+
+    @defer.inlineCallbacks
+    def _forget(self, nick_key: str, chunk: int) -> Any:
+        if self._writing is not None:
+            # A batch on its way may hold some: let it land (or be queued again) first.
+            landed: defer.Deferred[None] = defer.Deferred()
+
+            def land(result: None) -> None:
+                landed.callback(None)
+                return result
+
+            self._writing.addBoth(land)
+            yield landed
+        unwritten = [key for key, (row, _) in self._pending.items() if row[4] == nick_key]
+        for key in unwritten:
+            _, waiters = self._pending.pop(key)
+            for waiter in waiters:
+                waiter.callback(False)
+        count = yield self._delete_in_chunks("forget history", self._forget_sql, nick_key, chunk)
+        return count + len(unwritten)
+
+    @defer.inlineCallbacks
+    def export(self, nick_key: str) -> Any:
+        """Every stored message sent by ``nick_key``, oldest first, as dictionaries (an admin
+        export)."""
+        yield self._db.ensure_ready()
+
+        def read(txn: adbapi.Transaction) -> list[dict[str, Any]]:
+            txn.execute(self._export, (nick_key,))
+            return [
+                {
+                    "id": str(r[0]),
+                    "time": int(r[1]),
+                    "room": str(r[2]),
+                    "sender": str(r[3]),
+                    "text": str(r[4]),
+                }
+                for r in txn.fetchall()
+            ]
+
+        result = yield self._db.run_interaction("export history", read)
+        return result

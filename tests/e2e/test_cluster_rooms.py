@@ -208,6 +208,34 @@ def test_members_across_nodes(cluster: Cluster, redis_server: RedisServer) -> No
     assert ask(erin, "/tema", TOPIC_LINES)[0] == "* Tema: ajedrez"
 
 
+def test_a_room_whose_creator_left_first_takes_its_topic_with_it(
+    cluster: Cluster, redis_server: RedisServer
+) -> None:
+    # The creator leaves the chat while someone else is still in the room, then that member
+    # leaves the room: the room is gone, "topic and all", in Redis too (no topic left behind
+    # for each such room, forever).
+    n1, n2 = cluster.start_many(["t1", "t2"])
+    ana = join(n1, "ana")
+    bob = join(n2, "bob", ana)
+    assert enter(bob, "cine") == sala("cine", "@bob")
+    bob.say("/tema pelis")
+    assert bob.line() == "* bob ha cambiado el tema: pelis"
+    until(ana, "/salas", "* Salas", "* Salas (2): cine (1), general (1)", REPLICATION)
+    enter(ana, "cine")
+    until(ana, "/tema", TOPIC_LINES, "* Tema: pelis", REPLICATION)
+    quiet(ana)
+    assert redis_server.command("HGET", "chat:topics", "cine") is not None
+    bob.leave()
+    assert ana.line() == left("bob")
+    enter(ana, "general")
+    poll(
+        lambda: redis_server.command("HGET", "chat:topics", "cine") is None,
+        "the topic of the vanished room cine gone from Redis",
+        REPLICATION,
+    )
+    assert ask(ana, "/salas", "* Salas")[0] == "* Salas (1): general (1)"
+
+
 def test_a_killed_nodes_users_leave_their_rooms(cluster: Cluster) -> None:
     n1, n2, n3 = cluster.start_many(["k1", "k2", "k3"])
     ana = join(n1, "ana")

@@ -104,15 +104,20 @@ class RoomReplication:
         received)."""
         return len(chatroom.users) > self._local_counts.get(chatroom.key, 0)
 
-    def vacated(self, chatroom: ChatRoom) -> None:
+    def vacated(self, chatroom: ChatRoom, last_here: bool = True) -> None:
         """The room may have forgotten ``chatroom``: if so, forget its envelope count and give
-        back its creation claim, if held here (the room is free to be created again)."""
+        back its creation claim, if held here (the room is free to be created again). When
+        the claim is not held here (its creator left the chat first) and the room's last
+        member was this node's, its topic goes from Redis all the same (unless the name was
+        claimed again meanwhile)."""
         key = chatroom.key
         if key not in self.room.rooms:
             self.room_envelopes.pop(key, None)
             claim = self._claims.pop(key, None)
             if claim is not None:
                 self._release_claim(key, claim[0], forget_topic=True)
+            elif last_here:
+                self._release_claim(key, "", forget_topic=True)
 
     def user_gone(self, nick_key: str) -> None:
         """The user ``nick_key`` left the chat: give back the rooms' creation claims it
@@ -255,7 +260,7 @@ class RoomReplication:
         if announce:
             self._announce_move(nickname, old, new)
         if old is not None:
-            room.vacate(old)
+            room.vacate(old, last_here=False)
         if placement.after is None:
             room.user_gone(nick_key)
 

@@ -197,13 +197,17 @@ return 1
 
 #: KEYS: room creation claim, users hash, topics hash. ARGV: claim value, room key, instance,
 #: '1' to forget the room's topic too (the room is gone). Gives back a room creation claim if
-#: this value still holds it, and the operator mark in this run's users hash.
+#: this value still holds it, and the operator mark in this run's users hash. With '1' and no
+#: claim at all (its creator left the chat first; value ''), the topic goes too.
 ROOM_RELEASE = Script(
     "room_release",
     """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
   redis.call('DEL', KEYS[1])
   if ARGV[4] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+elseif not holder and ARGV[4] == '1' then
+  redis.call('HDEL', KEYS[3], ARGV[2])
 end
 if redis.call('HGET', KEYS[2], '#i') == ARGV[3] then
   redis.call('HDEL', KEYS[2], '#o:' .. ARGV[2])

@@ -236,6 +236,27 @@ def test_a_room_whose_creator_left_first_takes_its_topic_with_it(
     assert ask(ana, "/salas", "* Salas")[0] == "* Salas (1): general (1)"
 
 
+def test_a_room_created_again_at_once_by_its_last_member_is_a_new_room(cluster: Cluster) -> None:
+    # Bob (n2) created cine and moved on; ana (n1) was its last member. She leaves it and
+    # creates it again at once: a new room, her own (not one whose operator is still bob's
+    # claim, which his node gives back only when it hears that the room emptied).
+    n1, n2 = cluster.start_many(["r1", "r2"])
+    ana = join(n1, "ana")
+    bob = join(n2, "bob", ana)
+    assert enter(bob, "cine") == sala("cine", "@bob")
+    until(ana, "/salas", "* Salas", "* Salas (2): cine (1), general (1)", REPLICATION)
+    assert enter(ana, "cine") == sala("cine", "ana", "@bob")
+    until(bob, "/sala", "* Sala ", sala("cine", "ana", "@bob"), REPLICATION)
+    assert enter(bob, "general") == sala("general", "bob")
+    until(ana, "/sala", "* Sala ", sala("cine", "ana"), REPLICATION)
+    quiet(ana)
+    ana.say("/unirse general\r\n/unirse cine")  # in one packet: at once
+    assert ana.line() == sala("general", "ana", "bob")
+    assert ana.line() == sala("cine", "@ana")
+    ana.say("/tema nuevo")
+    assert ana.line() == "* ana ha cambiado el tema: nuevo"
+
+
 def test_a_killed_nodes_users_leave_their_rooms(cluster: Cluster) -> None:
     n1, n2, n3 = cluster.start_many(["k1", "k2", "k3"])
     ana = join(n1, "ana")

@@ -337,6 +337,22 @@ class ClusterRoomsTests(SynchronousTestCase):
         release = [args for name, args in self.link.ran if name == "room_release"]
         self.assertEqual(release, [["", "juegos", self.instance, "1"]])
 
+    def test_a_room_emptied_here_gives_back_its_remote_creators_claim(self) -> None:
+        # Bob (n2) created juegos and moved on, still in the chat; ana, its last member, leaves
+        # it: the claim of bob goes too (named in the release), so that her next /unirse
+        # juegos creates a room of her own.
+        ana = self.login("ana")
+        self.claim_answer(won=False, holder=("n2/x", "bob", "juegos"))
+        self.remote_login("bob", "Bob")
+        self.remote_move("bob", "juegos", operator=True)
+        ana.send("/unirse juegos\n")
+        self.remote_move("bob", "general")
+        self.link.ran.clear()
+        ana.send("/unirse general\n")
+        self.clock.advance(0)
+        release = [args for name, args in self.link.ran if name == "room_release"]
+        self.assertEqual(release, [["", "juegos", self.instance, "1", "bob"]])
+
     def test_a_room_vanishing_here_because_of_another_nodes_user_forgets_nothing(self) -> None:
         # The last member was another node's user: that node forgets the topic, not this one.
         self.remote_login("bob", "Bob")

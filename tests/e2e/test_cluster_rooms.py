@@ -236,6 +236,33 @@ def test_a_room_whose_creator_left_first_takes_its_topic_with_it(
     assert ask(ana, "/salas", "* Salas")[0] == "* Salas (1): general (1)"
 
 
+def test_a_room_whose_last_members_leave_on_two_nodes_at_once_takes_its_topic_with_it(
+    cluster: Cluster, redis_server: RedisServer
+) -> None:
+    # The creator leaves the chat as the other member leaves the room: each node sees the
+    # other's user leave last. The topic goes from Redis all the same.
+    n1, n2 = cluster.start_many(["u1", "u2"])
+    ana = join(n1, "ana")
+    for attempt in range(3):
+        room = f"cine{attempt}"
+        bob = join(n2, f"bob{attempt}", ana)
+        assert enter(bob, room) == sala(room, f"@bob{attempt}")
+        bob.say("/tema pelis")
+        assert bob.line() == f"* bob{attempt} ha cambiado el tema: pelis"
+        until(ana, "/salas", "* Salas", f"* Salas (2): {room} (1), general (1)", REPLICATION)
+        enter(ana, room)
+        until(bob, "/sala", "* Sala ", sala(room, "ana", f"@bob{attempt}"), REPLICATION)
+        ana.say("/unirse general")
+        bob.leave()
+        until(ana, "/salas", "* Salas", "* Salas (1): general (1)", REPLICATION)
+
+        def forgotten(room: str = room) -> bool:
+            return redis_server.command("HGET", "chat:topics", room) is None
+
+        poll(forgotten, f"the topic of the vanished room {room} gone from Redis", REPLICATION)
+        quiet(ana)
+
+
 def test_a_room_created_again_at_once_by_its_last_member_is_a_new_room(cluster: Cluster) -> None:
     # Bob (n2) created cine and moved on; ana (n1) was its last member. She leaves it and
     # creates it again at once: a new room, her own (not one whose operator is still bob's

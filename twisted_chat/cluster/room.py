@@ -331,11 +331,11 @@ class ClusterRoom(Room):
         self.replication.parted(chatroom)
         super()._part(member, nick_key, chatroom)
 
-    def vacate(self, chatroom: ChatRoom, last_here: bool = True) -> None:
-        """Forget ``chatroom`` once nobody on any node is in it (and its creation claim);
-        ``last_here``: its last member was this node's (then its topic goes from Redis)."""
+    def vacate(self, chatroom: ChatRoom) -> None:
+        """Forget ``chatroom`` once nobody on any node is in it (and its creation claim and
+        topic in Redis)."""
         super().vacate(chatroom)
-        self.replication.vacated(chatroom, last_here)
+        self.replication.vacated(chatroom)
 
     def user_gone(self, nick_key: str) -> None:
         """The user ``nick_key`` left the chat: no longer an operator nor a room's creator."""

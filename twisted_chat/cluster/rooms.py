@@ -104,19 +104,21 @@ class RoomReplication:
         received)."""
         return len(chatroom.users) > self._local_counts.get(chatroom.key, 0)
 
-    def vacated(self, chatroom: ChatRoom, last_here: bool = True) -> None:
+    def vacated(self, chatroom: ChatRoom) -> None:
         """The room may have forgotten ``chatroom``: if so, forget its envelope count and give
         back its creation claim, if held here (the room is free to be created again). When
-        the claim is not held here (its creator left the chat first) and the room's last
-        member was this node's, its topic goes from Redis all the same (unless the name was
-        claimed again meanwhile)."""
+        the claim is not held here (held by another node, or gone with its creator leaving
+        the chat), the claim of the room's operator and the topic go from Redis all the same
+        (every node where the room empties says so: when the last members leave on two nodes
+        at once, each sees the other's leave last); a new creator's claim is kept, and so is
+        the topic while there is one."""
         key = chatroom.key
         if key not in self.room.rooms:
             self.room_envelopes.pop(key, None)
             claim = self._claims.pop(key, None)
             if claim is not None:
                 self._release_claim(key, claim[0], forget_topic=True)
-            elif last_here:
+            else:
                 # The claim of the room's creator (held on another node, given back when that
                 # node hears of this) goes now, so that this node's next creator of the name
                 # gets a new room of its own, not the old creator's claim.
@@ -265,7 +267,7 @@ class RoomReplication:
         if announce:
             self._announce_move(nickname, old, new)
         if old is not None:
-            room.vacate(old, last_here=False)
+            room.vacate(old)
         if placement.after is None:
             room.user_gone(nick_key)
 

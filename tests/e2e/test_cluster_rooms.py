@@ -208,6 +208,82 @@ def test_members_across_nodes(cluster: Cluster, redis_server: RedisServer) -> No
     assert ask(erin, "/tema", TOPIC_LINES)[0] == "* Tema: ajedrez"
 
 
+def test_a_room_whose_creator_left_first_takes_its_topic_with_it(
+    cluster: Cluster, redis_server: RedisServer
+) -> None:
+    # The creator leaves the chat while someone else is still in the room, then that member
+    # leaves the room: the room is gone, "topic and all", in Redis too (no topic left behind
+    # for each such room, forever).
+    n1, n2 = cluster.start_many(["t1", "t2"])
+    ana = join(n1, "ana")
+    bob = join(n2, "bob", ana)
+    assert enter(bob, "cine") == sala("cine", "@bob")
+    bob.say("/tema pelis")
+    assert bob.line() == "* bob ha cambiado el tema: pelis"
+    until(ana, "/salas", "* Salas", "* Salas (2): cine (1), general (1)", REPLICATION)
+    enter(ana, "cine")
+    until(ana, "/tema", TOPIC_LINES, "* Tema: pelis", REPLICATION)
+    quiet(ana)
+    assert redis_server.command("HGET", "chat:topics", "cine") is not None
+    bob.leave()
+    assert ana.line() == left("bob")
+    enter(ana, "general")
+    poll(
+        lambda: redis_server.command("HGET", "chat:topics", "cine") is None,
+        "the topic of the vanished room cine gone from Redis",
+        REPLICATION,
+    )
+    assert ask(ana, "/salas", "* Salas")[0] == "* Salas (1): general (1)"
+
+
+def test_a_room_whose_last_members_leave_on_two_nodes_at_once_takes_its_topic_with_it(
+    cluster: Cluster, redis_server: RedisServer
+) -> None:
+    # The creator leaves the chat as the other member leaves the room: each node sees the
+    # other's user leave last. The topic goes from Redis all the same.
+    n1, n2 = cluster.start_many(["u1", "u2"])
+    ana = join(n1, "ana")
+    for attempt in range(3):
+        room = f"cine{attempt}"
+        bob = join(n2, f"bob{attempt}", ana)
+        assert enter(bob, room) == sala(room, f"@bob{attempt}")
+        bob.say("/tema pelis")
+        assert bob.line() == f"* bob{attempt} ha cambiado el tema: pelis"
+        until(ana, "/salas", "* Salas", f"* Salas (2): {room} (1), general (1)", REPLICATION)
+        enter(ana, room)
+        until(bob, "/sala", "* Sala ", sala(room, "ana", f"@bob{attempt}"), REPLICATION)
+        ana.say("/unirse general")
+        bob.leave()
+        until(ana, "/salas", "* Salas", "* Salas (1): general (1)", REPLICATION)
+
+        def forgotten(room: str = room) -> bool:
+            return redis_server.command("HGET", "chat:topics", room) is None
+
+        poll(forgotten, f"the topic of the vanished room {room} gone from Redis", REPLICATION)
+        quiet(ana)
+
+
+def test_a_room_created_again_at_once_by_its_last_member_is_a_new_room(cluster: Cluster) -> None:
+    # Bob (n2) created cine and moved on; ana (n1) was its last member. She leaves it and
+    # creates it again at once: a new room, her own (not one whose operator is still bob's
+    # claim, which his node gives back only when it hears that the room emptied).
+    n1, n2 = cluster.start_many(["r1", "r2"])
+    ana = join(n1, "ana")
+    bob = join(n2, "bob", ana)
+    assert enter(bob, "cine") == sala("cine", "@bob")
+    until(ana, "/salas", "* Salas", "* Salas (2): cine (1), general (1)", REPLICATION)
+    assert enter(ana, "cine") == sala("cine", "ana", "@bob")
+    until(bob, "/sala", "* Sala ", sala("cine", "ana", "@bob"), REPLICATION)
+    assert enter(bob, "general") == sala("general", "bob")
+    until(ana, "/sala", "* Sala ", sala("cine", "ana"), REPLICATION)
+    quiet(ana)
+    ana.say("/unirse general\r\n/unirse cine")  # in one packet: at once
+    assert ana.line() == sala("general", "ana", "bob")
+    assert ana.line() == sala("cine", "@ana")
+    ana.say("/tema nuevo")
+    assert ana.line() == "* ana ha cambiado el tema: nuevo"
+
+
 def test_a_killed_nodes_users_leave_their_rooms(cluster: Cluster) -> None:
     n1, n2, n3 = cluster.start_many(["k1", "k2", "k3"])
     ana = join(n1, "ana")

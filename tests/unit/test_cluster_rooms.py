@@ -316,6 +316,55 @@ class ClusterRoomsTests(SynchronousTestCase):
         release = [args for name, args in self.link.ran if name == "room_release"]
         self.assertEqual(release[-1][1:], ["juegos", self.instance, "1"])
 
+    def test_a_room_whose_creator_left_first_forgets_its_topic_with_its_last_member(
+        self,
+    ) -> None:
+        # Bob (node n2) created juegos, set its topic and left the chat (his node gave the
+        # claim back, not the topic: ana is still in the room). When ana, the last member,
+        # leaves, the room is gone "topic and all": this node forgets the topic in Redis
+        # (unless someone claimed the name again meanwhile), or it stays there forever.
+        ana = self.login("ana")
+        self.claim_answer(won=False, holder=("n2/x", "bob", "juegos"))
+        self.remote_login("bob", "Bob")
+        self.remote_move("bob", "juegos", operator=True)
+        ana.send("/unirse juegos\n")
+        self.from_n2(TopicSet("juegos", "ajedrez", "Bob"))
+        self.from_n2(UserLeft("bob", self.next_version()))
+        self.link.ran.clear()
+        ana.send("/unirse general\n")
+        self.clock.advance(0)
+        self.assertIsNone(self.room.find_room("juegos"))
+        release = [args for name, args in self.link.ran if name == "room_release"]
+        self.assertEqual(release, [["", "juegos", self.instance, "1"]])
+
+    def test_a_room_emptied_here_gives_back_its_remote_creators_claim(self) -> None:
+        # Bob (n2) created juegos and moved on, still in the chat; ana, its last member, leaves
+        # it: the claim of bob goes too (named in the release), so that her next /unirse
+        # juegos creates a room of her own.
+        ana = self.login("ana")
+        self.claim_answer(won=False, holder=("n2/x", "bob", "juegos"))
+        self.remote_login("bob", "Bob")
+        self.remote_move("bob", "juegos", operator=True)
+        ana.send("/unirse juegos\n")
+        self.remote_move("bob", "general")
+        self.link.ran.clear()
+        ana.send("/unirse general\n")
+        self.clock.advance(0)
+        release = [args for name, args in self.link.ran if name == "room_release"]
+        self.assertEqual(release, [["", "juegos", self.instance, "1", "bob"]])
+
+    def test_a_room_vanishing_here_because_of_another_nodes_user_forgets_it_too(self) -> None:
+        # The last member was another node's user: that node forgets the topic, and so does
+        # this one (when the last members leave on two nodes at once, each sees the other's
+        # leave last).
+        self.remote_login("bob", "Bob")
+        self.remote_move("bob", "juegos", operator=True)
+        self.link.ran.clear()
+        self.remote_move("bob", "general")
+        self.assertIsNone(self.room.find_room("juegos"))
+        release = [args for name, args in self.link.ran if name == "room_release"]
+        self.assertEqual(release, [["", "juegos", self.instance, "1", "bob"]])
+
     def test_the_claim_is_kept_alive_by_the_heartbeat(self) -> None:
         ana = self.login("ana")
         self.claim_answer(won=True)

@@ -332,7 +332,8 @@ class ClusterRoom(Room):
         super()._part(member, nick_key, chatroom)
 
     def vacate(self, chatroom: ChatRoom) -> None:
-        """Forget ``chatroom`` once nobody on any node is in it (and its creation claim)."""
+        """Forget ``chatroom`` once nobody on any node is in it (and its creation claim and
+        topic in Redis)."""
         super().vacate(chatroom)
         self.replication.vacated(chatroom)
 

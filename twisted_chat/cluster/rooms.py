@@ -106,13 +106,23 @@ class RoomReplication:
 
     def vacated(self, chatroom: ChatRoom) -> None:
         """The room may have forgotten ``chatroom``: if so, forget its envelope count and give
-        back its creation claim, if held here (the room is free to be created again)."""
+        back its creation claim, if held here (the room is free to be created again). When
+        the claim is not held here (held by another node, or gone with its creator leaving
+        the chat), the claim of the room's operator and the topic go from Redis all the same
+        (every node where the room empties says so: when the last members leave on two nodes
+        at once, each sees the other's leave last); a new creator's claim is kept, and so is
+        the topic while there is one."""
         key = chatroom.key
         if key not in self.room.rooms:
             self.room_envelopes.pop(key, None)
             claim = self._claims.pop(key, None)
             if claim is not None:
                 self._release_claim(key, claim[0], forget_topic=True)
+            else:
+                # The claim of the room's creator (held on another node, given back when that
+                # node hears of this) goes now, so that this node's next creator of the name
+                # gets a new room of its own, not the old creator's claim.
+                self._release_claim(key, "", forget_topic=True, stale=chatroom.operator or "")
 
     def user_gone(self, nick_key: str) -> None:
         """The user ``nick_key`` left the chat: give back the rooms' creation claims it
@@ -193,16 +203,18 @@ class RoomReplication:
         if version is not None:
             self.outbox.send(self.keys.room, RoomMoved(nick_key, chatroom.name, operator, version))
 
-    def _release_claim(self, key: str, value: str, forget_topic: bool) -> None:
+    def _release_claim(self, key: str, value: str, forget_topic: bool, stale: str = "") -> None:
         """Give back the creation claim ``value`` of the room ``key`` (and its topic in Redis,
-        if ``forget_topic``: the room is gone)."""
+        if ``forget_topic``: the room is gone); ``stale``: the nick key of the gone room's
+        operator, whose claim goes too wherever it is held."""
         if not self.membership.ready:
             return
         keys = self.keys
+        args = [value, key, self.origin.instance, "1" if forget_topic else ""]
         self.link.run(
             scripts.ROOM_RELEASE,
             [keys.room_op(key), keys.users(self.origin.node), keys.topics],
-            [value, key, self.origin.instance, "1" if forget_topic else ""],
+            [*args, stale] if stale else args,
         ).addErrback(lambda f: self.log.debug("cluster: room release: {f}", f=f.value))
 
     def refresh_claims(self) -> None:

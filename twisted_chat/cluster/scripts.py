@@ -197,13 +197,23 @@ return 1
 
 #: KEYS: room creation claim, users hash, topics hash. ARGV: claim value, room key, instance,
 #: '1' to forget the room's topic too (the room is gone). Gives back a room creation claim if
-#: this value still holds it, and the operator mark in this run's users hash.
+#: this value still holds it, and the operator mark in this run's users hash. With '1' and no
+#: claim at all (its creator left the chat first; value ''), the topic goes too. ARGV[5], if
+#: given: the nick key of a gone room's operator, whose claim (held elsewhere) goes as well.
 ROOM_RELEASE = Script(
     "room_release",
     """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+local release = holder == ARGV[1]
+if holder and not release and ARGV[5] then
+  local ok, claim = pcall(cjson.decode, holder)
+  release = ok and type(claim) == 'table' and claim[2] == ARGV[5]
+end
+if release then
   redis.call('DEL', KEYS[1])
   if ARGV[4] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+elseif not holder and ARGV[4] == '1' then
+  redis.call('HDEL', KEYS[3], ARGV[2])
 end
 if redis.call('HGET', KEYS[2], '#i') == ARGV[3] then
   redis.call('HDEL', KEYS[2], '#o:' .. ARGV[2])

@@ -376,6 +376,7 @@ def test_after_a_redis_restart_rooms_merge_back_and_the_topic_in_redis_wins(
         f"both nodes on juegos: {redis_server.command('PUBSUB', 'CHANNELS')}",
         REPLICATION,
     )
+    until(ana, "/sala", "* Sala ", sala("juegos", "ada", "@ana", "bob"), REPLICATION)
     ana.say("de vuelta")
     assert bob.line() == "<ana> de vuelta"
     for node in (n1, n2):

@@ -7,7 +7,8 @@ the next, up to :data:`BATCH_SIZE` messages each: one write in flight at a time)
 skips ids already stored, so a batch retried after a lost connection or an outage never makes
 duplicates. While the database is unavailable, messages wait
 in a bounded queue (the oldest dropped first, and counted) and are written with their original
-ids and times when it returns; the outage is logged once and the recovery once.
+ids and times when it returns; the outage is logged once and the recovery once (the
+machinery is :mod:`twisted_chat.storage.batching`'s; this module says what a batch is).
 
 Pages are cut by an opaque cursor over (time in ms, id), never by an offset, so paging is exact
 even for messages that share a millisecond. Search uses each backend's own full-text index
@@ -27,13 +28,13 @@ from typing import Any
 
 from twisted.enterprise import adbapi
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
-from twisted.python.failure import Failure
+from twisted.internet.interfaces import IReactorTime
 
 from twisted_chat import nicknames
 from twisted_chat.events import Public
-from twisted_chat.storage.database import Database, DatabaseMisconfigured
+from twisted_chat.storage.batching import Batch, BatchedWriter, WriterLogs
+from twisted_chat.storage.chunks import delete_in_chunks
+from twisted_chat.storage.database import Database
 
 #: Messages written per transaction at most.
 BATCH_SIZE = 2000
@@ -47,12 +48,10 @@ DEFAULT_CHUNK = 2000
 MAX_PAGE = 500
 #: Most results of one search.
 MAX_SEARCH = 20
-#: Backoff between attempts while the database is unavailable, in seconds.
-MIN_BACKOFF = 0.5
-MAX_BACKOFF = 30.0
-
 #: A row of ``mensajes`` as written: id, room key, time (ms), nickname, nick key, text.
 Row = tuple[str, str, int, str, str, str]
+#: A queued message: its row and the Deferreds of :meth:`HistoryStore.add` waiting for it.
+_Entry = tuple[Row, list[defer.Deferred[bool]]]
 
 
 class BadCursor(ValueError):
@@ -113,14 +112,24 @@ def _stored(row: Sequence[Any]) -> StoredMessage:
     return StoredMessage(str(row[0]), int(row[1]), str(row[2]), str(row[3]))
 
 
-class HistoryStore:
+class HistoryStore(BatchedWriter[str, _Entry, None]):
     """Stores public messages in ``mensajes`` and reads them back by page and by search.
 
     Every call returns a Deferred and never blocks the reactor. With ``days == 0`` history is
     off: :meth:`add` stores nothing.
     """
 
-    log = Logger()
+    batch_size = BATCH_SIZE
+    logs = WriterLogs(
+        outage="Database unavailable ({error}); history messages are queued and will be "
+        "written when it returns",
+        recovery="Database available again after {seconds:.1f}s; writing {count} queued history "
+        "messages",
+        queue_full="History queue full ({limit} messages): {dropped} oldest messages dropped "
+        "so far",
+        stopping="Stopping with {count} history messages not written to the database",
+        error="Database error ({count} history messages dropped)",
+    )
 
     def __init__(
         self,
@@ -129,22 +138,10 @@ class HistoryStore:
         days: int = 30,
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
     ) -> None:
-        self._db = database
+        super().__init__(database, clock, queue_limit)
         self._engine = engine = database.engine
-        self._clock = clock
         #: Days messages are kept (``--history-days``); 0 is history off.
         self.days = max(0, days)
-        self.queue_limit = max(1, queue_limit)
-        self._pending: OrderedDict[str, tuple[Row, list[defer.Deferred[bool]]]] = OrderedDict()
-        self._flush_call: IDelayedCall | None = None
-        self._writing: defer.Deferred[None] | None = None
-        self._backoff = 0.0
-        self._outage_since: float | None = None
-        #: Messages dropped because the outage queue was full (since start).
-        self.dropped = 0
-        #: Transactions that wrote a batch (for tests and metrics).
-        self.batches_written = 0
-        self._stopped = False
         self._mark = engine.sql("(?, ?, ?, ?, ?, ?)")
         self._inserts: dict[int, str] = {}
         self._page_first = engine.sql(
@@ -162,27 +159,10 @@ class HistoryStore:
             "ORDER BY sent_at, id"
         )
 
-    # -- state -----------------------------------------------------------------------------
-
-    @property
-    def database(self) -> Database:
-        """The database this store writes to."""
-        return self._db
-
     @property
     def enabled(self) -> bool:
         """Whether history is on (``--history-days`` above 0)."""
         return self.days > 0
-
-    @property
-    def queued(self) -> int:
-        """Messages waiting to be written."""
-        return len(self._pending)
-
-    @property
-    def available(self) -> bool:
-        """False while the database is known to be unavailable."""
-        return self._outage_since is None
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -215,71 +195,6 @@ class HistoryStore:
             self._schedule(0)
         return d
 
-    def flush(self, timeout: float) -> defer.Deferred[int]:
-        """Try to write everything queued within ``timeout`` seconds (at shutdown); fire with
-        how many messages are left unwritten."""
-        done: defer.Deferred[int] = defer.Deferred()
-        deadline = self._clock.seconds() + timeout
-
-        def check() -> None:
-            if not self._pending and self._writing is None:
-                done.callback(0)
-            elif self._clock.seconds() >= deadline or self._db.misconfigured is not None:
-                done.callback(len(self._pending))
-            else:
-                if self._writing is None and self._flush_call is None:
-                    self._schedule(0)
-                self._clock.callLater(0.05, check)
-
-        check()
-        return done
-
-    def stop(self) -> None:
-        """Stop writing; messages still queued are lost (logged, their Deferreds fire False)."""
-        self._stopped = True
-        if self._flush_call is not None and self._flush_call.active():
-            self._flush_call.cancel()
-        self._flush_call = None
-        if self._pending:
-            self.log.warn(
-                "Stopping with {count} history messages not written to the database",
-                count=len(self._pending),
-            )
-            pending, self._pending = self._pending, OrderedDict()
-            for _, waiters in pending.values():
-                for waiter in waiters:
-                    waiter.callback(False)
-
-    def _drop_oldest(self) -> None:
-        while len(self._pending) > self.queue_limit:
-            _, (_, waiters) = self._pending.popitem(last=False)
-            self.dropped += 1
-            for waiter in waiters:
-                waiter.callback(False)
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                self.log.warn(
-                    "History queue full ({limit} messages): {dropped} oldest messages dropped "
-                    "so far",
-                    limit=self.queue_limit,
-                    dropped=self.dropped,
-                )
-
-    def _schedule(self, delay: float) -> None:
-        if self._stopped or self._flush_call is not None:
-            return
-        self._flush_call = self._clock.callLater(delay, self._write_some)
-
-    def _write_some(self) -> None:
-        self._flush_call = None
-        if self._writing is not None or self._stopped or not self._pending:
-            return
-        batch: list[tuple[Row, list[defer.Deferred[bool]]]] = []
-        while self._pending and len(batch) < BATCH_SIZE:
-            batch.append(self._pending.popitem(last=False)[1])
-        writing = self._write(batch)
-        if not writing.called:  # a write that finished at once has cleared _writing itself
-            self._writing = writing
-
     def _insert_sql(self, count: int) -> str:
         sql = self._inserts.get(count)
         if sql is None:
@@ -294,72 +209,40 @@ class HistoryStore:
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             txn.execute(self._insert_sql(len(chunk)), [v for row in chunk for v in row])
 
-    @defer.inlineCallbacks
-    def _write(self, batch: list[tuple[Row, list[defer.Deferred[bool]]]]) -> Any:
-        try:
-            yield self._db.ensure_ready()
-            rows = [row for row, _ in batch]
-            yield self._db.run_interaction("store history", self._write_batch, rows)
-        except Exception as e:
-            self._writing = None
-            self._failed(batch, e)
-            return
-        self._writing = None
-        self.batches_written += 1
-        if self._outage_since is not None:
-            self.log.info(
-                "Database available again after {seconds:.1f}s; writing {count} queued history "
-                "messages",
-                seconds=self._clock.seconds() - self._outage_since,
-                count=len(self._pending) + len(batch),
-            )
-            self._outage_since = None
-        self._backoff = 0.0
-        if self._pending:
-            self._schedule(0)
-        for _, waiters in batch:
-            for waiter in waiters:
-                waiter.callback(True)
+    def _run_batch(self, batch: Batch[str, _Entry]) -> defer.Deferred[None]:
+        rows = [row for _, (row, _) in batch]
+        return self._db.run_interaction("store history", self._write_batch, rows)
 
-    def _requeue(self, batch: list[tuple[Row, list[defer.Deferred[bool]]]]) -> None:
+    def _written(self, batch: Batch[str, _Entry], result: None) -> None:
+        self._tell(batch, True)
+
+    def _lost(self, batch: Batch[str, _Entry], error: Exception) -> None:
+        self._tell(batch, False)
+
+    def _discard(self, entry: _Entry) -> None:
+        for waiter in entry[1]:
+            waiter.callback(False)
+
+    def _abandon(self) -> None:
+        """Stopped: the queued messages are lost; their Deferreds fire False."""
+        pending, self._pending = self._pending, OrderedDict()
+        self._tell(list(pending.items()), False)
+
+    @staticmethod
+    def _tell(batch: Batch[str, _Entry], stored: bool) -> None:
+        for _, (_, waiters) in batch:
+            for waiter in waiters:
+                waiter.callback(stored)
+
+    def _requeue(self, batch: Batch[str, _Entry]) -> None:
         """Put a batch that could not be written back at the front of the queue, in order."""
-        for row, waiters in reversed(batch):
-            entry = self._pending.get(row[0])
+        for key, (row, waiters) in reversed(batch):
+            entry = self._pending.get(key)
             if entry is None:
-                self._pending[row[0]] = (row, waiters)
-                self._pending.move_to_end(row[0], last=False)
+                self._pending[key] = (row, waiters)
+                self._pending.move_to_end(key, last=False)
             else:
                 entry[1].extend(waiters)
-
-    def _failed(
-        self, batch: list[tuple[Row, list[defer.Deferred[bool]]]], error: Exception
-    ) -> None:
-        if isinstance(error, DatabaseMisconfigured):
-            # Reported once by the database; keep the rows (stop logs how many) and stop.
-            self._requeue(batch)
-            self._stopped = True
-            return
-        if self._db.is_unavailable(error):
-            self._requeue(batch)
-            if self._outage_since is None:
-                self._outage_since = self._clock.seconds()
-                self.log.error(
-                    "Database unavailable ({error}); history messages are queued and will be "
-                    "written when it returns",
-                    error=error,
-                )
-            self._backoff = min(MAX_BACKOFF, max(MIN_BACKOFF, self._backoff * 2))
-            self._schedule(self._backoff)
-            self._drop_oldest()
-            return
-        self.log.failure(
-            "Database error ({count} history messages dropped)", Failure(error), count=len(batch)
-        )
-        if self._pending:
-            self._schedule(0)
-        for _, waiters in batch:
-            for waiter in waiters:
-                waiter.callback(False)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -421,29 +304,11 @@ class HistoryStore:
 
     # -- deleting --------------------------------------------------------------------------
 
-    @defer.inlineCallbacks
-    def _delete_in_chunks(self, description: str, sql: str, key: Any, chunk: int) -> Any:
-        """Run the chunked delete ``sql`` (arguments ``key``, ``chunk``) until it deletes less
-        than a chunk, one short transaction per chunk; fire with how many rows went."""
-        chunk = max(1, chunk)
-        yield self._db.ensure_ready()
-
-        def delete(txn: adbapi.Transaction) -> int:
-            txn.execute(sql, (key, chunk))
-            return int(txn.rowcount)
-
-        total = 0
-        while True:
-            deleted = yield self._db.run_interaction(description, delete)
-            total += deleted
-            if deleted < chunk:
-                return total
-
     def purge(self, older_than: int, chunk: int = DEFAULT_CHUNK) -> defer.Deferred[int]:
         """Delete the messages older than ``older_than`` (ms since the epoch) in chunks of
         ``chunk`` rows; fire with how many were deleted."""
-        d: defer.Deferred[int] = self._delete_in_chunks(
-            "purge history", self._purge, older_than, chunk
+        d: defer.Deferred[int] = delete_in_chunks(
+            self._db, "purge history", self._purge, older_than, chunk
         )
         return d
 
@@ -475,7 +340,9 @@ class HistoryStore:
             _, waiters = self._pending.pop(key)
             for waiter in waiters:
                 waiter.callback(False)
-        count = yield self._delete_in_chunks("forget history", self._forget_sql, nick_key, chunk)
+        count = yield delete_in_chunks(
+            self._db, "forget history", self._forget_sql, nick_key, chunk
+        )
         return count + len(unwritten)
 
     @defer.inlineCallbacks

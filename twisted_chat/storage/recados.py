@@ -19,6 +19,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
+from twisted_chat.storage.chunks import delete_in_chunks
 from twisted_chat.storage.database import Database
 from twisted_chat.storage.logins import DatabaseUnavailable
 
@@ -170,26 +171,10 @@ class RecadoStore:
         result = yield self._db.run_interaction("take recado", delete)
         return result
 
-    @defer.inlineCallbacks
-    def _delete_in_chunks(self, description: str, sql: str, key: Any, chunk: int) -> Any:
-        chunk = max(1, chunk)
-        yield self._db.ensure_ready()
-
-        def delete(txn: adbapi.Transaction) -> int:
-            txn.execute(sql, (key, chunk))
-            return int(txn.rowcount)
-
-        total = 0
-        while True:
-            deleted = yield self._db.run_interaction(description, delete)
-            total += deleted
-            if deleted < chunk:
-                return total
-
     def purge(self, older_than: int, chunk: int = DEFAULT_CHUNK) -> defer.Deferred[int]:
         """Delete the recados older than ``older_than`` (ms) in chunks; fire with how many."""
-        d: defer.Deferred[int] = self._delete_in_chunks(
-            "purge recados", self._purge, older_than, chunk
+        d: defer.Deferred[int] = delete_in_chunks(
+            self._db, "purge recados", self._purge, older_than, chunk
         )
         return d
 

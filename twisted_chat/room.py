@@ -179,11 +179,9 @@ class Room:
         permanent: Iterable[str] = (),
         max_rooms: int = DEFAULT_MAX_ROOMS,
     ) -> None:
-        #: The name of the default room (where a login puts a user).
-        self.name = name
         #: The rooms that exist, by key.
         self.rooms: dict[str, ChatRoom] = {}
-        #: The default room.
+        #: The default room (where a login puts a user: ``name``).
         self.default = self._permanent_room(name)
         for other in permanent:
             self._permanent_room(other)
@@ -381,18 +379,12 @@ class Room:
 
     def set_topic(self, chatroom: ChatRoom, topic: str, by: str) -> None:
         """Set the topic of ``chatroom`` (a clustered room also tells every node)."""
-        chatroom.topic = topic
-        chatroom.topic_by = by
+        chatroom.topic, chatroom.topic_by = topic, by
 
     def stored_topic(self, chatroom: ChatRoom, topic: str, by: str) -> None:
         """The topic of the permanent ``chatroom`` as the database kept it (read at start-up;
-        a clustered room prefers the one Redis holds)."""
-        chatroom.topic = topic
-        chatroom.topic_by = by
-
-    def room_members(self, chatroom: ChatRoom) -> list[Member]:
-        """A snapshot of this process's members of ``chatroom``."""
-        return [m for group in chatroom.groups.values() for m in group]
+        a clustered room prefers the one Redis holds): taken as it is, told to nobody."""
+        chatroom.topic, chatroom.topic_by = topic, by
 
     # -- delivery ---------------------------------------------------------------------------
 

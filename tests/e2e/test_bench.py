@@ -5,10 +5,10 @@ against ours over the WebSocket) and that ours delivered everything, on one node
 of nodes joined through a private Redis; it asserts no speed (benchmarks print figures; they are
 never tests with time limits). The cluster rows need ``redis-server``: without it their test is
 skipped loudly (and fails under ``CI=true``). The rooms rows (issue 14) must deliver every message
-to its room and none outside it, and carry their fields; on a cluster without per-room channels
-they say so instead of failing. Unit tests check which rows the WebSocket and rooms aims compare
-(fabricated figures, no run), how a client counts a message of another room, and how a node's
-room envelope metric is read.
+to its room and none outside it, and carry their fields; our cluster's nodes must show per-room
+channels (the bench says "n/a" only for a build without them). Unit tests check which rows the
+WebSocket and rooms aims compare (fabricated figures, no run), how a client counts a message of
+another room, and how a node's room envelope metric is read.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def test_tiny_rooms_rows(tiny_run: dict[str, Any]) -> None:
     and no one else; its aim against the tiny fan-out row is there (the figures mean nothing).
     The cluster rooms rows (when the cluster rows ran) delivered every message in its room and
     say what they counted of the rooms' channels: per-room channels, with no envelope of the
-    other node's rooms and one node on each room's channel, or "n/a" on nodes without them."""
+    other node's rooms and one node on each room's channel."""
     rooms = [r for r in tiny_run["rows"] if r["scenario"] == "rooms"]
     single = [r for r in rooms if r["server"] == "ours" and not r["spec"]["saturate"]]
     assert len(single) == 1, rooms
@@ -169,12 +169,12 @@ def test_tiny_rooms_rows(tiny_run: dict[str, Any]) -> None:
     two = next(r for r in clustered if r["nodes"] == 2)
     fields = ("foreign_envelopes", "room_channel_envelopes", "room_channel_subscribers")
     assert set(fields) <= set(two), two
-    assert two["room_channels"] in ("per-room", NO_ROOM_CHANNELS), two
+    # The nodes have per-room channels (the "n/a" form is for older builds only).
+    assert two["room_channels"] == "per-room", two
     assert sorted(two["room_channel_envelopes"]) == ["a-0", "a-1", "b-0", "b-1"], two
-    if two["room_channels"] == "per-room":
-        assert two["room_errors"] == 0, two
-        assert two["foreign_envelopes"] == {"node1": 0, "node2": 0}, two
-        assert set(two["room_channel_subscribers"].values()) == {1}, two
+    assert two["room_errors"] == 0, two
+    assert two["foreign_envelopes"] == {"node1": 0, "node2": 0}, two
+    assert set(two["room_channel_subscribers"].values()) == {1}, two
     cluster_aim = aims[-1]
     assert cluster_aim["room_channels"] == two["room_channels"], aims
     assert {"vs_single", "envelopes_met", "foreign_envelopes"} <= set(cluster_aim), aims

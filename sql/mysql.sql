@@ -106,3 +106,13 @@ CREATE TABLE IF NOT EXISTS recados (
     KEY recados_remitente (sender_key, recipient_key),
     KEY recados_tiempo (sent_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- salidas: when a user logged in with a password last left the chat, so that at their next
+-- login they get what was said in their room since (at most 100 messages, then a hint).
+--   nick_key  NFC + casefold form of the registered nickname.
+--   left_at   milliseconds since the epoch, UTC.
+CREATE TABLE IF NOT EXISTS salidas (
+    nick_key VARCHAR(80) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    left_at BIGINT NOT NULL,
+    PRIMARY KEY (nick_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

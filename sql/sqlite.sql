@@ -108,3 +108,12 @@ CREATE TABLE IF NOT EXISTS recados (
 CREATE INDEX IF NOT EXISTS recados_destino ON recados (recipient_key, sent_at);
 CREATE INDEX IF NOT EXISTS recados_remitente ON recados (sender_key, recipient_key);
 CREATE INDEX IF NOT EXISTS recados_tiempo ON recados (sent_at);
+
+-- salidas: when a user logged in with a password last left the chat, so that at their next
+-- login they get what was said in their room since (at most 100 messages, then a hint).
+--   nick_key  NFC + casefold form of the registered nickname.
+--   left_at   milliseconds since the epoch, UTC.
+CREATE TABLE IF NOT EXISTS salidas (
+    nick_key TEXT NOT NULL PRIMARY KEY,
+    left_at INTEGER NOT NULL
+);

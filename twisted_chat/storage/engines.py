@@ -157,6 +157,8 @@ class Engine:
     upsert_ban: ClassVar[str]
     #: Insert or replace the topic of a room.
     upsert_topic: ClassVar[str]
+    #: Record when a nick key (first argument) left (second argument, ms): the last one wins.
+    upsert_departure: ClassVar[str]
 
     #: ``INSERT`` of rows into ``mensajes`` (``{values}``: one ``(?, ...)`` group per row) that
     #: skips rows whose id is stored already: a retried batch inserts nothing twice.
@@ -223,6 +225,10 @@ class SqliteEngine(Engine):
         "INSERT INTO salas (room_key, name, topic, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (room_key) DO UPDATE SET name = excluded.name, topic = excluded.topic, "
         "set_by = excluded.set_by, set_at = excluded.set_at"
+    )
+    upsert_departure = (
+        "INSERT INTO salidas (nick_key, left_at) VALUES (?, ?) "
+        "ON CONFLICT (nick_key) DO UPDATE SET left_at = excluded.left_at"
     )
 
     insert_messages = (
@@ -326,6 +332,10 @@ class MysqlEngine(Engine):
         "INSERT INTO salas (room_key, name, topic, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
         "ON DUPLICATE KEY UPDATE name = VALUES(name), topic = VALUES(topic), "
         "set_by = VALUES(set_by), set_at = VALUES(set_at)"
+    )
+    upsert_departure = (
+        "INSERT INTO salidas (nick_key, left_at) VALUES (?, ?) "
+        "ON DUPLICATE KEY UPDATE left_at = VALUES(left_at)"
     )
 
     # Not INSERT IGNORE, which would also turn real errors (a value too long) into warnings.

@@ -152,6 +152,13 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
             "SELECT id, sent_at, nickname, text FROM mensajes WHERE room_key = ? "
             f"AND {engine.before_position} ORDER BY sent_at DESC, id DESC LIMIT ?"
         )
+        self._page_since = engine.sql(
+            "SELECT id, sent_at, nickname, text FROM mensajes WHERE room_key = ? "
+            "AND sent_at > ? ORDER BY sent_at DESC, id DESC LIMIT ?"
+        )
+        self._count_since = engine.sql(
+            "SELECT COUNT(*) FROM mensajes WHERE room_key = ? AND sent_at > ?"
+        )
         self._purge = engine.sql(engine.purge_messages)
         self._forget_sql = engine.sql(engine.forget_messages)
         self._export = engine.sql(
@@ -194,6 +201,26 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
         if self.available and self._writing is None:
             self._schedule(0)
         return d
+
+    def keep(self, event: Public) -> None:
+        """:meth:`add` for a caller that does not wait for the answer (the path of every public
+        message: no Deferred is made)."""
+        if not self.enabled or self._stopped or event.room is None:
+            return
+        if event.id not in self._pending:
+            row: Row = (
+                event.id,
+                event.room,
+                event.time,
+                event.sender,
+                nicknames.key(event.sender),
+                event.text,
+            )
+            self._pending[event.id] = (row, [])
+            if len(self._pending) > self.queue_limit:
+                self._drop_oldest()
+        if self.available and self._writing is None:
+            self._schedule(0)
 
     def _insert_sql(self, count: int) -> str:
         sql = self._inserts.get(count)
@@ -273,6 +300,28 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
             return Page(messages, cursor)
 
         result = yield self._db.run_interaction("read history", read)
+        return result
+
+    @defer.inlineCallbacks
+    def since(self, room_key: str, after: int, limit: int) -> Any:
+        """The last ``limit`` (at most :data:`MAX_PAGE`) messages of ``room_key`` sent after
+        ``after`` (ms), as a :class:`Page` oldest first, and how many there are in all."""
+        limit = max(1, min(MAX_PAGE, limit))
+        yield self._db.ensure_ready()
+
+        def read(txn: adbapi.Transaction) -> tuple[Page, int]:
+            txn.execute(self._page_since, (room_key, after, limit + 1))
+            rows = txn.fetchall()
+            messages = [_stored(row) for row in rows[:limit]]
+            messages.reverse()
+            total = len(rows)
+            if total > limit:
+                txn.execute(self._count_since, (room_key, after))
+                total = int(txn.fetchone()[0])
+            cursor = make_cursor(messages[0].time, messages[0].id) if total > limit else None
+            return Page(messages, cursor), total
+
+        result = yield self._db.run_interaction("read history since", read)
         return result
 
     @defer.inlineCallbacks

@@ -45,6 +45,15 @@ VISIT_LINE = re.compile(
     r"|This is your first connection\."
     r"|Your last connection was on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\.)"
 )
+#: The welcome's line saying how long public messages are kept (protocol v1.1, history).
+RETENTION_LINE = re.compile(
+    r"\* (Los mensajes públicos se guardan \d+ días; /olvidar borra los tuyos\."
+    r"|Los mensajes públicos no se guardan\."
+    r"|Public messages are kept for \d+ days; /forget erases yours\."
+    r"|Public messages are not kept\.)"
+)
+#: A stored line: a public message of the room's history, or a recado.
+STORED_LINE = re.compile(r"\* \[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] (<[^>]+>|\*[^*]+\*) .*")
 
 
 def nfc(text: str) -> str:
@@ -59,6 +68,8 @@ class ChatClient(Protocol):
         self.name = name
         self.texts = texts
         self.nickname: str | None = None
+        #: The stored lines replayed at its last login (protocol v1.1, history).
+        self.replayed: list[str] = []
         #: Every line received so far, in order (read or not).
         self.received: list[str] = []
         self.lost: defer.Deferred[None] = defer.Deferred()
@@ -174,8 +185,16 @@ class ChatClient(Protocol):
         welcome = await self.line()
         assert welcome == f"* {self.texts.welcome.format(nick=expected)}", welcome
         self.nickname = expected
-        visit = await self.expect(VISIT_LINE)
-        return [welcome, visit]
+        line = await self.line()
+        if RETENTION_LINE.fullmatch(line):
+            line = await self.line()
+        # The room's history replay, then the visit line.
+        self.replayed = []
+        while STORED_LINE.fullmatch(line):
+            self.replayed.append(line)
+            line = await self.line()
+        assert VISIT_LINE.fullmatch(line), f"{self}: expected the visit line, got {line!r}"
+        return [welcome, line]
 
     async def sync(self) -> None:
         """Barrier: ``/username`` and its fixed reply, which must be the very next line.

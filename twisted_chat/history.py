@@ -188,7 +188,10 @@ class RoomBuffer:
         messages = self.messages
         if len(messages) == messages.maxlen:
             self.complete = False
-        if messages and _position(message) < _position(messages[-1]):
+        last = messages[-1] if messages else None
+        if last is not None and (
+            message.time < last.time or (message.time == last.time and message.id < last.id)
+        ):
             ordered = sorted([*messages, message], key=_position)
             messages.clear()
             messages.extend(ordered)

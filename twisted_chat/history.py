@@ -254,6 +254,9 @@ class History:
         self.departures = departures
         self._buffers: dict[str, RoomBuffer] = {}
         self._size = max(plan.buffer, plan.replay, 1)
+        # History on or off is set at start-up (``--history-days`` needs a restart).
+        self._on = storage.enabled
+        self._keep = storage.keep
 
     @property
     def enabled(self) -> bool:
@@ -263,17 +266,21 @@ class History:
     # -- what was said ---------------------------------------------------------------------
 
     def said(self, event: Public) -> None:
-        """``event`` was said on this node: store it (once, here) and remember it."""
-        storage = self.storage
-        if storage.enabled:
-            storage.keep(event)
-            self.heard(event)
+        """``event`` was said on this node: store it (once, here) and remember it (the path of
+        every public message: kept short)."""
+        if self._on:
+            self._keep(event)
+            buffer = self._buffers.get(event.room)  # type: ignore[arg-type]
+            if buffer is None:
+                self.heard(event)
+            else:
+                buffer.add(event)
 
     def heard(self, event: Public) -> None:
         """``event`` was said (here or on another node, which stores it): remember it in its
         room's buffer."""
         room_key = event.room
-        if room_key is None or not self.storage.enabled:
+        if room_key is None or not self._on:
             return
         buffer = self._buffers.get(room_key)
         if buffer is None:

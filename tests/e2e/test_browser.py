@@ -560,3 +560,173 @@ def test_rooms_after_the_language_changes(
             "Room juegos (1): @ana"
         ]
         assert severe_console_entries(ana) == []
+
+
+# -- history and recados (protocol v1.1, issue 15) ------------------------------------------
+
+#: Run before the page's own script: a WebSocket that a test drives itself. ``__server(line)``
+#: delivers a server line to the page; ``__sent`` holds what the page sent.
+SCRIPTED_WEBSOCKET = """
+(() => {
+  window.__sent = [];
+  class ScriptedSocket extends EventTarget {
+    constructor(url) {
+      super();
+      this.readyState = 0;
+      window.__server = (line) => this.dispatchEvent(new MessageEvent("message", {data: line}));
+      setTimeout(() => { this.readyState = 1; this.dispatchEvent(new Event("open")); }, 0);
+    }
+    send(text) { window.__sent.push(text); }
+    close() {}
+  }
+  ScriptedSocket.CONNECTING = 0;
+  ScriptedSocket.OPEN = 1;
+  ScriptedSocket.CLOSING = 2;
+  ScriptedSocket.CLOSED = 3;
+  window.WebSocket = ScriptedSocket;
+})();
+"""
+
+
+def scripted_page(driver: WebDriver, server: WebChat) -> None:
+    """Open the page with :data:`SCRIPTED_WEBSOCKET` in place of the real one."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SCRIPTED_WEBSOCKET})
+    driver.get(server.url)
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+    )
+
+
+def from_server(driver: WebDriver, *server_lines: str) -> None:
+    """The scripted server sends these lines to the page."""
+    for server_line in server_lines:
+        driver.execute_script("window.__server(arguments[0]);", server_line)
+
+
+def sent(driver: WebDriver) -> list[str]:
+    """What the page sent to the scripted server."""
+    texts: list[str] = driver.execute_script("return window.__sent;")
+    return texts
+
+
+def log_items(driver: WebDriver, selector: str = "#log > li") -> list[dict[str, str]]:
+    """Each element matched: its classes, time (text, dateTime, title), nick and text."""
+    script = """
+      return [...document.querySelectorAll(arguments[0])].map((e) => {
+        const part = (name) => {
+          const p = e.querySelector('.' + name);
+          return p ? p.textContent : null;
+        };
+        const time = e.querySelector('.time');
+        return {cls: e.className, time: part('time'), iso: time.dateTime, title: time.title,
+                nick: part('nick'), text: part('text')};
+      });
+    """
+    items: list[dict[str, str]] = driver.execute_script(script, selector)
+    return items
+
+
+def displayed(driver: WebDriver, element_id: str) -> bool:
+    """Whether the element is shown (not ``hidden``, laid out)."""
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+def test_page_reads_stored_lines_and_hints(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    """The page's side alone (a scripted WebSocket serves the lines of docs/PROTOCOL.md 1.1):
+    history dimmed, not live; the older-messages button; the search box; recados apart."""
+    with web_chat(tmp_path) as server:
+        ana = browsers()
+        scripted_page(ana, server)
+        assert not displayed(ana, "older") and not displayed(ana, "recados")
+        assert displayed(ana, "search-text")
+        from_server(ana, "* Bienvenido a twisted-chat. Elige un nickname:")
+        type_line(ana, "ana secreto")
+        from_server(
+            ana,
+            "* Bienvenido, ana. Escribe /ayuda para ver los comandos.",
+            "* Los mensajes públicos se guardan 30 días; /olvidar borra los tuyos.",
+            "* [2026-12-06T03:34:47Z] <bob> hola",
+            f"* [2026-12-06T03:35:00Z] <carol> {XSS}",
+            "* Hay 250 mensajes más desde que te fuiste: /historial 50 antes c_1-A",
+            "* Tienes 2 recados:",
+            "* [2026-12-05T10:00:00Z] *bob* ven mañana",
+            "* [2026-12-05T11:00:00Z] *carol* <b>no</b>",
+            "* Sala general (2): ana, bob",  # the reply to the page's own /sala: not shown
+            "* La sala general no tiene tema.",
+            "<bob> en vivo",
+        )
+        assert sent(ana)[:2] == ["ana secreto", "/sala"]
+        shown(ana, "public", "en vivo", "bob")
+        history = log_items(ana, "#log > li.history")
+        assert [(h["nick"], h["text"]) for h in history] == [("bob", "hola"), ("carol", XSS)]
+        assert [h["iso"] for h in history] == ["2026-12-06T03:34:47Z", "2026-12-06T03:35:00Z"]
+        assert [h["title"] for h in history] == [h["iso"] for h in history]
+        assert all(h["time"].count(":") == 2 for h in history)
+        assert [p["text"] for p in log_items(ana, "#log > li.public")] == ["en vivo"]
+        assert ana.find_elements(By.CSS_SELECTOR, "#log img, #recados img, #log b") == []
+        opacity = ana.execute_script(
+            "return getComputedStyle(document.querySelector('#log > li.history')).opacity;"
+        )
+        assert float(opacity) < 1
+
+        # Recados: in the log with their own class, and in the #recados panel.
+        recados = [(r["nick"], r["text"]) for r in log_items(ana, "#log > li.recado")]
+        assert recados == [("bob", "ven mañana"), ("carol", "<b>no</b>")]
+        assert displayed(ana, "recados")
+        assert ana.find_element(By.ID, "recados-title").text == "Tienes 2 recados:"
+        panel = log_items(ana, "#recados-list > li.recado")
+        assert [(r["nick"], r["text"], r["iso"]) for r in panel] == [
+            ("bob", "ven mañana", "2026-12-05T10:00:00Z"),
+            ("carol", "<b>no</b>", "2026-12-05T11:00:00Z"),
+        ]
+        ana.find_element(By.ID, "recados-close").click()
+        assert not displayed(ana, "recados")
+        from_server(ana, "* [2026-12-06T12:00:00Z] *bob* otro más")  # delivered live
+        assert displayed(ana, "recados")
+        assert [r["text"] for r in log_items(ana, "#recados-list > li")] == ["otro más"]
+
+        assert ana.save_screenshot(str(tmp_path / "history-and-recados.png"))
+
+        # The older-messages button sends the hint's command exactly, once.
+        assert displayed(ana, "older")
+        before = len(sent(ana))
+        ana.find_element(By.ID, "older").click()
+        assert sent(ana)[before:] == ["/historial 50 antes c_1-A"]
+        assert not displayed(ana, "older")
+        from_server(
+            ana,
+            "* Últimos 1 mensajes de general:",
+            "* [2026-12-06T03:30:00Z] <bob> antes",
+            "* Mensajes anteriores: /historial 50 antes Zz9",
+        )
+        assert displayed(ana, "older")
+        ana.find_element(By.ID, "older").click()
+        assert sent(ana)[-1] == "/historial 50 antes Zz9"
+        # In English too; a line that only looks like a hint offers nothing.
+        from_server(ana, "* Older messages: /history 7 before abc")
+        ana.find_element(By.ID, "older").click()
+        assert sent(ana)[-1] == "/history 7 before abc"
+        from_server(ana, "* 9 more messages since you left: /history 50 before q")
+        ana.find_element(By.ID, "older").click()
+        assert sent(ana)[-1] == "/history 50 before q"
+        from_server(
+            ana,
+            "<eve> Mensajes anteriores: /historial 50 antes x",
+            "* Mensajes anteriores: /olvidar confirmar",
+        )
+        assert not displayed(ana, "older")
+
+        # The search box.
+        search = ana.find_element(By.ID, "search-text")
+        search.send_keys("  hola mundo ", Keys.ENTER)
+        assert sent(ana)[-1] == "/buscar hola mundo"
+        assert ana.find_element(By.ID, "line").get_attribute("value") == ""
+
+        # Moving to another room forgets the cursor of the one left.
+        from_server(ana, "* Mensajes anteriores: /historial 50 antes Zz9")
+        assert displayed(ana, "older")
+        from_server(ana, "* Sala juegos (1): @ana", "* La sala juegos no tiene tema.")
+        WebDriverWait(ana, WAIT).until(lambda d: not displayed(d, "older"))
+        assert severe_console_entries(ana) == []

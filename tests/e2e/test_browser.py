@@ -31,7 +31,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.support.expected import PROMPT, welcome
 from tests.support.needs import missing
+from tests.support.processes import LineSocket
 from tests.support.webchat import WebChat, tcp_login, web_chat
 
 pytestmark = [pytest.mark.timeout(120, method="thread")]
@@ -730,3 +732,155 @@ def test_page_reads_stored_lines_and_hints(
         from_server(ana, "* Sala juegos (1): @ana", "* La sala juegos no tiene tema.")
         WebDriverWait(ana, WAIT).until(lambda d: not displayed(d, "older"))
         assert severe_console_entries(ana) == []
+
+
+# The same against the real server (its history core: /historial, /buscar, /recado).
+
+
+def tcp_until(client: LineSocket, expected: str) -> list[str]:
+    """Read lines of ``client`` up to and including ``expected`` (at most 300 lines); return
+    those read before it."""
+    before: list[str] = []
+    for _ in range(300):
+        got = client.line()
+        if got == expected:
+            return before
+        before.append(got)
+    raise AssertionError(f"no {expected!r} in {before}")
+
+
+def history_texts(driver: WebDriver) -> list[str]:
+    """The ``.text`` of every ``#log`` history line, in order."""
+    return log_texts(driver, "history")
+
+
+def wait_history(driver: WebDriver, expected: list[str]) -> None:
+    """Wait until the ``#log`` history lines are exactly ``expected``."""
+    WebDriverWait(driver, WAIT).until(
+        lambda d: history_texts(d) == expected,
+        f"the history lines are {history_texts(driver)}, not {expected}",
+    )
+
+
+WORDS = ["uno", "dos", "tres", "cuatro", "cinco", "seis"]
+
+
+def test_history_dimmed_older_button_and_search(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    with web_chat(tmp_path, "--history-days", "30") as server:
+        carol = server.tcp()
+        tcp_login(carol, "carol")
+        for word in WORDS:
+            carol.say(f"mensaje {word}")
+        carol.say("/username")
+        tcp_until(carol, "* Tu nickname es carol.")
+        ana = browsers()
+        log_in(ana, server, "ana")
+
+        # The replay at login: the stored lines, dimmed, with their time; none live.
+        replayed = [f"mensaje {word}" for word in WORDS]
+        wait_history(ana, replayed)
+        assert log_texts(ana, "public") == []
+        for item in log_items(ana, "#log > li.history"):
+            assert item["nick"] == "carol"
+            assert item["title"] == item["iso"] and item["iso"].endswith("Z")
+        opacity = ana.execute_script(
+            "return getComputedStyle(document.querySelector('#log > li.history')).opacity;"
+        )
+        assert float(opacity) < 1
+        assert not displayed(ana, "older")
+
+        # /historial 2: the last two, and the button for the two before them.
+        type_line(ana, "/historial 2")
+        wait_history(ana, [*replayed, "mensaje cinco", "mensaje seis"])
+        WebDriverWait(ana, WAIT).until(lambda d: displayed(d, "older"))
+        hint = [t for t in log_texts(ana, "notice") if t.startswith("Mensajes anteriores: ")]
+        assert len(hint) == 1 and hint[0].startswith("Mensajes anteriores: /historial 2 antes ")
+        ana.find_element(By.ID, "older").click()
+        wait_history(
+            ana, [*replayed, "mensaje cinco", "mensaje seis", "mensaje tres", "mensaje cuatro"]
+        )
+        ana.find_element(By.ID, "older").click()
+        wait_history(
+            ana,
+            [
+                *replayed,
+                *["mensaje cinco", "mensaje seis", "mensaje tres", "mensaje cuatro"],
+                *["mensaje uno", "mensaje dos"],
+            ],
+        )
+        # The first message reached: no older ones, no button.
+        barrier(ana, "ana")
+        assert not displayed(ana, "older")
+
+        # The search box.
+        search = ana.find_element(By.ID, "search-text")
+        search.send_keys("cuatro", Keys.ENTER)
+        WebDriverWait(ana, WAIT).until(
+            lambda d: history_texts(d)[-1:] == ["mensaje cuatro"] and len(history_texts(d)) == 13
+        )
+
+        # Live messages are still live.
+        carol.say("ahora en vivo")
+        shown(ana, "public", "ahora en vivo", "carol")
+        assert len(history_texts(ana)) == 13
+        assert severe_console_entries(ana) == []
+
+
+def register(server: WebChat, nick: str, password: str) -> None:
+    """Register ``nick`` with ``password`` over the line port, and leave."""
+    client = server.tcp()
+    tcp_login(client, nick)
+    client.say(f"/registrar {password}")
+    tcp_until(
+        client, f"* Nickname {nick} registrado: a partir de ahora entra con {nick} CONTRASEÑA."
+    )
+    client.say("/salir")
+    client.rest()
+
+
+def test_recados_apart(browsers: Callable[[], WebDriver], tmp_path: Path) -> None:
+    with web_chat(tmp_path) as server:
+        register(server, "bob", "secreto1")
+        register(server, "ana", "secreto2")
+        ana = server.tcp()
+        assert ana.line() == PROMPT
+        ana.say("ana secreto2")
+        assert ana.line() == welcome("ana")
+        ana.say("/recado bob ven mañana <b>ya</b>")
+        tcp_until(ana, "* Recado guardado para bob; lo recibirá al entrar.")
+
+        # bob logs in on the page with his password: the recado is there, apart.
+        bob = browsers()
+        bob.get(server.url)
+        shown(bob, "notice", "Bienvenido a twisted-chat. Elige un nickname:")
+        WebDriverWait(bob, WAIT).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+        )
+        type_line(bob, "bob secreto1")
+        shown(bob, "notice", "Bienvenido, bob. Escribe /ayuda para ver los comandos.")
+        WebDriverWait(bob, WAIT).until(lambda d: displayed(d, "recados"))
+        WebDriverWait(bob, WAIT).until(lambda d: len(log_items(d, "#recados-list > li")) == 1)
+        [recado] = log_items(bob, "#recados-list > li")
+        assert (recado["nick"], recado["text"]) == ("ana", "ven mañana <b>ya</b>")
+        assert recado["title"] == recado["iso"] and recado["iso"].endswith("Z")
+        assert "recado" in recado["cls"].split()
+        assert bob.find_element(By.ID, "recados-title").text.startswith("Tienes 1 recado")
+        assert [(r["nick"], r["text"]) for r in log_items(bob, "#log > li.recado")] == [
+            ("ana", "ven mañana <b>ya</b>")
+        ]
+        assert log_texts(bob, "private") == [] and log_texts(bob, "history") == []
+        assert bob.find_elements(By.CSS_SELECTOR, "#recados b, #log b") == []
+        tcp_until(ana, "* bob ha recibido tu recado.")
+
+        # A recado to a connected user arrives at once, into the panel too.
+        bob.find_element(By.ID, "recados-close").click()
+        assert not displayed(bob, "recados")
+        ana.say("/recado bob otra cosa")
+        tcp_until(ana, "* Recado entregado a bob.")
+        WebDriverWait(bob, WAIT).until(lambda d: displayed(d, "recados"))
+        assert [(r["nick"], r["text"]) for r in log_items(bob, "#recados-list > li")] == [
+            ("ana", "otra cosa")
+        ]
+        assert severe_console_entries(bob) == []

@@ -18,10 +18,19 @@ from twisted_chat.bans import Bans
 from twisted_chat.chat import ChatCore, LoginRecorder
 from twisted_chat.commands import CommandTable, UserCommands
 from twisted_chat.events import DEFAULT_ROOM, EventSource
+from twisted_chat.history import (
+    DepartureStorage,
+    ForgetCommand,
+    History,
+    HistoryCommands,
+    HistoryPlan,
+    HistoryStorage,
+)
 from twisted_chat.ids import MessageIds
 from twisted_chat.limits import Limits
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.operators import OperatorCommands, Operators
+from twisted_chat.recados import Recados, RecadoStorage
 from twisted_chat.room import Room
 from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
 from twisted_chat.rooms import RoomCommands, TopicKeeper, TopicStorage
@@ -62,6 +71,10 @@ class Chat:
     #: The topics of the permanent rooms, if they are stored (to load at start-up).
     topics: TopicKeeper | None
     commands: CommandTable
+    #: The rooms' history, if kept.
+    history: History | None
+    #: Recados, if they can be stored.
+    recados: Recados | None
     core: ChatCore
     server: ChatServer
     #: The renderer of the TCP transport (protocol v1 lines).
@@ -85,6 +98,10 @@ def assemble(
     gather_notices: bool = False,
     batch_writes: bool = False,
     ids: MessageIds | None = None,
+    history: HistoryStorage | None = None,
+    history_plan: HistoryPlan | None = None,
+    departures: DepartureStorage | None = None,
+    recados: RecadoStorage | None = None,
 ) -> Chat:
     """A chat speaking ``texts`` on ``clock``: ``gather_notices`` gathers join/leave notices
     (:mod:`twisted_chat.notices`), ``batch_writes`` gathers each busy turn's output
@@ -100,13 +117,27 @@ def assemble(
     user_commands = UserCommands(the_room, events, accounts)
     keeper = TopicKeeper(topics, the_room, clock) if topics is not None else None
     room_commands = RoomCommands(the_room, events, roster.is_operator, keeper)
-    commands = CommandTable(
-        events,
-        [user_commands, room_commands, OperatorCommands(the_room, events, language, bans)],
-        is_operator=roster.is_operator,
-    )
+    groups: list[object] = [user_commands, room_commands]
+    the_history = None
+    if history is not None:
+        the_history = History(history, the_room, events, history_plan, departures)
+        groups.append(HistoryCommands(the_history))
+        room_commands.after_enter = lambda session, chatroom: the_history.replay(
+            session, chatroom.key
+        )
+    the_recados = None
+    if recados is not None:
+        the_recados = Recados(recados, the_room, events, accounts, roster.has_password)
+        groups.append(the_recados)
+    if the_history is not None or the_recados is not None:
+        forget_recados = recados.forget_sender if recados is not None else None
+        groups.append(ForgetCommand(the_history, events, roster.has_password, forget_recados))
+    groups.append(OperatorCommands(the_room, events, language, bans))
+    commands = CommandTable(events, groups, is_operator=roster.is_operator)
     user_commands.help = commands.help
-    core = ChatCore(the_room, commands, events, logins, accounts, bans, roster)
+    core = ChatCore(
+        the_room, commands, events, logins, accounts, bans, roster, the_history, the_recados
+    )
     server = ChatServer(core, limits, batch_writes=batch_writes)
     lines = LineRenderer(language)
     return Chat(
@@ -117,6 +148,8 @@ def assemble(
         room_commands,
         keeper,
         commands,
+        the_history,
+        the_recados,
         core,
         server,
         lines,

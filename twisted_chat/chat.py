@@ -23,9 +23,11 @@ from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.bans import Bans
 from twisted_chat.commands import CommandTable
 from twisted_chat.events import Error, EventSource, Text
+from twisted_chat.history import History
 from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.logsummary import LogSummary
 from twisted_chat.operators import Operators, remaining
+from twisted_chat.recados import Recados
 from twisted_chat.room import ChatSession, Claim, Room, until_text
 
 
@@ -50,6 +52,8 @@ class ChatCore:
         accounts: Accounts | None = None,
         bans: Bans | None = None,
         operators: Operators | None = None,
+        history: History | None = None,
+        recados: Recados | None = None,
     ) -> None:
         #: The room every logged-in user is in.
         self.room = room
@@ -63,6 +67,12 @@ class ChatCore:
         self.bans = bans
         #: Who the operators are.
         self.operators = operators or Operators((), accounts)
+        #: The rooms' history (``None``: none kept, not even in memory).
+        self.history = history
+        #: Recados (``None``: none).
+        self.recados = recados
+        # Sessions shown recados not yet read: their next line reads them.
+        self._unread = recados.unread if recados is not None else {}
         # Nicknames whose password is being checked: taken for everyone else meanwhile.
         self._checking: dict[str, ChatSession] = {}
         #: Connections ended by a limit (flood, sendq, strikes, timeouts), summarised in the log.
@@ -105,6 +115,8 @@ class ChatCore:
         room = self.room
         if room.has_notices:
             room.flush_notices()  # whatever this line causes comes after pending notices
+        if self._unread and session in self._unread:
+            self.recados.read(session)  # type: ignore[union-attr]
         if not text:
             return
         first = text[0]
@@ -118,7 +130,10 @@ class ChatCore:
         ):
             self.public_messages += 1
             where = room.room_of(session).key
-            room.say(self.events.public(where, session.nickname or "", text), session)
+            event = self.events.public(where, session.nickname or "", text)
+            room.say(event, session)
+            if self.history is not None:
+                self.history.said(event)
 
     def _muted(self, session: ChatSession) -> bool:
         """Whether ``session`` is muted; if so it gets one error saying for how long."""
@@ -131,7 +146,12 @@ class ChatCore:
 
     def disconnected(self, session: ChatSession) -> None:
         """The connection is gone: remove the user and tell everyone."""
-        self.operators.forget(session)
+        operators = self.operators
+        if self.recados is not None:
+            self.recados.gone(session)
+        if self.history is not None and session.nickname and operators.has_password(session):
+            self.history.departed(nicknames.key(session.nickname))
+        operators.forget(session)
         room = self.room
         rooms = room.rooms_of(session)
         if room.remove(session):
@@ -301,6 +321,21 @@ class ChatCore:
             self.on_login(self.clock.seconds() - started)
         room.announce(self.events.joined(room.default.key, nickname), joined=session)
         self._record_login(session, nickname)
+        self._after_welcome(session, by_password)
+
+    def _after_welcome(self, session: ChatSession, by_password: bool) -> None:
+        """The welcome's retention line, then the room's history (the replay, or what was
+        said since a registered user left), then pending recados."""
+        history = self.history
+        recados = self.recados
+        if history is None:
+            if recados is not None and by_password:
+                recados.at_login(session)
+            return
+        session.deliver(history.retention_line())
+        shown = history.at_login(session, self.room.room_of(session).key, by_password)
+        if recados is not None and by_password:
+            shown.addBoth(lambda _: recados.at_login(session))
 
     def _record_login(self, session: ChatSession, nickname: str) -> None:
         if self.logins is None:
@@ -369,4 +404,7 @@ class ChatCore:
                 sender=sender.nickname,
                 target=target_nick,
             )
-            sender.deliver(self.events.error("private_offline", nick=target_nick))
+            if self.recados is not None and self.recados.is_registered(target_nick):
+                sender.deliver(self.events.error("private_offline_memo", nick=target_nick))
+            else:
+                sender.deliver(self.events.error("private_offline", nick=target_nick))

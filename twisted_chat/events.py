@@ -124,6 +124,16 @@ class Topic(Event):
 
 
 @dataclass(slots=True, eq=False)
+class Replayed(Event):
+    """A stored message shown again, with its own id and time: a public message of the room's
+    history (replay, ``/historial``, ``/buscar``), or a recado (``recado``) for its reader."""
+
+    sender: str
+    text: str
+    recado: bool = False
+
+
+@dataclass(slots=True, eq=False)
 class Notice(Event):
     """The server tells something (a ``* `` line in protocol v1): a reply, or news for all."""
 
@@ -215,6 +225,16 @@ class EventSource:
     def topic(self, room: str, nick: str, topic: str, place: str) -> Topic:
         """``nick`` set the topic of ``room`` (shown as ``place``) to ``topic``."""
         return Topic(self._prefix + hex(next(self._count)), self._ms(), room, nick, topic, place)
+
+    def replayed(
+        self, message_id: str, time: int, room: str | None, sender: str, text: str
+    ) -> Replayed:
+        """A stored public message of ``room`` shown again (its own id and time)."""
+        return Replayed(message_id, time, room, sender, text)
+
+    def recado(self, message_id: str, time: int, sender: str, text: str) -> Replayed:
+        """A recado from ``sender`` (its own id and time), for its reader."""
+        return Replayed(message_id, time, None, sender, text, True)
 
     def notice(self, key: str, /, **args: Arg) -> Notice:
         """A notice saying the catalogue entry ``key`` with ``args``."""

@@ -75,6 +75,11 @@ class Operators:
         """``session`` logged in with its nickname's password."""
         self._by_password.add(session)
 
+    def has_password(self, session: ChatSession) -> bool:
+        """Whether ``session`` logged in with its nickname's password (only such users may
+        leave recados, get them, and erase what they said)."""
+        return session in self._by_password
+
     def forget(self, session: ChatSession) -> None:
         """``session`` is gone."""
         self._by_password.discard(session)

@@ -93,6 +93,9 @@ class RoomCommands:
         is_operator: Callable[[ChatSession], bool] | None = None,
         topics: TopicKeeper | None = None,
     ) -> None:
+        #: Called with a session and the room it moved to, once it was shown the room (the
+        #: room's history replay, when history is kept).
+        self.after_enter: Callable[[ChatSession, ChatRoom], object] | None = None
         self.room = room
         self.events = events
         #: Whether a session is a server operator's.
@@ -158,6 +161,8 @@ class RoomCommands:
             )
         lines = self.room_lines(chatroom)
         session.deliver_all(lines if chatroom.topic is not None else lines[:1])
+        if self.after_enter is not None and move.left is not None:
+            self.after_enter(session, chatroom)
 
     @command("sala", "room", es="muestra tu sala y su tema", en="show your room and its topic")
     def sala(self, session: ChatSession, args: str) -> None:

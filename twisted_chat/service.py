@@ -32,7 +32,7 @@ from zope.interface import implementer
 
 from twisted_chat.loading import LoadedFromStorage
 from twisted_chat.process import OwnedProcess, raise_open_files_limit, tune_garbage_collector
-from twisted_chat.storage import DatabaseMisconfigured, LoginStore
+from twisted_chat.storage import DatabaseMisconfigured, HistoryStore, LoginStore, RecadoStore
 
 if TYPE_CHECKING:
     from twisted_chat.accounts import Accounts
@@ -52,6 +52,11 @@ SHUTDOWN_CLOSE_TIMEOUT = 1.5
 SHUTDOWN_FLUSH_TIMEOUT = 2.5
 #: Seconds between two prunes of the chat's memory (failed logins, bans, mutes).
 PRUNE_INTERVAL = 60
+#: Seconds between two retention purges of history and recados (``--history-days``,
+#: ``--memo-days``); the first runs at start-up.
+PURGE_INTERVAL = 300
+#: The log of retention purges.
+PURGE_LOG = Logger(namespace="twisted_chat.retention")
 
 
 # -- the chat objects ------------------------------------------------------------------------
@@ -71,6 +76,12 @@ class ChatParts:
     tcp: ChatTCPFactory
     #: The clustered room, with ``--redis``.
     cluster: ClusterRoom | None = None
+    #: Where public messages are stored (``None`` in tests that build a chat without it).
+    history_store: HistoryStore | None = None
+    #: Where recados are stored.
+    recado_store: RecadoStore | None = None
+    #: Whether a retention purge is running.
+    purging: bool = False
 
     @property
     def core(self) -> ChatCore:
@@ -92,6 +103,40 @@ class ChatParts:
         self.accounts.prune()
         self.bans.prune()
         self.core.room.prune_mutes(self.core.clock.seconds())
+
+    def purge(self) -> defer.Deferred[None] | None:
+        """Delete the messages and recados past their retention, in small chunks (every few
+        minutes), and drop them from the rooms' buffers; one purge at a time."""
+        if self.purging:
+            return None
+        history_store, recado_store = self.history_store, self.recado_store
+        if history_store is None or recado_store is None:
+            return None
+        self.purging = True
+        now = self.core.events.now_ms()
+        history = self.chat.history
+        if history is not None:
+            history.prune(now)
+
+        @defer.inlineCallbacks
+        def run() -> Any:
+            try:
+                messages = yield history_store.purge_expired(now)
+                recados = yield recado_store.purge_expired(now)
+            except Exception as e:
+                PURGE_LOG.info("retention purge not done ({error}); next time", error=e)
+                return
+            finally:
+                self.purging = False
+            if messages or recados:
+                PURGE_LOG.info(
+                    "retention purge: {messages} messages and {recados} recados deleted",
+                    messages=messages,
+                    recados=recados,
+                )
+
+        done: defer.Deferred[None] = run()
+        return done
 
     def flush_log_summaries(self) -> None:
         """Write the log summaries that are still counting (at shutdown)."""
@@ -115,9 +160,10 @@ def build_chat(
     from twisted_chat.accounts import Accounts
     from twisted_chat.assembly import RoomPlan, assemble, local_room
     from twisted_chat.bans import Bans
+    from twisted_chat.history import HistoryPlan
     from twisted_chat.limits import Limits
     from twisted_chat.settings import ChatSettings
-    from twisted_chat.storage import AccountStore, BanStore, TopicStore
+    from twisted_chat.storage import AccountStore, BanStore, DepartureStore, TopicStore
     from twisted_chat.tcp import ChatTCPFactory
     from twisted_chat.text import CATALOGUES
 
@@ -134,6 +180,9 @@ def build_chat(
         cluster = settings.cluster
         config = ClusterConfig(cluster.url, cluster.node_id, cluster.ttl, cluster.prefix)
         room = functools.partial(ClusterRoom, config=config, clock=reactor, on_fatal=on_fatal)
+    kept = settings.history
+    history_store = HistoryStore(store.database, reactor, kept.days, settings.database.queue)
+    recado_store = RecadoStore(store.database, kept.memo_days)
     chat = assemble(
         CATALOGUES[settings.chat.lang],
         reactor,
@@ -145,10 +194,15 @@ def build_chat(
         room=room,
         rooms=RoomPlan(settings.chat.default_room, settings.chat.rooms, settings.chat.max_rooms),
         topics=TopicStore(store.database),
+        history=history_store,
+        history_plan=HistoryPlan(kept.replay, kept.replay_hours),
+        departures=DepartureStore(store.database),
+        recados=recado_store,
         gather_notices=True,
         batch_writes=True,
     )
     parts = ChatParts(chat, accounts, bans, ChatTCPFactory(chat.server, chat.lines))
+    parts.history_store, parts.recado_store = history_store, recado_store
     if settings.cluster is not None:
         parts.cluster = chat.room  # type: ignore[assignment]
         batcher = chat.server.batcher
@@ -269,6 +323,8 @@ class StorageService(service.Service):
         self.store = store
         self.loaded = list(loaded)
         self.on_misconfigured = on_misconfigured
+        #: Other stores that write in batches (history), flushed with the logins at shutdown.
+        self.writers: list[HistoryStore] = []
 
     def startService(self) -> None:
         """Start writing logins (in the background) and loading accounts and bans."""
@@ -293,10 +349,16 @@ class StorageService(service.Service):
         close the pool."""
         super().stopService()
         self.stop_loading()
+        flushing = [w.flush(SHUTDOWN_FLUSH_TIMEOUT) for w in self.writers]
         left = yield self.store.flush(SHUTDOWN_FLUSH_TIMEOUT)
         self.store.stop()
         if left:
             self.log.warn("{count} login records could not be written", count=left)
+        for writer, flushed in zip(self.writers, flushing, strict=True):
+            unwritten = yield flushed
+            writer.stop()
+            if unwritten:
+                self.log.warn("{count} history messages could not be written", count=unwritten)
         self.store.database.close()
 
 
@@ -334,6 +396,8 @@ class ChatService(service.MultiService):
             self.storage = StorageService(
                 store, chat.loaded_from_storage(), self._database_misconfigured
             )
+            if chat.history_store is not None:
+                self.storage.writers.append(chat.history_store)
             self.storage.setServiceParent(self)
         #: What serves: stopped first, all together.
         self.serving = service.MultiService()
@@ -341,6 +405,9 @@ class ChatService(service.MultiService):
         prune = internet.TimerService(PRUNE_INTERVAL, chat.prune)
         prune.clock = chat.core.clock
         prune.setServiceParent(self.serving)
+        purge = internet.TimerService(PURGE_INTERVAL, chat.purge)
+        purge.clock = chat.core.clock
+        purge.setServiceParent(self.serving)
         #: The ``--metrics`` listener: the last child, which stops last.
         self.metrics_listener: ListenerService | None = None
         #: The metrics of ``--metrics`` (``None`` without it).

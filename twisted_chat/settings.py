@@ -92,6 +92,21 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    """What is kept of the conversation (``--history-days``, ``--history-replay``,
+    ``--history-replay-hours``, ``--memo-days``)."""
+
+    #: Days public messages are kept; 0 is history off (nothing stored).
+    days: int = 30
+    #: Messages replayed after a login or a move to another room.
+    replay: int = 20
+    #: Hours back the replay reaches.
+    replay_hours: float = 24.0
+    #: Days a recado waits for its recipient.
+    memo_days: int = 30
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """What reaches the log and in what form (``--log-level``, ``--log-format``)."""
 
@@ -135,6 +150,7 @@ class Settings:
     database: DatabaseSettings = DatabaseSettings()
     limits: Limits = dataclasses.field(default_factory=Limits)
     chat: ChatSettings = ChatSettings()
+    history: HistorySettings = HistorySettings()
     log: LogSettings = LogSettings()
     #: ``None`` without ``--redis``.
     cluster: ClusterSettings | None = None
@@ -148,6 +164,7 @@ SECTIONS: dict[str, type] = {
     "database": DatabaseSettings,
     "limits": Limits,
     "chat": ChatSettings,
+    "history": HistorySettings,
     "log": LogSettings,
     "cluster": ClusterSettings,
     "metrics": MetricsSettings,
@@ -324,6 +341,13 @@ def _room_name(flag: str, value: str) -> str:
             "starting with a letter or a digit"
         )
     return name
+
+
+def _replay(option: Option, value: Any, parsed: Mapping[str, Any]) -> int:
+    count: int = number(option.flag, value, int)
+    if count > 500:
+        raise usage.UsageError(f"bad --{option.flag} {value!r}: at most 500")
+    return count
 
 
 def _default_room(option: Option, value: Any, parsed: Mapping[str, Any]) -> str:
@@ -593,6 +617,43 @@ OPTIONS: tuple[Option, ...] = (
         "Most rooms that may exist at once, permanent ones included.",
         _max_rooms,
         default=str(DEFAULT_MAX_ROOMS),
+        kind="number",
+    ),
+    # history
+    Option(
+        "history-days",
+        "history",
+        "days",
+        "Days public messages are kept in the database; 0 = history off (nothing stored).",
+        _number(int),
+        default="30",
+        kind="number",
+    ),
+    Option(
+        "history-replay",
+        "history",
+        "replay",
+        "Messages of the room shown after a login or /unirse (0 = none; at most 500).",
+        _replay,
+        default="20",
+        kind="number",
+    ),
+    Option(
+        "history-replay-hours",
+        "history",
+        "replay_hours",
+        "How many hours back that replay reaches.",
+        _number(float),
+        default="24",
+        kind="number",
+    ),
+    Option(
+        "memo-days",
+        "history",
+        "memo_days",
+        "Days a recado (/recado) waits for its recipient.",
+        _number(int, 1),
+        default="30",
         kind="number",
     ),
     # log

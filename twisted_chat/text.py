@@ -115,6 +115,40 @@ class Catalogue:
     topic_control: str
     topic_denied: str
     topic_denied_permanent: str
+    # History and recados (protocol v1.1)
+    history_kept: str
+    history_off: str
+    history_missed: str
+    history_header: str
+    history_empty: str
+    history_more: str
+    history_usage: str
+    history_bad_cursor: str
+    history_disabled: str
+    history_unavailable: str
+    search_header: str
+    search_none: str
+    search_short: str
+    search_wait: str
+    recados_header: str
+    recado_usage: str
+    recado_password: str
+    recado_unregistered: str
+    recado_bad_nick: str
+    recado_self: str
+    recado_empty: str
+    recado_stored: str
+    recado_delivered: str
+    recado_read: str
+    recado_sender_limit: str
+    recado_recipient_limit: str
+    recado_unavailable: str
+    private_offline_memo: str
+    forget_ask: str
+    forget_done: str
+    forget_password: str
+    forget_usage: str
+    forget_unavailable: str
 
 
 SPANISH: Final = Catalogue(
@@ -221,6 +255,48 @@ SPANISH: Final = Catalogue(
         "Solo el operador de la sala ({room}) o un operador del servidor puede cambiar el tema."
     ),
     topic_denied_permanent="Solo un operador del servidor puede cambiar el tema de la sala {room}.",
+    history_kept="Los mensajes públicos se guardan {days} días; /olvidar borra los tuyos.",
+    history_off="Los mensajes públicos no se guardan.",
+    history_missed="Hay {count} mensajes más desde que te fuiste: /historial {n} antes {cursor}",
+    history_header="Últimos {count} mensajes de {room}:",
+    history_empty="No hay mensajes guardados en {room}.",
+    history_more="Mensajes anteriores: /historial {n} antes {cursor}",
+    history_usage="Uso: /historial [N] [antes CURSOR], N de 1 a {max}.",
+    history_bad_cursor="Cursor desconocido: {cursor}",
+    history_disabled="La historia está desactivada en este servidor.",
+    history_unavailable=(
+        "La historia no está disponible ahora (la base de datos no responde); inténtalo más tarde."
+    ),
+    search_header="{count} mensajes de {room} con «{text}»:",
+    search_none="Ningún mensaje de {room} contiene «{text}».",
+    search_short="La búsqueda necesita al menos {min} caracteres: /buscar TEXTO",
+    search_wait="Espera {seconds} s antes de otra búsqueda.",
+    recados_header="Tienes {count} recados:",
+    recado_usage="Uso: /recado NICK TEXTO",
+    recado_password="Solo quien entra con contraseña puede dejar recados.",
+    recado_unregistered=(
+        "{nick} no es un nickname registrado: los recados son para nicknames registrados."
+    ),
+    recado_bad_nick="Nickname no válido: {nick}",
+    recado_self="No puedes dejarte un recado a ti mismo.",
+    recado_empty="El recado está vacío: /recado NICK TEXTO",
+    recado_stored="Recado guardado para {nick}; lo recibirá al entrar.",
+    recado_delivered="Recado entregado a {nick}.",
+    recado_read="{nick} ha recibido tu recado.",
+    recado_sender_limit="Ya tienes {max} recados pendientes para {nick}.",
+    recado_recipient_limit="{nick} tiene ya {max} recados pendientes.",
+    recado_unavailable=(
+        "No se pudo guardar el recado: la base de datos no responde; inténtalo más tarde."
+    ),
+    private_offline_memo="{nick} no está conectado; déjale un recado: /recado {nick} TEXTO",
+    forget_ask=(
+        "Esto borrará todos tus mensajes guardados y tus recados pendientes. Para confirmarlo: "
+        "/olvidar confirmar"
+    ),
+    forget_done="Borrados: {messages} mensajes y {recados} recados.",
+    forget_password="Solo quien entra con contraseña puede usar /olvidar.",
+    forget_usage="Uso: /olvidar, y después /olvidar confirmar",
+    forget_unavailable="No se pudo borrar: la base de datos no responde; inténtalo más tarde.",
 )
 
 ENGLISH: Final = Catalogue(
@@ -320,6 +396,44 @@ ENGLISH: Final = Catalogue(
     topic_control="The topic may not contain control characters.",
     topic_denied="Only the room's operator ({room}) or a server operator may set the topic.",
     topic_denied_permanent="Only a server operator may set the topic of the room {room}.",
+    history_kept="Public messages are kept for {days} days; /forget erases yours.",
+    history_off="Public messages are not kept.",
+    history_missed="{count} more messages since you left: /history {n} before {cursor}",
+    history_header="Last {count} messages of {room}:",
+    history_empty="No stored messages in {room}.",
+    history_more="Older messages: /history {n} before {cursor}",
+    history_usage="Usage: /history [N] [before CURSOR], N from 1 to {max}.",
+    history_bad_cursor="Unknown cursor: {cursor}",
+    history_disabled="History is off on this server.",
+    history_unavailable=(
+        "History is not available now (the database does not answer); try again later."
+    ),
+    search_header="{count} messages of {room} matching “{text}”:",
+    search_none="No message of {room} matches “{text}”.",
+    search_short="A search needs at least {min} characters: /search TEXT",
+    search_wait="Wait {seconds} s before another search.",
+    recados_header="You have {count} memos:",
+    recado_usage="Usage: /memo NICK TEXT",
+    recado_password="Only users logged in with a password may leave memos.",
+    recado_unregistered="{nick} is not a registered nickname: memos are for registered ones.",
+    recado_bad_nick="Invalid nickname: {nick}",
+    recado_self="You cannot leave a memo to yourself.",
+    recado_empty="The memo is empty: /memo NICK TEXT",
+    recado_stored="Memo stored for {nick}; they get it when they log in.",
+    recado_delivered="Memo delivered to {nick}.",
+    recado_read="{nick} has received your memo.",
+    recado_sender_limit="You already have {max} memos pending for {nick}.",
+    recado_recipient_limit="{nick} already has {max} memos pending.",
+    recado_unavailable="The memo was not stored: the database does not answer; try again later.",
+    private_offline_memo="{nick} is not connected; leave a memo: /memo {nick} TEXT",
+    forget_ask=(
+        "This erases every stored message of yours and your pending memos. To confirm: "
+        "/forget confirm"
+    ),
+    forget_done="Erased: {messages} messages and {recados} memos.",
+    forget_password="Only users logged in with a password may use /forget.",
+    forget_usage="Usage: /forget, then /forget confirm",
+    forget_unavailable="Nothing was erased: the database does not answer; try again later.",
 )
 
 #: The catalogues by ``--lang`` value.

@@ -7,10 +7,22 @@ fanned out to many recipients is encoded exactly once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Final
 
-from twisted_chat.events import Error, Event, Joined, Left, Notice, Private, Public, Text, Topic
+from twisted_chat.events import (
+    Error,
+    Event,
+    Joined,
+    Left,
+    Notice,
+    Private,
+    Public,
+    Replayed,
+    Text,
+    Topic,
+)
 from twisted_chat.text import Catalogue, Language, localise
 
 #: Terminator of every server line.
@@ -35,6 +47,20 @@ def public(sender: str, text: str) -> bytes:
 def private(sender: str, text: str) -> bytes:
     """``*NICK* TEXT``: a private message from ``sender`` to the reader."""
     return f"*{sender}* {text}\r\n".encode()
+
+
+def stamp(ms: int) -> str:
+    """The time ``ms`` (milliseconds since the epoch) as stored lines show it:
+    ``2026-12-06T03:34:47Z`` (UTC, ISO 8601, seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def replayed(ms: int, sender: str, text: str, recado: bool = False) -> bytes:
+    """``* [TIME] <NICK> TEXT`` (a stored public message) or ``* [TIME] *NICK* TEXT`` (a
+    recado): a stored line, a notice so that a v1 script never takes it for live traffic."""
+    if recado:
+        return f"* [{stamp(ms)}] *{sender}* {text}\r\n".encode()
+    return f"* [{stamp(ms)}] <{sender}> {text}\r\n".encode()
 
 
 def private_echo(recipient: str, text: str) -> bytes:
@@ -66,6 +92,7 @@ class LineRenderer:
             Notice: self._notice,  # type: ignore[dict-item]
             Error: self._error,  # type: ignore[dict-item]
             Topic: self._topic,  # type: ignore[dict-item]
+            Replayed: self._replayed,  # type: ignore[dict-item]
         }
 
     def render(self, event: Event) -> bytes:
@@ -105,6 +132,10 @@ class LineRenderer:
         if event.place is not None:
             return notice(texts.room_left.format(nick=event.nick, room=event.place))
         return notice(texts.left.format(nick=event.nick))
+
+    @staticmethod
+    def _replayed(event: Replayed) -> bytes:
+        return replayed(event.time, event.sender, event.text, event.recado)
 
     def _topic(self, event: Topic) -> bytes:
         return notice(self.language.texts.topic_set.format(nick=event.nick, topic=event.topic))

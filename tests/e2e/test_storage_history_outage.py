@@ -19,11 +19,12 @@ from tests.support import mariadb
 from tests.support.logs import LogEvents, capture
 from tests.support.waits import DB_TIMEOUT, bounded, in_thread, wait_until
 from twisted_chat.events import Public
+from twisted_chat.recados import Stored
 from twisted_chat.storage.database import Database
 from twisted_chat.storage.engines import engine_for
 from twisted_chat.storage.history import HistoryStore
 from twisted_chat.storage.logins import DatabaseUnavailable
-from twisted_chat.storage.recados import RecadoStore, Stored
+from twisted_chat.storage.recados import RecadoStore
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.mysql]

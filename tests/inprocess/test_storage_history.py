@@ -19,10 +19,12 @@ from twisted.internet import defer, reactor
 from tests.inprocess.test_storage import query
 from tests.support.waits import bounded, in_thread
 from twisted_chat.events import Public
+from twisted_chat.history import BadCursor, make_cursor, parse_cursor
+from twisted_chat.recados import MAX_PER_RECIPIENT, MAX_PER_SENDER, Stored
 from twisted_chat.storage.database import Database
 from twisted_chat.storage.engines import engine_for, schema_statements
-from twisted_chat.storage.history import BadCursor, HistoryStore, make_cursor, parse_cursor
-from twisted_chat.storage.recados import MAX_PER_RECIPIENT, MAX_PER_SENDER, RecadoStore, Stored
+from twisted_chat.storage.history import HistoryStore
+from twisted_chat.storage.recados import RecadoStore
 from twisted_chat.storage.url import DatabaseURL
 
 #: 2026-11-24 08:30:00 UTC in ms.

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted_chat.history import BadCursor, Page, StoredMessage
+from twisted_chat.recados import Recado, Stored
 from twisted_chat.storage.accounts import AccountStore
 from twisted_chat.storage.bans import BanStore
 from twisted_chat.storage.database import Database, DatabaseMisconfigured
+from twisted_chat.storage.departures import DepartureStore
 from twisted_chat.storage.engines import MYSQL_DRIVER_HINT, engine_for, mysql_driver_problem
-from twisted_chat.storage.history import BadCursor, HistoryStore, Page, StoredMessage
+from twisted_chat.storage.history import HistoryStore
 from twisted_chat.storage.logins import DEFAULT_QUEUE_LIMIT, DatabaseUnavailable, LoginStore
-from twisted_chat.storage.recados import Recado, RecadoStore, Stored
+from twisted_chat.storage.recados import RecadoStore
 from twisted_chat.storage.topics import TopicStore
 from twisted_chat.storage.url import BadDatabaseURL, DatabaseURL, MysqlURL, parse_db_url
 
@@ -29,6 +32,7 @@ __all__ = [
     "DatabaseMisconfigured",
     "DatabaseURL",
     "DatabaseUnavailable",
+    "DepartureStore",
     "HistoryStore",
     "LoginStore",
     "MysqlURL",

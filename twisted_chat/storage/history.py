@@ -17,13 +17,10 @@ even for messages that share a millisecond. Search uses each backend's own full-
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.enterprise import adbapi
@@ -32,6 +29,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from twisted_chat import nicknames
 from twisted_chat.events import Public
+from twisted_chat.history import Page, StoredMessage, make_cursor, parse_cursor
 from twisted_chat.storage.batching import Batch, BatchedWriter, WriterLogs
 from twisted_chat.storage.chunks import delete_in_chunks
 from twisted_chat.storage.database import Database
@@ -52,49 +50,6 @@ MAX_SEARCH = 20
 Row = tuple[str, str, int, str, str, str]
 #: A queued message: its row and the Deferreds of :meth:`HistoryStore.add` waiting for it.
 _Entry = tuple[Row, list[defer.Deferred[bool]]]
-
-
-class BadCursor(ValueError):
-    """A cursor that this store did not make (or that was damaged on the way)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A public message read back from history: its id, time (ms, UTC), sender and text."""
-
-    id: str
-    time: int
-    sender: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """A page of history, oldest first, and the cursor of the page before it (``None`` when
-    there is nothing older)."""
-
-    messages: list[StoredMessage]
-    before: str | None
-
-
-def make_cursor(time: int, message_id: str) -> str:
-    """The opaque cursor of the position just before the message ``(time, message_id)``."""
-    raw = f"{time}:{message_id}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def parse_cursor(cursor: str) -> tuple[int, str]:
-    """The ``(time, id)`` a cursor of :func:`make_cursor` stands for; :class:`BadCursor` if it
-    is not one."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-        time, message_id = raw.split(":", 1)
-        if not message_id or not time.isdigit():
-            raise ValueError(raw)
-        return int(time), message_id
-    except (ValueError, UnicodeError, binascii.Error) as e:
-        raise BadCursor(f"not a history cursor: {cursor!r}") from e
 
 
 _WORD_RE = re.compile(r"[^\W_]+")

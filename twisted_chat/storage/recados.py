@@ -10,8 +10,6 @@ idempotent on the id, so a retried store never makes two rows.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.enterprise import adbapi
@@ -19,14 +17,11 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
+from twisted_chat.recados import MAX_PER_RECIPIENT, MAX_PER_SENDER, Recado, Stored
 from twisted_chat.storage.chunks import delete_in_chunks
 from twisted_chat.storage.database import Database
 from twisted_chat.storage.logins import DatabaseUnavailable
 
-#: Most recados pending from one sender to one recipient.
-MAX_PER_SENDER = 10
-#: Most recados pending for one recipient.
-MAX_PER_RECIPIENT = 100
 #: Rows deleted per transaction by purges and erasures.
 DEFAULT_CHUNK = 2000
 #: Attempts of a store rolled back by a lock conflict (MySQL deadlock) before giving up.
@@ -35,28 +30,6 @@ MAX_CONFLICT_ATTEMPTS = 5
 
 #: A recado as written: id, sender, sender key, recipient key, text, time (ms).
 RecadoRow = tuple[str, str, str, str, str, int]
-
-
-class Stored(enum.Enum):
-    """What became of a recado given to :meth:`RecadoStore.store`."""
-
-    #: It is in the database (now, or already: the same id was stored before).
-    STORED = "stored"
-    #: Not stored: the sender has :data:`MAX_PER_SENDER` recados pending for this recipient.
-    SENDER_LIMIT = "sender_limit"
-    #: Not stored: the recipient has :data:`MAX_PER_RECIPIENT` recados pending.
-    RECIPIENT_LIMIT = "recipient_limit"
-
-
-@dataclass(frozen=True, slots=True)
-class Recado:
-    """A pending recado: its id, sender (as shown), recipient key, text and time (ms, UTC)."""
-
-    id: str
-    sender: str
-    recipient_key: str
-    text: str
-    time: int
 
 
 class RecadoStore:

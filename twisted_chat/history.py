@@ -1,0 +1,680 @@
+"""The rooms' history (protocol v1.1): what was said, kept, replayed, paged and searched.
+
+The chat core's side of history; nothing here knows SQL. Every public message goes to a
+:class:`HistoryStorage` (the ``mensajes`` table, :mod:`twisted_chat.storage.history`, which
+writes in batches per reactor turn) and to an in-memory buffer of its room
+(:class:`RoomBuffer`), which serves the replay after a login or a move and short
+``/historial`` pages without reading the database. Deeper pages and ``/buscar`` read the
+storage. Pages are cut by an opaque cursor over (time, id), never by an offset, as in Synapse's
+stream tokens, so paging is exact even for messages that share a millisecond.
+
+Stored lines reach users as :class:`~twisted_chat.events.Replayed` events: each transport shows
+them as history (``* [TIME] <nick> text`` in protocol v1), never as live traffic.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from bisect import insort
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from twisted_chat import nicknames
+from twisted_chat.commands import command
+from twisted_chat.events import Event, EventSource, Public
+from twisted_chat.room import ChatSession, Room
+
+#: Most messages one page may hold (``/historial N``).
+MAX_PAGE = 500
+#: Messages of ``/historial`` without N.
+DEFAULT_PAGE = 50
+#: Most messages of "since you left" at login.
+MAX_MISSED = 100
+#: Fewest characters of a search.
+MIN_SEARCH = 3
+#: Seconds between two searches of one user.
+SEARCH_INTERVAL = 3.0
+#: Seconds before a buffer that could not be loaded is tried again.
+RELOAD_INTERVAL = 5.0
+#: The words after N that introduce a cursor, in both languages.
+_BEFORE_WORDS = frozenset({"antes", "before"})
+
+
+class BadCursor(ValueError):
+    """A cursor that this server did not make (or that was damaged on the way)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A public message read back from history: its id, time (ms, UTC), sender and text."""
+
+    id: str
+    time: int
+    sender: str
+    text: str
+
+
+class Said(Protocol):
+    """A public message as history holds it: a live :class:`~twisted_chat.events.Public` or a
+    :class:`StoredMessage` read back."""
+
+    @property
+    def id(self) -> str:
+        """The message id."""
+
+    @property
+    def time(self) -> int:
+        """When it was said (ms since the epoch, UTC)."""
+
+    @property
+    def sender(self) -> str:
+        """Who said it."""
+
+    @property
+    def text(self) -> str:
+        """What was said."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of history, oldest first, and the cursor of the page before it (``None`` when
+    there is nothing older)."""
+
+    messages: Sequence[Said]
+    before: str | None
+
+
+def make_cursor(time: int, message_id: str) -> str:
+    """The opaque cursor of the position just before the message ``(time, message_id)``."""
+    raw = f"{time}:{message_id}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def parse_cursor(cursor: str) -> tuple[int, str]:
+    """The ``(time, id)`` a cursor of :func:`make_cursor` stands for; :class:`BadCursor` if it
+    is not one."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        time, message_id = raw.split(":", 1)
+        if not message_id or not time.isdigit():
+            raise ValueError(raw)
+        return int(time), message_id
+    except (ValueError, UnicodeError, binascii.Error) as e:
+        raise BadCursor(f"not a history cursor: {cursor!r}") from e
+
+
+def _position(message: Said) -> tuple[int, str]:
+    return (message.time, message.id)
+
+
+class HistoryStorage(Protocol):
+    """Where public messages are kept (implemented by
+    :class:`twisted_chat.storage.history.HistoryStore`)."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is stored (``--history-days`` above 0)."""
+
+    @property
+    def days(self) -> int:
+        """Days messages are kept."""
+
+    def keep(self, event: Public) -> None:
+        """Store ``event`` (in this reactor turn's batch; nobody waits for it)."""
+
+    def page(self, room_key: str, limit: int, before: str | None = None) -> defer.Deferred[Any]:
+        """The last ``limit`` messages of ``room_key`` before the cursor ``before``: a
+        :class:`Page`; fails with :class:`BadCursor` for a cursor it did not make."""
+
+    def since(self, room_key: str, after: int, limit: int) -> defer.Deferred[Any]:
+        """The last ``limit`` messages of ``room_key`` after ``after`` (ms): a :class:`Page`
+        and how many there are in all."""
+
+    def search(self, room_key: str, words: Sequence[str], limit: int) -> defer.Deferred[Any]:
+        """The latest ``limit`` messages of ``room_key`` holding every word, oldest first."""
+
+    def forget(self, nick_key: str) -> defer.Deferred[int]:
+        """Delete every message of ``nick_key``; fire with how many."""
+
+
+class DepartureStorage(Protocol):
+    """When registered users last left (implemented by
+    :class:`twisted_chat.storage.departures.DepartureStore`)."""
+
+    def record_departure(self, nick_key: str, left_at: int) -> defer.Deferred[Any]:
+        """Record that ``nick_key`` left at ``left_at`` (ms)."""
+
+    def last_departure(self, nick_key: str) -> defer.Deferred[Any]:
+        """When ``nick_key`` last left (ms), or ``None``."""
+
+
+@dataclass(frozen=True)
+class HistoryPlan:
+    """How much history is shown: the replay (``--history-replay`` messages of the last
+    ``--history-replay-hours``) and the size of each room's buffer in memory."""
+
+    replay: int = 20
+    replay_hours: float = 24.0
+    buffer: int = 100
+
+
+class RoomBuffer:
+    """The last messages of one room in memory, oldest first.
+
+    ``loaded``: the stored messages were read in (until then it holds only what was said since
+    start-up). ``complete``: it holds every stored message of the room (the room had fewer
+    than fit), so what it lacks does not exist.
+    """
+
+    __slots__ = ("complete", "loaded", "loading", "messages", "tried_at")
+
+    def __init__(self, size: int) -> None:
+        self.messages: deque[Said] = deque(maxlen=size)
+        self.loaded = False
+        self.complete = False
+        self.loading: list[defer.Deferred[RoomBuffer]] | None = None
+        self.tried_at = -RELOAD_INTERVAL
+
+    def add(self, message: Said) -> None:
+        """Add a message said now (in order; one from another node may come a little late)."""
+        messages = self.messages
+        if len(messages) == messages.maxlen:
+            self.complete = False
+        if messages and _position(message) < _position(messages[-1]):
+            ordered = sorted([*messages, message], key=_position)
+            messages.clear()
+            messages.extend(ordered)
+        else:
+            messages.append(message)
+
+    def fill(self, stored: Sequence[Said], complete: bool) -> None:
+        """Take the stored messages read from the storage (oldest first), keeping those said
+        since."""
+        seen = {m.id for m in stored}
+        merged = list(stored)
+        for message in self.messages:
+            if message.id not in seen:
+                insort(merged, message, key=_position)
+        maxlen = self.messages.maxlen or 0
+        self.messages.clear()
+        self.messages.extend(merged)
+        self.complete = complete and len(merged) <= maxlen
+        self.loaded = True
+
+    def page(self, limit: int, before: tuple[int, str] | None) -> Page | None:
+        """The last ``limit`` messages before ``before`` if this buffer can tell them exactly,
+        else ``None`` (read the storage)."""
+        if not self.loaded:
+            return None
+        candidates = [m for m in self.messages if before is None or _position(m) < before]
+        if len(candidates) > limit:
+            shown = candidates[-limit:]
+            return Page(shown, make_cursor(shown[0].time, shown[0].id))
+        if self.complete:
+            return Page(candidates, None)
+        return None
+
+    def drop(self, keep: Callable[[Said], bool]) -> None:
+        """Forget the messages ``keep`` rejects (retention, ``/olvidar``)."""
+        kept = [m for m in self.messages if keep(m)]
+        if len(kept) != len(self.messages):
+            self.messages.clear()
+            self.messages.extend(kept)
+
+
+class History:
+    """The history of every room: buffers in memory, the storage behind them, and what users
+    are shown of it (retention line, replay, "since you left", pages, search)."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        storage: HistoryStorage,
+        room: Room,
+        events: EventSource,
+        plan: HistoryPlan | None = None,
+        departures: DepartureStorage | None = None,
+    ) -> None:
+        self.storage = storage
+        self.room = room
+        self.events = events
+        self.plan = plan = plan or HistoryPlan()
+        self.departures = departures
+        self._buffers: dict[str, RoomBuffer] = {}
+        self._size = max(plan.buffer, plan.replay, 1)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether history is on (``--history-days`` above 0)."""
+        return self.storage.enabled
+
+    # -- what was said ---------------------------------------------------------------------
+
+    def said(self, event: Public) -> None:
+        """``event`` was said on this node: store it (once, here) and remember it."""
+        storage = self.storage
+        if storage.enabled:
+            storage.keep(event)
+            self.heard(event)
+
+    def heard(self, event: Public) -> None:
+        """``event`` was said (here or on another node, which stores it): remember it in its
+        room's buffer."""
+        room_key = event.room
+        if room_key is None or not self.storage.enabled:
+            return
+        buffer = self._buffers.get(room_key)
+        if buffer is None:
+            buffer = self._buffers[room_key] = RoomBuffer(self._size)
+        buffer.add(event)
+
+    def buffer(self, room_key: str) -> defer.Deferred[RoomBuffer]:
+        """The buffer of ``room_key``, its stored messages read in (if the storage answers)."""
+        buffer = self._buffers.get(room_key)
+        if buffer is None:
+            buffer = self._buffers[room_key] = RoomBuffer(self._size)
+        if buffer.loaded:
+            return defer.succeed(buffer)
+        now = self.events.clock.seconds()
+        waiting: defer.Deferred[RoomBuffer] = defer.Deferred()
+        if buffer.loading is not None:
+            buffer.loading.append(waiting)
+            return waiting
+        if now - buffer.tried_at < RELOAD_INTERVAL:
+            return defer.succeed(buffer)  # the storage failed a moment ago: what is here
+        buffer.tried_at = now
+        buffer.loading = [waiting]
+
+        def loaded(page: Page) -> None:
+            buffer.fill(page.messages, page.before is None)
+
+        def failed(failure: Failure) -> None:
+            self.log.info("history of {room} not read: {error}", room=room_key, error=failure.value)
+
+        def done(_: object) -> None:
+            waiters, buffer.loading = buffer.loading or [], None
+            for waiter in waiters:
+                waiter.callback(buffer)
+
+        read = self.storage.page(room_key, self._size)
+        read.addCallbacks(loaded, failed).addBoth(done)
+        return waiting
+
+    def reload(self) -> None:
+        """Read every buffer in again from the storage (after the cluster missed messages)."""
+        for buffer in self._buffers.values():
+            buffer.loaded = False
+            buffer.tried_at = -RELOAD_INTERVAL
+        for room_key in list(self._buffers):
+            self.buffer(room_key)
+
+    def prune(self, now_ms: int) -> None:
+        """Drop the buffers of rooms that are gone, and what retention deleted."""
+        rooms = self.room.rooms
+        for room_key in [k for k in self._buffers if k not in rooms]:
+            del self._buffers[room_key]
+        oldest = now_ms - self.storage.days * 86_400_000
+        for buffer in self._buffers.values():
+            if buffer.messages and buffer.messages[0].time < oldest:
+                buffer.drop(lambda m: m.time >= oldest)
+
+    def forgotten(self, nick_key: str) -> None:
+        """Every message of ``nick_key`` was erased: drop them from the buffers too."""
+        for buffer in self._buffers.values():
+            buffer.drop(lambda m: nicknames.key(m.sender) != nick_key)
+
+    # -- what users are shown --------------------------------------------------------------
+
+    def retention_line(self) -> Event:
+        """The welcome's line saying how long public messages are kept."""
+        if self.storage.enabled:
+            return self.events.notice("history_kept", days=self.storage.days)
+        return self.events.notice("history_off")
+
+    def lines(self, room_key: str, messages: Iterable[Said]) -> list[Event]:
+        """``messages`` of ``room_key`` as stored lines."""
+        replayed = self.events.replayed
+        return [replayed(m.id, m.time, room_key, m.sender, m.text) for m in messages]
+
+    def replay(self, session: ChatSession, room_key: str) -> defer.Deferred[None]:
+        """Show ``session`` the room's last messages of the replay window (after a login or a
+        move); fires once they are delivered."""
+        if not self.storage.enabled or self.plan.replay <= 0:
+            return defer.succeed(None)
+
+        def show(buffer: RoomBuffer) -> None:
+            if session.closing:
+                return
+            oldest = self.events.now_ms() - int(self.plan.replay_hours * 3_600_000)
+            recent = [m for m in buffer.messages if m.time >= oldest][-self.plan.replay :]
+            if recent:
+                session.deliver_all(self.lines(room_key, recent))
+
+        return self.buffer(room_key).addCallback(show)
+
+    def at_login(
+        self, session: ChatSession, room_key: str, registered: bool
+    ) -> defer.Deferred[None]:
+        """What a new login is shown of its room's history: what was said since it last left
+        (``registered``: logged in with a password), else the plain replay."""
+        departures = self.departures
+        if not registered or departures is None or not self.storage.enabled:
+            return self.replay(session, room_key)
+        nick_key = nicknames.key(session.nickname or "")
+
+        def known(left_at: int | None) -> defer.Deferred[None]:
+            if left_at is None or session.closing:
+                return self.replay(session, room_key)
+            return self._since(session, room_key, left_at)
+
+        def unknown(failure: Failure) -> defer.Deferred[None]:
+            self.log.info("departure of {nick} not read: {error}", nick=nick_key, error=failure)
+            return self.replay(session, room_key)
+
+        read: Any = departures.last_departure(nick_key)
+        shown: defer.Deferred[None] = read.addCallbacks(known, unknown)
+        return shown
+
+    def _since(self, session: ChatSession, room_key: str, left_at: int) -> defer.Deferred[None]:
+        """Show what was said in ``room_key`` after ``left_at``: at most :data:`MAX_MISSED`
+        messages, then how many more and the command for them."""
+
+        def from_buffer(buffer: RoomBuffer) -> Any:
+            messages = buffer.messages
+            covered = buffer.loaded and (
+                buffer.complete or (bool(messages) and messages[0].time <= left_at)
+            )
+            if covered:
+                missed = [m for m in messages if m.time > left_at]
+                shown = missed[-MAX_MISSED:]
+                cursor = (
+                    make_cursor(shown[0].time, shown[0].id) if len(missed) > MAX_MISSED else None
+                )
+                return self._show_missed(session, room_key, Page(shown, cursor), len(missed))
+            return self.storage.since(room_key, left_at, MAX_MISSED).addCallbacks(
+                lambda found: self._show_missed(session, room_key, found[0], found[1], buffer),
+                lambda failure: self._since_failed(session, room_key, failure),
+            )
+
+        return self.buffer(room_key).addCallback(from_buffer)
+
+    def _since_failed(self, session: ChatSession, room_key: str, failure: Failure) -> Any:
+        self.log.info("history since a departure not read: {error}", error=failure.value)
+        return self.replay(session, room_key)
+
+    def _show_missed(
+        self,
+        session: ChatSession,
+        room_key: str,
+        page: Page,
+        total: int,
+        buffer: RoomBuffer | None = None,
+    ) -> None:
+        if session.closing:
+            return
+        messages = list(page.messages)
+        if buffer is not None:  # messages still on their way to the storage
+            newest = _position(messages[-1]) if messages else (0, "")
+            newer = [m for m in buffer.messages if _position(m) > newest]
+            messages += newer
+            total += len(newer)
+            if len(messages) > MAX_MISSED:
+                messages = messages[-MAX_MISSED:]
+        lines = self.lines(room_key, messages)
+        if total > len(messages):
+            cursor = make_cursor(messages[0].time, messages[0].id)
+            more = total - len(messages)
+            lines.append(
+                self.events.notice("history_missed", count=more, n=DEFAULT_PAGE, cursor=cursor)
+            )
+        if lines:
+            session.deliver_all(lines)
+
+    def departed(self, nick_key: str) -> None:
+        """A user logged in with a password left: remember when (for "since you left")."""
+        if self.departures is None or not self.storage.enabled:
+            return
+        recorded = self.departures.record_departure(nick_key, self.events.now_ms())
+        recorded.addErrback(
+            lambda failure: self.log.info(
+                "departure of {nick} not recorded: {error}", nick=nick_key, error=failure.value
+            )
+        )
+
+    def read_page(
+        self, room_key: str, limit: int, before: tuple[int, str] | None, cursor: str | None
+    ) -> defer.Deferred[Page]:
+        """A page of ``room_key``: from its buffer when that can tell it exactly, else from the
+        storage (with what is still on its way to it)."""
+
+        def from_buffer(buffer: RoomBuffer) -> Any:
+            page = buffer.page(limit, before)
+            if page is not None:
+                return page
+            read = self.storage.page(room_key, limit, cursor)
+            if before is None:
+                read.addCallback(self._with_unwritten, buffer, limit)
+            return read
+
+        return self.buffer(room_key).addCallback(from_buffer)
+
+    @staticmethod
+    def _with_unwritten(page: Page, buffer: RoomBuffer, limit: int) -> Page:
+        """The newest page as stored, with the messages said since that the storage has not
+        written yet."""
+        messages = list(page.messages)
+        newest = _position(messages[-1]) if messages else (0, "")
+        newer = [m for m in buffer.messages if _position(m) > newest]
+        if not newer:
+            return page
+        messages += newer
+        if len(messages) <= limit:
+            return Page(messages, page.before)
+        shown = messages[-limit:]
+        return Page(shown, make_cursor(shown[0].time, shown[0].id))
+
+
+class HistoryCommands:
+    """``/historial`` and ``/buscar``: a group of the command table."""
+
+    log = Logger()
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.events = history.events
+        self.room = history.room
+        # nick key -> when it last searched (pruned as it grows)
+        self._searched: dict[str, float] = {}
+
+    @command(
+        "historial",
+        "history",
+        es="muestra los últimos N mensajes de tu sala (50; antes CURSOR: los anteriores)",
+        en="show the last N messages of your room (50; before CURSOR: older ones)",
+        usage=("[N] [antes CURSOR]", "[N] [before CURSOR]"),
+    )
+    def historial(self, session: ChatSession, args: str) -> None:
+        """The last N messages of the user's room, oldest first, and the command for the page
+        before when older ones exist."""
+        events = self.events
+        if not self.history.enabled:
+            session.deliver(events.error("history_disabled"))
+            return
+        parsed = _parse_page_args(args)
+        if parsed is None:
+            session.deliver(events.error("history_usage", max=MAX_PAGE))
+            return
+        limit, cursor = parsed
+        try:
+            before = None if cursor is None else parse_cursor(cursor)
+        except BadCursor:
+            session.deliver(events.error("history_bad_cursor", cursor=cursor or ""))
+            return
+        chatroom = self.room.room_of(session)
+
+        def show(page: Page) -> None:
+            if session.closing:
+                return
+            if not page.messages:
+                session.deliver(events.notice("history_empty", room=chatroom.name))
+                return
+            lines: list[Event] = [
+                events.notice("history_header", count=len(page.messages), room=chatroom.name)
+            ]
+            lines += self.history.lines(chatroom.key, page.messages)
+            if page.before is not None:
+                lines.append(events.notice("history_more", n=limit, cursor=page.before))
+            session.deliver_all(lines)
+
+        def failed(failure: Failure) -> None:
+            if failure.check(BadCursor):
+                session.deliver(events.error("history_bad_cursor", cursor=cursor or ""))
+                return
+            self.log.info("history page not read: {error}", error=failure.value)
+            session.deliver(events.error("history_unavailable"))
+
+        self.history.read_page(chatroom.key, limit, before, cursor).addCallbacks(show, failed)
+
+    @command(
+        "buscar",
+        "search",
+        es="busca en tu sala los mensajes con todas las palabras de TEXTO",
+        en="find the messages of your room holding every word of TEXT",
+        usage=("TEXTO", "TEXT"),
+    )
+    def buscar(self, session: ChatSession, args: str) -> None:
+        """Up to 20 messages of the user's room holding every word, oldest first; one search
+        per :data:`SEARCH_INTERVAL` seconds per user."""
+        events = self.events
+        if not self.history.enabled:
+            session.deliver(events.error("history_disabled"))
+            return
+        text = " ".join(args.split())
+        if len(text) < MIN_SEARCH:
+            session.deliver(events.error("search_short", min=MIN_SEARCH))
+            return
+        now = self.events.clock.seconds()
+        nick_key = nicknames.key(session.nickname or "")
+        last = self._searched.get(nick_key)
+        if last is not None and now - last < SEARCH_INTERVAL:
+            wait = max(1, int(SEARCH_INTERVAL - (now - last) + 0.999))
+            session.deliver(events.error("search_wait", seconds=wait))
+            return
+        self._remember_search(nick_key, now)
+        chatroom = self.room.room_of(session)
+
+        def show(found: list[StoredMessage]) -> None:
+            if session.closing:
+                return
+            if not found:
+                session.deliver(events.notice("search_none", room=chatroom.name, text=text))
+                return
+            header = events.notice("search_header", count=len(found), room=chatroom.name, text=text)
+            session.deliver_all([header, *self.history.lines(chatroom.key, found)])
+
+        def failed(failure: Failure) -> None:
+            self.log.info("search not done: {error}", error=failure.value)
+            session.deliver(events.error("history_unavailable"))
+
+        searched = self.history.storage.search(chatroom.key, text.split(), 20)
+        searched.addCallbacks(show, failed)
+
+    def _remember_search(self, nick_key: str, now: float) -> None:
+        searched = self._searched
+        if len(searched) > 1000:
+            for key in [k for k, t in searched.items() if now - t >= SEARCH_INTERVAL]:
+                del searched[key]
+        searched[nick_key] = now
+
+
+def _parse_page_args(args: str) -> tuple[int, str | None] | None:
+    """``[N] [antes CURSOR]`` as ``(N, cursor)``, or ``None`` if it is not that."""
+    words = args.split()
+    limit = DEFAULT_PAGE
+    if words and words[0].isdigit() and words[0].isascii():
+        limit = int(words[0])
+        words = words[1:]
+        if not 1 <= limit <= MAX_PAGE:
+            return None
+    if not words:
+        return limit, None
+    if len(words) == 2 and words[0].lower() in _BEFORE_WORDS:
+        return limit, words[1]
+    return None
+
+
+class ForgetCommand:
+    """``/olvidar``: a user logged in with a password erases everything stored that they sent
+    (their messages in history, their pending recados)."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        history: History | None,
+        events: EventSource,
+        has_password: Callable[[ChatSession], bool],
+        forget_recados: Callable[[str], defer.Deferred[Any]] | None = None,
+    ) -> None:
+        self.history = history
+        self.events = events
+        self.has_password = has_password
+        self.forget_recados = forget_recados
+
+    @command(
+        "olvidar",
+        "forget",
+        es="borra todos tus mensajes guardados y tus recados pendientes (pide confirmación)",
+        en="erase every stored message and pending memo of yours (asks to confirm)",
+        usage=("[confirmar]", "[confirm]"),
+    )
+    def olvidar(self, session: ChatSession, args: str) -> None:
+        """Ask for ``/olvidar confirmar``; with it, erase and say how many."""
+        events = self.events
+        if not self.has_password(session):
+            session.deliver(events.error("forget_password"))
+            return
+        word = args.strip(" \t").lower()
+        if not word:
+            session.deliver(events.notice("forget_ask"))
+            return
+        if word not in ("confirmar", "confirm"):
+            session.deliver(events.error("forget_usage"))
+            return
+        nick_key = nicknames.key(session.nickname or "")
+        self.erase(nick_key).addCallbacks(
+            lambda counts: session.deliver(
+                events.notice("forget_done", messages=counts[0], recados=counts[1])
+            ),
+            lambda failure: self._failed(session, nick_key, failure),
+        )
+
+    @defer.inlineCallbacks
+    def erase(self, nick_key: str) -> Any:
+        """Erase what ``nick_key`` sent; fire with ``(messages, recados)``."""
+        messages = recados = 0
+        if self.history is not None:
+            messages = yield self.history.storage.forget(nick_key)
+            self.history.forgotten(nick_key)
+        if self.forget_recados is not None:
+            recados = yield self.forget_recados(nick_key)
+        self.log.info(
+            "{nick} erased {messages} messages and {recados} recados",
+            nick=nick_key,
+            messages=messages,
+            recados=recados,
+        )
+        return (messages, recados)
+
+    def _failed(self, session: ChatSession, nick_key: str, failure: Failure) -> None:
+        self.log.info("erasing for {nick} failed: {error}", nick=nick_key, error=failure.value)
+        session.deliver(self.events.error("forget_unavailable"))

@@ -15,6 +15,7 @@ Without the browser the test is skipped with a loud reason; under ``CI=true`` it
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import time
@@ -34,7 +35,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.support.expected import PROMPT, welcome
 from tests.support.needs import missing
 from tests.support.processes import LineSocket
-from tests.support.webchat import WebChat, tcp_login, web_chat
+from tests.support.webchat import VISIT, WebChat, web_chat
 
 pytestmark = [pytest.mark.timeout(120, method="thread")]
 
@@ -56,6 +57,25 @@ CHROMIUM_FLAGS = (
 #: Longest wait for something to show on a page, in seconds.
 WAIT = 10
 XSS = "<img src=x onerror=alert(1)>"
+
+
+#: The line after the welcome since protocol v1.1 (the retention of public messages).
+RETENTION = ("* Los mensajes públicos se guardan ", "* Los mensajes públicos no se guardan.")
+
+
+#: A stored line (protocol v1.1); group 1: the line's live form.
+STORED = re.compile(r"\* \[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] (.*)")
+
+
+def tcp_login(client: LineSocket, nick: str) -> None:
+    """:meth:`LineSocket.login`, then the retention line, any replayed history, and the line
+    about the previous visit."""
+    client.login(nick)
+    assert client.line().startswith(RETENTION)
+    for _ in range(100):
+        if client.line().startswith(VISIT):
+            return
+    raise AssertionError("no line about the previous visit")
 
 
 def browser_missing() -> str | None:
@@ -398,6 +418,8 @@ def test_rooms_two_browsers_and_netcat_moving(
         # ... and back to general: a public message reaches only the room's members.
         carol.say("/unirse general")
         assert carol.line() == "* Sala general (2): ana, carol"
+        replayed = STORED.fullmatch(carol.line())  # the room's history
+        assert replayed is not None and replayed.group(1) == "<carol> hola general"
         shown(bob, "notice", "carol ha salido de la sala juegos (sigue en el chat).")
         shown(ana, "notice", "carol ha entrado en la sala general.")
         carol.say("de vuelta")
@@ -498,6 +520,7 @@ def test_rooms_in_english(browsers: Callable[[], WebDriver], tmp_path: Path) -> 
         assert bob.line() == "* Welcome to twisted-chat. Choose a nickname:"
         bob.say("bob")
         assert bob.line() == "* Welcome, bob. Type /help for the list of commands."
+        assert bob.line() == "* Public messages are kept for 30 days; /forget erases yours."
         assert bob.line() == "* This is your first connection."
         bob.say("/join juegos")
         assert bob.line() == "* Room juegos (2): @ana, bob"

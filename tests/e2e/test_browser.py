@@ -907,3 +907,46 @@ def test_recados_apart(browsers: Callable[[], WebDriver], tmp_path: Path) -> Non
             ("ana", "otra cosa")
         ]
         assert severe_console_entries(bob) == []
+
+
+def test_since_you_left_and_the_older_button(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    """A registered user back with a password gets the last 100 messages said since they left,
+    and the button for the rest."""
+    with web_chat(tmp_path, "--flood-rate", "0") as server:
+        register(server, "bob", "secreto1")
+        bob_tcp = server.tcp()
+        assert bob_tcp.line() == PROMPT
+        bob_tcp.say("bob secreto1")
+        assert bob_tcp.line() == welcome("bob")
+        bob_tcp.say("/salir")
+        bob_tcp.rest()
+        time.sleep(0.05)  # the messages below are said after bob left (milliseconds)
+        carol = server.tcp()
+        tcp_login(carol, "carol")
+        for n in range(105):
+            carol.say(f"mensaje {n}")
+        carol.say("/username")
+        tcp_until(carol, "* Tu nickname es carol.")
+
+        bob = browsers()
+        bob.get(server.url)
+        shown(bob, "notice", "Bienvenido a twisted-chat. Elige un nickname:")
+        WebDriverWait(bob, WAIT).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+        )
+        type_line(bob, "bob secreto1")
+        shown(bob, "notice", "Bienvenido, bob. Escribe /ayuda para ver los comandos.")
+        wait_history(bob, [f"mensaje {n}" for n in range(5, 105)])
+        hint = [t for t in log_texts(bob, "notice") if "desde que te fuiste" in t]
+        assert len(hint) == 1 and hint[0].startswith(
+            "Hay 5 mensajes más desde que te fuiste: /historial 50 antes "
+        ), hint
+        WebDriverWait(bob, WAIT).until(lambda d: displayed(d, "older"))
+        bob.find_element(By.ID, "older").click()
+        wait_history(bob, [f"mensaje {n}" for n in (*range(5, 105), *range(5))])
+        barrier(bob, "bob")
+        assert not displayed(bob, "older")
+        assert log_texts(bob, "public") == []
+        assert severe_console_entries(bob) == []

@@ -58,6 +58,22 @@ class PageTextsTests(SynchronousTestCase):
         for key in ("welcome", "joined", "left"):
             self.assertIn(key, PAGE_TEXTS)
 
+    def test_the_history_entries_are_there(self) -> None:
+        """The page finds the command for older messages, and the recados header, with these;
+        they are the forms of docs/PROTOCOL.md 1.1."""
+        texts = json.loads(page_texts())
+        self.assertEqual(
+            texts["es"]["history_more"], "Mensajes anteriores: /historial {n} antes {cursor}"
+        )
+        self.assertEqual(
+            texts["en"]["history_missed"],
+            "{count} more messages since you left: /history {n} before {cursor}",
+        )
+        self.assertEqual(texts["es"]["recados_header"], "Tienes {count} recados:")
+        for entries in texts.values():
+            for key in ("history_more", "history_missed"):
+                self.assertIn(": /", entries[key])  # the command follows the last ": "
+
     def test_the_language_change_keeps_the_texts(self) -> None:
         language = Language(SPANISH)
         page = Page(static_text("index.html"), language)

@@ -68,6 +68,8 @@
     room: "(.+?)",
     count: "(\\d+)",
     max: "(\\d+)",
+    n: "(\\d+)",
+    cursor: "([A-Za-z0-9_-]+)",
   };
   // One server text -> its fields ({nick: ..., room: ...}) if some language's template `key`
   // matches it whole, else null.
@@ -112,15 +114,9 @@
   // a recado's sender, then the text.
   const STORED = /^\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*) ([\s\S]*)$/;
   // The lines that give the command for older messages (after /historial, or after the
-  // "since you left" replay at login), in every language: the command is the last group.
-  const OLDER = [
-    /^Mensajes anteriores: (\/historial \d+ antes [A-Za-z0-9_-]+)$/,
-    /^Older messages: (\/history \d+ before [A-Za-z0-9_-]+)$/,
-    /^Hay \d+ mensajes más desde que te fuiste: (\/historial \d+ antes [A-Za-z0-9_-]+)$/,
-    /^\d+ more messages since you left: (\/history \d+ before [A-Za-z0-9_-]+)$/,
-  ];
-  // The line before the recados delivered at login.
-  const RECADOS_HEADER = /^(?:Tienes \d+ recados?|You have \d+ memos?):$/;
+  // "since you left" replay at login): the command is what follows the last ": ".
+  const OLDER = [matcher("history_more"), matcher("history_missed")];
+  const RECADOS_HEADER = matcher("recados_header"); // before the recados delivered at login
   // Lines with a password are kept out of the history (so is everything typed at the prompt).
   const SECRET = /^\/(?:registrar|register|password)\b/i;
   // A room name as the server accepts it (twisted_chat/roomnames.py).
@@ -498,11 +494,11 @@
     if (kind === "error") error(text);
     let extra = "";
     if (kind === "notice") {
-      const hint = OLDER.map((pattern) => pattern.exec(text)).find((m) => m !== null);
-      if (hint) {
-        offerOlder(hint[1]);
+      const at = text.lastIndexOf(": /");
+      if (at >= 0 && OLDER.some((m) => m(text))) {
+        offerOlder(text.slice(at + 2));
         extra = " older-hint";
-      } else if (RECADOS_HEADER.test(text)) {
+      } else if (RECADOS_HEADER(text)) {
         recadosHeader(text);
         extra = " recados-header";
       }

@@ -104,7 +104,7 @@ class FormatTests(SynchronousTestCase):
 
 
 _WORD = st.text(
-    alphabet=st.characters(blacklist_characters=" \r\n\x00:", blacklist_categories=("Cs",)),
+    alphabet=st.characters(exclude_characters=" \r\n\x00:", exclude_categories=["Cs"]),
     min_size=1,
     max_size=10,
 )
@@ -117,7 +117,7 @@ class RoundTripTests(SynchronousTestCase):
         st.from_regex(r"[A-Z]{1,10}", fullmatch=True),
         st.lists(_WORD, max_size=5),
         st.text(
-            alphabet=st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)),
+            alphabet=st.characters(exclude_characters="\r\n\x00", exclude_categories=["Cs"]),
             max_size=40,
         ),
         st.dictionaries(

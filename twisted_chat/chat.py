@@ -316,6 +316,9 @@ class ChatCore:
             self.operators.logged_in_by_password(session)
         session.logged_in(nickname)
         session.deliver(self.events.notice("welcome", nick=nickname))
+        if self.history is not None:
+            # second, always: before anything that waits for the database
+            session.deliver(self.history.retention_line())
         self.login_count += 1
         if self.on_login is not None:
             self.on_login(self.clock.seconds() - started)
@@ -324,15 +327,14 @@ class ChatCore:
         self._after_welcome(session, by_password)
 
     def _after_welcome(self, session: ChatSession, by_password: bool) -> None:
-        """The welcome's retention line, then the room's history (the replay, or what was
-        said since a registered user left), then pending recados."""
+        """After the welcome and its retention line: the room's history (the replay, or what
+        was said since a registered user left), then pending recados."""
         history = self.history
         recados = self.recados
         if history is None:
             if recados is not None and by_password:
                 recados.at_login(session)
             return
-        session.deliver(history.retention_line())
         shown = history.at_login(session, self.room.room_of(session).key, by_password)
         if recados is not None and by_password:
             shown.addBoth(lambda _: recados.at_login(session))

@@ -316,6 +316,9 @@ class ChatCore:
             self.operators.logged_in_by_password(session)
         session.logged_in(nickname)
         session.deliver(self.events.notice("welcome", nick=nickname))
+        if self.history is not None:
+            # second, always: before anything that waits for the database
+            session.deliver(self.history.retention_line())
         self.login_count += 1
         if self.on_login is not None:
             self.on_login(self.clock.seconds() - started)
@@ -327,12 +330,11 @@ class ChatCore:
             recorded.addBoth(lambda _: recados.at_login(session))
 
     def _show_history(self, session: ChatSession, by_password: bool) -> Deferred[None]:
-        """The welcome's retention line, then the room's history (the replay, or what was
-        said since a registered user left); fires once shown."""
+        """After the welcome and its retention line: the room's history (the replay, or what
+        was said since a registered user left); fires once shown."""
         history = self.history
         if history is None:
             return succeed(None)
-        session.deliver(history.retention_line())
         return history.at_login(session, self.room.room_of(session).key, by_password)
 
     def _record_login(

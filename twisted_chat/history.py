@@ -411,7 +411,9 @@ class History:
                 )
                 return self._show_missed(session, room_key, Page(shown, cursor), len(missed))
             return self.storage.since(room_key, left_at, MAX_MISSED).addCallbacks(
-                lambda found: self._show_missed(session, room_key, found[0], found[1], buffer),
+                lambda found: self._show_missed(
+                    session, room_key, found[0], found[1], buffer, left_at
+                ),
                 lambda failure: self._since_failed(session, room_key, failure),
             )
 
@@ -428,13 +430,16 @@ class History:
         page: Page,
         total: int,
         buffer: RoomBuffer | None = None,
+        left_at: int = 0,
     ) -> None:
         if session.closing:
             return
         messages = list(page.messages)
         if buffer is not None:  # messages still on their way to the storage
             newest = _position(messages[-1]) if messages else (0, "")
-            newer = [m for m in buffer.messages if _position(m) > newest]
+            # (said after the departure: a buffer that could not be loaded holds what was
+            # said since start-up, before the departure too)
+            newer = [m for m in buffer.messages if _position(m) > newest and m.time > left_at]
             messages += newer
             total += len(newer)
             if len(messages) > MAX_MISSED:

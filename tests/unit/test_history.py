@@ -882,7 +882,7 @@ class LoginOrderTests(HistoryTestCase):
         logins.answer(EPOCH)
         self.assertEqual(lines(bob), ["* Tu última conexión fue el 2026-11-24T08:30:00+00:00."])
         recado_storage.release()
-        self.assertEqual(lines(bob), ["* Tienes 1 recados:", f"* [{at(0)}] *ana* hola bob"])
+        self.assertEqual(lines(bob), ["* Tienes un recado:", f"* [{at(0)}] *ana* hola bob"])
 
     def test_retention_line_right_after_the_welcome(self) -> None:
         # A login store that answers at once: the retention line still comes second.

@@ -270,7 +270,7 @@ class AtLoginTests(RecadoTestCase):
                 welcome("bob"),
                 RETENTION,
                 "* [2026-11-24T08:30:01Z] <carol> hola a todos",
-                "* Tienes 1 recados:",
+                "* Tienes un recado:",
                 recado_line(2, "ana", "hola"),
             ],
         )

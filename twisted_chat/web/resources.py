@@ -68,6 +68,7 @@ PAGE_TEXTS = (
     "history_more",
     "history_missed",
     "recados_header",
+    "recado_header_one",
 )
 
 #: Where the page's template holds :func:`page_texts` (a JSON data block, which is not run:

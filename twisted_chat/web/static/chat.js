@@ -116,7 +116,8 @@
   // The lines that give the command for older messages (after /historial, or after the
   // "since you left" replay at login): the command is what follows the last ": ".
   const OLDER = [matcher("history_more"), matcher("history_missed")];
-  const RECADOS_HEADER = matcher("recados_header"); // before the recados delivered at login
+  // Before the recados delivered at login (one, or several).
+  const RECADOS_HEADERS = [matcher("recados_header"), matcher("recado_header_one")];
   // Lines with a password are kept out of the history (so is everything typed at the prompt).
   const SECRET = /^\/(?:registrar|register|password)\b/i;
   // A room name as the server accepts it (twisted_chat/roomnames.py).
@@ -498,7 +499,7 @@
       if (at >= 0 && OLDER.some((m) => m(text))) {
         offerOlder(text.slice(at + 2));
         extra = " older-hint";
-      } else if (RECADOS_HEADER(text)) {
+      } else if (RECADOS_HEADERS.some((m) => m(text))) {
         recadosHeader(text);
         extra = " recados-header";
       }

@@ -39,8 +39,9 @@ from twisted_chat.tap import Options, makeService
 from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 from twisted_chat.text import Catalogue
 
-#: The lines of a login after the welcome, in any language (see :meth:`ChatClient.after_welcome`).
+#: The visit line that ends a login's lines (see :meth:`ChatClient.after_welcome`).
 VISIT_LINE = VISIT_ANY
+#: The retention line right after the welcome (protocol v1.1, history).
 RETENTION_LINE = RETENTION_ANY
 
 

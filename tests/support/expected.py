@@ -385,8 +385,3 @@ def stored_text(line: str) -> str:
     match = STORED_LINE.fullmatch(line)
     assert match is not None and match[2] is not None, f"not a stored public line: {line!r}"
     return f"<{match[2]}> {match[4]}"
-
-
-def offline_memo(nick: str) -> str:
-    """The error for a private message to the registered ``nick``, who is not connected."""
-    return f"! {nick} no está conectado; déjale un recado: /recado {nick} TEXTO"

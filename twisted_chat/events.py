@@ -81,19 +81,23 @@ class Event:
 
 @dataclass(slots=True, eq=False)
 class Public(Event):
-    """``sender`` said ``text`` to the room."""
+    """``sender`` said ``text`` to the room (``notice``: as an IRC ``NOTICE``, which IRC
+    clients never answer automatically; the other transports show it as any message)."""
 
     sender: str
     text: str
+    notice: bool = False
 
 
 @dataclass(slots=True, eq=False)
 class Private(Event):
-    """``sender`` said ``text`` to ``recipient`` alone (the sender gets it back as an echo)."""
+    """``sender`` said ``text`` to ``recipient`` alone (the sender gets it back as an echo;
+    ``notice``: as an IRC ``NOTICE``)."""
 
     sender: str
     recipient: str
     text: str
+    notice: bool = False
 
 
 @dataclass(slots=True, eq=False)

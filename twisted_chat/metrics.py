@@ -122,12 +122,11 @@ class ChatCollector(Collector):
         factory = self.factory
         chat = factory.chat
         kinds: Counter[str] = Counter(session.transport.kind for session in factory.connections)
-        tcp, websocket = kinds["tcp"], kinds["websocket"]
         connections = GaugeMetricFamily(
             "chat_connections", "Open client connections, by transport.", labels=["transport"]
         )
-        connections.add_metric(["tcp"], tcp)
-        connections.add_metric(["websocket"], websocket)
+        for transport in ("tcp", "websocket", "irc"):
+            connections.add_metric([transport], kinds[transport])
         yield connections
         room = chat.room
         yield GaugeMetricFamily("chat_users", "Users logged in on this node.", value=len(room))

@@ -349,6 +349,43 @@ class Room:
         self._join(member, nick_key, member.nickname or "", chatroom)
         return Move(entered, chatroom, current)
 
+    # -- several rooms at once (IRC users: twisted_chat.irc) ----------------------------------
+
+    def join_now(self, member: Member, name: str) -> Move:
+        """Put ``member`` in the room ``name`` (valid, normalised) as well as those it is in
+        (an IRC ``JOIN``), creating it (with ``member`` as its operator) if it does not exist
+        and ``max_rooms`` allows. ``ALREADY`` if it is in it; notices are the caller's."""
+        nick_key = nicknames.key(member.nickname or "")
+        key = roomnames.key(name)
+        chatroom = self.rooms.get(key)
+        if self._users.get(nick_key) is not member or (
+            chatroom is not None and chatroom in self._rooms_of.get(member, ())
+        ):
+            return Move(Entered.ALREADY, chatroom)
+        if self.has_notices:
+            self.flush_notices()
+        entered = Entered.MOVED
+        if chatroom is None:
+            if not self.may_create():
+                return Move(Entered.FULL, None)
+            chatroom = self.rooms[key] = ChatRoom(name)
+            chatroom.operator = nick_key
+            entered = Entered.CREATED
+        self._join(member, nick_key, member.nickname or "", chatroom)
+        return Move(entered, chatroom)
+
+    def part_now(self, member: Member, chatroom: ChatRoom) -> bool:
+        """Take ``member`` out of ``chatroom`` alone (an IRC ``PART``; it stays in the chat and
+        its other rooms); ``False`` if it was not in it."""
+        rooms = self._rooms_of.get(member, ())
+        if chatroom not in rooms:
+            return False
+        if self.has_notices:
+            self.flush_notices()
+        self._rooms_of[member] = tuple(r for r in rooms if r is not chatroom)
+        self._part(member, nicknames.key(member.nickname or ""), chatroom)
+        return True
+
     def _join(self, member: Member, nick_key: str, nickname: str, chatroom: ChatRoom) -> None:
         chatroom.users[nick_key] = nickname
         group = chatroom.groups.get(member.renderer)

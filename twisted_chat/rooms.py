@@ -184,10 +184,16 @@ class RoomCommands:
         if not topic:
             session.deliver(self._topic_line(chatroom))
             return
-        refusal = self._topic_refusal(session, chatroom, topic)
+        refusal = self.set_topic(session, chatroom, topic)
         if refusal is not None:
             session.deliver(refusal)
-            return
+
+    def set_topic(self, session: ChatSession, chatroom: ChatRoom, topic: str) -> Event | None:
+        """Set the topic of ``chatroom`` to ``topic`` (not blank) for ``session`` and tell the
+        room, or the error saying why it may not (``/tema``, and IRC's ``TOPIC``)."""
+        refusal = self._topic_refusal(session, chatroom, topic)
+        if refusal is not None:
+            return refusal
         nickname = session.nickname or ""
         self.room.set_topic(chatroom, topic, nickname)
         self.log.info(
@@ -196,6 +202,7 @@ class RoomCommands:
         self.room.broadcast_room(self.events.topic(chatroom.key, nickname, topic, chatroom.name))
         if chatroom.permanent and self.topics is not None:
             self.topics.save(chatroom)
+        return None
 
     def _topic_refusal(self, session: ChatSession, chatroom: ChatRoom, topic: str) -> Event | None:
         """Why ``session`` may not set the topic ``topic`` of ``chatroom``, or ``None``."""

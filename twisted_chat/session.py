@@ -17,7 +17,7 @@ to the socket when nothing is pending.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
@@ -156,6 +156,9 @@ class Session:
         batcher: Gathering | None = None,
     ) -> None:
         self.chat = chat
+        #: Where each good line goes: the chat core's ``line_received``, or another
+        #: protocol's interpreter in front of it (IRC's, :mod:`twisted_chat.irc`).
+        self.on_line: Callable[[Any, str], None] = chat.line_received
         self.limits = limits
         #: How this session's transport writes events.
         self.renderer = renderer
@@ -186,6 +189,14 @@ class Session:
         self._timer: IDelayedCall | None = None
         self.disconnect_cause: str | None = None
 
+    def use_renderer(self, renderer: Renderer) -> None:
+        """Render this session's events with ``renderer`` from now on (only before it logs in:
+        the room groups its members by renderer)."""
+        assert self.nickname is None, "the renderer of a logged-in session is fixed"
+        self.renderer = renderer
+        self._render = renderer.render
+        self._render_echo = renderer.render_echo
+
     # -- connection events (called by the transport) ----------------------------------------
 
     def admit(self) -> bool:
@@ -213,6 +224,11 @@ class Session:
             self._bucket = TokenBucket(limits.flood_rate, limits.flood_burst, now)
         if limits.login_timeout > 0:
             self._timer = self._clock().callLater(limits.login_timeout, self._login_timed_out)
+        self.greet()
+
+    def greet(self) -> None:
+        """The first words of a new connection: the chat's nickname prompt (an IRC session
+        says nothing, its client speaks first)."""
         self.chat.connected(self)
 
     # The per-line loop of every client, kept in one piece: each call it saved was measured in the
@@ -224,7 +240,7 @@ class Session:
         This loop runs for every line a client sends, so it keeps to local variables and
         makes no call but the chat's for a good line.
         """
-        line_received = self.chat.line_received
+        line_received = self.on_line
         batcher = self._batcher
         if (
             batcher is not None

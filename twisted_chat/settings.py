@@ -143,6 +143,16 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class IrcSettings:
+    """IRC clients (``--irc``, ``--server-name``): docs/IRC.md."""
+
+    #: Endpoint strings, as given.
+    listeners: tuple[str, ...] = ()
+    #: The server's name on IRC (the source of its numerics): the host name by default.
+    server_name: str = dataclasses.field(default_factory=socket.gethostname)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``twistd chat`` was told, checked and typed, by section."""
 
@@ -156,6 +166,7 @@ class Settings:
     cluster: ClusterSettings | None = None
     metrics: MetricsSettings = MetricsSettings()
     web: WebSettings = WebSettings()
+    irc: IrcSettings = dataclasses.field(default_factory=IrcSettings)
 
 
 #: The section types, by their attribute of :class:`Settings`.
@@ -169,6 +180,7 @@ SECTIONS: dict[str, type] = {
     "cluster": ClusterSettings,
     "metrics": MetricsSettings,
     "web": WebSettings,
+    "irc": IrcSettings,
 }
 
 
@@ -415,6 +427,27 @@ def _redis_prefix(option: Option, value: Any, parsed: Mapping[str, Any]) -> str:
             f"bad --redis-prefix {value!r}: 1 to 64 printable characters, no spaces"
         )
     return value  # type: ignore[no-any-return]
+
+
+#: A server name: a host name's letters, digits, dots and dashes (IRC sources may hold no more).
+_SERVER_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62}[A-Za-z0-9])?")
+
+
+def _server_name(option: Option, value: Any, parsed: Mapping[str, Any]) -> str:
+    name = value if value is not None else socket.gethostname()
+    if not _SERVER_NAME_RE.fullmatch(name) and value is None:
+        name = "".join(c if c.isalnum() or c in ".-" else "-" for c in name).strip(".-") or "chat"
+    if not _SERVER_NAME_RE.fullmatch(name):
+        raise usage.UsageError(
+            f"bad --server-name {name!r}: 1 to 64 letters, digits, '.' or '-' (a host name)"
+        )
+    return name
+
+
+def _irc_endpoints(option: Option, value: Any, parsed: Mapping[str, Any]) -> tuple[str, ...]:
+    if value and parsed.get("redis") is not None:
+        raise usage.UsageError("--irc does not work with --redis yet (docs/IRC.md)")
+    return _endpoints(option, value, parsed)
 
 
 def _as_given(option: Option, value: Any, parsed: Mapping[str, Any]) -> Any:
@@ -755,6 +788,26 @@ OPTIONS: tuple[Option, ...] = (
         _number(float),
         default="30",
         kind="number",
+    ),
+    # irc
+    Option(
+        "irc",
+        "irc",
+        "listeners",
+        "Endpoint for IRC clients (docs/IRC.md); repeatable (e.g. tcp:6667:interface=127.0.0.1, "
+        "or ssl:6697:privateKey=key.pem:certKey=cert.pem).",
+        _irc_endpoints,
+        default=(),
+        kind="list",
+        shown_default="none",
+    ),
+    Option(
+        "server-name",
+        "irc",
+        "server_name",
+        "The server's name for IRC clients (the source of its replies).",
+        _server_name,
+        shown_default="the host name",
     ),
     # the command line's own
     Option(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getopt
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from twisted.python import usage
@@ -45,7 +46,9 @@ class Options(usage.Options):
     #: The checked, typed settings (once parsed).
     settings: Settings
 
-    synopsis = "[--port ENDPOINT]... [--web ENDPOINT]... [--db URL] [--lang es|en]"
+    synopsis = (
+        "[--port ENDPOINT]... [--web ENDPOINT]... [--irc ENDPOINT]... [--db URL] [--lang es|en]"
+    )
     longdesc = (
         "A line-protocol chat server: connect with `nc 127.0.0.1 1234`, pick a nickname and talk. "
         "Users and their last connection are kept in SQLite (default) or MySQL/MariaDB."
@@ -140,7 +143,24 @@ def makeService(options: Options) -> ChatService:
         # The page and the WebSocket's notices follow the server's language (a reload too).
         site = make_site(chat.server, chat.chat.frames, chat.chat.language, web.origins, web.ping)
         server.add_listener(endpoint(description, "web"), site, description)
+    _add_irc_listeners(server, chat.chat, settings.irc, endpoint)
     if settings.metrics.endpoint is not None:
         description = settings.metrics.endpoint
         server.add_metrics_listener(endpoint(description, "metrics"), description)
     return server
+
+
+def _add_irc_listeners(
+    server: ChatService, chat: Any, irc: Any, endpoint: Callable[[str, str], Any]
+) -> None:
+    """The ``--irc`` listeners (``irc``: the settings' section) of ``chat`` (an assembled
+    chat), all served by one factory."""
+    if not irc.listeners:
+        return
+    from twisted_chat.irc.commands import IrcCommands
+    from twisted_chat.irc.protocol import IrcFactory
+
+    interpreter = IrcCommands(chat.core, chat.rooms, chat.language, irc.server_name)
+    factory = IrcFactory(chat.server, interpreter)
+    for description in irc.listeners:
+        server.add_listener(endpoint(description, "irc"), factory, description)

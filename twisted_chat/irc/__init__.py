@@ -1,5 +1,7 @@
-"""IRC clients in the same chat (issue 16, in progress): the wire format of IRC messages.
+"""IRC clients in the same chat (issue 16, first slice; docs/IRC.md): the ``--irc`` listener.
 
-Nothing here is served yet: the ``--irc`` listener that puts IRC users in the same sessions,
-rooms and history as everyone else comes with the rest of the issue.
+:mod:`~twisted_chat.irc.message` parses and writes IRC lines, :mod:`~twisted_chat.irc.render`
+renders the chat's events as IRC lines, :mod:`~twisted_chat.irc.commands` is IRC's command
+table (registration, rooms as channels, messages), :mod:`~twisted_chat.irc.session` the IRC
+session over the chat's own, and :mod:`~twisted_chat.irc.protocol` the transport adapter.
 """

@@ -1,0 +1,215 @@
+"""The chat's events as IRC lines: the renderer of every IRC connection with one set of
+capabilities.
+
+A room is channel ``#KEY`` (its key, :func:`twisted_chat.roomnames.key`: IRC names are
+case-insensitive, and an event carries only the key). A user's source is ``NICK!NICK@SERVER``
+(no user's address is shown to others). What the chat says to one user (a
+:class:`~twisted_chat.events.Notice` or :class:`~twisted_chat.events.Error`) is a ``NOTICE`` to
+its nickname, or a numeric when IRC has one for it (:data:`NUMERICS`): those need the
+reader's nickname, so the session renders them for its reader alone
+(:meth:`IrcRenderer.render_to`); :meth:`IrcRenderer.render` is for what is the same for every
+recipient, rendered once per broadcast.
+
+The capabilities that change what a line looks like (``server-time``, ``message-tags``,
+``echo-message``) make one renderer per distinct set (:data:`RENDERING_CAPS`); the others change
+replies to one user only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from typing import Final
+
+from twisted_chat import roomnames
+from twisted_chat.events import (
+    Error,
+    Event,
+    Joined,
+    Left,
+    Notice,
+    Private,
+    Public,
+    Replayed,
+    Text,
+    Topic,
+)
+from twisted_chat.irc.message import format_message
+from twisted_chat.text import Language, localise
+from twisted_chat.wire import stamp
+
+#: The capabilities a renderer depends on: a set of them is one renderer.
+RENDERING_CAPS: Final = frozenset({"server-time", "message-tags", "echo-message"})
+
+#: Errors of the chat that IRC says with a numeric (catalogue key -> numeric); the text stays
+#: the chat's own, localised.
+NUMERICS: Final = {
+    "nick_invalid": "432",
+    "nick_banned": "432",
+    "nick_taken": "433",
+    "password_needed": "464",
+    "login_refused": "464",
+    "line_too_long": "417",
+    "topic_denied": "482",
+    "topic_denied_permanent": "482",
+}
+
+#: Notices a v1 login gets that IRC says otherwise (the welcome is ``001``).
+SILENT: Final = frozenset({"welcome", "prompt"})
+
+
+def server_time(ms: int) -> str:
+    """``ms`` (since the epoch) as IRCv3 ``server-time``: ``2026-12-06T12:42:08.123Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def channel(room_key: str | None) -> str:
+    """The channel of the room ``room_key``."""
+    return f"#{room_key}"
+
+
+class IrcRenderer:
+    """Events as IRC lines (bytes with their CRLF) for the connections that negotiated
+    ``caps`` (only :data:`RENDERING_CAPS` count), from the server ``server_name``, with the
+    server's words in ``language``."""
+
+    __slots__ = ("_forms", "_tagged", "caps", "echo", "language", "server_name", "server_time")
+
+    def __init__(self, language: Language, server_name: str, caps: Collection[str] = ()) -> None:
+        self.language = language
+        self.server_name = server_name
+        #: The capabilities this renderer serves (those of :data:`RENDERING_CAPS`).
+        self.caps = frozenset(caps) & RENDERING_CAPS
+        #: Whether its clients asked for their own messages back (``echo-message``).
+        self.echo = "echo-message" in self.caps
+        #: Whether lines carry the ``time`` tag (``server-time``).
+        self.server_time = "server-time" in self.caps
+        # Whether lines carry tags at all (``msgid`` comes with ``message-tags``).
+        self._tagged = self.server_time or "message-tags" in self.caps
+        self._forms: dict[type[Event], Callable[[Event], bytes]] = {
+            Public: self._public,  # type: ignore[dict-item]
+            Private: self._private,  # type: ignore[dict-item]
+            Joined: self._joined,  # type: ignore[dict-item]
+            Left: self._left,  # type: ignore[dict-item]
+            Topic: self._topic,  # type: ignore[dict-item]
+            Replayed: self._replayed,  # type: ignore[dict-item]
+            Notice: self._notice,  # type: ignore[dict-item]
+            Error: self._error,  # type: ignore[dict-item]
+        }
+
+    # -- the Renderer protocol ------------------------------------------------------------------
+
+    def render(self, event: Event) -> bytes:
+        """``event`` as every IRC recipient of this renderer reads it."""
+        return self._forms[type(event)](event)
+
+    def render_echo(self, event: Private) -> bytes:
+        """The sender's copy of its private message: the message itself with ``echo-message``,
+        else nothing (an IRC client shows what it sent by itself)."""
+        if not self.echo:
+            return b""
+        return self._private(event)
+
+    # -- what one reader alone gets ----------------------------------------------------------------
+
+    def render_to(self, event: Event, target: str, subject: str | None = None) -> bytes:
+        """``event`` for the reader ``target`` (its nickname, ``*`` before it has one): a
+        notice or error as a ``NOTICE`` to it or a numeric, a recado as a message to it
+        (``subject``: the nickname a ``432`` or ``433`` is about, if the text does not say)."""
+        kind = type(event)
+        if kind is Notice or kind is Error:
+            text: Text = event.text  # type: ignore[attr-defined]
+            if text.key in SILENT:
+                return b""
+            words = localise(self.language.texts, text)
+            numeric = NUMERICS.get(text.key) if kind is Error else None
+            if numeric is not None:
+                params = _numeric_params(numeric, text, subject)
+                return self.numeric(numeric, target, *params, words)
+            return self.line("NOTICE", target, words, source=self.server_name)
+        if kind is Replayed and event.room is None:
+            return self._stored(event, target)  # type: ignore[arg-type]
+        return self.render(event)
+
+    def numeric(self, code: str, target: str, *params: str) -> bytes:
+        """The server's reply ``code`` to ``target`` with ``params`` (the last may hold
+        spaces)."""
+        return self.line(code, target, *params, source=self.server_name)
+
+    def line(
+        self, command: str, *params: str, source: str | None = None, event: Event | None = None
+    ) -> bytes:
+        """One line from ``source`` (tagged as ``event`` when this renderer's caps say so)."""
+        tags = self._tags(event) if event is not None and self._tagged else None
+        return format_message(command, params, source, tags).encode("utf-8") + b"\r\n"
+
+    def source(self, nick: str) -> str:
+        """The source of the user ``nick``."""
+        return f"{nick}!{nick}@{self.server_name}"
+
+    # -- the forms ----------------------------------------------------------------------------
+
+    def _tags(self, event: Event) -> dict[str, str] | None:
+        tags: dict[str, str] = {}
+        if self.server_time:
+            tags["time"] = server_time(event.time)
+        if "message-tags" in self.caps:
+            tags["msgid"] = event.id
+        return tags or None
+
+    def _public(self, event: Public) -> bytes:
+        command = "NOTICE" if event.notice else "PRIVMSG"
+        return self.line(
+            command, channel(event.room), event.text, source=self.source(event.sender), event=event
+        )
+
+    def _private(self, event: Private) -> bytes:
+        command = "NOTICE" if event.notice else "PRIVMSG"
+        return self.line(
+            command, event.recipient, event.text, source=self.source(event.sender), event=event
+        )
+
+    def _joined(self, event: Joined) -> bytes:
+        return self.line("JOIN", channel(event.room), source=self.source(event.nick), event=event)
+
+    def _left(self, event: Left) -> bytes:
+        if event.place is None:  # left the chat
+            return self.line("QUIT", "Quit", source=self.source(event.nick), event=event)
+        return self.line("PART", channel(event.room), source=self.source(event.nick), event=event)
+
+    def _topic(self, event: Topic) -> bytes:
+        return self.line(
+            "TOPIC", channel(event.room), event.topic, source=self.source(event.nick), event=event
+        )
+
+    def _replayed(self, event: Replayed) -> bytes:
+        return self._stored(event, channel(event.room) if event.room is not None else "*")
+
+    def _stored(self, event: Replayed, target: str) -> bytes:
+        """A stored message shown again: the message itself at its own time with
+        ``server-time``, else a ``NOTICE`` from the server saying when (never live traffic)."""
+        if self.server_time:
+            return self.line(
+                "PRIVMSG", target, event.text, source=self.source(event.sender), event=event
+            )
+        form = f"*{event.sender}*" if event.recado else f"<{event.sender}>"
+        return self.line(
+            "NOTICE", target, f"[{stamp(event.time)}] {form} {event.text}", source=self.server_name
+        )
+
+    def _notice(self, event: Notice) -> bytes:
+        target = channel(event.room) if event.room is not None else "*"
+        words = localise(self.language.texts, event.text)
+        return self.line("NOTICE", target, words, source=self.server_name)
+
+    def _error(self, event: Error) -> bytes:
+        return self.render_to(event, "*")
+
+
+def _numeric_params(numeric: str, text: Text, subject: str | None) -> tuple[str, ...]:
+    """The parameters a numeric has between its target and its text."""
+    if numeric in ("432", "433"):
+        return (str(text.args.get("nick", subject or "*")),)
+    if numeric == "482":
+        return (channel(roomnames.key(str(text.args.get("room", "")))),)
+    return ()

@@ -29,7 +29,7 @@ from typing import Any
 
 from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.python.failure import Failure
 
 from tests.support.expected import MISSED_LINE, RETENTION_ANY, STORED_LINE, VISIT_ANY
@@ -256,16 +256,18 @@ class ServerSide:
         self.lost.callback(None)
 
 
-class _FactoryObserver:
-    """Wraps a built server's factory to see each connection's reads and its end (no changes)."""
+class FactoryObserver:
+    """Wraps a built server's factory (of the line protocol, or of one of its subclasses: IRC's)
+    to see each connection's reads and its end (no changes)."""
 
-    def __init__(self, factory: ChatTCPFactory) -> None:
+    def __init__(self, factory: ChatTCPFactory | ServerFactory) -> None:
         self.by_peer_port: dict[int, ServerSide] = {}
         self._accept_waiters: dict[int, defer.Deferred[ServerSide]] = {}
         build = factory.buildProtocol
 
         def build_observed(addr: Any) -> ChatProtocol:
             proto = build(addr)
+            assert isinstance(proto, ChatProtocol), proto
             side = ServerSide(proto)
             self._observe(proto, side)
             self.by_peer_port[addr.port] = side
@@ -310,7 +312,7 @@ class ChatServer:
     """A running server built by ``makeService``, its clients, and their teardown."""
 
     def __init__(
-        self, service: ChatService, port: int, db: str, directory: Path, observer: _FactoryObserver
+        self, service: ChatService, port: int, db: str, directory: Path, observer: FactoryObserver
     ) -> None:
         self.service = service
         self.port = port
@@ -463,7 +465,7 @@ async def start_server(
     options = Options()
     options.parseOptions(server_arguments(db, extra_args, relax))
     service = makeService(options)
-    observer = _FactoryObserver(service.parts.tcp)
+    observer = FactoryObserver(service.parts.tcp)
     service.startService()
     try:
         ports: list[int] = []

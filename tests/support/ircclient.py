@@ -13,7 +13,13 @@ from typing import Any
 
 from twisted.internet import endpoints
 
-from tests.support.chatclient import ChatClient, ChatServer
+from tests.support.chatclient import (
+    ChatClient,
+    ChatServer,
+    FactoryObserver,
+    ServerSide,
+    start_server,
+)
 from tests.support.waits import get_reactor, wait
 from twisted_chat.irc.protocol import IrcFactory
 
@@ -77,7 +83,8 @@ class IrcClient(ChatClient):
             self.say("CAP LS 302")
             await self.expect(f":{SERVER} CAP * LS :")
             self.say(f"CAP REQ :{' '.join(wanted)}")
-            assert await self.line() == f":{SERVER} CAP * ACK :{' '.join(wanted)}"
+            ack = f":{SERVER} CAP * ACK "
+            assert (await self.line()) in (ack + " ".join(wanted), ack + ":" + " ".join(wanted))
         if sasl is not None:
             self.authenticate(*sasl)
             assert await self.line() == "AUTHENTICATE +"
@@ -101,17 +108,63 @@ class IrcClient(ChatClient):
         self.say(f"AUTHENTICATE {payload}")
 
 
-async def connect_irc(server: ChatServer, name: str = "irc") -> IrcClient:
-    """A new IRC client connected to ``server``'s ``--irc`` listener (nothing sent yet)."""
-    client = IrcClient(name, server.texts)
-    endpoint = endpoints.TCP4ClientEndpoint(get_reactor(), "127.0.0.1", irc_port(server), timeout=5)
-    await wait(endpoints.connectProtocol(endpoint, client), f"{name} to connect")
-    server.clients.append(client)
-    return client
+class IrcServer:
+    """An in-process chat server with an ``--irc`` listener (see :func:`start_irc_server`): its
+    IRC clients, the server's side of their connections, and the line users' helpers."""
+
+    def __init__(self, server: ChatServer) -> None:
+        #: The server, with its line-protocol helpers (``login``, ``connect``...).
+        self.chat = server
+        self.port = irc_port(server)
+        factory = next(
+            listener.factory
+            for listener in server.service.listeners()
+            if isinstance(listener.factory, IrcFactory)
+        )
+        self._observer = FactoryObserver(factory)
+
+    async def __aenter__(self) -> IrcServer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.chat.stop()
+
+    async def connect(self, name: str = "irc") -> IrcClient:
+        """A new IRC client connected (nothing sent yet), once the server accepted it."""
+        client = IrcClient(name, self.chat.texts)
+        endpoint = endpoints.TCP4ClientEndpoint(get_reactor(), "127.0.0.1", self.port, timeout=5)
+        await wait(endpoints.connectProtocol(endpoint, client), f"{name} to connect")
+        self.chat.clients.append(client)
+        await wait(self._observer.accepted(client.local_port), f"the server to accept {name}")
+        return client
+
+    async def user(self, nick: str, **kwargs: Any) -> IrcClient:
+        """A new IRC client registered as ``nick`` (see :meth:`IrcClient.register`)."""
+        client = await self.connect(nick)
+        await client.register(nick, **kwargs)
+        return client
+
+    def side(self, client: ChatClient) -> ServerSide:
+        """The server's side of ``client``'s connection."""
+        return self._observer.by_peer_port[client.local_port]
+
+    async def send_bytewise(self, client: ChatClient, data: bytes) -> None:
+        """Send ``data`` one byte per segment, each read by the server on its own."""
+        side = self.side(client)
+        for i in range(len(data)):
+            chunk = side.next_chunk()
+            client.send(data[i : i + 1])
+            got = await wait(chunk, f"the server to read byte {i} from {client}")
+            assert got == data[i : i + 1], f"the server read {got!r}, not one byte"
+
+    async def server_closed(self, client: ChatClient) -> None:
+        """Wait until the server has finished with ``client``'s connection."""
+        side = self.side(client)
+        if not side.closed:
+            await wait(side.lost, f"the server to drop {client}")
 
 
-async def irc_user(server: ChatServer, nick: str, **kwargs: Any) -> IrcClient:
-    """A new IRC client registered as ``nick`` (welcome read)."""
-    client = await connect_irc(server, nick)
-    await client.register(nick, **kwargs)
-    return client
+async def start_irc_server(*extra: str) -> IrcServer:
+    """An in-process server built as ``twistd chat`` builds it, with an ``--irc`` listener
+    (server name :data:`SERVER`) besides its ``--port`` one; ``extra``: more options."""
+    return IrcServer(await start_server(*irc_arguments(), *extra))

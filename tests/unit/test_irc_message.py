@@ -93,6 +93,10 @@ class FormatTests(SynchronousTestCase):
         self.assertEqual(format_message("PRIVMSG", ["#a", ":)"]), "PRIVMSG #a ::)")
         self.assertEqual(format_message("TOPIC", ["#a", ""]), "TOPIC #a :")
 
+    def test_trailing_always(self) -> None:
+        self.assertEqual(format_message("QUIT", ["Quit"], trailing=True), "QUIT :Quit")
+        self.assertEqual(format_message("JOIN", ["#a"]), "JOIN #a")
+
     def test_source_and_tags(self) -> None:
         line = format_message(
             "PRIVMSG", ["#a", "hi"], "ana!u@h", {"time": "2026-12-06T03:34:47.000Z", "x": ""}

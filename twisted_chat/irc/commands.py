@@ -228,7 +228,9 @@ class IrcCommands:
 
     def _cap_reply(self, session: IrcSession, sub: str, text: str) -> None:
         session.send(
-            session.renderer.line("CAP", session.target(), sub, text, source=self.server_name)
+            session.renderer.line(
+                "CAP", session.target(), sub, text, source=self.server_name, trailing=True
+            )
         )
 
     def _cap_req(self, session: IrcSession, wanted: str) -> None:
@@ -364,7 +366,9 @@ class IrcCommands:
         reply("001", f"Welcome to the twisted-chat IRC network, {nick}")
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
-        reply("004", server, version, "i", "o")
+        session.send(
+            session.renderer.numeric("004", nick, server, version, "i", "o", trailing=False)
+        )
         reply("005", *self.isupport(), "are supported by this server")
         reply("422", "MOTD File is missing")
         chatroom = self.room.room_of(session)

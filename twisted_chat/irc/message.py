@@ -119,9 +119,10 @@ def format_message(
     params: Sequence[str] = (),
     source: str | None = None,
     tags: Mapping[str, str] | None = None,
+    trailing: bool = False,
 ) -> str:
     """A server line (without CRLF): the last parameter after `` :`` when it needs it (empty,
-    with a space, or starting with ``:``)."""
+    with a space, or starting with ``:``), or always with ``trailing`` (text, a list)."""
     parts: list[str] = []
     if tags:
         parts.append(
@@ -136,7 +137,7 @@ def format_message(
     if params:
         *middle, last = params
         parts.extend(middle)
-        if not last or " " in last or last.startswith(":"):
+        if trailing or not last or " " in last or last.startswith(":"):
             parts.append(":" + last)
         else:
             parts.append(last)

@@ -66,7 +66,9 @@ class IrcProtocol(ChatProtocol):
                 reason = f"Quit: {session.quit_reason}" if session.quit_reason else "Quit"
             elif session.disconnect_cause is not None:
                 reason = f"Closing link ({session.disconnect_cause})"
-        self._transport.write(format_message("ERROR", (reason,)).encode("utf-8") + b"\r\n")
+        self._transport.write(
+            format_message("ERROR", (reason,), trailing=True).encode("utf-8") + b"\r\n"
+        )
         super().close()
 
 

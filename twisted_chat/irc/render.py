@@ -54,6 +54,10 @@ NUMERICS: Final = {
     "topic_denied_permanent": "482",
 }
 
+#: Numerics said in IRC's usual words rather than the chat's (whose differ: the chat's line
+#: limit is not IRC's).
+FIXED_WORDS: Final = {"417": "Input line was too long"}
+
 #: Notices a v1 login gets that IRC says otherwise (the welcome is ``001``).
 SILENT: Final = frozenset({"welcome", "prompt"})
 
@@ -121,27 +125,34 @@ class IrcRenderer:
             text: Text = event.text  # type: ignore[attr-defined]
             if text.key in SILENT:
                 return b""
-            words = localise(self.language.texts, text)
             numeric = NUMERICS.get(text.key) if kind is Error else None
+            words = FIXED_WORDS.get(numeric or "") or localise(self.language.texts, text)
             if numeric is not None:
                 params = _numeric_params(numeric, text, subject)
                 return self.numeric(numeric, target, *params, words)
-            return self.line("NOTICE", target, words, source=self.server_name)
+            return self.line("NOTICE", target, words, source=self.server_name, trailing=True)
         if kind is Replayed and event.room is None:
             return self._stored(event, target)  # type: ignore[arg-type]
         return self.render(event)
 
-    def numeric(self, code: str, target: str, *params: str) -> bytes:
-        """The server's reply ``code`` to ``target`` with ``params`` (the last may hold
-        spaces)."""
-        return self.line(code, target, *params, source=self.server_name)
+    def numeric(self, code: str, target: str, *params: str, trailing: bool = True) -> bytes:
+        """The server's reply ``code`` to ``target`` with ``params``, the last one (its text)
+        after `` :`` unless ``trailing`` is false."""
+        return self.line(code, target, *params, source=self.server_name, trailing=trailing)
 
     def line(
-        self, command: str, *params: str, source: str | None = None, event: Event | None = None
+        self,
+        command: str,
+        *params: str,
+        source: str | None = None,
+        event: Event | None = None,
+        trailing: bool = False,
     ) -> bytes:
-        """One line from ``source`` (tagged as ``event`` when this renderer's caps say so)."""
+        """One line from ``source`` (tagged as ``event`` when this renderer's caps say so;
+        ``trailing``: the last parameter after `` :`` even when it needs not be)."""
         tags = self._tags(event) if event is not None and self._tagged else None
-        return format_message(command, params, source, tags).encode("utf-8") + b"\r\n"
+        line = format_message(command, params, source, tags, trailing)
+        return line.encode("utf-8") + b"\r\n"
 
     def source(self, nick: str) -> str:
         """The source of the user ``nick``."""
@@ -160,13 +171,23 @@ class IrcRenderer:
     def _public(self, event: Public) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
         return self.line(
-            command, channel(event.room), event.text, source=self.source(event.sender), event=event
+            command,
+            channel(event.room),
+            event.text,
+            source=self.source(event.sender),
+            event=event,
+            trailing=True,
         )
 
     def _private(self, event: Private) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
         return self.line(
-            command, event.recipient, event.text, source=self.source(event.sender), event=event
+            command,
+            event.recipient,
+            event.text,
+            source=self.source(event.sender),
+            event=event,
+            trailing=True,
         )
 
     def _joined(self, event: Joined) -> bytes:
@@ -174,12 +195,19 @@ class IrcRenderer:
 
     def _left(self, event: Left) -> bytes:
         if event.place is None:  # left the chat
-            return self.line("QUIT", "Quit", source=self.source(event.nick), event=event)
+            return self.line(
+                "QUIT", "Quit", source=self.source(event.nick), event=event, trailing=True
+            )
         return self.line("PART", channel(event.room), source=self.source(event.nick), event=event)
 
     def _topic(self, event: Topic) -> bytes:
         return self.line(
-            "TOPIC", channel(event.room), event.topic, source=self.source(event.nick), event=event
+            "TOPIC",
+            channel(event.room),
+            event.topic,
+            source=self.source(event.nick),
+            event=event,
+            trailing=True,
         )
 
     def _replayed(self, event: Replayed) -> bytes:
@@ -190,17 +218,26 @@ class IrcRenderer:
         ``server-time``, else a ``NOTICE`` from the server saying when (never live traffic)."""
         if self.server_time:
             return self.line(
-                "PRIVMSG", target, event.text, source=self.source(event.sender), event=event
+                "PRIVMSG",
+                target,
+                event.text,
+                source=self.source(event.sender),
+                event=event,
+                trailing=True,
             )
         form = f"*{event.sender}*" if event.recado else f"<{event.sender}>"
         return self.line(
-            "NOTICE", target, f"[{stamp(event.time)}] {form} {event.text}", source=self.server_name
+            "NOTICE",
+            target,
+            f"[{stamp(event.time)}] {form} {event.text}",
+            source=self.server_name,
+            trailing=True,
         )
 
     def _notice(self, event: Notice) -> bytes:
         target = channel(event.room) if event.room is not None else "*"
         words = localise(self.language.texts, event.text)
-        return self.line("NOTICE", target, words, source=self.server_name)
+        return self.line("NOTICE", target, words, source=self.server_name, trailing=True)
 
     def _error(self, event: Error) -> bytes:
         return self.render_to(event, "*")

@@ -1,0 +1,259 @@
+"""The IRC renderer (:mod:`twisted_chat.irc.render`) and the IRC adapter on a recording
+transport (no sockets): every event's IRC form, per capability set, numerics for the chat's
+errors, rendering once per renderer for a broadcast, and a Hypothesis property of the whole
+adapter (no line a client sends raises, and a ``PING`` after it is always answered)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.support.fakes import EPOCH, RecordingTransport, decode_lines, peer_address
+from twisted_chat.assembly import assemble
+from twisted_chat.events import Error, Event, EventSource, Notice, Replayed, Text
+from twisted_chat.irc.commands import IrcCommands
+from twisted_chat.irc.protocol import IrcFactory, IrcProtocol
+from twisted_chat.irc.render import IrcRenderer, server_time
+from twisted_chat.limits import Limits
+from twisted_chat.text import SPANISH, Language
+
+SERVER = "irc.test"
+#: 2026-11-24T08:30:00.250Z in ms.
+MS = int(EPOCH.timestamp() * 1000) + 250
+
+
+def lines(data: bytes) -> list[str]:
+    """``data`` as its lines (each must end in CRLF)."""
+    return decode_lines(data)
+
+
+class RendererTests(SynchronousTestCase):
+    """Each event's form."""
+
+    def setUp(self) -> None:
+        clock = Clock()
+        clock.advance(MS / 1000)
+        self.events = EventSource(clock)
+        self.language = Language(SPANISH)
+        self.plain = IrcRenderer(self.language, SERVER)
+        self.tagged = IrcRenderer(
+            self.language, SERVER, {"server-time", "message-tags", "echo-message", "sasl"}
+        )
+
+    def test_server_time(self) -> None:
+        self.assertEqual(server_time(MS), "2026-11-24T08:30:00.250Z")
+
+    def test_caps_that_do_not_change_lines_are_not_the_renderer_s(self) -> None:
+        self.assertEqual(self.tagged.caps, {"server-time", "message-tags", "echo-message"})
+
+    def test_public_private_and_notice_forms(self) -> None:
+        public = self.events.public("juegos", "ana", "hola a todos")
+        self.assertEqual(
+            lines(self.plain.render(public)), [":ana!ana@irc.test PRIVMSG #juegos :hola a todos"]
+        )
+        (tagged,) = lines(self.tagged.render(public))
+        self.assertEqual(
+            tagged,
+            f"@time=2026-11-24T08:30:00.250Z;msgid={public.id} "
+            ":ana!ana@irc.test PRIVMSG #juegos :hola a todos",
+        )
+        public.notice = True
+        self.assertEqual(
+            lines(self.plain.render(public)), [":ana!ana@irc.test NOTICE #juegos :hola a todos"]
+        )
+        private = self.events.private("ana", "bob", "psst")
+        self.assertEqual(lines(self.plain.render(private)), [":ana!ana@irc.test PRIVMSG bob :psst"])
+
+    def test_echo_only_with_echo_message(self) -> None:
+        private = self.events.private("ana", "bob", "psst")
+        self.assertEqual(self.plain.render_echo(private), b"")
+        self.assertTrue(
+            lines(self.tagged.render_echo(private))[0].endswith(
+                ":ana!ana@irc.test PRIVMSG bob :psst"
+            )
+        )
+
+    def test_joins_parts_quits_topics(self) -> None:
+        cases: list[tuple[Event, str]] = [
+            (self.events.joined("general", "ana"), ":ana!ana@irc.test JOIN #general"),
+            (self.events.joined("juegos", "ana", "Juegos"), ":ana!ana@irc.test JOIN #juegos"),
+            (self.events.left("juegos", "ana", "Juegos"), ":ana!ana@irc.test PART #juegos"),
+            (self.events.left("general", "ana"), ":ana!ana@irc.test QUIT :Quit"),
+            (
+                self.events.topic("juegos", "ana", "cartas y dados", "Juegos"),
+                ":ana!ana@irc.test TOPIC #juegos :cartas y dados",
+            ),
+        ]
+        for event, expected in cases:
+            with self.subTest(expected=expected):
+                self.assertEqual(lines(self.plain.render(event)), [expected])
+
+    def test_notices_and_errors_to_one_reader(self) -> None:
+        notice = self.events.notice("first_visit")
+        self.assertEqual(
+            lines(self.plain.render_to(notice, "ana")),
+            [":irc.test NOTICE ana :Es tu primera conexión."],
+        )
+        self.assertEqual(
+            self.plain.render_to(self.events.notice("welcome", nick="ana"), "ana"), b""
+        )
+        taken = self.events.error("nick_taken", nick="Ana")
+        (line,) = lines(self.plain.render_to(taken, "*", "ana"))
+        self.assertTrue(line.startswith(":irc.test 433 * Ana :El nickname Ana"), line)
+        invalid = self.events.error("nick_invalid")
+        (line,) = lines(self.plain.render_to(invalid, "*", "1abc"))
+        self.assertTrue(line.startswith(":irc.test 432 * 1abc :"), line)
+        too_long = Error("x", MS, None, Text("line_too_long", limit=1024))
+        self.assertEqual(
+            lines(self.plain.render_to(too_long, "ana")),
+            [":irc.test 417 ana :Input line was too long"],
+        )
+        denied = self.events.error("topic_denied", room="Juegos")
+        (line,) = lines(self.plain.render_to(denied, "ana"))
+        self.assertTrue(line.startswith(":irc.test 482 ana #juegos :"), line)
+        # the chat's news for everyone (a shutdown, an announcement)
+        news = Notice("x", MS, None, Text("shutting_down"))
+        (line,) = lines(self.plain.render(news))
+        self.assertTrue(line.startswith(":irc.test NOTICE * :"), line)
+
+    def test_history_with_and_without_server_time(self) -> None:
+        stored = self.events.replayed("m1", MS, "general", "ana", "de ayer")
+        self.assertEqual(
+            lines(self.plain.render(stored)),
+            [":irc.test NOTICE #general :[2026-11-24T08:30:00Z] <ana> de ayer"],
+        )
+        self.assertEqual(
+            lines(self.tagged.render(stored)),
+            ["@time=2026-11-24T08:30:00.250Z;msgid=m1 :ana!ana@irc.test PRIVMSG #general :de ayer"],
+        )
+        recado: Replayed = self.events.recado("m2", MS, "ana", "te espero")
+        self.assertEqual(
+            lines(self.plain.render_to(recado, "bob")),
+            [":irc.test NOTICE bob :[2026-11-24T08:30:00Z] *ana* te espero"],
+        )
+        self.assertTrue(
+            lines(self.tagged.render_to(recado, "bob"))[0].endswith(
+                ":ana!ana@irc.test PRIVMSG bob :te espero"
+            )
+        )
+
+
+class CountingRenderer(IrcRenderer):
+    """An IRC renderer that counts its renders."""
+
+    renders = 0
+
+    def render(self, event: Event) -> bytes:
+        """Count, then render."""
+        CountingRenderer.renders += 1
+        return super().render(event)
+
+
+class AdapterTests(SynchronousTestCase):
+    """The IRC adapter over a real session, on recording transports."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(EPOCH.timestamp())
+        self.parts = assemble(
+            SPANISH, self.clock, limits=Limits(flood_rate=0, max_strikes=0, login_timeout=0)
+        )
+        self.irc = IrcCommands(self.parts.core, self.parts.rooms, self.parts.language, SERVER)
+        self.factory = IrcFactory(self.parts.server, self.irc)
+        self.port = 40000
+
+    def connect(self) -> tuple[IrcProtocol, RecordingTransport]:
+        """A new IRC connection (nothing sent)."""
+        self.port += 1
+        address = peer_address("198.51.100.7", self.port)
+        transport = RecordingTransport(peerAddress=address)
+        proto = self.factory.buildProtocol(address)
+        proto.makeConnection(transport)
+        return proto, transport
+
+    def received(self, transport: RecordingTransport) -> list[str]:
+        """What ``transport`` was written since the last call."""
+        data = transport.value()
+        transport.clear()
+        return lines(data)
+
+    def user(self, nick: str) -> tuple[IrcProtocol, RecordingTransport]:
+        """A registered IRC user."""
+        proto, transport = self.connect()
+        proto.dataReceived(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
+        got = self.received(transport)
+        self.assertTrue(got[0].startswith(f":{SERVER} 001 {nick} "), got)
+        return proto, transport
+
+    def test_one_render_per_renderer_per_broadcast(self) -> None:
+        counting = CountingRenderer(self.parts.language, SERVER)
+        self.irc._renderers[counting.caps] = counting
+        users = [self.user(nick) for nick in ("ana", "bob", "cris", "dani")]
+        for _, transport in users:
+            self.received(transport)
+        CountingRenderer.renders = 0
+        users[0][0].dataReceived(b"PRIVMSG #general :hola\r\n")
+        self.assertEqual(CountingRenderer.renders, 1)
+        for _, transport in users[1:]:
+            self.assertEqual(self.received(transport), [":ana!ana@irc.test PRIVMSG #general :hola"])
+
+    def test_the_server_closes_with_error(self) -> None:
+        proto, transport = self.user("ana")
+        self.received(transport)
+        assert proto.session is not None
+        proto.session.disconnect("kicked", Text("kicked", by="op", reason="x"))
+        got = self.received(transport)
+        self.assertTrue(got[0].startswith(f":{SERVER} NOTICE ana :"), got)
+        self.assertEqual(got[-1], "ERROR :Closing link (kicked)")
+        self.assertTrue(transport.disconnecting)
+
+    def test_registration_waits_for_a_password_check(self) -> None:
+        proto, transport = self.connect()
+        proto.dataReceived(b"PASS whatever\r\nNICK ana\r\nUSER ana 0 * :a\r\nPING x\r\n")
+        got = self.received(transport)
+        # no accounts at all: a password can never be right
+        self.assertTrue(got[0].startswith(f":{SERVER} 464 * :"), got)
+        self.assertEqual(got[1:], [f":{SERVER} PONG {SERVER} x"])
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.binary(max_size=80),
+                st.sampled_from(
+                    [
+                        b"NICK ana",
+                        b"USER a 0 * :b",
+                        b"CAP LS 302",
+                        b"CAP REQ :sasl server-time",
+                        b"CAP END",
+                        b"AUTHENTICATE PLAIN",
+                        b"AUTHENTICATE AGFuYQB4",
+                        b"JOIN #a,#b",
+                        b"PART #a",
+                        b"PRIVMSG #a :x",
+                        b"NOTICE ana :x",
+                        b"TOPIC #a :t",
+                        b"NAMES #a",
+                        b"@a=b;c :src PRIVMSG #general :\xc3\xb1",
+                        b"QUIT",
+                    ]
+                ),
+            ),
+            max_size=12,
+        )
+    )
+    def test_any_lines_then_ping_is_answered(self, chunks: list[bytes]) -> None:
+        proto, transport = self.connect()
+        proto.dataReceived(b"\r\n".join(chunks) + b"\r\n")
+        proto.dataReceived(b"PING :the end\r\n")
+        got = self.received(transport)
+        if not transport.disconnecting:
+            self.assertEqual(got[-1], f":{SERVER} PONG {SERVER} :the end")
+        else:
+            self.assertTrue(got[-1].startswith("ERROR :"), got)
+        proto.connectionLost(Failure(ConnectionDone()))

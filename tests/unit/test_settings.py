@@ -225,6 +225,20 @@ class ValidateTests(SynchronousTestCase):
             validate({"node-id": "n1"})
         self.assertEqual(str(caught.exception), "--node-id needs --redis")
 
+    def test_irc_options(self) -> None:
+        settings = validate({"irc": ["tcp:0", "haproxy:tcp:0"], "server-name": "chat.example.org"})
+        self.assertEqual(settings.irc.listeners, ("tcp:0", "haproxy:tcp:0"))
+        self.assertEqual(settings.irc.server_name, "chat.example.org")
+        self.assertTrue(validate({}).irc.server_name)  # the host name
+        with self.assertRaises(UsageError) as caught:
+            validate({"server-name": "bad name"})
+        self.assertIn("bad --server-name 'bad name'", str(caught.exception))
+        with self.assertRaises(UsageError) as caught:
+            validate({"irc": ["tcp:0"], "redis": "redis://127.0.0.1:6379"})
+        self.assertEqual(
+            str(caught.exception), "--irc does not work with --redis yet (docs/IRC.md)"
+        )
+
     def test_keep_restart_options(self) -> None:
         running = Settings()
         new = Settings(

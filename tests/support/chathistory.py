@@ -48,6 +48,12 @@ HISTORY_MORE = re.compile(r"^\* Mensajes anteriores: (/historial (\d+) antes ([A
 HISTORY_MISSED = re.compile(
     r"^\* Hay (\d+) mensajes más desde que te fuiste: (/historial 50 antes [A-Za-z0-9_-]+)$"
 )
+HISTORY_UNAVAILABLE = (
+    "! La historia no está disponible ahora (la base de datos no responde); inténtalo más tarde."
+)
+RECADO_UNAVAILABLE = (
+    "! No se pudo guardar el recado: la base de datos no responde; inténtalo más tarde."
+)
 SEARCH_SHORT = "! La búsqueda necesita al menos 3 caracteres: /buscar TEXTO"
 SEARCH_WAIT = re.compile(r"^! Espera [123] s antes de otra búsqueda\.$")
 RECADO_PASSWORD = "! Solo quien entra con contraseña puede dejar recados."
@@ -406,10 +412,11 @@ def wait_line(peer: Peer, wanted: str, most: int = 5000) -> None:
     raise AssertionError(f"{wanted!r} not among {most} lines")
 
 
-def register(server: WebChat, nick: str, password: str) -> None:
-    """Register ``nick`` with ``password`` (a login without it, ``/registrar``, ``/salir``)."""
+def register(server: WebChat, nick: str, password: str, *, days: int = 1) -> None:
+    """Register ``nick`` with ``password`` (a login without it, ``/registrar``, then close);
+    ``days``: the server's ``--history-days``."""
     peer = LineSocket(server.port)
-    log_in(peer, nick)
+    log_in(peer, nick, days=days)
     peer.say(f"/registrar {password}")  # answered once hashed, in a thread
     while (line := peer.line()) != registered(nick):
         assert not line.startswith("! "), line

@@ -232,6 +232,29 @@ def test_sigterm_loses_nothing(tmp_path: Path, backend: Backend) -> None:
     assert [text for _, text in stream.received if text not in counts] == []
 
 
+def test_sigterm_records_the_departure_of_a_registered_user(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """A registered user still connected at a graceful shutdown has its departure recorded,
+    like any other: else its next login would show as missed, since an older departure, what
+    it had seen before the restart.
+
+    It was not when that user's connection was the last one: the slot was given back before
+    the chat core heard of the disconnect, so the shutdown went on and closed the database
+    first."""
+    with history_chat(tmp_path, backend) as server:
+        register(server, "rita", PASSWORD, days=30)
+        rita = LineSocket(server.port)
+        log_in(rita, "rita", PASSWORD, days=30)
+        sync(rita, "rita")
+        signalled_ms = int(time.time() * 1000)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=5) == 0, server.log()
+    rows = backend.query("SELECT left_at FROM salidas WHERE nick_key = 'rita'")
+    assert len(rows) == 1, server.log()
+    assert signalled_ms <= rows[0][0] <= signalled_ms + 5000
+
+
 @pytest.mark.mysql
 def test_mariadb_outage_mid_stream_loses_and_doubles_nothing(
     tmp_path: Path, private_mariadb: mariadb.PrivateMariaDB, outage_url: MysqlURL

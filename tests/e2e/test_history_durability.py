@@ -39,7 +39,10 @@ from tests.support.chathistory import (
     mysql_backend,
     register,
     sqlite_backend,
+    stored,
+    stored_count,
     sync,
+    take,
     wait_for,
     wait_line,
 )
@@ -194,6 +197,30 @@ def test_history_off_stores_nothing(tmp_path: Path, backend: Backend) -> None:
         bob.close()
 
 
+def test_messages_of_one_millisecond_keep_their_order(tmp_path: Path, backend: Backend) -> None:
+    """300 messages sent in one write (many in one millisecond) come back from the replay and
+    from ``/historial`` in the order they were said.
+
+    They did not: the messages of one millisecond are ordered by id, and the ids' counter was
+    written without padding, so ``...0x10`` sorted before ``...0xf`` (and ``...0x100`` before
+    ``...0xff``): a fresh server crosses both in its first few hundred messages."""
+    said = [f"orden {i:03d}" for i in range(300)]
+    with history_chat(tmp_path, backend, *OPTIONS) as server:
+        ana = LineSocket(server.port)
+        log_in(ana, "ana", days=30)
+        ana.sock.sendall("".join(f"{text}\r\n" for text in said).encode())
+        assert sync(ana, "ana") == []
+        wait_for(lambda: backend.count("SELECT COUNT(*) FROM mensajes") == 300, "300 rows stored")
+        bob = LineSocket(server.port)
+        replay = log_in(bob, "bob", days=30, until=stored_count(20))
+        assert [line.split("> ", 1)[1] for line in replay] == said[-20:]
+        bob.say("/historial 500")
+        page = take(bob, 301)
+        assert page[0] == "* Últimos 300 mensajes de general:"
+        assert [line.split("> ", 1)[1] for line in page[1:]] == said
+        assert [line for _, _, line in backend.messages()] == said
+
+
 def test_kill_9_loses_at_most_the_last_turn(tmp_path: Path, backend: Backend) -> None:
     """``kill -9`` in the middle of a stream: every message accepted more than
     :data:`KILL_WINDOW` before the kill is stored, once, and nothing in between is missing."""
@@ -235,17 +262,20 @@ def test_sigterm_loses_nothing(tmp_path: Path, backend: Backend) -> None:
 def test_sigterm_records_the_departure_of_a_registered_user(
     tmp_path: Path, backend: Backend
 ) -> None:
-    """A registered user still connected at a graceful shutdown has its departure recorded,
-    like any other: else its next login would show as missed, since an older departure, what
-    it had seen before the restart.
+    """History survives a restart, and a registered user still connected at a graceful
+    shutdown has its departure recorded like any other: at its next login it is shown nothing
+    it had seen before the restart (a new user gets the replay, read from the database).
 
-    It was not when that user's connection was the last one: the slot was given back before
-    the chat core heard of the disconnect, so the shutdown went on and closed the database
-    first."""
+    The departure was not recorded when that user's connection was the last one: the slot was
+    given back before the chat core heard of the disconnect, so the shutdown went on and closed
+    the database first; the next login then showed the replay again (or, since an older
+    departure, everything said since)."""
     with history_chat(tmp_path, backend) as server:
         register(server, "rita", PASSWORD, days=30)
         rita = LineSocket(server.port)
         log_in(rita, "rita", PASSWORD, days=30)
+        for i in range(3):
+            rita.say(f"antes {i}")
         sync(rita, "rita")
         signalled_ms = int(time.time() * 1000)
         server.process.send_signal(signal.SIGTERM)
@@ -253,6 +283,14 @@ def test_sigterm_records_the_departure_of_a_registered_user(
     rows = backend.query("SELECT left_at FROM salidas WHERE nick_key = 'rita'")
     assert len(rows) == 1, server.log()
     assert signalled_ms <= rows[0][0] <= signalled_ms + 5000
+    said = [stored(*row) for row in backend.messages()]
+    assert [line.rsplit(" ", 2)[-2:] for line in said] == [["antes", str(i)] for i in range(3)]
+    with history_chat(tmp_path, backend) as server:
+        rita = LineSocket(server.port)
+        assert log_in(rita, "rita", PASSWORD, days=30) == []
+        assert sync(rita, "rita") == []
+        newcomer = LineSocket(server.port)
+        assert log_in(newcomer, "nuevo", days=30, until=stored_count(3)) == said
 
 
 @pytest.mark.mysql

@@ -15,6 +15,7 @@ transport), so the tests of one server do not see each other's lines.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -322,6 +323,60 @@ def test_since_you_left(chat: Chat, transport: str) -> None:
     assert sync(peer, rita) == []
     peer.close()
     bob.close()
+
+
+def test_history_at_login_stops_where_live_starts(chat: Chat) -> None:
+    """Messages said while a login reads its history arrive live, and are not shown again as
+    history: "since you left" stops exactly before the first message delivered live.
+
+    They came twice: the missed messages were taken from the room's memory once the storage
+    had answered, by then holding what had been said (and delivered live) meanwhile."""
+    db = chat.backend
+    register(chat.server, "vera", PASSWORD)
+    vera = chat.enter("vera", PASSWORD)
+    vera.say("/salir")
+    assert next_answer(vera) == goodbye("vera")
+    vera.close()
+    wait_for(
+        lambda: db.count("SELECT COUNT(*) FROM salidas WHERE nick_key = 'vera'") == 1,
+        "the departure",
+    )
+    time.sleep(0.01)
+    runner = chat.enter("corre")
+    assert isinstance(runner, LineSocket)
+    blast(runner, [f"antes {i}" for i in range(150)])
+    chat.lines_of("general", [f"antes {i}" for i in range(150)])
+    running = threading.Event()
+    running.set()
+
+    def run() -> None:
+        i = 0
+        while running.is_set() and i < 20_000:
+            runner.say(f"vivo {i}")
+            i += 1
+            time.sleep(0.0005)
+
+    stream = threading.Thread(target=run, daemon=True)
+    stream.start()
+    try:
+        vera = LineSocket(chat.server.port)
+        lines = log_in(
+            vera, "vera", PASSWORD, until=lambda ls: any(HISTORY_MISSED.match(x) for x in ls)
+        )
+    finally:
+        running.clear()
+        stream.join(timeout=10)
+    lines += sync(vera, "vera")
+    shown = [m.group(4) for line in lines if (m := STORED.match(line))]
+    live = [line.split("> ", 1)[1] for line in lines if line.startswith("<corre> ")]
+    assert set(shown).isdisjoint(live), sorted(set(shown) & set(live))[:5]
+    before = [int(text.split()[1]) for text in shown if text.startswith("vivo ")]
+    after = [int(text.split()[1]) for text in live]
+    if after:
+        assert after == list(range(after[0], after[0] + len(after)))
+        assert after[0] == max(before, default=-1) + 1, (before[-3:], after[:3])
+    vera.close()
+    runner.close()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

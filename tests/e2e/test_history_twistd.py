@@ -375,6 +375,16 @@ def test_history_at_login_stops_where_live_starts(chat: Chat) -> None:
     if after:
         assert after == list(range(after[0], after[0] + len(after)))
         assert after[0] == max(before, default=-1) + 1, (before[-3:], after[:3])
+    # The latest of what was said before the first live one (up to 100; fewer when some of
+    # the page read had been said since), and the hint counts exactly the rest, whatever was
+    # stored meanwhile.
+    said_before = [f"antes {i}" for i in range(150)] + [
+        f"vivo {i}" for i in range(max(before, default=-1) + 1)
+    ]
+    assert shown == said_before[-len(shown) :]
+    assert len(shown) > 90
+    hint = next(m for line in lines if (m := HISTORY_MISSED.match(line)))
+    assert int(hint.group(1)) + len(shown) == len(said_before)
     vera.close()
     runner.close()
 

@@ -48,6 +48,7 @@ from tests.support.chathistory import (
     private_offline,
     private_offline_memo,
     recado,
+    recado_delivered,
     recado_read,
     recado_recipient_limit,
     recado_sender_limit,
@@ -568,6 +569,14 @@ def test_recados_stored_once_delivered_once(chat: Chat, transport: str) -> None:
     again = connect(chat.server, transport)
     log_in(again, luz, PASSWORD)
     assert not any(line.startswith("* Tienes ") for line in sync(again, luz))
+
+    # Connected: delivered at once, never stored.
+    sender.say(f"/recado {luz} ahora {transport}")
+    assert next_answer(sender) == recado_delivered(luz)
+    (line,) = recado_lines(sync(again, luz))
+    match = STORED.match(line)
+    assert match is not None and match.group(3, 4) == (pepe, f"ahora {transport}")
+    assert db.count("SELECT COUNT(*) FROM recados WHERE recipient_key = ?", (luz,)) == 0
     for peer in (again, sender, other):
         peer.close()
 

@@ -120,6 +120,11 @@ def recado_stored(nick: str) -> str:
     return f"* Recado guardado para {nick}; lo recibirá al entrar."
 
 
+def recado_delivered(nick: str) -> str:
+    """The answer to ``/recado`` for a recipient connected: delivered at once."""
+    return f"* Recado entregado a {nick}."
+
+
 def recado_read(nick: str) -> str:
     """The sender's line once ``nick`` has read a recado."""
     return f"* {nick} ha recibido tu recado."

@@ -467,6 +467,8 @@ def test_search(chat: Chat) -> None:
         "Cafetería nueva",
         "CAFÉ SOLO",
         "leche fría",
+        "100% seguro",
+        "AND OR NOT",
     ]
     texts += [f"rojo número {i}" for i in range(25)]
     for text in texts:
@@ -474,13 +476,13 @@ def test_search(chat: Chat) -> None:
     lines = dict(zip(texts, chat.lines_of("busca", texts), strict=True))
 
     searchers = []
-    for k, transport in enumerate(["ws", "tcp", "tcp", "tcp"]):
+    for k, transport in enumerate(["ws", "tcp", "tcp", "tcp", "tcp", "tcp"]):
         peer = chat.enter(f"busca{k}", transport=transport)
         peer.say("/unirse busca")
         assert sala_line("busca").match(next_answer(peer))
         sync(peer, f"busca{k}")
         searchers.append(peer)
-    first, second, third, fourth = searchers
+    first, second, third, fourth, fifth, sixth = searchers
     first.say("/buscar café")  # answered once the database has
     assert take(first, 4) == [
         search_header(3, "busca", "café"),
@@ -506,6 +508,11 @@ def test_search(chat: Chat) -> None:
     fourth.say("/buscar rojo")
     wait = sync(fourth, "busca3")
     assert len(wait) == 1 and SEARCH_WAIT.match(wait[0]), wait
+    # Neither index's query syntax gets through: every word is a word.
+    fifth.say("/buscar 100%")
+    assert take(fifth, 2) == [search_header(1, "busca", "100%"), lines["100% seguro"]]
+    sixth.say("/buscar *not* AND (or) x' OR '1'='1")
+    assert next_answer(sixth) == search_none("busca", "*not* AND (or) x' OR '1'='1")
     for k, peer in enumerate(searchers):
         assert sync(peer, f"busca{k}") == []
     for peer in (sofia, *searchers):

@@ -43,10 +43,12 @@ from tests.support.chathistory import (
     stored_count,
     sync,
     take,
+    tcp,
     wait_for,
     wait_line,
 )
 from tests.support.processes import LineSocket
+from tests.support.webchat import WebChat
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = pytest.mark.timeout(180, method="thread")
@@ -155,11 +157,11 @@ def stored_counts(backend: Backend, nick: str) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-def stream_between(port: int, prefix: str, interval: float) -> Stream:
+def stream_between(server: WebChat, prefix: str, interval: float) -> Stream:
     """Log in a reader (``oye``) and a sender (``habla``) and start a stream between them."""
-    reader = LineSocket(port)
+    reader = tcp(server)
     log_in(reader, "oye", days=30)
-    sender = LineSocket(port)
+    sender = tcp(server)
     log_in(sender, "habla", days=30)
     sync(sender, "habla")
     sync(reader, "oye")
@@ -179,12 +181,12 @@ def test_history_off_stores_nothing(tmp_path: Path, backend: Backend) -> None:
     """``--history-days 0``: the welcome says nothing is kept, no replay, ``/historial`` and
     ``/buscar`` say history is off, and no message reaches the database."""
     with history_chat(tmp_path, backend, "--history-days", "0") as server:
-        ana = LineSocket(server.port)
+        ana = tcp(server)
         assert log_in(ana, "ana", days=None) == []
         for i in range(3):
             ana.say(f"hola {i}")
         assert sync(ana, "ana") == []
-        bob = LineSocket(server.port)
+        bob = tcp(server)
         assert log_in(bob, "bob", days=None) == []
         assert sync(bob, "bob") == []
         for command in ("/historial", "/historial 5 antes abc", "/buscar hola mundo", "/history"):
@@ -206,12 +208,12 @@ def test_messages_of_one_millisecond_keep_their_order(tmp_path: Path, backend: B
     ``...0xff``): a fresh server crosses both in its first few hundred messages."""
     said = [f"orden {i:03d}" for i in range(300)]
     with history_chat(tmp_path, backend, *OPTIONS) as server:
-        ana = LineSocket(server.port)
+        ana = tcp(server)
         log_in(ana, "ana", days=30)
         ana.sock.sendall("".join(f"{text}\r\n" for text in said).encode())
         assert sync(ana, "ana") == []
         wait_for(lambda: backend.count("SELECT COUNT(*) FROM mensajes") == 300, "300 rows stored")
-        bob = LineSocket(server.port)
+        bob = tcp(server)
         replay = log_in(bob, "bob", days=30, until=stored_count(20))
         assert [line.split("> ", 1)[1] for line in replay] == said[-20:]
         bob.say("/historial 500")
@@ -225,7 +227,7 @@ def test_kill_9_loses_at_most_the_last_turn(tmp_path: Path, backend: Backend) ->
     """``kill -9`` in the middle of a stream: every message accepted more than
     :data:`KILL_WINDOW` before the kill is stored, once, and nothing in between is missing."""
     with history_chat(tmp_path, backend, *OPTIONS) as server:
-        stream = stream_between(server.port, "k", 0.001)
+        stream = stream_between(server, "k", 0.001)
         time.sleep(1.0)
         killed_at = time.monotonic()
         server.process.kill()
@@ -242,7 +244,7 @@ def test_sigterm_loses_nothing(tmp_path: Path, backend: Backend) -> None:
     """SIGTERM in the middle of a stream: the server exits 0 within 5 s and every message it
     accepted is stored, once."""
     with history_chat(tmp_path, backend, *OPTIONS) as server:
-        stream = stream_between(server.port, "t", 0.001)
+        stream = stream_between(server, "t", 0.001)
         time.sleep(1.0)
         signalled_at = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
@@ -272,7 +274,7 @@ def test_sigterm_records_the_departure_of_a_registered_user(
     departure, everything said since)."""
     with history_chat(tmp_path, backend) as server:
         register(server, "rita", PASSWORD, days=30)
-        rita = LineSocket(server.port)
+        rita = tcp(server)
         log_in(rita, "rita", PASSWORD, days=30)
         for i in range(3):
             rita.say(f"antes {i}")
@@ -286,10 +288,10 @@ def test_sigterm_records_the_departure_of_a_registered_user(
     said = [stored(*row) for row in backend.messages()]
     assert [line.rsplit(" ", 2)[-2:] for line in said] == [["antes", str(i)] for i in range(3)]
     with history_chat(tmp_path, backend) as server:
-        rita = LineSocket(server.port)
+        rita = tcp(server)
         assert log_in(rita, "rita", PASSWORD, days=30) == []
         assert sync(rita, "rita") == []
-        newcomer = LineSocket(server.port)
+        newcomer = tcp(server)
         assert log_in(newcomer, "nuevo", days=30, until=stored_count(3)) == said
 
 
@@ -305,9 +307,9 @@ def test_mariadb_outage_mid_stream_loses_and_doubles_nothing(
     with history_chat(tmp_path, backend, *OPTIONS) as server:
         register(server, "mira", PASSWORD, days=30)
         register(server, "ausente", PASSWORD, days=30)
-        mira = LineSocket(server.port)
+        mira = tcp(server)
         log_in(mira, "mira", PASSWORD, days=30)
-        stream = stream_between(server.port, "o", 0.005)
+        stream = stream_between(server, "o", 0.005)
         time.sleep(0.5)
         private_mariadb.stop()
         time.sleep(0.5)

@@ -64,6 +64,7 @@ from tests.support.chathistory import (
     stored_count,
     sync,
     take,
+    tcp,
     wait_for,
     wait_line,
 )
@@ -360,7 +361,7 @@ def test_history_at_login_stops_where_live_starts(chat: Chat) -> None:
     stream = threading.Thread(target=run, daemon=True)
     stream.start()
     try:
-        vera = LineSocket(chat.server.port)
+        vera = tcp(chat.server)
         lines = log_in(
             vera, "vera", PASSWORD, until=lambda ls: any(HISTORY_MISSED.match(x) for x in ls)
         )
@@ -601,7 +602,7 @@ def test_recados_dropped_before_read_come_again_read_after_10s_and_limits(chat: 
     (row,) = db.query("SELECT sent_at FROM recados WHERE recipient_key = 'luzd'")
     memo = recado(int(row[0]), "pepeD", "tres")
 
-    dropped = LineSocket(chat.server.port)
+    dropped = tcp(chat.server)
     lines = log_in(dropped, "luzD", PASSWORD, until=lambda ls: len(recado_lines(ls)) == 1)
     assert lines[-2:] == [recados_header(1), memo]
     dropped.close()  # within the 10 s, without a line
@@ -609,7 +610,7 @@ def test_recados_dropped_before_read_come_again_read_after_10s_and_limits(chat: 
     time.sleep(0.3)
     assert db.count("SELECT COUNT(*) FROM recados WHERE recipient_key = 'luzd'") == 1
 
-    quiet = LineSocket(chat.server.port)
+    quiet = tcp(chat.server)
     lines = log_in(quiet, "luzD", PASSWORD, until=lambda ls: len(recado_lines(ls)) == 1)
     shown_at = time.monotonic()
     assert lines[-2:] == [recados_header(1), memo]
@@ -691,7 +692,7 @@ def test_olvidar_erases_only_ones_own(chat: Chat) -> None:
     assert sync(intruso, "intruso") == [FORGET_PASSWORD, FORGET_PASSWORD]
     intruso.say("/buscar secreto")  # recados are not history
     assert next_answer(intruso) == search_none("general", "secreto")
-    impostor = LineSocket(chat.server.port)
+    impostor = tcp(chat.server)
     assert impostor.line() == PROMPT
     impostor.say("ausente")
     assert impostor.line() == password_needed("ausente")

@@ -298,26 +298,38 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) ->
 # -- the server ------------------------------------------------------------------------------
 
 
+#: Servers started before giving up when the ports found free are taken meanwhile.
+PORT_ATTEMPTS = 3
+
+
 @contextmanager
 def history_chat(directory: Path, backend: Backend, *options: str) -> Iterator[WebChat]:
     """``twistd -n --pidfile= chat`` on ``backend`` with a line port and a web port on loopback
     (and ``options``); its output in ``directory``; killed (that process only) at the end if it
     is still running."""
-    port, web_port = free_port(), free_port()
-    output = directory / f"twistd-{port}.log"
-    command = chat_command(
-        port, backend.db_option, "--web", f"tcp:{web_port}:interface=127.0.0.1", *options
-    )
-    with output.open("wb") as out:
-        process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
-    server = WebChat(process, port, output, web_port)
-    try:
-        wait_until_serving(server, web_port=web_port)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port, web_port = free_port(), free_port()
+        output = directory / f"twistd-{port}.log"
+        command = chat_command(
+            port, backend.db_option, "--web", f"tcp:{web_port}:interface=127.0.0.1", *options
+        )
+        with output.open("wb") as out:
+            process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
+        server = WebChat(process, port, output, web_port)
+        try:
+            try:
+                wait_until_serving(server, web_port=web_port)
+            except AssertionError:
+                # A port found free was taken meanwhile (by any socket of the machine): again.
+                if attempt < PORT_ATTEMPTS and "Address already in use" in server.log():
+                    continue
+                raise
+            yield server
+            return
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
 
 
 # -- the clients -----------------------------------------------------------------------------
@@ -340,11 +352,33 @@ class Peer(Protocol):
 TRANSPORTS = ("tcp", "ws")
 
 
+#: Longest wait for one line, in seconds: longer than the suite's usual 5 s, because many
+#: answers here wait for the database, which other tests (and benchmarks) may be loading.
+LINE_TIMEOUT = 15.0
+
+
+class SlowWebClient(WebClient):
+    """A :class:`WebClient` waiting up to :data:`LINE_TIMEOUT` for each line."""
+
+    def line(self) -> str:
+        """The next server message (one line, without CRLF)."""
+        message = self.connection.recv(timeout=LINE_TIMEOUT)
+        assert isinstance(message, str), f"a binary message from the server: {message!r}"
+        return message
+
+
+def tcp(server: WebChat) -> LineSocket:
+    """A new TCP client of ``server`` waiting up to :data:`LINE_TIMEOUT` for each line."""
+    peer = LineSocket(server.port)
+    peer.sock.settimeout(LINE_TIMEOUT)
+    return peer
+
+
 def connect(server: WebChat, transport: str) -> Peer:
     """A new client of ``server`` over ``transport`` (``tcp`` or ``ws``)."""
     if transport == "ws":
-        return WebClient(server, server.origin)
-    return LineSocket(server.port)
+        return SlowWebClient(server, server.origin)
+    return tcp(server)
 
 
 def is_visit(line: str) -> bool:
@@ -420,7 +454,7 @@ def wait_line(peer: Peer, wanted: str, most: int = 5000) -> None:
 def register(server: WebChat, nick: str, password: str, *, days: int = 1) -> None:
     """Register ``nick`` with ``password`` (a login without it, ``/registrar``, then close);
     ``days``: the server's ``--history-days``."""
-    peer = LineSocket(server.port)
+    peer = tcp(server)
     log_in(peer, nick, days=days)
     peer.say(f"/registrar {password}")  # answered once hashed, in a thread
     while (line := peer.line()) != registered(nick):

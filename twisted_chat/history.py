@@ -305,7 +305,10 @@ class History:
         buffer.loading = [waiting]
 
         def loaded(page: Page) -> None:
-            buffer.fill(page.messages, page.before is None)
+            # What the retention purge has not deleted yet (it may be running: at start-up,
+            # on a database that kept old messages) is gone all the same.
+            oldest = self.events.now_ms() - self.storage.days * 86_400_000
+            buffer.fill([m for m in page.messages if m.time >= oldest], page.before is None)
 
         def failed(failure: Failure) -> None:
             self.log.info("history of {room} not read: {error}", room=room_key, error=failure.value)

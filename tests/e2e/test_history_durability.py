@@ -61,6 +61,8 @@ SERVER_WAIT = 60.0
 #: doubles from 0.5 s while the database is down; the outage here lasts a few seconds).
 RECOVERY_WAIT = 45.0
 PASSWORD = "Clave-hist1"
+HOUR = 3_600_000
+DAY = 24 * HOUR
 #: No flood control: the streams say hundreds of lines a second.
 OPTIONS = ("--flood-rate", "0")
 
@@ -221,6 +223,32 @@ def test_messages_of_one_millisecond_keep_their_order(tmp_path: Path, backend: B
         assert page[0] == "* Últimos 300 mensajes de general:"
         assert [line.split("> ", 1)[1] for line in page[1:]] == said
         assert [line for _, _, line in backend.messages()] == said
+
+
+def test_history_never_shows_what_retention_deleted(tmp_path: Path, backend: Backend) -> None:
+    """``--history-days 1`` on a database holding 60,000 messages three days old: the purge
+    at start-up takes a while, and a login meanwhile reads the room's history into memory;
+    once the purge is done, ``/historial`` shows only what is kept.
+
+    It showed the expired messages still, from memory, until the next purge five minutes
+    later: the room's memory was filled with whatever the database held at the time."""
+    now = int(time.time() * 1000)
+    backend.create_schema()
+    expired = [
+        (f"x{i}", "general", now - 3 * DAY + i, "abuela", f"caducado {i}") for i in range(60_000)
+    ]
+    kept = [(f"k{i}", "general", now - HOUR + i, "abuela", f"guardado {i}") for i in range(3)]
+    backend.seed_messages(expired + kept)
+    with history_chat(tmp_path, backend, "--history-days", "1") as server:
+        ana = tcp(server)
+        log_in(ana, "ana", days=1, until=stored_count(3))  # the replay: the last day's only
+        wait_for(lambda: backend.count("SELECT COUNT(*) FROM mensajes") == 3, "the purge", 60)
+        ana.say("/historial 5")
+        assert take(ana, 4) == [
+            "* Últimos 3 mensajes de general:",
+            *[stored(now - HOUR + i, "abuela", f"guardado {i}") for i in range(3)],
+        ]
+        assert sync(ana, "ana") == []
 
 
 def test_kill_9_loses_at_most_the_last_turn(tmp_path: Path, backend: Backend) -> None:

@@ -1,8 +1,10 @@
-"""What becomes of history when things go wrong (issue 15), against a real ``twistd chat``:
-``--history-days 0`` stores nothing; ``kill -9`` in the middle of a stream loses at most the
-last unwritten turn; SIGTERM loses nothing; a MariaDB outage in the middle of a stream loses
-nothing and doubles nothing once it returns. On SQLite and on MariaDB (the outage on a private
-MariaDB of this module's own, which the test stops and starts).
+"""What becomes of history when things go wrong (issue 15), against a real ``twistd chat``,
+each test on a server and a database of its own: ``--history-days 0`` stores nothing; the
+messages of one millisecond keep their order; retention holds while the purge at start-up
+runs; ``kill -9`` in the middle of a stream loses at most the last unwritten turn; SIGTERM loses
+nothing and records the departures; a MariaDB outage in the middle of a stream loses nothing
+and doubles nothing once it returns. On SQLite and on MariaDB (the outage on a private MariaDB
+of this module's own, which the test stops and starts).
 
 A stream is one client saying numbered lines at a steady pace while another reads them,
 noting when each arrived (:class:`Stream`). Public messages get no acknowledgement, so what the
@@ -96,6 +98,7 @@ class Stream:
         #: ``(when, text)`` of each message the reader got, in order.
         self.received: list[tuple[float, str]] = []
         self._stop = threading.Event()
+        self._stop_reading = threading.Event()
         self._threads = [
             threading.Thread(target=self._say, daemon=True),
             threading.Thread(target=self._read, daemon=True),
@@ -120,10 +123,8 @@ class Stream:
             if not self._threads[1].is_alive():
                 break
             time.sleep(0.02)
-        self._reading_over = True
+        self._stop_reading.set()
         self._threads[1].join(timeout=reading + 1)
-
-    _reading_over = False
 
     def _say(self) -> None:
         i = 0
@@ -140,7 +141,7 @@ class Stream:
 
     def _read(self) -> None:
         start = f"<{self.nick}> {self.prefix}"
-        while not self._reading_over:
+        while not self._stop_reading.is_set():
             try:
                 line = self.reader.line_within(0.5)
             except TimeoutError:

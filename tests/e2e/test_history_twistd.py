@@ -4,7 +4,8 @@ on MariaDB, over TCP and (for the main flows) WebSocket.
 One server per backend for the whole module, started on a database seeded beforehand with
 old and recent rows, with ``--history-days 1 --history-replay 5 --history-replay-hours 1``:
 the retention purge at start-up, the replay window at login and on ``/unirse``, "since you
-left" for a registered user (with the hint and its cursor past 100), paging back through 1,200
+left" for a registered user (with the hint and its cursor past 100, and nothing twice when
+messages are said during the login), paging back through 1,200
 messages sent at once by three clients (so that many share a millisecond), ``/buscar``,
 recados (stored once, delivered once after the welcome and the replay, read by a line or by 10
 quiet seconds, again after a connection dropped before that, the limits), ``/olvidar`` and what

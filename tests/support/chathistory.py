@@ -112,7 +112,7 @@ def search_none(room: str, text: str) -> str:
 
 def recados_header(count: int) -> str:
     """The line before the recados at login."""
-    return f"* Tienes {count} recados:"
+    return "* Tienes un recado:" if count == 1 else f"* Tienes {count} recados:"
 
 
 def recado_stored(nick: str) -> str:

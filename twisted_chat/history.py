@@ -471,7 +471,9 @@ class History:
                 messages = messages[-MAX_MISSED:]
         lines = self.lines(room_key, messages)
         if total > len(messages):
-            cursor = make_cursor(messages[0].time, messages[0].id)
+            # (before the first shown; before the cut when more than a page was said during
+            # the login, all of it delivered live)
+            cursor = make_cursor(*(_position(messages[0]) if messages else cut))
             more = total - len(messages)
             lines.append(
                 self.events.notice("history_missed", count=more, n=DEFAULT_PAGE, cursor=cursor)

@@ -13,10 +13,12 @@ import pytest
 import pytest_twisted
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from twisted.internet import defer
 
 from tests.support.expected import joined, left, registered, room_joined, room_left
 from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
 from tests.support.logs import LogEvents, capture, is_error
+from tests.support.waits import wait
 
 pytestmark = pytest.mark.timeout(60, method="thread")
 
@@ -352,7 +354,29 @@ async def test_unregistered_and_unknown_commands() -> None:
         assert await ana.line() == numeric("411", "ana", ":No recipient given (PRIVMSG)")
         ana.say("PRIVMSG #general")
         assert await ana.line() == numeric("412", "ana", ":No text to send")
+        # control characters (CTCP, formatting) are refused as on every transport, for now
+        ana.say("PRIVMSG #general :\x01ACTION saluda\x01")
+        got = await ana.line()
+        assert got.startswith(f":{SERVER} NOTICE ana :La línea contiene caracteres de control"), got
+        client.say("CAP LS \x02")
+        got = await client.line()
+        assert got.startswith(f":{SERVER} NOTICE * :La línea contiene caracteres de control"), got
         await ana.pong()
+
+
+@pytest_twisted.ensureDeferred
+async def test_shutdown_says_why_and_error() -> None:
+    async with await start_irc_server() as server:
+        ana = await server.user("ana")
+        service = server.chat.service
+        kinds = [session.transport.kind for session in service.factory.connections]
+        assert kinds == ["irc"]
+        stopping = defer.maybeDeferred(service.stopService)
+        got = await ana.line()
+        assert got.startswith(f":{SERVER} NOTICE ana :"), got
+        assert await ana.line() == "ERROR :Closing link (shutdown)"
+        await ana.wait_closed()
+        await wait(stopping, "the service to stop", 15)
 
 
 # -- framing -----------------------------------------------------------------------------------

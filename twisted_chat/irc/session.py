@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from twisted_chat.events import Error, Event, Notice, Replayed
+from twisted_chat.events import Error, Event, Notice, Replayed, Text
 from twisted_chat.irc.render import IrcRenderer
 from twisted_chat.session import Session
 
@@ -54,6 +54,13 @@ class IrcSession(Session):
 
     def greet(self) -> None:
         """Nothing: an IRC client speaks first."""
+
+    def _refuse_line(self, text: Text) -> None:
+        """A refused line: before login the chat says a line with control characters is no
+        nickname; here it is just a line with control characters."""
+        if text.key == "nick_invalid":
+            text = Text("control_chars")
+        super()._refuse_line(text)
 
     def target(self) -> str:
         """This user as the target of a reply: its nickname, ``*`` before it has one."""

@@ -9,13 +9,22 @@ are the barriers that prove nothing else reached a client; no test sleeps.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import pytest_twisted
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.internet import defer
 
-from tests.support.expected import joined, left, registered, room_joined, room_left
+from tests.support.expected import (
+    joined,
+    left,
+    registered,
+    room_joined,
+    room_left,
+    topic_set,
+)
 from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
 from tests.support.logs import LogEvents, capture, is_error
 from tests.support.waits import wait
@@ -289,6 +298,9 @@ async def test_irc_and_line_users_both_ways() -> None:
         ana.say("JOIN #juegos")
         await ana.until(r":irc\.test 366 ana #juegos :.*")
         assert await lina.line() == room_joined("ana", "juegos")
+        lina.say("/tema cartas")  # lina created the room: its operator
+        assert await ana.line() == ":lina!lina@irc.test TOPIC #juegos :cartas"
+        assert await lina.line() == topic_set("lina", "cartas")
         lina.say("en juegos")
         assert await ana.line() == ":lina!lina@irc.test PRIVMSG #juegos :en juegos"
         ana.say("PART #juegos")
@@ -331,6 +343,12 @@ async def test_echo_message_and_server_time() -> None:
             and line.endswith(":ana!ana@irc.test PRIVMSG #general :con eco")
             for line in bob.received
         ), bob.received
+        # without server-time, a notice that says when (never taken for live traffic)
+        cris = await server.user("cris")
+        assert any(
+            re.fullmatch(r":irc\.test NOTICE #general :\[[-0-9T:]+Z\] <ana> con eco", line)
+            for line in cris.received
+        ), cris.received
 
 
 @pytest_twisted.ensureDeferred

@@ -123,6 +123,7 @@ class IrcCommands:
             "CHANMODES=,,,",
             "CHANNELLEN=33",
             "CHANTYPES=#",
+            "NETWORK=twisted-chat",
             f"NICKLEN={nicknames.MAX_NICKNAME_LENGTH}",
             "PREFIX=(o)@",
             "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:1",

@@ -78,6 +78,7 @@ class CollectorTests(MetricsTestCase):
         samples = self.scrape()
         self.assertEqual(value(samples, "chat_connections", transport="tcp"), 0)
         self.assertEqual(value(samples, "chat_connections", transport="websocket"), 0)
+        self.assertEqual(value(samples, "chat_connections", transport="irc"), 0)
         for name in (
             "chat_users",
             "chat_logins_total",

@@ -1,9 +1,13 @@
 """The IRC renderer (:mod:`twisted_chat.irc.render`) and the IRC adapter on a recording
 transport (no sockets): every event's IRC form, per capability set, numerics for the chat's
-errors, rendering once per renderer for a broadcast, and a Hypothesis property of the whole
-adapter (no line a client sends raises, and a ``PING`` after it is always answered)."""
+errors, rendering once per renderer for a broadcast, a Hypothesis property of the whole
+adapter (no line a client sends raises, and a ``PING`` after it is always answered), SASL
+PLAIN's details (chunks, abort, mechanisms, lines held during the check) and the session's
+limits (login timeout, strikes, flood) as an IRC client meets them."""
 
 from __future__ import annotations
+
+import base64
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +16,14 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.support.accounts import (
+    ANA_PASSWORD,
+    CountingHasher,
+    MemoryAccountStorage,
+    ThreadRunner,
+)
 from tests.support.fakes import EPOCH, RecordingTransport, decode_lines, peer_address
+from twisted_chat.accounts import Accounts
 from twisted_chat.assembly import assemble
 from twisted_chat.events import Error, Event, EventSource, Notice, Replayed, Text
 from twisted_chat.irc.commands import IrcCommands
@@ -257,3 +268,149 @@ class AdapterTests(SynchronousTestCase):
         else:
             self.assertTrue(got[-1].startswith("ERROR :"), got)
         proto.connectionLost(Failure(ConnectionDone()))
+
+
+class SaslAndPolicyTests(SynchronousTestCase):
+    """SASL PLAIN's details and the session's limits, on the IRC adapter (``ana`` registered;
+    the password check runs at once, or when the test says with ``runner.manual``)."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(EPOCH.timestamp())
+        storage = MemoryAccountStorage()
+        hasher = CountingHasher()
+        storage.rows["ana"] = ("ana", hasher.hash(ANA_PASSWORD), EPOCH)
+        self.runner = ThreadRunner()
+        accounts = Accounts(storage, self.clock, self.runner, hasher=hasher)
+        accounts.load()
+        self.parts = assemble(
+            SPANISH,
+            self.clock,
+            accounts=accounts,
+            limits=Limits(flood_rate=10, flood_burst=20, max_strikes=3, login_timeout=60),
+        )
+        irc = IrcCommands(self.parts.core, self.parts.rooms, self.parts.language, SERVER)
+        self.factory = IrcFactory(self.parts.server, irc)
+
+    def connect(self) -> tuple[IrcProtocol, RecordingTransport]:
+        """A new IRC connection that enabled ``sasl``."""
+        address = peer_address("198.51.100.8", 40001)
+        transport = RecordingTransport(peerAddress=address)
+        proto = self.factory.buildProtocol(address)
+        proto.makeConnection(transport)
+        proto.dataReceived(b"CAP REQ sasl\r\n")
+        self.assertEqual(lines(transport.value()), [f":{SERVER} CAP * ACK :sasl"])
+        transport.clear()
+        return proto, transport
+
+    @staticmethod
+    def said(transport: RecordingTransport) -> list[str]:
+        data = transport.value()
+        transport.clear()
+        return lines(data)
+
+    def test_chunked_payload(self) -> None:
+        proto, transport = self.connect()
+        payload = base64.b64encode(f"ana\0ana\0{ANA_PASSWORD}".encode()).decode()
+        # a payload of 600 bytes comes in two lines: 400, then the rest
+        padded = base64.b64encode(f"\0ana\0{ANA_PASSWORD}".ljust(450).encode()).decode()
+        self.assertEqual(len(padded), 600)
+        proto.dataReceived(b"AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(self.said(transport), ["AUTHENTICATE +"])
+        proto.dataReceived(f"AUTHENTICATE {padded[:400]}\r\n".encode())
+        self.assertEqual(self.said(transport), [])  # more to come
+        proto.dataReceived(f"AUTHENTICATE {padded[400:]}\r\n".encode())
+        # the password with trailing spaces is another password
+        self.assertEqual(self.said(transport), [f":{SERVER} 904 * :SASL authentication failed"])
+        proto.dataReceived(f"AUTHENTICATE PLAIN\r\nAUTHENTICATE {payload}\r\n".encode())
+        got = self.said(transport)
+        self.assertEqual(
+            got,
+            [
+                "AUTHENTICATE +",
+                f":{SERVER} 900 * ana!ana@198.51.100.8 ana :You are now logged in as ana",
+                f":{SERVER} 903 * :SASL authentication successful",
+            ],
+        )
+        proto.dataReceived(b"AUTHENTICATE PLAIN\r\n")
+        self.assertEqual(
+            self.said(transport), [f":{SERVER} 907 * :You have already authenticated using SASL"]
+        )
+
+    def test_a_payload_of_exactly_400_ends_with_a_plus(self) -> None:
+        proto, transport = self.connect()
+        password = ANA_PASSWORD
+        raw = f"\0ana\0{password}".encode()
+        # pad the authzid-less payload to exactly 300 bytes (400 in base64) with a wrong
+        # password: what counts is that "+" ends it
+        raw = raw + b"x" * (300 - len(raw))
+        payload = base64.b64encode(raw).decode()
+        self.assertEqual(len(payload), 400)
+        proto.dataReceived(f"AUTHENTICATE PLAIN\r\nAUTHENTICATE {payload}\r\n".encode())
+        self.assertEqual(self.said(transport), ["AUTHENTICATE +"])
+        proto.dataReceived(b"AUTHENTICATE +\r\n")
+        self.assertEqual(self.said(transport), [f":{SERVER} 904 * :SASL authentication failed"])
+
+    def test_abort_other_mechanisms_and_bad_payloads(self) -> None:
+        proto, transport = self.connect()
+        proto.dataReceived(b"AUTHENTICATE EXTERNAL\r\n")
+        self.assertEqual(
+            self.said(transport),
+            [
+                f":{SERVER} 908 * PLAIN :are available SASL mechanisms",
+                f":{SERVER} 904 * :SASL authentication failed",
+            ],
+        )
+        proto.dataReceived(b"AUTHENTICATE PLAIN\r\nAUTHENTICATE *\r\n")
+        self.assertEqual(
+            self.said(transport),
+            ["AUTHENTICATE +", f":{SERVER} 906 * :SASL authentication aborted"],
+        )
+        other = base64.b64encode(f"bob\0ana\0{ANA_PASSWORD}".encode()).decode()
+        for bad in ("not base64!", base64.b64encode(b"\xff\0a\0b").decode(), other):
+            with self.subTest(payload=bad):
+                proto.dataReceived(f"AUTHENTICATE PLAIN\r\nAUTHENTICATE {bad}\r\n".encode())
+                self.assertEqual(
+                    self.said(transport),
+                    ["AUTHENTICATE +", f":{SERVER} 904 * :SASL authentication failed"],
+                )
+        proto.dataReceived(b"AUTHENTICATE PLAIN\r\nAUTHENTICATE " + b"A" * 401 + b"\r\n")
+        self.assertEqual(
+            self.said(transport), ["AUTHENTICATE +", f":{SERVER} 905 * :SASL message too long"]
+        )
+
+    def test_lines_wait_while_the_password_is_checked(self) -> None:
+        proto, transport = self.connect()
+        self.runner.manual = True
+        payload = base64.b64encode(f"\0ana\0{ANA_PASSWORD}".encode()).decode()
+        proto.dataReceived(f"AUTHENTICATE PLAIN\r\nAUTHENTICATE {payload}\r\n".encode())
+        proto.dataReceived(b"NICK ana\r\nUSER ana 0 * :a\r\nCAP END\r\n")
+        self.assertEqual(self.said(transport), ["AUTHENTICATE +"])
+        self.runner.run_pending()  # SASL's check: then NICK, USER, CAP END and the login's
+        got = self.said(transport)
+        self.assertEqual(got[1], f":{SERVER} 903 * :SASL authentication successful")
+        self.runner.run_pending()
+        got = self.said(transport)
+        self.assertTrue(got[0].startswith(f":{SERVER} 001 ana "), got)
+
+    def test_login_timeout(self) -> None:
+        _, transport = self.connect()
+        self.clock.advance(60)
+        got = self.said(transport)
+        self.assertTrue(got[0].startswith(f":{SERVER} NOTICE * :"), got)
+        self.assertEqual(got[-1], "ERROR :Closing link (login_timeout)")
+        self.assertTrue(transport.disconnecting)
+
+    def test_strikes(self) -> None:
+        proto, transport = self.connect()
+        proto.dataReceived(b"\xff\r\n\xfe\r\n\xfd\r\n")
+        got = self.said(transport)
+        self.assertEqual(got[-1], "ERROR :Closing link (strikes)")
+        self.assertTrue(transport.disconnecting)
+
+    def test_flood(self) -> None:
+        proto, transport = self.connect()
+        proto.dataReceived(b"PING x\r\n" * 25)
+        got = self.said(transport)
+        self.assertEqual(got.count(f":{SERVER} PONG {SERVER} x"), 19)  # the CAP REQ took one
+        self.assertTrue(any(line.startswith(f":{SERVER} NOTICE * :") for line in got), got)

@@ -397,6 +397,16 @@ async def test_shutdown_says_why_and_error() -> None:
         await wait(stopping, "the service to stop", 15)
 
 
+@pytest_twisted.ensureDeferred
+async def test_behind_a_balancer_the_client_s_address_counts() -> None:
+    async with await start_irc_server(endpoint="haproxy:tcp:0:interface=127.0.0.1") as server:
+        ana = await server.connect("ana")
+        ana.send(b"PROXY TCP4 203.0.113.9 127.0.0.1 5555 6667\r\n")
+        await ana.register("ana")
+        hosts = [session.host for session in server.chat.service.factory.connections]
+        assert hosts == ["203.0.113.9"]
+
+
 # -- framing -----------------------------------------------------------------------------------
 
 

@@ -31,9 +31,13 @@ VISIT = re.compile(
 )
 
 
-def irc_arguments() -> list[str]:
-    """The ``twistd chat`` options of an IRC listener on an ephemeral loopback port."""
-    return ["--irc", "tcp:0:interface=127.0.0.1", "--server-name", SERVER]
+#: The ``--irc`` endpoint of the test servers: an ephemeral loopback port.
+IRC_ENDPOINT = "tcp:0:interface=127.0.0.1"
+
+
+def irc_arguments(endpoint: str = IRC_ENDPOINT) -> list[str]:
+    """The ``twistd chat`` options of an IRC listener on ``endpoint``."""
+    return ["--irc", endpoint, "--server-name", SERVER]
 
 
 def irc_port(server: ChatServer) -> int:
@@ -164,7 +168,8 @@ class IrcServer:
             await wait(side.lost, f"the server to drop {client}")
 
 
-async def start_irc_server(*extra: str) -> IrcServer:
-    """An in-process server built as ``twistd chat`` builds it, with an ``--irc`` listener
-    (server name :data:`SERVER`) besides its ``--port`` one; ``extra``: more options."""
-    return IrcServer(await start_server(*irc_arguments(), *extra))
+async def start_irc_server(*extra: str, endpoint: str = IRC_ENDPOINT) -> IrcServer:
+    """An in-process server built as ``twistd chat`` builds it, with an ``--irc`` listener on
+    ``endpoint`` (server name :data:`SERVER`) besides its ``--port`` one; ``extra``: more
+    options."""
+    return IrcServer(await start_server(*irc_arguments(endpoint), *extra))

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from twisted.internet import defer
 
 from tests.support.expected import (
+    FIRST_VISIT,
+    RETENTION,
     joined,
     left,
     registered,
@@ -66,8 +68,9 @@ async def test_registration_without_cap() -> None:
         ana = await server.connect("ana")
         ana.say("USER ana 0 * :Ana")  # USER first: any order
         ana.say("NICK ana")
-        lines = await ana.until(r":irc\.test NOTICE ana :Es tu primera conexión\.")
-        assert [line.split()[1] for line in lines[:6]] == ["001", "002", "003", "004", "005", "422"]
+        ana.say("PING early")  # answered after the welcome
+        lines = await ana.until(r":irc\.test 376 ana :End of /MOTD command\.")
+        assert [line.split()[1] for line in lines[:6]] == ["001", "002", "003", "004", "005", "375"]
         isupport = lines[4].split()
         for token in (
             "CASEMAPPING=ascii",
@@ -80,14 +83,18 @@ async def test_registration_without_cap() -> None:
         ):
             assert token in isupport, token
         assert any(token.startswith("TARGMAX=") for token in isupport)
-        assert lines[6:9] == [
-            ":ana!ana@irc.test JOIN #general",
-            numeric("353", "ana", "= #general :ana lina"),
-            numeric("366", "ana", "#general :End of /NAMES list"),
+        # the chat's lines of a login are the MOTD; the user is in no room
+        assert lines[6:] == [
+            numeric("372", "ana", ":- " + RETENTION[2:]),
+            numeric("372", "ana", ":- " + FIRST_VISIT[2:]),
+            numeric("376", "ana", ":End of /MOTD command."),
         ]
+        assert await ana.line() == f":{SERVER} PONG {SERVER} early"
         # the line user sees a login like any other
         assert await lina.line() == joined("ana")
-        await ana.pong()
+        ana.say("NAMES #general")
+        assert await ana.line() == numeric("353", "ana", "= #general :lina")
+        assert await ana.line() == numeric("366", "ana", "#general :End of /NAMES list")
 
 
 @pytest_twisted.ensureDeferred
@@ -117,7 +124,7 @@ async def test_cap_negotiation_holds_registration_until_cap_end() -> None:
         ana.say("CAP LIST")
         assert await ana.line() == f":{SERVER} CAP * LIST :echo-message server-time"
         ana.say("CAP END")
-        lines = await ana.until(r":irc\.test NOTICE ana :Es tu primera conexión\.")
+        lines = await ana.until(r":irc\.test 376 ana :.*")
         assert lines[0].startswith(f":{SERVER} 001 ana ")
 
 
@@ -183,7 +190,7 @@ async def test_nickname_rules_432_and_433() -> None:
         assert got.startswith(numeric("433", "*", "LINA :")), got
         await no_welcome(client)
         client.say("NICK otra")
-        await client.until(r":irc\.test NOTICE otra :Es tu primera conexión\.")
+        await client.until(r":irc\.test 376 otra :.*")
         # and a line user cannot take an IRC user's nickname
         other = await server.chat.connect()
         await other.line()
@@ -198,8 +205,9 @@ async def test_nickname_rules_432_and_433() -> None:
 async def test_two_irc_users_join_part_privmsg_notice() -> None:
     async with await start_irc_server() as server:
         ana = await server.user("ana")
-        bob = await server.user("bob")
-        assert await ana.line() == ":bob!bob@irc.test JOIN #general"
+        await ana.join("#general")
+        bob = await server.user("bob")  # in no room: ana is not told
+        await ana.pong()
         ana.say("JOIN #juegos,#cine")
         assert await ana.line() == ":ana!ana@irc.test JOIN #juegos"
         assert await ana.line() == numeric("353", "ana", "= #juegos :@ana")
@@ -237,9 +245,8 @@ async def test_two_irc_users_join_part_privmsg_notice() -> None:
         assert await ana.line() == ":bob!bob@irc.test PART #juegos"
         bob.say("PART #juegos")
         assert await bob.line() == numeric("442", "bob", "#juegos :You're not on that channel")
-        # ana is still in #general with bob, and in #juegos and #cine
-        bob.say("PRIVMSG #general :sigo aquí")
-        assert await ana.line() == ":bob!bob@irc.test PRIVMSG #general :sigo aquí"
+        await bob.join("#cine")
+        assert await ana.line() == ":bob!bob@irc.test JOIN #cine"
         bob.say("QUIT :me voy")
         assert await bob.line() == "ERROR :Quit: me voy"
         await bob.wait_closed()
@@ -252,9 +259,7 @@ async def test_topic() -> None:
     async with await start_irc_server() as server:
         ana = await server.user("ana")
         bob = await server.user("bob")
-        assert await ana.line() == ":bob!bob@irc.test JOIN #general"
-        ana.say("JOIN #juegos")
-        await ana.until(r":irc\.test 366 ana #juegos :.*")
+        await ana.join("#juegos")
         ana.say("TOPIC #juegos")
         assert await ana.line() == numeric("331", "ana", "#juegos :No topic is set")
         ana.say("TOPIC #juegos :cartas y dados")
@@ -267,6 +272,7 @@ async def test_topic() -> None:
         bob.say("TOPIC #juegos :otro")  # not the room's operator
         got = await bob.line()
         assert got.startswith(numeric("482", "bob", "#juegos :")), got
+        await bob.join("#general")
         bob.say("TOPIC #general :otro")  # a permanent room: server operators only
         got = await bob.line()
         assert got.startswith(numeric("482", "bob", "#general :")), got
@@ -278,6 +284,23 @@ async def test_irc_and_line_users_both_ways() -> None:
         lina = await server.chat.login("lina")
         ana = await server.user("ana")
         assert await lina.line() == joined("ana")
+        # in no room, ana gets private messages but not the room's
+        lina.say("#ana en privado")
+        assert await lina.line() == "-> *ana* en privado"
+        assert await ana.line() == ":lina!lina@irc.test PRIVMSG ana :en privado"
+        ana.say("PRIVMSG lina :respuesta")
+        assert await lina.line() == "*ana* respuesta"
+        lina.say("nadie me oye")
+        await lina.sync()
+        lines = await ana.join("#general")
+        assert lines[0] == ":ana!ana@irc.test JOIN #general"
+        assert numeric("353", "ana", "= #general :ana lina") in lines
+        # the room's replay, as every JOIN gets it
+        replayed = await ana.line()
+        assert re.fullmatch(
+            r":irc\.test NOTICE #general :\[[-0-9T:]+Z\] <lina> nadie me oye", replayed
+        ), replayed
+        assert await lina.line() == room_joined("ana", "general")
         # public, both ways
         lina.say("hola desde nc")
         assert await ana.line() == ":lina!lina@irc.test PRIVMSG #general :hola desde nc"
@@ -285,18 +308,11 @@ async def test_irc_and_line_users_both_ways() -> None:
         assert await lina.line() == "<ana> hola desde irc"
         ana.say("NOTICE #general :un aviso")
         assert await lina.line() == "<ana> un aviso"
-        # private, both ways
-        lina.say("#ana en privado")
-        assert await lina.line() == "-> *ana* en privado"
-        assert await ana.line() == ":lina!lina@irc.test PRIVMSG ana :en privado"
-        ana.say("PRIVMSG lina :respuesta")
-        assert await lina.line() == "*ana* respuesta"
-        # an IRC user's JOIN and PART are room notices for the line user in that room
+        # a line user's move is PART and JOIN; an IRC user's JOIN and PART are room notices
         lina.say("/unirse juegos")
         assert await ana.line() == ":lina!lina@irc.test PART #general"
         assert (await lina.line()).startswith("* Sala juegos (1)")
-        ana.say("JOIN #juegos")
-        await ana.until(r":irc\.test 366 ana #juegos :.*")
+        await ana.join("#juegos")
         assert await lina.line() == room_joined("ana", "juegos")
         lina.say("/tema cartas")  # lina created the room: its operator
         assert await ana.line() == ":lina!lina@irc.test TOPIC #juegos :cartas"
@@ -306,17 +322,23 @@ async def test_irc_and_line_users_both_ways() -> None:
         ana.say("PART #juegos")
         assert await ana.line() == ":ana!ana@irc.test PART #juegos"
         assert await lina.line() == room_left("ana", "juegos")
-        # a line user's move back is a JOIN; its leaving the chat a QUIT
         lina.say("/unirse general")
         assert await ana.line() == ":lina!lina@irc.test JOIN #general"
+        # a line user leaving the chat is a QUIT
         lina.say("/salir")
         assert await ana.line() == ":lina!lina@irc.test QUIT :Quit"
-        # an IRC user leaving the chat is a leave notice for line users
+        # an IRC user leaving the chat: line users read it left, in a room or in none
         bob = await server.chat.login("bob")
         assert await ana.line() == ":bob!bob@irc.test JOIN #general"
+        cris = await server.user("cris")  # in no room
+        assert await bob.line() == joined("cris")
+        cris.say("QUIT")
+        assert await cris.line() == "ERROR :Quit"
+        assert await bob.line() == left("cris")
         ana.say("QUIT")
         assert await ana.line() == "ERROR :Quit"
         assert await bob.line() == left("ana")
+        await bob.sync()
 
 
 @pytest_twisted.ensureDeferred
@@ -325,6 +347,8 @@ async def test_echo_message_and_server_time() -> None:
         lina = await server.chat.login("lina")
         ana = await server.user("ana", caps=("echo-message", "server-time", "message-tags"))
         assert await lina.line() == joined("ana")
+        await ana.join("#general")
+        assert await lina.line() == room_joined("ana", "general")
         ana.say("PRIVMSG #general :con eco")
         echo = await ana.line()
         assert echo.startswith("@time="), echo
@@ -334,21 +358,15 @@ async def test_echo_message_and_server_time() -> None:
         ana.say("PRIVMSG lina :privado con eco")
         assert (await ana.line()).endswith(" :ana!ana@irc.test PRIVMSG lina :privado con eco")
         assert await lina.line() == "*ana* privado con eco"
-        # history: a new IRC user with server-time gets the replay as messages at their time
+        # history: the replay at JOIN, as messages at their time with server-time
         bob = await server.user("bob", caps=("server-time",))
-        replayed = [line for line in ana.received if "PRIVMSG #general" in line]
-        assert replayed
-        assert any(
-            line.startswith("@time=")
-            and line.endswith(":ana!ana@irc.test PRIVMSG #general :con eco")
-            for line in bob.received
-        ), bob.received
+        assert not any("con eco" in line for line in bob.received)  # not at login: no room
+        bob.say("JOIN #general")
+        await bob.until(r"@time=\S+ :ana!ana@irc\.test PRIVMSG #general :con eco")
         # without server-time, a notice that says when (never taken for live traffic)
         cris = await server.user("cris")
-        assert any(
-            re.fullmatch(r":irc\.test NOTICE #general :\[[-0-9T:]+Z\] <ana> con eco", line)
-            for line in cris.received
-        ), cris.received
+        cris.say("JOIN #general")
+        await cris.until(r":irc\.test NOTICE #general :\[[-0-9T:]+Z\] <ana> con eco")
 
 
 @pytest_twisted.ensureDeferred
@@ -416,8 +434,11 @@ async def test_byte_by_byte() -> None:
         lina = await server.chat.login("lina")
         ana = await server.connect("ana")
         await server.send_bytewise(ana, b"NICK ana\r\nUSER ana 0 * :Ana\r\n")
-        await ana.until(r":irc\.test NOTICE ana :Es tu primera conexión\.")
+        await ana.until(r":irc\.test 376 ana :.*")
         assert await lina.line() == joined("ana")
+        await server.send_bytewise(ana, b"JOIN #general\r\n")
+        await ana.until(r":irc\.test 366 ana #general :.*")
+        assert await lina.line() == room_joined("ana", "general")
         # a message with multibyte characters, each of its bytes read alone
         await server.send_bytewise(ana, "PRIVMSG #general :¡hola, señora! 👋\n".encode())
         assert await lina.line() == "<ana> ¡hola, señora! 👋"
@@ -429,6 +450,8 @@ async def test_lines_over_512_bytes_get_417() -> None:
         lina = await server.chat.login("lina")
         ana = await server.user("ana")
         assert await lina.line() == joined("ana")
+        await ana.join("#general")
+        assert await lina.line() == room_joined("ana", "general")
         head = "PRIVMSG #general :"
         exact = head + "x" * (510 - len(head))  # 512 bytes with its CRLF
         ana.say(exact)
@@ -508,6 +531,7 @@ async def test_fuzzed_lines_never_crash_or_block_the_listener() -> None:
     with capture(LogEvents(is_error)) as errors:
         async with await start_irc_server() as server:
             watcher = await server.user("watcher")
+            await watcher.join("#general")
             fuzzer: IrcClient | None = None
             answered = 0
             for number, batch in enumerate(fuzz_batches(80)):
@@ -537,6 +561,7 @@ async def test_fuzzed_lines_never_crash_or_block_the_listener() -> None:
             for member in room.members():
                 assert member in connections
             last = await server.user("last")
+            last.say("JOIN #general")
             last.say("PRIVMSG #general :sigo vivo")
             await watcher.until(r":last!last@irc\.test PRIVMSG #general :sigo vivo")
     assert not errors.events, errors.describe()

@@ -25,10 +25,8 @@ from twisted_chat.irc.protocol import IrcFactory
 
 #: The server name of the test servers (``--server-name``).
 SERVER = "irc.test"
-#: The visit line that ends the lines of a login (a ``NOTICE`` of the server).
-VISIT = re.compile(
-    rf":{re.escape(SERVER)} NOTICE \S+ :(Es tu primera conexión\.|Tu última conexión fue el .*)"
-)
+#: The end of the MOTD, which ends the lines of a login (``376``, or ``422`` without a database).
+END_OF_MOTD = re.compile(rf":{re.escape(SERVER)} (376|422) \S+ :.*")
 
 
 #: The ``--irc`` endpoint of the test servers: an ephemeral loopback port.
@@ -81,7 +79,7 @@ class IrcClient(ChatClient):
         password: str | None = None,
     ) -> list[str]:
         """Register as ``nick`` (with ``caps``, SASL PLAIN ``(account, password)``, or
-        ``PASS password``) and read the welcome up to the visit line; the lines read."""
+        ``PASS password``) and read the welcome up to the end of the MOTD; the lines read."""
         wanted = list(caps) + (["sasl"] if sasl is not None and "sasl" not in caps else [])
         if wanted:
             self.say("CAP LS 302")
@@ -100,10 +98,15 @@ class IrcClient(ChatClient):
         self.say(f"USER {nick} 0 * :{nick} real")
         if wanted:
             self.say("CAP END")
-        lines = await self.until(VISIT.pattern)
+        lines = await self.until(END_OF_MOTD.pattern)
         assert lines[0] == f":{SERVER} 001 {nick} :Welcome to the twisted-chat IRC network, {nick}"
         self.nickname = nick
         return lines
+
+    async def join(self, channel: str) -> list[str]:
+        """``JOIN channel``, and its answer up to the end of the names."""
+        self.say(f"JOIN {channel}")
+        return await self.until(rf":{re.escape(SERVER)} 366 \S+ {re.escape(channel)} :.*")
 
     def authenticate(self, account: str, password: str, authzid: str = "") -> None:
         """``AUTHENTICATE PLAIN`` and its payload."""

@@ -8,9 +8,11 @@ limits (login timeout, strikes, flood) as an IRC client meets them."""
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
@@ -26,7 +28,7 @@ from tests.support.fakes import EPOCH, RecordingTransport, decode_lines, peer_ad
 from twisted_chat.accounts import Accounts
 from twisted_chat.assembly import assemble
 from twisted_chat.events import Error, Event, EventSource, Notice, Replayed, Text
-from twisted_chat.irc.commands import IrcCommands
+from twisted_chat.irc.commands import WELCOME_WAIT, IrcCommands
 from twisted_chat.irc.protocol import IrcFactory, IrcProtocol
 from twisted_chat.irc.render import IrcRenderer, server_time
 from twisted_chat.limits import Limits
@@ -204,6 +206,8 @@ class AdapterTests(SynchronousTestCase):
         counting = CountingRenderer(self.parts.language, SERVER)
         self.irc._renderers[counting.caps] = counting
         users = [self.user(nick) for nick in ("ana", "bob", "cris", "dani")]
+        for proto, _ in users:
+            proto.dataReceived(b"JOIN #general\r\n")
         for _, transport in users:
             self.received(transport)
         CountingRenderer.renders = 0
@@ -414,3 +418,36 @@ class SaslAndPolicyTests(SynchronousTestCase):
         got = self.said(transport)
         self.assertEqual(got.count(f":{SERVER} PONG {SERVER} x"), 19)  # the CAP REQ took one
         self.assertTrue(any(line.startswith(f":{SERVER} NOTICE * :") for line in got), got)
+
+
+class SilentLogins:
+    """A login recorder whose writes never finish (a database that hangs)."""
+
+    def record_login(self, nickname: str, when: datetime) -> Deferred[datetime | None]:
+        """Never fires."""
+        return Deferred()
+
+
+class WelcomeTests(SynchronousTestCase):
+    """The MOTD of a login waits for the chat's last line of a login, a bounded time."""
+
+    def test_the_welcome_ends_without_the_visit_line(self) -> None:
+        clock = Clock()
+        clock.advance(EPOCH.timestamp())
+        parts = assemble(
+            SPANISH, clock, logins=SilentLogins(), limits=Limits(flood_rate=0, max_strikes=0)
+        )
+        irc = IrcCommands(parts.core, parts.rooms, parts.language, SERVER)
+        address = peer_address("198.51.100.9", 40001)
+        transport = RecordingTransport(peerAddress=address)
+        proto = IrcFactory(parts.server, irc).buildProtocol(address)
+        proto.makeConnection(transport)
+        proto.dataReceived(b"NICK ana\r\nUSER ana 0 * :a\r\nPING x\r\n")
+        got = lines(transport.value())
+        transport.clear()
+        self.assertEqual(got[-1], f":{SERVER} 375 ana :- {SERVER} Message of the day -")
+        clock.advance(WELCOME_WAIT)
+        self.assertEqual(
+            lines(transport.value()),
+            [f":{SERVER} 376 ana :End of /MOTD command.", f":{SERVER} PONG {SERVER} x"],
+        )

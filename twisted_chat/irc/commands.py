@@ -48,6 +48,8 @@ CAPABILITIES: Final = {
 }
 #: Most bytes of one SASL payload (several ``AUTHENTICATE`` lines of 400).
 MAX_SASL: Final = 2000
+#: Seconds the MOTD (the chat's lines of a login) may wait for the last visit's line.
+WELCOME_WAIT: Final = 5.0
 #: Most bytes of names in one ``353`` line.
 NAMES_CHUNK: Final = 400
 
@@ -113,8 +115,13 @@ class IrcCommands:
 
     def renderer_for(self, caps: Collection[str]) -> IrcRenderer:
         """The one renderer of the connections that enabled ``caps``."""
-        renderer = IrcRenderer(self.language, self.server_name, caps)
+        renderer = IrcRenderer(self.language, self.server_name, caps, self.is_member)
         return self._renderers.setdefault(renderer.caps, renderer)
+
+    def is_member(self, room_key: str, nick: str) -> bool:
+        """Whether ``nick`` is in the room ``room_key`` now."""
+        chatroom = self.room.rooms.get(room_key)
+        return chatroom is not None and nicknames.key(nick) in chatroom.users
 
     def isupport(self) -> list[str]:
         """The ``005`` tokens."""
@@ -358,8 +365,11 @@ class IrcCommands:
         self.chat.login(session, nick if password is None else f"{nick} {password}")
 
     def registered(self, session: IrcSession) -> None:
-        """The chat accepted the login: ``001`` to ``005``, the MOTD's ``422``, and the default
-        room the login put the user in, as a ``JOIN``."""
+        """The chat accepted the login: ``001`` to ``005``, then the MOTD, made of the chat's
+        lines of a login (the retention line, the last visit: see
+        :meth:`IrcSession.start_welcome`), or ``422`` when there are none. The login put the
+        user in the default room: an IRC user is taken out of it, in no room until it joins one."""
+        self.room.part_now(session, self.room.default)
         nick = session.nickname or ""
         server = self.server_name
         version = f"twisted-chat-{__version__}"
@@ -371,14 +381,11 @@ class IrcCommands:
             session.renderer.numeric("004", nick, server, version, "i", "o", trailing=False)
         )
         reply("005", *self.isupport(), "are supported by this server")
-        reply("422", "MOTD File is missing")
-        chatroom = self.room.room_of(session)
-        session.send(
-            session.renderer.line(
-                "JOIN", channel(chatroom.key), source=session.renderer.source(nick)
-            )
-        )
-        self._show_channel(session, chatroom)
+        if self.chat.logins is None:  # no visit line will come
+            reply("422", "MOTD File is missing")
+            return
+        reply("375", f"- {server} Message of the day -")
+        session.start_welcome(WELCOME_WAIT)
 
     # -- after registration -----------------------------------------------------------------
 

@@ -58,8 +58,12 @@ NUMERICS: Final = {
 #: limit is not IRC's).
 FIXED_WORDS: Final = {"417": "Input line was too long"}
 
-#: Notices a v1 login gets that IRC says otherwise (the welcome is ``001``).
-SILENT: Final = frozenset({"welcome", "prompt"})
+#: Notices a v1 login gets that IRC says otherwise (the welcome is ``001``), or not at all (an
+#: IRC user is in no room at login: nothing was missed there).
+SILENT: Final = frozenset({"welcome", "prompt", "history_missed"})
+#: Room notices that IRC users are told otherwise: an IRC user in no room came or left
+#: (``JOIN`` and ``QUIT`` reach only those who share a channel with it).
+ROOM_SILENT: Final = frozenset({"joined", "left"})
 
 
 def server_time(ms: int) -> str:
@@ -77,10 +81,28 @@ class IrcRenderer:
     ``caps`` (only :data:`RENDERING_CAPS` count), from the server ``server_name``, with the
     server's words in ``language``."""
 
-    __slots__ = ("_forms", "_tagged", "caps", "echo", "language", "server_name", "server_time")
+    __slots__ = (
+        "_forms",
+        "_tagged",
+        "caps",
+        "echo",
+        "is_member",
+        "language",
+        "server_name",
+        "server_time",
+    )
 
-    def __init__(self, language: Language, server_name: str, caps: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        language: Language,
+        server_name: str,
+        caps: Collection[str] = (),
+        is_member: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.language = language
+        #: Whether a nickname is in a room now (room key, nickname): a login's ``JOIN`` is
+        #: written only for someone in the room (an IRC user's login puts it in none).
+        self.is_member = is_member
         self.server_name = server_name
         #: The capabilities this renderer serves (those of :data:`RENDERING_CAPS`).
         self.caps = frozenset(caps) & RENDERING_CAPS
@@ -134,6 +156,10 @@ class IrcRenderer:
         if kind is Replayed and event.room is None:
             return self._stored(event, target)  # type: ignore[arg-type]
         return self.render(event)
+
+    def motd_line(self, text: Text, target: str) -> bytes:
+        """``text`` as a line of the MOTD (``372``) to ``target``."""
+        return self.numeric("372", target, "- " + localise(self.language.texts, text))
 
     def numeric(self, code: str, target: str, *params: str, trailing: bool = True) -> bytes:
         """The server's reply ``code`` to ``target`` with ``params``, the last one (its text)
@@ -191,6 +217,8 @@ class IrcRenderer:
         )
 
     def _joined(self, event: Joined) -> bytes:
+        if self.is_member is not None and not self.is_member(event.room or "", event.nick):
+            return b""  # an IRC user's login: it is in no room (the others read it came)
         return self.line("JOIN", channel(event.room), source=self.source(event.nick), event=event)
 
     def _left(self, event: Left) -> bytes:
@@ -235,6 +263,8 @@ class IrcRenderer:
         )
 
     def _notice(self, event: Notice) -> bytes:
+        if event.room is not None and event.text.key in ROOM_SILENT:
+            return b""
         target = channel(event.room) if event.room is not None else "*"
         words = localise(self.language.texts, event.text)
         return self.line("NOTICE", target, words, source=self.server_name, trailing=True)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from twisted.internet.interfaces import IDelayedCall
+
 from twisted_chat.events import Error, Event, Notice, Replayed, Text
-from twisted_chat.irc.render import IrcRenderer
+from twisted_chat.irc.render import SILENT, IrcRenderer
 from twisted_chat.session import Session
 
 if TYPE_CHECKING:
@@ -49,6 +51,9 @@ class IrcSession(Session):
         self.sasl_buffer = ""
         #: Why the client quit (``QUIT``), shown in the closing ``ERROR``.
         self.quit_reason: str | None = None
+        # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
+        self._welcoming = False
+        self._welcome_timer: IDelayedCall | None = None
 
     # -- the chat's side --------------------------------------------------------------------
 
@@ -67,36 +72,104 @@ class IrcSession(Session):
         return self.nickname or "*"
 
     def deliver(self, event: Event) -> None:
-        """Send ``event``: what the chat says to this user alone rendered for its nickname,
-        anything else as every member of its renderer reads it."""
-        kind = type(event)
-        if kind is Notice or kind is Error or (kind is Replayed and event.room is None):
-            data = self.renderer.render_to(event, self.target(), self.wanted_nick)
-            if data:
-                self.send(data)
-            return
-        super().deliver(event)
+        """Send ``event``: what the chat says to this user alone rendered for its nickname
+        (during the welcome, as lines of the MOTD), the history of a room it is not in not at
+        all, anything else as every member of its renderer reads it."""
+        data = self._for_me(event)
+        if data is None:
+            super().deliver(event)
+        elif data:
+            self.send(data)
 
     def deliver_all(self, events: Sequence[Event]) -> None:
         """Send ``events`` together, each as :meth:`deliver` would."""
-        renderer = self.renderer
-        target = self.target()
+        render = self.renderer.render
         parts = []
         for event in events:
-            kind = type(event)
-            if kind is Notice or kind is Error or (kind is Replayed and event.room is None):
-                parts.append(renderer.render_to(event, target, self.wanted_nick))
-            else:
-                parts.append(renderer.render(event))
+            data = self._for_me(event)
+            parts.append(render(event) if data is None else data)
         data = b"".join(parts)
         if data:
             self.send(data)
+
+    def _for_me(self, event: Event) -> bytes | None:
+        """``event`` rendered for this reader alone (``b""``: nothing to say), or ``None`` if
+        it reads as every member reads it."""
+        kind = type(event)
+        if kind is Notice and self._welcoming:
+            return self._motd_line(event)  # type: ignore[arg-type]
+        if kind is Notice or kind is Error:
+            return self.renderer.render_to(event, self.target(), self.wanted_nick)
+        if kind is Replayed:
+            if event.room is None:  # a recado
+                return self.renderer.render_to(event, self.target())
+            if not self._in_room(event.room):
+                return b""  # the login's replay of the default room, which it is not in
+        return None
+
+    def _in_room(self, room_key: str) -> bool:
+        return any(chatroom.key == room_key for chatroom in self.chat.room.rooms_of(self))
+
+    # -- the welcome --------------------------------------------------------------------------
 
     def logged_in(self, nickname: str) -> None:
         """The chat accepted the login: start the idle timer, then say the welcome burst."""
         super().logged_in(nickname)
         self.wanted_nick = None
         self.irc.registered(self)
+
+    def start_welcome(self, wait: float) -> None:
+        """The chat's lines of a login (the retention line, the last visit) come as the MOTD,
+        which ends with the last visit's line or after ``wait`` seconds; the client's lines
+        wait until it ended, so every reply comes after the welcome."""
+        self._welcoming = True
+        super().hold()
+        self._welcome_timer = self._clock().callLater(wait, self.end_welcome)
+
+    def end_welcome(self) -> None:
+        """The MOTD ends (``376``): the client's lines are read again."""
+        if not self._welcoming:
+            return
+        self._welcoming = False
+        self._cancel_welcome_timer()
+        self.reply("376", "End of /MOTD command.")
+        super().release()
+
+    def _motd_line(self, event: Notice) -> bytes:
+        key = event.text.key
+        if key in SILENT:
+            return b""
+        data = self.renderer.motd_line(event.text, self.target())
+        if key in ("first_visit", "last_seen"):  # the last line of a login
+            self.send(data)
+            self.end_welcome()
+            return b""
+        return data
+
+    def release(self) -> None:
+        """Process held lines again, unless the welcome is not over (a password login's check
+        ends inside it: the welcome's end releases them)."""
+        if not self._welcoming:
+            super().release()
+
+    def _cancel_welcome_timer(self) -> None:
+        timer, self._welcome_timer = self._welcome_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def connection_lost(self) -> None:
+        """The transport is gone: the chat forgets the user; line users of the default room
+        are told it left even if it was in no room (they were told it came)."""
+        self._welcoming = False
+        self._cancel_welcome_timer()
+        nickname = self.nickname
+        room = self.chat.room
+        was_member = nickname is not None and room.member(nickname) is self
+        in_default = room.default in room.rooms_of(self)
+        super().connection_lost()
+        if nickname is not None and was_member and not in_default:
+            left = self.chat.events.notice_of(Text("left", nick=nickname), room.default.key)
+            room.announce(left)
 
     def reply(self, code: str, *params: str) -> None:
         """Send the numeric ``code`` with ``params`` to this user."""

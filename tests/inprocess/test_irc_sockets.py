@@ -112,7 +112,14 @@ async def test_cap_negotiation_holds_registration_until_cap_end() -> None:
         ana = await server.connect("ana")
         ana.say("CAP LS 302")
         offered = (await ana.line()).split(" :", 1)[1].split()
-        for cap in ("server-time", "message-tags", "echo-message", "multi-prefix", "sasl=PLAIN"):
+        for cap in (
+            "server-time",
+            "message-tags",
+            "echo-message",
+            "multi-prefix",
+            "userhost-in-names",
+            "sasl=PLAIN",
+        ):
             assert cap in offered, cap
         ana.say("NICK ana")
         ana.say("USER ana 0 * :Ana")

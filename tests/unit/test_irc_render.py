@@ -216,6 +216,22 @@ class AdapterTests(SynchronousTestCase):
         for _, transport in users[1:]:
             self.assertEqual(self.received(transport), [":ana!ana@irc.test PRIVMSG #general :hola"])
 
+    def test_invalid_utf8_empty_realname_and_userhost_in_names(self) -> None:
+        proto, transport = self.connect()
+        proto.dataReceived(b"CAP REQ :userhost-in-names\r\nUSER ana 0 * :\r\nNICK ana\r\n")
+        proto.dataReceived(b"PRIVMSG #a :\xff\r\n")
+        self.assertEqual(
+            self.received(transport),
+            [
+                f":{SERVER} CAP * ACK :userhost-in-names",
+                f":{SERVER} 461 * USER :Not enough parameters",
+                f":{SERVER} FAIL * INVALID_UTF8 :La línea no es UTF-8 válido: descartada.",
+            ],
+        )
+        proto.dataReceived(b"USER ana 0 * :Ana\r\nCAP END\r\nJOIN #juegos\r\n")
+        got = self.received(transport)
+        self.assertIn(f":{SERVER} 353 ana = #juegos :@ana!ana@irc.test", got)
+
     def test_the_server_closes_with_error(self) -> None:
         proto, transport = self.user("ana")
         self.received(transport)

@@ -45,6 +45,7 @@ CAPABILITIES: Final = {
     "multi-prefix": "",
     "sasl": "PLAIN",
     "server-time": "",
+    "userhost-in-names": "",
 }
 #: Most bytes of one SASL payload (several ``AUTHENTICATE`` lines of 400).
 MAX_SASL: Final = 2000
@@ -201,7 +202,9 @@ class IrcCommands:
     @irc_command("USER", 4, before=True, after=False)
     def user(self, session: IrcSession, message: Message) -> None:
         """``USER NAME 0 * :REAL NAME``: the user name (shown nowhere yet)."""
-        if session.user is None:
+        if not message.params[0] or not message.params[3]:
+            session.reply("461", "USER", "Not enough parameters")
+        elif session.user is None:
             session.user = message.params[0]
             self._try_register(session)
 
@@ -464,7 +467,11 @@ class IrcCommands:
         name = channel(chatroom.key)
         chunk: list[str] = []
         size = 0
-        for nick in chatroom.nicknames():
+        names = chatroom.nicknames()
+        if "userhost-in-names" in session.caps:
+            source = session.renderer.source
+            names = [n[0] + source(n[1:]) if n[0] == "@" else source(n) for n in names]
+        for nick in names:
             if chunk and size + len(nick.encode()) + 1 > NAMES_CHUNK:
                 session.reply("353", "=", name, " ".join(chunk))
                 chunk, size = [], 0

@@ -147,6 +147,11 @@ class IrcRenderer:
             text: Text = event.text  # type: ignore[attr-defined]
             if text.key in SILENT:
                 return b""
+            if kind is Error and text.key == "bad_utf8":  # UTF8ONLY's standard reply
+                words = localise(self.language.texts, text)
+                return self.line(
+                    "FAIL", "*", "INVALID_UTF8", words, source=self.server_name, trailing=True
+                )
             numeric = NUMERICS.get(text.key) if kind is Error else None
             words = FIXED_WORDS.get(numeric or "") or localise(self.language.texts, text)
             if numeric is not None:

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
@@ -43,12 +43,15 @@ from twisted_chat.cluster.events import (
     Announcement,
     BanAdded,
     BanLifted,
+    Forgotten,
     Kick,
     Mute,
     PrivateMessage,
     PublicMessage,
+    RecadoFor,
     UserJoined,
     UserLeft,
+    UserNotice,
 )
 from twisted_chat.cluster.handler import ClusterHandler
 from twisted_chat.cluster.keys import Keys
@@ -58,7 +61,7 @@ from twisted_chat.cluster.outbox import Outbox
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.rooms import RoomReplication
 from twisted_chat.cluster.topics import TopicReplication
-from twisted_chat.events import Event, EventSource, Notice, Private, Public
+from twisted_chat.events import Event, EventSource, Notice, Private, Public, Replayed
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.room import ChatRoom, Claim, Member, Move, Recipient, Room
 
@@ -66,10 +69,15 @@ if TYPE_CHECKING:
     from twisted_chat.assembly import RoomPlan
 
 
+#: Seconds after this node or another one (re)joined the cluster before this node reads its
+#: history buffers again (what the other nodes stored during an outage is written by then).
+RELOAD_DELAY: Final = 1.0
+
+
 class RemoteUser:
     """A user logged in on another node, as the chat core sees it (a
-    :class:`~twisted_chat.room.Recipient`): a private message to it is published to its node
-    alone, which delivers it."""
+    :class:`~twisted_chat.room.Recipient`): a private message, a notice or a recado to it is
+    published to its node alone, which delivers it."""
 
     __slots__ = ("_node", "_room", "nickname")
 
@@ -79,10 +87,15 @@ class RemoteUser:
         self.nickname: str | None = nickname
 
     def deliver(self, event: Event) -> None:
-        """Send ``event`` (a private message) to the user's node (dropped while Redis is
-        unreachable)."""
+        """Send ``event`` (a private message, a notice, a recado) to the user's node (dropped
+        while Redis is unreachable)."""
+        nickname = self.nickname or ""
         if isinstance(event, Private):
             self._room.send_to(self._node, PrivateMessage(event))
+        elif isinstance(event, Notice):
+            self._room.send_to(self._node, UserNotice(nickname, event))
+        elif isinstance(event, Replayed) and event.recado:
+            self._room.send_to(self._node, RecadoFor(nickname, event))
 
 
 class ClusterRoom(Room):
@@ -153,6 +166,9 @@ class ClusterRoom(Room):
         self.membership.on_changes = self.replication.replicas_changed
         self.membership.registering += [self.replication.restore, self.topics.restore]
         self.membership.beating.append(self.replication.refresh_claims)
+        self.membership.rejoined.append(self.missed_everything)
+        self._clock = clock
+        self._reload: IDelayedCall | None = None
 
     def attach(
         self,
@@ -254,7 +270,7 @@ class ClusterRoom(Room):
             if chatroom is not None and self.replication.has_remote_members(chatroom):
                 self.outbox.send(self.keys.room_channel(chatroom.key), PublicMessage(event))
 
-    def send_to(self, node: str, event: PrivateMessage) -> None:
+    def send_to(self, node: str, event: PrivateMessage | UserNotice | RecadoFor) -> None:
         """Publish ``event`` to ``node`` alone (dropped while Redis is unreachable)."""
         if self.membership.ready:
             self.outbox.send(self.keys.to(node), event)
@@ -266,6 +282,34 @@ class ClusterRoom(Room):
         if delivered and isinstance(recipient, RemoteUser):
             self.deliveries -= 1
         return delivered
+
+    def erased(self, nick_key: str) -> None:
+        """``/olvidar`` here: every node drops ``nick_key``'s messages from its buffers (a
+        node that misses this, in an outage, reads its buffers again after it)."""
+        if self.ready:
+            self.outbox.send(self.keys.room, Forgotten(nick_key))
+
+    # -- history: what this node may have missed --------------------------------------------
+
+    def missed(self, room_key: str) -> None:
+        """This node starts listening to ``room_key``'s channel: what was said there meanwhile
+        was not heard here (its history buffer is read again)."""
+        hooks = self.history_hooks
+        if hooks is not None:
+            hooks.missed(room_key)
+
+    def missed_everything(self) -> None:
+        """This node or another one (re)joined the cluster, after an outage maybe: in a moment
+        (:data:`RELOAD_DELAY`), read every history buffer again from the database, where each
+        node stored its own users' messages meanwhile."""
+        if self.history_hooks is None or (self._reload is not None and self._reload.active()):
+            return
+        self._reload = self._clock.callLater(RELOAD_DELAY, self._reload_history)
+
+    def _reload_history(self) -> None:
+        self._reload = None
+        if self.history_hooks is not None:
+            self.history_hooks.missed(None)
 
     def _account_changed(self, nick_key: str, password_hash: str) -> None:
         if self.ready:
@@ -348,9 +392,11 @@ class ClusterRoom(Room):
 
     def broadcast_room_many(self, events: list[Event]) -> int:
         """Deliver ``events`` (public messages from other nodes) to this node's members of
-        each one's room, in order, in one write per member for each room's run."""
+        each one's room, in order, in one write per member for each room's run, and hand
+        them to the rooms' history (stored by their sender's node, remembered here)."""
         if self.has_notices:
             self.flush_notices()
+        hooks = self.history_hooks
         count = 0
         start, end = 0, len(events)
         while start < end:
@@ -361,6 +407,9 @@ class ClusterRoom(Room):
             chatroom = self.rooms.get(room_key)  # type: ignore[arg-type]
             if chatroom is not None:
                 run = events[start:stop]
+                if hooks is not None:
+                    for event in run:
+                        hooks.heard(event)  # type: ignore[arg-type]
                 for renderer, group in list(chatroom.groups.items()):
                     if group:
                         render = renderer.render

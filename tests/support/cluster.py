@@ -37,6 +37,8 @@ TTL = 3.0
 PROXY_HEADER = b"PROXY TCP4 127.0.0.1 127.0.0.1 40000 40001\r\n"
 #: The nicknames of the helpers' own probes start with this (see :meth:`Client.line`).
 PROBE_PREFIX = "probe-"
+#: What the welcome's retention line (protocol v1.1) starts with.
+RETENTION_PREFIX = "* Los mensajes públicos "
 #: The line that starts every reply to ``/listar``.
 LISTING_PREFIX = "* Conectados ("
 
@@ -292,8 +294,11 @@ class Client(LineSocket):
             # Join and leave notices of other nodes' users may come before the visit line (it
             # waits for the database): keep them, in order, for the next reads.
             ahead: list[str] = []
-            while is_presence(line := self.line()):
-                ahead.append(line)
+            # Protocol v1.1: the retention line and the room's replay (left out here), pending
+            # recados (kept) may come before it too.
+            while is_presence(line := self.line()) or is_history(line):
+                if not line.startswith(RETENTION_PREFIX) and not is_replayed_public(line):
+                    ahead.append(line)
             self.visit = line
             self._ahead = ahead + self._ahead
             assert self.visit.startswith(("* Es tu primera", "* Tu última conexión")), self.visit
@@ -399,6 +404,18 @@ def join(node: Node, nick: str, *watchers: Client) -> Client:
 def is_probe_notice(line: str) -> bool:
     """Whether ``line`` is the join or leave notice of one of the helpers' probes."""
     return line.startswith(f"* {PROBE_PREFIX}") and is_presence(line)
+
+
+def is_history(line: str) -> bool:
+    """Whether ``line`` is one of what may come between the welcome and the visit line in
+    protocol v1.1: the retention line, a stored line (replay, recado), the recados' header or
+    the "more since you left" line."""
+    return line.startswith((RETENTION_PREFIX, "* [", "* Tienes ", "* Hay "))
+
+
+def is_replayed_public(line: str) -> bool:
+    """Whether ``line`` is a stored public message (``* [TIME] <nick> text``)."""
+    return line.startswith("* [") and "] <" in line[:30]
 
 
 def is_presence(line: str) -> bool:

@@ -248,3 +248,46 @@ def test_a_recado_is_delivered_once_when_its_recipient_logs_in_on_two_nodes_at_o
         loser.close()
     told += ana.lines_until_sync()
     assert told.count("* bob ha recibido tu recado.") == 3, told
+
+
+def test_a_rooms_messages_have_one_order_on_every_node(cluster: Cluster) -> None:
+    """Two senders on each of three nodes send at once; an observer on each node sees every
+    message, and all three see them in the same order (issue 15: "one order per room for the
+    whole cluster"); /historial is the same on every node too."""
+    nodes = cluster.start_many(["h1", "h2", "h3"])
+    observers = [enter(node, f"obs{i}") for i, node in enumerate(nodes, 1)]
+    senders = [enter(node, f"s{i}{part}") for i, node in enumerate(nodes, 1) for part in "ab"]
+    everyone = sorted(c.nickname or "" for c in observers + senders)
+    for client in observers:
+        client.wait_for_listing(*everyone, timeout=SPREAD)
+    per_sender = 40
+    start = threading.Barrier(len(senders))
+
+    def burst(client: Client) -> None:
+        lines = "".join(f"{client.nickname} {n:02d}\r\n" for n in range(per_sender))
+        start.wait(5)
+        client.sock.sendall(lines.encode())
+
+    threads = [threading.Thread(target=burst, args=(c,)) for c in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    total = per_sender * len(senders)
+    orders = []
+    for observer in observers:
+        seen: list[str] = []
+        while len(seen) < total:
+            line = observer.line()
+            if line.startswith("<"):
+                seen.append(line)
+        orders.append(seen)
+    for sender in senders:  # each sender's own messages in the order it sent them
+        mine = [line for line in orders[0] if line.startswith(f"<{sender.nickname}>")]
+        assert mine == [f"<{sender.nickname}> {sender.nickname} {n:02d}" for n in range(per_sender)]
+    differences = [i for i in range(total) if len({order[i] for order in orders}) > 1]
+    assert not differences, f"{len(differences)} places differ, first at {differences[:5]}"
+    # /historial (ordered by time and id, not by Redis) is the same on every node
+    pages = [history(observer) for observer in observers]
+    assert pages[0] == pages[1] == pages[2]
+    assert len(pages[0]) == 50

@@ -115,7 +115,9 @@ class ClusterHandler:
     def received(self, channel: str, data: str) -> None:
         """One pub/sub message: an envelope of events, from another node or from this one."""
         if data.startswith(self._own_prefix):
-            return  # our own, told without decoding it
+            # Our own, told without decoding it: its messages reach this node's members now.
+            self.room.order.echoed(channel, data)
+            return
         try:
             message = envelope.decode(data)
         except UnknownVersion as e:

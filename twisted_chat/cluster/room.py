@@ -57,6 +57,7 @@ from twisted_chat.cluster.handler import ClusterHandler
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.link import RedisLink
 from twisted_chat.cluster.membership import Membership
+from twisted_chat.cluster.order import Held, RoomOrder
 from twisted_chat.cluster.outbox import Outbox
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.rooms import RoomReplication
@@ -133,11 +134,14 @@ class ClusterRoom(Room):
             clock,
             on_message=lambda channel, data: self.handler.received(channel, data),
             on_up=lambda: self.membership.link_up(),
-            on_down=lambda: self.membership.link_down(),
+            on_down=lambda: self._link_down(),
             on_fatal=lambda message: self.membership.fatal(message),
             ping_interval=config.ttl / 3,
         )
         self.outbox = Outbox(self.link, clock, self.origin)
+        #: This node's users' messages waiting to come back from Redis, for one room order.
+        self.order = RoomOrder(self._deliver_held, clock)
+        self.outbox.on_published = self.order.published
         self.membership = Membership(
             self,
             events,
@@ -261,14 +265,34 @@ class ClusterRoom(Room):
         return True
 
     def say(self, event: Public, sender: Member) -> None:
-        """Relay ``event`` to this node's members of its room and publish it once on the
-        room's channel, for the other nodes that have members there (not at all while the
-        room has members on this node only: nobody else listens)."""
-        super().say(event, sender)
+        """Publish ``event`` once on its room's channel, for the other nodes that have members
+        there, and deliver it to this node's members when it comes back from Redis, so that
+        every node shows the room's messages in one order (:mod:`~twisted_chat.cluster.order`);
+        while the room has members on this node only (nobody else listens), or Redis is
+        unreachable, deliver it here at once and publish nothing."""
         if self.membership.ready:
             chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
             if chatroom is not None and self.replication.has_remote_members(chatroom):
-                self.outbox.send(self.keys.room_channel(chatroom.key), PublicMessage(event))
+                channel = self.keys.room_channel(chatroom.key)
+                self.order.hold(channel, event, sender)
+                self.outbox.send(channel, PublicMessage(event))
+                return
+        super().say(event, sender)
+
+    def _deliver_held(self, held: list[Held]) -> None:
+        """This node's users' messages back from Redis (or given up waiting for): to this
+        node's members of their rooms, in order, each but to its sender."""
+        gather = self.handler.gather_output
+        if len(held) > 1 and gather is not None:
+            gather()  # one write per member for them all
+        say = super().say
+        for event, sender in held:
+            say(event, sender)
+
+    def _link_down(self) -> None:
+        """The link to Redis is down: what waited to come back is delivered here now."""
+        self.order.release_all()
+        self.membership.link_down()
 
     def send_to(self, node: str, event: PrivateMessage | UserNotice | RecadoFor) -> None:
         """Publish ``event`` to ``node`` alone (dropped while Redis is unreachable)."""

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Final
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 
 from twisted_chat.events import Public
 from twisted_chat.room import Member
@@ -50,6 +51,8 @@ class _Sent:
 class RoomOrder:
     """This node's messages waiting for their envelope to come back on their room's channel."""
 
+    log = Logger()
+
     def __init__(
         self,
         deliver: Callable[[list[Held]], None],
@@ -65,6 +68,8 @@ class RoomOrder:
         # Per channel: envelopes published and not yet back, in order.
         self._sent: dict[str, deque[_Sent]] = {}
         self._timer: IDelayedCall | None = None
+        #: Messages delivered without their envelope back (given up after the timeout).
+        self.given_up = 0
 
     def __bool__(self) -> bool:
         return bool(self._queued) or bool(self._sent)
@@ -135,6 +140,15 @@ class RoomOrder:
             if not sent:
                 del self._sent[channel]
             if held:
+                self.given_up += len(held)
+                self.log.info(
+                    "cluster: {count} message(s) of {channel} shown here without their envelope "
+                    "back from Redis within {timeout}s ({total} so far)",
+                    count=len(held),
+                    channel=channel,
+                    timeout=self._timeout,
+                    total=self.given_up,
+                )
                 self._deliver(held)
         if self._sent:
             self._timer = self._clock.callLater(self._timeout / 2, self._expire)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -316,30 +316,34 @@ class ChatCore:
             self.operators.logged_in_by_password(session)
         session.logged_in(nickname)
         session.deliver(self.events.notice("welcome", nick=nickname))
+        if self.history is not None:
+            # second, always: before anything that waits for the database
+            session.deliver(self.history.retention_line())
         self.login_count += 1
         if self.on_login is not None:
             self.on_login(self.clock.seconds() - started)
         room.announce(self.events.joined(room.default.key, nickname), joined=session)
-        self._record_login(session, nickname)
-        self._after_welcome(session, by_password)
-
-    def _after_welcome(self, session: ChatSession, by_password: bool) -> None:
-        """The welcome's retention line, then the room's history (the replay, or what was
-        said since a registered user left), then pending recados."""
-        history = self.history
+        shown = self._show_history(session, by_password)
+        recorded = self._record_login(session, nickname, shown)
         recados = self.recados
-        if history is None:
-            if recados is not None and by_password:
-                recados.at_login(session)
-            return
-        session.deliver(history.retention_line())
-        shown = history.at_login(session, self.room.room_of(session).key, by_password)
         if recados is not None and by_password:
-            shown.addBoth(lambda _: recados.at_login(session))
+            recorded.addBoth(lambda _: recados.at_login(session))
 
-    def _record_login(self, session: ChatSession, nickname: str) -> None:
+    def _show_history(self, session: ChatSession, by_password: bool) -> Deferred[None]:
+        """After the welcome and its retention line: the room's history (the replay, or what
+        was said since a registered user left); fires once shown."""
+        history = self.history
+        if history is None:
+            return succeed(None)
+        return history.at_login(session, self.room.room_of(session).key, by_password)
+
+    def _record_login(
+        self, session: ChatSession, nickname: str, shown: Deferred[None]
+    ) -> Deferred[None]:
+        """Record the login; once it is recorded and the history ``shown``, tell the user
+        when they last came (the lines of a login always come in one order). Fires after."""
         if self.logins is None:
-            return
+            return shown
 
         def show_previous(previous: datetime | None) -> None:
             if self.room.find(nickname) is not session:
@@ -357,7 +361,9 @@ class ChatCore:
                 "login of {nick} not recorded yet: {error}", nick=nickname, error=failure.value
             )
 
-        self.logins.record_login(nickname, self.now()).addCallbacks(show_previous, not_recorded)
+        recorded = self.logins.record_login(nickname, self.now())
+        told: Deferred[Any] = shown.addBoth(lambda _: recorded)
+        return told.addCallbacks(show_previous, not_recorded)
 
     # -- after login ------------------------------------------------------------------------
 

@@ -191,7 +191,10 @@ class RoomBuffer:
         messages = self.messages
         if len(messages) == messages.maxlen:
             self.complete = False
-        if messages and _position(message) < _position(messages[-1]):
+        last = messages[-1] if messages else None
+        if last is not None and (
+            message.time < last.time or (message.time == last.time and message.id < last.id)
+        ):
             ordered = sorted([*messages, message], key=_position)
             messages.clear()
             messages.extend(ordered)
@@ -257,6 +260,9 @@ class History:
         self.departures = departures
         self._buffers: dict[str, RoomBuffer] = {}
         self._size = max(plan.buffer, plan.replay, 1)
+        # History on or off is set at start-up (``--history-days`` needs a restart).
+        self._on = storage.enabled
+        self._keep = storage.keep
 
     @property
     def enabled(self) -> bool:
@@ -266,17 +272,21 @@ class History:
     # -- what was said ---------------------------------------------------------------------
 
     def said(self, event: Public) -> None:
-        """``event`` was said on this node: store it (once, here) and remember it."""
-        storage = self.storage
-        if storage.enabled:
-            storage.keep(event)
-            self.heard(event)
+        """``event`` was said on this node: store it (once, here) and remember it (the path of
+        every public message: kept short)."""
+        if self._on:
+            self._keep(event)
+            buffer = self._buffers.get(event.room)  # type: ignore[arg-type]
+            if buffer is None:
+                self.heard(event)
+            else:
+                buffer.add(event)
 
     def heard(self, event: Public) -> None:
         """``event`` was said (here or on another node, which stores it): remember it in its
         room's buffer."""
         room_key = event.room
-        if room_key is None or not self.storage.enabled:
+        if room_key is None or not self._on:
             return
         buffer = self._buffers.get(room_key)
         if buffer is None:
@@ -418,7 +428,9 @@ class History:
                 )
                 return self._show_missed(session, room_key, Page(shown, cursor), len(missed))
             return self.storage.since(room_key, left_at, MAX_MISSED).addCallbacks(
-                lambda found: self._show_missed(session, room_key, found[0], found[1], buffer),
+                lambda found: self._show_missed(
+                    session, room_key, found[0], found[1], buffer, left_at
+                ),
                 lambda failure: self._since_failed(session, room_key, failure),
             )
 
@@ -435,13 +447,16 @@ class History:
         page: Page,
         total: int,
         buffer: RoomBuffer | None = None,
+        left_at: int = 0,
     ) -> None:
         if session.closing:
             return
         messages = list(page.messages)
         if buffer is not None:  # messages still on their way to the storage
             newest = _position(messages[-1]) if messages else (0, "")
-            newer = [m for m in buffer.messages if _position(m) > newest]
+            # (said after the departure: a buffer that could not be loaded holds what was
+            # said since start-up, before the departure too)
+            newer = [m for m in buffer.messages if _position(m) > newest and m.time > left_at]
             messages += newer
             total += len(newer)
             if len(messages) > MAX_MISSED:

@@ -6,8 +6,10 @@ run of a server takes a prefix made of its start time in milliseconds and 40 ran
 runs, of this node or of any other, share one only if they start in the same millisecond and
 draw the same bits), and numbers its messages from there with a plain counter. An id is a short
 ASCII word (``[0-9a-vx]``, about 20 characters, at most 32): the prefix in base 32, then the
-counter as Python's ``hex`` writes it (``0x1f``: the fastest way to write a number, and its
-``0x`` marks where the prefix ends).
+counter as Python's ``hex`` writes it (``0x100000000001f``: the fastest way to write a number,
+and its ``0x`` marks where the prefix ends). The counter starts at 2**48, so that its digits are
+always 13 (until 2**52 messages of one run): the ids of one run then sort as they were made, as
+plain strings (the database orders a room's history by time, then id).
 
 Ids say nothing about order between runs or nodes; order inside a room comes from the time and,
 in a cluster, from the one place that publishes.
@@ -19,6 +21,9 @@ import itertools
 import os
 import time
 from typing import Final
+
+#: The first number of a run's counter: 13 hex digits, as every later one (see above).
+FIRST_NUMBER: Final = 1 << 48
 
 #: Digits of the base-32 alphabet used in ids (lower case, no padding).
 _DIGITS: Final = "0123456789abcdefghijklmnopqrstuv"
@@ -53,7 +58,7 @@ class MessageIds:
         self.prefix = prefix or run_prefix()
         #: The numbers of the ids, in order (the event source steps it inline, on the path of
         #: every message).
-        self.counter = itertools.count(1)
+        self.counter = itertools.count(FIRST_NUMBER)
 
     def next(self) -> str:
         """A new id: the prefix and the next number as ``hex`` writes it (``0x1f``)."""

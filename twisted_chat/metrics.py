@@ -63,6 +63,7 @@ LOGIN_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 _GAUGE_HELP = {
     "chat_db_up": "1 while the database is reachable, 0 during an outage.",
     "chat_db_queue_length": "Login records waiting to be written to the database.",
+    "chat_history_queue_length": "Public messages waiting to be written to history.",
     "chat_redis_up": "1 while this node is connected to Redis, 0 otherwise.",
     "chat_cluster_users": "Users logged in on the whole cluster, as this node knows them.",
 }
@@ -86,6 +87,20 @@ class ClusterStatus(Protocol):
         exist)."""
 
 
+class HistoryStatus(Protocol):
+    """What the metrics read of the history store
+    (:class:`~twisted_chat.storage.history.HistoryStore`)."""
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be written."""
+
+    #: Messages dropped from a full outage queue.
+    dropped: int
+    #: Transactions that wrote a batch.
+    batches_written: int
+
+
 class ChatCollector(Collector):
     """Every ``chat_*`` metric but the histograms, computed from the server's state at scrape
     time."""
@@ -95,10 +110,12 @@ class ChatCollector(Collector):
         factory: ChatServer,
         store: LoginStore | None = None,
         cluster: ClusterStatus | None = None,
+        history: HistoryStatus | None = None,
     ) -> None:
         self.factory = factory
         self.store = store
         self.cluster = cluster
+        self.history = history
 
     def collect(self) -> Iterator[Metric]:
         """The metrics as they are now."""
@@ -156,6 +173,20 @@ class ChatCollector(Collector):
         if store is not None:
             yield _gauge("chat_db_up", int(store.available))
             yield _gauge("chat_db_queue_length", store.queued)
+        history = self.history
+        if history is not None:
+            yield _gauge("chat_history_queue_length", history.queued)
+            yield CounterMetricFamily(
+                "chat_history_dropped",
+                "Public messages never stored: dropped from the full queue of a database "
+                "outage (--db-queue).",
+                value=history.dropped,
+            )
+            yield CounterMetricFamily(
+                "chat_history_batches",
+                "Transactions that wrote a batch of public messages to history.",
+                value=history.batches_written,
+            )
         cluster = self.cluster
         if cluster is not None:
             yield _gauge("chat_redis_up", int(cluster.redis_up))
@@ -185,12 +216,13 @@ class ChatMetrics:
         factory: ChatServer,
         store: LoginStore | None = None,
         cluster: ClusterStatus | None = None,
+        history: HistoryStatus | None = None,
     ) -> None:
         self.factory = factory
         self.store = store
         self.cluster = cluster
         self.registry = CollectorRegistry()
-        self.collector = ChatCollector(factory, store, cluster)
+        self.collector = ChatCollector(factory, store, cluster, history)
         self.registry.register(self.collector)
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)

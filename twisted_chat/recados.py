@@ -284,7 +284,12 @@ class Recados:
             if not recados or session.closing or session in self.unread:
                 return
             events = self.events
-            lines: list[Event] = [events.notice("recados_header", count=len(recados))]
+            header = (
+                events.notice("recado_header_one")
+                if len(recados) == 1
+                else events.notice("recados_header", count=len(recados))
+            )
+            lines: list[Event] = [header]
             lines += [events.recado(r.id, r.time, r.sender, r.text) for r in recados]
             session.deliver_all(lines)
             timer = self.clock.callLater(READ_AFTER, self.read, session)

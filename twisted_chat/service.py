@@ -430,7 +430,9 @@ class ChatService(service.MultiService):
         it shuts down)."""
         from twisted_chat.metrics import ChatMetrics, make_metrics_site
 
-        metrics = ChatMetrics(self.factory, self.store, self.parts.cluster)
+        metrics = ChatMetrics(
+            self.factory, self.store, self.parts.cluster, self.parts.history_store
+        )
         metrics.install()
         self.metrics = metrics
         self.metrics_listener = ListenerService(endpoint, make_metrics_site(metrics), description)

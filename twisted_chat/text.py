@@ -131,6 +131,7 @@ class Catalogue:
     search_short: str
     search_wait: str
     recados_header: str
+    recado_header_one: str
     recado_usage: str
     recado_password: str
     recado_unregistered: str
@@ -272,6 +273,7 @@ SPANISH: Final = Catalogue(
     search_short="La búsqueda necesita al menos {min} caracteres: /buscar TEXTO",
     search_wait="Espera {seconds} s antes de otra búsqueda.",
     recados_header="Tienes {count} recados:",
+    recado_header_one="Tienes un recado:",
     recado_usage="Uso: /recado NICK TEXTO",
     recado_password="Solo quien entra con contraseña puede dejar recados.",
     recado_unregistered=(
@@ -413,6 +415,7 @@ ENGLISH: Final = Catalogue(
     search_short="A search needs at least {min} characters: /search TEXT",
     search_wait="Wait {seconds} s before another search.",
     recados_header="You have {count} memos:",
+    recado_header_one="You have one memo:",
     recado_usage="Usage: /memo NICK TEXT",
     recado_password="Only users logged in with a password may leave memos.",
     recado_unregistered="{nick} is not a registered nickname: memos are for registered ones.",

@@ -15,6 +15,7 @@ Without the browser the test is skipped with a loud reason; under ``CI=true`` it
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import time
@@ -31,8 +32,10 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.support.expected import PROMPT, welcome
 from tests.support.needs import missing
-from tests.support.webchat import WebChat, tcp_login, web_chat
+from tests.support.processes import LineSocket
+from tests.support.webchat import VISIT, WebChat, web_chat
 
 pytestmark = [pytest.mark.timeout(120, method="thread")]
 
@@ -54,6 +57,25 @@ CHROMIUM_FLAGS = (
 #: Longest wait for something to show on a page, in seconds.
 WAIT = 10
 XSS = "<img src=x onerror=alert(1)>"
+
+
+#: The line after the welcome since protocol v1.1 (the retention of public messages).
+RETENTION = ("* Los mensajes públicos se guardan ", "* Los mensajes públicos no se guardan.")
+
+
+#: A stored line (protocol v1.1); group 1: the line's live form.
+STORED = re.compile(r"\* \[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] (.*)")
+
+
+def tcp_login(client: LineSocket, nick: str) -> None:
+    """:meth:`LineSocket.login`, then the retention line, any replayed history, and the line
+    about the previous visit."""
+    client.login(nick)
+    assert client.line().startswith(RETENTION)
+    for _ in range(100):
+        if client.line().startswith(VISIT):
+            return
+    raise AssertionError("no line about the previous visit")
 
 
 def browser_missing() -> str | None:
@@ -396,6 +418,8 @@ def test_rooms_two_browsers_and_netcat_moving(
         # ... and back to general: a public message reaches only the room's members.
         carol.say("/unirse general")
         assert carol.line() == "* Sala general (2): ana, carol"
+        replayed = STORED.fullmatch(carol.line())  # the room's history
+        assert replayed is not None and replayed.group(1) == "<carol> hola general"
         shown(bob, "notice", "carol ha salido de la sala juegos (sigue en el chat).")
         shown(ana, "notice", "carol ha entrado en la sala general.")
         carol.say("de vuelta")
@@ -496,6 +520,7 @@ def test_rooms_in_english(browsers: Callable[[], WebDriver], tmp_path: Path) -> 
         assert bob.line() == "* Welcome to twisted-chat. Choose a nickname:"
         bob.say("bob")
         assert bob.line() == "* Welcome, bob. Type /help for the list of commands."
+        assert bob.line() == "* Public messages are kept for 30 days; /forget erases yours."
         assert bob.line() == "* This is your first connection."
         bob.say("/join juegos")
         assert bob.line() == "* Room juegos (2): @ana, bob"
@@ -560,3 +585,368 @@ def test_rooms_after_the_language_changes(
             "Room juegos (1): @ana"
         ]
         assert severe_console_entries(ana) == []
+
+
+# -- history and recados (protocol v1.1, issue 15) ------------------------------------------
+
+#: Run before the page's own script: a WebSocket that a test drives itself. ``__server(line)``
+#: delivers a server line to the page; ``__sent`` holds what the page sent.
+SCRIPTED_WEBSOCKET = """
+(() => {
+  window.__sent = [];
+  class ScriptedSocket extends EventTarget {
+    constructor(url) {
+      super();
+      this.readyState = 0;
+      window.__server = (line) => this.dispatchEvent(new MessageEvent("message", {data: line}));
+      setTimeout(() => { this.readyState = 1; this.dispatchEvent(new Event("open")); }, 0);
+    }
+    send(text) { window.__sent.push(text); }
+    close() {}
+  }
+  ScriptedSocket.CONNECTING = 0;
+  ScriptedSocket.OPEN = 1;
+  ScriptedSocket.CLOSING = 2;
+  ScriptedSocket.CLOSED = 3;
+  window.WebSocket = ScriptedSocket;
+})();
+"""
+
+
+def scripted_page(driver: WebDriver, server: WebChat) -> None:
+    """Open the page with :data:`SCRIPTED_WEBSOCKET` in place of the real one."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SCRIPTED_WEBSOCKET})
+    driver.get(server.url)
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+    )
+
+
+def from_server(driver: WebDriver, *server_lines: str) -> None:
+    """The scripted server sends these lines to the page."""
+    for server_line in server_lines:
+        driver.execute_script("window.__server(arguments[0]);", server_line)
+
+
+def sent(driver: WebDriver) -> list[str]:
+    """What the page sent to the scripted server."""
+    texts: list[str] = driver.execute_script("return window.__sent;")
+    return texts
+
+
+def log_items(driver: WebDriver, selector: str = "#log > li") -> list[dict[str, str]]:
+    """Each element matched: its classes, time (text, dateTime, title), nick and text."""
+    script = """
+      return [...document.querySelectorAll(arguments[0])].map((e) => {
+        const part = (name) => {
+          const p = e.querySelector('.' + name);
+          return p ? p.textContent : null;
+        };
+        const time = e.querySelector('.time');
+        return {cls: e.className, time: part('time'), iso: time.dateTime, title: time.title,
+                nick: part('nick'), text: part('text')};
+      });
+    """
+    items: list[dict[str, str]] = driver.execute_script(script, selector)
+    return items
+
+
+def displayed(driver: WebDriver, element_id: str) -> bool:
+    """Whether the element is shown (not ``hidden``, laid out)."""
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+def test_page_reads_stored_lines_and_hints(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    """The page's side alone (a scripted WebSocket serves the lines of docs/PROTOCOL.md 1.1):
+    history dimmed, not live; the older-messages button; the search box; recados apart."""
+    with web_chat(tmp_path) as server:
+        ana = browsers()
+        scripted_page(ana, server)
+        assert not displayed(ana, "older") and not displayed(ana, "recados")
+        assert displayed(ana, "search-text")
+        from_server(ana, "* Bienvenido a twisted-chat. Elige un nickname:")
+        type_line(ana, "ana secreto")
+        from_server(
+            ana,
+            "* Bienvenido, ana. Escribe /ayuda para ver los comandos.",
+            "* Los mensajes públicos se guardan 30 días; /olvidar borra los tuyos.",
+            "* [2026-12-06T03:34:47Z] <bob> hola",
+            f"* [2026-12-06T03:35:00Z] <carol> {XSS}",
+            "* Hay 250 mensajes más desde que te fuiste: /historial 50 antes c_1-A",
+            "* Tienes 2 recados:",
+            "* [2026-12-05T10:00:00Z] *bob* ven mañana",
+            "* [2026-12-05T11:00:00Z] *carol* <b>no</b>",
+            "* Sala general (2): ana, bob",  # the reply to the page's own /sala: not shown
+            "* La sala general no tiene tema.",
+            "<bob> en vivo",
+        )
+        assert sent(ana)[:2] == ["ana secreto", "/sala"]
+        shown(ana, "public", "en vivo", "bob")
+        history = log_items(ana, "#log > li.history")
+        assert [(h["nick"], h["text"]) for h in history] == [("bob", "hola"), ("carol", XSS)]
+        assert [h["iso"] for h in history] == ["2026-12-06T03:34:47Z", "2026-12-06T03:35:00Z"]
+        assert [h["title"] for h in history] == [h["iso"] for h in history]
+        assert all(h["time"].count(":") == 2 for h in history)
+        assert [p["text"] for p in log_items(ana, "#log > li.public")] == ["en vivo"]
+        assert ana.find_elements(By.CSS_SELECTOR, "#log img, #recados img, #log b") == []
+        opacity = ana.execute_script(
+            "return getComputedStyle(document.querySelector('#log > li.history')).opacity;"
+        )
+        assert float(opacity) < 1
+
+        # Recados: in the log with their own class, and in the #recados panel.
+        recados = [(r["nick"], r["text"]) for r in log_items(ana, "#log > li.recado")]
+        assert recados == [("bob", "ven mañana"), ("carol", "<b>no</b>")]
+        assert displayed(ana, "recados")
+        assert ana.find_element(By.ID, "recados-title").text == "Tienes 2 recados:"
+        panel = log_items(ana, "#recados-list > li.recado")
+        assert [(r["nick"], r["text"], r["iso"]) for r in panel] == [
+            ("bob", "ven mañana", "2026-12-05T10:00:00Z"),
+            ("carol", "<b>no</b>", "2026-12-05T11:00:00Z"),
+        ]
+        ana.find_element(By.ID, "recados-close").click()
+        assert not displayed(ana, "recados")
+        from_server(ana, "* [2026-12-06T12:00:00Z] *bob* otro más")  # delivered live
+        assert displayed(ana, "recados")
+        assert [r["text"] for r in log_items(ana, "#recados-list > li")] == ["otro más"]
+
+        assert ana.save_screenshot(str(tmp_path / "history-and-recados.png"))
+
+        # The older-messages button sends the hint's command exactly, once.
+        assert displayed(ana, "older")
+        before = len(sent(ana))
+        ana.find_element(By.ID, "older").click()
+        assert sent(ana)[before:] == ["/historial 50 antes c_1-A"]
+        assert not displayed(ana, "older")
+        from_server(
+            ana,
+            "* Últimos 1 mensajes de general:",
+            "* [2026-12-06T03:30:00Z] <bob> antes",
+            "* Mensajes anteriores: /historial 50 antes Zz9",
+        )
+        assert displayed(ana, "older")
+        ana.find_element(By.ID, "older").click()
+        assert sent(ana)[-1] == "/historial 50 antes Zz9"
+        # In English too; a line that only looks like a hint offers nothing.
+        from_server(ana, "* Older messages: /history 7 before abc")
+        ana.find_element(By.ID, "older").click()
+        assert sent(ana)[-1] == "/history 7 before abc"
+        from_server(ana, "* 9 more messages since you left: /history 50 before q")
+        ana.find_element(By.ID, "older").click()
+        assert sent(ana)[-1] == "/history 50 before q"
+        from_server(
+            ana,
+            "<eve> Mensajes anteriores: /historial 50 antes x",
+            "* Mensajes anteriores: /olvidar confirmar",
+        )
+        assert not displayed(ana, "older")
+
+        # The search box.
+        search = ana.find_element(By.ID, "search-text")
+        search.send_keys("  hola mundo ", Keys.ENTER)
+        assert sent(ana)[-1] == "/buscar hola mundo"
+        assert ana.find_element(By.ID, "line").get_attribute("value") == ""
+
+        # Moving to another room forgets the cursor of the one left.
+        from_server(ana, "* Mensajes anteriores: /historial 50 antes Zz9")
+        assert displayed(ana, "older")
+        from_server(ana, "* Sala juegos (1): @ana", "* La sala juegos no tiene tema.")
+        WebDriverWait(ana, WAIT).until(lambda d: not displayed(d, "older"))
+        assert severe_console_entries(ana) == []
+
+
+# The same against the real server (its history core: /historial, /buscar, /recado).
+
+
+def tcp_until(client: LineSocket, expected: str) -> list[str]:
+    """Read lines of ``client`` up to and including ``expected`` (at most 300 lines); return
+    those read before it."""
+    before: list[str] = []
+    for _ in range(300):
+        got = client.line()
+        if got == expected:
+            return before
+        before.append(got)
+    raise AssertionError(f"no {expected!r} in {before}")
+
+
+def history_texts(driver: WebDriver) -> list[str]:
+    """The ``.text`` of every ``#log`` history line, in order."""
+    return log_texts(driver, "history")
+
+
+def wait_history(driver: WebDriver, expected: list[str]) -> None:
+    """Wait until the ``#log`` history lines are exactly ``expected``."""
+    WebDriverWait(driver, WAIT).until(
+        lambda d: history_texts(d) == expected,
+        f"the history lines are {history_texts(driver)}, not {expected}",
+    )
+
+
+WORDS = ["uno", "dos", "tres", "cuatro", "cinco", "seis"]
+
+
+def test_history_dimmed_older_button_and_search(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    with web_chat(tmp_path, "--history-days", "30") as server:
+        carol = server.tcp()
+        tcp_login(carol, "carol")
+        for word in WORDS:
+            carol.say(f"mensaje {word}")
+        carol.say("/username")
+        tcp_until(carol, "* Tu nickname es carol.")
+        ana = browsers()
+        log_in(ana, server, "ana")
+
+        # The replay at login: the stored lines, dimmed, with their time; none live.
+        replayed = [f"mensaje {word}" for word in WORDS]
+        wait_history(ana, replayed)
+        assert log_texts(ana, "public") == []
+        for item in log_items(ana, "#log > li.history"):
+            assert item["nick"] == "carol"
+            assert item["title"] == item["iso"] and item["iso"].endswith("Z")
+        opacity = ana.execute_script(
+            "return getComputedStyle(document.querySelector('#log > li.history')).opacity;"
+        )
+        assert float(opacity) < 1
+        assert not displayed(ana, "older")
+
+        # /historial 2: the last two, and the button for the two before them.
+        type_line(ana, "/historial 2")
+        wait_history(ana, [*replayed, "mensaje cinco", "mensaje seis"])
+        WebDriverWait(ana, WAIT).until(lambda d: displayed(d, "older"))
+        hint = [t for t in log_texts(ana, "notice") if t.startswith("Mensajes anteriores: ")]
+        assert len(hint) == 1 and hint[0].startswith("Mensajes anteriores: /historial 2 antes ")
+        ana.find_element(By.ID, "older").click()
+        wait_history(
+            ana, [*replayed, "mensaje cinco", "mensaje seis", "mensaje tres", "mensaje cuatro"]
+        )
+        ana.find_element(By.ID, "older").click()
+        wait_history(
+            ana,
+            [
+                *replayed,
+                *["mensaje cinco", "mensaje seis", "mensaje tres", "mensaje cuatro"],
+                *["mensaje uno", "mensaje dos"],
+            ],
+        )
+        # The first message reached: no older ones, no button.
+        barrier(ana, "ana")
+        assert not displayed(ana, "older")
+
+        # The search box.
+        search = ana.find_element(By.ID, "search-text")
+        search.send_keys("cuatro", Keys.ENTER)
+        WebDriverWait(ana, WAIT).until(
+            lambda d: history_texts(d)[-1:] == ["mensaje cuatro"] and len(history_texts(d)) == 13
+        )
+
+        # Live messages are still live.
+        carol.say("ahora en vivo")
+        shown(ana, "public", "ahora en vivo", "carol")
+        assert len(history_texts(ana)) == 13
+        assert severe_console_entries(ana) == []
+
+
+def register(server: WebChat, nick: str, password: str) -> None:
+    """Register ``nick`` with ``password`` over the line port, and leave."""
+    client = server.tcp()
+    tcp_login(client, nick)
+    client.say(f"/registrar {password}")
+    tcp_until(
+        client, f"* Nickname {nick} registrado: a partir de ahora entra con {nick} CONTRASEÑA."
+    )
+    client.say("/salir")
+    client.rest()
+
+
+def test_recados_apart(browsers: Callable[[], WebDriver], tmp_path: Path) -> None:
+    with web_chat(tmp_path) as server:
+        register(server, "bob", "secreto1")
+        register(server, "ana", "secreto2")
+        ana = server.tcp()
+        assert ana.line() == PROMPT
+        ana.say("ana secreto2")
+        assert ana.line() == welcome("ana")
+        ana.say("/recado bob ven mañana <b>ya</b>")
+        tcp_until(ana, "* Recado guardado para bob; lo recibirá al entrar.")
+
+        # bob logs in on the page with his password: the recado is there, apart.
+        bob = browsers()
+        bob.get(server.url)
+        shown(bob, "notice", "Bienvenido a twisted-chat. Elige un nickname:")
+        WebDriverWait(bob, WAIT).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+        )
+        type_line(bob, "bob secreto1")
+        shown(bob, "notice", "Bienvenido, bob. Escribe /ayuda para ver los comandos.")
+        WebDriverWait(bob, WAIT).until(lambda d: displayed(d, "recados"))
+        WebDriverWait(bob, WAIT).until(lambda d: len(log_items(d, "#recados-list > li")) == 1)
+        [recado] = log_items(bob, "#recados-list > li")
+        assert (recado["nick"], recado["text"]) == ("ana", "ven mañana <b>ya</b>")
+        assert recado["title"] == recado["iso"] and recado["iso"].endswith("Z")
+        assert "recado" in recado["cls"].split()
+        assert bob.find_element(By.ID, "recados-title").text == "Tienes un recado:"
+        assert [(r["nick"], r["text"]) for r in log_items(bob, "#log > li.recado")] == [
+            ("ana", "ven mañana <b>ya</b>")
+        ]
+        assert log_texts(bob, "private") == [] and log_texts(bob, "history") == []
+        assert bob.find_elements(By.CSS_SELECTOR, "#recados b, #log b") == []
+        tcp_until(ana, "* bob ha recibido tu recado.")
+
+        # A recado to a connected user arrives at once, into the panel too.
+        bob.find_element(By.ID, "recados-close").click()
+        assert not displayed(bob, "recados")
+        ana.say("/recado bob otra cosa")
+        tcp_until(ana, "* Recado entregado a bob.")
+        WebDriverWait(bob, WAIT).until(lambda d: displayed(d, "recados"))
+        assert [(r["nick"], r["text"]) for r in log_items(bob, "#recados-list > li")] == [
+            ("ana", "otra cosa")
+        ]
+        assert severe_console_entries(bob) == []
+
+
+def test_since_you_left_and_the_older_button(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    """A registered user back with a password gets the last 100 messages said since they left,
+    and the button for the rest."""
+    with web_chat(tmp_path, "--flood-rate", "0") as server:
+        register(server, "bob", "secreto1")
+        bob_tcp = server.tcp()
+        assert bob_tcp.line() == PROMPT
+        bob_tcp.say("bob secreto1")
+        assert bob_tcp.line() == welcome("bob")
+        bob_tcp.say("/salir")
+        bob_tcp.rest()
+        time.sleep(0.05)  # the messages below are said after bob left (milliseconds)
+        carol = server.tcp()
+        tcp_login(carol, "carol")
+        for n in range(105):
+            carol.say(f"mensaje {n}")
+        carol.say("/username")
+        tcp_until(carol, "* Tu nickname es carol.")
+
+        bob = browsers()
+        bob.get(server.url)
+        shown(bob, "notice", "Bienvenido a twisted-chat. Elige un nickname:")
+        WebDriverWait(bob, WAIT).until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
+        )
+        type_line(bob, "bob secreto1")
+        shown(bob, "notice", "Bienvenido, bob. Escribe /ayuda para ver los comandos.")
+        wait_history(bob, [f"mensaje {n}" for n in range(5, 105)])
+        hint = [t for t in log_texts(bob, "notice") if "desde que te fuiste" in t]
+        assert len(hint) == 1 and hint[0].startswith(
+            "Hay 5 mensajes más desde que te fuiste: /historial 50 antes "
+        ), hint
+        WebDriverWait(bob, WAIT).until(lambda d: displayed(d, "older"))
+        bob.find_element(By.ID, "older").click()
+        wait_history(bob, [f"mensaje {n}" for n in (*range(5, 105), *range(5))])
+        barrier(bob, "bob")
+        assert not displayed(bob, "older")
+        assert log_texts(bob, "public") == []
+        assert severe_console_entries(bob) == []

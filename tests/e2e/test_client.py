@@ -9,6 +9,7 @@ plain socket (:class:`tests.support.processes.LineSocket`). The restore tests ru
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pytest
 from tests.support import processes
 from tests.support.expected import PROMPT, conectados, goodbye, welcome
 from tests.support.processes import LineSocket, Twistd, free_port, twistd_chat
+from twisted_chat.client.render import stored_time
 
 CLIENT = [sys.executable, "-m", "twisted_chat.client"]
 COLUMNS, ROWS = 80, 24
@@ -411,3 +413,34 @@ def test_interactive_cannot_connect(tmp_path: Path) -> None:
         assert b"cannot connect to 127.0.0.1:" in pty.raw
     finally:
         pty.close()
+
+
+STORED = re.compile(r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] <bob> (.*)")
+
+
+def test_history_replayed_dim_with_its_time(server: Twistd) -> None:
+    """The room's history at login (protocol v1.1): on the terminal with its local time and
+    dim; in piped mode as the server sent it."""
+    bob = LineSocket(server.port)
+    try:
+        bob.login("bob")
+        bob.say("primero")
+        bob.say("segundo \x1b")  # refused by the server: control characters never get stored
+        bob.say("/username")
+        read_until(bob, "* Tu nickname es bob.")
+        piped = run_piped(b"carol\n/salir\n", f"127.0.0.1:{server.port}")
+        assert piped.returncode == 0, piped.stderr
+        [stored] = [line for line in piped.stdout.decode().splitlines() if STORED.fullmatch(line)]
+        match = STORED.fullmatch(stored)
+        assert match is not None and match.group(2) == "primero"
+        when = stored_time(match.group(1))  # in this process's time zone, the client's too
+        ana = PtyClient.chat(f"127.0.0.1:{server.port}", "--nick", "ana")
+        try:
+            ana.wait_line(f"[{when}] <bob> primero")
+            assert f"\x1b[2m[{when}] <bob> primero\x1b[0m".encode() in ana.raw
+            ana.keys(CTRL_C)
+            ana.wait_exit()
+        finally:
+            ana.close()
+    finally:
+        bob.close()

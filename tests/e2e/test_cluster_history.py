@@ -202,7 +202,7 @@ def test_a_recado_read_on_another_node_is_told_to_its_sender(
     ana.say("/recado bob vuelve pronto")
     wait_for_line(ana, "* Recado guardado para bob; lo recibirá al entrar.")
     bob = enter(n2, "bob")
-    lines = wait_for_line(bob, "* Tienes 1 recados:")  # its /username reads them
+    lines = wait_for_line(bob, "* Tienes un recado:")  # its /username reads them
     assert any(line.endswith("*ana* vuelve pronto") for line in lines), lines
     wait_for_line(ana, "* bob ha recibido tu recado.")
     assert count(mysql_url, "SELECT COUNT(*) FROM recados") == 0

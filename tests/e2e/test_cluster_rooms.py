@@ -20,7 +20,7 @@ import pytest
 
 from tests.support import mariadb
 from tests.support.cluster import TTL, Client, Cluster, join, poll, running_cluster
-from tests.support.expected import left
+from tests.support.expected import left, stored_text
 from tests.support.redis_server import RedisServer
 from tests.support.redis_server import command as redis_command
 from twisted_chat.storage.url import MysqlURL
@@ -198,6 +198,8 @@ def test_members_across_nodes(cluster: Cluster, redis_server: RedisServer) -> No
     # A topic set on n1 is the topic on every node, told to the room's members there.
     erin = join(n3, "erin", carol, dan)
     enter(erin, "juegos")
+    # Its replay: what was said in Juegos (stored by n1, read from the database by n3).
+    assert [stored_text(erin.line()) for _ in range(3)] == ["<ana> uno", "<ana> dos", "<ana> tres"]
     assert ana.line() == room_joined("erin", "Juegos")
     for watcher in (carol, dan):
         assert watcher.line() == room_left("erin", "general")
@@ -370,6 +372,10 @@ def test_after_a_redis_restart_rooms_merge_back_and_the_topic_in_redis_wins(
     )
     assert enter(bob, "juegos") == sala("juegos", "ada", "@ana", "bob")
     assert bob.line() == "* Tema: de redis"  # the room's topic, shown on entering
+    # Then the room's replay (protocol v1.1), what was said on n1 during the outage included:
+    # n2 listens to juegos again, and reads its history from the database.
+    replay = bob.line()
+    assert replay.startswith("* [") and replay.endswith("] <ana> solo n1"), replay
     # Messages flow across nodes again, in the room.
     poll(
         lambda: numsub(redis_server, "chat:room:juegos") == 2,

@@ -97,9 +97,11 @@ def test_metrics_follow_the_chat(metrics_server: tuple[Twistd, int]) -> None:
 
     ana = LineSocket(server.port)
     ana.login("ana")
+    assert ana.line() == "* Los mensajes públicos se guardan 30 días; /olvidar borra los tuyos."
     assert ana.line() == "* Es tu primera conexión."
     bob = LineSocket(server.port)
     bob.login("bob")
+    assert bob.line() == "* Los mensajes públicos se guardan 30 días; /olvidar borra los tuyos."
     assert bob.line() == "* Es tu primera conexión."
     assert ana.line() == "* bob se ha unido al chat."
     samples = scrape(port)

@@ -11,6 +11,7 @@ import pytest
 from tests.support import mariadb
 from tests.support.accounts import OPERATOR_PASSWORD
 from tests.support.expected import (
+    FIRST_VISIT,
     NO_BANS,
     ban_done,
     ban_lifted,
@@ -32,7 +33,7 @@ def _op_login(port: int) -> LineSocket:
     ana.line()
     ana.say(f"ana {OPERATOR_PASSWORD}")
     assert ana.line() == welcome("ana")
-    ana.line()
+    assert ana.after_welcome().startswith("* Tu última conexión fue el ")
     return ana
 
 
@@ -42,7 +43,7 @@ def _bans_survive_a_restart(tmp_path: Path, db: str) -> None:
         ana.line()
         ana.say("ana")
         assert ana.line() == welcome("ana")
-        ana.line()
+        assert ana.after_welcome() == FIRST_VISIT
         ana.say(f"/registrar {OPERATOR_PASSWORD}")
         assert ana.line() == registered("ana")
         ana.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -22,7 +22,7 @@ from twisted.logger import LogLevel, formatEvent
 
 from tests.support import mariadb
 from tests.support.chatclient import ChatClient, ChatServer, start_server
-from tests.support.expected import HORA
+from tests.support.expected import HORA, stored_text
 from tests.support.logs import LogEvents, capture
 from tests.support.waits import in_thread, sleep, wait_until
 from twisted_chat.storage.url import MysqlURL
@@ -68,9 +68,16 @@ class Login:
 
 
 async def login(
-    client: ChatClient, nick: str, password: str | None = None, *, visit: bool
+    client: ChatClient,
+    nick: str,
+    password: str | None = None,
+    *,
+    visit: bool,
+    replay: Sequence[str] = (),
 ) -> Login:
-    """Log ``client`` in (prompt read here); ``visit``: whether the database line follows."""
+    """Log ``client`` in (prompt read here); ``visit``: whether the database line follows;
+    ``replay``: the room's replayed lines the login gets (as live lines, without their time)
+    after the retention line."""
     assert await client.line() == f"* {T.prompt}"
     before = time.time()
     client.say(nick if password is None else f"{nick} {password}")
@@ -78,8 +85,13 @@ async def login(
     after = time.time()
     client.nickname = nick
     if visit:
-        line = await client.line()
+        line = await client.after_welcome()
         assert line.startswith(("* Es tu primera", "* Tu última conexión")), line
+        assert [stored_text(line) for line in client.replayed] == list(replay)
+    else:
+        assert await client.line() == f"* {T.history_kept.format(days=30)}"
+        replayed = await client.lines(len(replay))
+        assert [stored_text(line) for line in replayed] == list(replay)
     return Login(nick, before, after)
 
 
@@ -162,7 +174,11 @@ async def test_chat_goes_on_during_a_database_outage_and_nothing_is_lost(
     impostor.say("/username")  # still at the prompt: an invalid nickname, not a command
     assert (await impostor.line()).startswith("! ")
     rita = await chat.connect("rita-again")
-    logins["rita"] = await login(rita, "rita", "secreto1", visit=False)
+    # The history buffer of the room answers without the database: what carlos said is replayed
+    # (to rita once the database fails to say when she last left).
+    logins["rita"] = await login(
+        rita, "rita", "secreto1", visit=False, replay=["<carlos> hola a todos"]
+    )
     for other in (ana, carlos):
         assert await other.line() == f"* {T.joined.format(nick='rita')}"
     await rita.sync()
@@ -175,12 +191,12 @@ async def test_chat_goes_on_during_a_database_outage_and_nothing_is_lost(
 
     # One record per nickname, the latest time wins: dora logs in twice.
     dora = await chat.connect("dora")
-    await login(dora, "dora", visit=False)
+    await login(dora, "dora", visit=False, replay=["<carlos> hola a todos"])
     dora.say("/salir")
     await dora.wait_closed()
     await sleep(1.1)  # a different second
     dora = await chat.connect("dora-again")
-    logins["dora"] = await login(dora, "dora", visit=False)
+    logins["dora"] = await login(dora, "dora", visit=False, replay=["<carlos> hola a todos"])
     await dora.sync()
     for other in (ana, carlos, rita):
         assert await other.lines(3) == [

@@ -1,4 +1,5 @@
-"""Packaging: an installed wheel carries the twistd plugin and the SQL schema; so does ``-e``.
+"""Packaging: an installed wheel carries the twistd plugin, the SQL schema and the console
+scripts; so does ``-e``.
 
 The plugin file (``twisted/plugins/chat_plugin.py``, in a namespace directory with no
 ``__init__.py``) is easy to lose from a package, and then ``twistd chat`` silently does not exist.
@@ -126,6 +127,11 @@ def test_wheel_in_a_fresh_virtualenv(tmp_path: Path) -> None:
     assert Path(module_file).is_relative_to(venv), module_file  # the installed copy, not the repo
     assert checked == ["mysql.sql ok", "sqlite.sql ok"]
 
+    # The console scripts are installed and start (the admin command imports the storage).
+    for script in ("twisted-chat-client", "twisted-chat-admin"):
+        usage = run([venv / "bin" / script, "--help"], cwd=elsewhere, timeout=60)
+        assert f"usage: {script}" in usage.stdout, usage.stdout
+
     # The installed package serves its page (a plain pip install is enough for --web).
     page = run([venv / "bin" / "python", "-c", PAGE_CHECK], cwd=elsewhere, timeout=60)
     assert page.stdout.split() == ["page", "ok"]
@@ -143,3 +149,5 @@ def test_editable_install_lists_the_plugin(tmp_path: Path) -> None:
     assert CHAT_COMMAND.search(listing.stdout), listing.stdout
     schema = run([PYTHON, "-c", SCHEMA_CHECK], cwd=tmp_path, timeout=60)
     assert schema.stdout.splitlines()[1:] == ["mysql.sql ok", "sqlite.sql ok"]
+    usage = run([PYTHON.parent / "twisted-chat-admin", "--help"], cwd=tmp_path, timeout=60)
+    assert "usage: twisted-chat-admin" in usage.stdout, usage.stdout

@@ -15,6 +15,7 @@ from tests.inprocess.test_storage import query
 from tests.support import mariadb
 from tests.support.accounts import OPERATOR_PASSWORD
 from tests.support.expected import (
+    FIRST_VISIT,
     conectados,
     joined,
     left,
@@ -46,7 +47,7 @@ def _op_login(port: int) -> LineSocket:
     ana.line()
     ana.say(f"ana {OPERATOR_PASSWORD}")
     assert ana.line() == welcome("ana")
-    ana.line()  # the previous connection
+    assert ana.after_welcome().startswith("* Tu última conexión fue el ")
     return ana
 
 
@@ -70,7 +71,7 @@ def _topics_survive_a_restart(tmp_path: Path, db: str, url: DatabaseURL) -> None
     with twistd_chat(tmp_path, db, extra=extra) as server:
         ana = LineSocket(server.port)
         ana.login("ana")
-        ana.line()
+        assert ana.after_welcome() == FIRST_VISIT
         ana.say(f"/registrar {OPERATOR_PASSWORD}")
         assert ana.line() == registered("ana")
         ana.close()
@@ -93,7 +94,7 @@ def _topics_survive_a_restart(tmp_path: Path, db: str, url: DatabaseURL) -> None
     with twistd_chat(tmp_path, db, extra=extra) as server:
         bob = LineSocket(server.port)
         bob.login("bob")
-        bob.line()
+        assert bob.after_welcome() == FIRST_VISIT
         # The topics are read at start-up without holding up logins: ask until they are there.
         deadline = time.monotonic() + STORE_WAIT
         while True:

@@ -66,6 +66,7 @@ def test_graceful_shutdown_sqlite(tmp_path: Path, signum: signal.Signals) -> Non
         before = time.time()
         ana.login("ana")
         after = time.time()
+        assert ana.line() == f"* {SPANISH.history_kept.format(days=30)}"
         assert ana.line() == f"* {SPANISH.first_visit}"
         ana.say("/username")  # barrier: nothing else is pending for ana
         assert ana.line() == f"* {SPANISH.username.format(nick='ana')}"
@@ -149,13 +150,16 @@ def test_graceful_shutdown_flushes_pending_logins_to_mysql(
             ana.login("ana")
             bob.login("bob")
             after = time.time()
+            retention = f"* {SPANISH.history_kept.format(days=30)}"
+            assert ana.line() == retention
             assert ana.line() == f"* {SPANISH.joined.format(nick='bob')}"
 
             signalled_at = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
-            # Both are told, and closed, while the database writes are still blocked.
+            # Both are told, and closed, while the database writes are still blocked (no visit
+            # line: it waits for the login's write).
             assert ana.rest() == [SHUTTING_DOWN]
-            assert bob.rest() == [SHUTTING_DOWN]
+            assert bob.rest() == [retention, SHUTTING_DOWN]
             assert server.process.poll() is None, "exited without waiting for the database"
             time.sleep(0.5)
         finally:

@@ -24,7 +24,14 @@ from pathlib import Path
 import pytest
 
 from tests.support import mariadb
-from tests.support.expected import PROMPT, STARTING_UP, password_needed, registered, welcome
+from tests.support.expected import (
+    FIRST_VISIT,
+    PROMPT,
+    STARTING_UP,
+    password_needed,
+    registered,
+    welcome,
+)
 from tests.support.processes import LineSocket, free_port, run_twistd, twistd_chat
 from twisted_chat.storage.url import MysqlURL
 
@@ -206,7 +213,7 @@ def test_logins_work_once_mariadb_comes_up_and_never_an_impostor(
     with twistd_chat(first, db) as server:
         rita = LineSocket(server.port)
         rita.login("rita")
-        rita.line()  # first visit
+        assert rita.after_welcome() == FIRST_VISIT
         rita.say("/registrar secreto1")
         assert rita.line() == registered("rita")
         rita.close()

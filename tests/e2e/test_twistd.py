@@ -27,12 +27,18 @@ def test_twistd_chat_session_then_sigterm(tmp_path: Path) -> None:
         assert ana.line() == "* Bienvenido a twisted-chat. Elige un nickname:"
         ana.say("ana")
         assert ana.line() == "* Bienvenido, ana. Escribe /ayuda para ver los comandos."
+        assert ana.line() == (
+            "* Los mensajes públicos se guardan 30 días; /olvidar borra los tuyos."
+        )
         assert ana.line() == "* Es tu primera conexión."
 
         bob = LineSocket(server.port)
         assert bob.line() == "* Bienvenido a twisted-chat. Elige un nickname:"
         bob.say("Bob")
         assert bob.line() == "* Bienvenido, Bob. Escribe /ayuda para ver los comandos."
+        assert bob.line() == (
+            "* Los mensajes públicos se guardan 30 días; /olvidar borra los tuyos."
+        )
         assert bob.line() == "* Es tu primera conexión."
         assert ana.line() == "* Bob se ha unido al chat."
 

@@ -32,6 +32,7 @@ from tests.support.expected import (
     NICK_INVALID,
     PONG,
     PROMPT,
+    RETENTION,
     SERVER_FULL,
     STRIKES,
     TOO_LONG,
@@ -131,10 +132,12 @@ class RawClient:
         return self.lines.pop(0)
 
     async def login(self, nick: str) -> None:
-        """Read the prompt, send ``nick``, read the welcome and visit lines."""
+        """Read the prompt, send ``nick``, read the welcome, retention and visit lines (nothing
+        was said before any of these logins: no replay)."""
         assert await self.line() == PROMPT
         self.say(nick)
         assert await self.line() == welcome(nick)
+        assert await self.line() == RETENTION
         assert VISIT_LINE.fullmatch(await self.line())
 
     async def until_closed(

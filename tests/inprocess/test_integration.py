@@ -31,6 +31,7 @@ from tests.support.expected import (
     PRIVATE_EMPTY,
     PRIVATE_SELF,
     PROMPT,
+    RETENTION,
     TOO_LONG,
     bad_private_nick,
     conectados,
@@ -83,7 +84,7 @@ async def test_nickname_and_messages_in_one_segment(server: ChatServer) -> None:
     ana = await server.connect()
     assert await ana.line() == PROMPT
     await server.send_segments(ana, [b"ana\r\nhola\r\n/username\r\n"])
-    assert await ana.line() == welcome("ana")
+    assert await ana.lines(2) == [welcome("ana"), RETENTION]
     # The database line is asynchronous: it may come before or after the command's reply.
     assert sorted(await ana.lines(2)) == sorted([FIRST_VISIT, username("ana")])
     assert await bob.lines(2) == [joined("ana"), "<ana> hola"]
@@ -111,7 +112,7 @@ async def test_nickname_split_byte_by_byte(server: ChatServer) -> None:
     client = await server.connect()
     assert await client.line() == PROMPT
     await server.send_bytewise(client, "Ñandú\r\n".encode())
-    assert await client.lines(2) == [welcome("Ñandú"), FIRST_VISIT]
+    assert await client.lines(3) == [welcome("Ñandú"), RETENTION, FIRST_VISIT]
     client.nickname = "Ñandú"
     await client.sync()
 
@@ -328,8 +329,9 @@ async def test_english_server_accepts_both_languages() -> None:
             "Choose another nickname:"
         )
         ana.say("ana")
-        assert await ana.lines(2) == [
+        assert await ana.lines(3) == [
             "* Welcome, ana. Type /help for the list of commands.",
+            "* Public messages are kept for 30 days; /forget erases yours.",
             "* This is your first connection.",
         ]
         ana.say("/listar")
@@ -570,7 +572,7 @@ async def test_valid_nicknames(server: ChatServer, typed: str, nick: str) -> Non
     client = await server.connect()
     assert await client.line() == PROMPT
     client.say(typed)
-    assert await client.lines(2) == [welcome(nick), FIRST_VISIT]
+    assert await client.lines(3) == [welcome(nick), RETENTION, FIRST_VISIT]
     client.nickname = nick
     await client.sync()
 
@@ -661,7 +663,7 @@ async def test_nickname_race_has_exactly_one_winner(
     assert len(winners) == 1, firsts
     (w,) = winners
     assert firsts[w] == welcome(nfc(spellings[w]))
-    assert await clients[w].line() == FIRST_VISIT
+    assert await clients[w].lines(2) == [RETENTION, FIRST_VISIT]
     clients[w].nickname = nfc(spellings[w])
     logged_in = [clients[w]]
     for i, (client, nick) in enumerate(zip(clients, spellings, strict=True)):
@@ -849,7 +851,7 @@ async def returning_user_scenario(server: ChatServer, rows: Rows) -> None:
     first = await server.connect()
     assert await first.line() == PROMPT
     first.say("Ana")
-    assert await first.lines(2) == [welcome("Ana"), FIRST_VISIT]
+    assert await first.lines(3) == [welcome("Ana"), RETENTION, FIRST_VISIT]
     first.nickname = "Ana"
     # The first-visit line comes after the row was written.
     ((key, spelled, t1),) = rows()
@@ -862,7 +864,7 @@ async def returning_user_scenario(server: ChatServer, rows: Rows) -> None:
     again = await server.connect()
     assert await again.line() == PROMPT
     again.say("ANA")
-    assert await again.lines(2) == [welcome("ANA"), last_seen(t1)]
+    assert await again.lines(3) == [welcome("ANA"), RETENTION, last_seen(t1)]
     again.nickname = "ANA"
     ((key, spelled, t2),) = rows()  # updated, never a second row
     assert (key, spelled) == ("ana", "ANA")  # the spelling last used

@@ -11,8 +11,8 @@ from tests.support.accounts import OPERATOR_PASSWORD
 from tests.support.chatclient import ChatClient, ChatServer, start_server
 from tests.support.expected import (
     ADDRESS_BANNED,
-    AYUDA,
     AYUDA_OPERATORS,
+    AYUDA_WITH_HISTORY,
     announcement,
     ban_done,
     ban_lifted,
@@ -54,8 +54,8 @@ async def become_operator(server: ChatServer) -> ChatClient:
     assert await ana.line() == f"* {server.texts.prompt}"
     ana.say(f"ana {OPERATOR_PASSWORD}")
     assert await ana.line() == welcome("ana")
-    await ana.line()  # the previous connection
     ana.nickname = "ana"
+    await ana.after_welcome()  # the retention line, the replay and the previous connection
     return ana
 
 
@@ -75,13 +75,13 @@ async def test_only_operators_use_and_see_operator_commands() -> None:
         bob.say("/kick ana")
         assert await bob.line() == operators_only("kick")
         bob.say("/ayuda")
-        assert await bob.lines(len(AYUDA)) == AYUDA
+        assert await bob.lines(len(AYUDA_WITH_HISTORY)) == AYUDA_WITH_HISTORY
         await bob.sync()
         ana.say("/help")
-        assert await ana.lines(len(AYUDA) + len(AYUDA_OPERATORS)) == [
-            *AYUDA[:-1],
+        assert await ana.lines(len(AYUDA_WITH_HISTORY) + len(AYUDA_OPERATORS)) == [
+            *AYUDA_WITH_HISTORY[:-1],
             *AYUDA_OPERATORS,
-            AYUDA[-1],
+            AYUDA_WITH_HISTORY[-1],
         ]
         await ana.sync()
 

@@ -30,6 +30,7 @@ from tests.support.expected import (
     rooms_full,
     sala,
     salas,
+    stored_text,
     tema,
     topic_denied,
     topic_denied_permanent,
@@ -65,6 +66,12 @@ async def ask(client: ChatClient, line: str, count: int = 1) -> list[str]:
     """Send ``line``; the next ``count`` lines ``client`` gets."""
     client.say(line)
     return await client.lines(count)
+
+
+async def replay(client: ChatClient, count: int) -> list[str]:
+    """The next ``count`` lines of ``client``, stored lines (a room's replay after ``/unirse``,
+    protocol v1.1), as the live lines they were (without their time)."""
+    return [stored_text(line) for line in await client.lines(count)]
 
 
 async def quiet(*clients: ChatClient) -> None:
@@ -135,9 +142,12 @@ async def test_every_room_rule_end_to_end(ana_kind: str, bob_kind: str) -> None:
 
         # The last member leaves: the room is gone, topic and all.
         assert await ask(bob, "/unirse general") == [sala("general", "Bob", "carol")]
+        assert await replay(bob, 1) == ["<carol> hola general"]
         assert await carol.line() == room_joined("Bob", "general")
         assert await ask(carol, "/salas") == [salas(("general", 2))]
         assert await ask(carol, "/unirse juegos") == [sala("juegos", "@carol")]
+        # A new room, but history is kept by room name: it replays what was said in the old one.
+        assert await replay(carol, 1) == ["<ana> hola sala"]
         assert await bob.line() == room_left("carol", "general")
         assert await ask(carol, "/tema") == [no_topic("juegos")]
 

@@ -40,8 +40,9 @@ class TreeTests(SynchronousTestCase):
         self.assertIsInstance(storage, StorageService)
         self.assertIsInstance(serving, MultiService)
         self.assertIs(metrics, server.metrics_listener)
-        prune, port, web = list(serving)
+        prune, purge, port, web = list(serving)
         self.assertIsInstance(prune, TimerService)
+        self.assertIsInstance(purge, TimerService)  # the retention purge of history and recados
         self.assertEqual(server.listeners(), [port, web])
         self.assertIsInstance(metrics, ListenerService)
 

@@ -32,19 +32,17 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
+from tests.support.expected import MISSED_LINE, RETENTION_ANY, STORED_LINE, VISIT_ANY
 from tests.support.waits import DB_TIMEOUT, TIMEOUT, get_reactor, wait, wait_until
 from twisted_chat.service import ChatService
 from twisted_chat.tap import Options, makeService
 from twisted_chat.tcp import ChatProtocol, ChatTCPFactory
 from twisted_chat.text import Catalogue
 
-#: The ``* `` line that follows the welcome: first visit, or the previous connection time.
-VISIT_LINE = re.compile(
-    r"\* (Es tu primera conexión\."
-    r"|Tu última conexión fue el \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\."
-    r"|This is your first connection\."
-    r"|Your last connection was on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\.)"
-)
+#: The visit line that ends a login's lines (see :meth:`ChatClient.after_welcome`).
+VISIT_LINE = VISIT_ANY
+#: The retention line right after the welcome (protocol v1.1, history).
+RETENTION_LINE = RETENTION_ANY
 
 
 def nfc(text: str) -> str:
@@ -59,6 +57,8 @@ class ChatClient(Protocol):
         self.name = name
         self.texts = texts
         self.nickname: str | None = None
+        #: The stored lines replayed at its last login (protocol v1.1, history).
+        self.replayed: list[str] = []
         #: Every line received so far, in order (read or not).
         self.received: list[str] = []
         self.lost: defer.Deferred[None] = defer.Deferred()
@@ -164,8 +164,8 @@ class ChatClient(Protocol):
     async def login(self, nick: str, *, prompt: bool = True) -> list[str]:
         """Read the prompt (unless ``prompt`` is false), send ``nick``, read the welcome lines.
 
-        Returns the welcome line and the line that always follows it on a server with a
-        database (first visit or previous connection time).
+        Returns the welcome line and the visit line (first visit or previous connection time)
+        that ends the lines of a login on a server with a database (:meth:`after_welcome`).
         """
         if prompt:
             assert await self.line() == f"* {self.texts.prompt}"
@@ -174,8 +174,26 @@ class ChatClient(Protocol):
         welcome = await self.line()
         assert welcome == f"* {self.texts.welcome.format(nick=expected)}", welcome
         self.nickname = expected
-        visit = await self.expect(VISIT_LINE)
-        return [welcome, visit]
+        return [welcome, await self.after_welcome()]
+
+    async def after_welcome(self) -> str:
+        """Read the lines a login gets after its welcome line, and return the visit line.
+
+        They are (protocol v1.1) the retention line, the room's history replay (stored lines,
+        kept in :attr:`replayed`; a password login's may end with the line about more messages
+        since it left), then the visit line (first visit, or the previous connection's time).
+        """
+        retention = await self.line()
+        assert RETENTION_LINE.fullmatch(retention), (
+            f"{self}: expected the retention line, got {retention!r}"
+        )
+        self.replayed = []
+        line = await self.line()
+        while STORED_LINE.fullmatch(line) or MISSED_LINE.fullmatch(line):
+            self.replayed.append(line)
+            line = await self.line()
+        assert VISIT_LINE.fullmatch(line), f"{self}: expected the visit line, got {line!r}"
+        return line
 
     async def sync(self) -> None:
         """Barrier: ``/username`` and its fixed reply, which must be the very next line.

@@ -28,6 +28,7 @@ from tests.support.processes import (
     Twistd,
     chat_command,
     free_port,
+    is_presence,
     wait_until_serving,
 )
 
@@ -37,8 +38,6 @@ TTL = 3.0
 PROXY_HEADER = b"PROXY TCP4 127.0.0.1 127.0.0.1 40000 40001\r\n"
 #: The nicknames of the helpers' own probes start with this (see :meth:`Client.line`).
 PROBE_PREFIX = "probe-"
-#: What the welcome's retention line (protocol v1.1) starts with.
-RETENTION_PREFIX = "* Los mensajes públicos "
 #: The line that starts every reply to ``/listar``.
 LISTING_PREFIX = "* Conectados ("
 
@@ -261,16 +260,10 @@ class Client(LineSocket):
     def __init__(self, port: int, *, source: str | None = None, preamble: bytes = b"") -> None:
         super().__init__(port, source=source, preamble=preamble)
         self.nickname: str | None = None
-        #: The line after the welcome (first visit, or the previous connection's time).
-        self.visit = ""
-        # Lines read ahead (join/leave notices that came before the visit line), in order.
-        self._ahead: list[str] = []
 
     def line(self) -> str:
         """The next server line, leaving out join and leave notices of the helpers' probes
         (:data:`PROBE_PREFIX`), whose leave may reach a node a moment after a test's users do."""
-        if self._ahead:
-            return self._ahead.pop(0)
         while is_probe_notice(line := super().line()):
             pass
         return line
@@ -286,22 +279,15 @@ class Client(LineSocket):
 
     def try_nick(self, nick: str) -> str:
         """Send the nickname line ``nick`` (at the prompt) and return the one reply line; on a
-        welcome, also read the visit line that follows (the database is up in these tests)."""
+        welcome, also read the lines that follow up to the visit line (the database is up in
+        these tests): the retention line and the room's replay, kept in :attr:`replayed` (see
+        :meth:`LineSocket.after_welcome`; join and leave notices of other nodes' users that
+        come meanwhile are kept, in order, for the next reads)."""
         self.say(nick)
         reply = self.line()
         if reply == welcome(spelling(nick)):
             self.nickname = spelling(nick)
-            # Join and leave notices of other nodes' users may come before the visit line (it
-            # waits for the database): keep them, in order, for the next reads.
-            ahead: list[str] = []
-            # Protocol v1.1: the retention line and the room's replay (left out here), pending
-            # recados (kept) may come before it too.
-            while is_presence(line := self.line()) or is_history(line):
-                if not line.startswith(RETENTION_PREFIX) and not is_replayed_public(line):
-                    ahead.append(line)
-            self.visit = line
-            self._ahead = ahead + self._ahead
-            assert self.visit.startswith(("* Es tu primera", "* Tu última conexión")), self.visit
+            self.after_welcome()
         return reply
 
     def enter(self, nick: str) -> Client:
@@ -404,24 +390,6 @@ def join(node: Node, nick: str, *watchers: Client) -> Client:
 def is_probe_notice(line: str) -> bool:
     """Whether ``line`` is the join or leave notice of one of the helpers' probes."""
     return line.startswith(f"* {PROBE_PREFIX}") and is_presence(line)
-
-
-def is_history(line: str) -> bool:
-    """Whether ``line`` is one of what may come between the welcome and the visit line in
-    protocol v1.1: the retention line, a stored line (replay, recado), the recados' header or
-    the "more since you left" line."""
-    return line.startswith((RETENTION_PREFIX, "* [", "* Tienes ", "* Hay "))
-
-
-def is_replayed_public(line: str) -> bool:
-    """Whether ``line`` is a stored public message (``* [TIME] <nick> text``)."""
-    return line.startswith("* [") and "] <" in line[:30]
-
-
-def is_presence(line: str) -> bool:
-    """Whether ``line`` is a join or leave notice (of anyone)."""
-    endings = (" se ha unido al chat.", " ha salido del chat.")
-    return line.startswith("* ") and line.endswith(endings)
 
 
 def next_message(client: Client, timeout: float = SOCKET_TIMEOUT) -> tuple[str, list[str]]:

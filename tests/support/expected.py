@@ -18,6 +18,11 @@ NICK_INVALID = (
     "Elige otro nickname:"
 )
 FIRST_VISIT = "* Es tu primera conexión."
+#: The line right after the welcome on a server that keeps public messages (the default
+#: ``--history-days 30``; protocol v1.1, issue 15).
+RETENTION = "* Los mensajes públicos se guardan 30 días; /olvidar borra los tuyos."
+#: The line right after the welcome on a server started with ``--history-days 0``.
+RETENTION_OFF = "* Los mensajes públicos no se guardan."
 
 # -- refused lines and commands --------------------------------------------------------------
 
@@ -323,3 +328,60 @@ def topic_denied(room: str) -> str:
 def topic_denied_permanent(room: str) -> str:
     """The refusal of a topic of the permanent ``room`` to someone not a server operator."""
     return f"! Solo un operador del servidor puede cambiar el tema de la sala {room}."
+
+
+# -- history and recados (protocol v1.1, issue 15) -------------------------------------------
+
+#: The ``/ayuda`` lines of the history and recados commands (before the last line of
+#: :data:`AYUDA`), on a server with a database (every server the socket tests start).
+AYUDA_HISTORY = [
+    "* /historial, /history [N] [antes CURSOR]: muestra los últimos N mensajes de tu sala "
+    "(50; antes CURSOR: los anteriores)",
+    "* /buscar, /search TEXTO: busca en tu sala los mensajes con todas las palabras de TEXTO",
+    "* /recado, /memo NICK TEXTO: deja un recado a NICK (registrado), que lo recibe al entrar",
+    "* /olvidar, /forget [confirmar]: borra todos tus mensajes guardados y tus recados "
+    "pendientes (pide confirmación)",
+]
+#: ``/ayuda`` of a server with a database: :data:`AYUDA` and :data:`AYUDA_HISTORY`.
+AYUDA_WITH_HISTORY = [*AYUDA[:-1], *AYUDA_HISTORY, AYUDA[-1]]
+
+#: A stored line (a public message of a room's history, or a recado), in any language: group 1
+#: the UTC time, group 2 the sender of a public message, group 3 that of a recado, group 4 the
+#: text (the regex of the wire spec).
+STORED_LINE = re.compile(
+    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*) (.*)"
+)
+#: The line after a password login's replay when more was said since the user left.
+MISSED_LINE = re.compile(
+    r"\* (Hay \d+ mensajes más desde que te fuiste: /historial \d+ antes [A-Za-z0-9_-]+"
+    r"|\d+ more messages since you left: /history \d+ before [A-Za-z0-9_-]+)"
+)
+#: The retention line after the welcome, in either language, history on or off.
+RETENTION_ANY = re.compile(
+    r"\* (Los mensajes públicos se guardan \d+ días; /olvidar borra los tuyos\."
+    r"|Los mensajes públicos no se guardan\."
+    r"|Public messages are kept for \d+ days; /forget erases yours\."
+    r"|Public messages are not kept\.)"
+)
+#: The visit line that ends a login's lines (first visit, or the previous connection's time),
+#: in either language.
+VISIT_ANY = re.compile(
+    r"\* (Es tu primera conexión\."
+    r"|Tu última conexión fue el \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\."
+    r"|This is your first connection\."
+    r"|Your last connection was on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\.)"
+)
+
+
+def stored(nick: str, text: str) -> re.Pattern[str]:
+    """The stored line of ``nick``'s public message ``text`` (any time), as a regex to match."""
+    return re.compile(
+        rf"\* \[\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] <{re.escape(nick)}> {re.escape(text)}"
+    )
+
+
+def stored_text(line: str) -> str:
+    """A stored public line as the live line it was (``<nick> text``), without its time."""
+    match = STORED_LINE.fullmatch(line)
+    assert match is not None and match[2] is not None, f"not a stored public line: {line!r}"
+    return f"<{match[2]}> {match[4]}"

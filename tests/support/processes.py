@@ -15,14 +15,23 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.expected import NICK_INVALID, PROMPT, STARTING_UP, welcome
+from tests.support.expected import (
+    MISSED_LINE,
+    NICK_INVALID,
+    PROMPT,
+    RETENTION_ANY,
+    STARTING_UP,
+    STORED_LINE,
+    VISIT_ANY,
+    welcome,
+)
 from twisted_chat.text import CATALOGUES
 
 #: The ``twistd`` of the virtualenv running the tests.
@@ -53,11 +62,19 @@ class LineSocket:
             source_address=(source, 0) if source is not None else None,
         )
         self.buffer = b""
+        #: The stored lines replayed at the last login (:meth:`after_welcome`).
+        self.replayed: list[str] = []
+        #: The visit line of the last login (first visit, or the previous connection's time).
+        self.visit = ""
+        # Lines read ahead (by after_welcome), in order, for the next reads.
+        self._ahead: list[str] = []
         if preamble:
             self.sock.sendall(preamble)
 
     def line(self) -> str:
         """The next server line (fails on timeout or if the server closes first)."""
+        if self._ahead:
+            return self._ahead.pop(0)
         while b"\r\n" not in self.buffer:
             data = self.sock.recv(4096)
             if not data:
@@ -76,9 +93,25 @@ class LineSocket:
         self.say(nick)
         assert self.line() == welcome(nick)
 
+    def after_welcome(self) -> str:
+        """Read the lines a login gets after its welcome, and return its visit line.
+
+        They are (protocol v1.1) the retention line, which must come next; the room's replay
+        (stored lines, and a password login's line about more messages since it left), kept in
+        :attr:`replayed`; then the visit line (first visit, or the previous connection's time),
+        also kept in :attr:`visit`, which waits for the database. Join and leave notices that
+        arrive meanwhile (other users logging in, or another node's) are kept, in order, for
+        the next reads; any other line fails.
+        """
+        replayed, ahead, line = read_after_welcome(self.line)
+        self.replayed = replayed
+        self.visit = line
+        self._ahead = ahead + self._ahead
+        return line
+
     def assert_closed_by_server(self) -> None:
         """Nothing more to read, and the server closed the connection."""
-        assert self.buffer == b""
+        assert self.buffer == b"" and not self._ahead, (self.buffer, self._ahead)
         assert self.sock.recv(4096) == b""
 
     def rest(self) -> list[str]:
@@ -91,7 +124,8 @@ class LineSocket:
         assert self.buffer.endswith(b"\r\n") or not self.buffer, self.buffer
         lines = [raw.decode("utf-8") for raw in self.buffer.split(b"\r\n")[:-1]]
         self.buffer = b""
-        return lines
+        ahead, self._ahead = self._ahead, []
+        return ahead + lines
 
     def line_within(self, timeout: float) -> str:
         """The next line (see :meth:`line`), waiting at most ``timeout`` seconds for it."""
@@ -109,6 +143,33 @@ class LineSocket:
         """Close with ``SO_LINGER`` 0: the server gets a RST instead of a FIN."""
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
+
+
+def read_after_welcome(line: Callable[[], str]) -> tuple[list[str], list[str], str]:
+    """Read, with ``line``, the lines a login gets after its welcome (protocol v1.1): the
+    retention line, which must come next, the room's replay and the visit line, which waits for
+    the database. Returns the replayed lines, the join and leave notices that came meanwhile
+    (in order), and the visit line; any other line fails."""
+    retention = line()
+    assert RETENTION_ANY.fullmatch(retention), f"expected the retention line: {retention!r}"
+    replayed: list[str] = []
+    ahead: list[str] = []
+    while True:
+        got = line()
+        if STORED_LINE.fullmatch(got) or MISSED_LINE.fullmatch(got):
+            replayed.append(got)
+        elif is_presence(got):
+            ahead.append(got)
+        else:
+            break
+    assert VISIT_ANY.fullmatch(got), f"expected the visit line: {got!r} (after {ahead})"
+    return replayed, ahead, got
+
+
+def is_presence(line: str) -> bool:
+    """Whether ``line`` is a join or leave notice (of anyone)."""
+    endings = (" se ha unido al chat.", " ha salido del chat.")
+    return line.startswith("* ") and line.endswith(endings)
 
 
 @dataclass

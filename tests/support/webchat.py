@@ -30,17 +30,19 @@ from tests.support.processes import (
     Twistd,
     chat_command,
     free_port,
+    read_after_welcome,
     wait_until_serving,
 )
 
-#: The start of the line about the previous visit that follows a welcome (first or not).
+#: The start of the line about the previous visit that ends a login's lines (first or not).
 VISIT = ("* Es tu primera conexión.", "* Tu última conexión fue el ")
 
 
 def tcp_login(client: LineSocket, nick: str) -> None:
-    """:meth:`LineSocket.login`, then the line about the previous visit."""
+    """:meth:`LineSocket.login`, then the lines up to the one about the previous visit (the
+    retention line and the room's replay: :meth:`LineSocket.after_welcome`)."""
     client.login(nick)
-    assert client.line().startswith(VISIT)
+    assert client.after_welcome().startswith(VISIT)
 
 
 @dataclass
@@ -112,9 +114,15 @@ class WebClient:
             max_size=None,  # the server's limits are under test, not the client's
         )
         self.connection.__enter__()  # closed by close(), or by the process at the end
+        #: The stored lines replayed at the last login (protocol v1.1).
+        self.replayed: list[str] = []
+        # Lines read ahead (join and leave notices during a login), in order, for the next reads.
+        self._ahead: list[str] = []
 
     def line(self) -> str:
         """The next server message (one line, without CRLF)."""
+        if self._ahead:
+            return self._ahead.pop(0)
         message = self.connection.recv(timeout=SOCKET_TIMEOUT)
         assert isinstance(message, str), f"a binary message from the server: {message!r}"
         return message
@@ -124,12 +132,21 @@ class WebClient:
         self.connection.send(text)
 
     def login(self, nick: str) -> None:
-        """Read the prompt, send ``nick``, read the welcome line and the database's line about
-        the previous visit (the server is on a working SQLite: it always comes)."""
+        """Read the prompt, send ``nick``, read the welcome line, the retention line, the room's
+        replay (kept in :attr:`replayed`) and the database's line about the previous visit (the
+        server is on a working SQLite: it always comes); see :func:`read_after_welcome`."""
         assert self.line() == PROMPT
         self.say(nick)
         assert self.line() == welcome(nick)
-        assert self.line().startswith(VISIT)
+        self.after_welcome()
+
+    def after_welcome(self) -> str:
+        """The lines after a welcome up to the visit line, which it returns (the join and leave
+        notices that came meanwhile are kept, in order, for the next reads)."""
+        self.replayed, ahead, visit = read_after_welcome(self.line)
+        assert visit.startswith(VISIT), visit
+        self._ahead = ahead + self._ahead
+        return visit
 
     def sync(self) -> None:
         """Wait until the server has handled everything sent so far (``/username`` barrier)."""

@@ -3,6 +3,7 @@ parsing, and the session's login memory across reconnects (``StringTransport`` a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from twisted.internet.defer import succeed
@@ -110,6 +111,98 @@ class ColourTests(SynchronousTestCase):
         self.assertEqual(render.display_width("ñandú"), 5)
         self.assertEqual(render.display_width("日本"), 4)
         self.assertEqual(render.display_width("e\u0301"), 1)
+
+
+NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+MADRID = timezone(timedelta(hours=1))
+
+
+class StoredLineTests(SynchronousTestCase):
+    """Version 1.1's stored lines: a public message from the history (dim, with its time) and
+    a recado (apart, in bold green), told from every other notice."""
+
+    def test_classify(self) -> None:
+        history = classify("* [2026-12-06T03:34:47Z] <ana> hola <b> *c*")
+        self.assertEqual(
+            (history.kind, history.nick, history.text, history.time),
+            (Kind.HISTORY, "ana", "hola <b> *c*", "2026-12-06T03:34:47Z"),
+        )
+        recado = classify("* [2026-12-06T03:34:47Z] *ana* TEXTO  con espacios ")
+        self.assertEqual(
+            (recado.kind, recado.nick, recado.text, recado.time),
+            (Kind.RECADO, "ana", "TEXTO  con espacios ", "2026-12-06T03:34:47Z"),
+        )
+
+    def test_near_misses_are_notices(self) -> None:
+        for line in (
+            "* [2026-12-06T03:34:47] <ana> hola",  # no Z
+            "* [2026-12-06 03:34:47Z] <ana> hola",
+            "* [2026-12-06T03:34:47Z]<ana> hola",
+            "* [2026-12-06T03:34:47Z] <ana>hola",
+            "* [2026-12-06T03:34:47Z] <a na> hola",
+            "* [2026-12-06T03:34:47Z] *a*na* hola",
+            "* [2026-12-06T03:34:47Z] ana hola",
+            "* [hoy] <ana> hola",
+            "* Mensajes anteriores: /historial 50 antes abc_-1",
+        ):
+            parsed = classify(line)
+            self.assertEqual((parsed.kind, parsed.time), (Kind.NOTICE, None), line)
+        # Not a notice at all: a live public message whose text looks stored stays public.
+        self.assertIs(classify("<eve> * [2026-12-06T03:34:47Z] <ana> falso").kind, Kind.PUBLIC)
+
+    def test_stored_time(self) -> None:
+        self.assertEqual(render.stored_time("2026-12-06T03:34:47Z", tz=UTC, now=NOON), "03:34")
+        self.assertEqual(render.stored_time("2026-12-06T23:34:47Z", tz=UTC, now=NOON), "23:34")
+        # In the user's time zone: the day may change too.
+        self.assertEqual(
+            render.stored_time("2026-12-06T23:34:47Z", tz=MADRID, now=NOON), "2026-12-07 00:34"
+        )
+        self.assertEqual(
+            render.stored_time("2026-11-30T08:00:00Z", tz=UTC, now=NOON), "2026-11-30 08:00"
+        )
+
+    def test_history_dim_with_its_time(self) -> None:
+        line = classify("* [2026-12-06T03:34:47Z] <ana> hola bob")
+        shown = render.render(line, colour=True, own_nick="bob", tz=UTC, now=NOON)
+        self.assertEqual(shown, "\x1b[2m[03:34] <ana> hola bob\x1b[0m")
+        shown = render.render(line, colour=True, tz=MADRID, now=NOON)
+        self.assertEqual(shown, "\x1b[2m[04:34] <ana> hola bob\x1b[0m")
+
+    def test_recado_apart(self) -> None:
+        line = classify("* [2026-12-05T03:34:47Z] *ana* ven mañana")
+        shown = render.render(line, colour=True, tz=UTC, now=NOON)
+        self.assertEqual(shown, "\x1b[1;32m[2026-12-05 03:34] *ana*\x1b[0m ven mañana")
+        for header in ("* Tienes 2 recados:", "* Tienes 1 recado:", "* You have 3 memos:"):
+            self.assertEqual(
+                render.render(classify(header), colour=True), f"\x1b[1;32m{header}\x1b[0m"
+            )
+        # Only the header itself.
+        self.assertEqual(
+            render.render(classify("* Tienes 2 recados: no"), colour=True),
+            "\x1b[2m* Tienes 2 recados: no\x1b[0m",
+        )
+
+    def test_without_colour_as_received(self) -> None:
+        for line in (
+            "* [2026-12-06T03:34:47Z] <ana> hola",
+            "* [2026-12-06T03:34:47Z] *ana* TEXTO",
+            "* Tienes 2 recados:",
+        ):
+            self.assertEqual(render.render(classify(line), colour=False), line)
+
+    def test_stored_lines_escaped(self) -> None:
+        for line in (
+            "* [2026-12-06T03:34:47Z] <ana> \x1b[2Jhola\x07",
+            "* [2026-12-06T03:34:47Z] *ana* \x9b31m\u202eTEXTO",
+            "* [2026-12-06T03:34:47Z] <a\x1bna> hola",
+            "* [2026-12-06T03:34:47Z] *a\x1b]0;x\x07* hola",
+        ):
+            for colour in (True, False):
+                shown = render.render(classify(line), colour=colour, tz=UTC, now=NOON)
+                for sgr in (render.RESET, render.DIM, render.RECADO_STYLE):
+                    shown = shown.replace(sgr, "")
+                for char in ("\x1b", "\x9b", "\x07", "\u202e"):
+                    self.assertNotIn(char, shown, line)
 
 
 class AddressTests(SynchronousTestCase):

@@ -22,6 +22,8 @@ from zope.interface import implementer
 
 from twisted_chat.client.connection import ChatClientFactory, ChatLineProtocol
 from twisted_chat.client.interactive import InteractiveClient, masked
+from twisted_chat.client.piped import PipedClient
+from twisted_chat.client.render import stored_time
 from twisted_chat.client.terminal import ChatTerminal
 
 UP = b"\x1b[A"
@@ -406,4 +408,61 @@ class InteractiveTests(SynchronousTestCase):
         self.assertTrue(self.reactor.hasStopped)
         self.assertEqual(
             self.term.text()[-1], "* Bienvenido, ana. Escribe /ayuda para ver los comandos."
+        )
+
+
+class StoredLinesTests(SynchronousTestCase):
+    """Version 1.1's stored lines on the interactive terminal (with colour) and in piped mode."""
+
+    def setUp(self) -> None:
+        self.client = InteractiveClient(
+            MemoryReactorClock(), FakeEndpoint(), "127.0.0.1:1234", "ana", colour=True
+        )
+        self.term = Screen(self.client.terminal, columns=100, rows=12)
+        self.protocol: ChatLineProtocol = ChatClientFactory(self.client.session).buildProtocol(None)
+        self.protocol.makeConnection(StringTransport())
+        self.protocol.dataReceived(
+            b"* Bienvenido a twisted-chat. Elige un nickname:\r\n"
+            b"* Bienvenido, ana. Escribe /ayuda para ver los comandos.\r\n"
+        )
+        self.term.lines()
+
+    def test_history_dim_with_its_local_time(self) -> None:
+        when = stored_time("2026-12-06T03:34:47Z")  # the local time zone, as the client shows it
+        self.protocol.dataReceived(b"* [2026-12-06T03:34:47Z] <bob> hola \x1b[2J\r\n")
+        written = self.term.transport.value()
+        self.assertIn(f"\x1b[2m[{when}] <bob> hola \\x1b[2J\x1b[0m".encode(), written)
+        self.assertIn(f"[{when}] <bob> hola \\x1b[2J", self.term.text())
+
+    def test_recado_apart(self) -> None:
+        when = stored_time("2026-12-06T03:34:47Z")
+        self.protocol.dataReceived(
+            "* Tienes 1 recado:\r\n* [2026-12-06T03:34:47Z] *bob* ven mañana\r\n".encode()
+        )
+        written = self.term.transport.value()
+        self.assertIn(b"\x1b[1;32m* Tienes 1 recado:\x1b[0m", written)
+        self.assertIn(f"\x1b[1;32m[{when}] *bob*\x1b[0m ven mañana".encode(), written)
+        self.assertEqual(
+            self.term.text()[-3:], ["* Tienes 1 recado:", f"[{when}] *bob* ven mañana", "ana>"]
+        )
+
+    def test_piped_mode_writes_them_as_received(self) -> None:
+        stdout = StringTransport()
+        for escape_output in (False, True):
+            piped = PipedClient(
+                MemoryReactorClock(),
+                FakeEndpoint(),
+                "127.0.0.1:1234",
+                None,
+                escape_output=escape_output,
+            )
+            piped.stdio = stdout
+            piped.server_line("* [2026-12-06T03:34:47Z] <bob> hola")
+            piped.server_line("* [2026-12-06T03:34:47Z] *bob* ven\x1b[2J")
+        self.assertEqual(
+            stdout.value(),
+            b"* [2026-12-06T03:34:47Z] <bob> hola\n"
+            b"* [2026-12-06T03:34:47Z] *bob* ven\x1b[2J\n"  # not a terminal: verbatim
+            b"* [2026-12-06T03:34:47Z] <bob> hola\n"
+            b"* [2026-12-06T03:34:47Z] *bob* ven\\x1b[2J\n",  # a terminal: escaped
         )

@@ -386,7 +386,7 @@ class RecadoTests(TwoNodes):
         bob = self.n2.login(self.clients, "bob")
         self.know_each_other()
         self.relay()
-        self.assertIn("* Tienes 1 recados:", self.n2.login_lines)
+        self.assertIn("* Tienes un recado:", self.n2.login_lines)
         bob.send("/username\n")  # a line: read
         self.relay()
         self.assertEqual(self.recados.rows, {})

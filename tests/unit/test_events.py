@@ -20,7 +20,7 @@ from twisted_chat.events import (
     Public,
     Text,
 )
-from twisted_chat.ids import MessageIds, base32, run_prefix
+from twisted_chat.ids import FIRST_NUMBER, MessageIds, base32, run_prefix
 from twisted_chat.text import ENGLISH, SPANISH, Language, localise
 from twisted_chat.wire import LineRenderer
 
@@ -45,7 +45,9 @@ class MessageIdTests(SynchronousTestCase):
         ids = MessageIds("p")
         made = [ids.next() for _ in range(5000)]
         self.assertEqual(len(set(made)), 5000)
-        self.assertEqual(made[:3], ["p0x1", "p0x2", "p0x3"])
+        self.assertEqual(made[:3], ["p0x1000000000000", "p0x1000000000001", "p0x1000000000002"])
+        # As strings too: the database orders a room's messages of one millisecond by id.
+        self.assertEqual(sorted(made), made)
 
     def test_two_runs_never_share_a_prefix(self) -> None:
         prefixes = {MessageIds().prefix for _ in range(200)}
@@ -73,7 +75,7 @@ class EventSourceTests(SynchronousTestCase):
             self.source.notice_of(Text("pong")),
             self.source.error_of(Text("bad_utf8")),
         ]
-        self.assertEqual([e.id for e in events], [f"run{hex(n)}" for n in range(1, 9)])
+        self.assertEqual([e.id for e in events], [f"run{hex(FIRST_NUMBER + n)}" for n in range(8)])
         self.assertEqual({e.time for e in events}, {1795509000123})
         self.clock.advance(2)
         self.assertEqual(self.source.public(DEFAULT_ROOM, "a", "b").time, 1795509002123)

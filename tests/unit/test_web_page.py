@@ -58,6 +58,22 @@ class PageTextsTests(SynchronousTestCase):
         for key in ("welcome", "joined", "left"):
             self.assertIn(key, PAGE_TEXTS)
 
+    def test_the_history_entries_are_there(self) -> None:
+        """The page finds the command for older messages, and the recados header, with these;
+        they are the forms of docs/PROTOCOL.md 1.1."""
+        texts = json.loads(page_texts())
+        self.assertEqual(
+            texts["es"]["history_more"], "Mensajes anteriores: /historial {n} antes {cursor}"
+        )
+        self.assertEqual(
+            texts["en"]["history_missed"],
+            "{count} more messages since you left: /history {n} before {cursor}",
+        )
+        self.assertEqual(texts["es"]["recados_header"], "Tienes {count} recados:")
+        for entries in texts.values():
+            for key in ("history_more", "history_missed"):
+                self.assertIn(": /", entries[key])  # the command follows the last ": "
+
     def test_the_language_change_keeps_the_texts(self) -> None:
         language = Language(SPANISH)
         page = Page(static_text("index.html"), language)
@@ -77,3 +93,37 @@ class PageTextsTests(SynchronousTestCase):
         self.assertIn(TEXTS_PLACEHOLDER, static_text("index.html"))
         with self.assertRaises(ValueError):
             Page("<html></html>", Language(SPANISH))
+
+
+class HistoryElementsTests(SynchronousTestCase):
+    """The page's history and recados elements (issue 15), by their stable ids, within the
+    Content-Security-Policy (no inline script or style, no handler attributes)."""
+
+    def test_stable_ids(self) -> None:
+        body = get(Page(static_text("index.html"), Language(SPANISH))).decode("utf-8")
+        for element in (
+            '<button id="older" type="button" hidden>',
+            '<form id="search"',
+            '<input id="search-text"',
+            '<button id="search-button" type="submit">',
+            '<section id="recados" hidden',
+            '<ol id="recados-list">',
+            '<h2 id="recados-title">',
+            '<button id="recados-close" type="button">',
+            '<ol id="log"',
+        ):
+            self.assertIn(element, body)
+        script = static_text("chat.js")
+        for name in ("older", "search", "search-text", "recados", "recados-list", "recados-title"):
+            self.assertIn(f'getElementById("{name}")', script)
+
+    def test_nothing_the_policy_forbids(self) -> None:
+        page = static_text("index.html")
+        self.assertNotIn("style=", page)
+        self.assertIsNone(re.search(r"\son\w+=", page))
+        self.assertEqual(re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)", page), [])
+
+    def test_text_goes_in_as_text(self) -> None:
+        script = static_text("chat.js")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            self.assertNotIn(sink, script)

@@ -1,9 +1,11 @@
 """Server lines as the user sees them: their kind, control characters escaped, colour.
 
 A server line has one of the five forms of docs/PROTOCOL.md; :func:`classify` tells them apart by
-prefix. :func:`escape` makes every control character visible as text (``\\x1b``, ``\\u202e``) so
-that nothing a server or another user sends can move the cursor, change colours or reorder text on
-the user's terminal. :func:`render` combines both and adds colour as plain SGR sequences.
+prefix, and tells the stored lines of version 1.1 (``* [TIME] <NICK> TEXT``, a public message from
+the history, and ``* [TIME] *NICK* TEXT``, a recado) from other notices. :func:`escape` makes
+every control character visible as text (``\\x1b``, ``\\u202e``) so that nothing a server or
+another user sends can move the cursor, change colours or reorder text on the user's terminal.
+:func:`render` combines both and adds colour as plain SGR sequences.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Final
 
 
@@ -23,26 +26,42 @@ class Kind(enum.Enum):
     PUBLIC = "public"  # <NICK> TEXT
     PRIVATE = "private"  # *NICK* TEXT
     ECHO = "echo"  # -> *NICK* TEXT
+    HISTORY = "history"  # * [TIME] <NICK> TEXT (a stored public message)
+    RECADO = "recado"  # * [TIME] *NICK* TEXT (a message left for the user)
     OTHER = "other"  # anything else (a server that breaks the contract)
 
 
 @dataclass(frozen=True)
 class ServerLine:
-    """One server line split into its kind, the nickname it names (if any) and its text."""
+    """One server line split into its kind, the nickname it names (if any), its text, and for
+    a stored line the time it was said (``2026-12-06T03:34:47Z``)."""
 
     kind: Kind
     nick: str | None
     text: str
     raw: str
+    time: str | None = None
 
 
 _PUBLIC: Final = re.compile(r"<([^<>\s]+)> (.*)", re.DOTALL)
 _PRIVATE: Final = re.compile(r"\*([^*\s]+)\* (.*)", re.DOTALL)
 _ECHO: Final = re.compile(r"-> \*([^*\s]+)\* (.*)", re.DOTALL)
+_STORED: Final = re.compile(
+    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^<>\s]+)>|\*([^*\s]+)\*) (.*)", re.DOTALL
+)
+#: The line before the recados delivered at login (``* Tienes 2 recados:``).
+_RECADOS_HEADER: Final = re.compile(r"\* (?:Tienes \d+ recados?|You have \d+ memos?):")
 
 
 def classify(line: str) -> ServerLine:
     """Split a decoded server line (without its CRLF) by its prefix."""
+    if line.startswith("* ["):
+        match = _STORED.fullmatch(line)
+        if match:
+            time, public, sender, text = match.groups()
+            if public is not None:
+                return ServerLine(Kind.HISTORY, public, text, line, time)
+            return ServerLine(Kind.RECADO, sender, text, line, time)
     if line.startswith("* "):
         return ServerLine(Kind.NOTICE, None, line[2:], line)
     if line.startswith("! "):
@@ -97,21 +116,49 @@ PRIVATE_STYLE: Final = "\x1b[1;35m"  # bold magenta: messages to you and your ec
 NICK_STYLE: Final = "\x1b[1m"  # the sender of a public message
 MENTION_STYLE: Final = "\x1b[1;33m"  # your own nickname inside a public message
 LOCAL_STYLE: Final = "\x1b[36m"  # lines the client itself prints (connection state)
+RECADO_STYLE: Final = "\x1b[1;32m"  # bold green: recados and the line announcing them
 
 
 def _mention_pattern(nick: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){re.escape(escape(nick))}(?!\w)", re.IGNORECASE)
 
 
-def render(line: ServerLine, *, colour: bool, own_nick: str | None = None) -> str:
+def stored_time(time: str, *, tz: tzinfo | None = None, now: datetime | None = None) -> str:
+    """A stored line's UTC time (``2026-12-06T03:34:47Z``) as the user reads it: in ``tz``
+    (default: the local time zone), ``HH:MM`` on the day of ``now`` (default: now), else
+    ``YYYY-MM-DD HH:MM``."""
+    when = datetime.strptime(time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    when = when.astimezone(tz)
+    today = (now or datetime.now(UTC)).astimezone(tz).date()
+    return when.strftime("%H:%M" if when.date() == today else "%Y-%m-%d %H:%M")
+
+
+def render(
+    line: ServerLine,
+    *,
+    colour: bool,
+    own_nick: str | None = None,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
+) -> str:
     """The text to show for ``line``: escaped, and coloured by kind when ``colour`` is true.
 
     With colour, notices are dim, errors red, private messages and echoes bold magenta, the
     sender of a public message bold and ``own_nick`` highlighted wherever it appears in a public
-    message's text.
+    message's text. Stored lines show their time in ``tz`` (see :func:`stored_time`): a public
+    message from the history all dim (faint), a recado and the line announcing recados bold
+    green. Without colour every line is shown as received (a stored line with its UTC time).
     """
     if not colour:
         return escape(line.raw)
+    if line.kind in (Kind.HISTORY, Kind.RECADO):
+        assert line.nick is not None and line.time is not None
+        when = escape(stored_time(line.time, tz=tz, now=now))
+        if line.kind is Kind.HISTORY:
+            return f"{DIM}[{when}] <{escape(line.nick)}> {escape(line.text)}{RESET}"
+        return f"{RECADO_STYLE}[{when}] *{escape(line.nick)}*{RESET} {escape(line.text)}"
+    if line.kind is Kind.NOTICE and _RECADOS_HEADER.fullmatch(line.raw):
+        return f"{RECADO_STYLE}{escape(line.raw)}{RESET}"
     if line.kind is Kind.NOTICE:
         return f"{DIM}{escape(line.raw)}{RESET}"
     if line.kind is Kind.ERROR:

@@ -20,6 +20,10 @@ class AccountStore:
         engine = database.engine
         self._select = "SELECT nick_key, password_hash FROM cuentas"
         self._upsert = engine.sql(engine.upsert_account)
+        self._select_one = engine.sql(
+            "SELECT nickname, registered_at FROM cuentas WHERE nick_key = ?"
+        )
+        self._delete = engine.sql("DELETE FROM cuentas WHERE nick_key = ?")
         self._engine = engine
 
     @defer.inlineCallbacks
@@ -45,3 +49,29 @@ class AccountStore:
             txn.execute(self._upsert, row)
 
         yield self._db.run_interaction("save account", write)
+
+    @defer.inlineCallbacks
+    def registration(self, nick_key: str) -> Any:
+        """``(nickname, registered_at)`` of the account of ``nick_key``, or ``None`` if it is
+        not registered (never the hash)."""
+        yield self._db.ensure_ready()
+
+        def read(txn: adbapi.Transaction) -> tuple[str, datetime] | None:
+            txn.execute(self._select_one, (nick_key,))
+            row = txn.fetchone()
+            return None if row is None else (str(row[0]), self._engine.from_db_time(row[1]))
+
+        result = yield self._db.run_interaction("read account", read)
+        return result
+
+    @defer.inlineCallbacks
+    def delete(self, nick_key: str) -> Any:
+        """Delete the account of ``nick_key``; fire with how many rows (0 or 1)."""
+        yield self._db.ensure_ready()
+
+        def remove(txn: adbapi.Transaction) -> int:
+            txn.execute(self._delete, (nick_key,))
+            return int(txn.rowcount)
+
+        result = yield self._db.run_interaction("delete account", remove)
+        return result

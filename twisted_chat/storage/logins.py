@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from twisted.enterprise import adbapi
 from twisted.internet import defer
@@ -67,6 +68,10 @@ class LoginStore(BatchedWriter[str, _PendingLogin, dict[str, datetime]]):
         )
         self._upsert = self._engine.sql(self._engine.upsert_login)
         self._mark = self._engine.sql("?")
+        self._select_one = self._engine.sql(
+            "SELECT nickname, connected_at FROM clientes WHERE nick_key = ?"
+        )
+        self._delete = self._engine.sql("DELETE FROM clientes WHERE nick_key = ?")
 
     def record_login(self, nickname: str, when: datetime) -> defer.Deferred[datetime | None]:
         """Queue a login of ``nickname`` at ``when``; fire with the previous ``connected_at``."""
@@ -138,3 +143,30 @@ class LoginStore(BatchedWriter[str, _PendingLogin, dict[str, datetime]]):
     def _discard(self, entry: _PendingLogin) -> None:
         for waiter in entry.waiters:
             waiter.errback(DatabaseUnavailable("login queue full; record dropped"))
+
+    # -- one user (the admin command) -------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def last_login(self, nick_key: str) -> Any:
+        """The stored ``(nickname, connected_at)`` of ``nick_key``, or ``None``."""
+        yield self._db.ensure_ready()
+
+        def read(txn: adbapi.Transaction) -> tuple[str, datetime] | None:
+            txn.execute(self._select_one, (nick_key,))
+            row = txn.fetchone()
+            return None if row is None else (str(row[0]), self._engine.from_db_time(row[1]))
+
+        result = yield self._db.run_interaction("read login", read)
+        return result
+
+    @defer.inlineCallbacks
+    def forget(self, nick_key: str) -> Any:
+        """Delete the row of ``nick_key``; fire with how many rows (0 or 1)."""
+        yield self._db.ensure_ready()
+
+        def delete(txn: adbapi.Transaction) -> int:
+            txn.execute(self._delete, (nick_key,))
+            return int(txn.rowcount)
+
+        result = yield self._db.run_interaction("forget login", delete)
+        return result

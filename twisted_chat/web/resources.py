@@ -65,6 +65,10 @@ PAGE_TEXTS = (
     "room_usage",
     "room_invalid",
     "rooms_full",
+    "history_more",
+    "history_missed",
+    "recados_header",
+    "recado_header_one",
 )
 
 #: Where the page's template holds :func:`page_texts` (a JSON data block, which is not run:

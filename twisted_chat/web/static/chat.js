@@ -10,6 +10,15 @@
 // show the current room; #status shows the connection state. All text goes in with
 // textContent only. The page's own requests (/sala at login, /salas when a notice says a
 // room changed) are answered in #log by nothing: their replies are not shown.
+//
+// History and recados (docs/PROTOCOL.md, version 1.1): a stored public message
+// (`* [ISO] <nick> text`) is a #log child of class "history" (dimmed, never "public"); a recado
+// (`* [ISO] *nick* text`) one of class "recado", copied into the #recados panel (#recados-list,
+// its #recados-title the server's "you have N recados" line when one came; #recados-close hides
+// it). Their .time shows the stored time in local time, with the ISO time in its dateTime and
+// title. A line giving the command for older messages shows the #older button, which sends
+// exactly that command (its data-command). The #search form sends `/buscar` and the text of
+// #search-text.
 "use strict";
 
 (function () {
@@ -26,6 +35,11 @@
       operator: "Operador de la sala",
       line: "Mensaje o comando",
       nickname: "Elige un nickname",
+      older: "Mensajes anteriores",
+      search: "Buscar en la sala",
+      searchButton: "Buscar",
+      recados: "Recados",
+      close: "Cerrar",
     },
     en: {
       connecting: "Connecting…",
@@ -38,6 +52,11 @@
       operator: "Room operator",
       line: "Message or command",
       nickname: "Choose a nickname",
+      older: "Older messages",
+      search: "Search the room",
+      searchButton: "Search",
+      recados: "Memos",
+      close: "Close",
     },
   }[LANG];
 
@@ -49,6 +68,8 @@
     room: "(.+?)",
     count: "(\\d+)",
     max: "(\\d+)",
+    n: "(\\d+)",
+    cursor: "([A-Za-z0-9_-]+)",
   };
   // One server text -> its fields ({nick: ..., room: ...}) if some language's template `key`
   // matches it whole, else null.
@@ -89,6 +110,14 @@
   const NO_TOPIC = matcher("no_topic");
   const TOPIC_SET = matcher("topic_set");
   const JOIN_REFUSED = [matcher("room_usage"), matcher("room_invalid"), matcher("rooms_full")];
+  // A stored line (docs/PROTOCOL.md, version 1.1): its time, then a public sender (history) or
+  // a recado's sender, then the text.
+  const STORED = /^\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*) ([\s\S]*)$/;
+  // The lines that give the command for older messages (after /historial, or after the
+  // "since you left" replay at login): the command is what follows the last ": ".
+  const OLDER = [matcher("history_more"), matcher("history_missed")];
+  // Before the recados delivered at login (one, or several).
+  const RECADOS_HEADERS = [matcher("recados_header"), matcher("recado_header_one")];
   // Lines with a password are kept out of the history (so is everything typed at the prompt).
   const SECRET = /^\/(?:registrar|register|password)\b/i;
   // A room name as the server accepts it (twisted_chat/roomnames.py).
@@ -106,10 +135,21 @@
   const roomName = document.getElementById("room-name");
   const roomTopic = document.getElementById("room-topic");
   const status = document.getElementById("status");
+  const older = document.getElementById("older");
+  const searchForm = document.getElementById("search");
+  const searchText = document.getElementById("search-text");
+  const recados = document.getElementById("recados");
+  const recadosTitle = document.getElementById("recados-title");
+  const recadosList = document.getElementById("recados-list");
 
   document.getElementById("users-title").textContent = TEXT.users;
   document.getElementById("rooms-title").textContent = TEXT.rooms;
   document.getElementById("line-label").textContent = TEXT.line;
+  document.getElementById("search-label").textContent = TEXT.search;
+  document.getElementById("search-button").textContent = TEXT.searchButton;
+  document.getElementById("recados-close").textContent = TEXT.close;
+  older.textContent = TEXT.older;
+  searchText.placeholder = TEXT.search;
 
   let socket = null;
   let me = null; // our nickname once logged in
@@ -145,33 +185,75 @@
     return String(n).padStart(2, "0");
   }
 
-  function add(kind, nick, text) {
-    const item = document.createElement("li");
-    item.className = kind;
-    const now = new Date();
+  // `when` (a Date) as the log shows it: the local time, and the local date too if it is not
+  // today's.
+  function clock(when) {
+    const time = `${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
+    const today = new Date();
+    if (when.toDateString() === today.toDateString()) return time;
+    return `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())} ${time}`;
+  }
+
+  // One line element: its .time (now, or the stored time `at`, an ISO string), .nick, .text.
+  function item(kind, nick, text, at) {
+    const li = document.createElement("li");
+    li.className = kind;
+    const when = at ? new Date(at) : new Date();
     const time = document.createElement("time");
     time.className = "time";
-    time.dateTime = now.toISOString();
-    time.textContent = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
-    item.append(time);
+    time.dateTime = at || when.toISOString();
+    time.textContent = clock(when);
+    if (at) time.title = at;
+    li.append(time);
     if (nick !== null) {
       const who = document.createElement("span");
       who.className = "nick";
       who.textContent = nick;
-      item.append(who);
+      li.append(who);
     }
     const body = document.createElement("span");
     body.className = "text";
     body.textContent = text;
-    item.append(body);
+    li.append(body);
+    return li;
+  }
+
+  function add(kind, nick, text, at) {
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    log.append(item);
+    log.append(item(kind, nick, text, at));
     if (atBottom) log.scrollTop = log.scrollHeight;
   }
 
-  // One server line -> [kind, nick or null, text] (docs/PROTOCOL.md, "Server lines").
+  // A recado, into the #recados panel (shown; a panel that was closed starts empty).
+  function addRecado(nick, text, at) {
+    if (recados.hidden) {
+      recadosList.replaceChildren();
+      recadosTitle.textContent = TEXT.recados;
+      recados.hidden = false;
+    }
+    recadosList.append(item("recado", nick, text, at));
+  }
+
+  // The server's "you have N recados" line: the panel's title, before the recados it announces.
+  function recadosHeader(text) {
+    recadosList.replaceChildren();
+    recadosTitle.textContent = text;
+    recados.hidden = false;
+  }
+
+  // Show #older for `command` (null: hide it).
+  function offerOlder(command) {
+    older.dataset.command = command === null ? "" : command;
+    older.hidden = command === null;
+  }
+
+  // One server line -> [kind, nick or null, text, stored time or undefined] (docs/PROTOCOL.md,
+  // "Server lines" and version 1.1's stored lines).
   function parse(raw) {
     let m;
+    if ((m = STORED.exec(raw))) {
+      return m[2] !== undefined ? ["history", m[2], m[4], m[1]] : ["recado", m[3], m[4], m[1]];
+    }
     if (raw.startsWith("* ")) return ["notice", null, raw.slice(2)];
     if (raw.startsWith("! ")) return ["error", null, raw.slice(2)];
     if ((m = /^-> \*([^*\s]+)\* ([\s\S]*)$/.exec(raw))) return ["echo", m[1], m[2]];
@@ -264,6 +346,7 @@
     awaitingRoom.length = 0;
     hideTopic = false;
     askAgain = false;
+    offerOlder(null);
     if (askTimer !== null) clearTimeout(askTimer);
     askTimer = null;
     renderUsers();
@@ -300,6 +383,7 @@
   // Our room, from a room line: its name, members and operator (`@`).
   function roomLine(fields) {
     const moved = room === null || key(room) !== key(fields.room);
+    if (room !== null && moved) offerOlder(null); // its cursor is for the room we left
     room = lastRoom = fields.room;
     topic = null;
     operator = null;
@@ -405,11 +489,24 @@
   }
 
   function received(raw) {
-    const [kind, nick, text] = parse(raw);
+    const [kind, nick, text, at] = parse(raw);
     if (kind === "notice" && !notice(text)) return;
     if (kind !== "notice") hideTopic = false;
     if (kind === "error") error(text);
-    add(kind, nick, text);
+    let extra = "";
+    if (kind === "notice") {
+      const at = text.lastIndexOf(": /");
+      if (at >= 0 && OLDER.some((m) => m(text))) {
+        offerOlder(text.slice(at + 2));
+        extra = " older-hint";
+      } else if (RECADOS_HEADERS.some((m) => m(text))) {
+        recadosHeader(text);
+        extra = " recados-header";
+      }
+    } else if (kind === "recado") {
+      addRecado(nick, text, at);
+    }
+    add(kind + extra, nick, text, at);
   }
 
   function send(text, remember) {
@@ -497,6 +594,25 @@
     if (!command(text, true)) return;
     line.value = "";
     if (loggedIn && !/^[/#]/.test(text) && /[^ \t]/.test(text)) add("own", me, text);
+  });
+
+  older.addEventListener("click", () => {
+    const text = older.dataset.command;
+    if (text && command(text, false)) offerOlder(null);
+    line.focus();
+  });
+
+  searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = searchText.value.replace(/^[ \t]+|[ \t]+$/g, "");
+    if (text === "" || me === null) return;
+    command(`/buscar ${text}`, false);
+  });
+
+  document.getElementById("recados-close").addEventListener("click", () => {
+    recados.hidden = true;
+    recadosList.replaceChildren();
+    line.focus();
   });
 
   line.addEventListener("keydown", (event) => {

@@ -171,5 +171,6 @@ class ClusterRoomOrderTests(SynchronousTestCase):
         self.clock.advance(ECHO_TIMEOUT)
         said = [line for line in self.bea.received() if line.startswith("<")]
         self.assertEqual(said, ["<ana> hola"])
+        self.assertEqual(self.room.order_given_up, 1)  # chat_cluster_order_given_up_total
         self.echo()  # too late: not again
         self.assertEqual([line for line in self.bea.received() if line.startswith("<")], [])

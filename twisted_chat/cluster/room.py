@@ -386,6 +386,12 @@ class ClusterRoom(Room):
         return self._users.get(nick_key)
 
     @property
+    def order_given_up(self) -> int:
+        """This node's users' messages shown here without their envelope back from Redis
+        (the metrics' ``chat_cluster_order_given_up_total``)."""
+        return self.order.given_up
+
+    @property
     def room_envelopes(self) -> dict[str, int]:
         """Public-message envelopes received from other nodes, by room key, for the rooms that
         exist (the metrics' ``chat_cluster_room_envelopes_received_total``)."""

@@ -172,7 +172,6 @@ class Recados:
     def _store(self, session: ChatSession, nickname: str, recipient_key: str, text: str) -> None:
         events = self.events
         sender = session.nickname or ""
-
         recado_id, time = events.ids.next(), events.now_ms()
         stored = self.storage.store(recado_id, sender, recipient_key, text, time)
 
@@ -255,9 +254,10 @@ class Recados:
         )
 
         def answered(result: Stored) -> None:
-            if result is not Stored.STORED:
+            if result is Stored.STORED:
+                self._tell(recado.sender, self.events.notice("recado_stored", nick=nickname))
+            else:  # the limits filled up in that instant
                 self.log.warn("recado {id} lost: {result}", id=recado.id, result=result)
-            self._tell(recado.sender, self.events.notice("recado_stored", nick=nickname))
 
         def failed(failure: Failure) -> None:
             self.log.warn("recado {id} lost: {error}", id=recado.id, error=failure.value)

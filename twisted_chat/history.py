@@ -311,7 +311,10 @@ class History:
         buffer.loading = [waiting]
 
         def loaded(page: Page) -> None:
-            buffer.fill(page.messages, page.before is None)
+            # What the retention purge has not deleted yet (it may be running: at start-up,
+            # on a database that kept old messages) is gone all the same.
+            oldest = self.events.now_ms() - self.storage.days * 86_400_000
+            buffer.fill([m for m in page.messages if m.time >= oldest], page.before is None)
 
         def failed(failure: Failure) -> None:
             self.log.info("history of {room} not read: {error}", room=room_key, error=failure.value)
@@ -372,17 +375,32 @@ class History:
         replayed = self.events.replayed
         return [replayed(m.id, m.time, room_key, m.sender, m.text) for m in messages]
 
-    def replay(self, session: ChatSession, room_key: str) -> defer.Deferred[None]:
+    def cut(self) -> tuple[int, str]:
+        """A position after every message said so far here and before every later one (a
+        new id's, never used: ids of one run sort in the order they are made).
+
+        A session that joins a room now gets what is said from now on live: the history it is
+        shown (the replay, "since you left") stops at this position, or the messages said
+        while the storage was read would come twice, live and then as history.
+        """
+        return (self.events.now_ms(), self.events.ids.next())
+
+    def replay(
+        self, session: ChatSession, room_key: str, cut: tuple[int, str] | None = None
+    ) -> defer.Deferred[None]:
         """Show ``session`` the room's last messages of the replay window (after a login or a
-        move); fires once they are delivered."""
+        move) said before ``cut`` (by default, now); fires once they are delivered."""
         if not self.storage.enabled or self.plan.replay <= 0:
             return defer.succeed(None)
+        before = cut or self.cut()
 
         def show(buffer: RoomBuffer) -> None:
             if session.closing:
                 return
             oldest = self.events.now_ms() - int(self.plan.replay_hours * 3_600_000)
-            recent = [m for m in buffer.messages if m.time >= oldest][-self.plan.replay :]
+            recent = [m for m in buffer.messages if m.time >= oldest and _position(m) < before][
+                -self.plan.replay :
+            ]
             if recent:
                 session.deliver_all(self.lines(room_key, recent))
 
@@ -394,26 +412,29 @@ class History:
         """What a new login is shown of its room's history: what was said since it last left
         (``registered``: logged in with a password), else the plain replay."""
         departures = self.departures
+        cut = self.cut()
         if not registered or departures is None or not self.storage.enabled:
-            return self.replay(session, room_key)
+            return self.replay(session, room_key, cut)
         nick_key = nicknames.key(session.nickname or "")
 
         def known(left_at: int | None) -> defer.Deferred[None]:
             if left_at is None or session.closing:
-                return self.replay(session, room_key)
-            return self._since(session, room_key, left_at)
+                return self.replay(session, room_key, cut)
+            return self._since(session, room_key, left_at, cut)
 
         def unknown(failure: Failure) -> defer.Deferred[None]:
             self.log.info("departure of {nick} not read: {error}", nick=nick_key, error=failure)
-            return self.replay(session, room_key)
+            return self.replay(session, room_key, cut)
 
         read: Any = departures.last_departure(nick_key)
         shown: defer.Deferred[None] = read.addCallbacks(known, unknown)
         return shown
 
-    def _since(self, session: ChatSession, room_key: str, left_at: int) -> defer.Deferred[None]:
-        """Show what was said in ``room_key`` after ``left_at``: at most :data:`MAX_MISSED`
-        messages, then how many more and the command for them."""
+    def _since(
+        self, session: ChatSession, room_key: str, left_at: int, cut: tuple[int, str]
+    ) -> defer.Deferred[None]:
+        """Show what was said in ``room_key`` after ``left_at`` and before ``cut``: at most
+        :data:`MAX_MISSED` messages, then how many more and the command for them."""
 
         def from_buffer(buffer: RoomBuffer) -> Any:
             messages = buffer.messages
@@ -421,24 +442,26 @@ class History:
                 buffer.complete or (bool(messages) and messages[0].time <= left_at)
             )
             if covered:
-                missed = [m for m in messages if m.time > left_at]
+                missed = [m for m in messages if m.time > left_at and _position(m) < cut]
                 shown = missed[-MAX_MISSED:]
                 cursor = (
                     make_cursor(shown[0].time, shown[0].id) if len(missed) > MAX_MISSED else None
                 )
-                return self._show_missed(session, room_key, Page(shown, cursor), len(missed))
+                return self._show_missed(session, room_key, Page(shown, cursor), len(missed), cut)
             return self.storage.since(room_key, left_at, MAX_MISSED).addCallbacks(
                 lambda found: self._show_missed(
-                    session, room_key, found[0], found[1], buffer, left_at
+                    session, room_key, found[0], found[1], cut, buffer, left_at
                 ),
-                lambda failure: self._since_failed(session, room_key, failure),
+                lambda failure: self._since_failed(session, room_key, failure, cut),
             )
 
         return self.buffer(room_key).addCallback(from_buffer)
 
-    def _since_failed(self, session: ChatSession, room_key: str, failure: Failure) -> Any:
+    def _since_failed(
+        self, session: ChatSession, room_key: str, failure: Failure, cut: tuple[int, str]
+    ) -> Any:
         self.log.info("history since a departure not read: {error}", error=failure.value)
-        return self.replay(session, room_key)
+        return self.replay(session, room_key, cut)
 
     def _show_missed(
         self,
@@ -446,24 +469,28 @@ class History:
         room_key: str,
         page: Page,
         total: int,
+        cut: tuple[int, str],
         buffer: RoomBuffer | None = None,
         left_at: int = 0,
     ) -> None:
         if session.closing:
             return
-        messages = list(page.messages)
+        messages = [m for m in page.messages if _position(m) < cut]
+        total -= len(page.messages) - len(messages)  # stored since the login: shown live
         if buffer is not None:  # messages still on their way to the storage
             newest = _position(messages[-1]) if messages else (0, "")
             # (said after the departure: a buffer that could not be loaded holds what was
-            # said since start-up, before the departure too)
-            newer = [m for m in buffer.messages if _position(m) > newest and m.time > left_at]
+            # said since start-up, before the departure too; and before the cut)
+            newer = [m for m in buffer.messages if newest < _position(m) < cut and m.time > left_at]
             messages += newer
             total += len(newer)
             if len(messages) > MAX_MISSED:
                 messages = messages[-MAX_MISSED:]
         lines = self.lines(room_key, messages)
         if total > len(messages):
-            cursor = make_cursor(messages[0].time, messages[0].id)
+            # (before the first shown; before the cut when more than a page was said during
+            # the login, all of it delivered live)
+            cursor = make_cursor(*(_position(messages[0]) if messages else cut))
             more = total - len(messages)
             lines.append(
                 self.events.notice("history_missed", count=more, n=DEFAULT_PAGE, cursor=cursor)

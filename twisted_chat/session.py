@@ -273,10 +273,12 @@ class Session:
         self._out = None
         self._cancel_timer()
         self._held = None
+        # The chat first (it records the departure of a registered user), then the slot: the
+        # last slot given back lets a shutdown go on and close the database.
+        self.chat.disconnected(self)
         if self._counted and self.server is not None:
             self._counted = False
             self.server.release(self)
-        self.chat.disconnected(self)
 
     # -- limits -----------------------------------------------------------------------------
 

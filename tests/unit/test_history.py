@@ -11,6 +11,7 @@ Expected lines are written out literally: they are the contract.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from twisted.internet.defer import succeed
@@ -293,6 +294,19 @@ class ReplayTests(HistoryTestCase):
             lines(carol), [welcome("carol"), RETENTION, stored(1, "ana", "en general")]
         )
 
+    def test_what_retention_expired_is_not_read_in(self) -> None:
+        # The purge at start-up may not have deleted them yet: the room's memory leaves out
+        # what is past --history-days all the same.
+        self.make(days=1)
+        self.storage.add("general", "old1", T0 - 2 * 86_400_000, "ana", "de anteayer")
+        self.storage.add("general", "new1", T0 - 60_000, "ana", "de hace un rato")
+        carol = self.chat.login("carol")
+        lines(carol)
+        self.assertEqual(
+            self.chat.say(carol, "/historial"),
+            ["* Últimos 1 mensajes de general:", stored(-60, "ana", "de hace un rato")],
+        )
+
     def test_stored_before_start_is_read_once(self) -> None:
         self.storage.add("general", "old1", T0 - 60_000, "ana", "de ayer")
         carol = self.chat.login("carol")
@@ -467,6 +481,62 @@ class SinceYouLeftTests(HistoryTestCase):
         ]
         self.assertEqual(got[2:-1], [*after[-98:], *unwritten])
         self.assertTrue(got[-1].startswith("* Hay 12 mensajes más desde que te fuiste: "))
+
+    def test_said_while_the_departure_is_read_comes_live_only(self) -> None:
+        self.leave_at("bob")
+        after = self.said(3)
+        departures = self.chat.departures
+        assert departures is not None
+        departures.holding = True
+        bob = self.chat.login("bob", password=True)
+        carol: Any = self.chat.room.member("carol")
+        self.chat.clock.advance(1)
+        self.chat.core.line_received(carol, "mientras")
+        departures.holding = False
+        departures.release()
+        self.assertEqual(lines(bob), [welcome("bob"), RETENTION, "<carol> mientras", *after])
+
+    def test_said_while_the_storage_is_read_comes_live_only(self) -> None:
+        self.leave_at("bob")
+        after = self.said(110)
+        self.storage.holding = True
+        bob = self.chat.login("bob", password=True)
+        carol: Any = self.chat.room.member("carol")
+        for text in ("mientras 1", "mientras 2"):
+            self.chat.clock.advance(1)
+            self.chat.core.line_received(carol, text)
+        self.storage.write()  # stored before the read answers: it finds them
+        self.storage.holding = False
+        self.storage.release()
+        got = lines(bob)
+        self.assertEqual(got[2:4], ["<carol> mientras 1", "<carol> mientras 2"])
+        self.assertEqual(got[4:-1], after[-98:])
+        self.assertTrue(got[-1].startswith("* Hay 12 mensajes más desde que te fuiste: "))
+
+    def test_more_than_a_page_said_while_the_storage_is_read(self) -> None:
+        # Every message the storage read is one said during the login: none is shown as
+        # missed (all came live), and the hint's command starts before the login.
+        self.leave_at("bob")
+        after = self.said(110)
+        self.storage.holding = True
+        bob = self.chat.login("bob", password=True)
+        carol: Any = self.chat.room.member("carol")
+        for i in range(120):
+            self.chat.clock.advance(1)
+            self.chat.core.line_received(carol, f"mientras {i}")
+        self.storage.write()
+        self.storage.holding = False
+        self.storage.release()
+        got = lines(bob)
+        self.assertEqual(got[2:-1], [f"<carol> mientras {i}" for i in range(120)])
+        # (Its count includes the messages of the login that the page read could not hold:
+        # the storage counts all since the departure. Its cursor is exact.)
+        hint = re.fullmatch(
+            r"\* Hay \d+ mensajes más desde que te fuiste: (/historial 50 antes \S+)", got[-1]
+        )
+        assert hint is not None
+        older = self.chat.say(bob, hint.group(1))
+        self.assertEqual(older[:51], ["* Últimos 50 mensajes de general:", *after[-50:]])
 
     def test_buffer_not_loaded_and_nothing_since(self) -> None:
         # The room's buffer could not be read (the database failed a moment ago): it holds

@@ -12,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.support.fake_link import cluster_chat
 from tests.support.fakes import Clients, FakeSession, tcp_factory
+from tests.support.history import MemoryHistoryStorage
 from twisted_chat.cluster import envelope
 from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import PublicMessage
@@ -31,7 +32,7 @@ class RoomOrderTests(SynchronousTestCase):
         self.sender = FakeSession()
 
     def deliver(self, held: list[Held]) -> None:
-        self.delivered += [event.text for event, _ in held]
+        self.delivered += [event.text for event, _, _ in held]
 
     def hold(self, *texts: str, channel: str = "c") -> None:
         for text in texts:
@@ -174,3 +175,37 @@ class ClusterRoomOrderTests(SynchronousTestCase):
         self.assertEqual(self.room.order_given_up, 1)  # chat_cluster_order_given_up_total
         self.echo()  # too late: not again
         self.assertEqual([line for line in self.bea.received() if line.startswith("<")], [])
+
+
+class LateJoinerTests(SynchronousTestCase):
+    """A member who joins a room while a message of it waits for Redis gets it once: in the
+    room's history (said before it joined), not live as well."""
+
+    def test_a_login_while_a_message_is_held_gets_it_once(self) -> None:
+        clock = Clock()
+        parts, room, link = cluster_chat(clock, history=MemoryHistoryStorage())
+        clients = Clients()
+        factory = tcp_factory(parts)
+        room.membership.start()
+        link.answers["claim"] = 1
+        link.connect()
+        ana, bea = clients.connect(factory), clients.connect(factory)
+        ana.send("ana\n")
+        bea.send("bea\n")
+        room.membership.changed(room.presence.snapshot("n2", "n2/x", 1, {"bob": "Bob"}))
+        clock.advance(0)
+        clients.drain()
+        ana.send("hola\n")
+        clock.advance(0)  # published, waiting to come back
+        cora = clients.connect(factory)
+        cora.send("cora\n")
+        published, link.published = link.published, []
+        for channel, message in published:
+            if channel in link.channels:
+                link.on_message(channel, envelope.encode(message.origin, message.events))
+        self.assertIn("<ana> hola", bea.received())
+        lines = cora.received()
+        self.assertEqual([line for line in lines if "hola" in line], [lines[-1]])
+        self.assertTrue(lines[-1].startswith("* [") and lines[-1].endswith("] <ana> hola"), lines)
+        self.assertFalse(room._late)  # nothing held: forgotten
+        room.membership.stop()

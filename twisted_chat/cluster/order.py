@@ -33,8 +33,9 @@ from twisted_chat.room import Member
 #: without it.
 ECHO_TIMEOUT: Final = 1.0
 
-#: A message held until its envelope comes back: the event and who said it (not sent to them).
-Held = tuple[Public, Member]
+#: A message held until its envelope comes back: the event, who said it (not sent to them) and
+#: the holder's mark at that moment (the room's count of joins: see ``ClusterRoom``).
+Held = tuple[Public, Member, int]
 
 
 class _Sent:
@@ -74,13 +75,13 @@ class RoomOrder:
     def __bool__(self) -> bool:
         return bool(self._queued) or bool(self._sent)
 
-    def hold(self, channel: str, event: Public, sender: Member) -> None:
-        """``event`` (said by ``sender``) is published on ``channel`` this turn: deliver it
-        here when it comes back."""
+    def hold(self, channel: str, event: Public, sender: Member, mark: int = 0) -> None:
+        """``event`` (said by ``sender``; ``mark``: handed back with it) is published on
+        ``channel`` this turn: deliver it here when it comes back."""
         queued = self._queued.get(channel)
         if queued is None:
             queued = self._queued[channel] = deque()
-        queued.append((event, sender))
+        queued.append((event, sender, mark))
 
     def published(self, channel: str, data: str | None, count: int) -> None:
         """The outbox published (``data``) or dropped (``None``) the next ``count`` events of
@@ -118,6 +119,12 @@ class RoomOrder:
         if not sent:
             del self._sent[channel]
         self._deliver(held)
+
+    def oldest_mark(self) -> int | None:
+        """The mark of the oldest message held (``None``: none is)."""
+        marks = [q[0][2] for q in self._queued.values()]
+        marks += [s[0].held[0][2] for s in self._sent.values() if s[0].held]
+        return min(marks, default=None)
 
     def release_all(self) -> None:
         """Deliver everything waiting (the link to Redis is down: nothing will come back)."""

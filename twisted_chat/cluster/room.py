@@ -26,6 +26,7 @@ nodes re-read it and announce the differences.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
@@ -173,6 +174,11 @@ class ClusterRoom(Room):
         self.membership.rejoined.append(self.missed_everything)
         self._clock = clock
         self._reload: IDelayedCall | None = None
+        # Joins of this node's members to rooms, counted; while messages are held, the recent
+        # ones (count, member, room key): a member who joined a room after one of its messages
+        # was said gets that message in the room's history, not live as well.
+        self._joins = 0
+        self._late: deque[tuple[int, Member, str]] = deque()
 
     def attach(
         self,
@@ -274,7 +280,7 @@ class ClusterRoom(Room):
             chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
             if chatroom is not None and self.replication.has_remote_members(chatroom):
                 channel = self.keys.room_channel(chatroom.key)
-                self.order.hold(channel, event, sender)
+                self.order.hold(channel, event, sender, self._joins)
                 self.outbox.send(channel, PublicMessage(event))
                 return
         super().say(event, sender)
@@ -286,8 +292,32 @@ class ClusterRoom(Room):
         if len(held) > 1 and gather is not None:
             gather()  # one write per member for them all
         say = super().say
-        for event, sender in held:
-            say(event, sender)
+        late = self._late
+        for event, sender, mark in held:
+            if late and late[-1][0] > mark:
+                self._say_but_to_late(event, sender, mark)
+            else:
+                say(event, sender)
+        if late:  # keep only the joins after a message still held
+            oldest = self.order.oldest_mark()
+            while late and (oldest is None or late[0][0] <= oldest):
+                late.popleft()
+
+    def _say_but_to_late(self, event: Public, sender: Member, mark: int) -> None:
+        """``event`` to this node's members of its room but its sender and those who joined
+        the room after it was said (its history, shown to them on joining, holds it)."""
+        if self.has_notices:
+            self.flush_notices()
+        chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+        if chatroom is None:
+            return
+        after = {m for count, m, key in self._late if count > mark and key == chatroom.key}
+        count = 0
+        for renderer, group in list(chatroom.groups.items()):
+            members = {m: None for m in group if m not in after}
+            if members:
+                count += self._write(members, renderer.render(event), sender)
+        self.deliveries += count
 
     def _link_down(self) -> None:
         """The link to Redis is down: what waited to come back is delivered here now."""
@@ -399,6 +429,9 @@ class ClusterRoom(Room):
 
     def _join(self, member: Member, nick_key: str, nickname: str, chatroom: ChatRoom) -> None:
         super()._join(member, nick_key, nickname, chatroom)
+        self._joins += 1
+        if self.order:  # messages are held: this member joined after them
+            self._late.append((self._joins, member, chatroom.key))
         self.replication.joined(chatroom)
 
     def _part(self, member: Member, nick_key: str, chatroom: ChatRoom) -> None:

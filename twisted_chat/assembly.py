@@ -121,6 +121,7 @@ def assemble(
     the_history = None
     if history is not None:
         the_history = History(history, the_room, events, history_plan, departures)
+        the_room.history_hooks = the_history  # what a clustered room hears from other nodes
         groups.append(HistoryCommands(the_history))
         room_commands.after_enter = lambda session, chatroom: the_history.replay(
             session, chatroom.key
@@ -128,6 +129,7 @@ def assemble(
     the_recados = None
     if recados is not None:
         the_recados = Recados(recados, the_room, events, accounts, roster.has_password)
+        the_room.recado_hooks = the_recados
         groups.append(the_recados)
     if the_history is not None or the_recados is not None:
         forget_recados = recados.forget_sender if recados is not None else None

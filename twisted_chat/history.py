@@ -174,7 +174,7 @@ class RoomBuffer:
     than fit), so what it lacks does not exist.
     """
 
-    __slots__ = ("complete", "loaded", "loading", "messages", "tried_at")
+    __slots__ = ("complete", "loaded", "loading", "messages", "stale", "tried_at")
 
     def __init__(self, size: int) -> None:
         self.messages: deque[Said] = deque(maxlen=size)
@@ -182,6 +182,9 @@ class RoomBuffer:
         self.complete = False
         self.loading: list[defer.Deferred[RoomBuffer]] | None = None
         self.tried_at = -RELOAD_INTERVAL
+        #: What it holds may be wrong (read again after the cluster missed events): the next
+        #: :meth:`fill` keeps only the messages newer than the storage's.
+        self.stale = False
 
     def add(self, message: Said) -> None:
         """Add a message said now (in order; one from another node may come a little late)."""
@@ -200,12 +203,15 @@ class RoomBuffer:
 
     def fill(self, stored: Sequence[Said], complete: bool) -> None:
         """Take the stored messages read from the storage (oldest first), keeping those said
-        since."""
+        since (when :attr:`stale`, only those newer than the newest stored: one it lacks
+        before that was erased meanwhile, by ``/olvidar`` on another node)."""
         seen = {m.id for m in stored}
         merged = list(stored)
+        newest = _position(stored[-1]) if self.stale and stored else None
         for message in self.messages:
-            if message.id not in seen:
+            if message.id not in seen and (newest is None or _position(message) > newest):
                 insort(merged, message, key=_position)
+        self.stale = False
         maxlen = self.messages.maxlen or 0
         self.messages.clear()
         self.messages.extend(merged)
@@ -326,9 +332,20 @@ class History:
         """Read every buffer in again from the storage (after the cluster missed messages)."""
         for buffer in self._buffers.values():
             buffer.loaded = False
+            buffer.stale = True
             buffer.tried_at = -RELOAD_INTERVAL
         for room_key in list(self._buffers):
             self.buffer(room_key)
+
+    def missed(self, room_key: str | None) -> None:
+        """This node may have missed messages said on other nodes: in ``room_key`` (it had no
+        member there, and did not listen; its buffer is dropped, read again when next
+        needed), or in every room (``None``: after a Redis outage; every buffer is read
+        again)."""
+        if room_key is None:
+            self.reload()
+        else:
+            self._buffers.pop(room_key, None)
 
     def prune(self, now_ms: int) -> None:
         """Drop the buffers of rooms that are gone, and what retention deleted."""
@@ -707,6 +724,7 @@ class ForgetCommand:
         if self.history is not None:
             messages = yield self.history.storage.forget(nick_key)
             self.history.forgotten(nick_key)
+            self.history.room.erased(nick_key)  # and on the other nodes of a cluster
         if self.forget_recados is not None:
             recados = yield self.forget_recados(nick_key)
         self.log.info(

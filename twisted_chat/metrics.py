@@ -86,6 +86,11 @@ class ClusterStatus(Protocol):
         """Public-message envelopes received from other nodes, by room key (rooms that
         exist)."""
 
+    @property
+    def order_given_up(self) -> int:
+        """This node's users' messages shown here without their envelope back from Redis
+        (possibly out of the room's order)."""
+
 
 class HistoryStatus(Protocol):
     """What the metrics read of the history store
@@ -199,6 +204,12 @@ class ChatCollector(Collector):
             for room_key, count in sorted(cluster.room_envelopes.items()):
                 envelopes.add_metric([room_key], count)
             yield envelopes
+            yield CounterMetricFamily(
+                "chat_cluster_order_given_up",
+                "This node's users' public messages shown here without their envelope back "
+                "from Redis within 1 s (possibly out of the room's order).",
+                value=cluster.order_given_up,
+            )
 
 
 def _gauge(name: str, value: float) -> GaugeMetricFamily:

@@ -8,6 +8,11 @@ recados, oldest first; they are deleted once *read*: when the connection then se
 stays open :data:`READ_AFTER` seconds (one that drops before that gets them again). Deleting is
 a claim only one caller wins (:meth:`RecadoStorage.take`), so a recado is delivered exactly
 once even across nodes.
+
+In a cluster, a recado for a user connected on another node is stored first, then handed to
+that node (the room finds the user there and carries the recado line to it), which takes it
+from the storage and delivers it at once (:meth:`Recados.arrived`), or leaves it stored if the
+user has just left; that node answers the sender, wherever it is connected.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from twisted.python.failure import Failure
 from twisted_chat import nicknames
 from twisted_chat.accounts import Accounts
 from twisted_chat.commands import command
-from twisted_chat.events import Event, EventSource
+from twisted_chat.events import Event, EventSource, Notice, Replayed
 from twisted_chat.lines import is_blank, split_first_word
-from twisted_chat.room import ChatSession, Room
+from twisted_chat.room import ChatSession, Member, Room
 
 #: Most recados pending from one sender to one recipient.
 MAX_PER_SENDER = 10
@@ -35,6 +40,9 @@ MAX_PER_SENDER = 10
 MAX_PER_RECIPIENT = 100
 #: Seconds a connection stays open after its recados were shown before they count as read.
 READ_AFTER = 10.0
+#: Ids of recados delivered live that a login's read of the pending ones may still return
+#: (kept so that it does not show them again); the oldest are dropped past this many.
+MAX_LIVE_IDS = 1000
 
 
 class Stored(enum.Enum):
@@ -110,6 +118,8 @@ class Recados:
         self.has_password = has_password
         #: Sessions shown recados they have not read yet (the chat core checks it per line).
         self.unread: dict[ChatSession, _Unread] = {}
+        # Recados delivered live by :meth:`arrived` (ids, oldest first).
+        self._live: dict[str, None] = {}
 
     def is_registered(self, nickname: str) -> bool:
         """Whether ``nickname`` is registered (recados are only for registered nicknames)."""
@@ -162,13 +172,14 @@ class Recados:
     def _store(self, session: ChatSession, nickname: str, recipient_key: str, text: str) -> None:
         events = self.events
         sender = session.nickname or ""
-        stored = self.storage.store(events.ids.next(), sender, recipient_key, text, events.now_ms())
+        recado_id, time = events.ids.next(), events.now_ms()
+        stored = self.storage.store(recado_id, sender, recipient_key, text, time)
 
         def answered(result: Stored) -> None:
             if result is Stored.STORED:
                 self.log.info("recado from {sender} to {nick} stored", sender=sender, nick=nickname)
-                self.stored(recipient_key)
-                session.deliver(events.notice("recado_stored", nick=nickname))
+                if not self._hand_over(nickname, events.recado(recado_id, time, sender, text)):
+                    session.deliver(events.notice("recado_stored", nick=nickname))
             elif result is Stored.SENDER_LIMIT:
                 session.deliver(
                     events.error("recado_sender_limit", max=MAX_PER_SENDER, nick=nickname)
@@ -184,9 +195,80 @@ class Recados:
 
         stored.addCallbacks(answered, failed)
 
-    def stored(self, recipient_key: str) -> None:
-        """A recado for ``recipient_key`` was stored (a clustered chat tells its node, if it is
-        connected elsewhere, to deliver it; here it was not connected)."""
+    def _hand_over(self, nickname: str, line: Replayed) -> bool:
+        """The recado ``line`` for ``nickname`` is stored: if ``nickname`` is connected now (on
+        another node of a cluster, or here since), have its node deliver it at once and answer
+        the sender (:meth:`arrived`). Whether it was handed over."""
+        room = self.room
+        if room.member(nickname) is not None:
+            self.arrived(nickname, line)
+            return True
+        recipient = room.find(nickname)
+        return recipient is not None and room.deliver(recipient, line)
+
+    def arrived(self, recipient: str, recado: Replayed) -> None:
+        """The recado ``recado``, stored for ``recipient``, is to be delivered at once (its
+        sender's node found ``recipient`` connected here). Exactly once: it is taken from the
+        storage first (a login that read it meanwhile wins instead); if ``recipient`` left in
+        the meantime it is stored again, for its next login. The sender is told either way."""
+        member = self.room.member(recipient)
+        if member is None:
+            self._tell(recado.sender, self.events.notice("recado_stored", nick=recipient))
+            return
+        nickname = member.nickname or recipient
+
+        def taken(won: bool) -> None:
+            if not won:
+                return  # a login read it first, and told the sender
+            now = self.room.member(nickname)
+            if now is None:
+                self._store_again(recado, nickname)
+                return
+            if not self._shown(now, recado.id):
+                self._remember_live(recado.id)
+                self.room.deliver(now, recado)
+            self._tell(recado.sender, self.events.notice("recado_delivered", nick=nickname))
+
+        def failed(failure: Failure) -> None:
+            self.log.info("recado {id} not taken: {error}", id=recado.id, error=failure.value)
+            self._tell(recado.sender, self.events.notice("recado_stored", nick=nickname))
+
+        self.storage.take(recado.id).addCallbacks(taken, failed)
+
+    def _shown(self, session: Member, recado_id: str) -> bool:
+        """Whether ``session`` was shown the recado ``recado_id`` at its login (not read yet)."""
+        unread = self.unread.get(session)  # type: ignore[call-overload]
+        return unread is not None and any(r.id == recado_id for r in unread.recados)
+
+    def _remember_live(self, recado_id: str) -> None:
+        live = self._live
+        if len(live) >= MAX_LIVE_IDS:
+            for old in list(live)[: MAX_LIVE_IDS // 2]:
+                del live[old]
+        live[recado_id] = None
+
+    def _store_again(self, recado: Replayed, nickname: str) -> None:
+        """``nickname`` left while its recado was being taken: store it again, same id."""
+        stored = self.storage.store(
+            recado.id, recado.sender, nicknames.key(nickname), recado.text, recado.time
+        )
+
+        def answered(result: Stored) -> None:
+            if result is Stored.STORED:
+                self._tell(recado.sender, self.events.notice("recado_stored", nick=nickname))
+            else:  # the limits filled up in that instant
+                self.log.warn("recado {id} lost: {result}", id=recado.id, result=result)
+
+        def failed(failure: Failure) -> None:
+            self.log.warn("recado {id} lost: {error}", id=recado.id, error=failure.value)
+
+        stored.addCallbacks(answered, failed)
+
+    def _tell(self, nickname: str, notice: Notice) -> None:
+        """``notice`` to the user ``nickname``, wherever it is connected (if it is)."""
+        recipient = self.room.find(nickname)
+        if recipient is not None:
+            self.room.deliver(recipient, notice)
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -197,6 +279,8 @@ class Recados:
         nick_key = nicknames.key(session.nickname or "")
 
         def show(recados: list[Recado]) -> None:
+            if self._live:
+                recados = [r for r in recados if r.id not in self._live]
             if not recados or session.closing or session in self.unread:
                 return
             events = self.events
@@ -234,9 +318,7 @@ class Recados:
     def _taken(self, taken: bool, recado: Recado, reader: str) -> None:
         if not taken:
             return  # delivered by someone else first (another node, another connection)
-        sender = self.room.find(recado.sender)
-        if sender is not None:
-            self.room.deliver(sender, self.events.notice("recado_read", nick=reader))
+        self._tell(recado.sender, self.events.notice("recado_read", nick=reader))
 
     def _not_taken(self, failure: Failure, recado: Recado) -> None:
         self.log.info(

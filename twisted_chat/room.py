@@ -24,7 +24,7 @@ from twisted.logger import Logger
 
 from twisted_chat import nicknames, roomnames
 from twisted_chat.bans import Ban
-from twisted_chat.events import DEFAULT_ROOM, Event, Private, Public, Renderer, Text
+from twisted_chat.events import DEFAULT_ROOM, Event, Private, Public, Renderer, Replayed, Text
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
 
@@ -87,6 +87,30 @@ class ChatSession(Member, Protocol):
 
     def echo(self, event: Private) -> None:
         """Send the sender's copy of its private message ``event``."""
+
+
+class HistoryHooks(Protocol):
+    """What a clustered room tells the rooms' history (:class:`twisted_chat.history.History`)
+    of what happened on other nodes; one process's room never calls it."""
+
+    def heard(self, event: Public) -> None:
+        """A public message said on another node (and stored there) reached this node."""
+
+    def forgotten(self, nick_key: str) -> None:
+        """Every stored message of ``nick_key`` was erased on another node."""
+
+    def missed(self, room_key: str | None) -> None:
+        """This node may have missed public messages of ``room_key`` (``None``: of every
+        room) said on other nodes: read them from the storage again."""
+
+
+class RecadoHooks(Protocol):
+    """What a clustered room hands the recados (:class:`twisted_chat.recados.Recados`) from
+    other nodes."""
+
+    def arrived(self, recipient: str, recado: Replayed) -> None:
+        """A recado stored on another node for ``recipient``, a user of this node: deliver
+        it now (and answer its sender)."""
 
 
 class Claim(enum.Enum):
@@ -209,6 +233,11 @@ class Room:
         #: Events handed to this room's members by :meth:`broadcast`, :meth:`deliver` and the
         #: gathered notices (``chat_deliveries_total``), counted once per broadcast.
         self.deliveries = 0
+        #: The rooms' history, told what happens on other nodes (by a clustered room; set by
+        #: :func:`twisted_chat.assembly.assemble` when history is kept).
+        self.history_hooks: HistoryHooks | None = None
+        #: The recados, handed those for this node's users from other nodes (likewise).
+        self.recado_hooks: RecadoHooks | None = None
 
     def __len__(self) -> int:
         return len(self._users)
@@ -660,6 +689,10 @@ class Room:
 
     def ban_removed(self, ban: Ban) -> None:
         """A ban was lifted (nothing to do here; a clustered room tells every node)."""
+
+    def erased(self, nick_key: str) -> None:
+        """Every stored message of ``nick_key`` was erased here (``/olvidar``): a clustered room
+        tells the other nodes, whose buffers drop them too."""
 
     def notice_all(self, event: Event) -> None:
         """``event`` (a notice) to every user of the chat (in a cluster, of every node)."""

@@ -372,6 +372,10 @@ def test_after_a_redis_restart_rooms_merge_back_and_the_topic_in_redis_wins(
     )
     assert enter(bob, "juegos") == sala("juegos", "ada", "@ana", "bob")
     assert bob.line() == "* Tema: de redis"  # the room's topic, shown on entering
+    # Then the room's replay (protocol v1.1), what was said on n1 during the outage included:
+    # n2 listens to juegos again, and reads its history from the database.
+    replay = bob.line()
+    assert replay.startswith("* [") and replay.endswith("] <ana> solo n1"), replay
     # Messages flow across nodes again, in the room.
     poll(
         lambda: numsub(redis_server, "chat:room:juegos") == 2,

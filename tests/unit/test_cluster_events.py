@@ -20,24 +20,31 @@ from twisted_chat.cluster.events import (
     Bye,
     ClusterEvent,
     EventError,
+    Forgotten,
     Hello,
     Kick,
     Mute,
     PrivateMessage,
     PublicMessage,
+    RecadoFor,
     RoomMoved,
     TopicSet,
     UserJoined,
     UserLeft,
+    UserNotice,
     decode,
 )
-from twisted_chat.events import Notice, Private, Public, Text
+from twisted_chat.events import Notice, Private, Public, Replayed, Text
 
 #: One event of every kind, with values at their edges (empty strings, zero, non-ASCII).
 SAMPLES: list[ClusterEvent] = [
     PublicMessage(Public("p1-a", 1795509000000, "general", "Ana", "hola <b>ñ</b> 🎉")),
     PrivateMessage(Private("p1-b", 1795509000001, None, "Bob", "Ñandú", "psst")),
     Announcement(Notice("p1-c", 1795509000002, None, Text("announcement", by="ana", text=""))),
+    UserNotice("Ñandú", Notice("p1-d", 1795509000003, None, Text("recado_read", nick="Bob"))),
+    UserNotice("ana", Notice("p1-e", 1795509000004, None, Text("mute_done", nick="b", minutes=5))),
+    RecadoFor("Ñandú", Replayed("p1-f", 1795509000005, None, "Ana", "vuelve ☕", True)),
+    Forgotten("ñandú"),
     UserJoined("ñandú", "Ñandú", 3),
     UserLeft("bob", 4),
     RoomMoved("ñandú", "Juegos", True, 5),
@@ -79,7 +86,8 @@ class EventTests(SynchronousTestCase):
 
     def test_plain_events_compare_equal_after_the_trip(self) -> None:
         for event in SAMPLES:
-            if not isinstance(event, (PublicMessage, PrivateMessage, Announcement)):
+            chat_event = (PublicMessage, PrivateMessage, Announcement, UserNotice, RecadoFor)
+            if not isinstance(event, chat_event):
                 self.assertEqual(decode(over_json(event.to_wire())), event)
 
     def test_a_public_message_crosses_as_itself(self) -> None:
@@ -155,6 +163,15 @@ class EventTests(SynchronousTestCase):
             ["notice", "id", 1, None, "announcement", []],
             ["notice", "id", 1, None, "announcement", {"by": 5}],
             ["notice", "id", 1, None, 5, {}],
+            ["tell", "ana", "id", 1, "recado_read", {"nick": None}],
+            ["tell", "ana", "id", 1, "recado_read", {"nick": True}],
+            ["tell", None, "id", 1, "recado_read", {}],
+            ["tell", "ana", "id", 1, "recado_read"],
+            ["recado", "id", 1, "Ana", "bob"],
+            ["recado", "id", "1", "Ana", "bob", "hola"],
+            ["recado", "id", 1, "Ana", None, "hola"],
+            ["forget"],
+            ["forget", 5],
             ["join", "a", "A", "3"],
             ["join", "a", "A", True],
             ["join", "a", "A"],

@@ -42,6 +42,7 @@ class FakeCluster:
         self.redis_up = True
         self.cluster_users = 0
         self.room_envelopes: dict[str, int] = {}
+        self.order_given_up = 0
 
 
 class MetricsTestCase(SynchronousTestCase):
@@ -221,6 +222,7 @@ class CollectorTests(MetricsTestCase):
         cluster = FakeCluster()
         cluster.cluster_users = 5
         cluster.room_envelopes = {"general": 7, "juegos": 2}
+        cluster.order_given_up = 3
         collected = ChatMetrics(self.server, None, cluster)
         samples = parse(collected.render().decode("utf-8"))
         self.assertEqual(value(samples, "chat_redis_up"), 1)
@@ -228,6 +230,7 @@ class CollectorTests(MetricsTestCase):
         envelopes = "chat_cluster_room_envelopes_received_total"
         self.assertEqual(value(samples, envelopes, room="general"), 7)
         self.assertEqual(value(samples, envelopes, room="juegos"), 2)
+        self.assertEqual(value(samples, "chat_cluster_order_given_up_total"), 3)
         self.assertNotIn(("chat_db_up", ()), samples)
         cluster.redis_up = False
         samples = parse(collected.render().decode("utf-8"))

@@ -23,7 +23,8 @@ manner of Synapse's replication layer (``synapse/replication/tcp/``)::
   in Redis, the other nodes' users placed in the rooms, a channel per room);
   :mod:`~twisted_chat.cluster.topics`: the rooms' topics in Redis, merged after an outage.
 - :mod:`~twisted_chat.cluster.outbox`: what this node publishes, one envelope per channel and
-  reactor turn.
+  reactor turn; :mod:`~twisted_chat.cluster.order`: this node's users' messages held until
+  their envelope comes back from Redis (one order per room for the whole cluster).
 - :mod:`~twisted_chat.cluster.membership`: this node's membership in the cluster
   (registration, heartbeat, survey, nickname claims).
 - :mod:`~twisted_chat.cluster.handler`: what the other nodes' events do here, one method each.

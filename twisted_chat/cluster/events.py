@@ -15,6 +15,9 @@ the node's own language). The JSON forms (``KEY`` is a nickname's NFC + casefold
     ["pub", ID, TIME, ROOM, SENDER, TEXT]               a public message (ROOM a string)
     ["priv", ID, TIME, ROOM, SENDER, TEXT, RECIPIENT]   a private message (ROOM null)
     ["notice", ID, TIME, ROOM, CATALOGUE_KEY, {NAME: VALUE}]   an announcement to everyone
+    ["tell", NICKNAME, ID, TIME, CATALOGUE_KEY, {NAME: VALUE}]  a notice to one user
+    ["recado", ID, TIME, SENDER, RECIPIENT, TEXT]       a stored recado, to deliver at once
+    ["forget", KEY]                                     KEY's stored messages were erased
     ["join", KEY, NICKNAME, VERSION] / ["leave", KEY, VERSION]
     ["room", KEY, ROOM_NAME, OPERATOR, VERSION]        a user moved to a room (OPERATOR: bool)
     ["topic", ROOM_KEY, TOPIC, BY]
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
 from twisted_chat.bans import Ban, BanKind
-from twisted_chat.events import Notice, Private, Public, Text
+from twisted_chat.events import Notice, Private, Public, Replayed, Text
 
 
 class EventError(ValueError):
@@ -178,6 +181,76 @@ class Announcement(ClusterEvent):
             raise EventError(f"bad notice arguments: {args!r}")
         text = Text(_str(key), **args)
         return cls(Notice(_str(id_), _int(time), _room(room), text))
+
+
+@dataclass(frozen=True, slots=True)
+class UserNotice(ClusterEvent):
+    """A notice for one user of the node the event is sent to (``* NICK ha recibido tu
+    recado.``), as its catalogue key and arguments (text or integers), said in that node's
+    language."""
+
+    NAME: ClassVar[str] = "tell"
+
+    nickname: str
+    event: Notice
+
+    def to_wire(self) -> list[Any]:
+        """``["tell", NICKNAME, ID, TIME, CATALOGUE_KEY, {NAME: VALUE}]``."""
+        e = self.event
+        args = {name: value for name, value in e.text.args.items() if type(value) in (str, int)}
+        return ["tell", self.nickname, e.id, e.time, e.text.key, args]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """The notice, its arguments checked to be text or integers."""
+        nickname, id_, time, key, args = _fields(raw, 5)
+        if not isinstance(args, dict) or not all(type(v) in (str, int) for v in args.values()):
+            raise EventError(f"bad notice arguments: {args!r}")
+        text = Text(_str(key), **args)
+        return cls(_str(nickname), Notice(_str(id_), _int(time), None, text))
+
+
+@dataclass(frozen=True, slots=True)
+class RecadoFor(ClusterEvent):
+    """A recado stored for ``recipient``, a user of the node the event is sent to, which
+    delivers it at once (see :meth:`twisted_chat.recados.Recados.arrived`)."""
+
+    NAME: ClassVar[str] = "recado"
+
+    recipient: str
+    recado: Replayed
+
+    def to_wire(self) -> list[Any]:
+        """``["recado", ID, TIME, SENDER, RECIPIENT, TEXT]``."""
+        r = self.recado
+        return ["recado", r.id, r.time, r.sender, self.recipient, r.text]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        id_, time, sender, recipient, text = _fields(raw, 5)
+        recado = Replayed(_str(id_), _int(time), None, _str(sender), _str(text), True)
+        return cls(_str(recipient), recado)
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten(ClusterEvent):
+    """Every stored message of ``nick_key`` was erased (``/olvidar`` on the origin node):
+    every node drops them from its buffers."""
+
+    NAME: ClassVar[str] = "forget"
+
+    nick_key: str
+
+    def to_wire(self) -> list[Any]:
+        """``["forget", KEY]``."""
+        return ["forget", self.nick_key]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        (nick_key,) = _fields(raw, 1)
+        return cls(_str(nick_key))
 
 
 # -- who is where ---------------------------------------------------------------------------
@@ -464,6 +537,9 @@ EVENTS: Final[Mapping[str, type[ClusterEvent]]] = {
         PublicMessage,
         PrivateMessage,
         Announcement,
+        UserNotice,
+        RecadoFor,
+        Forgotten,
         UserJoined,
         UserLeft,
         RoomMoved,

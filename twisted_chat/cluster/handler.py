@@ -34,15 +34,18 @@ from twisted_chat.cluster.events import (
     BanLifted,
     Bye,
     ClusterEvent,
+    Forgotten,
     Hello,
     Kick,
     Mute,
     PrivateMessage,
     PublicMessage,
+    RecadoFor,
     RoomMoved,
     TopicSet,
     UserJoined,
     UserLeft,
+    UserNotice,
 )
 from twisted_chat.cluster.membership import Membership
 from twisted_chat.cluster.presence import Presence
@@ -86,6 +89,9 @@ class ClusterHandler:
         self.handlers: dict[type[ClusterEvent], Callable[[Origin, Any], None]] = {
             PrivateMessage: self.on_private,
             Announcement: self.on_announcement,
+            UserNotice: self.on_user_notice,
+            RecadoFor: self.on_recado,
+            Forgotten: self.on_forgotten,
             UserJoined: self.on_join,
             UserLeft: self.on_leave,
             RoomMoved: self.on_room_moved,
@@ -109,7 +115,9 @@ class ClusterHandler:
     def received(self, channel: str, data: str) -> None:
         """One pub/sub message: an envelope of events, from another node or from this one."""
         if data.startswith(self._own_prefix):
-            return  # our own, told without decoding it
+            # Our own, told without decoding it: its messages reach this node's members now.
+            self.room.order.echoed(channel, data)
+            return
         try:
             message = envelope.decode(data)
         except UnknownVersion as e:
@@ -194,6 +202,27 @@ class ClusterHandler:
         """An operator's notice to everyone: to every user of this node, in its language."""
         self.room.broadcast(message.event)
 
+    def on_user_notice(self, origin: Origin, message: UserNotice) -> None:
+        """A notice to a user of this node (gone already: dropped)."""
+        member = self.room.member(message.nickname)
+        if member is not None:
+            self.room.deliver(member, message.event)
+
+    # -- history and recados ----------------------------------------------------------------
+
+    def on_recado(self, origin: Origin, message: RecadoFor) -> None:
+        """A recado stored on ``origin`` for a user of this node: the recados deliver it (and
+        answer its sender)."""
+        hooks = self.room.recado_hooks
+        if hooks is not None:
+            hooks.arrived(message.recipient, message.recado)
+
+    def on_forgotten(self, origin: Origin, message: Forgotten) -> None:
+        """A user erased its stored messages on ``origin``: out of this node's buffers too."""
+        hooks = self.room.history_hooks
+        if hooks is not None:
+            hooks.forgotten(message.nick_key)
+
     # -- who is where -----------------------------------------------------------------------
 
     def on_join(self, origin: Origin, event: UserJoined) -> None:
@@ -228,8 +257,10 @@ class ClusterHandler:
         self.room.topics.set_elsewhere(event.room_key, event.topic, event.by)
 
     def on_hello(self, origin: Origin, event: Hello) -> None:
-        """``origin`` (re)joined the cluster: read its users."""
+        """``origin`` (re)joined the cluster: read its users, and (in a moment) the history
+        its users' messages went to while it was away, if it was."""
         self.membership.fetch(origin.node)
+        self.room.missed_everything()
 
     def on_bye(self, origin: Origin, event: Bye) -> None:
         """``origin`` is stopping: all its users left (unless it is another run by now)."""

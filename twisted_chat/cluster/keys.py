@@ -14,7 +14,8 @@
 ``PREFIX nick:KEY``       the claim on a nickname: the instance holding it; same expiry
 ``PREFIX room``           channel: public messages, joins, leaves, accounts, moderation,
                           announcements, node events
-``PREFIX to:NODE``        channel: what is for NODE's users only (private messages, kicks)
+``PREFIX to:NODE``        channel: what is for NODE's users only (private messages, kicks,
+                          notices to one user, recados to deliver)
 ``PREFIX room:ROOM``      channel: the public messages of room ROOM; a node subscribes while
                           it has a member in ROOM
 ========================  =================================================================

@@ -8,7 +8,7 @@ envelope for many messages), in the order they were sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 from twisted.internet.interfaces import IReactorTime
@@ -37,6 +37,9 @@ class Outbox:
         self._origin = origin
         self._queued: list[tuple[str, list[ClusterEvent]]] = []
         self._flush_scheduled = False
+        #: Told of every envelope once published: its channel, its text (``None``: not
+        #: published, Redis unreachable) and how many events it carries.
+        self.on_published: Callable[[str, str | None, int], None] | None = None
 
     def send(self, channel: str, event: ClusterEvent) -> None:
         """Publish ``event`` on ``channel`` at the end of this turn, with the turn's others
@@ -59,8 +62,14 @@ class Outbox:
 
     def clear(self) -> None:
         """Drop what is queued (this node is no longer connected to the cluster)."""
-        self._queued = []
+        queued, self._queued = self._queued, []
+        if self.on_published is not None:
+            for channel, events in queued:
+                self.on_published(channel, None, len(events))
 
     def publish_now(self, channel: str, events: Sequence[ClusterEvent]) -> None:
         """Publish ``events`` on ``channel`` at once, in one envelope, before what is queued."""
-        self._link.publish(channel, envelope.encode(self._origin, events))
+        data = envelope.encode(self._origin, events)
+        published = self._link.publish(channel, data)
+        if self.on_published is not None:
+            self.on_published(channel, data if published else None, len(events))

@@ -26,11 +26,12 @@ nodes re-read it and announce the differences.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twisted_chat import nicknames
@@ -43,22 +44,26 @@ from twisted_chat.cluster.events import (
     Announcement,
     BanAdded,
     BanLifted,
+    Forgotten,
     Kick,
     Mute,
     PrivateMessage,
     PublicMessage,
+    RecadoFor,
     UserJoined,
     UserLeft,
+    UserNotice,
 )
 from twisted_chat.cluster.handler import ClusterHandler
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.link import RedisLink
 from twisted_chat.cluster.membership import Membership
+from twisted_chat.cluster.order import Held, RoomOrder
 from twisted_chat.cluster.outbox import Outbox
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.rooms import RoomReplication
 from twisted_chat.cluster.topics import TopicReplication
-from twisted_chat.events import Event, EventSource, Notice, Private, Public
+from twisted_chat.events import Event, EventSource, Notice, Private, Public, Replayed
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.room import ChatRoom, Claim, Member, Move, Recipient, Room
 
@@ -66,10 +71,15 @@ if TYPE_CHECKING:
     from twisted_chat.assembly import RoomPlan
 
 
+#: Seconds after this node or another one (re)joined the cluster before this node reads its
+#: history buffers again (what the other nodes stored during an outage is written by then).
+RELOAD_DELAY: Final = 1.0
+
+
 class RemoteUser:
     """A user logged in on another node, as the chat core sees it (a
-    :class:`~twisted_chat.room.Recipient`): a private message to it is published to its node
-    alone, which delivers it."""
+    :class:`~twisted_chat.room.Recipient`): a private message, a notice or a recado to it is
+    published to its node alone, which delivers it."""
 
     __slots__ = ("_node", "_room", "nickname")
 
@@ -79,10 +89,15 @@ class RemoteUser:
         self.nickname: str | None = nickname
 
     def deliver(self, event: Event) -> None:
-        """Send ``event`` (a private message) to the user's node (dropped while Redis is
-        unreachable)."""
+        """Send ``event`` (a private message, a notice, a recado) to the user's node (dropped
+        while Redis is unreachable)."""
+        nickname = self.nickname or ""
         if isinstance(event, Private):
             self._room.send_to(self._node, PrivateMessage(event))
+        elif isinstance(event, Notice):
+            self._room.send_to(self._node, UserNotice(nickname, event))
+        elif isinstance(event, Replayed) and event.recado:
+            self._room.send_to(self._node, RecadoFor(nickname, event))
 
 
 class ClusterRoom(Room):
@@ -120,11 +135,14 @@ class ClusterRoom(Room):
             clock,
             on_message=lambda channel, data: self.handler.received(channel, data),
             on_up=lambda: self.membership.link_up(),
-            on_down=lambda: self.membership.link_down(),
+            on_down=lambda: self._link_down(),
             on_fatal=lambda message: self.membership.fatal(message),
             ping_interval=config.ttl / 3,
         )
         self.outbox = Outbox(self.link, clock, self.origin)
+        #: This node's users' messages waiting to come back from Redis, for one room order.
+        self.order = RoomOrder(self._deliver_held, clock)
+        self.outbox.on_published = self.order.published
         self.membership = Membership(
             self,
             events,
@@ -153,6 +171,14 @@ class ClusterRoom(Room):
         self.membership.on_changes = self.replication.replicas_changed
         self.membership.registering += [self.replication.restore, self.topics.restore]
         self.membership.beating.append(self.replication.refresh_claims)
+        self.membership.rejoined.append(self.missed_everything)
+        self._clock = clock
+        self._reload: IDelayedCall | None = None
+        # Joins of this node's members to rooms, counted; while messages are held, the recent
+        # ones (count, member, room key): a member who joined a room after one of its messages
+        # was said gets that message in the room's history, not live as well.
+        self._joins = 0
+        self._late: deque[tuple[int, Member, str]] = deque()
 
     def attach(
         self,
@@ -245,16 +271,60 @@ class ClusterRoom(Room):
         return True
 
     def say(self, event: Public, sender: Member) -> None:
-        """Relay ``event`` to this node's members of its room and publish it once on the
-        room's channel, for the other nodes that have members there (not at all while the
-        room has members on this node only: nobody else listens)."""
-        super().say(event, sender)
+        """Publish ``event`` once on its room's channel, for the other nodes that have members
+        there, and deliver it to this node's members when it comes back from Redis, so that
+        every node shows the room's messages in one order (:mod:`~twisted_chat.cluster.order`);
+        while the room has members on this node only (nobody else listens), or Redis is
+        unreachable, deliver it here at once and publish nothing."""
         if self.membership.ready:
             chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
             if chatroom is not None and self.replication.has_remote_members(chatroom):
-                self.outbox.send(self.keys.room_channel(chatroom.key), PublicMessage(event))
+                channel = self.keys.room_channel(chatroom.key)
+                self.order.hold(channel, event, sender, self._joins)
+                self.outbox.send(channel, PublicMessage(event))
+                return
+        super().say(event, sender)
 
-    def send_to(self, node: str, event: PrivateMessage) -> None:
+    def _deliver_held(self, held: list[Held]) -> None:
+        """This node's users' messages back from Redis (or given up waiting for): to this
+        node's members of their rooms, in order, each but to its sender."""
+        gather = self.handler.gather_output
+        if len(held) > 1 and gather is not None:
+            gather()  # one write per member for them all
+        say = super().say
+        late = self._late
+        for event, sender, mark in held:
+            if late and late[-1][0] > mark:
+                self._say_but_to_late(event, sender, mark)
+            else:
+                say(event, sender)
+        if late:  # keep only the joins after a message still held
+            oldest = self.order.oldest_mark()
+            while late and (oldest is None or late[0][0] <= oldest):
+                late.popleft()
+
+    def _say_but_to_late(self, event: Public, sender: Member, mark: int) -> None:
+        """``event`` to this node's members of its room but its sender and those who joined
+        the room after it was said (its history, shown to them on joining, holds it)."""
+        if self.has_notices:
+            self.flush_notices()
+        chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+        if chatroom is None:
+            return
+        after = {m for count, m, key in self._late if count > mark and key == chatroom.key}
+        count = 0
+        for renderer, group in list(chatroom.groups.items()):
+            members = {m: None for m in group if m not in after}
+            if members:
+                count += self._write(members, renderer.render(event), sender)
+        self.deliveries += count
+
+    def _link_down(self) -> None:
+        """The link to Redis is down: what waited to come back is delivered here now."""
+        self.order.release_all()
+        self.membership.link_down()
+
+    def send_to(self, node: str, event: PrivateMessage | UserNotice | RecadoFor) -> None:
         """Publish ``event`` to ``node`` alone (dropped while Redis is unreachable)."""
         if self.membership.ready:
             self.outbox.send(self.keys.to(node), event)
@@ -266,6 +336,34 @@ class ClusterRoom(Room):
         if delivered and isinstance(recipient, RemoteUser):
             self.deliveries -= 1
         return delivered
+
+    def erased(self, nick_key: str) -> None:
+        """``/olvidar`` here: every node drops ``nick_key``'s messages from its buffers (a
+        node that misses this, in an outage, reads its buffers again after it)."""
+        if self.ready:
+            self.outbox.send(self.keys.room, Forgotten(nick_key))
+
+    # -- history: what this node may have missed --------------------------------------------
+
+    def missed(self, room_key: str) -> None:
+        """This node starts listening to ``room_key``'s channel: what was said there meanwhile
+        was not heard here (its history buffer is read again)."""
+        hooks = self.history_hooks
+        if hooks is not None:
+            hooks.missed(room_key)
+
+    def missed_everything(self) -> None:
+        """This node or another one (re)joined the cluster, after an outage maybe: in a moment
+        (:data:`RELOAD_DELAY`), read every history buffer again from the database, where each
+        node stored its own users' messages meanwhile."""
+        if self.history_hooks is None or (self._reload is not None and self._reload.active()):
+            return
+        self._reload = self._clock.callLater(RELOAD_DELAY, self._reload_history)
+
+    def _reload_history(self) -> None:
+        self._reload = None
+        if self.history_hooks is not None:
+            self.history_hooks.missed(None)
 
     def _account_changed(self, nick_key: str, password_hash: str) -> None:
         if self.ready:
@@ -318,6 +416,12 @@ class ClusterRoom(Room):
         return self._users.get(nick_key)
 
     @property
+    def order_given_up(self) -> int:
+        """This node's users' messages shown here without their envelope back from Redis
+        (the metrics' ``chat_cluster_order_given_up_total``)."""
+        return self.order.given_up
+
+    @property
     def room_envelopes(self) -> dict[str, int]:
         """Public-message envelopes received from other nodes, by room key, for the rooms that
         exist (the metrics' ``chat_cluster_room_envelopes_received_total``)."""
@@ -325,6 +429,9 @@ class ClusterRoom(Room):
 
     def _join(self, member: Member, nick_key: str, nickname: str, chatroom: ChatRoom) -> None:
         super()._join(member, nick_key, nickname, chatroom)
+        self._joins += 1
+        if self.order:  # messages are held: this member joined after them
+            self._late.append((self._joins, member, chatroom.key))
         self.replication.joined(chatroom)
 
     def _part(self, member: Member, nick_key: str, chatroom: ChatRoom) -> None:
@@ -348,9 +455,11 @@ class ClusterRoom(Room):
 
     def broadcast_room_many(self, events: list[Event]) -> int:
         """Deliver ``events`` (public messages from other nodes) to this node's members of
-        each one's room, in order, in one write per member for each room's run."""
+        each one's room, in order, in one write per member for each room's run, and hand
+        them to the rooms' history (stored by their sender's node, remembered here)."""
         if self.has_notices:
             self.flush_notices()
+        hooks = self.history_hooks
         count = 0
         start, end = 0, len(events)
         while start < end:
@@ -361,6 +470,9 @@ class ClusterRoom(Room):
             chatroom = self.rooms.get(room_key)  # type: ignore[arg-type]
             if chatroom is not None:
                 run = events[start:stop]
+                if hooks is not None:
+                    for event in run:
+                        hooks.heard(event)  # type: ignore[arg-type]
                 for renderer, group in list(chatroom.groups.items()):
                     if group:
                         render = renderer.render

@@ -87,6 +87,7 @@ class RoomReplication:
         self._local_counts[chatroom.key] = count + 1
         if not count:
             self.link.subscribe(self.keys.room_channel(chatroom.key))
+            self.room.missed(chatroom.key)
 
     def parted(self, chatroom: ChatRoom) -> None:
         """A member of this node left ``chatroom``: the last one unsubscribes."""

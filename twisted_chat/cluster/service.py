@@ -27,4 +27,6 @@ class ClusterService(service.Service):
     def stopService(self) -> Any:
         """Leave the cluster (bounded) and close the Redis connections."""
         super().stopService()
-        return self.room.membership.stop()
+        left = self.room.membership.stop()  # publishes what this turn said, at once
+        self.room.order.release_all()  # and shows it here: nothing will come back now
+        return left

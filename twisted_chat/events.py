@@ -112,10 +112,11 @@ class Joined(Event):
 @dataclass(slots=True, eq=False)
 class Left(Event):
     """``nick`` left the room: by leaving the chat, or (``place``: the room's name as shown) by
-    moving to another room."""
+    moving to another room (``reason``: what an IRC user's ``PART`` said, shown on IRC)."""
 
     nick: str
     place: str | None = None
+    reason: str | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -247,9 +247,9 @@ async def test_two_irc_users_join_part_privmsg_notice() -> None:
         bob.say("NAMES #juegos")
         assert await bob.line() == numeric("353", "bob", "= #juegos :@ana bob")
         assert await bob.line() == numeric("366", "bob", "#juegos :End of /NAMES list")
-        bob.say("PART #juegos")
-        assert await bob.line() == ":bob!bob@irc.test PART #juegos"
-        assert await ana.line() == ":bob!bob@irc.test PART #juegos"
+        bob.say("PART #juegos :hasta luego")
+        assert await bob.line() == ":bob!bob@irc.test PART #juegos :hasta luego"
+        assert await ana.line() == ":bob!bob@irc.test PART #juegos :hasta luego"
         bob.say("PART #juegos")
         assert await bob.line() == numeric("442", "bob", "#juegos :You're not on that channel")
         await bob.join("#cine")

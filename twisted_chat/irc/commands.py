@@ -484,6 +484,7 @@ class IrcCommands:
     @irc_command("PART", 1)
     def part(self, session: IrcSession, message: Message) -> None:
         """``PART #ROOM[,#ROOM...] [:REASON]``: leave rooms, staying in the chat."""
+        reason = message.params[1] if len(message.params) > 1 else None
         for name in message.params[0].split(","):
             chatroom = self._find(name)
             if chatroom is None:
@@ -491,10 +492,11 @@ class IrcCommands:
             elif chatroom not in self.room.rooms_of(session):
                 session.reply("442", name, "You're not on that channel")
             else:
-                self._part(session, chatroom)
+                self._part(session, chatroom, reason)
 
-    def _part(self, session: IrcSession, chatroom: ChatRoom) -> None:
+    def _part(self, session: IrcSession, chatroom: ChatRoom, reason: str | None = None) -> None:
         event = self.events.left(chatroom.key, session.nickname or "", chatroom.name)
+        event.reason = reason
         session.send(session.renderer.render(event))
         if self.room.part_now(session, chatroom):
             self.room.announce(event)

@@ -231,6 +231,15 @@ class IrcRenderer:
             return self.line(
                 "QUIT", "Quit", source=self.source(event.nick), event=event, trailing=True
             )
+        if event.reason:
+            return self.line(
+                "PART",
+                channel(event.room),
+                event.reason,
+                source=self.source(event.nick),
+                event=event,
+                trailing=True,
+            )
         return self.line("PART", channel(event.room), source=self.source(event.nick), event=event)
 
     def _topic(self, event: Topic) -> bytes:

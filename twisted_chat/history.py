@@ -115,6 +115,34 @@ def _position(message: Said) -> tuple[int, str]:
     return (message.time, message.id)
 
 
+#: Most message ids whose arrival order is remembered (:class:`Cut`).
+ARRIVALS = 4096
+#: An id above every message id (ids are ASCII letters and digits).
+_AFTER_EVERY_ID = "\x7f"
+
+
+class Cut:
+    """Where the history a session is shown stops and live delivery starts: the messages
+    said before it (up to the end of its millisecond: another node's message of that
+    millisecond is not lost whatever its id), except those that reached this node after it
+    (they are delivered live; shown again they would come twice)."""
+
+    __slots__ = ("_arrivals", "position", "seq")
+
+    def __init__(self, now_ms: int, seq: int, arrivals: dict[str, int]) -> None:
+        #: The position (time, id) just after this millisecond: where older pages start.
+        self.position = (now_ms, _AFTER_EVERY_ID)
+        self.seq = seq
+        self._arrivals = arrivals
+
+    def before(self, message: Said) -> bool:
+        """Whether ``message`` belongs to the history shown (not to live delivery)."""
+        if _position(message) >= self.position:
+            return False
+        arrived = self._arrivals.get(message.id)
+        return arrived is None or arrived <= self.seq
+
+
 class HistoryStorage(Protocol):
     """Where public messages are kept (implemented by
     :class:`twisted_chat.storage.history.HistoryStore`)."""
@@ -263,6 +291,9 @@ class History:
         # History on or off is set at start-up (``--history-days`` needs a restart).
         self._on = storage.enabled
         self._keep = storage.keep
+        # The order in which the last messages reached this node (id -> number), for cuts.
+        self._arrivals: dict[str, int] = {}
+        self._arrived = 0
 
     @property
     def enabled(self) -> bool:
@@ -280,7 +311,16 @@ class History:
             if buffer is None:
                 self.heard(event)
             else:
+                self._arrive(event.id)
                 buffer.add(event)
+
+    def _arrive(self, message_id: str) -> None:
+        """Number ``message_id`` in the order messages reach this node (bounded)."""
+        self._arrived += 1
+        arrivals = self._arrivals
+        arrivals[message_id] = self._arrived
+        if len(arrivals) > ARRIVALS:
+            del arrivals[next(iter(arrivals))]
 
     def heard(self, event: Public) -> None:
         """``event`` was said (here or on another node, which stores it): remember it in its
@@ -291,6 +331,7 @@ class History:
         buffer = self._buffers.get(room_key)
         if buffer is None:
             buffer = self._buffers[room_key] = RoomBuffer(self._size)
+        self._arrive(event.id)
         buffer.add(event)
 
     def buffer(self, room_key: str) -> defer.Deferred[RoomBuffer]:
@@ -375,18 +416,17 @@ class History:
         replayed = self.events.replayed
         return [replayed(m.id, m.time, room_key, m.sender, m.text) for m in messages]
 
-    def cut(self) -> tuple[int, str]:
-        """A position after every message said so far here and before every later one (a
-        new id's, never used: ids of one run sort in the order they are made).
+    def cut(self) -> Cut:
+        """Where history stops for a session that joins a room now.
 
-        A session that joins a room now gets what is said from now on live: the history it is
-        shown (the replay, "since you left") stops at this position, or the messages said
-        while the storage was read would come twice, live and then as history.
+        It gets what is said from now on live: the history it is shown (the replay, "since
+        you left") stops here, or the messages said while the storage was read would come
+        twice, live and then as history.
         """
-        return (self.events.now_ms(), self.events.ids.next())
+        return Cut(self.events.now_ms(), self._arrived, self._arrivals)
 
     def replay(
-        self, session: ChatSession, room_key: str, cut: tuple[int, str] | None = None
+        self, session: ChatSession, room_key: str, cut: Cut | None = None
     ) -> defer.Deferred[None]:
         """Show ``session`` the room's last messages of the replay window (after a login or a
         move) said before ``cut`` (by default, now); fires once they are delivered."""
@@ -398,7 +438,7 @@ class History:
             if session.closing:
                 return
             oldest = self.events.now_ms() - int(self.plan.replay_hours * 3_600_000)
-            recent = [m for m in buffer.messages if m.time >= oldest and _position(m) < before][
+            recent = [m for m in buffer.messages if m.time >= oldest and before.before(m)][
                 -self.plan.replay :
             ]
             if recent:
@@ -431,7 +471,7 @@ class History:
         return shown
 
     def _since(
-        self, session: ChatSession, room_key: str, left_at: int, cut: tuple[int, str]
+        self, session: ChatSession, room_key: str, left_at: int, cut: Cut
     ) -> defer.Deferred[None]:
         """Show what was said in ``room_key`` after ``left_at`` and before ``cut``: at most
         :data:`MAX_MISSED` messages, then how many more and the command for them."""
@@ -442,7 +482,7 @@ class History:
                 buffer.complete or (bool(messages) and messages[0].time <= left_at)
             )
             if covered:
-                missed = [m for m in messages if m.time > left_at and _position(m) < cut]
+                missed = [m for m in messages if m.time > left_at and cut.before(m)]
                 shown = missed[-MAX_MISSED:]
                 cursor = (
                     make_cursor(shown[0].time, shown[0].id) if len(missed) > MAX_MISSED else None
@@ -457,9 +497,7 @@ class History:
 
         return self.buffer(room_key).addCallback(from_buffer)
 
-    def _since_failed(
-        self, session: ChatSession, room_key: str, failure: Failure, cut: tuple[int, str]
-    ) -> Any:
+    def _since_failed(self, session: ChatSession, room_key: str, failure: Failure, cut: Cut) -> Any:
         self.log.info("history since a departure not read: {error}", error=failure.value)
         return self.replay(session, room_key, cut)
 
@@ -469,19 +507,23 @@ class History:
         room_key: str,
         page: Page,
         total: int,
-        cut: tuple[int, str],
+        cut: Cut,
         buffer: RoomBuffer | None = None,
         left_at: int = 0,
     ) -> None:
         if session.closing:
             return
-        messages = [m for m in page.messages if _position(m) < cut]
+        messages = [m for m in page.messages if cut.before(m)]
         total -= len(page.messages) - len(messages)  # stored since the login: shown live
         if buffer is not None:  # messages still on their way to the storage
             newest = _position(messages[-1]) if messages else (0, "")
             # (said after the departure: a buffer that could not be loaded holds what was
             # said since start-up, before the departure too; and before the cut)
-            newer = [m for m in buffer.messages if newest < _position(m) < cut and m.time > left_at]
+            newer = [
+                m
+                for m in buffer.messages
+                if newest < _position(m) and cut.before(m) and m.time > left_at
+            ]
             messages += newer
             total += len(newer)
             if len(messages) > MAX_MISSED:
@@ -490,7 +532,7 @@ class History:
         if total > len(messages):
             # (before the first shown; before the cut when more than a page was said during
             # the login, all of it delivered live)
-            cursor = make_cursor(*(_position(messages[0]) if messages else cut))
+            cursor = make_cursor(*(_position(messages[0]) if messages else cut.position))
             more = total - len(messages)
             lines.append(
                 self.events.notice("history_missed", count=more, n=DEFAULT_PAGE, cursor=cursor)

@@ -112,11 +112,14 @@ class Joined(Event):
 @dataclass(slots=True, eq=False)
 class Left(Event):
     """``nick`` left the room: by leaving the chat, or (``place``: the room's name as shown) by
-    moving to another room (``reason``: what an IRC user's ``PART`` said, shown on IRC)."""
+    moving to another room (``reason``: what an IRC user's ``PART`` said, shown on IRC), or
+    sent out of it by ``by`` (the room's operator or a server operator: an IRC ``KICK``, with
+    its ``reason``)."""
 
     nick: str
     place: str | None = None
     reason: str | None = None
+    by: str | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -213,6 +213,8 @@ class Room:
         self.max_rooms = max_rooms
         #: Times a user entered a room (logins included: ``chat_room_joins_total``).
         self.room_joins = 0
+        #: The most users logged in at once since the start (IRC's ``LUSERS``).
+        self.most_users = 0
         self._users: dict[str, Member] = {}
         # The members by renderer, each an insertion-ordered set: a broadcast to everyone
         # renders once per renderer (a handful: one per transport) and writes the same bytes
@@ -275,6 +277,8 @@ class Room:
         if nick_key in self._users:
             return False
         self._users[nick_key] = member
+        if len(self._users) > self.most_users:
+            self.most_users = len(self._users)
         group = self._groups.get(member.renderer)
         if group is None:
             group = self._groups[member.renderer] = {}

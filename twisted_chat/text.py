@@ -103,6 +103,8 @@ class Catalogue:
     # Rooms (protocol v1.1)
     room_joined: str
     room_left: str
+    room_kicked: str
+    kick_default: str
     salas: str
     sala: str
     tema: str
@@ -239,6 +241,8 @@ SPANISH: Final = Catalogue(
     announcement="Anuncio de {by}: {text}",
     room_joined="{nick} ha entrado en la sala {room}.",
     room_left="{nick} ha salido de la sala {room} (sigue en el chat).",
+    room_kicked="{by} ha echado a {nick} de la sala {room}: {reason}",
+    kick_default="{nick} no puede salir de la sala {room}, la de entrada.",
     salas="Salas ({count}): {rooms}",
     sala="Sala {room} ({count}): {nicks}",
     tema="Tema: {topic}",
@@ -383,6 +387,8 @@ ENGLISH: Final = Catalogue(
     announcement="Announcement from {by}: {text}",
     room_joined="{nick} joined the room {room}.",
     room_left="{nick} left the room {room} (still in the chat).",
+    room_kicked="{by} sent {nick} out of the room {room}: {reason}",
+    kick_default="{nick} cannot leave the room {room}, where everyone enters.",
     salas="Rooms ({count}): {rooms}",
     sala="Room {room} ({count}): {nicks}",
     tema="Topic: {topic}",

@@ -129,6 +129,13 @@ class LineRenderer:
 
     def _left(self, event: Left) -> bytes:
         texts = self.language.texts
+        if event.by is not None:
+            reason = event.reason or texts.no_reason
+            return notice(
+                texts.room_kicked.format(
+                    by=event.by, nick=event.nick, room=event.place, reason=reason
+                )
+            )
         if event.place is not None:
             return notice(texts.room_left.format(nick=event.nick, room=event.place))
         return notice(texts.left.format(nick=event.nick))

@@ -1286,6 +1286,8 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "left": {"nick"},
     "room_joined": {"nick", "room"},
     "room_left": {"nick", "room"},
+    "room_kicked": {"by", "nick", "room", "reason"},
+    "kick_default": {"nick", "room"},
     "salas": {"count", "rooms"},
     "sala": {"room", "count", "nicks"},
     "tema": {"topic"},

@@ -57,6 +57,7 @@ PAGE_TEXTS = (
     "left",
     "room_joined",
     "room_left",
+    "room_kicked",
     "salas",
     "sala",
     "tema",

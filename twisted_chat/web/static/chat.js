@@ -104,6 +104,7 @@
   const LEFT = matcher("left"); // left the chat, from our room
   const ROOM_JOINED = matcher("room_joined"); // moved into our room
   const ROOM_LEFT = matcher("room_left"); // moved out of our room
+  const ROOM_KICKED = matcher("room_kicked"); // sent out of our room (an IRC KICK)
   const ROOMS = matcher("salas"); // the reply to /salas
   const ROOM = matcher("sala"); // our room and its members (/sala, /unirse)
   const TOPIC = matcher("tema"); // follows the room line, or answers /tema
@@ -468,7 +469,7 @@
       people.set(key(m.nick), m.nick);
       renderUsers();
       askRooms();
-    } else if ((m = LEFT(text) || ROOM_LEFT(text))) {
+    } else if ((m = LEFT(text) || ROOM_LEFT(text) || ROOM_KICKED(text))) {
       people.delete(key(m.nick));
       if (LEFT(text) && key(m.nick) === operator) operator = null; // gone from the chat
       renderUsers();

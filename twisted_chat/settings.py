@@ -23,7 +23,7 @@ import re
 import socket
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from twisted.internet import endpoints
 from twisted.internet.interfaces import IStreamServerEndpoint
@@ -150,6 +150,8 @@ class IrcSettings:
     listeners: tuple[str, ...] = ()
     #: The server's name on IRC (the source of its numerics): the host name by default.
     server_name: str = dataclasses.field(default_factory=socket.gethostname)
+    #: The lines of ``--motd FILE`` (read at start-up), or ``None``: no message of the day.
+    motd: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -448,6 +450,36 @@ def _irc_endpoints(option: Option, value: Any, parsed: Mapping[str, Any]) -> tup
     if value and parsed.get("redis") is not None:
         raise usage.UsageError("--irc does not work with --redis yet (docs/IRC.md)")
     return _endpoints(option, value, parsed)
+
+
+#: Most bytes of a ``--motd`` file, lines in it, and characters of one line (IRC's 512 bytes
+#: hold a ``372`` with the longest server name and nickname and this many 4-byte characters).
+MOTD_BYTES: Final = 65536
+MOTD_LINES: Final = 200
+MOTD_LINE: Final = 80
+
+
+def _motd(option: Option, value: Any, parsed: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The lines of the file ``value``: UTF-8, control characters dropped, long lines cut."""
+    if value is None:
+        return None
+    try:
+        with open(value, "rb") as file:
+            data = file.read(MOTD_BYTES + 1)
+    except OSError as e:
+        raise usage.UsageError(f"bad --motd {value!r}: {e.strerror or e}") from None
+    if len(data) > MOTD_BYTES:
+        raise usage.UsageError(f"bad --motd {value!r}: more than {MOTD_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise usage.UsageError(f"bad --motd {value!r}: not UTF-8") from None
+    lines = text.splitlines()
+    if len(lines) > MOTD_LINES:
+        raise usage.UsageError(f"bad --motd {value!r}: more than {MOTD_LINES} lines")
+    return tuple(
+        "".join(c for c in line.expandtabs(4) if c.isprintable())[:MOTD_LINE] for line in lines
+    )
 
 
 def _as_given(option: Option, value: Any, parsed: Mapping[str, Any]) -> Any:
@@ -808,6 +840,15 @@ OPTIONS: tuple[Option, ...] = (
         "The server's name for IRC clients (the source of its replies).",
         _server_name,
         shown_default="the host name",
+    ),
+    Option(
+        "motd",
+        "irc",
+        "motd",
+        "UTF-8 text file whose lines are the message of the day of IRC clients (read at "
+        "start-up; at most 200 lines, each cut at 80 characters).",
+        _motd,
+        shown_default="none",
     ),
     # the command line's own
     Option(

@@ -160,7 +160,9 @@ def _add_irc_listeners(
     from twisted_chat.irc.commands import IrcCommands
     from twisted_chat.irc.protocol import IrcFactory
 
-    interpreter = IrcCommands(chat.core, chat.rooms, chat.language, irc.server_name)
+    interpreter = IrcCommands(
+        chat.core, chat.rooms, chat.language, irc.server_name, motd=irc.motd or ()
+    )
     factory = IrcFactory(chat.server, interpreter)
     for description in irc.listeners:
         server.add_listener(endpoint(description, "irc"), factory, description)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,6 +37,7 @@ from twisted_chat.irc.session import IrcSession
 from twisted_chat.operators import remaining
 from twisted_chat.room import ChatRoom, Entered
 from twisted_chat.rooms import RoomCommands
+from twisted_chat.session import Session
 from twisted_chat.text import Language
 
 #: The capabilities offered (``CAP LS``), with their values for ``CAP LS 302``.
@@ -51,8 +53,16 @@ CAPABILITIES: Final = {
 MAX_SASL: Final = 2000
 #: Seconds the MOTD (the chat's lines of a login) may wait for the last visit's line.
 WELCOME_WAIT: Final = 5.0
-#: Most bytes of names in one ``353`` line.
+#: Most bytes of names in one ``353`` line (and of channels in one ``319``).
 NAMES_CHUNK: Final = 400
+#: Most characters of an away message (``AWAY``) and of a kick's reason (``KICK``).
+AWAYLEN: Final = 300
+KICKLEN: Final = 300
+#: The channel modes a room has: no messages from outside (``n``: members only, ``404``) and
+#: the topic set by operators (``t``: ``482``); nothing else can be set.
+CHANNEL_MODES: Final = "nt"
+#: The fields of a WHOX reply (``354``), in the order they are written.
+WHOX_FIELDS: Final = "tcuihsnfdlaor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +111,7 @@ class IrcCommands:
         rooms: RoomCommands,
         language: Language,
         server_name: str,
+        motd: Sequence[str] = (),
     ) -> None:
         self.chat = chat
         self.room = chat.room
@@ -110,6 +121,8 @@ class IrcCommands:
         self.language = language
         #: The server's name: the source of its replies.
         self.server_name = server_name
+        #: The lines of the message of the day (``--motd``), if any.
+        self.motd_lines = tuple(motd)
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # One renderer per set of rendering capabilities (a handful at most).
         self._renderers: dict[frozenset[str], IrcRenderer] = {}
@@ -127,16 +140,19 @@ class IrcCommands:
     def isupport(self) -> list[str]:
         """The ``005`` tokens."""
         return [
+            f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
-            "CHANMODES=,,,",
+            "CHANMODES=,,,nt",
             "CHANNELLEN=33",
             "CHANTYPES=#",
+            f"KICKLEN={KICKLEN}",
             "NETWORK=twisted-chat",
             f"NICKLEN={nicknames.MAX_NICKNAME_LENGTH}",
             "PREFIX=(o)@",
-            "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:1",
+            "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:,LIST:",
             f"TOPICLEN={roomnames.MAX_TOPIC_LENGTH}",
             "UTF8ONLY",
+            "WHOX",
         ]
 
     # -- the dispatcher ---------------------------------------------------------------------
@@ -206,6 +222,7 @@ class IrcCommands:
             session.reply("461", "USER", "Not enough parameters")
         elif session.user is None:
             session.user = message.params[0]
+            session.realname = message.params[3]
             self._try_register(session)
 
     @irc_command("CAP", 1, before=True)
@@ -380,14 +397,17 @@ class IrcCommands:
         reply("001", f"Welcome to the twisted-chat IRC network, {nick}")
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
-        session.send(
-            session.renderer.numeric("004", nick, server, version, "i", "o", trailing=False)
-        )
+        self._plain(session, "004", server, version, "o", "o" + CHANNEL_MODES, "o")
         reply("005", *self.isupport(), "are supported by this server")
-        if self.chat.logins is None:  # no visit line will come
+        if self.chat.logins is None and not self.motd_lines:  # no visit line will come
             reply("422", "MOTD File is missing")
             return
         reply("375", f"- {server} Message of the day -")
+        for line in self.motd_lines:
+            reply("372", f"- {line}")
+        if self.chat.logins is None:
+            reply("376", "End of /MOTD command.")
+            return
         session.start_welcome(WELCOME_WAIT)
 
     # -- after registration -----------------------------------------------------------------
@@ -413,8 +433,14 @@ class IrcCommands:
 
     @irc_command("MOTD", before=False)
     def motd(self, session: IrcSession, message: Message) -> None:
-        """``MOTD``: there is none (``422``)."""
-        session.reply("422", "MOTD File is missing")
+        """``MOTD``: the lines of ``--motd`` (``375``, ``372``..., ``376``), else ``422``."""
+        if not self.motd_lines:
+            session.reply("422", "MOTD File is missing")
+            return
+        session.reply("375", f"- {self.server_name} Message of the day -")
+        for line in self.motd_lines:
+            session.reply("372", f"- {line}")
+        session.reply("376", "End of /MOTD command.")
 
     @irc_command("TAGMSG")
     def tagmsg(self, session: IrcSession, message: Message) -> None:
@@ -586,6 +612,8 @@ class IrcCommands:
         room.deliver(recipient, private)
         if session.renderer.echo:
             session.echo(private)
+        if not notice and isinstance(recipient, IrcSession) and recipient.away is not None:
+            session.reply("301", recipient.nickname or target, recipient.away)
 
     @irc_command("TOPIC", 1)
     def topic(self, session: IrcSession, message: Message) -> None:
@@ -622,3 +650,354 @@ class IrcCommands:
                 session.reply("366", name, "End of /NAMES list")
             else:
                 self._names(session, chatroom)
+
+    # -- who is who ---------------------------------------------------------------------------
+
+    def _plain(self, session: IrcSession, code: str, *params: str) -> None:
+        """The numeric ``code`` with ``params``, none of them after `` :``."""
+        session.send(session.renderer.numeric(code, session.target(), *params, trailing=False))
+
+    def _user(self, nick: str) -> Session | None:
+        """The session logged in as ``nick`` (any case), if any."""
+        member = self.room.member(nick)
+        return member if isinstance(member, Session) else None
+
+    def _is_operator(self, user: Session) -> bool:
+        """Whether ``user`` is a server operator (``--operator``, logged in with its password)."""
+        return self.chat.operators.is_operator(user)
+
+    @staticmethod
+    def _away(user: Session) -> str | None:
+        return user.away if isinstance(user, IrcSession) else None
+
+    @staticmethod
+    def _realname(user: Session) -> str:
+        realname = user.realname if isinstance(user, IrcSession) else None
+        return realname or user.nickname or ""
+
+    def _flags(self, user: Session, chatroom: ChatRoom | None) -> str:
+        """``WHO``'s flags of ``user``: ``H`` here or ``G`` away, ``*`` for a server operator,
+        ``@`` for the operator of ``chatroom``."""
+        flags = "H" if self._away(user) is None else "G"
+        if self._is_operator(user):
+            flags += "*"
+        if chatroom is not None and chatroom.operator == nicknames.key(user.nickname or ""):
+            flags += "@"
+        return flags
+
+    @irc_command("WHO")
+    def who(self, session: IrcSession, message: Message) -> None:
+        """``WHO #ROOM`` (its members), ``WHO MASK`` (the users whose nickname or real name
+        match, ``*`` and ``?`` as wildcards), ``o`` for server operators only, and WHOX's
+        ``%FIELDS[,TOKEN]``: one ``352`` (``354``) per user, then ``315``."""
+        params = message.params
+        mask = params[0] if params and params[0] else "*"
+        flags, whox, fields = params[1].partition("%") if len(params) > 1 else ("", "", "")
+        fields, _, token = fields.partition(",")
+        chatroom = self._find(mask)
+        rows: list[tuple[Session, ChatRoom | None]] = []
+        if chatroom is not None:
+            users = chatroom.users
+            for nick_key in sorted(users):
+                user = self._user(users[nick_key])
+                if user is not None:
+                    rows.append((user, chatroom))
+        elif not mask.startswith("#"):
+            rows = [(user, None) for user in self._matching(mask)]
+        for user, where in rows:
+            if "o" in flags and not self._is_operator(user):
+                continue
+            if whox:
+                self._whox_row(session, user, where, fields, token)
+            else:
+                nick = user.nickname or ""
+                session.reply(
+                    "352",
+                    channel(where.key) if where is not None else "*",
+                    nick,
+                    self.server_name,
+                    self.server_name,
+                    nick,
+                    self._flags(user, where),
+                    f"0 {self._realname(user)}",
+                )
+        session.reply("315", mask, "End of WHO list")
+
+    def _matching(self, mask: str) -> list[Session]:
+        """The users whose nickname or real name match ``mask`` (any case), by nickname."""
+        if "*" not in mask and "?" not in mask:
+            user = self._user(mask)
+            return [] if user is None else [user]
+        pattern = re.escape(mask.casefold()).replace(r"\*", ".*").replace(r"\?", ".")
+        regex = re.compile(pattern, re.DOTALL)
+        found = []
+        for member in self.room.members():
+            if isinstance(member, Session) and (
+                regex.fullmatch((member.nickname or "").casefold())
+                or regex.fullmatch(self._realname(member).casefold())
+            ):
+                found.append(member)
+        found.sort(key=lambda user: nicknames.key(user.nickname or ""))
+        return found
+
+    def _whox_row(
+        self,
+        session: IrcSession,
+        user: Session,
+        where: ChatRoom | None,
+        fields: str,
+        token: str,
+    ) -> None:
+        """One WHOX reply (``354``): the ``fields`` asked for, in WHOX's order."""
+        nick = user.nickname or ""
+        values = {
+            "t": token if token.isdigit() and len(token) <= 3 else "0",
+            "c": channel(where.key) if where is not None else "*",
+            "u": nick,
+            "i": "255.255.255.255",  # nobody's address is shown
+            "h": self.server_name,
+            "s": self.server_name,
+            "n": nick,
+            "f": self._flags(user, where),
+            "d": "0",
+            "l": "0",
+            "a": nick if self.chat.operators.has_password(user) else "0",
+            "o": "n/a",
+            "r": self._realname(user),
+        }
+        params = [values[field] for field in WHOX_FIELDS if field in fields]
+        if "r" in fields:
+            session.reply("354", *params)
+        else:
+            self._plain(session, "354", *params)
+
+    @irc_command("WHOIS")
+    def whois(self, session: IrcSession, message: Message) -> None:
+        """``WHOIS [SERVER] NICK``: ``311``, ``319`` (its channels, ``@`` where it is the
+        operator), ``312``, ``313`` (a server operator), ``301`` (away), ``330`` (logged in
+        with its password), ``318``; ``401`` for nobody."""
+        params = message.params
+        if not params or not params[-1]:
+            session.reply("431", "No nickname given")
+            return
+        wanted = params[-1]
+        user = self._user(wanted)
+        if user is None:
+            session.reply("401", wanted, "No such nick/channel")
+            session.reply("318", wanted, "End of /WHOIS list")
+            return
+        nick = user.nickname or wanted
+        session.reply("311", nick, nick, self.server_name, "*", self._realname(user))
+        nick_key = nicknames.key(nick)
+        names = [
+            ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
+            for chatroom in self.room.rooms_of(user)
+        ]
+        for chunk in _chunks(names, NAMES_CHUNK):
+            session.reply("319", nick, chunk)
+        session.reply("312", nick, self.server_name, "twisted-chat")
+        if self._is_operator(user):
+            session.reply("313", nick, "is an IRC operator")
+        away = self._away(user)
+        if away is not None:
+            session.reply("301", nick, away)
+        if self.chat.operators.has_password(user):
+            session.reply("330", nick, nick, "is logged in as")
+        session.reply("318", nick, "End of /WHOIS list")
+
+    @irc_command("LIST")
+    def list_(self, session: IrcSession, message: Message) -> None:
+        """``LIST [#ROOM[,#ROOM...]]``: ``321``, a ``322`` per room (members, topic), ``323``."""
+        if message.params and message.params[0].startswith("#"):
+            found = (self._find(name) for name in message.params[0].split(","))
+            rooms = list({chatroom.key: chatroom for chatroom in found if chatroom}.values())
+        else:
+            rooms = self.room.room_list()
+        session.reply("321", "Channel", "Users  Name")
+        for chatroom in rooms:
+            session.reply("322", channel(chatroom.key), str(len(chatroom)), chatroom.topic or "")
+        session.reply("323", "End of /LIST")
+
+    @irc_command("AWAY")
+    def away(self, session: IrcSession, message: Message) -> None:
+        """``AWAY :TEXT``: away (``306``; a ``PRIVMSG`` to it gets ``301``); ``AWAY``: back
+        (``305``)."""
+        text = message.params[0].strip(" \t")[:AWAYLEN] if message.params else ""
+        if text:
+            session.away = text
+            session.reply("306", "You have been marked as being away")
+        else:
+            session.away = None
+            session.reply("305", "You are no longer marked as being away")
+
+    @irc_command("LUSERS")
+    def lusers(self, session: IrcSession, message: Message) -> None:
+        """``LUSERS``: users (``251``, ``255``), server operators (``252``), rooms (``254``),
+        now and the most at once (``265``, ``266``: one server, so the same)."""
+        room = self.room
+        users = len(room)
+        most = max(room.most_users, users)
+        operators = sum(
+            1
+            for member in room.members()
+            if isinstance(member, Session) and self._is_operator(member)
+        )
+        session.reply("251", f"There are {users} users and 0 invisible on 1 servers")
+        session.reply("252", str(operators), "operator(s) online")
+        session.reply("254", str(len(room.rooms)), "channels formed")
+        session.reply("255", f"I have {users} clients and 0 servers")
+        session.reply("265", str(users), str(most), f"Current local users {users}, max {most}")
+        session.reply("266", str(users), str(most), f"Current global users {users}, max {most}")
+
+    # -- modes --------------------------------------------------------------------------------
+
+    @irc_command("MODE", 1)
+    def mode(self, session: IrcSession, message: Message) -> None:
+        """``MODE NICK`` (``221``) and ``MODE #ROOM`` (``324``): what they are; nothing can be
+        changed (``501``, ``472``; ``482`` for a non-operator, ``502`` for someone else)."""
+        target, changes = message.params[0], message.params[1:]
+        if target.startswith("#"):
+            self._channel_mode(session, target, changes)
+        else:
+            self._user_mode(session, target, changes)
+
+    def _user_mode(self, session: IrcSession, target: str, changes: Sequence[str]) -> None:
+        user = self.room.find(target)
+        if user is None:
+            session.reply("401", target, "No such nick/channel")
+        elif user is not session:
+            session.reply("502", "Can't view or change the modes of other users")
+        elif changes and changes[0].strip("+-"):
+            session.reply("501", "Unknown MODE flag")
+        else:
+            self._plain(session, "221", "+o" if self._is_operator(session) else "+")
+
+    def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
+        chatroom = self._find(name)
+        if chatroom is None:
+            session.reply("403", name, "No such channel")
+            return
+        chan = channel(chatroom.key)
+        modes = changes[0] if changes else ""
+        if not modes.strip("+-"):
+            self._plain(session, "324", chan, "+" + CHANNEL_MODES)
+            return
+        lists = {"b": ("368", "ban"), "e": ("349", "exception"), "I": ("347", "invite")}
+        if modes.lstrip("+") in lists and len(changes) == 1:  # a list: always empty
+            code, kind = lists[modes.lstrip("+")]
+            session.reply(code, chan, f"End of channel {kind} list")
+            return
+        if not self._room_operator(session, chatroom):
+            session.reply("482", chan, "You're not channel operator")
+            return
+        adding = True
+        refused: list[str] = []
+        for char in modes:
+            if char in "+-":
+                adding = char == "+"
+            elif char in CHANNEL_MODES and adding:
+                continue  # set already
+            elif char not in refused:
+                refused.append(char)
+        for char in refused:
+            known = char in CHANNEL_MODES or char in "o" or char in lists
+            why = "cannot be changed on this server" if known else "is unknown mode char to me"
+            session.reply("472", char, why)
+
+    def _room_operator(self, session: Session, chatroom: ChatRoom) -> bool:
+        """Whether ``session`` may run ``chatroom``: its operator (``@``), or a server
+        operator."""
+        nick_key = nicknames.key(session.nickname or "")
+        return chatroom.operator == nick_key or self._is_operator(session)
+
+    # -- kicks ----------------------------------------------------------------------------------
+
+    @irc_command("KICK", 2)
+    def kick(self, session: IrcSession, message: Message) -> None:
+        """``KICK #ROOM NICK[,NICK...] [:REASON]`` by the room's operator or a server operator
+        (``482`` otherwise): the user leaves the room (a line user goes back to the default
+        room) and every member reads why."""
+        name, targets = message.params[0], message.params[1]
+        reason = message.params[2].strip(" \t")[:KICKLEN] if len(message.params) > 2 else ""
+        chatroom = self._find(name)
+        if chatroom is None:
+            session.reply("403", name, "No such channel")
+            return
+        chan = channel(chatroom.key)
+        if chatroom not in self.room.rooms_of(session):
+            session.reply("442", chan, "You're not on that channel")
+            return
+        if not self._room_operator(session, chatroom):
+            session.reply("482", chan, "You're not channel operator")
+            return
+        for nick in targets.split(","):
+            if nick:
+                self._kick(session, chatroom, nick, reason)
+
+    def _kick(self, session: IrcSession, chatroom: ChatRoom, nick: str, reason: str) -> None:
+        """Send ``nick`` out of ``chatroom``."""
+        room = self.room
+        target = self._user(nick)
+        if target is None or chatroom not in room.rooms_of(target):
+            session.reply("441", nick, channel(chatroom.key), "They aren't on that channel")
+            return
+        spelling = target.nickname or nick
+        default = room.default
+        moves = not isinstance(target, IrcSession)  # a line user is always in one room
+        if moves and chatroom is default:
+            session.deliver(self.events.notice("kick_default", nick=spelling, room=default.name))
+            return
+        by = session.nickname or ""
+        self.log.info(
+            "{by} sent {nick} out of {room}: {reason}",
+            by=by,
+            nick=spelling,
+            room=chatroom.key,
+            reason=reason,
+        )
+        event = self.events.left(chatroom.key, spelling, chatroom.name)
+        event.by = by
+        event.reason = reason or None
+        if room.has_notices:
+            room.flush_notices()
+        room.broadcast_room(event)  # the kicked user reads it too
+        if not moves:
+            room.part_now(target, chatroom)
+            return
+        room.enter_now(target, default.name, creator=False)
+        room.announce(self.events.joined(default.key, spelling, default.name), joined=target)
+        lines = self.rooms.room_lines(default)
+        target.deliver_all(lines if default.topic is not None else lines[:1])
+        if self.rooms.after_enter is not None:
+            self.rooms.after_enter(target, default)
+
+    @irc_command("KILL", 1)
+    def kill(self, session: IrcSession, message: Message) -> None:
+        """``KILL NICK [:REASON]``: a server operator's ``/expulsar`` (``481`` for anyone
+        else); the user is disconnected with the reason."""
+        if not self._is_operator(session):
+            session.reply("481", "Permission Denied- You're not an IRC operator")
+            return
+        nick = message.params[0]
+        if self.room.find(nick) is None:
+            session.reply("401", nick, "No such nick/channel")
+            return
+        reason = message.params[1].strip(" \t") if len(message.params) > 1 else ""
+        self.chat.commands.dispatch(session, f"expulsar {nick} {reason}".rstrip())
+
+
+def _chunks(words: Iterable[str], limit: int) -> list[str]:
+    """``words`` joined by spaces into lines of at most ``limit`` bytes (one word at least)."""
+    lines: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for word in words:
+        length = len(word.encode()) + 1
+        if chunk and size + length > limit:
+            lines.append(" ".join(chunk))
+            chunk, size = [], 0
+        chunk.append(word)
+        size += length
+    if chunk:
+        lines.append(" ".join(chunk))
+    return lines

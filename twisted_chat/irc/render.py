@@ -227,6 +227,16 @@ class IrcRenderer:
         return self.line("JOIN", channel(event.room), source=self.source(event.nick), event=event)
 
     def _left(self, event: Left) -> bytes:
+        if event.by is not None:  # sent out of the room
+            return self.line(
+                "KICK",
+                channel(event.room),
+                event.nick,
+                event.reason or event.by,
+                source=self.source(event.by),
+                event=event,
+                trailing=True,
+            )
         if event.place is None:  # left the chat
             return self.line(
                 "QUIT", "Quit", source=self.source(event.nick), event=event, trailing=True

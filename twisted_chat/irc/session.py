@@ -51,6 +51,10 @@ class IrcSession(Session):
         self.sasl_buffer = ""
         #: Why the client quit (``QUIT``), shown in the closing ``ERROR``.
         self.quit_reason: str | None = None
+        #: The real name of ``USER`` (shown by ``WHO`` and ``WHOIS``).
+        self.realname: str | None = None
+        #: The away message of ``AWAY``, while the user is away.
+        self.away: str | None = None
         # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
         self._welcoming = False
         self._welcome_timer: IDelayedCall | None = None

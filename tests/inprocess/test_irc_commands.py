@@ -1,0 +1,463 @@
+"""IRC's commands beyond the first slice (issue 16) over real loopback sockets in one reactor:
+``WHO`` (and WHOX), ``WHOIS``, ``LIST``, ``AWAY``, ``LUSERS``, ``MODE``, ``KICK``, ``KILL`` and
+``--motd``, with IRC and line users together.
+
+The server and clients are those of :mod:`tests.inprocess.test_irc_sockets` (whose helpers are
+imported, not copied); ``PING``/``PONG`` (IRC) and ``/username`` (v1) are the barriers that
+prove nothing else reached a client. No test sleeps.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.inprocess.test_irc_sockets import PASSWORD, numeric, register_ana
+from tests.support.chatclient import ChatClient
+from tests.support.expected import FIRST_VISIT, RETENTION, joined, left, room_joined
+from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
+from tests.support.logs import LogEvents, capture, is_error
+
+pytestmark = pytest.mark.timeout(60, method="thread")
+
+
+async def replies(client: IrcClient, end: str) -> list[str]:
+    """The lines up to the numeric ``end`` to ``client`` (included), then a ``PING`` barrier."""
+    lines = await client.until(rf"{re.escape(':' + SERVER)} {end} .*")
+    await client.pong()
+    return lines
+
+
+async def room_of_three(server: IrcServer) -> tuple[IrcClient, IrcClient, ChatClient]:
+    """``lina`` (a line user, in ``#general``), ``ana`` (IRC, operator of ``#juegos``, topic
+    ``cartas``) and ``bob`` (IRC, in ``#juegos``)."""
+    lina = await server.chat.login("lina")
+    ana = await server.user("ana")
+    assert await lina.line() == joined("ana")
+    bob = await server.user("bob")
+    assert await lina.line() == joined("bob")
+    await ana.join("#juegos")
+    ana.say("TOPIC #juegos :cartas")
+    assert await ana.line() == ":ana!ana@irc.test TOPIC #juegos :cartas"
+    await bob.join("#juegos")
+    assert await ana.line() == ":bob!bob@irc.test JOIN #juegos"
+    return ana, bob, lina
+
+
+# -- who is who --------------------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_who_by_channel_nickname_and_mask() -> None:
+    async with await start_irc_server() as server:
+        ana, _, _ = await room_of_three(server)
+        ana.say("WHO #juegos")
+        assert await replies(ana, "315") == [
+            numeric("352", "ana", "#juegos ana irc.test irc.test ana H@ :0 ana real"),
+            numeric("352", "ana", "#juegos bob irc.test irc.test bob H :0 bob real"),
+            numeric("315", "ana", "#juegos :End of WHO list"),
+        ]
+        ana.say("WHO #General")  # a line user; any case
+        assert await replies(ana, "315") == [
+            numeric("352", "ana", "#general lina irc.test irc.test lina H :0 lina"),
+            numeric("315", "ana", "#General :End of WHO list"),
+        ]
+        ana.say("WHO BOB")
+        assert await replies(ana, "315") == [
+            numeric("352", "ana", "* bob irc.test irc.test bob H :0 bob real"),
+            numeric("315", "ana", "BOB :End of WHO list"),
+        ]
+        ana.say("WHO *")
+        lines = await replies(ana, "315")
+        assert [line.split()[7] for line in lines[:-1]] == ["ana", "bob", "lina"]
+        ana.say("WHO ?o*")
+        lines = await replies(ana, "315")
+        assert [line.split()[7] for line in lines[:-1]] == ["bob"]
+        for mask in ("nadie", "#nada", "a*z"):
+            ana.say(f"WHO {mask}")
+            assert await replies(ana, "315") == [numeric("315", "ana", f"{mask} :End of WHO list")]
+        ana.say("WHO #juegos o")  # server operators only: none
+        assert await replies(ana, "315") == [numeric("315", "ana", "#juegos :End of WHO list")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_whox_fields_and_token() -> None:
+    async with await start_irc_server() as server:
+        ana, _, _ = await room_of_three(server)
+        ana.say("WHO #juegos %tcnf,42")
+        assert await replies(ana, "315") == [
+            f":{SERVER} 354 ana 42 #juegos ana H@",
+            f":{SERVER} 354 ana 42 #juegos bob H",
+            numeric("315", "ana", "#juegos :End of WHO list"),
+        ]
+        ana.say("WHO bob %nuhsdlaor")
+        assert await replies(ana, "315") == [
+            f":{SERVER} 354 ana bob irc.test irc.test bob 0 0 0 n/a :bob real",
+            numeric("315", "ana", "bob :End of WHO list"),
+        ]
+        ana.say("WHO lina %ti,toolong")  # a bad token is 0
+        assert (await replies(ana, "315"))[0] == f":{SERVER} 354 ana 0 255.255.255.255"
+
+
+@pytest_twisted.ensureDeferred
+async def test_whois() -> None:
+    async with await start_irc_server() as server:
+        ana, bob, lina = await room_of_three(server)
+        bob.say("WHOIS ana")
+        assert await replies(bob, "318") == [
+            numeric("311", "bob", "ana ana irc.test * :ana real"),
+            numeric("319", "bob", "ana :@#juegos"),
+            numeric("312", "bob", "ana irc.test :twisted-chat"),
+            numeric("318", "bob", "ana :End of /WHOIS list"),
+        ]
+        bob.say("WHOIS irc.test LINA")  # with a server; any case
+        assert await replies(bob, "318") == [
+            numeric("311", "bob", "lina lina irc.test * :lina"),
+            numeric("319", "bob", "lina :#general"),
+            numeric("312", "bob", "lina irc.test :twisted-chat"),
+            numeric("318", "bob", "lina :End of /WHOIS list"),
+        ]
+        bob.say("PART #juegos")
+        assert await bob.line() == ":bob!bob@irc.test PART #juegos"
+        assert await ana.line() == ":bob!bob@irc.test PART #juegos"
+        ana.say("WHOIS bob")  # in no room: no 319
+        assert [line.split()[1] for line in await replies(ana, "318")] == ["311", "312", "318"]
+        ana.say("WHOIS nadie")
+        assert await replies(ana, "318") == [
+            numeric("401", "ana", "nadie :No such nick/channel"),
+            numeric("318", "ana", "nadie :End of /WHOIS list"),
+        ]
+        ana.say("WHOIS")
+        assert await ana.line() == numeric("431", "ana", ":No nickname given")
+        await lina.sync()  # line users were told nothing
+
+
+@pytest_twisted.ensureDeferred
+async def test_list_and_lusers() -> None:
+    async with await start_irc_server() as server:
+        ana, _, _ = await room_of_three(server)
+        ana.say("LIST")
+        assert await replies(ana, "323") == [
+            numeric("321", "ana", "Channel :Users  Name"),
+            numeric("322", "ana", "#general 1 :"),
+            numeric("322", "ana", "#juegos 2 :cartas"),
+            numeric("323", "ana", ":End of /LIST"),
+        ]
+        ana.say("LIST #Juegos,#nada,#juegos")
+        assert await replies(ana, "323") == [
+            numeric("321", "ana", "Channel :Users  Name"),
+            numeric("322", "ana", "#juegos 2 :cartas"),
+            numeric("323", "ana", ":End of /LIST"),
+        ]
+        ana.say("LUSERS")
+        assert await replies(ana, "266") == [
+            numeric("251", "ana", ":There are 3 users and 0 invisible on 1 servers"),
+            numeric("252", "ana", "0 :operator(s) online"),
+            numeric("254", "ana", "2 :channels formed"),
+            numeric("255", "ana", ":I have 3 clients and 0 servers"),
+            numeric("265", "ana", "3 3 :Current local users 3, max 3"),
+            numeric("266", "ana", "3 3 :Current global users 3, max 3"),
+        ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_away() -> None:
+    async with await start_irc_server() as server:
+        ana, bob, _ = await room_of_three(server)
+        ana.say("AWAY :comiendo")
+        assert await ana.line() == numeric("306", "ana", ":You have been marked as being away")
+        bob.say("PRIVMSG ana :hola")
+        assert await ana.line() == ":bob!bob@irc.test PRIVMSG ana :hola"
+        assert await bob.line() == numeric("301", "bob", "ana :comiendo")
+        bob.say("NOTICE ana :aviso")  # a NOTICE is never answered
+        assert await ana.line() == ":bob!bob@irc.test NOTICE ana :aviso"
+        await bob.pong()
+        bob.say("WHO ana")
+        assert (await replies(bob, "315"))[0] == numeric(
+            "352", "bob", "* ana irc.test irc.test ana G :0 ana real"
+        )
+        bob.say("WHOIS ana")
+        assert numeric("301", "bob", "ana :comiendo") in await replies(bob, "318")
+        ana.say("AWAY")
+        assert await ana.line() == numeric("305", "ana", ":You are no longer marked as being away")
+        bob.say("PRIVMSG ana :otra vez")
+        assert await ana.line() == ":bob!bob@irc.test PRIVMSG ana :otra vez"
+        await bob.pong()
+
+
+# -- modes -------------------------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_mode_queries_and_refused_changes() -> None:
+    async with await start_irc_server() as server:
+        ana, bob, _ = await room_of_three(server)
+        ana.say("MODE ana")
+        assert await ana.line() == f":{SERVER} 221 ana +"
+        ana.say("MODE ana +i")
+        assert await ana.line() == numeric("501", "ana", ":Unknown MODE flag")
+        ana.say("MODE bob")
+        assert await ana.line() == numeric(
+            "502", "ana", ":Can't view or change the modes of other users"
+        )
+        ana.say("MODE nadie")
+        assert await ana.line() == numeric("401", "ana", "nadie :No such nick/channel")
+        ana.say("MODE #Juegos")
+        assert await ana.line() == f":{SERVER} 324 ana #juegos +nt"
+        ana.say("MODE #juegos b")
+        assert await ana.line() == numeric("368", "ana", "#juegos :End of channel ban list")
+        ana.say("MODE #juegos +nt")  # set already: nothing to say
+        await ana.pong()
+        ana.say("MODE #juegos -t+xo bob")
+        assert await ana.line() == numeric("472", "ana", "t :cannot be changed on this server")
+        assert await ana.line() == numeric("472", "ana", "x :is unknown mode char to me")
+        assert await ana.line() == numeric("472", "ana", "o :cannot be changed on this server")
+        bob.say("MODE #juegos +o bob")
+        assert await bob.line() == numeric("482", "bob", "#juegos :You're not channel operator")
+        bob.say("MODE #nada +n")
+        assert await bob.line() == numeric("403", "bob", "#nada :No such channel")
+        bob.say("MODE")
+        assert await bob.line() == numeric("461", "bob", "MODE :Not enough parameters")
+        await ana.pong()
+
+
+# -- kicks -------------------------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_kick_by_the_room_s_operator() -> None:
+    async with await start_irc_server() as server:
+        ana, bob, lina = await room_of_three(server)
+        lina.say("/unirse juegos")
+        assert (await lina.line()).startswith("* Sala juegos (3): @ana, bob, lina")
+        assert await lina.line() == "* Tema: cartas"
+        assert await ana.line() == ":lina!lina@irc.test JOIN #juegos"
+        assert await bob.line() == ":lina!lina@irc.test JOIN #juegos"
+        bob.say("KICK #juegos ana")
+        assert await bob.line() == numeric("482", "bob", "#juegos :You're not channel operator")
+        ana.say("KICK #nada bob")
+        assert await ana.line() == numeric("403", "ana", "#nada :No such channel")
+        ana.say("KICK #juegos nadie")
+        assert await ana.line() == numeric(
+            "441", "ana", "nadie #juegos :They aren't on that channel"
+        )
+        ana.say("KICK #juegos")
+        assert await ana.line() == numeric("461", "ana", "KICK :Not enough parameters")
+        # an IRC user leaves the room and stays in the chat
+        ana.say("KICK #juegos BOB :fuera")
+        kick = ":ana!ana@irc.test KICK #juegos bob :fuera"
+        assert await ana.line() == kick
+        assert await bob.line() == kick
+        assert await lina.line() == "* ana ha echado a bob de la sala juegos: fuera"
+        bob.say("PRIVMSG #juegos :hola")
+        assert await bob.line() == numeric("404", "bob", "#juegos :Cannot send to channel")
+        bob.say("NAMES #juegos")
+        assert await bob.line() == numeric("353", "bob", "= #juegos :@ana lina")
+        assert await bob.line() == numeric("366", "bob", "#juegos :End of /NAMES list")
+        await bob.join("#general")
+        # a line user goes back to the default room
+        ana.say("KICK #juegos lina")
+        assert await ana.line() == ":ana!ana@irc.test KICK #juegos lina :ana"
+        assert await lina.line() == "* ana ha echado a lina de la sala juegos: sin motivo"
+        assert (await lina.line()).startswith("* Sala general (2): bob, lina")
+        assert await bob.line() == ":lina!lina@irc.test JOIN #general"
+        await lina.sync()
+        lina.say("de vuelta")
+        assert await bob.line() == ":lina!lina@irc.test PRIVMSG #general :de vuelta"
+        ana.say("NAMES #juegos")
+        assert await ana.line() == numeric("353", "ana", "= #juegos :@ana")
+        await ana.until(r":irc\.test 366 .*")
+        # not a member: 442
+        bob.say("KICK #juegos ana")
+        assert await bob.line() == numeric("442", "bob", "#juegos :You're not on that channel")
+        await ana.pong()
+
+
+# -- server operators --------------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_server_operator_kill_kick_and_what_others_see() -> None:
+    async with await start_irc_server("--operator", "ana") as server:
+        await register_ana(server)
+        lina = await server.chat.login("lina")
+        ana = await server.connect("ana")
+        await ana.register("ana", password=PASSWORD)
+        assert await lina.line() == joined("ana")
+        bob = await server.user("bob")
+        assert await lina.line() == joined("bob")
+        bob.say("KILL ana :no")
+        assert await bob.line() == numeric(
+            "481", "bob", ":Permission Denied- You're not an IRC operator"
+        )
+        ana.say("MODE ana")
+        assert await ana.line() == f":{SERVER} 221 ana +o"
+        bob.say("WHOIS ana")
+        lines = await replies(bob, "318")
+        assert numeric("313", "bob", "ana :is an IRC operator") in lines
+        assert numeric("330", "bob", "ana ana :is logged in as") in lines
+        bob.say("WHO ana")
+        assert (await replies(bob, "315"))[0] == numeric(
+            "352", "bob", "* ana irc.test irc.test ana H* :0 ana real"
+        )
+        bob.say("LUSERS")
+        assert numeric("252", "bob", "1 :operator(s) online") in await replies(bob, "266")
+        # a server operator may kick in any room, but a line user never leaves the default one
+        await ana.join("#general")
+        assert await lina.line() == room_joined("ana", "general")
+        ana.say("KICK #general lina")
+        assert await ana.line() == (
+            f":{SERVER} NOTICE ana :lina no puede salir de la sala general, la de entrada."
+        )
+        await bob.join("#juegos")
+        await ana.join("#juegos")
+        assert await bob.line() == ":ana!ana@irc.test JOIN #juegos"
+        ana.say("KICK #juegos bob :por probar")  # not the room's operator: a server operator
+        assert await ana.line() == ":ana!ana@irc.test KICK #juegos bob :por probar"
+        assert await bob.line() == ":ana!ana@irc.test KICK #juegos bob :por probar"
+        # KILL is /expulsar
+        ana.say("KILL nadie :x")
+        assert await ana.line() == numeric("401", "ana", "nadie :No such nick/channel")
+        ana.say("KILL bob :spam")
+        assert await ana.line() == f":{SERVER} NOTICE ana :bob expulsado."
+        assert await bob.line() == f":{SERVER} NOTICE bob :ana te ha expulsado: spam"
+        assert await bob.line() == "ERROR :Closing link (kicked)"
+        await bob.wait_closed()
+        assert await lina.line() == left("bob")  # from no room: line users read it left
+        ana.say("KILL lina")
+        assert await ana.line() == f":{SERVER} NOTICE ana :lina expulsado."
+        assert await lina.line() == "! ana te ha expulsado: sin motivo"
+        await lina.wait_closed()
+        assert await ana.line() == ":lina!lina@irc.test QUIT :Quit"
+        await ana.pong()
+
+
+# -- the message of the day --------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_motd_file(tmp_path: Path) -> None:
+    motd = tmp_path / "motd.txt"
+    long = "ñ" * 100
+    motd.write_text(f"Bienvenidos a la prueba\n\tcon tabulador\x07\n{long}\n", encoding="utf-8")
+    async with await start_irc_server("--motd", str(motd)) as server:
+        ana = await server.connect("ana")
+        lines = await ana.register("ana")
+        expected_motd = [
+            numeric("372", "ana", ":- Bienvenidos a la prueba"),
+            numeric("372", "ana", ":-     con tabulador"),
+            numeric("372", "ana", ":- " + "ñ" * 80),
+        ]
+        assert lines[5:] == [
+            numeric("375", "ana", f":- {SERVER} Message of the day -"),
+            *expected_motd,
+            numeric("372", "ana", ":- " + RETENTION[2:]),
+            numeric("372", "ana", ":- " + FIRST_VISIT[2:]),
+            numeric("376", "ana", ":End of /MOTD command."),
+        ]
+        ana.say("MOTD")
+        assert await replies(ana, "376") == [
+            numeric("375", "ana", f":- {SERVER} Message of the day -"),
+            *expected_motd,
+            numeric("376", "ana", ":End of /MOTD command."),
+        ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_motd_file_is_422() -> None:
+    async with await start_irc_server() as server:
+        ana = await server.user("ana")
+        ana.say("MOTD")
+        assert await ana.line() == numeric("422", "ana", ":MOTD File is missing")
+        await ana.pong()
+
+
+# -- fuzz --------------------------------------------------------------------------------------
+
+#: The words of these commands, so that fuzzed lines often reach them.
+WORDS = [
+    "WHO",
+    "WHOIS",
+    "LIST",
+    "AWAY",
+    "LUSERS",
+    "MODE",
+    "KICK",
+    "KILL",
+    "MOTD",
+    "JOIN",
+    "PRIVMSG",
+    "#general",
+    "#x",
+    "#",
+    "ana",
+    "lina",
+    "fuzz",
+    "*",
+    "?",
+    "o",
+    "+o",
+    "-nt+b",
+    "b",
+    "%tcuihsnfdlaor,1",
+    "%",
+    ",",
+    ":",
+    ":a b",
+]
+
+command_lines = st.lists(
+    st.one_of(st.sampled_from(WORDS), st.text(max_size=12)), min_size=1, max_size=6
+).map(" ".join)
+
+
+def command_batches(count: int) -> list[list[str]]:
+    """``count`` batches of lines drawn by Hypothesis (generation only, as in
+    :func:`tests.inprocess.test_irc_sockets.fuzz_batches`)."""
+    batches: list[list[str]] = []
+
+    @settings(
+        max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(st.lists(command_lines, min_size=1, max_size=6))
+    def collect(batch: list[str]) -> None:
+        batches.append(batch)
+
+    collect()
+    return batches
+
+
+@pytest_twisted.ensureDeferred
+async def test_fuzzed_commands_never_crash() -> None:
+    with capture(LogEvents(is_error)) as errors:
+        async with await start_irc_server() as server:
+            await server.chat.login("lina")
+            ana = await server.user("ana")
+            await ana.join("#general")
+            fuzzer: IrcClient | None = None
+            answered = 0
+            for number, batch in enumerate(command_batches(40)):
+                if fuzzer is None or fuzzer.closed:
+                    fuzzer = await server.user(f"fuzz{number}")
+                    await fuzzer.join("#x")  # the operator of a room
+                data = "".join(line.replace("\n", " ") + "\r\n" for line in batch)
+                fuzzer.send(data.encode("utf-8", "surrogatepass"))
+                fuzzer.say("PING :after the fuzz")
+                while not fuzzer.closed:
+                    try:
+                        got = await fuzzer.line()
+                    except AssertionError:
+                        assert fuzzer.closed
+                        break
+                    if got == f":{SERVER} PONG {SERVER} :after the fuzz":
+                        answered += 1
+                        break
+                ana.say(f"PING :{number}")
+                await ana.until(rf":irc\.test PONG irc\.test :?{number}")
+            assert answered > 20
+    assert not errors.events, errors.describe()

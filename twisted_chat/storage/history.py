@@ -159,22 +159,17 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
 
     def keep(self, event: Public) -> None:
         """:meth:`add` for a caller that does not wait for the answer (the path of every public
-        message: no Deferred is made)."""
-        if not self.enabled or self._stopped or event.room is None:
+        message: no Deferred is made, and the checks of :meth:`add` are made inline)."""
+        pending = self._pending
+        if self._stopped or not self.days or event.id in pending:
             return
-        if event.id not in self._pending:
-            row: Row = (
-                event.id,
-                event.room,
-                event.time,
-                event.sender,
-                nicknames.key(event.sender),
-                event.text,
-            )
-            self._pending[event.id] = (row, [])
-            if len(self._pending) > self.queue_limit:
-                self._drop_oldest()
-        if self.available and self._writing is None:
+        sender = event.sender
+        nick_key = sender.lower() if sender.isascii() else nicknames.key(sender)
+        row: Row = (event.id, event.room or "", event.time, sender, nick_key, event.text)
+        pending[event.id] = (row, [])
+        if len(pending) > self.queue_limit:
+            self._drop_oldest()
+        if self._flush_call is None and self._writing is None and self._outage_since is None:
             self._schedule(0)
 
     def _insert_sql(self, count: int) -> str:

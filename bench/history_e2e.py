@@ -606,8 +606,9 @@ def search_words(count: int, seed: int = 15) -> list[tuple[str, str]]:
     """``count`` searches, (band, text), in turn from each band of the vocabulary."""
     words = vocabulary()
     rng = random.Random(seed)
-    # Made-up words only in the lower bands: the common ones include stop words and short ones.
-    common = [w for w in words[:150] if len(w) >= 4]
+    # The head of the vocabulary (the made-up words are all further down); at least 3
+    # characters, as /buscar asks.
+    common = [w for w in words[:150] if len(w) >= 3]
     middling = words[300:800]
     rare = words[2000:]
     bands = [

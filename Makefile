@@ -76,7 +76,7 @@ bench-rooms: $(VENV)/.bench-deps
 
 ## Only issue 15's rows: history on (--history-days 30) against off (--history-days 0), the
 ## fan-out rows at 100 and 1000 clients, the private row and the login storm with a replay,
-## in alternating pairs (about 7 minutes). The stored throughput and the /historial and
+## in three alternating pairs (about 4 minutes). The stored throughput and the /historial and
 ## /buscar latencies against 1,000,000 messages: bench/history_e2e.py (see bench/RESULTS.md).
 bench-history: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py --history-only

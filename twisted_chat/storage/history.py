@@ -104,7 +104,8 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
             "ORDER BY sent_at DESC, id DESC LIMIT ?"
         )
         self._page_before = engine.sql(
-            "SELECT id, sent_at, nickname, text FROM mensajes WHERE room_key = ? "
+            f"SELECT id, sent_at, nickname, text FROM mensajes{engine.page_before_hint} "
+            "WHERE room_key = ? "
             f"AND {engine.before_position} ORDER BY sent_at DESC, id DESC LIMIT ?"
         )
         self._page_since = engine.sql(

@@ -194,6 +194,15 @@ class Engine:
     #: candidates (a superset) and the caller keeps those that hold every word.
     search_exact: ClassVar[bool] = True
 
+    #: How many of a room's newest messages :meth:`search_recent` looks through, in turn,
+    #: before :meth:`search_messages` (none: straight to it).
+    search_windows: ClassVar[tuple[int, ...]] = ()
+
+    def search_recent(self, words: list[str]) -> tuple[str, list[Any]] | None:
+        """SQL and arguments (after the room key and a window) of the matches among the room's
+        newest messages, tried before :meth:`search_messages`; ``None``: go straight to it."""
+        return None
+
     def search_messages(self, words: list[str], limit: int) -> tuple[str, list[Any]]:
         """SQL and arguments (after the room key) finding the latest ``limit`` messages of a
         room containing every one of ``words``, newest first, with this engine's full-text
@@ -279,14 +288,17 @@ class SqliteEngine(Engine):
         gives the order for free) and probing the full-text index once per row: that plan reads
         the whole room for a word that is rare or in no message (25 s for an absent word in a
         room of 500,000 messages, holding the only connection). The matches come from the
-        full-text index instead; the cost grows with how many messages hold the words.
+        full-text index instead, newest row first (``rowid``: the row's number, in the order
+        rows were written), so that a common word stops at the first ``limit`` matches of the
+        room instead of sorting every match (406 ms -> 25 ms for "que" in 1,000,000 messages);
+        the caller puts them in (time, id) order.
         """
         match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
         sql = (
             "SELECT m.id, m.sent_at, m.nickname, m.text FROM mensajes_fts "
             "JOIN mensajes AS m ON m.n = mensajes_fts.rowid "
             "WHERE +m.room_key = ? AND mensajes_fts MATCH ? "
-            "ORDER BY m.sent_at DESC, m.id DESC LIMIT ?"
+            "ORDER BY mensajes_fts.rowid DESC LIMIT ?"
         )
         return sql, [match, limit]
 
@@ -420,6 +432,33 @@ class MysqlEngine(Engine):
     search_exact = False
     #: Candidates read per search, at most, for each result wanted.
     search_candidates = 50
+    #: 2,000 newest messages take about 5 ms, 20,000 about 40 ms (1,000,000 in the table).
+    search_windows = (2000, 20000)
+
+    def search_recent(self, words: list[str]) -> tuple[str, list[Any]] | None:
+        """SQL and arguments (after the room key and a window) of the messages among the
+        room's newest (the window: one of :attr:`search_windows`) holding every word as a
+        substring, newest first.
+
+        A word found in many messages (``que`` in two of three) costs InnoDB FULLTEXT every
+        one of its matches, sorted by time (5 s in 1,000,000 messages); the newest messages
+        of the room hold the latest matches of such a word, found by a short range of
+        ``mensajes_sala``. When they hold enough, the search is done; otherwise FULLTEXT
+        finds the older ones (a rare word: fast there)."""
+        conditions = []
+        args: list[Any] = []
+        for word in words:
+            conditions.append("text LIKE %s")
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{escaped}%")
+        sql = (
+            "SELECT id, sent_at, nickname, text FROM (SELECT id, sent_at, nickname, text "
+            "FROM mensajes FORCE INDEX (mensajes_sala) WHERE room_key = %s "
+            "ORDER BY sent_at DESC, id DESC LIMIT %s) AS recent WHERE "
+            + " AND ".join(conditions)
+            + " ORDER BY sent_at DESC, id DESC"
+        )
+        return sql, args
 
     def search_messages(self, words: list[str], limit: int) -> tuple[str, list[Any]]:
         """InnoDB FULLTEXT in boolean mode for the words it indexes (at least

@@ -7,7 +7,7 @@ PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
 WEB ?=
 
-.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-tiny clean
+.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-history bench-tiny clean
 
 $(BIN)/twistd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,13 @@ bench-cluster: $(VENV)/.bench-deps
 ## rows need redis-server; skipped with a loud message without it).
 bench-rooms: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py --rooms-only
+
+## Only issue 15's rows: history on (--history-days 30) against off (--history-days 0), the
+## fan-out rows at 100 and 1000 clients, the private row and the login storm with a replay,
+## in three alternating pairs (about 4 minutes). The stored throughput and the /historial and
+## /buscar latencies against 1,000,000 messages: bench/history_e2e.py (see bench/RESULTS.md).
+bench-history: $(VENV)/.bench-deps
+	$(BIN)/python bench/run.py --history-only
 
 ## The same, every scenario once with a few clients for a second (what CI runs).
 bench-tiny: $(VENV)/.bench-deps

@@ -609,6 +609,14 @@ class RowSpec:
     delivery_acks: bool = False  # private: windows count the partner's receipts, not echoes
     rooms: int = 0  # rooms: rooms per group (rate: messages/s over all the rooms)
     room_groups: int = 1  # rooms: groups of rooms; client i in group i mod G (node i mod G)
+    history_days: int | None = None  # ours: --history-days D (None: the default, history on)
+    replay_seed: int = 0  # connect: public messages said in the room before the storm
+
+    def server_options(self) -> list[str]:
+        """Options added to the server's command line (ours only)."""
+        if self.history_days is None:
+            return []
+        return ["--history-days", str(self.history_days)]
 
     def label(self) -> str:
         """The server as the table shows it (``cluster:K`` for K nodes)."""
@@ -634,7 +642,14 @@ class RowSpec:
         return b"%c-%d" % (ord("a") + index % groups, room)
 
     def load(self) -> str:
-        """A short description of the offered load, for the table."""
+        """A short description of the offered load, for the table (with the history setting
+        when the row sets one: ``hist 30``, ``hist 0``)."""
+        history = "" if self.history_days is None else f" hist {self.history_days}"
+        if self.replay_seed:
+            history += f" seed {self.replay_seed}"
+        return self._load() + history
+
+    def _load(self) -> str:
         if self.scenario == "rooms":
             total = max(1, self.rooms * self.room_groups)
             if self.saturate:
@@ -1187,6 +1202,8 @@ class Row:
     async def connect(self) -> None:
         """N logins as fast as possible; with MySQL, then wait for every row in ``clientes``."""
         spec, result = self.spec, self.result
+        if spec.replay_seed:
+            await self.seed_room(spec.replay_seed)
         commits0 = servers.mysql_commits(self.db_url) if self.db_url else -1
         cpu0, gen0, t0 = self.mark()
         logged = await self.login_all(spec.clients)
@@ -1200,16 +1217,37 @@ class Row:
             rows = -1
             while self.loop.time() < deadline:
                 rows = await self.loop.run_in_executor(None, servers.mysql_count, self.db_url)
-                if rows >= len(logged):
+                if rows >= len(logged) + (1 if spec.replay_seed else 0):
                     break
                 await asyncio.sleep(0.2)
             result.rows_persisted = rows
             result.persisted_seconds = round((monotonic_ns() - t0) / 1e9, 3)
-            if rows != spec.clients:
-                result.notes.append(f"{rows} rows in clientes for {spec.clients} logins")
+            # The seeding client of a replay row logged in too.
+            wanted = spec.clients + (1 if spec.replay_seed else 0)
+            if rows != wanted:
+                result.notes.append(f"{rows} rows in clientes for {wanted} logins")
             commits1 = servers.mysql_commits(self.db_url)
             if commits0 >= 0 and commits1 >= 0:
                 result.db_commits = commits1 - commits0
+        if logged and spec.replay_seed:  # the replay's lines arrived (or not, history off)
+            result.notes.append(f"{self.tally.rx_bytes / len(logged):,.0f} bytes per login")
+
+    async def seed_room(self, messages: int) -> None:
+        """Before a login storm: one client (not one of the row's) says ``messages`` public
+        messages in the room and leaves, so each login of the storm is replayed them (with
+        history on; with history off there is nothing to replay)."""
+        seeder = Client(self.spec.clients + 1000, Tally())
+        port = self.server.ports[0]
+        await asyncio.wait_for(self.loop.create_connection(seeder.itself, "127.0.0.1", port), 30)
+        if not await asyncio.wait_for(seeder.welcomed, 30):
+            raise RuntimeError("the seeding client could not log in")
+        assert seeder.transport is not None
+        seeder.transport.write(
+            b"".join(b"%d %d %s\r\n" % (monotonic_ns(), n, PAD) for n in range(1, messages + 1))
+        )
+        await self.settle(quiet=1.0, timeout=30)
+        seeder.transport.close()
+        await self.settle(quiet=0.5, timeout=30)
 
     async def hold(self) -> None:
         """N idle logged-in clients: server memory per connection."""
@@ -1301,7 +1339,12 @@ def measure(spec: RowSpec, mysql_url: str | None = None) -> RowResult:
                 else nullcontext(None)
             ) as db_url:
                 server = servers.start_group(
-                    spec.server, Path(tmp), db_url, spec.nodes, metrics=spec.scenario == "rooms"
+                    spec.server,
+                    Path(tmp),
+                    db_url,
+                    spec.nodes,
+                    metrics=spec.scenario == "rooms",
+                    extra=spec.server_options(),
                 )
                 running = server
 

@@ -50,6 +50,12 @@ Usage::
     .venv/bin/python bench/run.py --cluster-only  # the cluster rows, ~8 min (make bench-cluster)
     .venv/bin/python bench/run.py --tiny          # seconds, cluster rows included (bench-tiny)
     .venv/bin/python bench/run.py --rooms-only    # the rooms rows and their fan-out reference
+    .venv/bin/python bench/run.py --history-only  # issue 15: history on against off (bench-history)
+
+``--history-only`` (``make bench-history``) runs only issue 15's comparison: the fan-out rows at
+100 and 1000 clients, the private row and the login storm (with a replay to show), each with
+history on (``--history-days 30``) and off (``--history-days 0``) in ``--pairs`` alternating
+pairs; it prints every run and a table of the aims (see ``bench/history_onoff.py``).
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import servers
+from bench import history_onoff, servers
 from bench.loadgen import (
     RowResult,
     RowSpec,
@@ -564,6 +570,32 @@ def median_run(attempts: Sequence[RowResult]) -> RowResult:
     return chosen
 
 
+def history_only(args: argparse.Namespace, mysql_url: str | None, note: str, pinned: str) -> int:
+    """``--history-only``: issue 15's rows, history on and off in alternating pairs; print every
+    run, the table of the aims, and write the JSON."""
+    kinds = history_onoff.history_kinds(args.seconds, mysql_url is not None, args.tiny)
+    pairs = 1 if args.tiny else max(1, args.pairs)
+    started = time.monotonic()
+    runs = history_onoff.run_pairs(kinds, mysql_url, pairs)
+    elapsed = round(time.monotonic() - started, 1)
+    results = [r for by_days in runs.values() for side in by_days.values() for r in side]
+    aims = history_onoff.history_aims(kinds, runs)
+    meta: dict[str, Any] = {
+        "suite": "tiny history" if args.tiny else "history",
+        "seconds_per_row": 1 if args.tiny else args.seconds,
+        "pairs": pairs,
+        "suite_seconds": elapsed,
+        "mysql": mysql_url or note,
+        "pinning": pinned or "not pinned",
+        "history_aims": aims,
+    }
+    write_results(args.out / "results.json", results, meta)
+    print(format_table(results))
+    print("\n" + history_onoff.format_history_aims(aims, args.tiny))
+    print(f"\n{len(results)} rows in {elapsed:.0f}s; results: {args.out / 'results.json'}")
+    return 1 if any(r.error for r in results) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite (or ``--tiny``), print the table, write JSON and the plot."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -595,6 +627,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only the rooms rows (issue 14) and the fan-out row they are compared with",
     )
     parser.add_argument(
+        "--history-only",
+        action="store_true",
+        help="only issue 15's rows: history on against --history-days 0 (see history_onoff.py)",
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="--history-only: on/off pairs of each row"
+    )
+    parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each row with a target (median kept)"
     )
     args = parser.parse_args(argv)
@@ -605,6 +645,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mysql_url, note = resolve_mysql(args.mysql, not args.no_mysql)
     if note:
         print(note, file=sys.stderr)
+    if args.history_only:
+        return history_only(args, mysql_url, note, pinned)
     specs: list[RowSpec] = []
     if args.rooms_only:
         specs = (

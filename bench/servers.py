@@ -592,15 +592,21 @@ class ServerGroup:
 
 
 def start_group(
-    name: str, workdir: Path, db: str | None = None, nodes: int = 0, metrics: bool = False
+    name: str,
+    workdir: Path,
+    db: str | None = None,
+    nodes: int = 0,
+    metrics: bool = False,
+    extra: Sequence[str] = (),
 ) -> ServerGroup:
     """Start server ``name`` (see :func:`start_server`), or a cluster of ``nodes`` nodes of
     ours on a private Redis when ``name`` is :data:`CLUSTER`; stop what started on failure.
 
     With ``metrics``, each node of a cluster also serves ``--metrics`` on a free loopback port
-    (its :attr:`ServerProcess.metrics_port`)."""
+    (its :attr:`ServerProcess.metrics_port`). ``extra`` is appended to the command line of
+    ours (every node of a cluster; e.g. ``--history-days 0``)."""
     if name != CLUSTER:
-        return ServerGroup(name, [start_server(name, workdir, db)])
+        return ServerGroup(name, [start_server(name, workdir, db, extra)])
     if nodes < 1:
         raise ValueError("a cluster needs at least one node")
     group = ServerGroup(f"{CLUSTER}:{nodes}", [], [start_redis(workdir)])
@@ -609,11 +615,11 @@ def start_group(
         for k in range(1, nodes + 1):
             node_dir = workdir / f"node{k}"
             node_dir.mkdir()
-            extra = ["--redis", redis_url, "--node-id", f"node{k}"]
+            options = [*extra, "--redis", redis_url, "--node-id", f"node{k}"]
             metrics_port = free_port() if metrics else None
             if metrics_port is not None:
-                extra += ["--metrics", f"tcp:{metrics_port}:interface=127.0.0.1"]
-            node = start_server("ours", node_dir, db, extra, label=f"node{k}")
+                options += ["--metrics", f"tcp:{metrics_port}:interface=127.0.0.1"]
+            node = start_server("ours", node_dir, db, options, label=f"node{k}")
             node.metrics_port = metrics_port
             group.nodes.append(node)
             _wait_joined(node, group.helpers[0].port, f"node{k}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 from bisect import insort
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -292,7 +292,7 @@ class History:
         self._on = storage.enabled
         self._keep = storage.keep
         # The order in which the last messages reached this node (id -> number), for cuts.
-        self._arrivals: dict[str, int] = {}
+        self._arrivals: OrderedDict[str, int] = OrderedDict()
         self._arrived = 0
 
     @property
@@ -320,7 +320,7 @@ class History:
         arrivals = self._arrivals
         arrivals[message_id] = self._arrived
         if len(arrivals) > ARRIVALS:
-            del arrivals[next(iter(arrivals))]
+            arrivals.popitem(last=False)  # O(1), where a dict's first key is found by a scan
 
     def heard(self, event: Public) -> None:
         """``event`` was said (here or on another node, which stores it): remember it in its

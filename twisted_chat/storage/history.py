@@ -40,6 +40,9 @@ BATCH_SIZE = 2000
 ROWS_PER_STATEMENT = 250
 #: Default bound of the outage queue (messages).
 DEFAULT_QUEUE_LIMIT = 100_000
+#: Fewer matches than this among a room's newest messages: the words are rare there, and the
+#: full-text index finds the older ones faster than a longer look back (see ``search``).
+RARE = 4
 #: Rows deleted per transaction by purges and erasures.
 DEFAULT_CHUNK = 2000
 #: Most messages one page may hold (``/historial N``, N at most 500).
@@ -104,7 +107,8 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
             "ORDER BY sent_at DESC, id DESC LIMIT ?"
         )
         self._page_before = engine.sql(
-            "SELECT id, sent_at, nickname, text FROM mensajes WHERE room_key = ? "
+            f"SELECT id, sent_at, nickname, text FROM mensajes{engine.page_before_hint} "
+            "WHERE room_key = ? "
             f"AND {engine.before_position} ORDER BY sent_at DESC, id DESC LIMIT ?"
         )
         self._page_since = engine.sql(
@@ -159,22 +163,17 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
 
     def keep(self, event: Public) -> None:
         """:meth:`add` for a caller that does not wait for the answer (the path of every public
-        message: no Deferred is made)."""
-        if not self.enabled or self._stopped or event.room is None:
+        message: no Deferred is made, and the checks of :meth:`add` are made inline)."""
+        pending = self._pending
+        if self._stopped or not self.days or event.id in pending:
             return
-        if event.id not in self._pending:
-            row: Row = (
-                event.id,
-                event.room,
-                event.time,
-                event.sender,
-                nicknames.key(event.sender),
-                event.text,
-            )
-            self._pending[event.id] = (row, [])
-            if len(self._pending) > self.queue_limit:
-                self._drop_oldest()
-        if self.available and self._writing is None:
+        sender = event.sender
+        nick_key = sender.lower() if sender.isascii() else nicknames.key(sender)
+        row: Row = (event.id, event.room or "", event.time, sender, nick_key, event.text)
+        pending[event.id] = (row, [])
+        if len(pending) > self.queue_limit:
+            self._drop_oldest()
+        if self._flush_call is None and self._writing is None and self._outage_since is None:
             self._schedule(0)
 
     def _insert_sql(self, count: int) -> str:
@@ -291,16 +290,34 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
         words = sorted(wanted)
         limit = max(1, min(MAX_SEARCH, limit))
         sql, args = self._engine.search_messages(list(words), limit)
+        recent = self._engine.search_recent(list(words))
+        windows = self._engine.search_windows
         yield self._db.ensure_ready()
 
         exact = self._engine.search_exact
 
         def read(txn: adbapi.Transaction) -> list[StoredMessage]:
-            txn.execute(sql, [room_key, *args])
-            found = [_stored(row) for row in txn.fetchall()]
-            if not exact:
-                found = [m for m in found if wanted <= fold_words(m.text)][:limit]
-            found.reverse()
+            found: list[StoredMessage] = []
+            if recent is not None:  # the room's newest messages first (newest first)
+                window = windows[0]
+                while True:
+                    txn.execute(recent[0], [room_key, window, *recent[1]])
+                    rows = txn.fetchall()
+                    found = [m for m in map(_stored, rows) if wanted <= fold_words(m.text)]
+                    if len(found) >= limit:
+                        return sorted(found[:limit], key=lambda m: (m.time, m.id))
+                    # How far back the matches would be, by how often the words came here:
+                    # a word seldom seen is cheaper for the full-text index.
+                    if len(found) < RARE or window >= windows[-1]:
+                        break
+                    window = min(windows[-1], window * limit * 3 // (2 * len(found)))
+            if len(found) < limit:
+                txn.execute(sql, [room_key, *args])
+                found = [_stored(row) for row in txn.fetchall()]
+                if not exact:
+                    found = [m for m in found if wanted <= fold_words(m.text)]
+            found = found[:limit]
+            found.sort(key=lambda m: (m.time, m.id))  # oldest first
             return found
 
         result = yield self._db.run_interaction("search history", read)

@@ -9,9 +9,9 @@ Each test gets its own server: ``twistd -n chat --irc`` on the port irctest chos
 loopback when irctest says ``0.0.0.0``), a
 line listener on a free loopback port for :meth:`TwistedChatController.registerUser` (accounts
 are made the way users make them, ``/registrar PASSWORD`` over that listener), a fresh SQLite
-database and log in a temporary directory, and no flood or per-address limits (irctest opens many
-connections from one address and sends quickly). The server runs in its own session, and only
-that process group is ever signalled.
+database and log in a temporary directory, and no flood, per-address or login-time limits
+(irctest opens many connections from one address, sends quickly, and waits before
+registering). The server runs in its own session, and only that process group is ever signalled.
 """
 
 from __future__ import annotations
@@ -131,6 +131,8 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
                 "--max-strikes",
                 "0",
                 "--max-per-ip",
+                "0",
+                "--login-timeout",
                 "0",
             ],
             proc_name="twisted-chat",

@@ -7,7 +7,7 @@ PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
 WEB ?=
 
-.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-history bench-tiny clean
+.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-history bench-tiny irctest clean
 
 $(BIN)/twistd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,45 @@ bench-history: $(VENV)/.bench-deps
 ## The same, every scenario once with a few clients for a second (what CI runs).
 bench-tiny: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py --tiny
+
+# irctest (github progval/irctest), from a checkout of it outside this repository: IRCTEST=DIR.
+# Its code is never copied here; our part is irctest_controller/ (the controller module and the
+# deselection list, one test id a line with a `# reason` each). IRCTEST_ARGS= adds pytest
+# arguments (`-k testQuit`, `-x`, ...).
+IRCTEST ?=
+IRCTEST_ARGS ?=
+IRCTEST_MODULES := connection_registration pingpong quit join part names who whois messages cap \
+  sasl isupport utf8 regressions buffering
+IRCTEST_MARKERS := not implementation-specific and not deprecated and not strict
+IRCTEST_DESELECTED := irctest_controller/deselected.txt
+# Checked when the goal is irctest, before anything is built.
+ifneq ($(filter irctest,$(MAKECMDGOALS)),)
+ifeq ($(strip $(IRCTEST)),)
+$(error make irctest: say where irctest is checked out: \
+  git clone https://github.com/progval/irctest DIR; make irctest IRCTEST=DIR)
+endif
+ifeq ($(and $(wildcard $(IRCTEST)/irctest/basecontrollers.py),$(wildcard $(IRCTEST)/requirements.txt)),)
+$(error make irctest: $(IRCTEST) is not a checkout of irctest \
+  (it needs irctest/basecontrollers.py and requirements.txt))
+endif
+endif
+
+# irctest's own requirements (pytest, filelock, ecdsa, websockets) into our venv: again only
+# when the checkout's requirements.txt is newer than the stamp.
+$(VENV)/.irctest-deps: $(BIN)/twistd $(IRCTEST)/requirements.txt
+	$(BIN)/pip install --quiet -r '$(IRCTEST)/requirements.txt'
+	touch $@
+
+## irctest's 15 modules of issue 16 against a fresh `twistd chat --irc` per test (IRCTEST=DIR,
+## a checkout of github progval/irctest; about 5 minutes). The selection and the deselected
+## tests with their reasons are in docs/IRC.md.
+irctest: $(VENV)/.irctest-deps
+	cd '$(IRCTEST)' && set -f && PYTHONPATH='$(CURDIR)/irctest_controller' \
+	  TWISTED_CHAT_VENV='$(abspath $(VENV))' '$(abspath $(BIN))/python' -m pytest \
+	  -p no:cacheprovider --controller twisted_chat_controller -m '$(IRCTEST_MARKERS)' -rfEsX \
+	  $(foreach m,$(IRCTEST_MODULES),irctest/server_tests/$(m).py) \
+	  $$(sed -e 's/#.*//' -e 's/[[:space:]]*$$//' -e '/^$$/d' -e 's/^/--deselect=/' \
+	    '$(CURDIR)/$(IRCTEST_DESELECTED)') $(IRCTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache _trial_temp

@@ -673,8 +673,8 @@ def test_olvidar_erases_only_ones_own(chat: Chat) -> None:
         olga.say(f"de olga {i}")
     for i in range(2):
         hugo.say(f"de hugo {i}")
+    sync(hugo, "hugo")  # hugo's lines are processed, so olga was sent them before her reply
     sync(olga, "olga")
-    sync(hugo, "hugo")
     sync(intruso, "intruso")
     chat.lines_of("general", [f"de olga {i}" for i in range(3)] + ["de hugo 0", "de hugo 1"])
 

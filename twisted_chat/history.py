@@ -115,9 +115,6 @@ def _position(message: Said) -> tuple[int, str]:
     return (message.time, message.id)
 
 
-#: Seconds after this node starts listening to a room during which a buffer read from the
-#: database is not taken as complete (see :meth:`History.missed`).
-UNSURE_AFTER_LISTENING = 2.0
 #: Most message ids whose arrival order is remembered (:class:`Cut`).
 ARRIVALS = 4096
 #: An id above every message id (ids are ASCII letters and digits).
@@ -296,8 +293,6 @@ class History:
         self._keep = storage.keep
         # The order in which the last messages reached this node (id -> number), for cuts.
         self._arrivals: OrderedDict[str, int] = OrderedDict()
-        # Room key -> until when a buffer read in may lack other nodes' last messages.
-        self._unsure: dict[str, float] = {}
         self._arrived = 0
 
     @property
@@ -360,9 +355,7 @@ class History:
             # What the retention purge has not deleted yet (it may be running: at start-up,
             # on a database that kept old messages) is gone all the same.
             oldest = self.events.now_ms() - self.storage.days * 86_400_000
-            unsure = self._unsure.pop(room_key, 0.0) > self.events.clock.seconds()
-            complete = page.before is None and not unsure
-            buffer.fill([m for m in page.messages if m.time >= oldest], complete)
+            buffer.fill([m for m in page.messages if m.time >= oldest], page.before is None)
 
         def failed(failure: Failure) -> None:
             self.log.info("history of {room} not read: {error}", room=room_key, error=failure.value)
@@ -394,10 +387,6 @@ class History:
             self.reload()
         else:
             self._buffers.pop(room_key, None)
-            # The channel is listened to a moment after it is asked for, and the other nodes'
-            # last messages reach the database a moment after they are said: a buffer read in
-            # meanwhile may lack some, so it is not taken as the room's whole history.
-            self._unsure[room_key] = self.events.clock.seconds() + UNSURE_AFTER_LISTENING
 
     def prune(self, now_ms: int) -> None:
         """Drop the buffers of rooms that are gone, and what retention deleted."""

@@ -37,6 +37,8 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 #: What twisted logs when the line listener (``--port tcp:0``) is listening; the port is ours
 #: only once the server says which.
 LINE_PORT_LOGGED = re.compile(rb"ChatTCPFactory starting on (\d+)")
+#: What the server logs once it takes logins: the registered nicknames and the bans loaded.
+LOADED_LOGGED = (b"registered nicknames loaded", b"bans loaded")
 #: Seconds to wait for the server's line port, and for one registration's replies.
 START_TIMEOUT = 30.0
 REGISTER_TIMEOUT = 10.0
@@ -138,6 +140,22 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
             proc_name="twisted-chat",
             cwd=self.directory,
         )
+
+    def wait_for_port(self) -> None:
+        """The port is open, and the server has loaded the registered nicknames and the bans
+        (until then every login gets a try-again NOTICE, and a test waiting for ``001`` would
+        wait for ever: seen on a loaded machine)."""
+        super().wait_for_port()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            self.check_is_alive()
+            if self.log_path.exists():
+                log = self.log_path.read_bytes()
+                if all(marker in log for marker in LOADED_LOGGED):
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"accounts and bans not loaded after {START_TIMEOUT}s")
+            time.sleep(0.02)
 
     def wait_for_services(self) -> None:
         """Our accounts are the server's own: services are up when its port is."""

@@ -180,6 +180,9 @@ class UserCommands:
         #: The lines of ``/ayuda`` for a session: the table's :meth:`CommandTable.help`, once
         #: the table is composed.
         self.help: Callable[[ChatSession], Sequence[Event]] = lambda session: []
+        #: What ``/nick`` does: the chat core's :meth:`~twisted_chat.chat.ChatCore.rename`,
+        #: once the core is made.
+        self.rename: Callable[[ChatSession, str], None] | None = None
 
     # -- the commands -----------------------------------------------------------------------
 
@@ -257,6 +260,20 @@ class UserCommands:
             ),
             Text("password_changed"),
         )
+
+    @command(
+        "nick",
+        es="cambia tu nickname (como mucho una vez cada 10 s)",
+        en="change your nickname (at most once every 10 s)",
+        usage=("NUEVO", "NEW"),
+    )
+    def nick(self, session: ChatSession, args: str) -> None:
+        """Change the nickname: ``* OLD ahora se llama NEW.`` to the user and its room, or
+        one ``! `` line (see :meth:`twisted_chat.chat.ChatCore.rename`)."""
+        if self.rename is None:
+            session.deliver(self.events.error("unknown_command", name="nick"))
+            return
+        self.rename(session, args)
 
     # -- helpers ----------------------------------------------------------------------------
 

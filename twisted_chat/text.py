@@ -152,6 +152,16 @@ class Catalogue:
     forget_password: str
     forget_usage: str
     forget_unavailable: str
+    # Nickname changes (/nick, IRC's NICK)
+    renamed: str
+    rename_same: str
+    rename_usage: str
+    rename_invalid: str
+    rename_taken: str
+    rename_banned: str
+    rename_registered: str
+    rename_too_soon: str
+    rename_unavailable: str
 
 
 SPANISH: Final = Catalogue(
@@ -303,6 +313,22 @@ SPANISH: Final = Catalogue(
     forget_password="Solo quien entra con contraseña puede usar /olvidar.",
     forget_usage="Uso: /olvidar, y después /olvidar confirmar",
     forget_unavailable="No se pudo borrar: la base de datos no responde; inténtalo más tarde.",
+    renamed="{nick} ahora se llama {new}.",
+    rename_same="Ya te llamas {nick}.",
+    rename_usage="Uso: /nick NUEVO",
+    rename_invalid=(
+        "Nickname no válido: {nick} (de 1 a 20 letras, dígitos, _ o -, empezando por una letra)."
+    ),
+    rename_taken="El nickname {nick} ya está conectado; sigues siendo {old}.",
+    rename_banned="El nickname {nick} está baneado ({until}); sigues siendo {old}.",
+    rename_registered=(
+        "El nickname {nick} está registrado (reservado): solo puede tomarlo quien haya entrado "
+        "con su contraseña en esta conexión."
+    ),
+    rename_too_soon=("Como mucho un cambio de nickname cada {interval} s: espera {remaining} más."),
+    rename_unavailable=(
+        "El chat no puede cambiar nicknames ahora mismo; inténtalo de nuevo en unos segundos."
+    ),
 )
 
 ENGLISH: Final = Catalogue(
@@ -443,6 +469,20 @@ ENGLISH: Final = Catalogue(
     forget_password="Only users logged in with a password may use /forget.",
     forget_usage="Usage: /forget, then /forget confirm",
     forget_unavailable="Nothing was erased: the database does not answer; try again later.",
+    renamed="{nick} is now known as {new}.",
+    rename_same="You are {nick} already.",
+    rename_usage="Usage: /nick NEW",
+    rename_invalid=(
+        "Invalid nickname: {nick} (1 to 20 letters, digits, _ or -, starting with a letter)."
+    ),
+    rename_taken="The nickname {nick} is already connected; you are still {old}.",
+    rename_banned="The nickname {nick} is banned ({until}); you are still {old}.",
+    rename_registered=(
+        "The nickname {nick} is registered (reserved): only a connection logged in with its "
+        "password may take it."
+    ),
+    rename_too_soon="At most one nickname change every {interval} s: wait {remaining} more.",
+    rename_unavailable="The chat cannot change nicknames right now; try again in a few seconds.",
 )
 
 #: The catalogues by ``--lang`` value.

@@ -200,17 +200,18 @@ class IrcCommands:
     @irc_command("NICK", before=True)
     def nick(self, session: IrcSession, message: Message) -> None:
         """``NICK NICKNAME``: before registration, the nickname to log in with; after it, a
-        change (not supported yet: ``400``)."""
+        change by the chat's rules (:meth:`twisted_chat.chat.ChatCore.rename`): ``432``,
+        ``433``, ``438`` (too soon), or ``NICK`` from the old nickname to the user and once
+        to everyone sharing a channel with it; the same spelling is nothing."""
         if not message.params or not message.params[0]:
             session.reply("431", "No nickname given")
             return
         wanted = message.params[0]
-        if session.nickname is not None:
-            if nicknames.key(wanted) != nicknames.key(session.nickname):
-                session.reply("400", "NICK", "Nickname changes are not supported yet")
-            return
         if any(c in wanted for c in " \t,*?!@#:"):
             session.reply("432", wanted, "Erroneous nickname")
+            return
+        if session.nickname is not None:
+            self.chat.rename(session, wanted)
             return
         session.wanted_nick = wanted
         self._try_register(session)
@@ -390,6 +391,11 @@ class IrcCommands:
         :meth:`IrcSession.start_welcome`), or ``422`` when there are none. The login put the
         user in the default room: an IRC user is taken out of it, in no room until it joins one."""
         self.room.part_now(session, self.room.default)
+        operators = self.chat.operators
+        if session.sasl_account is not None and operators.account_of(session) is None:
+            # SASL proved this account although the nickname is another: a NICK to it later
+            # is this connection's to make (see ChatCore.rename).
+            operators.logged_in_by_password(session, session.sasl_account)
         nick = session.nickname or ""
         server = self.server_name
         version = f"twisted-chat-{__version__}"

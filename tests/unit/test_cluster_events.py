@@ -32,9 +32,10 @@ from twisted_chat.cluster.events import (
     UserJoined,
     UserLeft,
     UserNotice,
+    UserRenamed,
     decode,
 )
-from twisted_chat.events import Notice, Private, Public, Replayed, Text
+from twisted_chat.events import Notice, Private, Public, Renamed, Replayed, Text
 
 #: One event of every kind, with values at their edges (empty strings, zero, non-ASCII).
 SAMPLES: list[ClusterEvent] = [
@@ -49,6 +50,7 @@ SAMPLES: list[ClusterEvent] = [
     UserLeft("bob", 4),
     RoomMoved("ñandú", "Juegos", True, 5),
     RoomMoved("bob", "general", False, 6),
+    UserRenamed("ñandú", "ñu", Renamed("m7", 0, None, "Ñandú", "Ñu"), 7),
     TopicSet("juegos", "ajedrez ♞", "Ñandú"),
     Hello(1),
     Bye(5),
@@ -86,7 +88,14 @@ class EventTests(SynchronousTestCase):
 
     def test_plain_events_compare_equal_after_the_trip(self) -> None:
         for event in SAMPLES:
-            chat_event = (PublicMessage, PrivateMessage, Announcement, UserNotice, RecadoFor)
+            chat_event = (
+                PublicMessage,
+                PrivateMessage,
+                Announcement,
+                UserNotice,
+                RecadoFor,
+                UserRenamed,
+            )
             if not isinstance(event, chat_event):
                 self.assertEqual(decode(over_json(event.to_wire())), event)
 

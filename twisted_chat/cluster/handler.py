@@ -46,6 +46,7 @@ from twisted_chat.cluster.events import (
     UserJoined,
     UserLeft,
     UserNotice,
+    UserRenamed,
 )
 from twisted_chat.cluster.membership import Membership
 from twisted_chat.cluster.presence import Presence
@@ -95,6 +96,7 @@ class ClusterHandler:
             UserJoined: self.on_join,
             UserLeft: self.on_leave,
             RoomMoved: self.on_room_moved,
+            UserRenamed: self.on_renamed,
             TopicSet: self.on_topic,
             Hello: self.on_hello,
             Bye: self.on_bye,
@@ -251,6 +253,22 @@ class ClusterHandler:
                 event.version,
             )
         )
+
+    def on_renamed(self, origin: Origin, event: UserRenamed) -> None:
+        """A user of ``origin`` changed its nickname: its replica, then the rooms and this
+        node's users who share one with it (a replica that cannot take it reads the node
+        again: the change then shows as a leave and a join)."""
+        changes, old = self.presence.renamed(
+            origin.node,
+            origin.instance,
+            event.old_key,
+            event.new_key,
+            event.event.new,
+            event.version,
+        )
+        if old is not None:
+            self.room.remote_renamed(event.old_key, event.new_key, event.event)
+        self.membership.changed(changes)
 
     def on_topic(self, origin: Origin, event: TopicSet) -> None:
         """Someone on ``origin`` set a room's topic: here too, told to the room's members."""

@@ -1,0 +1,124 @@
+"""Nickname changes across the cluster (issue 16), end to end: two real ``twistd chat`` nodes on
+one real Redis and one MariaDB database.
+
+A change on one node is seen on the other (its users read it, ``/listar`` and private messages
+follow, the old nickname is free everywhere and the new one taken everywhere), and two users
+on two nodes changing to one nickname at the same moment: exactly one gets it, every time.
+Every wait is a bounded poll or a barrier; only the processes the test started are signalled,
+by their PIDs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import mariadb
+from tests.support.cluster import Client, Cluster, join, login, poll, running_cluster
+from tests.support.expected import conectados, renamed, welcome
+from tests.support.redis_server import RedisServer
+from twisted_chat.storage.url import MysqlURL
+
+pytestmark = [pytest.mark.mysql, pytest.mark.timeout(180, method="thread")]
+
+#: What "on every node within a second" is given here (a loaded 2-core machine).
+REPLICATION = 3.0
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, mysql_url: MysqlURL, redis_server: RedisServer) -> Iterator[Cluster]:
+    """Nodes of the test's own (none started yet), on its own Redis and database."""
+    with running_cluster(
+        tmp_path, mariadb.mysql_option(mysql_url), redis_server.url, common=["--flood-rate", "0"]
+    ) as nodes:
+        yield nodes
+
+
+def taken(nick: str, old: str) -> str:
+    return f"! El nickname {nick} ya está conectado; sigues siendo {old}."
+
+
+def rename(client: Client, new: str) -> tuple[str, list[str]]:
+    """``/nick new``: its answer (the change's notice to ``client``, or the ``! `` line) and
+    the other lines read before it. The client's nickname follows a change."""
+    old = client.nickname or ""
+    client.say(f"/nick {new}")
+    others: list[str] = []
+    while True:
+        line = client.line()
+        if line == renamed(old, new):
+            client.nickname = new
+            return line, others
+        if line.startswith("! "):
+            return line, others
+        others.append(line)
+
+
+def listed(client: Client) -> str:
+    """``/listar``'s reply (notices before it are read and dropped)."""
+    client.say("/listar")
+    while not (line := client.line()).startswith("* Conectados ("):
+        pass
+    return line
+
+
+def test_a_change_is_seen_on_the_other_node(cluster: Cluster) -> None:
+    n1, n2 = cluster.start_many(["r1", "r2"])
+    ana = join(n1, "ana")
+    bob = join(n2, "bob", ana)
+    reply, _ = rename(ana, "Anita")
+    assert reply == renamed("ana", "Anita")
+    assert bob.line() == renamed("ana", "Anita")  # the room's member on the other node
+    bob.sync()
+    poll(lambda: bob.listing() == conectados("Anita", "bob"), "n2 to list Anita", REPLICATION)
+    bob.say("#anita hola")
+    assert bob.line() == "-> *Anita* hola"
+    assert ana.line() == "*bob* hola"
+    bob.say("#ana hola")
+    assert bob.line() == "! ana no está conectado."
+    # the old nickname is free on the other node, the new one taken there
+    carol = n2.connect().prompt()
+    assert carol.try_nick("ANITA").startswith("! El nickname ANITA ya está conectado")
+    assert carol.try_nick("ana") == welcome("ana")
+    assert ana.line() == "* ana se ha unido al chat."
+    # and a change back to the old one is refused now that it is taken again
+    reply, _ = rename(bob, "Ana")
+    assert reply == taken("Ana", "bob")
+
+
+def test_two_nodes_racing_for_one_nickname_one_wins(cluster: Cluster) -> None:
+    n1, n2 = cluster.start_many(["r1", "r2"])
+    for attempt in range(4):
+        wanted = f"premio{attempt}"
+        first = login(n1, f"uno{attempt}")
+        second = login(n2, f"dos{attempt}")
+        first.lines_until_sync()
+        second.lines_until_sync()
+        # both at once (each line is one write; the nodes run the atomic script in Redis)
+        first.say(f"/nick {wanted}")
+        second.say(f"/nick {wanted}")
+        answers = []
+        for client in (first, second):
+            old = client.nickname or ""
+            while True:
+                line = client.line()
+                if line == renamed(old, wanted):
+                    client.nickname = wanted
+                    answers.append("won")
+                    break
+                if line == taken(wanted, old):
+                    answers.append("lost")
+                    break
+                assert line.startswith("* "), line  # a join or the other's change
+        assert sorted(answers) == ["lost", "won"], answers
+        # one user of that nickname, the same on both nodes
+        for client in (first, second):
+
+            def once(client: Client = client, wanted: str = wanted) -> bool:
+                return listed(client).count(f" {wanted}") == 1
+
+            poll(once, f"{client.nickname}: {wanted} listed once", REPLICATION)
+        first.leave()
+        second.leave()

@@ -392,6 +392,7 @@ WORDS = [
     "MOTD",
     "JOIN",
     "PRIVMSG",
+    "NICK",
     "#general",
     "#x",
     "#",

@@ -135,6 +135,7 @@ class ClusterRenameTests(SynchronousTestCase):
         self.assertEqual([n for n, _ in self.link.ran][-2:], ["release", "release"])
         self.assertEqual(self.link.ran[-1][1][1], "anita")
         self.assertNotIn("anita", self.room)
+        self.assertEqual(self.room.membership._rename_versions, {})
 
     def test_outage(self) -> None:
         self.link.connect()

@@ -365,6 +365,7 @@ class Membership:
         """The login of a claimed nickname did not happen: free it."""
         nick_key = nicknames.key(nickname)
         self._claim_versions.pop(nick_key, None)
+        self._rename_versions.pop(nick_key, None)  # a nickname change that did not happen
         if self.room.member(nickname) is None:
             self.release(nick_key)
 

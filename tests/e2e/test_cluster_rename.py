@@ -122,3 +122,37 @@ def test_two_nodes_racing_for_one_nickname_one_wins(cluster: Cluster) -> None:
             poll(once, f"{client.nickname}: {wanted} listed once", REPLICATION)
         first.leave()
         second.leave()
+
+
+def test_redis_and_the_room_s_operator_follow(cluster: Cluster, redis_server: RedisServer) -> None:
+    """After a change: the claims and the node's users hash in Redis are the new nickname's,
+    and the room the renamer created shows it as its operator on the other node."""
+    n1, n2 = cluster.start_many(["r1", "r2"])
+    ana = join(n1, "ana")
+    bob = join(n2, "bob", ana)
+    ana.say("/unirse club")
+    assert ana.line().startswith("* Sala club (1): @ana")  # no topic: no topic line
+    bob.say("/unirse club")
+    assert bob.line().startswith("* Sala club (")
+    bob.lines_until_sync()
+    ana.lines_until_sync()
+    assert rename(ana, "Anita")[0] == renamed("ana", "Anita")
+    assert redis_server.command("GET", "chat:nick:ana") is None
+    assert redis_server.command("GET", "chat:nick:anita") is not None
+    users = redis_server.command("HGETALL", "chat:users:r1")
+    assert isinstance(users, list), users
+    fields = dict(zip(map(str, users[::2]), map(str, users[1::2]), strict=True))
+    assert fields.get("anita") == "Anita" and "ana" not in fields, fields
+    assert fields.get("#r:anita") == "club" and "#r:ana" not in fields, fields
+    assert fields.get("#o:club") == "anita", fields
+    lines = bob.lines_until_sync()
+    assert renamed("ana", "Anita") in lines, lines
+
+    def operator_shown() -> bool:
+        bob.say("/sala")
+        while not (line := bob.line()).startswith("* Sala "):
+            pass
+        bob.line()  # its topic line
+        return line == "* Sala club (2): @Anita, bob"
+
+    poll(operator_shown, "n2 to show @Anita in club", REPLICATION)

@@ -133,7 +133,9 @@ def test_redis_and_the_room_s_operator_follow(cluster: Cluster, redis_server: Re
     ana.say("/unirse club")
     assert ana.line().startswith("* Sala club (1): @ana")  # no topic: no topic line
     bob.say("/unirse club")
-    assert bob.line().startswith("* Sala club (")
+    while not (line := bob.line()).startswith("* Sala "):
+        assert line.startswith("* "), line  # ana's move out of general, maybe
+    assert line.startswith("* Sala club ("), line
     bob.lines_until_sync()
     ana.lines_until_sync()
     assert rename(ana, "Anita")[0] == renamed("ana", "Anita")

@@ -355,8 +355,8 @@ class ChatCore:
             return shown
 
         def show_previous(previous: datetime | None) -> None:
-            if self.room.find(nickname) is not session:
-                return  # gone already
+            if session.closing or self.room.member(session.nickname or "") is not session:
+                return  # gone already (a nickname change since is no reason to keep it back)
             if previous is None:
                 session.deliver(self.events.notice("first_visit"))
             else:

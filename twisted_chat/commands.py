@@ -293,12 +293,15 @@ class UserCommands:
             return
         nickname = session.nickname or ""
 
+        def connected() -> bool:  # under any nickname: it may have changed since
+            return not session.closing and self.room.member(session.nickname or "") is session
+
         def done(_: object) -> None:
-            if self.room.find(nickname) is session:
+            if connected():
                 session.deliver(self.events.notice_of(success))
 
         def refused(failure: Failure) -> None:
-            if self.room.find(nickname) is not session:
+            if not connected():
                 return
             error = failure.value
             reason = error.reason if isinstance(error, AccountError) else "storage_unavailable"

@@ -10,12 +10,21 @@ The real chat (assembled as a server is) over in-memory storage doubles and a ``
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
 from tests.support.accounts import ANA_PASSWORD, BOB_PASSWORD
 from tests.support.expected import joined, muted, renamed, username
+from tests.support.fakes import Clients, tcp_factory
 from tests.unit.test_operators import OperatorTestCase, session_of
+from twisted_chat import nicknames
+from twisted_chat.assembly import assemble
 from twisted_chat.bans import Ban
 from twisted_chat.events import EventSource, Renamed
 from twisted_chat.irc.render import IrcRenderer
+from twisted_chat.limits import Limits
 from twisted_chat.room import Room
 from twisted_chat.text import SPANISH, Language
 from twisted_chat.wire import LineRenderer
@@ -314,3 +323,64 @@ class RoomRenameTests(OperatorTestCase):
         self.assertTrue(event.id)
         self.assertEqual(event.time, int(self.clock.seconds() * 1000))
         self.assertIsNone(event.room)
+
+
+NICKS = ["ana", "Ana", "bob", "BOB", "cid", "dee", "ñu", "Ñu", "x9"]
+ROOMS = ["general", "juegos", "club"]
+steps = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=2),
+        st.sampled_from(["nick", "join", "wait", "leave"]),
+        st.sampled_from(NICKS + ROOMS),
+    ),
+    max_size=30,
+)
+
+
+class RenameInvariantTests(SynchronousTestCase):
+    """Whatever three users do with ``/nick``, ``/unirse`` and leaving, in any order: never two
+    users with one nickname, and every room's members and operator are logged-in users under
+    their current nicknames."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(steps)
+    def test_invariants(self, plan: list[tuple[int, str, str]]) -> None:
+        clock = Clock()
+        parts = assemble(
+            SPANISH,
+            clock,
+            limits=Limits(flood_rate=0, max_strikes=0, max_per_ip=0, login_timeout=0),
+        )
+        factory = tcp_factory(parts)
+        clients = Clients()
+        users = []
+        for nick in ("u0", "u1", "u2"):
+            client = clients.connect(factory)
+            client.send(f"{nick}\r\n")
+            users.append(client)
+        room = parts.room
+        for who, action, word in plan:
+            client = users[who]
+            if client.closing:
+                continue
+            if action == "nick":
+                client.send(f"/nick {word}\r\n")
+            elif action == "join" and word in ROOMS:
+                client.send(f"/unirse {word}\r\n")
+            elif action == "wait":
+                clock.advance(10)
+            elif action == "leave":
+                client.lose()
+            clients.drain()
+            registry = {nicknames.key(m.nickname or ""): m for m in room.members()}
+            self.assertEqual(len(registry), len(room))
+            for key, member in registry.items():
+                self.assertIs(room.member(member.nickname or ""), member)
+                self.assertEqual(nicknames.key(member.nickname or ""), key)
+            for chatroom in room.rooms.values():
+                for key, spelling in chatroom.users.items():
+                    self.assertIn(key, registry)
+                    self.assertEqual(registry[key].nickname, spelling)
+                    self.assertIn(chatroom, room.rooms_of(registry[key]))
+                if chatroom.operator is not None:
+                    self.assertIn(chatroom.operator, registry)

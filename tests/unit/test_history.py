@@ -1068,7 +1068,9 @@ class UnsureAfterListeningTests(HistoryTestCase):
     def test_read_again_after_the_moment(self) -> None:
         ana = self.chat.login("ana", password=True)
         lines(ana)
-        self.chat.history.missed("general")
+        history = self.chat.history
+        assert history is not None
+        history.missed("general")
         self.assertEqual(
             self.chat.say(ana, "/historial"), ["* No hay mensajes guardados en general."]
         )

@@ -308,8 +308,8 @@ class Checker:
 
 @pytest.mark.parametrize("kind", [Irssi, WeeChat], ids=["irssi", "weechat"])
 def test_real_client(kind: type[Client], chat: tuple[WebChat, int], tmp_path: Path) -> None:
-    """Connect and log in with SASL, join a room, talk there and in private with a line user
-    and a web user, part, quit."""
+    """Connect and log in with SASL, join a room (its replay shown), talk there and in private
+    with a line user and a web user, part, quit."""
     server, irc_port = chat
     executable = require_program(kind.program)
     nick = kind.program[:4]  # irss, weec
@@ -337,12 +337,15 @@ def test_real_client(kind: type[Client], chat: tuple[WebChat, int], tmp_path: Pa
         webi.say(f"/unirse {ROOM}")
         assert lina.line() == room_joined("webi", ROOM)
         sync(webi, "webi")
+        lina.say("antes de que llegues")  # stored: the client's join replays it
+        assert webi.line() == "<lina> antes de que llegues"
         program.type(f"/join {CHANNEL}")
         assert lina.line_within(CLIENT_TIMEOUT) == room_joined(nick, ROOM)
         assert webi.line() == room_joined(nick, ROOM)
         check.channel(client.joined(nick, CHANNEL), "its own join")
         check.channel(client.members(CHANNEL, 3), "the count of members")
         assert f":{SERVER} 319 obs {nick} :{CHANNEL}" in observer.whois(nick)
+        check.channel(client.said("lina", "antes de que llegues", "@"), "the room's replay")
 
         # in the room, each way (UTF-8 on the way)
         text = f"¡hola desde {kind.program}! ñandú"

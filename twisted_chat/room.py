@@ -433,11 +433,12 @@ class Room:
         its other rooms); ``False`` if it was not in it. Notices are the caller's; a clustered
         room tells the other nodes, with ``by`` and ``reason`` (a ``KICK``'s, a ``PART``'s),
         or so that they tell nobody (``quiet``: an IRC user taken out of the default room at
-        its login)."""
+        its login: the notices pending for the room are not written to it first, since it was
+        never there for anyone)."""
         rooms = self._rooms_of.get(member, ())
         if chatroom not in rooms:
             return False
-        if self.has_notices:
+        if self.has_notices and not quiet:
             self.flush_notices()
         self._rooms_of[member] = tuple(r for r in rooms if r is not chatroom)
         self._part(member, nicknames.key(member.nickname or ""), chatroom)

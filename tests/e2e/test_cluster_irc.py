@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import mariadb
-from tests.support.cluster import TTL, Cluster, join, poll, running_cluster
+from tests.support.cluster import TTL, Cluster, Node, join, poll, running_cluster
 from tests.support.expected import joined
 from tests.support.processes import SOCKET_TIMEOUT, LineSocket, free_port
 from tests.support.redis_server import RedisServer
@@ -34,6 +34,9 @@ SERVER = "irc.test"
 REPLICATION = 3.0
 #: A dead node's users are gone from the others within the TTL and this much more.
 EXPIRY_SLACK = 5.0
+#: After Redis comes back, the cluster is whole again within this.
+RECOVERY_WITHIN = 10.0
+UNREACHABLE = "cluster: Redis unreachable"
 
 
 class IrcUser(LineSocket):
@@ -113,17 +116,7 @@ def cluster(tmp_path: Path, mysql_url: MysqlURL, redis_server: RedisServer) -> I
 
 
 def test_irc_and_line_users_across_two_nodes(cluster: Cluster) -> None:
-    irc_ports = {"ia": free_port(), "ib": free_port()}
-    a, b = (
-        cluster.start(
-            node_id,
-            "--irc",
-            f"tcp:{irc_ports[node_id]}:interface=127.0.0.1",
-            "--server-name",
-            SERVER,
-        )
-        for node_id in ("ia", "ib")
-    )
+    (a, b), irc_ports = irc_nodes(cluster)
 
     # Bob, a line user on B, reads the IRC users log in (they are in no room: no JOIN).
     bob = join(b, "bob")
@@ -208,3 +201,76 @@ def test_irc_and_line_users_across_two_nodes(cluster: Cluster) -> None:
     carol.close()
     bob.close()
     ana.close()
+
+
+def irc_nodes(cluster: Cluster) -> tuple[list[Node], dict[str, int]]:
+    """Nodes ``ia`` and ``ib`` with an ``--irc`` listener each; their IRC ports by node id."""
+    irc_ports = {"ia": free_port(), "ib": free_port()}
+    nodes = [
+        cluster.start(
+            node_id,
+            "--irc",
+            f"tcp:{irc_ports[node_id]}:interface=127.0.0.1",
+            "--server-name",
+            SERVER,
+        )
+        for node_id in ("ia", "ib")
+    ]
+    return nodes, irc_ports
+
+
+def test_irc_users_rooms_are_announced_again_after_a_redis_restart(
+    cluster: Cluster, redis_server: RedisServer
+) -> None:
+    (a, b), irc_ports = irc_nodes(cluster)
+    ana = IrcUser(irc_ports["ia"])
+    assert f"{SERVER} 001 ana " in ana.register("ana")[0]
+    ana.say("JOIN #juegos,#otra")
+    ana.expect(f":{SERVER} 366 ana #otra :End of /NAMES list")
+    carol = IrcUser(irc_ports["ib"])
+    assert f"{SERVER} 001 carol " in carol.register("carol")[0]
+    carol.say("JOIN #juegos")
+    carol.expect(f":{SERVER} 366 carol #juegos :End of /NAMES list")
+    carol.wait_names("#juegos", ["@ana", "carol"], REPLICATION)
+    carol.wait_names("#otra", ["@ana"], REPLICATION)
+
+    redis_server.kill()
+    poll(
+        lambda: all(node.log_count(UNREACHABLE) >= 1 for node in (a, b)),
+        "both nodes to notice the outage",
+        10.0,
+    )
+    redis_server.restart()  # empty: each node registers again and writes its users' rooms
+
+    def written() -> bool:
+        try:
+            rooms = redis_server.command("HGET", "chat:users:ia", "#R:ana")
+        except OSError:
+            return False
+        return rooms in ('["juegos","otra"]', b'["juegos","otra"]')
+
+    poll(written, "ana's rooms in ia's users hash again", RECOVERY_WITHIN, 0.1)
+    carol.wait_names("#juegos", ["@ana", "carol"], RECOVERY_WITHIN)
+    carol.wait_names("#otra", ["@ana"], RECOVERY_WITHIN)
+    # And what they say reaches each other again.
+    poll(
+        lambda: _said_and_heard(ana, carol, "#juegos"),
+        "a message across nodes after the restart",
+        RECOVERY_WITHIN,
+        0.2,
+    )
+    ana.close()
+    carol.close()
+
+
+def _said_and_heard(speaker: IrcUser, listener: IrcUser, channel: str) -> bool:
+    """``speaker`` says something in ``channel``: whether ``listener`` got it (a message said
+    while the nodes are still finding each other again may be lost, as the docs say)."""
+    text = f"prueba {time.monotonic_ns()}"
+    speaker.say(f"PRIVMSG {channel} :{text}")
+    wanted = f"{source(speaker.nickname)} PRIVMSG {channel} :{text}"
+    try:
+        listener.until(re.escape(wanted), 1.0)
+    except (AssertionError, TimeoutError, OSError):
+        return False
+    return True

@@ -373,3 +373,20 @@ class ClusterIrcTests(SynchronousTestCase):
         carla.send("/unirse juegos\n")
         self.clock.advance(0)
         self.assertEqual([type(e) for e in self.link.events()], [RoomMoved])
+
+    def test_notices_pending_at_an_irc_login_are_not_its_own(self) -> None:
+        carla = self.line_login("carla")
+        zoe = self.line_login("zoe")
+        zoe.received()
+        del self.link.answers["claim"]
+        ana = self.clients.connect(self.irc)  # type: ignore[arg-type]
+        ana.send("NICK ana\r\nUSER ana 0 * :Ana\r\n")
+        name, claimed = self.link.pending.pop()
+        self.assertEqual(name, "claim")
+        carla.lose()  # its leave notice waits, gathered, while Redis answers ana's claim
+        claimed.callback(1)
+        self.clock.advance(1)
+        self.assertEqual([line for line in ana.received() if "carla" in line], [])
+        self.assertEqual(
+            zoe.received(), ["* carla ha salido del chat.", "* ana se ha unido al chat."]
+        )

@@ -484,7 +484,7 @@ class ClusterRoom(Room):
         reason: str | None = None,
     ) -> bool:
         """:meth:`Room.part_now`, told to the other nodes."""
-        if not super().part_now(member, chatroom):
+        if not super().part_now(member, chatroom, quiet, by, reason):
             return False
         self.replication.rooms_changed(member, "", quiet, by, reason)
         return True

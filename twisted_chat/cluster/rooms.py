@@ -373,7 +373,11 @@ class RoomReplication:
         default = room.default
         if placement.before is None:  # a login
             # Into no room (an IRC user): the default room's line users read it came, as on
-            # one node; IRC users there get no JOIN (it is not a member).
+            # one node; IRC users there get no JOIN (it is not a member). An IRC login arrives
+            # as a login into the default room and, in the same envelope, a quiet ``rooms``
+            # event taking it out: the JOIN is not written because notices are gathered
+            # (rendered after the envelope, as every server does; without gathering, IRC
+            # users of the default room would read a JOIN and no PART).
             for chatroom in came or [default]:
                 room.announce(events.joined(chatroom.key, nickname))
         elif placement.after is None:  # left the chat

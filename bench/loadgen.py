@@ -1417,6 +1417,8 @@ class Row:
 
     async def run(self) -> RowResult:
         """Run the scenario, then stop the server while the clients still read."""
+        if self.spec.server in servers.IRC_SERVERS and self.spec.scenario != "fanout":
+            raise RuntimeError(f"{self.spec.server} has only the fan-out rows (IRC clients)")
         overflows = servers.listen_overflows()
         try:
             await getattr(self, self.spec.scenario)()

@@ -175,8 +175,21 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
             lines.readline()  # the prompt for a nickname
             # Each step waits for its answer: lines sent while a login is being checked are not
             # commands yet.
-            sock.sendall(username.encode("utf-8") + b"\r\n")
-            _answer(lines, welcome, f"the login of {username!r}")
+            starting = {c.starting_up.encode("utf-8") for c in CATALOGUES.values()}
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                sock.sendall(username.encode("utf-8") + b"\r\n")
+                try:
+                    _answer(lines, welcome, f"the login of {username!r}")
+                    break
+                except RegistrationFailed as refused:
+                    # the line port listens before the registered nicknames are loaded: the
+                    # server says to try again in a moment
+                    if time.monotonic() > deadline or not any(
+                        text.decode("utf-8") in str(refused) for text in starting
+                    ):
+                        raise
+                    time.sleep(0.05)
             sock.sendall(b"/registrar " + password.encode("utf-8") + b"\r\n")
             _answer(lines, registered, f"/registrar for {username!r}")
             sock.sendall(b"/salir\r\n")

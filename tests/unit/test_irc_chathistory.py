@@ -303,6 +303,18 @@ class IrcHistoryTests(_IrcChat):
             self.batch(self.say(ana, ana_t, "CHATHISTORY LATEST #sala * 2")), ["m6", "m7"]
         )
 
+    def test_later_lines_wait_for_a_database_read(self) -> None:
+        ana, ana_t = self.talk(8)
+        self.storage.holding = True  # the database answers when the test says
+        got = self.say(ana, ana_t, "CHATHISTORY LATEST #sala * 50\r\nPING barrera")
+        self.assertEqual(got, [])
+        self.storage.release()
+        got = self.received(ana_t)
+        self.assertEqual(self.batch(got[:-1]), [f"m{n}" for n in range(8)])
+        self.assertEqual(got[-1], f":{SERVER} PONG {SERVER} barrera")
+        # from the buffer: at once
+        self.assertEqual(len(self.say(ana, ana_t, "CHATHISTORY LATEST #sala * 2")), 4)
+
     def test_targets(self) -> None:
         ana, ana_t = self.talk(2)
         self.say(ana, ana_t, "JOIN #otra")

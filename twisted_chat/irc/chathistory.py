@@ -211,6 +211,25 @@ class ChatHistory:
                 self._fail(session, "MESSAGE_ERROR", sub, name, _NOT_RETRIEVED)
 
         read.addCallbacks(send, failed)
+        self._hold_until(session, read)
+
+    def _hold_until(self, session: IrcSession, answered: defer.Deferred[Any]) -> None:
+        """Keep ``session``'s later lines until ``answered`` fired, if it has not yet (a read
+        of the database): the answer comes before whatever they cause (a client's ``PING``
+        barrier's ``PONG`` after the batch)."""
+        state = {"done": False, "held": False}
+
+        def end(result: object) -> None:
+            state["done"] = True
+            if isinstance(result, Failure):
+                self.log.failure("CHATHISTORY failed", result)
+            if state["held"]:
+                session.release()
+
+        answered.addBoth(end)
+        if not state["done"]:
+            state["held"] = True
+            session.hold()
 
     def _target(self, session: IrcSession, sub: str, target: str) -> ChatRoom | None:
         """The room of a channel target (members only), ``None`` for a nickname or ``*``
@@ -324,6 +343,7 @@ class ChatHistory:
                 self._fail(session, "MESSAGE_ERROR", "TARGETS", "*", _NOT_RETRIEVED)
 
         gathered.addCallbacks(send, failed)
+        self._hold_until(session, gathered)
 
     def _send_targets(self, session: IrcSession, found: Sequence[tuple[int, str]]) -> None:
         server = self.irc.server_name

@@ -37,6 +37,8 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 #: What twisted logs when the line listener (``--port tcp:0``) is listening; the port is ours
 #: only once the server says which.
 LINE_PORT_LOGGED = re.compile(rb"ChatTCPFactory starting on (\d+)")
+#: What the server logs once logins are taken: registered nicknames and bans loaded.
+LOADED_LOGGED = (re.compile(rb"registered nicknames loaded"), re.compile(rb"bans loaded"))
 #: Seconds to wait for the server's line port, and for one registration's replies.
 START_TIMEOUT = 30.0
 REGISTER_TIMEOUT = 10.0
@@ -138,6 +140,21 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
             proc_name="twisted-chat",
             cwd=self.directory,
         )
+
+    def wait_for_port(self) -> None:
+        """The IRC port answers, and the server has loaded its registered nicknames and bans
+        (until then every login is refused with a try-again line, which irctest's clients do
+        not retry)."""
+        super().wait_for_port()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            self.check_is_alive()
+            log = self.log_path.read_bytes() if self.log_path.exists() else b""
+            if all(pattern.search(log) for pattern in LOADED_LOGGED):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nicknames and bans not loaded after {START_TIMEOUT}s")
+            time.sleep(0.05)
 
     def wait_for_services(self) -> None:
         """Our accounts are the server's own: services are up when its port is."""

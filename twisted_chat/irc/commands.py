@@ -135,8 +135,15 @@ class IrcCommands:
         self._renderers: dict[frozenset[str], IrcRenderer] = {}
         #: ``CHATHISTORY`` and the JOIN replay (:mod:`twisted_chat.irc.chathistory`).
         self.chathistory = ChatHistory(self)
-        #: The chat's v1 commands as raw IRC commands (:mod:`twisted_chat.irc.raw_commands`).
-        self.raw = RawCommands(self, COMMANDS)
+        self._raw: RawCommands | None = None
+
+    @property
+    def raw(self) -> RawCommands:
+        """The chat's v1 commands as raw IRC commands (:mod:`twisted_chat.irc.raw_commands`),
+        made from the chat's command table when first needed."""
+        if self._raw is None:
+            self._raw = RawCommands(self, COMMANDS)
+        return self._raw
 
     def renderer_for(self, caps: Collection[str]) -> IrcRenderer:
         """The one renderer of the connections that enabled ``caps``."""

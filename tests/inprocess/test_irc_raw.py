@@ -15,11 +15,14 @@ import re
 
 import pytest
 import pytest_twisted
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.inprocess.test_irc_sockets import numeric
 from tests.support.chatclient import ChatClient
 from tests.support.expected import joined, registered, room_joined
 from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
+from tests.support.logs import LogEvents, capture, is_error
 from twisted_chat.text import SPANISH
 
 pytestmark = pytest.mark.timeout(90, method="thread")
@@ -249,3 +252,97 @@ async def test_chathistory_across_the_buffer_and_the_database() -> None:
         ana.say("CHATHISTORY LATEST bob * 10")
         assert await batch(ana, "bob") == []
         await ana.pong()
+
+
+# -- fuzz --------------------------------------------------------------------------------------
+
+#: Words of CHATHISTORY and of the v1 commands, so that fuzzed lines often reach them.
+WORDS = [
+    "CHATHISTORY",
+    "LATEST",
+    "BEFORE",
+    "AFTER",
+    "AROUND",
+    "BETWEEN",
+    "TARGETS",
+    "#x",
+    "#general",
+    "#nada",
+    "*",
+    "msgid=",
+    "msgid=abc",
+    "timestamp=",
+    "timestamp=2026-12-06T00:00:00.000Z",
+    "timestamp=2262-01-01T00:00:00.000Z",
+    "0",
+    "1",
+    "100",
+    "99999999999999999999",
+    "HISTORIAL",
+    "history",
+    "antes",
+    "BUSCAR",
+    "SALA",
+    "TEMA",
+    "UNIRSE",
+    "RECADO",
+    "LISTAR",
+    "HELP",
+    "TIME",
+    "HORA",
+    "ana",
+    ":",
+    ":a b",
+]
+
+fuzz_lines = st.lists(
+    st.one_of(st.sampled_from(WORDS), st.text(max_size=12)), min_size=1, max_size=6
+).map(" ".join)
+
+
+def fuzz_batches(count: int) -> list[list[str]]:
+    """``count`` batches of lines drawn by Hypothesis (generation only)."""
+    batches: list[list[str]] = []
+
+    @settings(
+        max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(st.lists(fuzz_lines, min_size=1, max_size=6))
+    def collect(batch: list[str]) -> None:
+        batches.append(batch)
+
+    collect()
+    return batches
+
+
+@pytest_twisted.ensureDeferred
+async def test_fuzzed_history_and_v1_commands_never_crash() -> None:
+    with capture(LogEvents(is_error)) as errors:
+        async with await start_irc_server() as server:
+            lina = await server.chat.login("lina")
+            lina.say("hola")
+            ana = await server.user("ana", caps=HISTORY_CAPS)
+            await ana.join("#general")
+            fuzzer: IrcClient | None = None
+            answered = 0
+            for number, lines in enumerate(fuzz_batches(40)):
+                if fuzzer is None or fuzzer.closed:
+                    fuzzer = await server.user(f"fuzz{number}", caps=HISTORY_CAPS)
+                    await fuzzer.join("#x")
+                    fuzzer.say("PRIVMSG #x :algo que buscar")
+                data = "".join(line.replace("\n", " ") + "\r\n" for line in lines)
+                fuzzer.send(data.encode("utf-8", "surrogatepass"))
+                fuzzer.say("PING :after the fuzz")
+                while not fuzzer.closed:
+                    try:
+                        got = await fuzzer.line()
+                    except AssertionError:
+                        assert fuzzer.closed
+                        break
+                    if got == f":{SERVER} PONG {SERVER} :after the fuzz":
+                        answered += 1
+                        break
+                ana.say(f"PING :{number}")
+                await ana.until(rf":irc\.test PONG irc\.test :?{number}")
+            assert answered > 20
+    assert not errors.events, errors.describe()

@@ -185,7 +185,7 @@ class ClusterRenameTests(SynchronousTestCase):
         self.assertIsNotNone(self.room.muted_until("Roberto", self.clock.seconds()))
         self.assertIsNone(self.room.find("bob"))
         self.assertEqual(self.room.find("ROBERTO").nickname, "Roberto")  # type: ignore[union-attr]
-        self.assertEqual(self.room.replication._remote_rooms.get("roberto"), "juegos")
+        self.assertEqual(self.room.replication._remote_rooms.get("roberto"), ("juegos",))
 
     def test_a_change_of_an_unknown_user_reads_the_node_again(self) -> None:
         self.link.connect()

@@ -1,5 +1,5 @@
 """Nickname changes across the cluster (issue 16), end to end: two real ``twistd chat`` nodes on
-one real Redis and one MariaDB database.
+one real Redis and one MariaDB database (with ``--irc`` in the last test).
 
 A change on one node is seen on the other (its users read it, ``/listar`` and private messages
 follow, the old nickname is free everywhere and the new one taken everywhere), and two users
@@ -10,6 +10,7 @@ by their PIDs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import pytest
 from tests.support import mariadb
 from tests.support.cluster import Client, Cluster, join, login, poll, running_cluster
 from tests.support.expected import conectados, renamed, welcome
+from tests.support.ircline import SERVER, IrcUser, source
+from tests.support.processes import free_port
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
@@ -147,6 +150,7 @@ def test_redis_and_the_room_s_operator_follow(cluster: Cluster, redis_server: Re
     assert fields.get("anita") == "Anita" and "ana" not in fields, fields
     assert fields.get("#r:anita") == "club" and "#r:ana" not in fields, fields
     assert fields.get("#o:club") == "anita", fields
+    ana.nickname = "Anita"  # the helper's replies are to its nickname
     while (line := bob.line()) != renamed("ana", "Anita"):  # from the other node: bounded
         assert line.startswith("* "), line
 
@@ -158,3 +162,49 @@ def test_redis_and_the_room_s_operator_follow(cluster: Cluster, redis_server: Re
         return line == "* Sala club (2): @Anita, bob"
 
     poll(operator_shown, "n2 to show @Anita in club", REPLICATION)
+
+
+def test_irc_users_see_a_change_on_the_other_node(cluster: Cluster) -> None:
+    """With ``--irc`` on both nodes: an IRC user on one node sharing two channels with the
+    renamer on the other reads one ``NICK``; a line user of one of them reads the notice;
+    ``NAMES`` on both nodes and ``433`` for the new nickname from the other node follow."""
+    irc_ports = {"ia": free_port(), "ib": free_port()}
+    a, b = (
+        cluster.start(
+            node_id,
+            "--irc",
+            f"tcp:{irc_ports[node_id]}:interface=127.0.0.1",
+            "--server-name",
+            SERVER,
+        )
+        for node_id in ("ia", "ib")
+    )
+    bob = join(b, "bob")
+    ana = IrcUser(irc_ports["ia"])
+    assert f"{SERVER} 001 ana " in ana.register("ana")[0]
+    carol = IrcUser(irc_ports["ib"])
+    assert f"{SERVER} 001 carol " in carol.register("carol")[0]
+    for user, nick in ((ana, "ana"), (carol, "carol")):
+        for channel in ("#general", "#juegos"):
+            user.say(f"JOIN {channel}")
+            user.expect(f":{SERVER} 366 {nick} {channel} :End of /NAMES list")
+    carol.wait_names("#juegos", ["@ana", "carol"], REPLICATION)
+    carol.wait_names("#general", ["ana", "bob", "carol"], REPLICATION)
+    ana.sync()
+    carol.sync()
+    ana.say("NICK Anita")
+    for user in (ana, carol):  # lines before it: JOINs from the other node, maybe
+        assert not [
+            line for line in user.expect(f"{source('ana')} NICK :Anita") if " NICK " in line
+        ]
+    ana.nickname = "Anita"  # the helper's replies are to its nickname
+    while (line := bob.line()) != renamed("ana", "Anita"):
+        assert line.startswith("* "), line
+    # once: nothing more before the barrier
+    assert [line for line in carol.sync() if " NICK " in line] == []
+    carol.wait_names("#juegos", ["@Anita", "carol"], REPLICATION)
+    ana.wait_names("#general", ["Anita", "bob", "carol"], REPLICATION)
+    carol.say("NICK anita")  # held on the other node now
+    lines = carol.until(rf":{re.escape(SERVER)} 433 carol anita :.*")
+    assert len(lines) == 1, lines
+    assert a.running() and b.running()

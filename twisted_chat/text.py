@@ -105,6 +105,7 @@ class Catalogue:
     room_left: str
     room_kicked: str
     kick_default: str
+    room_invited: str
     salas: str
     sala: str
     tema: str
@@ -243,6 +244,7 @@ SPANISH: Final = Catalogue(
     room_left="{nick} ha salido de la sala {room} (sigue en el chat).",
     room_kicked="{by} ha echado a {nick} de la sala {room}: {reason}",
     kick_default="{nick} no puede salir de la sala {room}, la de entrada.",
+    room_invited="{nick} te invita a la sala {room}: /unirse {room}",
     salas="Salas ({count}): {rooms}",
     sala="Sala {room} ({count}): {nicks}",
     tema="Tema: {topic}",
@@ -389,6 +391,7 @@ ENGLISH: Final = Catalogue(
     room_left="{nick} left the room {room} (still in the chat).",
     room_kicked="{by} sent {nick} out of the room {room}: {reason}",
     kick_default="{nick} cannot leave the room {room}, where everyone enters.",
+    room_invited="{nick} invites you to the room {room}: /join {room}",
     salas="Rooms ({count}): {rooms}",
     sala="Room {room} ({count}): {nicks}",
     tema="Topic: {topic}",

@@ -70,8 +70,10 @@ async def test_registration_without_cap() -> None:
         ana.say("NICK ana")
         ana.say("PING early")  # answered after the welcome
         lines = await ana.until(r":irc\.test 376 ana :End of /MOTD command\.")
-        assert [line.split()[1] for line in lines[:6]] == ["001", "002", "003", "004", "005", "375"]
-        isupport = lines[4].split()
+        codes = [line.split()[1] for line in lines]
+        count = codes.count("005")  # 13 tokens at most a line
+        assert codes[: 5 + count] == ["001", "002", "003", "004", *["005"] * count, "375"]
+        isupport = " ".join(lines[4 : 4 + count]).split()
         for token in (
             "CASEMAPPING=ascii",
             "CHANTYPES=#",

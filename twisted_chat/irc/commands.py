@@ -63,6 +63,11 @@ KICKLEN: Final = 300
 CHANNEL_MODES: Final = "nt"
 #: The fields of a WHOX reply (``354``), in the order they are written.
 WHOX_FIELDS: Final = "tcuihsnfdlaor"
+#: Most rooms one IRC user may be in at once (``CHANLIMIT``; more get ``405``), so that one
+#: client cannot create the rooms of ``--max-rooms`` for everyone.
+CHANLIMIT: Final = 20
+#: Most tokens of one ``005`` line (clients take 15 parameters: the target and the text).
+ISUPPORT_PER_LINE: Final = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,7 @@ class IrcCommands:
         return [
             f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
+            f"CHANLIMIT=#:{CHANLIMIT}",
             "CHANMODES=,,,nt",
             "CHANNELLEN=33",
             "CHANTYPES=#",
@@ -158,6 +164,13 @@ class IrcCommands:
             "UTF8ONLY",
             "WHOX",
         ]
+
+    def send_isupport(self, session: IrcSession) -> None:
+        """The ``005`` lines: the tokens, :data:`ISUPPORT_PER_LINE` at most on each."""
+        tokens = self.isupport()
+        for start in range(0, len(tokens), ISUPPORT_PER_LINE):
+            chunk = tokens[start : start + ISUPPORT_PER_LINE]
+            session.reply("005", *chunk, "are supported by this server")
 
     # -- the dispatcher ---------------------------------------------------------------------
 
@@ -401,8 +414,8 @@ class IrcCommands:
         reply("001", f"Welcome to the twisted-chat IRC network, {nick}")
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
-        self._plain(session, "004", server, version, "o", "o" + CHANNEL_MODES, "o")
-        reply("005", *self.isupport(), "are supported by this server")
+        self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
+        self.send_isupport(session)
         if self.chat.logins is None and not self.motd_lines:  # no visit line will come
             reply("422", "MOTD File is missing")
             return
@@ -482,6 +495,10 @@ class IrcCommands:
         room_name = roomnames.normalize(name)
         if not roomnames.is_valid(room_name):
             session.reply("479", name, "Illegal channel name")
+            return None
+        mine = self.room.rooms_of(session)
+        if len(mine) >= CHANLIMIT and all(r.key != roomnames.key(room_name) for r in mine):
+            session.reply("405", name, "You have joined too many channels")
             return None
 
         def joined(move: Move) -> None:
@@ -748,6 +765,8 @@ class IrcCommands:
                     rows.append((users[nick_key], user, chatroom))  # None: another node's
         elif not mask.startswith("#"):
             rows = [(nick, user, None) for nick, user in self._matching(mask)]
+        if chatroom is not None or "*" in mask or "?" in mask:  # not for one nickname
+            rows = [row for row in rows if self._sees(session, row[1])]
         for nick, user, where in rows:
             if "o" in flags and (user is None or not self._is_operator(user)):
                 continue
@@ -920,7 +939,13 @@ class IrcCommands:
             for member in room.members()
             if isinstance(member, Session) and self._is_operator(member)
         )
-        session.reply("251", f"There are {everyone} users and 0 invisible on {servers} servers")
+        invisible = sum(
+            1 for member in room.members() if isinstance(member, IrcSession) and member.invisible
+        )
+        visible = everyone - invisible
+        session.reply(
+            "251", f"There are {visible} users and {invisible} invisible on {servers} servers"
+        )
         session.reply("252", str(operators), "operator(s) online")
         session.reply("254", str(len(room.rooms)), "channels formed")
         session.reply("255", f"I have {users} clients and {servers - 1} servers")
@@ -951,9 +976,44 @@ class IrcCommands:
         elif user is not session:
             session.reply("502", "Can't view or change the modes of other users")
         elif changes and changes[0].strip("+-"):
-            session.reply("501", "Unknown MODE flag")
+            self._change_user_modes(session, changes[0])
         else:
-            self._plain(session, "221", "+o" if self._is_operator(session) else "+")
+            modes = ("i" if session.invisible else "") + ("o" if self._is_operator(session) else "")
+            self._plain(session, "221", "+" + modes)
+
+    def _change_user_modes(self, session: IrcSession, modes: str) -> None:
+        """``MODE NICK +i`` / ``-i``: invisible (hidden from ``WHO`` masks, see :meth:`_sees`)
+        or not, the change said back as a ``MODE`` line; any other flag gets ``501`` (once),
+        the ``i`` of the same change still applied."""
+        before = session.invisible
+        adding = True
+        unknown = False
+        for char in modes:
+            if char in "+-":
+                adding = char == "+"
+            elif char == "i":
+                session.invisible = adding
+            else:
+                unknown = True
+        if unknown:
+            session.reply("501", "Unknown MODE flag")
+        if session.invisible != before:
+            nick = session.nickname or ""
+            change = "+i" if session.invisible else "-i"
+            source = session.renderer.source(nick)
+            session.send(session.renderer.line("MODE", nick, change, source=source, trailing=True))
+
+    def _sees(self, session: IrcSession, user: Session | None) -> bool:
+        """Whether ``WHO`` by mask or by room shows ``user`` (``None``: a user of another
+        node, whose modes this node does not know) to ``session``: not if it is invisible
+        (``+i``) and shares no room with ``session``, unless ``session`` is itself or a server
+        operator."""
+        if not isinstance(user, IrcSession) or not user.invisible or user is session:
+            return True
+        if self._is_operator(session):
+            return True
+        mine = self.room.rooms_of(session)
+        return any(chatroom in mine for chatroom in self.room.rooms_of(user))
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
         chatroom = self._find(name)

@@ -152,6 +152,8 @@ class IrcRenderer:
                 return self.line(
                     "FAIL", "*", "INVALID_UTF8", words, source=self.server_name, trailing=True
                 )
+            if kind is Notice and text.key == "room_invited":
+                return self._invite(text, target)
             numeric = NUMERICS.get(text.key) if kind is Error else None
             words = FIXED_WORDS.get(numeric or "") or localise(self.language.texts, text)
             if numeric is not None:
@@ -292,6 +294,12 @@ class IrcRenderer:
         target = channel(event.room) if event.room is not None else "*"
         words = localise(self.language.texts, event.text)
         return self.line("NOTICE", target, words, source=self.server_name, trailing=True)
+
+    def _invite(self, text: Text, target: str) -> bytes:
+        """An invitation to a room (the notice ``room_invited``, from this node or another)
+        as IRC's ``INVITE`` from the user who sent it."""
+        room = channel(roomnames.key(str(text.args.get("room", ""))))
+        return self.line("INVITE", target, room, source=self.source(str(text.args.get("nick"))))
 
     def _error(self, event: Error) -> bytes:
         return self.render_to(event, "*")

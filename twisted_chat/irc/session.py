@@ -9,6 +9,7 @@ renderer as for any member.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,11 @@ class IrcSession(Session):
         self.realname: str | None = None
         #: The away message of ``AWAY``, while the user is away.
         self.away: str | None = None
+        #: User mode ``+i`` (``MODE NICK +i``): hidden from ``WHO`` masks of users who share no
+        #: channel with it (twisted_chat.irc.queries).
+        self.invisible = False
+        #: When its last invitations (``INVITE``) were sent, oldest first (a bounded window).
+        self.invites: deque[float] = deque()
         # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
         self._welcoming = False
         self._welcome_timer: IDelayedCall | None = None

@@ -6,7 +6,7 @@ Each entry is a :meth:`str.format` template; the ``* ``/``! `` prefixes are adde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final
 
 from twisted_chat.events import ByLang, Text
@@ -499,3 +499,13 @@ def _argument(texts: Catalogue, value: object) -> object:
     if isinstance(value, ByLang):
         return value.texts[texts.lang]
     return value
+
+
+#: The catalogue's entries (what a :class:`~twisted_chat.events.Text` key may name).
+KEYS: Final = frozenset(entry.name for entry in fields(Catalogue)) - {"lang"}
+
+
+def knows(key: str) -> bool:
+    """Whether ``key`` is an entry of this release's catalogue (a notice from a node of a newer
+    release may name one it lacks)."""
+    return key in KEYS

@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.support.fake_link import cluster_chat
 from tests.support.fakes import Client, Clients, tcp_factory
+from tests.support.logs import LogEvents, capture, is_error
 from twisted_chat.assembly import RoomPlan, assemble
 from twisted_chat.cluster import envelope
 from twisted_chat.cluster.envelope import Origin
@@ -328,3 +329,17 @@ class ClusterQueriesTests(SynchronousTestCase):
         )
         self.clock.advance(0)
         self.assertEqual(self.ana.received(), [f":Bob!Bob@{SERVER} INVITE ana #otra"])
+
+    def test_a_notice_this_release_does_not_know_is_dropped(self) -> None:
+        """A newer node's notice whose catalogue entry this node lacks: dropped with a warning,
+        the user's connection kept (saying it would raise, and fail the delivery)."""
+        notice = Notice("n2-2", 0, None, Text("no_such_entry", nick="Bob"))
+        with capture(LogEvents(is_error)) as errors:
+            self.link.on_message(
+                "t:to:n1", envelope.encode(Origin("n2", "n2/x"), [UserNotice("ana", notice)])
+            )
+            self.clock.advance(0)
+        self.assertEqual(self.ana.received(), [])
+        self.assertFalse(self.ana.closing)
+        self.assertEqual(errors.events, [])
+        self.assertEqual(self.ask("ISON ana"), [f":{SERVER} 303 ana :ana"])

@@ -20,7 +20,7 @@ from twisted_chat.cluster import envelope
 from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import RoomsSet, UserJoined, UserNotice
 from twisted_chat.events import Notice, Text
-from twisted_chat.irc.commands import CHANLIMIT, ISUPPORT_PER_LINE, IrcCommands
+from twisted_chat.irc.commands import CHANLIMIT, ISUPPORT_PER_LINE, NAMES_CHUNK, IrcCommands
 from twisted_chat.irc.protocol import IrcFactory
 from twisted_chat.irc.queries import INVITE_BURST, INVITE_WINDOW, USERHOST_MAX
 from twisted_chat.irc.render import IrcRenderer
@@ -76,6 +76,15 @@ class IrcQueriesTests(SynchronousTestCase):
         self.assertEqual(
             self.ask(self.ana, "ISON"), [f":{SERVER} 461 ana ISON :Not enough parameters"]
         )
+
+    def test_ison_reply_stays_one_irc_line(self) -> None:
+        nicks = [f"usuario_largo_{i:06d}" for i in range(23)]  # 20 characters each
+        for nick in nicks:
+            self.irc_login(nick)
+        [reply] = self.ask(self.ana, "ISON :" + " ".join(nicks))
+        listed = reply.split(" :", 1)[1].split()
+        self.assertEqual(listed, nicks[: NAMES_CHUNK // 21])
+        self.assertLessEqual(len(reply.encode()) + 2, 512)
 
     def test_userhost_away_and_at_most_five(self) -> None:
         self.ask(self.bob, "AWAY :comiendo")

@@ -15,7 +15,7 @@ import time
 from typing import Final
 
 from twisted_chat import __version__, nicknames
-from twisted_chat.irc.commands import IrcCommands, irc_command
+from twisted_chat.irc.commands import NAMES_CHUNK, IrcCommands, irc_command
 from twisted_chat.irc.message import Message
 from twisted_chat.irc.render import channel
 from twisted_chat.irc.session import IrcSession
@@ -35,13 +35,18 @@ INVITE_WINDOW: Final = 60.0
 def ison(irc: IrcCommands, session: IrcSession, message: Message) -> None:
     """``ISON NICK [NICK...]`` (the nicknames in any parameters, spaces between them): ``303``
     with those logged in now anywhere in the chat (in a cluster, on any node), as they spell
-    them, each once."""
+    them, each once (at most :data:`~twisted_chat.irc.commands.NAMES_CHUNK` bytes of them)."""
     found: dict[str, str] = {}
+    size = 0
     for param in message.params:
         for nick in param.split():
             user = irc.room.find(nick)
-            if user is not None and user.nickname:
-                found.setdefault(nicknames.key(user.nickname), user.nickname)
+            if user is None or not user.nickname or nicknames.key(user.nickname) in found:
+                continue
+            size += len(user.nickname.encode()) + 1
+            if size > NAMES_CHUNK:  # the reply stays one line of IRC's 512 bytes
+                break
+            found[nicknames.key(user.nickname)] = user.nickname
     session.reply("303", " ".join(found.values()))
 
 

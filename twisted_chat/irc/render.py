@@ -299,7 +299,8 @@ class IrcRenderer:
         """An invitation to a room (the notice ``room_invited``, from this node or another)
         as IRC's ``INVITE`` from the user who sent it."""
         room = channel(roomnames.key(str(text.args.get("room", ""))))
-        return self.line("INVITE", target, room, source=self.source(str(text.args.get("nick"))))
+        inviter = str(text.args.get("nick", "*"))
+        return self.line("INVITE", target, room, source=self.source(inviter))
 
     def _error(self, event: Error) -> bytes:
         return self.render_to(event, "*")

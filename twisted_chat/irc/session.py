@@ -56,8 +56,8 @@ class IrcSession(Session):
         self.realname: str | None = None
         #: The away message of ``AWAY``, while the user is away.
         self.away: str | None = None
-        #: User mode ``+i`` (``MODE NICK +i``): hidden from ``WHO`` masks of users who share no
-        #: channel with it (twisted_chat.irc.queries).
+        #: User mode ``+i`` (``MODE NICK +i``): hidden from the ``WHO`` masks of users who share
+        #: no channel with it (:meth:`IrcCommands._sees`).
         self.invisible = False
         #: When its last invitations (``INVITE``) were sent, oldest first (a bounded window).
         self.invites: deque[float] = deque()

@@ -20,8 +20,8 @@ from tests.inprocess.test_irc_sockets import PASSWORD, numeric, register_ana
 from tests.support.expected import joined
 from tests.support.ircclient import SERVER, IrcClient, start_irc_server
 from tests.support.logs import LogEvents, capture, is_error
-from twisted_chat.irc.commands import CHANLIMIT
 from twisted_chat.irc.queries import INVITE_BURST
+from twisted_chat.roomnames import DEFAULT_MAX_CHANNELS
 
 pytestmark = pytest.mark.timeout(60, method="thread")
 
@@ -48,7 +48,7 @@ async def test_ison_userhost_and_version() -> None:
         assert lines[0].startswith(f":{SERVER} 351 bob twisted-chat-")
         assert [line.split()[1] for line in lines[1:]] == ["005", "005"]
         isupport = " ".join(lines[1:])
-        assert f" CHANLIMIT=#:{CHANLIMIT} " in isupport
+        assert f" CHANLIMIT=#:{DEFAULT_MAX_CHANNELS} " in isupport
         assert " WHOX " in isupport
         await lina.sync()  # line users were told nothing
 
@@ -95,10 +95,12 @@ async def test_invitations_are_limited() -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_chanlimit() -> None:
-    async with await start_irc_server() as server:
-        ana = await server.user("ana")
-        ana.say("JOIN " + ",".join(f"#s{i}" for i in range(CHANLIMIT)))
-        await ana.until(rf":{SERVER} 366 ana #s{CHANLIMIT - 1} .*")
+    async with await start_irc_server("--irc-max-channels", "3") as server:
+        ana = await server.connect("ana")
+        welcome = await ana.register("ana")
+        assert " CHANLIMIT=#:3 " in " ".join(line for line in welcome if " 005 " in line)
+        ana.say("JOIN #s0,#s1,#s2")
+        await ana.until(rf":{SERVER} 366 ana #s2 .*")
         ana.say("JOIN #una_mas")
         assert await ana.line() == numeric(
             "405", "ana", "#una_mas :You have joined too many channels"

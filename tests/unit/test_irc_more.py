@@ -12,9 +12,10 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_chat.events import EventSource
-from twisted_chat.irc.commands import CHANLIMIT, CHANNEL_MODES, IrcCommands
+from twisted_chat.irc.commands import CHANNEL_MODES, IrcCommands
 from twisted_chat.irc.render import IrcRenderer
 from twisted_chat.room import Room
+from twisted_chat.roomnames import DEFAULT_MAX_CHANNELS
 from twisted_chat.settings import MOTD_LINE, MOTD_LINES, validate
 from twisted_chat.text import ENGLISH, SPANISH, Language
 from twisted_chat.wire import LineRenderer
@@ -114,7 +115,7 @@ class IsupportTests(SynchronousTestCase):
         tokens = irc.isupport()
         # a client takes at most 15 parameters: more than 13 tokens make several 005 lines
         # (tests/unit/test_irc_queries.py)
-        self.assertIn(f"CHANLIMIT=#:{CHANLIMIT}", tokens)
+        self.assertIn(f"CHANLIMIT=#:{DEFAULT_MAX_CHANNELS}", tokens)
         self.assertIn(f"CHANMODES=,,,{CHANNEL_MODES}", tokens)
         self.assertIn("WHOX", tokens)
         self.assertIn("PREFIX=(o)@", tokens)

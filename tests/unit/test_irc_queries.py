@@ -20,12 +20,13 @@ from twisted_chat.cluster import envelope
 from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import RoomsSet, UserJoined, UserNotice
 from twisted_chat.events import Notice, Text
-from twisted_chat.irc.commands import CHANLIMIT, ISUPPORT_PER_LINE, NAMES_CHUNK, IrcCommands
+from twisted_chat.irc.commands import ISUPPORT_PER_LINE, NAMES_CHUNK, IrcCommands
 from twisted_chat.irc.protocol import IrcFactory
 from twisted_chat.irc.queries import INVITE_BURST, INVITE_WINDOW, USERHOST_MAX
 from twisted_chat.irc.render import IrcRenderer
 from twisted_chat.irc.session import IrcSession
 from twisted_chat.limits import Limits
+from twisted_chat.roomnames import DEFAULT_MAX_CHANNELS as CHANLIMIT
 from twisted_chat.text import ENGLISH, SPANISH, Language
 from twisted_chat.wire import LineRenderer
 

@@ -63,9 +63,6 @@ KICKLEN: Final = 300
 CHANNEL_MODES: Final = "nt"
 #: The fields of a WHOX reply (``354``), in the order they are written.
 WHOX_FIELDS: Final = "tcuihsnfdlaor"
-#: Most rooms one IRC user may be in at once (``CHANLIMIT``; more get ``405``), so that one
-#: client cannot create the rooms of ``--max-rooms`` for everyone.
-CHANLIMIT: Final = 20
 #: Most tokens of one ``005`` line (clients take 15 parameters: the target and the text).
 ISUPPORT_PER_LINE: Final = 13
 
@@ -117,6 +114,7 @@ class IrcCommands:
         language: Language,
         server_name: str,
         motd: Sequence[str] = (),
+        max_channels: int = roomnames.DEFAULT_MAX_CHANNELS,
     ) -> None:
         self.chat = chat
         self.room = chat.room
@@ -128,6 +126,9 @@ class IrcCommands:
         self.server_name = server_name
         #: The lines of the message of the day (``--motd``), if any.
         self.motd_lines = tuple(motd)
+        #: Most rooms one IRC user may be in at once (``CHANLIMIT``, ``--irc-max-channels``;
+        #: more get ``405``), so that one client cannot create every room ``--max-rooms`` allows.
+        self.max_channels = max_channels
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # An operator on another node of a cluster sends a user of this node out of a room.
         self.room.room_kick = self._kicked_from_elsewhere
@@ -151,7 +152,7 @@ class IrcCommands:
         return [
             f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
-            f"CHANLIMIT=#:{CHANLIMIT}",
+            f"CHANLIMIT=#:{self.max_channels}",
             "CHANMODES=,,,nt",
             "CHANNELLEN=33",
             "CHANTYPES=#",
@@ -497,7 +498,7 @@ class IrcCommands:
             session.reply("479", name, "Illegal channel name")
             return None
         mine = self.room.rooms_of(session)
-        if len(mine) >= CHANLIMIT and all(r.key != roomnames.key(room_name) for r in mine):
+        if len(mine) >= self.max_channels and all(r.key != roomnames.key(room_name) for r in mine):
             session.reply("405", name, "You have joined too many channels")
             return None
 

@@ -3,7 +3,8 @@ Redis and one MariaDB database (docs/IRC.md, "In a cluster"): an IRC user on nod
 users of node B with ``ISON`` and ``USERHOST``, and invites an IRC user and a line user of node
 B, who read an ``INVITE`` and a ``* `` notice; ``443`` once the invited is in the room.
 
-The nodes and clients are those of :mod:`tests.e2e.test_cluster_irc` (imported, not copied);
+The nodes are those of :mod:`tests.e2e.test_cluster_irc`, the clients
+:mod:`tests.support.ircline`'s (imported, not copied);
 every wait is a bounded read or poll, and only the processes the test started are killed.
 """
 
@@ -14,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cluster_irc import REPLICATION, SERVER, IrcUser, irc_nodes, source
+from tests.e2e.test_cluster_irc import irc_nodes
 from tests.support import mariadb
 from tests.support.cluster import Cluster, join, running_cluster
 from tests.support.expected import joined
+from tests.support.ircline import REPLICATION, SERVER, IrcUser, source
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 

@@ -353,8 +353,8 @@ async def test_motd_file(tmp_path: Path) -> None:
             numeric("372", "ana", ":-     con tabulador"),
             numeric("372", "ana", ":- " + "ñ" * 80),
         ]
-        start = [line.split()[1] for line in lines].index("375")  # after the 005 lines
-        assert lines[start:] == [
+        motd_start = next(i for i, line in enumerate(lines) if line.split()[1] == "375")
+        assert lines[motd_start:] == [
             numeric("375", "ana", f":- {SERVER} Message of the day -"),
             *expected_motd,
             numeric("372", "ana", ":- " + RETENTION[2:]),

@@ -71,9 +71,12 @@ async def test_registration_without_cap() -> None:
         ana.say("PING early")  # answered after the welcome
         lines = await ana.until(r":irc\.test 376 ana :End of /MOTD command\.")
         codes = [line.split()[1] for line in lines]
-        count = codes.count("005")  # 13 tokens at most a line
+        count = codes.count("005")
         assert codes[: 5 + count] == ["001", "002", "003", "004", *["005"] * count, "375"]
-        isupport = " ".join(lines[4 : 4 + count]).split()
+        # 005 in lines of at most 13 tokens (and the target and the text)
+        isupport_lines = lines[4 : 4 + count]
+        assert all(0 < len(line.split(" :")[0].split()) - 3 <= 13 for line in isupport_lines)
+        isupport = " ".join(isupport_lines).split()
         for token in (
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
@@ -82,6 +85,8 @@ async def test_registration_without_cap() -> None:
             "CHANNELLEN=33",
             "TOPICLEN=300",
             "UTF8ONLY",
+            "CHATHISTORY=100",
+            "MSGREFTYPES=timestamp,msgid",
         ):
             assert token in isupport, token
         assert any(token.startswith("TARGMAX=") for token in isupport)

@@ -1,5 +1,5 @@
 """Unit tests of twisted_chat.irc.queries and of what it added to the command table's own
-commands: ``ISON``, ``USERHOST``, ``VERSION``, ``TIME``, ``INFO``, ``ADMIN``, ``USERS``,
+commands: ``ISON``, ``USERHOST``, ``VERSION``, ``INFO``, ``ADMIN``, ``USERS``,
 ``INVITE`` (and its limit), ``CHANLIMIT`` (``405``), the ``005`` lines, user mode ``+i`` and
 what ``WHO`` and ``LUSERS`` make of it; across two nodes, ``ISON``, ``USERHOST`` and
 ``INVITE`` over the in-memory link. No sockets, a ``Clock`` for time.
@@ -114,11 +114,7 @@ class IrcQueriesTests(SynchronousTestCase):
             [f":{SERVER} 402 ana otro.server :No such server"],
         )
 
-    def test_time_info_admin_users(self) -> None:
-        self.assertEqual(
-            self.ask(self.ana, f"TIME {SERVER}"),
-            [f":{SERVER} 391 ana {SERVER} :Sunday December 06 2026 -- 15:00:00 +00:00"],
-        )
+    def test_info_admin_users(self) -> None:
         info = self.ask(self.ana, "INFO")
         self.assertTrue(all(" 371 ana :" in line for line in info[:-1]), info)
         self.assertEqual(info[-1], f":{SERVER} 374 ana :End of INFO list")

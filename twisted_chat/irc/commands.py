@@ -31,7 +31,10 @@ from twisted.python.failure import Failure
 from twisted_chat import __version__, nicknames, roomnames
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
+from twisted_chat.irc import chathistory
+from twisted_chat.irc.chathistory import ChatHistory
 from twisted_chat.irc.message import Message, TooLong, parse
+from twisted_chat.irc.raw_commands import RawCommands
 from twisted_chat.irc.render import IrcRenderer, channel
 from twisted_chat.irc.session import IrcSession
 from twisted_chat.operators import remaining
@@ -42,6 +45,8 @@ from twisted_chat.text import Language
 
 #: The capabilities offered (``CAP LS``), with their values for ``CAP LS 302``.
 CAPABILITIES: Final = {
+    "batch": "",
+    "draft/chathistory": "",
     "echo-message": "",
     "message-tags": "",
     "multi-prefix": "",
@@ -63,7 +68,7 @@ KICKLEN: Final = 300
 CHANNEL_MODES: Final = "nt"
 #: The fields of a WHOX reply (``354``), in the order they are written.
 WHOX_FIELDS: Final = "tcuihsnfdlaor"
-#: Most tokens of one ``005`` line (clients take 15 parameters: the target and the text).
+#: Most tokens of one ``005`` line (irctest's isupport checks: 13, and the text).
 ISUPPORT_PER_LINE: Final = 13
 
 
@@ -136,6 +141,17 @@ class IrcCommands:
         self._most_global = 0
         # One renderer per set of rendering capabilities (a handful at most).
         self._renderers: dict[frozenset[str], IrcRenderer] = {}
+        #: ``CHATHISTORY`` and the JOIN replay (:mod:`twisted_chat.irc.chathistory`).
+        self.chathistory = ChatHistory(self)
+        self._raw: RawCommands | None = None
+
+    @property
+    def raw(self) -> RawCommands:
+        """The chat's v1 commands as raw IRC commands (:mod:`twisted_chat.irc.raw_commands`),
+        made from the chat's command table when first needed."""
+        if self._raw is None:
+            self._raw = RawCommands(self, COMMANDS)
+        return self._raw
 
     def renderer_for(self, caps: Collection[str]) -> IrcRenderer:
         """The one renderer of the connections that enabled ``caps``."""
@@ -156,7 +172,9 @@ class IrcCommands:
             "CHANMODES=,,,nt",
             "CHANNELLEN=33",
             "CHANTYPES=#",
+            f"CHATHISTORY={chathistory.MAX_LIMIT}",
             f"KICKLEN={KICKLEN}",
+            f"MSGREFTYPES={chathistory.MSGREFTYPES}",
             "NETWORK=twisted-chat",
             f"NICKLEN={nicknames.MAX_NICKNAME_LENGTH}",
             "PREFIX=(o)@",
@@ -194,10 +212,7 @@ class IrcCommands:
         command = COMMANDS.get(message.command)
         registered = session.nickname is not None
         if command is None:
-            if registered:
-                session.reply("421", message.command, "Unknown command")
-            else:
-                session.reply("451", "You have not registered")
+            self._not_irc(session, message, registered)
             return
         if not registered and not command.before:
             session.reply("451", "You have not registered")
@@ -207,6 +222,14 @@ class IrcCommands:
             session.reply("461", message.command, "Not enough parameters")
         else:
             command.handler(self, session, message)
+
+    def _not_irc(self, session: IrcSession, message: Message, registered: bool) -> None:
+        """A command IRC's table has not: one of the chat's v1 commands
+        (:mod:`twisted_chat.irc.raw_commands`), else ``421`` (``451`` before registration)."""
+        if not registered:
+            session.reply("451", "You have not registered")
+        elif not self.raw.run(session, message):
+            session.reply("421", message.command, "Unknown command")
 
     # -- registration -----------------------------------------------------------------------
 
@@ -460,6 +483,11 @@ class IrcCommands:
             session.reply("372", f"- {line}")
         session.reply("376", "End of /MOTD command.")
 
+    @irc_command("CHATHISTORY")
+    def chathistory_(self, session: IrcSession, message: Message) -> None:
+        """IRCv3 ``CHATHISTORY`` (:mod:`twisted_chat.irc.chathistory`)."""
+        self.chathistory.command(session, message)
+
     @irc_command("TAGMSG")
     def tagmsg(self, session: IrcSession, message: Message) -> None:
         """Client-only tags (typing notifications...): not relayed yet."""
@@ -525,9 +553,7 @@ class IrcCommands:
         session.send(session.renderer.render(event))
         self.room.announce(event, joined=session)
         self._show_channel(session, chatroom)
-        history = self.chat.history
-        if history is not None:
-            history.replay(session, chatroom.key)
+        self.chathistory.replay(session, chatroom)
 
     def _show_channel(self, session: IrcSession, chatroom: ChatRoom) -> None:
         """What a ``JOIN`` is answered with: the topic (if any) and the names."""

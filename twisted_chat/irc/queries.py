@@ -1,17 +1,17 @@
 """IRC's small queries and courtesies that clients send on their own: ``ISON`` and
-``USERHOST`` (``/notify`` lists, nickname checks), ``VERSION``, ``TIME``, ``INFO``, ``ADMIN``,
-``USERS``, and ``INVITE`` (an invitation to a room, as a courtesy: rooms have no invite-only
+``USERHOST`` (``/notify`` lists, nickname checks), ``VERSION``, ``INFO``, ``ADMIN``, ``USERS``,
+and ``INVITE`` (an invitation to a room, as a courtesy: rooms have no invite-only
 mode).
 
 Each is a function registered in the command table (:data:`~twisted_chat.irc.commands.COMMANDS`)
 with the same decorator as the methods of :class:`~twisted_chat.irc.commands.IrcCommands`, whose
 helpers (the user lookups, the server's name) they use; the package imports this module, so the
-table is complete whenever the interpreter is. What each answers: docs/IRC.md.
+table is complete whenever the interpreter is (``TIME`` is :mod:`twisted_chat.irc.raw_commands`'s,
+beside ``/hora``). What each answers: docs/IRC.md.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Final
 
 from twisted_chat import __version__, nicknames
@@ -92,15 +92,6 @@ def version(irc: IrcCommands, session: IrcSession, message: Message) -> None:
         return
     session.reply("351", f"twisted-chat-{__version__}.", irc.server_name, "twisted-chat")
     irc.send_isupport(session)
-
-
-@irc_command("TIME")
-def time_(irc: IrcCommands, session: IrcSession, message: Message) -> None:
-    """``TIME [SERVER]``: ``391`` with the server's time (UTC)."""
-    if _elsewhere(irc, session, message):
-        return
-    now = time.gmtime(irc.chat.clock.seconds())
-    session.reply("391", irc.server_name, time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", now))
 
 
 @irc_command("INFO")

@@ -58,6 +58,8 @@ CAPABILITIES: Final = {
 MAX_SASL: Final = 2000
 #: Seconds the MOTD (the chat's lines of a login) may wait for the last visit's line.
 WELCOME_WAIT: Final = 5.0
+#: Seconds between tries of a registration made while the server is starting up.
+REGISTER_RETRY: Final = 0.2
 #: Most bytes of names in one ``353`` line (and of channels in one ``319``).
 NAMES_CHUNK: Final = 400
 #: Most characters of an away message (``AWAY``) and of a kick's reason (``KICK``).
@@ -416,6 +418,14 @@ class IrcCommands:
             or session.cap_negotiating
         ):
             return
+        if not self.chat.taking_logins:
+            # The server is starting up: an IRC client does not try again by itself, so the
+            # registration is tried again here until the chat takes logins (or the login
+            # timeout closes the connection).
+            if not session.registration_waiting:
+                session.registration_waiting = True
+                self.chat.clock.callLater(REGISTER_RETRY, self._register_later, session)
+            return
         password = None
         if session.sasl_account is not None and nicknames.key(session.sasl_account) == (
             nicknames.key(nicknames.normalize(nick))
@@ -424,6 +434,12 @@ class IrcCommands:
         elif session.password:
             password = session.password
         self.chat.login(session, nick if password is None else f"{nick} {password}")
+
+    def _register_later(self, session: IrcSession) -> None:
+        """Try the registration again (the server was starting up)."""
+        session.registration_waiting = False
+        if not session.closing:
+            self._try_register(session)
 
     def registered(self, session: IrcSession) -> None:
         """The chat accepted the login: ``001`` to ``005``, then the MOTD, made of the chat's

@@ -36,6 +36,8 @@ class IrcSession(Session):
         self.on_line = irc.line_received
         #: The nickname of ``NICK`` (the one a login is tried with), until it is accepted.
         self.wanted_nick: str | None = None
+        #: A registration is waiting for the server to take logins (it is starting up).
+        self.registration_waiting = False
         #: The user name of ``USER`` (``None`` until it came).
         self.user: str | None = None
         #: The capabilities enabled (``CAP REQ``).

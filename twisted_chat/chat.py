@@ -208,6 +208,14 @@ class ChatCore:
             return
         self._check_password(session, nickname, password, started, accounts)
 
+    @property
+    def taking_logins(self) -> bool:
+        """Whether the registered nicknames and the bans are loaded (before that, a nickname
+        line gets the try-again line)."""
+        accounts = self.accounts
+        bans = self.bans
+        return (accounts is None or accounts.loaded) and (bans is None or bans.loaded)
+
     def _may_log_in(self, session: ChatSession) -> bool:
         """Whether nickname lines are taken now: not before the registered nicknames and the
         bans are loaded (the try-again line), not from an address banned since it connected."""

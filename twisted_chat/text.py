@@ -6,7 +6,7 @@ Each entry is a :meth:`str.format` template; the ``* ``/``! `` prefixes are adde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final
 
 from twisted_chat.events import ByLang, Text
@@ -105,6 +105,7 @@ class Catalogue:
     room_left: str
     room_kicked: str
     kick_default: str
+    room_invited: str
     salas: str
     sala: str
     tema: str
@@ -258,6 +259,7 @@ SPANISH: Final = Catalogue(
     room_left="{nick} ha salido de la sala {room} (sigue en el chat).",
     room_kicked="{by} ha echado a {nick} de la sala {room}: {reason}",
     kick_default="{nick} no puede salir de la sala {room}, la de entrada.",
+    room_invited="{nick} te invita a la sala {room}: /unirse {room}",
     salas="Salas ({count}): {rooms}",
     sala="Sala {room} ({count}): {nicks}",
     tema="Tema: {topic}",
@@ -425,6 +427,7 @@ ENGLISH: Final = Catalogue(
     room_left="{nick} left the room {room} (still in the chat).",
     room_kicked="{by} sent {nick} out of the room {room}: {reason}",
     kick_default="{nick} cannot leave the room {room}, where everyone enters.",
+    room_invited="{nick} invites you to the room {room}: /join {room}",
     salas="Rooms ({count}): {rooms}",
     sala="Room {room} ({count}): {nicks}",
     tema="Topic: {topic}",
@@ -551,3 +554,13 @@ def _argument(texts: Catalogue, value: object) -> object:
     if isinstance(value, ByLang):
         return value.texts[texts.lang]
     return value
+
+
+#: The catalogue's entries (what a :class:`~twisted_chat.events.Text` key may name).
+KEYS: Final = frozenset(entry.name for entry in fields(Catalogue)) - {"lang"}
+
+
+def knows(key: str) -> bool:
+    """Whether ``key`` is an entry of this release's catalogue (a notice from a node of a newer
+    release may name one it lacks)."""
+    return key in KEYS

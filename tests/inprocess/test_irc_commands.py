@@ -199,7 +199,7 @@ async def test_mode_queries_and_refused_changes() -> None:
         ana, bob, _ = await room_of_three(server)
         ana.say("MODE ana")
         assert await ana.line() == f":{SERVER} 221 ana +"
-        ana.say("MODE ana +i")
+        ana.say("MODE ana +w")  # +i is a mode (tests/inprocess/test_irc_queries.py)
         assert await ana.line() == numeric("501", "ana", ":Unknown MODE flag")
         ana.say("MODE bob")
         assert await ana.line() == numeric(

@@ -1290,6 +1290,7 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "room_left": {"nick", "room"},
     "room_kicked": {"by", "nick", "room", "reason"},
     "kick_default": {"nick", "room"},
+    "room_invited": {"nick", "room"},
     "salas": {"count", "rooms"},
     "sala": {"room", "count", "nicks"},
     "tema": {"topic"},

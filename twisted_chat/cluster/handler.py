@@ -53,6 +53,7 @@ from twisted_chat.cluster.events import (
 from twisted_chat.cluster.membership import Membership
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.events import Event
+from twisted_chat.text import knows
 
 if TYPE_CHECKING:
     from twisted_chat.cluster.room import ClusterRoom
@@ -209,7 +210,17 @@ class ClusterHandler:
         self.room.broadcast(message.event)
 
     def on_user_notice(self, origin: Origin, message: UserNotice) -> None:
-        """A notice to a user of this node (gone already: dropped)."""
+        """A notice to a user of this node (gone already: dropped; one whose catalogue entry
+        this release lacks, from a node of a newer one: dropped with a warning, where saying it
+        would fail the user's delivery and drop its connection)."""
+        key = message.event.text.key
+        if not knows(key):
+            self.log.warn(
+                "cluster: dropped a notice {key} from {node}: not in this release's catalogue",
+                key=key,
+                node=origin.node,
+            )
+            return
         member = self.room.member(message.nickname)
         if member is not None:
             self.room.deliver(member, message.event)

@@ -58,6 +58,8 @@ CAPABILITIES: Final = {
 MAX_SASL: Final = 2000
 #: Seconds the MOTD (the chat's lines of a login) may wait for the last visit's line.
 WELCOME_WAIT: Final = 5.0
+#: Seconds between tries of a registration made while the server is starting up.
+REGISTER_RETRY: Final = 0.2
 #: Most bytes of names in one ``353`` line (and of channels in one ``319``).
 NAMES_CHUNK: Final = 400
 #: Most characters of an away message (``AWAY``) and of a kick's reason (``KICK``).
@@ -119,6 +121,7 @@ class IrcCommands:
         language: Language,
         server_name: str,
         motd: Sequence[str] = (),
+        max_channels: int = roomnames.DEFAULT_MAX_CHANNELS,
     ) -> None:
         self.chat = chat
         self.room = chat.room
@@ -130,6 +133,9 @@ class IrcCommands:
         self.server_name = server_name
         #: The lines of the message of the day (``--motd``), if any.
         self.motd_lines = tuple(motd)
+        #: Most rooms one IRC user may be in at once (``CHANLIMIT``, ``--irc-max-channels``;
+        #: more get ``405``), so that one client cannot create every room ``--max-rooms`` allows.
+        self.max_channels = max_channels
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # An operator on another node of a cluster sends a user of this node out of a room.
         self.room.room_kick = self._kicked_from_elsewhere
@@ -164,6 +170,7 @@ class IrcCommands:
         return [
             f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
+            f"CHANLIMIT=#:{self.max_channels}",
             "CHANMODES=,,,nt",
             "CHANNELLEN=33",
             "CHANTYPES=#",
@@ -178,6 +185,13 @@ class IrcCommands:
             "UTF8ONLY",
             "WHOX",
         ]
+
+    def send_isupport(self, session: IrcSession) -> None:
+        """The ``005`` lines: the tokens, :data:`ISUPPORT_PER_LINE` at most on each."""
+        tokens = self.isupport()
+        for start in range(0, len(tokens), ISUPPORT_PER_LINE):
+            chunk = tokens[start : start + ISUPPORT_PER_LINE]
+            session.reply("005", *chunk, "are supported by this server")
 
     # -- the dispatcher ---------------------------------------------------------------------
 
@@ -405,6 +419,14 @@ class IrcCommands:
             or session.cap_negotiating
         ):
             return
+        if not self.chat.taking_logins:
+            # The server is starting up: an IRC client does not try again by itself, so the
+            # registration is tried again here until the chat takes logins (or the login
+            # timeout closes the connection).
+            if not session.registration_waiting:
+                session.registration_waiting = True
+                self.chat.clock.callLater(REGISTER_RETRY, self._register_later, session)
+            return
         password = None
         if session.sasl_account is not None and nicknames.key(session.sasl_account) == (
             nicknames.key(nicknames.normalize(nick))
@@ -413,6 +435,12 @@ class IrcCommands:
         elif session.password:
             password = session.password
         self.chat.login(session, nick if password is None else f"{nick} {password}")
+
+    def _register_later(self, session: IrcSession) -> None:
+        """Try the registration again (the server was starting up)."""
+        session.registration_waiting = False
+        if not session.closing:
+            self._try_register(session)
 
     def registered(self, session: IrcSession) -> None:
         """The chat accepted the login: ``001`` to ``005``, then the MOTD, made of the chat's
@@ -432,11 +460,8 @@ class IrcCommands:
         reply("001", f"Welcome to the twisted-chat IRC network, {nick}")
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
-        self._plain(session, "004", server, version, "o", "o" + CHANNEL_MODES, "o")
-        tokens = self.isupport()
-        for start in range(0, len(tokens), ISUPPORT_PER_LINE):
-            chunk = tokens[start : start + ISUPPORT_PER_LINE]
-            reply("005", *chunk, "are supported by this server")
+        self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
+        self.send_isupport(session)
         if self.chat.logins is None and not self.motd_lines:  # no visit line will come
             reply("422", "MOTD File is missing")
             return
@@ -521,6 +546,10 @@ class IrcCommands:
         room_name = roomnames.normalize(name)
         if not roomnames.is_valid(room_name):
             session.reply("479", name, "Illegal channel name")
+            return None
+        mine = self.room.rooms_of(session)
+        if len(mine) >= self.max_channels and all(r.key != roomnames.key(room_name) for r in mine):
+            session.reply("405", name, "You have joined too many channels")
             return None
 
         def joined(move: Move) -> None:
@@ -785,6 +814,8 @@ class IrcCommands:
                     rows.append((users[nick_key], user, chatroom))  # None: another node's
         elif not mask.startswith("#"):
             rows = [(nick, user, None) for nick, user in self._matching(mask)]
+        if chatroom is not None or "*" in mask or "?" in mask:  # not for one nickname
+            rows = [row for row in rows if self._sees(session, row[1])]
         for nick, user, where in rows:
             if "o" in flags and (user is None or not self._is_operator(user)):
                 continue
@@ -957,7 +988,13 @@ class IrcCommands:
             for member in room.members()
             if isinstance(member, Session) and self._is_operator(member)
         )
-        session.reply("251", f"There are {everyone} users and 0 invisible on {servers} servers")
+        invisible = sum(
+            1 for member in room.members() if isinstance(member, IrcSession) and member.invisible
+        )
+        visible = everyone - invisible
+        session.reply(
+            "251", f"There are {visible} users and {invisible} invisible on {servers} servers"
+        )
         session.reply("252", str(operators), "operator(s) online")
         session.reply("254", str(len(room.rooms)), "channels formed")
         session.reply("255", f"I have {users} clients and {servers - 1} servers")
@@ -988,9 +1025,44 @@ class IrcCommands:
         elif user is not session:
             session.reply("502", "Can't view or change the modes of other users")
         elif changes and changes[0].strip("+-"):
-            session.reply("501", "Unknown MODE flag")
+            self._change_user_modes(session, changes[0])
         else:
-            self._plain(session, "221", "+o" if self._is_operator(session) else "+")
+            modes = ("i" if session.invisible else "") + ("o" if self._is_operator(session) else "")
+            self._plain(session, "221", "+" + modes)
+
+    def _change_user_modes(self, session: IrcSession, modes: str) -> None:
+        """``MODE NICK +i`` / ``-i``: invisible (hidden from ``WHO`` masks, see :meth:`_sees`)
+        or not, the change said back as a ``MODE`` line; any other flag gets ``501`` (once),
+        the ``i`` of the same change still applied."""
+        before = session.invisible
+        adding = True
+        unknown = False
+        for char in modes:
+            if char in "+-":
+                adding = char == "+"
+            elif char == "i":
+                session.invisible = adding
+            else:
+                unknown = True
+        if unknown:
+            session.reply("501", "Unknown MODE flag")
+        if session.invisible != before:
+            nick = session.nickname or ""
+            change = "+i" if session.invisible else "-i"
+            source = session.renderer.source(nick)
+            session.send(session.renderer.line("MODE", nick, change, source=source, trailing=True))
+
+    def _sees(self, session: IrcSession, user: Session | None) -> bool:
+        """Whether ``WHO`` by mask or by room shows ``user`` (``None``: a user of another
+        node, whose modes this node does not know) to ``session``: not if it is invisible
+        (``+i``) and shares no room with ``session``, unless ``session`` is itself or a server
+        operator."""
+        if not isinstance(user, IrcSession) or not user.invisible or user is session:
+            return True
+        if self._is_operator(session):
+            return True
+        mine = self.room.rooms_of(session)
+        return any(chatroom in mine for chatroom in self.room.rooms_of(user))
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
         chatroom = self._find(name)

@@ -159,6 +159,8 @@ class IrcRenderer:
                 return self.line(
                     "FAIL", "*", "INVALID_UTF8", words, source=self.server_name, trailing=True
                 )
+            if kind is Notice and text.key == "room_invited":
+                return self._invite(text, target)
             numeric = NUMERICS.get(text.key) if kind is Error else None
             words = FIXED_WORDS.get(numeric or "") or localise(self.language.texts, text)
             if numeric is not None:
@@ -304,6 +306,13 @@ class IrcRenderer:
         target = channel(event.room) if event.room is not None else "*"
         words = localise(self.language.texts, event.text)
         return self.line("NOTICE", target, words, source=self.server_name, trailing=True)
+
+    def _invite(self, text: Text, target: str) -> bytes:
+        """An invitation to a room (the notice ``room_invited``, from this node or another)
+        as IRC's ``INVITE`` from the user who sent it."""
+        room = channel(roomnames.key(str(text.args.get("room", ""))))
+        inviter = str(text.args.get("nick", "*"))
+        return self.line("INVITE", target, room, source=self.source(inviter))
 
     def _error(self, event: Error) -> bytes:
         return self.render_to(event, "*")

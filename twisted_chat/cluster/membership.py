@@ -494,10 +494,11 @@ class Membership:
     def _in_rejoin_grace(self) -> bool:
         return self.clock.seconds() - self._rejoined_at < self.config.ttl
 
-    def fetch(self, node: str) -> None:
-        """Read ``node``'s users hash and bring its replica up to date."""
+    def fetch(self, node: str) -> defer.Deferred[None]:
+        """Read ``node``'s users hash and bring its replica up to date; fires once done (or
+        failed: logged)."""
         if node == self.node_id:
-            return
+            return defer.succeed(None)
 
         def read(flat: Any) -> None:
             fields = _pairs(flat)
@@ -513,7 +514,7 @@ class Membership:
                 self.presence.snapshot(node, instance, int(version), users, rooms, operators, sets)
             )
 
-        self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
+        return self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
             read, lambda f: self.log.debug("cluster: reading {node}: {f}", node=node, f=f.value)
         )
 

@@ -206,6 +206,62 @@ class ClusterRoomsTests(SynchronousTestCase):
         self.assertEqual(bea.received(), [])  # the sender's own line is not echoed
         self.assertEqual(self.room.replication._unsettled, {})
 
+    def test_a_claim_waits_until_this_node_listens_to_the_rooms_channel(self) -> None:
+        # Whoever finds the claim held elsewhere may say something in the room at once: this
+        # node is subscribed to the room's channel before it claims the room.
+        ana = self.login("ana")
+        self.link.confirm_later = True
+        self.claim_answer(won=True)
+        self.link.ran.clear()
+        ana.send("/unirse juegos\n")
+        self.clock.advance(0)
+        self.assertIn("t:room:juegos", self.link.channels)
+        self.assertNotIn("room_claim", self.link.scripts())
+        self.assertEqual(ana.received(), [])
+        self.link.confirming.pop("t:room:juegos").callback(None)
+        self.assertEqual(self.link.scripts()[0], "room_claim")
+        self.assertEqual(ana.received(), ["* Sala juegos (1): @ana"])
+        self.assertIn("t:room:juegos", self.link.channels)
+        # A claim lost and not used (the user left meanwhile) gives the channel up.
+        bea = self.login("bea")
+        bea.send("/unirse dados\n")
+        self.clock.advance(0)
+        self.assertIn("t:room:dados", self.link.channels)
+        bea.lose()
+        self.link.confirming.pop("t:room:dados").callback(None)
+        self.assertNotIn("t:room:dados", self.link.channels)
+
+    def test_no_node_hears_of_a_member_here_before_this_node_listens_to_its_room(self) -> None:
+        ana = self.login("ana")
+        self.remote_login("bob", "Bob")
+        self.remote_move("bob", "juegos", operator=True)
+        self.link.confirm_later = True
+        self.link.published.clear()
+        ana.send("/unirse juegos\n")
+        self.clock.advance(0)
+        self.assertEqual(ana.received()[-1], "* Sala juegos (2): ana, @Bob")
+        # Her move waits for the SUBSCRIBE's answer: bob's node would publish to the room as
+        # soon as it heard of her.
+        self.assertEqual([e for e in self.link.events() if isinstance(e, RoomMoved)], [])
+        ana.send("hola\n")
+        self.clock.advance(0)
+        self.assertEqual([c for c, _ in self.link.published], ["t:room:juegos"])  # her line
+        self.link.confirming.pop("t:room:juegos").callback(None)
+        self.clock.advance(0)
+        [moved] = [e for e in self.link.events() if isinstance(e, RoomMoved)]
+        self.assertEqual((moved.nick_key, moved.name), ("ana", "juegos"))
+        # Unanswered, a subscription holds the events for HOLD_TIMEOUT at most.
+        self.remote_login("cy", "Cy")
+        self.remote_move("cy", "dados", operator=True)
+        self.link.published.clear()
+        ana.send("/unirse dados\n")
+        self.clock.advance(0.5)
+        self.assertIn("t:room:dados", self.link.confirming)
+        self.assertEqual([e for e in self.link.events() if isinstance(e, RoomMoved)], [])
+        self.clock.advance(0.5)
+        [moved] = [e for e in self.link.events() if isinstance(e, RoomMoved)]
+        self.assertEqual((moved.nick_key, moved.name), ("ana", "dados"))
+
     def test_a_room_claimed_by_this_nodes_user_is_not_published(self) -> None:
         ana, bea = self.login("ana"), self.login("bea")
         self.claim_answer(won=False, holder=(self.instance, "ana", "juegos"))
@@ -232,6 +288,8 @@ class ClusterRoomsTests(SynchronousTestCase):
         self.assertIsNone(self.room.default.operator)
         self.assertEqual(self.link.scripts()[-1], "room_release")
         self.assertEqual(self.room.replication._claims, {})
+        # The room's channel, subscribed to ahead of the claim, is given up.
+        self.assertNotIn("t:room:juegos", self.link.channels)
 
     def test_announcements_kicks_and_mutes_still_reach_every_room(self) -> None:
         ana, bea = self.login("ana"), self.login("bea")

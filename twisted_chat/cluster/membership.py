@@ -154,6 +154,7 @@ class Membership:
             self._heartbeat.stop()
         if self.ready:
             self.ready = False
+            self.outbox.release_all()  # held events too (a subscription on its way)
             self.outbox.flush()  # what this turn said still reaches the others, before the bye
             keys = self.keys
             done = self.link.run(

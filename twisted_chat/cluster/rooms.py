@@ -93,16 +93,23 @@ class RoomReplication:
         # until when (clock seconds) they count as having members elsewhere, whatever the
         # replicas say (the creator's own event, or a third node's member's, may be on its way).
         self._unsettled: dict[str, float] = {}
+        # Rooms being claimed by this node's users (subscribed to ahead of the claim): how many
+        # claims are on their way.
+        self._claiming: dict[str, int] = {}
 
     # -- this node's members ----------------------------------------------------------------
 
     def joined(self, chatroom: ChatRoom) -> None:
         """A member of this node entered ``chatroom``: the first one subscribes to its
-        channel."""
+        channel, and this node's events wait until Redis confirms the subscription."""
         count = self._local_counts.get(chatroom.key, 0)
         self._local_counts[chatroom.key] = count + 1
         if not count:
-            self.link.subscribe(self.keys.room_channel(chatroom.key))
+            subscribed = self.link.subscribe(self.keys.room_channel(chatroom.key))
+            if not subscribed.called:
+                # No node hears of this member (its ``room`` or ``rooms`` event, sent on the
+                # ``room`` channel after this) before what they say in the room reaches here.
+                self.outbox.hold(self.keys.room, subscribed)
             self.room.missed(chatroom.key)
 
     def parted(self, chatroom: ChatRoom) -> None:
@@ -112,7 +119,8 @@ class RoomReplication:
             self._local_counts[chatroom.key] = count
         else:
             self._local_counts.pop(chatroom.key, None)
-            self.link.unsubscribe(self.keys.room_channel(chatroom.key))
+            if chatroom.key not in self._claiming:  # else the claim's end unsubscribes
+                self.link.unsubscribe(self.keys.room_channel(chatroom.key))
 
     def has_remote_members(self, chatroom: ChatRoom) -> bool:
         """Whether ``chatroom`` has members on other nodes, as far as this node knows: the
@@ -190,11 +198,7 @@ class RoomReplication:
             self._moved(nick_key, move, move.entered is Entered.CREATED)
             return defer.succeed(move)
         value = json.dumps([self.origin.instance, nick_key, name], ensure_ascii=False)
-        claimed = self.link.run(
-            scripts.ROOM_CLAIM,
-            [self.keys.room_op(key), self.keys.topics],
-            [value, self._ttl_ms, key],
-        ).addCallback(self._read_creator)
+        claimed = self._claim(key, value)
 
         def answered(result: Any) -> Move:
             won = int(result[0]) == 1
@@ -226,9 +230,38 @@ class RoomReplication:
             self._moved(nick_key, move, move.entered is Entered.CREATED)
             return move
 
-        return claimed.addCallbacks(answered, failed)
+        return claimed.addCallbacks(answered, failed).addBoth(self._claim_done, key)
 
     # -- a room claimed by another node's user a moment ago ---------------------------------
+
+    def _claim(self, key: str, value: str) -> defer.Deferred[Any]:
+        """Claim the room ``key`` for the value ``value``, once this node listens to the
+        room's channel (Redis confirmed the ``SUBSCRIBE``): a user of another node who finds
+        the claim held and says something in the room at once is heard here. Fires with the
+        claim's answer, the creator read first if need be (:meth:`_read_creator`)."""
+        self._claiming[key] = self._claiming.get(key, 0) + 1
+        subscribed = self.link.subscribe(self.keys.room_channel(key))
+
+        def claim(_: object) -> defer.Deferred[Any]:
+            return self.link.run(
+                scripts.ROOM_CLAIM,
+                [self.keys.room_op(key), self.keys.topics],
+                [value, self._ttl_ms, key],
+            )
+
+        answer: defer.Deferred[Any] = defer.Deferred()  # not "called" until answered
+        subscribed.addCallback(claim).chainDeferred(answer)
+        return answer.addCallback(self._read_creator)
+
+    def _claim_done(self, result: Any, key: str) -> Any:
+        """A claim of the room ``key`` was answered and used: the room's channel is given up
+        if no member of this node is in the room (and no other claim of it is on its way)."""
+        count = self._claiming.pop(key, 0) - 1
+        if count > 0:
+            self._claiming[key] = count
+        elif not self._local_counts.get(key):
+            self.link.unsubscribe(self.keys.room_channel(key))
+        return result
 
     def _read_creator(self, result: Any) -> Any:
         """A creation claim's answer: when another node holds the claim and its creator is a
@@ -314,11 +347,7 @@ class RoomReplication:
         ):
             return defer.succeed(room.join_now(member, name))
         value = json.dumps([self.origin.instance, nick_key, name], ensure_ascii=False)
-        claimed = self.link.run(
-            scripts.ROOM_CLAIM,
-            [self.keys.room_op(key), self.keys.topics],
-            [value, self._ttl_ms, key],
-        ).addCallback(self._read_creator)
+        claimed = self._claim(key, value)
 
         def answered(result: Any) -> Move:
             won = int(result[0]) == 1
@@ -346,7 +375,7 @@ class RoomReplication:
             self.log.debug("cluster: room claim of {room} failed: {f}", room=key, f=failure.value)
             return room.join_now(member, name)
 
-        return claimed.addCallbacks(answered, failed)
+        return claimed.addCallbacks(answered, failed).addBoth(self._claim_done, key)
 
     def rooms_changed(
         self,

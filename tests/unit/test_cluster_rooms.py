@@ -230,6 +230,15 @@ class ClusterRoomsTests(SynchronousTestCase):
         bea.lose()
         self.link.confirming.pop("t:room:dados").callback(None)
         self.assertNotIn("t:room:dados", self.link.channels)
+        # A SUBSCRIBE unanswered for HOLD_TIMEOUT: the claim goes all the same.
+        cy = self.login("cy")
+        self.link.ran.clear()
+        cy.send("/unirse mus\n")
+        self.clock.advance(0.5)
+        self.assertNotIn("room_claim", self.link.scripts())
+        self.clock.advance(0.5)
+        self.assertEqual(cy.received(), ["* Sala mus (1): @cy"])
+        self.link.confirming.pop("t:room:mus").callback(None)  # late: changes nothing
 
     def test_no_node_hears_of_a_member_here_before_this_node_listens_to_its_room(self) -> None:
         ana = self.login("ana")

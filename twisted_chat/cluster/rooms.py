@@ -43,7 +43,7 @@ from twisted_chat.cluster.events import RoomMoved, RoomsSet
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.link import RedisLink
 from twisted_chat.cluster.membership import Membership, rooms_fields
-from twisted_chat.cluster.outbox import Outbox
+from twisted_chat.cluster.outbox import HOLD_TIMEOUT, Outbox
 from twisted_chat.cluster.presence import DEFAULT, Changes, Placement
 from twisted_chat.cluster.topics import TopicReplication
 from twisted_chat.events import Text
@@ -236,11 +236,14 @@ class RoomReplication:
 
     def _claim(self, key: str, value: str) -> defer.Deferred[Any]:
         """Claim the room ``key`` for the value ``value``, once this node listens to the
-        room's channel (Redis confirmed the ``SUBSCRIBE``): a user of another node who finds
-        the claim held and says something in the room at once is heard here. Fires with the
-        claim's answer, the creator read first if need be (:meth:`_read_creator`)."""
+        room's channel (Redis confirmed the ``SUBSCRIBE``, or :data:`HOLD_TIMEOUT` passed): a
+        user of another node who finds the claim held and says something in the room at once
+        is heard here. Fires with the claim's answer, the creator read first if need be
+        (:meth:`_read_creator`)."""
         self._claiming[key] = self._claiming.get(key, 0) + 1
         subscribed = self.link.subscribe(self.keys.room_channel(key))
+        if not subscribed.called:  # a Redis that slow: claim all the same after a while
+            subscribed.addTimeout(HOLD_TIMEOUT, self._clock, onTimeoutCancel=lambda _r, _t: None)
 
         def claim(_: object) -> defer.Deferred[Any]:
             return self.link.run(

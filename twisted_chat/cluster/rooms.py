@@ -19,7 +19,10 @@ placed here from the replicas, :meth:`RoomReplication.replicas_changed`) and its
   ``room`` event may not have arrived yet) holds that creator at once, and counts as having
   members elsewhere for a TTL (:meth:`RoomReplication.has_remote_members`), so that what this
   node's users say there meanwhile is published, never kept from the members elsewhere
-  (docs/SCALING.md, "Entering a room at the moment it is created elsewhere").
+  (docs/SCALING.md, "Entering a room as it is created elsewhere");
+- no node hears of a member of a room here before this node listens to the room's channel:
+  a room is claimed once Redis confirmed the ``SUBSCRIBE``, and the first member of a room
+  here holds this node's ``room`` events until it has.
 
 After an outage this node writes its users' rooms and its rooms' claims again
 (:meth:`RoomReplication.restore`); the other nodes re-read it and announce the differences.
@@ -306,7 +309,11 @@ class RoomReplication:
         if instance == self.origin.instance or not instance:
             return
         room = self.room
-        self._unsettled[key] = self._clock.seconds() + self._ttl_ms / 1000
+        now = self._clock.seconds()
+        for other, until in list(self._unsettled.items()):  # rooms never asked about again
+            if until <= now:
+                del self._unsettled[other]
+        self._unsettled[key] = now + self._ttl_ms / 1000
         if key in room.rooms or not room.may_create():
             return
         nickname = self._creator(holder)

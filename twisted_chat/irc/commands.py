@@ -42,6 +42,7 @@ from twisted_chat.room import ChatRoom, Entered, Member, Move
 from twisted_chat.rooms import RoomCommands
 from twisted_chat.session import Session
 from twisted_chat.text import Language
+from twisted_chat.userinfo import NONE as NO_INFO
 from twisted_chat.userinfo import UserInfo
 
 #: The capabilities offered (``CAP LS``), with their values for ``CAP LS 302``.
@@ -772,7 +773,7 @@ class IrcCommands:
             user = self._user(nick)
         if user is not None:
             return userinfo.describe(user, self.chat.operators)
-        return self.room.remote_info(nick) or userinfo.NONE
+        return self.room.remote_info(nick) or NO_INFO
 
     def _away(self, user: Session | None, nick: str = "") -> str | None:
         """The away message of ``user`` (``None``: of ``nick``, anywhere), if away."""
@@ -1015,7 +1016,7 @@ class IrcCommands:
         )
         invisible = sum(
             1 for member in room.members() if isinstance(member, IrcSession) and member.invisible
-        )
+        ) + sum(1 for nick in room.nicknames() if (room.remote_info(nick) or NO_INFO).invisible)
         visible = everyone - invisible
         session.reply(
             "251", f"There are {visible} users and {invisible} invisible on {servers} servers"

@@ -20,6 +20,7 @@ from tests.support.fake_link import cluster_chat
 from tests.support.fakes import Client, Clients, tcp_factory
 from twisted_chat.assembly import RoomPlan
 from twisted_chat.cluster import envelope
+from twisted_chat.cluster import events as cluster_events
 from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import (
     ClusterEvent,
@@ -595,3 +596,25 @@ class ClusterIrcTests(SynchronousTestCase):
     def test_info_of_a_user_never_seen_reads_the_node_again(self) -> None:
         changes = self.room.presence.info_set("n2", "n2/x", "zoe", UserInfo(away="x"), 2)
         self.assertEqual(changes.stale, "n2")
+
+    def test_a_node_of_an_earlier_release_drops_the_info_and_catches_up(self) -> None:
+        # What a node that does not know ``uinfo`` does with one: the envelope (which holds
+        # it alone) is dropped as malformed, nothing fails; the next event skips a version,
+        # so the node reads the users hash again, whose ``#u:`` fields it ignores.
+        earlier = {name: cls for name, cls in cluster_events.EVENTS.items() if name != "uinfo"}
+        self.patch(cluster_events, "EVENTS", earlier)
+        self.remote_irc_login("bob", "Bob")
+        self.link.commands.clear()
+        self.remote_info("bob", UserInfo(away="fuera"))  # dropped: nothing happens
+        self.assertEqual(self.link.commands, [])
+        self.assertEqual(self.room.presence.nodes["n2"].version, self.version - 1)
+        self.link.replies["HGETALL"] = {
+            "#i": "n2/x",
+            "#v": str(self.version + 1),
+            "bob": "Bob",
+            "#u:bob": '{"a":"fuera"}',
+            "#R:bob": '["juegos"]',
+        }
+        self.from_n2(RoomsSet("bob", ("juegos",), "", self.v()))
+        self.assertIn(("HGETALL", "t:users:n2"), self.link.commands)
+        self.assertIn("bob", self.room.presence.nodes["n2"].users)

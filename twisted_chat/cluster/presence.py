@@ -14,6 +14,11 @@ for the default room), an IRC user in any number, zero included (``#R:``, a JSON
 names, written only when the set is not one room; ``#r:`` then holds the last of them, for
 nodes of earlier releases, which read ``#r:`` alone).
 
+Each replica also keeps what else other users may know of each user of that node (real name,
+away message, account, server operator, ``+i``: :class:`~twisted_chat.userinfo.UserInfo`), from
+``uinfo`` events and the ``#u:`` fields of the users hash (a JSON object, absent when nothing is
+known); a rename moves it, a leave drops it.
+
 Every change to a replica returns who joined and who left, who moved from which room to which,
 and which rooms' operators changed, so that the room can keep its rooms and tell its users.
 """

@@ -99,7 +99,7 @@ def describe(member: object, operators: Operators) -> UserInfo:
     realname = getattr(member, "realname", None)
     away = getattr(member, "away", None)
     account = operators.account_of(member)  # type: ignore[arg-type]
-    operator = (
+    operator = operators.is_operator(member) or (  # type: ignore[arg-type]
         account is not None
         and account in operators.keys
         and operators.accounts is not None

@@ -69,6 +69,10 @@ class ChatSession(Member, Protocol):
     """What the chat core needs from one connection of this process (implemented by
     :class:`~twisted_chat.session.Session`): a member, and the control of its session."""
 
+    #: Why the user leaves the chat, in its own words (an IRC ``QUIT``'s reason; ``None`` or
+    #: empty: it said nothing), shown to those who shared a room with it.
+    quit_reason: str | None
+
     @property
     def closing(self) -> bool:
         """Whether the connection is closing or closed (deliveries are dropped)."""
@@ -558,6 +562,32 @@ class Room:
             return
         gathering.add(event, joined)
         self.has_notices = True
+
+    def announce_departure(self, events: Sequence[Event]) -> None:
+        """Tell the members of the rooms a user left the chat from that it left: ``events`` are
+        its leave events, one per room it was in, and each member gets the first one of a room
+        it is in, and no other (an IRC user sharing three rooms with the quitter reads one
+        ``QUIT``, not three). A departure from one room is an ordinary :meth:`announce`
+        (gathered in a storm); from several, each event is rendered once per renderer and
+        written at once, after any pending notices."""
+        if len(events) <= 1:
+            for event in events:
+                self.announce(event)
+            return
+        if self.has_notices:
+            self.flush_notices()
+        told: set[Member] = set()
+        count = 0
+        for event in events:
+            chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+            if chatroom is None:
+                continue
+            for renderer, group in list(chatroom.groups.items()):
+                fresh = {member: None for member in group if member not in told}
+                if fresh:
+                    told.update(fresh)
+                    count += self._write(fresh, renderer.render(event))
+        self.deliveries += count
 
     @property
     def pending_notices(self) -> int:

@@ -188,6 +188,8 @@ class Session:
         self._last_line = 0.0
         self._timer: IDelayedCall | None = None
         self.disconnect_cause: str | None = None
+        #: Why the user leaves, in its own words (an IRC ``QUIT``'s reason), if it said.
+        self.quit_reason: str | None = None
 
     def use_renderer(self, renderer: Renderer) -> None:
         """Render this session's events with ``renderer`` from now on (only before it logs in:

@@ -257,7 +257,7 @@ async def test_two_irc_users_join_part_privmsg_notice() -> None:
         bob.say("QUIT :me voy")
         assert await bob.line() == "ERROR :Quit: me voy"
         await bob.wait_closed()
-        assert await ana.line() == ":bob!bob@irc.test QUIT :Quit"
+        assert await ana.line() == ":bob!bob@irc.test QUIT :Quit: me voy"
         await ana.pong()
 
 

@@ -58,9 +58,15 @@ NAMES_CHUNK: Final = 400
 #: Most characters of an away message (``AWAY``) and of a kick's reason (``KICK``).
 AWAYLEN: Final = 300
 KICKLEN: Final = 300
+#: Most characters of a quit reason passed on (``QUIT :REASON``).
+QUITLEN: Final = 300
 #: The channel modes a room has: no messages from outside (``n``: members only, ``404``) and
 #: the topic set by operators (``t``: ``482``); nothing else can be set.
 CHANNEL_MODES: Final = "nt"
+#: Most characters of a user name shown (``USER``'s, after ``~``), and the characters dropped
+#: from it (a user name is a plain word: nothing that could pass for ``!``, ``@`` or a mask).
+USERLEN: Final = 10
+USER_DROPPED: Final = re.compile(r"[^A-Za-z0-9_.-]")
 #: The fields of a WHOX reply (``354``), in the order they are written.
 WHOX_FIELDS: Final = "tcuihsnfdlaor"
 
@@ -149,7 +155,7 @@ class IrcCommands:
             "NETWORK=twisted-chat",
             f"NICKLEN={nicknames.MAX_NICKNAME_LENGTH}",
             "PREFIX=(o)@",
-            "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:,LIST:",
+            "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:,WHOIS:1,KICK:,LIST:",
             f"TOPICLEN={roomnames.MAX_TOPIC_LENGTH}",
             "UTF8ONLY",
             "WHOX",
@@ -160,6 +166,7 @@ class IrcCommands:
     def line_received(self, session: IrcSession, text: str) -> None:
         """One decoded line of ``session`` (the session's limits passed): parse it, check the
         command's rules, run it."""
+        session.lines_in += 1  # a sign of life for the keepalive
         try:
             message = parse(text)
         except TooLong:
@@ -286,13 +293,10 @@ class IrcCommands:
     @irc_command("AUTHENTICATE", 1, before=True)
     def authenticate(self, session: IrcSession, message: Message) -> None:
         """SASL PLAIN (``AUTHENTICATE PLAIN``, then the payload): checked against the accounts
-        as a password login is; ``903`` or ``904``."""
+        as a password login is; ``903`` or ``904`` (``905`` for one line over 400 bytes,
+        ``904`` for a payload over :data:`MAX_SASL`)."""
         arg = message.params[0]
-        if session.nickname is not None or session.sasl_account is not None:
-            session.reply("907", "You have already authenticated using SASL")
-            return
-        if "sasl" not in session.caps:
-            session.reply("904", "SASL authentication failed")
+        if self._sasl_refused(session):
             return
         if arg == "*":
             self._sasl_reset(session)
@@ -312,14 +316,29 @@ class IrcCommands:
             return
         if arg != "+":
             session.sasl_buffer += arg
-        if len(session.sasl_buffer) > MAX_SASL:
+        if len(session.sasl_buffer) > MAX_SASL:  # 905 is for one line over 400 bytes
             self._sasl_reset(session)
-            session.reply("905", "SASL message too long")
+            session.reply("904", "SASL authentication failed")
             return
         if len(arg) == 400:
             return  # more to come
         payload, session.sasl_buffer = session.sasl_buffer, ""
         self._sasl_plain(session, payload)
+
+    @staticmethod
+    def _sasl_refused(session: IrcSession) -> bool:
+        """Whether ``session`` may not use SASL now, said: ``462`` after registration (no
+        SASL then: an account is its nickname), ``907`` once authenticated, ``904`` without
+        ``CAP REQ sasl``."""
+        if session.nickname is not None:
+            session.reply("462", "You may not reregister")
+        elif session.sasl_account is not None:
+            session.reply("907", "You have already authenticated using SASL")
+        elif "sasl" not in session.caps:
+            session.reply("904", "SASL authentication failed")
+        else:
+            return False
+        return True
 
     @staticmethod
     def _sasl_reset(session: IrcSession) -> None:
@@ -397,7 +416,7 @@ class IrcCommands:
         reply("001", f"Welcome to the twisted-chat IRC network, {nick}")
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
-        self._plain(session, "004", server, version, "o", "o" + CHANNEL_MODES, "o")
+        self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
         reply("005", *self.isupport(), "are supported by this server")
         if self.chat.logins is None and not self.motd_lines:  # no visit line will come
             reply("422", "MOTD File is missing")
@@ -423,12 +442,13 @@ class IrcCommands:
 
     @irc_command("PONG", before=True)
     def pong(self, session: IrcSession, message: Message) -> None:
-        """A client's answer to a ``PING``: nothing to do (every line resets the idle timer)."""
+        """A client's answer to a ``PING``: nothing to do (every line is a sign of life for
+        the keepalive and resets the idle timer)."""
 
     @irc_command("QUIT", before=True)
     def quit(self, session: IrcSession, message: Message) -> None:
         """``QUIT [:REASON]``: ``ERROR``, and the connection closes."""
-        session.quit_reason = message.params[0] if message.params else ""
+        session.quit_reason = message.params[0].strip(" \t")[:QUITLEN] if message.params else ""
         session.close()
 
     @irc_command("MOTD", before=False)
@@ -488,8 +508,9 @@ class IrcCommands:
             session.reply("332", channel(chatroom.key), chatroom.topic)
         self._names(session, chatroom)
 
-    def _names(self, session: IrcSession, chatroom: ChatRoom) -> None:
-        """``353`` lines (at most :data:`NAMES_CHUNK` bytes of names each), then ``366``."""
+    def _names(self, session: IrcSession, chatroom: ChatRoom, end: bool = True) -> None:
+        """``353`` lines (at most :data:`NAMES_CHUNK` bytes of names each), then ``366``
+        (unless not ``end``)."""
         name = channel(chatroom.key)
         chunk: list[str] = []
         size = 0
@@ -505,7 +526,8 @@ class IrcCommands:
             size += len(nick.encode()) + 1
         if chunk:
             session.reply("353", "=", name, " ".join(chunk))
-        session.reply("366", name, "End of /NAMES list")
+        if end:
+            session.reply("366", name, "End of /NAMES list")
 
     @irc_command("PART", 1)
     def part(self, session: IrcSession, message: Message) -> None:
@@ -640,16 +662,17 @@ class IrcCommands:
 
     @irc_command("NAMES")
     def names(self, session: IrcSession, message: Message) -> None:
-        """``NAMES #ROOM``: its members (``353``, ``366``)."""
+        """``NAMES #ROOM[,#ROOM...]``: the members of each room that exists (``353``), then
+        one ``366`` naming what was asked."""
         if not message.params:
             session.reply("366", "*", "End of /NAMES list")
             return
-        for name in message.params[0].split(","):
+        wanted = message.params[0]
+        for name in wanted.split(","):
             chatroom = self._find(name)
-            if chatroom is None:
-                session.reply("366", name, "End of /NAMES list")
-            else:
-                self._names(session, chatroom)
+            if chatroom is not None:
+                self._names(session, chatroom, end=False)
+        session.reply("366", wanted, "End of /NAMES list")
 
     # -- who is who ---------------------------------------------------------------------------
 
@@ -669,6 +692,15 @@ class IrcCommands:
     @staticmethod
     def _away(user: Session) -> str | None:
         return user.away if isinstance(user, IrcSession) else None
+
+    @staticmethod
+    def _username(user: Session) -> str:
+        """The user name ``WHO`` and ``WHOIS`` show: ``~`` and ``USER``'s name (letters,
+        digits, ``_``, ``.`` and ``-`` only, at most :data:`USERLEN`; ``~``: no ident check) for
+        an IRC user, the nickname for anyone else."""
+        name = user.user if isinstance(user, IrcSession) else None
+        name = USER_DROPPED.sub("", name or "")[:USERLEN]
+        return f"~{name}" if name else user.nickname or ""
 
     @staticmethod
     def _realname(user: Session) -> str:
@@ -703,7 +735,7 @@ class IrcCommands:
                 if user is not None:
                     rows.append((user, chatroom))
         elif not mask.startswith("#"):
-            rows = [(user, None) for user in self._matching(mask)]
+            rows = [(user, None) for user in self._matching(mask, session)]
         for user, where in rows:
             if "o" in flags and not self._is_operator(user):
                 continue
@@ -714,7 +746,7 @@ class IrcCommands:
                 session.reply(
                     "352",
                     channel(where.key) if where is not None else "*",
-                    nick,
+                    self._username(user),
                     self.server_name,
                     self.server_name,
                     nick,
@@ -723,11 +755,14 @@ class IrcCommands:
                 )
         session.reply("315", mask, "End of WHO list")
 
-    def _matching(self, mask: str) -> list[Session]:
-        """The users whose nickname or real name match ``mask`` (any case), by nickname."""
+    def _matching(self, mask: str, asker: IrcSession) -> list[Session]:
+        """The users whose nickname or real name match ``mask`` (any case), by nickname; a
+        mask with wildcards leaves out the invisible users (``+i``) who share no room with
+        ``asker``."""
         if "*" not in mask and "?" not in mask:
             user = self._user(mask)
             return [] if user is None else [user]
+        mine = set(self.room.rooms_of(asker))
         pattern = re.escape(mask.casefold()).replace(r"\*", ".*").replace(r"\?", ".")
         regex = re.compile(pattern, re.DOTALL)
         found = []
@@ -736,6 +771,13 @@ class IrcCommands:
                 regex.fullmatch((member.nickname or "").casefold())
                 or regex.fullmatch(self._realname(member).casefold())
             ):
+                if (
+                    isinstance(member, IrcSession)
+                    and member.invisible
+                    and member is not asker
+                    and mine.isdisjoint(self.room.rooms_of(member))
+                ):
+                    continue
                 found.append(member)
         found.sort(key=lambda user: nicknames.key(user.nickname or ""))
         return found
@@ -753,7 +795,7 @@ class IrcCommands:
         values = {
             "t": token if token.isdigit() and len(token) <= 3 else "0",
             "c": channel(where.key) if where is not None else "*",
-            "u": nick,
+            "u": self._username(user),
             "i": "255.255.255.255",  # nobody's address is shown
             "h": self.server_name,
             "s": self.server_name,
@@ -787,7 +829,9 @@ class IrcCommands:
             session.reply("318", wanted, "End of /WHOIS list")
             return
         nick = user.nickname or wanted
-        session.reply("311", nick, nick, self.server_name, "*", self._realname(user))
+        session.reply(
+            "311", nick, self._username(user), self.server_name, "*", self._realname(user)
+        )
         nick_key = nicknames.key(nick)
         names = [
             ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
@@ -868,9 +912,39 @@ class IrcCommands:
         elif user is not session:
             session.reply("502", "Can't view or change the modes of other users")
         elif changes and changes[0].strip("+-"):
-            session.reply("501", "Unknown MODE flag")
+            self._set_user_modes(session, changes[0])
         else:
-            self._plain(session, "221", "+o" if self._is_operator(session) else "+")
+            modes = ("o" if self._is_operator(session) else "") + ("i" if session.invisible else "")
+            self._plain(session, "221", "+" + modes)
+
+    def _set_user_modes(self, session: IrcSession, modes: str) -> None:
+        """``MODE NICK +i`` / ``-i``: invisible (a ``WHO`` mask does not find it for those who
+        share no room with it), said back as ``MODE``; any other mode gets ``501``."""
+        adding = True
+        changed = ""
+        sign = ""
+        unknown = False
+        for char in modes:
+            if char in "+-":
+                adding = char == "+"
+            elif char == "i":
+                if session.invisible != adding:
+                    session.invisible = adding
+                    if sign != ("+" if adding else "-"):
+                        sign = "+" if adding else "-"
+                        changed += sign
+                    changed += "i"
+            else:
+                unknown = True
+        if changed:
+            nick = session.nickname or ""
+            session.send(
+                session.renderer.line(
+                    "MODE", nick, changed, source=session.renderer.source(nick), trailing=True
+                )
+            )
+        if unknown:
+            session.reply("501", "Unknown MODE flag")
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
         chatroom = self._find(name)

@@ -66,6 +66,9 @@ class Operators:
         self.keys = operator_keys(names)
         # Sessions logged in with a checked password (the only ones that may be operators).
         self._by_password: set[ChatSession] = set()
+        # Sessions that proved an operator's password under another nickname (IRC's ``OPER``):
+        # session -> that operator's nick key.
+        self._acting: dict[ChatSession, str] = {}
 
     def use(self, names: Iterable[str]) -> None:
         """The ``--operator`` nicknames are ``names`` from now on (a configuration reload)."""
@@ -80,21 +83,27 @@ class Operators:
         leave recados, get them, and erase what they said)."""
         return session in self._by_password
 
+    def act_as(self, session: ChatSession, operator: str) -> None:
+        """``session`` gave the password of the ``--operator`` account ``operator`` (IRC's
+        ``OPER NAME PASSWORD``): an operator while it is connected and ``operator`` stays one."""
+        self._acting[session] = nicknames.key(operator)
+
     def forget(self, session: ChatSession) -> None:
         """``session`` is gone."""
         self._by_password.discard(session)
+        self._acting.pop(session, None)
 
     def is_operator(self, session: ChatSession) -> bool:
         """Whether ``session`` is an operator's: a nickname named in ``--operator``, registered,
-        and logged in with its password."""
+        and logged in with its password; or a session that gave such a nickname's password
+        (:meth:`act_as`)."""
         nickname = session.nickname
-        return (
-            nickname is not None
-            and session in self._by_password
-            and nicknames.key(nickname) in self.keys
-            and self.accounts is not None
-            and self.accounts.is_registered(nickname)
-        )
+        if nickname is None or self.accounts is None:
+            return False
+        if session in self._by_password and nicknames.key(nickname) in self.keys:
+            return self.accounts.is_registered(nickname)
+        acting = self._acting.get(session) if self._acting else None
+        return acting is not None and acting in self.keys and self.accounts.is_registered(acting)
 
 
 def operator_keys(names: Iterable[str]) -> frozenset[str]:

@@ -377,6 +377,36 @@ async def test_no_motd_file_is_422() -> None:
         await ana.pong()
 
 
+@pytest_twisted.ensureDeferred
+async def test_oper_with_an_operator_s_password() -> None:
+    async with await start_irc_server("--operator", "ana") as server:
+        await register_ana(server)
+        bob = await server.user("bob")
+        cris = await server.user("cris")
+        bob.say("OPER ana wrong-password")
+        assert await bob.line() == numeric("464", "bob", ":Password incorrect")
+        bob.say("OPER bob whatever")  # not an operator (nor registered): the same answer
+        assert await bob.line() == numeric("464", "bob", ":Password incorrect")
+        bob.say("OPER ana")
+        assert await bob.line() == numeric("461", "bob", "OPER :Not enough parameters")
+        bob.say("KILL cris :no")
+        assert await bob.line() == numeric(
+            "481", "bob", ":Permission Denied- You're not an IRC operator"
+        )
+        bob.say(f"OPER ana {PASSWORD}")
+        assert await bob.line() == numeric("381", "bob", ":You are now an IRC operator")
+        assert await bob.line() == ":bob!bob@irc.test MODE bob :+o"
+        bob.say("MODE bob")
+        assert await bob.line() == f":{SERVER} 221 bob +o"
+        cris.say("WHO bob")
+        assert (await replies(cris, "315"))[0] == numeric(
+            "352", "cris", "* ~bob irc.test irc.test bob H* :0 bob real"
+        )
+        bob.say("KILL cris :por probar")
+        assert await bob.line() == f":{SERVER} NOTICE bob :cris expulsado."
+        assert await cris.line() == f":{SERVER} NOTICE cris :bob te ha expulsado: por probar"
+
+
 # -- the fixes of irctest's run (QUIT, SASL numerics, NAMES, user mode +i) ----------------------
 
 

@@ -1045,6 +1045,49 @@ class IrcCommands:
         if self.rooms.after_enter is not None:
             self.rooms.after_enter(target, default)
 
+    @irc_command("OPER", 2)
+    def oper(self, session: IrcSession, message: Message) -> None:
+        """``OPER NAME PASSWORD``: a server operator's rights for this connection, given the
+        password of ``NAME``, an ``--operator`` nickname's account (checked, and rate limited,
+        as a login is): ``381`` and ``MODE NICK +o``; ``464`` for anything else (which names
+        are operators is not told)."""
+        name, password = message.params[0], message.params[1]
+        accounts = self.chat.accounts
+        operators = self.chat.operators
+        if accounts is None or self._is_operator(session):
+            if accounts is not None:
+                session.reply("381", "You are now an IRC operator")
+            else:
+                session.reply("464", "Password incorrect")
+            return
+        account = nicknames.normalize(name)
+        session.hold()
+
+        def checked(result: object) -> None:
+            if session.closing:
+                return
+            if result is LoginCheck.OK and nicknames.key(account) in operators.keys:
+                operators.act_as(session, account)
+                nick = session.nickname or ""
+                self.log.info(
+                    "{nick} is a server operator as {account}", nick=nick, account=account
+                )
+                session.reply("381", "You are now an IRC operator")
+                renderer = session.renderer
+                session.send(
+                    renderer.line("MODE", nick, "+o", source=renderer.source(nick), trailing=True)
+                )
+            else:
+                session.reply("464", "Password incorrect")
+            session.release()
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("checking OPER for {nick} failed", failure, nick=account)
+            checked(LoginCheck.REFUSED)
+
+        check = defer.maybeDeferred(accounts.check_login, account, password, session.host)
+        check.addCallbacks(checked, failed)
+
     @irc_command("KILL", 1)
     def kill(self, session: IrcSession, message: Message) -> None:
         """``KILL NICK [:REASON]``: a server operator's ``/expulsar`` (``481`` for anyone

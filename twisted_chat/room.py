@@ -315,6 +315,27 @@ class Room:
             self.user_gone(nick_key)
         return member
 
+    def regroup(self, member: Member, old: Renderer) -> None:
+        """``member`` renders with :attr:`Member.renderer` from now on instead of ``old`` (an
+        IRC client's ``CAP REQ`` after registration): pending notices go out first, as
+        negotiated before, then it moves to that renderer's group in the chat and in each of
+        its rooms."""
+        if self.has_notices:
+            self.flush_notices()
+        new = member.renderer
+        every = [self._groups, *(chatroom.groups for chatroom in self._rooms_of.get(member, ()))]
+        for groups in every:
+            group = groups.get(old)
+            if group is None or member not in group:
+                continue
+            del group[member]
+            if not group:
+                del groups[old]
+            target = groups.get(new)
+            if target is None:
+                target = groups[new] = {}
+            target[member] = None
+
     def user_gone(self, nick_key: str) -> None:
         """The user ``nick_key`` left the chat: it is no longer the operator of any room."""
         for chatroom in self.rooms.values():

@@ -353,13 +353,16 @@ async def test_motd_file(tmp_path: Path) -> None:
             numeric("372", "ana", ":-     con tabulador"),
             numeric("372", "ana", ":- " + "ñ" * 80),
         ]
-        assert lines[5:] == [
-            numeric("375", "ana", f":- {SERVER} Message of the day -"),
-            *expected_motd,
-            numeric("372", "ana", ":- " + RETENTION[2:]),
-            numeric("372", "ana", ":- " + FIRST_VISIT[2:]),
-            numeric("376", "ana", ":End of /MOTD command."),
-        ]
+        assert (
+            lines[11:]
+            == [  # after 001 to 005 and LUSERS's six lines
+                numeric("375", "ana", f":- {SERVER} Message of the day -"),
+                *expected_motd,
+                numeric("372", "ana", ":- " + RETENTION[2:]),
+                numeric("372", "ana", ":- " + FIRST_VISIT[2:]),
+                numeric("376", "ana", ":End of /MOTD command."),
+            ]
+        )
         ana.say("MOTD")
         assert await replies(ana, "376") == [
             numeric("375", "ana", f":- {SERVER} Message of the day -"),

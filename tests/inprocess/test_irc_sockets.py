@@ -70,7 +70,12 @@ async def test_registration_without_cap() -> None:
         ana.say("NICK ana")
         ana.say("PING early")  # answered after the welcome
         lines = await ana.until(r":irc\.test 376 ana :End of /MOTD command\.")
-        assert [line.split()[1] for line in lines[:6]] == ["001", "002", "003", "004", "005", "375"]
+        assert [line.split()[1] for line in lines[:12]] == [
+            *("001", "002", "003", "004", "005"),
+            *("251", "252", "254", "255", "265", "266"),  # LUSERS, with the users now: 2
+            "375",
+        ]
+        assert lines[5] == numeric("251", "ana", ":There are 2 users and 0 invisible on 1 servers")
         isupport = lines[4].split()
         for token in (
             "CASEMAPPING=ascii",
@@ -84,7 +89,7 @@ async def test_registration_without_cap() -> None:
             assert token in isupport, token
         assert any(token.startswith("TARGMAX=") for token in isupport)
         # the chat's lines of a login are the MOTD; the user is in no room
-        assert lines[6:] == [
+        assert lines[12:] == [
             numeric("372", "ana", ":- " + RETENTION[2:]),
             numeric("372", "ana", ":- " + FIRST_VISIT[2:]),
             numeric("376", "ana", ":End of /MOTD command."),

@@ -281,10 +281,6 @@ class IrcCommands:
             else:
                 caps.add(name)
         renderer = self.renderer_for(caps)
-        if renderer is not session.renderer and session.nickname is not None:
-            # the room groups its members by renderer: fixed once logged in
-            self._cap_reply(session, "NAK", wanted)
-            return
         session.caps = caps
         if renderer is not session.renderer:
             session.use_renderer(renderer)
@@ -404,8 +400,8 @@ class IrcCommands:
         self.chat.login(session, nick if password is None else f"{nick} {password}")
 
     def registered(self, session: IrcSession) -> None:
-        """The chat accepted the login: ``001`` to ``005``, then the MOTD, made of the chat's
-        lines of a login (the retention line, the last visit: see
+        """The chat accepted the login: ``001`` to ``005``, ``LUSERS``'s lines, then the MOTD,
+        made of the chat's lines of a login (the retention line, the last visit: see
         :meth:`IrcSession.start_welcome`), or ``422`` when there are none. The login put the
         user in the default room: an IRC user is taken out of it, in no room until it joins one."""
         self.room.part_now(session, self.room.default)
@@ -418,6 +414,7 @@ class IrcCommands:
         reply("003", f"This server was created {self._created}")
         self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
         reply("005", *self.isupport(), "are supported by this server")
+        self._lusers(session)
         if self.chat.logins is None and not self.motd_lines:  # no visit line will come
             reply("422", "MOTD File is missing")
             return
@@ -876,8 +873,12 @@ class IrcCommands:
 
     @irc_command("LUSERS")
     def lusers(self, session: IrcSession, message: Message) -> None:
-        """``LUSERS``: users (``251``, ``255``), server operators (``252``), rooms (``254``),
-        now and the most at once (``265``, ``266``: one server, so the same)."""
+        """``LUSERS`` (also said in the welcome): users (``251``, ``255``), server operators
+        (``252``), rooms (``254``), now and the most at once (``265``, ``266``: one server, so
+        the same)."""
+        self._lusers(session)
+
+    def _lusers(self, session: IrcSession) -> None:
         room = self.room
         users = len(room)
         most = max(room.most_users, users)

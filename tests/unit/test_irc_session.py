@@ -1,7 +1,8 @@
-"""The IRC listener's keepalive (the server's ``PING`` to quiet clients, ``ERROR :Ping
-timeout``) with ``--idle-timeout`` beside it, and ``QUIT``: its reason passed on, one ``QUIT``
-per reader however many rooms it shared with the quitter, rendered once per renderer. On the
-IRC adapter over recording transports, with a :class:`~twisted.internet.task.Clock` (no
+"""The IRC session over its life: the keepalive (the server's ``PING`` to quiet clients,
+``ERROR :Ping timeout``) with ``--idle-timeout`` beside it; ``QUIT``: its reason passed on, one
+``QUIT`` per reader however many rooms it shared with the quitter, rendered once per renderer;
+and capabilities changed after registration (the room regroups the session by renderer). On
+the IRC adapter over recording transports, with a :class:`~twisted.internet.task.Clock` (no
 sockets)."""
 
 from __future__ import annotations
@@ -219,3 +220,34 @@ class QuitTests(IrcAdapter):
             self.said(ana_out),
             [":bob!bob@irc.test QUIT :Quit", ":cris!cris@irc.test QUIT :Quit"],
         )
+
+
+class CapAfterRegistrationTests(IrcAdapter):
+    """``CAP REQ`` after registration, also of what changes how lines are written."""
+
+    def test_server_time_on_and_off_with_everything_in_between(self) -> None:
+        ana, ana_out = self.user("ana")
+        bob, bob_out = self.user("bob")
+        for proto in (ana, bob):
+            proto.dataReceived(b"JOIN #uno\r\n")
+        ana.dataReceived(b"CAP REQ :server-time echo-message\r\n")
+        self.said(bob_out)
+        self.assertEqual(self.said(ana_out)[-1], f":{SERVER} CAP ana ACK :server-time echo-message")
+        bob.dataReceived(b"PRIVMSG #uno :hola\r\n")
+        (tagged,) = self.said(ana_out)
+        self.assertTrue(tagged.startswith("@time="), tagged)
+        self.assertTrue(tagged.endswith(" :bob!bob@irc.test PRIVMSG #uno :hola"), tagged)
+        ana.dataReceived(b"PRIVMSG #uno :eco\r\n")  # echo-message: its own message back
+        self.assertTrue(self.said(ana_out)[0].endswith("PRIVMSG #uno :eco"))
+        self.assertEqual(self.said(bob_out), [":ana!ana@irc.test PRIVMSG #uno :eco"])
+        ana.dataReceived(b"CAP REQ :-server-time -echo-message\r\n")
+        self.said(ana_out)
+        ana.dataReceived(b"CAP LIST\r\n")
+        self.assertEqual(self.said(ana_out), [f":{SERVER} CAP ana LIST :"])
+        bob.dataReceived(b"PRIVMSG #uno :otra\r\n")
+        self.assertEqual(self.said(ana_out), [":bob!bob@irc.test PRIVMSG #uno :otra"])
+        ana.dataReceived(b"PRIVMSG #uno :sin eco\r\n")
+        self.assertEqual(self.said(ana_out), [])
+        chatroom = self.parts.core.room.find_room("uno")
+        assert chatroom is not None
+        self.assertEqual([len(group) for group in chatroom.groups.values()], [2])  # one group

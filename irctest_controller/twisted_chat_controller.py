@@ -179,13 +179,25 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
         registered = {
             c.registered.format(nick=username).encode("utf-8") for c in CATALOGUES.values()
         }
+        starting = {c.starting_up.encode("utf-8") for c in CATALOGUES.values()}
         with socket.create_connection(("127.0.0.1", port), timeout=REGISTER_TIMEOUT) as sock:
             lines = sock.makefile("rb")
             lines.readline()  # the prompt for a nickname
             # Each step waits for its answer: lines sent while a login is being checked are not
             # commands yet.
-            sock.sendall(username.encode("utf-8") + b"\r\n")
-            _answer(lines, welcome, f"the login of {username!r}")
+            # Until the registered nicknames are loaded the server answers "starting up" and
+            # prompts again: try again, for a bounded time.
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                sock.sendall(username.encode("utf-8") + b"\r\n")
+                try:
+                    _answer(lines, welcome, f"the login of {username!r}")
+                    break
+                except RegistrationFailed as failed:
+                    told = str(failed).encode("utf-8")
+                    if not any(text in told for text in starting) or (time.monotonic() > deadline):
+                        raise
+                    time.sleep(0.1)
             sock.sendall(b"/registrar " + password.encode("utf-8") + b"\r\n")
             _answer(lines, registered, f"/registrar for {username!r}")
             sock.sendall(b"/salir\r\n")

@@ -7,7 +7,7 @@ PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
 WEB ?=
 
-.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-history bench-tiny irctest clean
+.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-history bench-irc bench-tiny irctest clean
 
 $(BIN)/twistd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,10 +60,11 @@ $(VENV)/.bench-deps: $(BIN)/twistd
 	touch $@
 
 ## Benchmark suite: ours vs the bare Twisted and threaded reference servers (about 9 minutes),
-## then the cluster rows (about 8 more; skipped with a loud message without redis-server).
+## then the cluster rows (about 8 more; skipped with a loud message without redis-server), then
+## the IRC rows against ngIRCd (about 6 more; ngIRCd's skipped loudly without ngircd).
 ## Results in bench/out/results.json and bench/out/latency_cpu.png.
 bench: $(VENV)/.bench-deps
-	$(BIN)/python bench/run.py --cluster
+	$(BIN)/python bench/run.py --cluster --irc
 
 ## Only the cluster rows: plain ours and 1, 2, 3 nodes on a private Redis (needs redis-server).
 bench-cluster: $(VENV)/.bench-deps
@@ -80,6 +81,12 @@ bench-rooms: $(VENV)/.bench-deps
 ## /buscar latencies against 1,000,000 messages: bench/history_e2e.py (see bench/RESULTS.md).
 bench-history: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py --history-only
+
+## Only issue 16's IRC rows: 1000 IRC clients in one channel at 50 msgs/s and saturated, ours
+## on --irc (history on, and --history-days 0) against ngIRCd (Debian's ngircd, its own config in
+## a scratch directory), in three alternating rounds (about 6 minutes); see bench/irc_rows.py.
+bench-irc: $(VENV)/.bench-deps
+	$(BIN)/python bench/run.py --irc-only
 
 ## The same, every scenario once with a few clients for a second (what CI runs).
 bench-tiny: $(VENV)/.bench-deps

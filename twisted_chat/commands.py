@@ -22,6 +22,7 @@ from twisted_chat.room import ChatSession, Room
 
 Handler = Callable[[Any, ChatSession, str], None]
 H = TypeVar("H", bound=Handler)
+G = TypeVar("G")
 
 _SPEC_ATTRIBUTE = "_chat_command"
 
@@ -108,11 +109,13 @@ class CommandTable:
         self.is_operator: Callable[[ChatSession], bool] = is_operator or (lambda _: False)
         self._entries: list[_Entry] = []
         self._table: dict[str, _Entry] = {}
+        self._groups: list[object] = []
         for group in groups:
             self.add(group)
 
     def add(self, group: object) -> None:
         """Add the commands of ``group`` (after those already in the table)."""
+        self._groups.append(group)
         for spec, handler in _commands_of(group):
             entry = _Entry(spec, handler)
             for word in (spec.name, *spec.aliases):
@@ -125,6 +128,14 @@ class CommandTable:
     def specs(self) -> list[CommandSpec]:
         """Every command, in the order they were added."""
         return [entry.spec for entry in self._entries]
+
+    def group(self, kind: type[G]) -> G | None:
+        """The first group of commands of the class ``kind`` in the table, if any (for a
+        transport that says some commands its own way: IRC's channel argument)."""
+        for group in self._groups:
+            if isinstance(group, kind):
+                return group
+        return None
 
     def names(self) -> set[str]:
         """Every word that is a command (names and aliases), lower case."""

@@ -20,16 +20,17 @@ from bisect import insort
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_chat import nicknames
 from twisted_chat.commands import command
 from twisted_chat.events import Event, EventSource, Public
-from twisted_chat.room import ChatSession, Room
+from twisted_chat.room import ChatRoom, ChatSession, Room
 
 #: Most messages one page may hold (``/historial N``).
 MAX_PAGE = 500
@@ -115,6 +116,13 @@ def _position(message: Said) -> tuple[int, str]:
     return (message.time, message.id)
 
 
+#: Seconds after this node starts listening to a room during which a buffer read from the
+#: storage is not taken as the room's whole history (see :meth:`History.missed`): it is read
+#: again once they are over.
+UNSURE_AFTER_LISTENING = 2.0
+#: Longest wait, in seconds, for a command's answer read from the storage before the user's
+#: next lines are processed anyway (answers come in the order of the commands until then).
+ANSWER_WAIT = 5.0
 #: Most message ids whose arrival order is remembered (:class:`Cut`).
 ARRIVALS = 4096
 #: An id above every message id (ids are ASCII letters and digits).
@@ -171,6 +179,22 @@ class HistoryStorage(Protocol):
 
     def forget(self, nick_key: str) -> defer.Deferred[int]:
         """Delete every message of ``nick_key``; fire with how many."""
+
+    def between(
+        self,
+        room_key: str,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> defer.Deferred[Any]:
+        """At most ``limit`` messages of ``room_key`` strictly between the positions ``lower``
+        and ``upper`` (``None``: unbounded), oldest first: the newest of them if ``newest``,
+        else the oldest."""
+
+    def find(self, room_key: str, message_id: str) -> defer.Deferred[Any]:
+        """The stored message ``message_id`` of ``room_key`` (a :class:`StoredMessage`), or
+        ``None``."""
 
 
 class DepartureStorage(Protocol):
@@ -259,6 +283,31 @@ class RoomBuffer:
             return Page(candidates, None)
         return None
 
+    def select(
+        self,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> list[Said] | None:
+        """What :meth:`History.select` asks, if this buffer can tell it exactly (it holds every
+        message from its first one on), else ``None``."""
+        if not self.loaded:
+            return None
+        candidates = [
+            m
+            for m in self.messages
+            if (lower is None or _position(m) > lower) and (upper is None or _position(m) < upper)
+        ]
+        covered = self.complete or (
+            lower is not None and bool(self.messages) and lower >= _position(self.messages[0])
+        )
+        if newest and (covered or len(candidates) >= limit):
+            return candidates[-limit:]
+        if not newest and covered:
+            return candidates[:limit]
+        return None
+
     def drop(self, keep: Callable[[Said], bool]) -> None:
         """Forget the messages ``keep`` rejects (retention, ``/olvidar``)."""
         kept = [m for m in self.messages if keep(m)]
@@ -294,6 +343,10 @@ class History:
         # The order in which the last messages reached this node (id -> number), for cuts.
         self._arrivals: OrderedDict[str, int] = OrderedDict()
         self._arrived = 0
+        # Room key -> until when a buffer read in may lack other nodes' last messages.
+        self._unsure: dict[str, float] = {}
+        #: The reactor's time (the event source's clock: a reactor, or a test's Clock).
+        self.reactor: IReactorTime = cast(IReactorTime, events.clock)
 
     @property
     def enabled(self) -> bool:
@@ -355,7 +408,13 @@ class History:
             # What the retention purge has not deleted yet (it may be running: at start-up,
             # on a database that kept old messages) is gone all the same.
             oldest = self.events.now_ms() - self.storage.days * 86_400_000
-            buffer.fill([m for m in page.messages if m.time >= oldest], page.before is None)
+            unsure = self._unsure.get(room_key, 0.0) - self.events.clock.seconds()
+            complete = page.before is None and unsure <= 0
+            buffer.fill([m for m in page.messages if m.time >= oldest], complete)
+            if unsure > 0:
+                self.reactor.callLater(unsure, self._read_again, room_key, buffer)
+            else:
+                self._unsure.pop(room_key, None)
 
         def failed(failure: Failure) -> None:
             self.log.info("history of {room} not read: {error}", room=room_key, error=failure.value)
@@ -368,6 +427,19 @@ class History:
         read = self.storage.page(room_key, self._size)
         read.addCallbacks(loaded, failed).addBoth(done)
         return waiting
+
+    def _read_again(self, room_key: str, buffer: RoomBuffer) -> None:
+        """Read ``buffer`` in again now that what other nodes said before this node listened
+        to the room is stored (:data:`UNSURE_AFTER_LISTENING`)."""
+        if self._buffers.get(room_key) is not buffer:
+            return
+        if buffer.loading is not None:  # asked for within the moment: read once more after it
+            self.reactor.callLater(0.5, self._read_again, room_key, buffer)
+            return
+        self._unsure.pop(room_key, None)
+        buffer.loaded = False
+        buffer.tried_at = -RELOAD_INTERVAL
+        self.buffer(room_key)
 
     def reload(self) -> None:
         """Read every buffer in again from the storage (after the cluster missed messages)."""
@@ -387,12 +459,19 @@ class History:
             self.reload()
         else:
             self._buffers.pop(room_key, None)
+            # The channel is listened to a moment after it is asked for, and the other nodes'
+            # last messages reach the storage a moment after they are said: a buffer read in
+            # meanwhile may lack some, so it is read again once that moment is over.
+            self._unsure[room_key] = self.events.clock.seconds() + UNSURE_AFTER_LISTENING
 
     def prune(self, now_ms: int) -> None:
         """Drop the buffers of rooms that are gone, and what retention deleted."""
         rooms = self.room.rooms
         for room_key in [k for k in self._buffers if k not in rooms]:
             del self._buffers[room_key]
+        now = self.events.clock.seconds()
+        for room_key in [k for k, until in self._unsure.items() if until <= now]:
+            del self._unsure[room_key]
         oldest = now_ms - self.storage.days * 86_400_000
         for buffer in self._buffers.values():
             if buffer.messages and buffer.messages[0].time < oldest:
@@ -430,21 +509,27 @@ class History:
     ) -> defer.Deferred[None]:
         """Show ``session`` the room's last messages of the replay window (after a login or a
         move) said before ``cut`` (by default, now); fires once they are delivered."""
-        if not self.storage.enabled or self.plan.replay <= 0:
-            return defer.succeed(None)
-        before = cut or self.cut()
 
-        def show(buffer: RoomBuffer) -> None:
-            if session.closing:
-                return
-            oldest = self.events.now_ms() - int(self.plan.replay_hours * 3_600_000)
-            recent = [m for m in buffer.messages if m.time >= oldest and before.before(m)][
-                -self.plan.replay :
-            ]
-            if recent:
+        def show(recent: list[Said]) -> None:
+            if recent and not session.closing:
                 session.deliver_all(self.lines(room_key, recent))
 
-        return self.buffer(room_key).addCallback(show)
+        return self.recent(room_key, cut).addCallback(show)
+
+    def recent(self, room_key: str, cut: Cut | None = None) -> defer.Deferred[list[Said]]:
+        """The messages of the replay of ``room_key`` (``--history-replay`` of the last
+        ``--history-replay-hours``) said before ``cut`` (by default, now), oldest first."""
+        if not self.storage.enabled or self.plan.replay <= 0:
+            return defer.succeed([])
+        before = cut or self.cut()
+
+        def pick(buffer: RoomBuffer) -> list[Said]:
+            oldest = self.events.now_ms() - int(self.plan.replay_hours * 3_600_000)
+            return [m for m in buffer.messages if m.time >= oldest and before.before(m)][
+                -self.plan.replay :
+            ]
+
+        return self.buffer(room_key).addCallback(pick)
 
     def at_login(
         self, session: ChatSession, room_key: str, registered: bool
@@ -583,6 +668,64 @@ class History:
         shown = messages[-limit:]
         return Page(shown, make_cursor(shown[0].time, shown[0].id))
 
+    def select(
+        self,
+        room_key: str,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> defer.Deferred[list[Said]]:
+        """At most ``limit`` messages of ``room_key`` strictly between the positions (time,
+        id) ``lower`` and ``upper`` (``None``: unbounded), oldest first: the newest of them if
+        ``newest``, else the oldest (IRC's ``CHATHISTORY``). From the room's buffer when it can
+        tell them exactly, else from the storage with what is still on its way to it."""
+
+        def from_buffer(buffer: RoomBuffer) -> Any:
+            found = buffer.select(lower, upper, limit, newest)
+            if found is not None:
+                return found
+            read = self.storage.between(room_key, lower, upper, limit, newest)
+            return read.addCallback(self._with_unwritten_range, buffer, lower, upper, limit, newest)
+
+        return self.buffer(room_key).addCallback(from_buffer)
+
+    @staticmethod
+    def _with_unwritten_range(
+        stored: Sequence[Said],
+        buffer: RoomBuffer,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> list[Said]:
+        """``stored`` with the buffer's messages in the range that the storage has not
+        written yet (the newest ones), cut to ``limit`` again."""
+        seen = {m.id for m in stored}
+        newer = [
+            m
+            for m in buffer.messages
+            if m.id not in seen
+            and (lower is None or _position(m) > lower)
+            and (upper is None or _position(m) < upper)
+        ]
+        if not newer:
+            return list(stored)
+        merged = sorted([*stored, *newer], key=_position)
+        return merged[-limit:] if newest else merged[:limit]
+
+    def locate(self, room_key: str, message_id: str) -> defer.Deferred[Said | None]:
+        """The message ``message_id`` of ``room_key`` (from its buffer, else the storage), or
+        ``None`` if the room has no such message."""
+
+        def from_buffer(buffer: RoomBuffer) -> Any:
+            for message in buffer.messages:
+                if message.id == message_id:
+                    return message
+            return self.storage.find(room_key, message_id)
+
+        return self.buffer(room_key).addCallback(from_buffer)
+
 
 class HistoryCommands:
     """``/historial`` and ``/buscar``: a group of the command table."""
@@ -606,6 +749,11 @@ class HistoryCommands:
     def historial(self, session: ChatSession, args: str) -> None:
         """The last N messages of the user's room, oldest first, and the command for the page
         before when older ones exist."""
+        self.show_page(session, self.room.room_of(session), args)
+
+    def show_page(self, session: ChatSession, chatroom: ChatRoom, args: str) -> None:
+        """``/historial``'s answer for the room ``chatroom`` (the caller checked that
+        ``session`` may read it: a member)."""
         events = self.events
         if not self.history.enabled:
             session.deliver(events.error("history_disabled"))
@@ -620,7 +768,6 @@ class HistoryCommands:
         except BadCursor:
             session.deliver(events.error("history_bad_cursor", cursor=cursor or ""))
             return
-        chatroom = self.room.room_of(session)
 
         def show(page: Page) -> None:
             if session.closing:
@@ -643,7 +790,9 @@ class HistoryCommands:
             self.log.info("history page not read: {error}", error=failure.value)
             session.deliver(events.error("history_unavailable"))
 
-        self.history.read_page(chatroom.key, limit, before, cursor).addCallbacks(show, failed)
+        reading = self.history.read_page(chatroom.key, limit, before, cursor)
+        reading.addCallbacks(show, failed)
+        answer_in_order(session, reading, self.history.reactor)
 
     @command(
         "buscar",
@@ -655,6 +804,11 @@ class HistoryCommands:
     def buscar(self, session: ChatSession, args: str) -> None:
         """Up to 20 messages of the user's room holding every word, oldest first; one search
         per :data:`SEARCH_INTERVAL` seconds per user."""
+        self.search_in(session, self.room.room_of(session), args)
+
+    def search_in(self, session: ChatSession, chatroom: ChatRoom, args: str) -> None:
+        """``/buscar``'s answer in the room ``chatroom`` (the caller checked that ``session``
+        may read it: a member)."""
         events = self.events
         if not self.history.enabled:
             session.deliver(events.error("history_disabled"))
@@ -671,7 +825,6 @@ class HistoryCommands:
             session.deliver(events.error("search_wait", seconds=wait))
             return
         self._remember_search(nick_key, now)
-        chatroom = self.room.room_of(session)
 
         def show(found: list[StoredMessage]) -> None:
             if session.closing:
@@ -688,6 +841,7 @@ class HistoryCommands:
 
         searched = self.history.storage.search(chatroom.key, text.split(), 20)
         searched.addCallbacks(show, failed)
+        answer_in_order(session, searched, self.history.reactor)
 
     def _remember_search(self, nick_key: str, now: float) -> None:
         searched = self._searched
@@ -695,6 +849,30 @@ class HistoryCommands:
             for key in [k for k, t in searched.items() if now - t >= SEARCH_INTERVAL]:
                 del searched[key]
         searched[nick_key] = now
+
+
+def answer_in_order(
+    session: ChatSession, answered: defer.Deferred[Any], clock: IReactorTime
+) -> None:
+    """Keep ``session``'s next lines until ``answered`` (a command's answer read from the
+    storage) fires, or at most :data:`ANSWER_WAIT` seconds, so that its answers come in the
+    order of its commands (a ``/historial`` then ``/username``: the page first)."""
+    state: dict[str, Any] = {"answered": False, "timer": None}
+
+    def release(result: object = None) -> object:
+        state["answered"] = True
+        timer: IDelayedCall | None = state["timer"]
+        if timer is not None:
+            state["timer"] = None
+            if timer.active():
+                timer.cancel()
+            session.release()
+        return result
+
+    answered.addBoth(release)
+    if not state["answered"]:  # not from memory: read from the storage
+        session.hold()
+        state["timer"] = clock.callLater(ANSWER_WAIT, release)
 
 
 def _parse_page_args(args: str) -> tuple[int, str | None] | None:

@@ -152,6 +152,11 @@ class Catalogue:
     forget_password: str
     forget_usage: str
     forget_unavailable: str
+    # The chat's commands from IRC (issue 16)
+    irc_help_header: str
+    irc_help_line: str
+    irc_which_room: str
+    irc_no_room: str
 
 
 SPANISH: Final = Catalogue(
@@ -303,6 +308,11 @@ SPANISH: Final = Catalogue(
     forget_password="Solo quien entra con contraseña puede usar /olvidar.",
     forget_usage="Uso: /olvidar, y después /olvidar confirmar",
     forget_unavailable="No se pudo borrar: la base de datos no responde; inténtalo más tarde.",
+    irc_help_header="Comandos de la charla desde IRC (también en inglés; entre paréntesis, "
+    "la forma de IRC):",
+    irc_help_line="{words}{usage}: {help}{irc}",
+    irc_which_room="Di en qué canal: {command} #canal ... (estás en {rooms}).",
+    irc_no_room="No estás en ningún canal: {command} #canal ..., o antes JOIN #canal.",
 )
 
 ENGLISH: Final = Catalogue(
@@ -443,6 +453,11 @@ ENGLISH: Final = Catalogue(
     forget_password="Only users logged in with a password may use /forget.",
     forget_usage="Usage: /forget, then /forget confirm",
     forget_unavailable="Nothing was erased: the database does not answer; try again later.",
+    irc_help_header="The chat's commands from IRC (Spanish names work too; in brackets, "
+    "IRC's own form):",
+    irc_help_line="{words}{usage}: {help}{irc}",
+    irc_which_room="Say which channel: {command} #channel ... (you are in {rooms}).",
+    irc_no_room="You are in no channel: {command} #channel ..., or JOIN #channel first.",
 )
 
 #: The catalogues by ``--lang`` value.

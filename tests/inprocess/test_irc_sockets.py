@@ -70,13 +70,13 @@ async def test_registration_without_cap() -> None:
         ana.say("NICK ana")
         ana.say("PING early")  # answered after the welcome
         lines = await ana.until(r":irc\.test 376 ana :End of /MOTD command\.")
-        assert [line.split()[1] for line in lines[:12]] == [
-            *("001", "002", "003", "004", "005"),
-            *("251", "252", "254", "255", "265", "266"),  # LUSERS, with the users now: 2
-            "375",
-        ]
-        assert lines[5] == numeric("251", "ana", ":There are 2 users and 0 invisible on 1 servers")
-        isupport = lines[4].split()
+        codes = ["001", "002", "003", "004", "005", "005"]
+        codes += ["251", "252", "254", "255", "265", "266"]  # LUSERS: 2 users now
+        assert [line.split()[1] for line in lines[:13]] == [*codes, "375"]
+        assert lines[6] == numeric("251", "ana", ":There are 2 users and 0 invisible on 1 servers")
+        # 005 in two lines of at most 13 tokens (and the target and the text)
+        assert all(0 < len(line.split(" :")[0].split()) - 3 <= 13 for line in lines[4:6])
+        isupport = lines[4].split() + lines[5].split()
         for token in (
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
@@ -85,11 +85,13 @@ async def test_registration_without_cap() -> None:
             "CHANNELLEN=33",
             "TOPICLEN=300",
             "UTF8ONLY",
+            "CHATHISTORY=100",
+            "MSGREFTYPES=timestamp,msgid",
         ):
             assert token in isupport, token
         assert any(token.startswith("TARGMAX=") for token in isupport)
         # the chat's lines of a login are the MOTD; the user is in no room
-        assert lines[12:] == [
+        assert lines[13:] == [
             numeric("372", "ana", ":- " + RETENTION[2:]),
             numeric("372", "ana", ":- " + FIRST_VISIT[2:]),
             numeric("376", "ana", ":End of /MOTD command."),

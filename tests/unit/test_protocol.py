@@ -1348,10 +1348,13 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "ban_line": {"target", "until", "by", "reason"},
     "announcement": {"by", "text"},
     "help_line": {"words", "usage", "help"},
+    "irc_help_line": {"words", "usage", "help", "irc"},
+    "irc_which_room": {"command", "rooms"},
+    "irc_no_room": {"command"},
 }
 
 #: Entries that are the same in every language (a layout, a word of the protocol).
-SAME_IN_EVERY_LANGUAGE = {"lang", "help_line", "pong"}
+SAME_IN_EVERY_LANGUAGE = {"lang", "help_line", "irc_help_line", "pong"}
 
 
 def placeholders(template: str) -> set[str]:

@@ -459,6 +459,33 @@ async def test_sasl_numerics_after_registration_and_for_a_long_payload() -> None
 
 
 @pytest_twisted.ensureDeferred
+async def test_sasl_for_another_nickname_s_account_is_undone_at_registration() -> None:
+    async with await start_irc_server() as server:
+        await register_ana(server)
+        other = await server.connect("other")
+        other.say("CAP REQ sasl")
+        assert await other.line() == f":{SERVER} CAP * ACK :sasl"
+        other.authenticate("ana", PASSWORD)
+        assert await other.line() == "AUTHENTICATE +"
+        await other.expect(f":{SERVER} 900 ")
+        await other.expect(f":{SERVER} 903 ")
+        other.say("NICK bea")
+        other.say("USER bea 0 * :Bea")
+        other.say("CAP END")
+        lines = await other.until(rf":{re.escape(SERVER)} 376 .*")
+        assert (
+            numeric(
+                "901",
+                "bea",
+                "bea!bea@127.0.0.1 :You are now logged out: the account ana is its nickname's",
+            )
+            in lines
+        )
+        other.say("WHOIS bea")
+        assert "330" not in [line.split()[1] for line in await replies(other, "318")]
+
+
+@pytest_twisted.ensureDeferred
 async def test_names_of_several_rooms_ends_once() -> None:
     async with await start_irc_server() as server:
         ana = await server.user("ana")
@@ -470,6 +497,9 @@ async def test_names_of_several_rooms_ends_once() -> None:
             numeric("353", "ana", "= #dos :@ana"),
             numeric("366", "ana", "#uno,#nada,#dos :End of /NAMES list"),
         ]
+        many = ",".join(f"#sala{number}" for number in range(60))  # 419 bytes
+        ana.say(f"NAMES {many}")
+        assert await replies(ana, "366") == [numeric("366", "ana", "* :End of /NAMES list")]
 
 
 @pytest_twisted.ensureDeferred

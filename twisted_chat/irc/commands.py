@@ -447,6 +447,12 @@ class IrcCommands:
             chunk = tokens[start : start + ISUPPORT_PER_LINE]
             reply("005", *chunk, "are supported by this server")
         self._lusers(session)
+        account = session.sasl_account
+        if account is not None and nicknames.key(account) != nicknames.key(nick):
+            # SASL said 900 for an account that is not this nickname: an account is its
+            # nickname, so the login is without it (WHOIS: no 330; WHOX: account 0)
+            mask = f"{nick}!{session.user or nick}@{session.host}"
+            reply("901", mask, f"You are now logged out: the account {account} is its nickname's")
         if self.chat.logins is None and not self.motd_lines:  # no visit line will come
             reply("422", "MOTD File is missing")
             return
@@ -729,7 +735,8 @@ class IrcCommands:
             chatroom = self._find(name)
             if chatroom is not None:
                 self._names(session, chatroom, end=False)
-        session.reply("366", wanted, "End of /NAMES list")
+        # what was asked, unless that would make the line too long for IRC's 512 bytes
+        session.reply("366", wanted if len(wanted.encode()) <= 300 else "*", "End of /NAMES list")
 
     # -- who is who ---------------------------------------------------------------------------
 

@@ -191,6 +191,9 @@ class UserCommands:
         #: The lines of ``/ayuda`` for a session: the table's :meth:`CommandTable.help`, once
         #: the table is composed.
         self.help: Callable[[ChatSession], Sequence[Event]] = lambda session: []
+        #: What ``/nick`` does: the chat core's :meth:`~twisted_chat.chat.ChatCore.rename`,
+        #: once the core is made.
+        self.rename: Callable[[ChatSession, str], None] | None = None
 
     # -- the commands -----------------------------------------------------------------------
 
@@ -269,6 +272,20 @@ class UserCommands:
             Text("password_changed"),
         )
 
+    @command(
+        "nick",
+        es="cambia tu nickname (como mucho una vez cada 10 s)",
+        en="change your nickname (at most once every 10 s)",
+        usage=("NUEVO", "NEW"),
+    )
+    def nick(self, session: ChatSession, args: str) -> None:
+        """Change the nickname: ``* OLD ahora se llama NEW.`` to the user and its room, or
+        one ``! `` line (see :meth:`twisted_chat.chat.ChatCore.rename`)."""
+        if self.rename is None:
+            session.deliver(self.events.error("unknown_command", name="nick"))
+            return
+        self.rename(session, args)
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _now(self) -> datetime:
@@ -287,12 +304,15 @@ class UserCommands:
             return
         nickname = session.nickname or ""
 
+        def connected() -> bool:  # under any nickname: it may have changed since
+            return not session.closing and self.room.member(session.nickname or "") is session
+
         def done(_: object) -> None:
-            if self.room.find(nickname) is session:
+            if connected():
                 session.deliver(self.events.notice_of(success))
 
         def refused(failure: Failure) -> None:
-            if self.room.find(nickname) is not session:
+            if not connected():
                 return
             error = failure.value
             reason = error.reason if isinstance(error, AccountError) else "storage_unavailable"

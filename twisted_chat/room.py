@@ -24,7 +24,16 @@ from twisted.logger import Logger
 
 from twisted_chat import nicknames, roomnames
 from twisted_chat.bans import Ban
-from twisted_chat.events import DEFAULT_ROOM, Event, Private, Public, Renderer, Replayed, Text
+from twisted_chat.events import (
+    DEFAULT_ROOM,
+    Event,
+    Private,
+    Public,
+    Renamed,
+    Renderer,
+    Replayed,
+    Text,
+)
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
 
@@ -350,6 +359,72 @@ class Room:
         for chatroom in self.rooms.values():
             if chatroom.operator == nick_key:
                 chatroom.operator = None
+
+    # -- nickname changes -------------------------------------------------------------------
+
+    def claim_rename(self, member: Member, nickname: str) -> defer.Deferred[Claim]:
+        """Reserve ``nickname`` for ``member``'s change to it (already fired here: taken if
+        someone else holds it; a clustered room claims it and gives back the old one in one
+        atomic step). The caller then calls :meth:`rename`, or :meth:`unclaim` if the
+        member left meanwhile."""
+        holder = self._users.get(nicknames.key(nickname))
+        return defer.succeed(Claim.TAKEN if holder not in (None, member) else Claim.OK)
+
+    def rename(self, member: Member, event: Renamed) -> bool:
+        """``member`` (logged in as ``event.old``) is called ``event.new`` from now on: the
+        registry, its rooms' members, the operators and the mutes follow, and the member and
+        everyone of this process sharing a room with it are told ``event``, once each,
+        rendered once per renderer. ``False`` (nothing done) if ``member`` is not logged in
+        as ``event.old`` or someone else holds ``event.new``."""
+        old_key = nicknames.key(event.old)
+        new_key = nicknames.key(event.new)
+        if self._users.get(old_key) is not member or self._users.get(new_key) not in (
+            None,
+            member,
+        ):
+            return False
+        if self.has_notices:
+            self.flush_notices()  # what happened before, under the old name, comes first
+        del self._users[old_key]
+        self._users[new_key] = member
+        member.nickname = event.new
+        self.renamed_in_rooms(old_key, new_key, event.new)
+        recipients: dict[Member, None] = {member: None}
+        for chatroom in self._rooms_of.get(member, ()):
+            for group in chatroom.groups.values():
+                recipients.update(group)
+        self.tell_rename(event, recipients)
+        return True
+
+    def renamed_in_rooms(self, old_key: str, new_key: str, nickname: str) -> None:
+        """The user ``old_key`` (of this process or another) is ``nickname`` (``new_key``)
+        now: in every room's members and operators, and in the mutes (a mute follows the
+        user to its new nickname and stays on the old one too: no way around it)."""
+        for chatroom in self.rooms.values():
+            users = chatroom.users
+            if old_key in users:
+                del users[old_key]
+                users[new_key] = nickname
+            if chatroom.operator == old_key:
+                chatroom.operator = new_key
+        until = self.mutes.get(old_key)
+        if until is not None and until > self.mutes.get(new_key, 0):
+            self.mutes[new_key] = until
+
+    def tell_rename(self, event: Renamed, recipients: Iterable[Member]) -> int:
+        """Write ``event`` to ``recipients`` (each once), rendered once per renderer; how
+        many took it."""
+        by_renderer: dict[Renderer, dict[Member, None]] = {}
+        for recipient in recipients:
+            group = by_renderer.get(recipient.renderer)
+            if group is None:
+                group = by_renderer[recipient.renderer] = {}
+            group[recipient] = None
+        count = 0
+        for renderer, group in by_renderer.items():
+            count += self._write(group, renderer.render(event))
+        self.deliveries += count
+        return count
 
     # -- rooms ------------------------------------------------------------------------------
 

@@ -818,3 +818,45 @@ def test_since_you_left_and_the_older_button(
         assert not displayed(bob, "older")
         assert log_texts(bob, "public") == []
         assert severe_console_entries(bob) == []
+
+
+def test_nickname_changes_follow_in_the_member_list(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    """``/nick`` (issue 16): the renamer's own nickname, ``#users`` of its room and the room's
+    operator follow, on the renamer's page and on the others'; a netcat user's change too."""
+    with web_chat(tmp_path) as server:
+        ana, bob = browsers(), browsers()
+        log_in(ana, server, "ana")
+        log_in(bob, server, "bob")
+        carol = server.tcp()
+        tcp_login(carol, "carol")
+        for driver in (ana, bob):
+            wait_users(driver, ["ana", "bob", "carol"])
+        type_line(ana, "/nick Anita")
+        for driver in (ana, bob):
+            shown(driver, "notice", "ana ahora se llama Anita.")
+            wait_users(driver, ["Anita", "bob", "carol"])
+        assert carol.line() == "* ana ahora se llama Anita."
+        assert ana.find_element(By.CSS_SELECTOR, "#users .me").text == "Anita"
+        carol.say("/nick Carola")
+        assert carol.line() == "* carol ahora se llama Carola."
+        for driver in (ana, bob):
+            wait_users(driver, ["Anita", "bob", "Carola"])
+        # a room of ana's own: she is its operator, under her new name too
+        type_line(ana, "/unirse club")
+        type_line(bob, "/unirse club")
+        wait_users(bob, ["Anita", "bob"])
+        assert bob.find_element(By.CSS_SELECTOR, "#users .op").text == "Anita"
+        type_line(ana, "/nick ana")  # too soon: refused, nothing changes
+        too_soon = re.compile(r"Como mucho un cambio de nickname cada 10 s: espera \d+ s más\.")
+        WebDriverWait(ana, WAIT).until(
+            lambda d: any(
+                too_soon.fullmatch(item.find_element(By.CLASS_NAME, "text").text)
+                for item in lines(d, "error")
+            ),
+            "no error line saying the change is too soon",
+        )
+        assert ana.find_element(By.CSS_SELECTOR, "#users .me").text == "Anita"
+        for driver in (ana, bob):
+            assert severe_console_entries(driver) == []

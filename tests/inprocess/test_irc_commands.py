@@ -199,7 +199,7 @@ async def test_mode_queries_and_refused_changes() -> None:
         ana, bob, _ = await room_of_three(server)
         ana.say("MODE ana")
         assert await ana.line() == f":{SERVER} 221 ana +"
-        ana.say("MODE ana +x")
+        ana.say("MODE ana +w")  # +i is a mode (tests/inprocess/test_irc_queries.py)
         assert await ana.line() == numeric("501", "ana", ":Unknown MODE flag")
         ana.say("MODE bob")
         assert await ana.line() == numeric(
@@ -500,33 +500,6 @@ async def test_names_of_several_rooms_ends_once() -> None:
         many = ",".join(f"#sala{number}" for number in range(60))  # 419 bytes
         ana.say(f"NAMES {many}")
         assert await replies(ana, "366") == [numeric("366", "ana", "* :End of /NAMES list")]
-
-
-@pytest_twisted.ensureDeferred
-async def test_invisible_users_are_left_out_of_masks_for_strangers() -> None:
-    async with await start_irc_server() as server:
-        evan = await server.user("evan")
-        evan.say("MODE evan +i")
-        assert await evan.line() == ":evan!evan@irc.test MODE evan :+i"
-        evan.say("MODE evan")
-        assert await evan.line() == f":{SERVER} 221 evan +i"
-        evan.say("MODE evan +i")  # nothing changes, nothing said
-        await evan.pong()
-        shiv = await server.user("shiv")
-        shiv.say("WHO eva*")
-        assert await replies(shiv, "315") == [numeric("315", "shiv", "eva* :End of WHO list")]
-        shiv.say("WHO evan")  # a plain nickname finds it
-        assert [line.split()[1] for line in await replies(shiv, "315")] == ["352", "315"]
-        evan.say("WHO eva*")  # itself
-        assert [line.split()[1] for line in await replies(evan, "315")] == ["352", "315"]
-        await evan.join("#test")
-        await shiv.join("#test")
-        shiv.say("WHO eva*")  # they share a room now
-        assert [line.split()[1] for line in await replies(shiv, "315")] == ["352", "315"]
-        assert await evan.line() == ":shiv!shiv@irc.test JOIN #test"
-        evan.say("MODE evan -i+x")
-        assert await evan.line() == ":evan!evan@irc.test MODE evan :-i"
-        assert await evan.line() == numeric("501", "evan", ":Unknown MODE flag")
 
 
 # -- fuzz --------------------------------------------------------------------------------------

@@ -273,7 +273,7 @@ class WhoIsAnOperatorTests(OperatorTestCase):
     def test_leaving_forgets_the_password_login(self) -> None:
         ana = self.operator()
         ana.lose()
-        self.assertEqual(self.chat.operators._by_password, set())
+        self.assertEqual(self.chat.operators._accounts, {})
 
 
 class KickTests(OperatorTestCase):

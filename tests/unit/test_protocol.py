@@ -579,6 +579,7 @@ class AyudaTests(ChatTestCase):
                 "ping": (),
                 "registrar": ("register",),
                 "password": (),
+                "nick": (),
                 "salas": ("rooms",),
                 "unirse": ("join",),
                 "sala": ("room",),
@@ -594,7 +595,7 @@ class AyudaTests(ChatTestCase):
         self.assertEqual(
             self.chat.commands.names(),
             {"listar", "list", "salir", "quit", "username", "whoami", "ayuda", "help"}
-            | {"hora", "time", "ping", "registrar", "register", "password"}
+            | {"hora", "time", "ping", "registrar", "register", "password", "nick"}
             | {"salas", "rooms", "unirse", "join", "sala", "room", "tema", "topic"}
             | {"expulsar", "kick", "silenciar", "mute", "banear", "ban", "desbanear", "unban"}
             | {"baneos", "bans", "anuncio", "announce"},
@@ -1227,6 +1228,7 @@ class EnglishTests(ChatTestCase):
                 "* /ping: answers * pong",
                 "* /registrar, /register PASSWORD: register your nickname with a password",
                 "* /password OLD NEW: change your nickname's password",
+                "* /nick NEW: change your nickname (at most once every 10 s)",
                 "* /salas, /rooms: list the rooms",
                 "* /unirse, /join ROOM: move to the room ROOM (created if it does not exist)",
                 "* /sala, /room: show your room and its topic",
@@ -1288,6 +1290,7 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "room_left": {"nick", "room"},
     "room_kicked": {"by", "nick", "room", "reason"},
     "kick_default": {"nick", "room"},
+    "room_invited": {"nick", "room"},
     "salas": {"count", "rooms"},
     "sala": {"room", "count", "nicks"},
     "tema": {"topic"},
@@ -1319,6 +1322,13 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "recado_recipient_limit": {"max", "nick"},
     "private_offline_memo": {"nick"},
     "forget_done": {"messages", "recados"},
+    "renamed": {"nick", "new"},
+    "rename_same": {"nick"},
+    "rename_invalid": {"nick"},
+    "rename_taken": {"nick", "old"},
+    "rename_banned": {"nick", "until", "old"},
+    "rename_registered": {"nick"},
+    "rename_too_soon": {"interval", "remaining"},
     "listar": {"count", "nicks"},
     "salir": {"nick"},
     "username": {"nick"},

@@ -137,6 +137,20 @@ class RoomReplication:
                 del self._claims[key]
                 self._release_claim(key, value, forget_topic=False)
 
+    def local_renamed(self, old_key: str, new_key: str) -> None:
+        """This node's user ``old_key`` is ``new_key`` now: the rooms' creation claims it
+        holds are its new nickname's (their values in Redis stay as they are: refreshed and
+        given back as they were written)."""
+        for key, (value, holder) in list(self._claims.items()):
+            if holder == old_key:
+                self._claims[key] = (value, new_key)
+
+    def remote_renamed(self, old_key: str, new_key: str) -> None:
+        """A user of another node, ``old_key``, is ``new_key`` now: the rooms it was placed in."""
+        room_keys = self._remote_rooms.pop(old_key, None)
+        if room_keys is not None:
+            self._remote_rooms[new_key] = room_keys
+
     def envelope_received(self, room_key: str) -> None:
         """An envelope of public messages of the room ``room_key`` came from another node."""
         if room_key in self.room.rooms:

@@ -58,6 +58,8 @@ CAPABILITIES: Final = {
 MAX_SASL: Final = 2000
 #: Seconds the MOTD (the chat's lines of a login) may wait for the last visit's line.
 WELCOME_WAIT: Final = 5.0
+#: Seconds between tries of a registration made while the server is starting up.
+REGISTER_RETRY: Final = 0.2
 #: Most bytes of names in one ``353`` line (and of channels in one ``319``).
 NAMES_CHUNK: Final = 400
 #: Most characters of an away message (``AWAY``) and of a kick's reason (``KICK``).
@@ -125,6 +127,7 @@ class IrcCommands:
         language: Language,
         server_name: str,
         motd: Sequence[str] = (),
+        max_channels: int = roomnames.DEFAULT_MAX_CHANNELS,
     ) -> None:
         self.chat = chat
         self.room = chat.room
@@ -136,6 +139,9 @@ class IrcCommands:
         self.server_name = server_name
         #: The lines of the message of the day (``--motd``), if any.
         self.motd_lines = tuple(motd)
+        #: Most rooms one IRC user may be in at once (``CHANLIMIT``, ``--irc-max-channels``;
+        #: more get ``405``), so that one client cannot create every room ``--max-rooms`` allows.
+        self.max_channels = max_channels
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # An operator on another node of a cluster sends a user of this node out of a room.
         self.room.room_kick = self._kicked_from_elsewhere
@@ -170,6 +176,7 @@ class IrcCommands:
         return [
             f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
+            f"CHANLIMIT=#:{self.max_channels}",
             "CHANMODES=,,,nt",
             "CHANNELLEN=33",
             "CHANTYPES=#",
@@ -184,6 +191,13 @@ class IrcCommands:
             "UTF8ONLY",
             "WHOX",
         ]
+
+    def send_isupport(self, session: IrcSession) -> None:
+        """The ``005`` lines: the tokens, :data:`ISUPPORT_PER_LINE` at most on each."""
+        tokens = self.isupport()
+        for start in range(0, len(tokens), ISUPPORT_PER_LINE):
+            chunk = tokens[start : start + ISUPPORT_PER_LINE]
+            session.reply("005", *chunk, "are supported by this server")
 
     # -- the dispatcher ---------------------------------------------------------------------
 
@@ -236,17 +250,18 @@ class IrcCommands:
     @irc_command("NICK", before=True)
     def nick(self, session: IrcSession, message: Message) -> None:
         """``NICK NICKNAME``: before registration, the nickname to log in with; after it, a
-        change (not supported yet: ``400``)."""
+        change by the chat's rules (:meth:`twisted_chat.chat.ChatCore.rename`): ``432``,
+        ``433``, ``438`` (too soon), or ``NICK`` from the old nickname to the user and once
+        to everyone sharing a channel with it; the same spelling is nothing."""
         if not message.params or not message.params[0]:
             session.reply("431", "No nickname given")
             return
         wanted = message.params[0]
-        if session.nickname is not None:
-            if nicknames.key(wanted) != nicknames.key(session.nickname):
-                session.reply("400", "NICK", "Nickname changes are not supported yet")
-            return
         if any(c in wanted for c in " \t,*?!@#:"):
             session.reply("432", wanted, "Erroneous nickname")
+            return
+        if session.nickname is not None:
+            self.chat.rename(session, wanted)
             return
         session.wanted_nick = wanted
         self._try_register(session)
@@ -419,6 +434,14 @@ class IrcCommands:
             or session.cap_negotiating
         ):
             return
+        if not self.chat.taking_logins:
+            # The server is starting up: an IRC client does not try again by itself, so the
+            # registration is tried again here until the chat takes logins (or the login
+            # timeout closes the connection).
+            if not session.registration_waiting:
+                session.registration_waiting = True
+                self.chat.clock.callLater(REGISTER_RETRY, self._register_later, session)
+            return
         password = None
         if session.sasl_account is not None and nicknames.key(session.sasl_account) == (
             nicknames.key(nicknames.normalize(nick))
@@ -428,12 +451,23 @@ class IrcCommands:
             password = session.password
         self.chat.login(session, nick if password is None else f"{nick} {password}")
 
+    def _register_later(self, session: IrcSession) -> None:
+        """Try the registration again (the server was starting up)."""
+        session.registration_waiting = False
+        if not session.closing:
+            self._try_register(session)
+
     def registered(self, session: IrcSession) -> None:
         """The chat accepted the login: ``001`` to ``005``, ``LUSERS``'s lines, then the MOTD,
         made of the chat's lines of a login (the retention line, the last visit: see
         :meth:`IrcSession.start_welcome`), or ``422`` when there are none. The login put the
         user in the default room: an IRC user is taken out of it, in no room until it joins one."""
         self.room.part_now(session, self.room.default, quiet=True)
+        operators = self.chat.operators
+        if session.sasl_account is not None and operators.account_of(session) is None:
+            # SASL proved this account although the nickname is another: a NICK to it later
+            # is this connection's to make (see ChatCore.rename).
+            operators.logged_in_by_password(session, session.sasl_account)
         nick = session.nickname or ""
         server = self.server_name
         version = f"twisted-chat-{__version__}"
@@ -442,10 +476,7 @@ class IrcCommands:
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
         self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
-        tokens = self.isupport()
-        for start in range(0, len(tokens), ISUPPORT_PER_LINE):
-            chunk = tokens[start : start + ISUPPORT_PER_LINE]
-            reply("005", *chunk, "are supported by this server")
+        self.send_isupport(session)
         self._lusers(session)
         account = session.sasl_account
         if account is not None and nicknames.key(account) != nicknames.key(nick):
@@ -538,6 +569,10 @@ class IrcCommands:
         room_name = roomnames.normalize(name)
         if not roomnames.is_valid(room_name):
             session.reply("479", name, "Illegal channel name")
+            return None
+        mine = self.room.rooms_of(session)
+        if len(mine) >= self.max_channels and all(r.key != roomnames.key(room_name) for r in mine):
+            session.reply("405", name, "You have joined too many channels")
             return None
 
         def joined(move: Move) -> None:
@@ -816,7 +851,9 @@ class IrcCommands:
                 if user is not None or self.room.member(users[nick_key]) is None:
                     rows.append((users[nick_key], user, chatroom))  # None: another node's
         elif not mask.startswith("#"):
-            rows = [(nick, user, None) for nick, user in self._matching(mask, session)]
+            rows = [(nick, user, None) for nick, user in self._matching(mask)]
+        if chatroom is not None or "*" in mask or "?" in mask:  # not for one nickname
+            rows = [row for row in rows if self._sees(session, row[1])]
         for nick, user, where in rows:
             if "o" in flags and (user is None or not self._is_operator(user)):
                 continue
@@ -836,18 +873,16 @@ class IrcCommands:
                 )
         session.reply("315", mask, "End of WHO list")
 
-    def _matching(self, mask: str, asker: IrcSession) -> list[tuple[str, Session | None]]:
+    def _matching(self, mask: str) -> list[tuple[str, Session | None]]:
         """The users whose nickname or real name match ``mask`` (any case), by nickname: each
         its nickname and its session (``None`` for a user of another node, matched by its
-        nickname alone); a mask with wildcards leaves out the invisible users (``+i``) of this
-        node who share no room with ``asker``."""
+        nickname alone)."""
         if "*" not in mask and "?" not in mask:
             user = self._user(mask)
             if user is not None:
                 return [(user.nickname or "", user)]
             remote = self._remote(mask)
             return [] if remote is None else [(remote, None)]
-        mine = set(self.room.rooms_of(asker))
         pattern = re.escape(mask.casefold()).replace(r"\*", ".*").replace(r"\?", ".")
         regex = re.compile(pattern, re.DOTALL)
         found: list[tuple[str, Session | None]] = []
@@ -856,13 +891,6 @@ class IrcCommands:
                 regex.fullmatch((member.nickname or "").casefold())
                 or regex.fullmatch(self._realname(member).casefold())
             ):
-                if (
-                    isinstance(member, IrcSession)
-                    and member.invisible
-                    and member is not asker
-                    and mine.isdisjoint(self.room.rooms_of(member))
-                ):
-                    continue
                 found.append((member.nickname or "", member))
         for nick in self.room.nicknames():
             if self.room.member(nick) is None and regex.fullmatch(nick.casefold()):
@@ -1003,7 +1031,13 @@ class IrcCommands:
             for member in room.members()
             if isinstance(member, Session) and self._is_operator(member)
         )
-        session.reply("251", f"There are {everyone} users and 0 invisible on {servers} servers")
+        invisible = sum(
+            1 for member in room.members() if isinstance(member, IrcSession) and member.invisible
+        )
+        visible = everyone - invisible
+        session.reply(
+            "251", f"There are {visible} users and {invisible} invisible on {servers} servers"
+        )
         session.reply("252", str(operators), "operator(s) online")
         session.reply("254", str(len(room.rooms)), "channels formed")
         session.reply("255", f"I have {users} clients and {servers - 1} servers")
@@ -1034,39 +1068,44 @@ class IrcCommands:
         elif user is not session:
             session.reply("502", "Can't view or change the modes of other users")
         elif changes and changes[0].strip("+-"):
-            self._set_user_modes(session, changes[0])
+            self._change_user_modes(session, changes[0])
         else:
-            modes = ("o" if self._is_operator(session) else "") + ("i" if session.invisible else "")
+            modes = ("i" if session.invisible else "") + ("o" if self._is_operator(session) else "")
             self._plain(session, "221", "+" + modes)
 
-    def _set_user_modes(self, session: IrcSession, modes: str) -> None:
-        """``MODE NICK +i`` / ``-i``: invisible (a ``WHO`` mask does not find it for those who
-        share no room with it), said back as ``MODE``; any other mode gets ``501``."""
+    def _change_user_modes(self, session: IrcSession, modes: str) -> None:
+        """``MODE NICK +i`` / ``-i``: invisible (hidden from ``WHO`` masks, see :meth:`_sees`)
+        or not, the change said back as a ``MODE`` line; any other flag gets ``501`` (once),
+        the ``i`` of the same change still applied."""
+        before = session.invisible
         adding = True
-        changed = ""
-        sign = ""
         unknown = False
         for char in modes:
             if char in "+-":
                 adding = char == "+"
             elif char == "i":
-                if session.invisible != adding:
-                    session.invisible = adding
-                    if sign != ("+" if adding else "-"):
-                        sign = "+" if adding else "-"
-                        changed += sign
-                    changed += "i"
+                session.invisible = adding
             else:
                 unknown = True
-        if changed:
-            nick = session.nickname or ""
-            session.send(
-                session.renderer.line(
-                    "MODE", nick, changed, source=session.renderer.source(nick), trailing=True
-                )
-            )
         if unknown:
             session.reply("501", "Unknown MODE flag")
+        if session.invisible != before:
+            nick = session.nickname or ""
+            change = "+i" if session.invisible else "-i"
+            source = session.renderer.source(nick)
+            session.send(session.renderer.line("MODE", nick, change, source=source, trailing=True))
+
+    def _sees(self, session: IrcSession, user: Session | None) -> bool:
+        """Whether ``WHO`` by mask or by room shows ``user`` (``None``: a user of another
+        node, whose modes this node does not know) to ``session``: not if it is invisible
+        (``+i``) and shares no room with ``session``, unless ``session`` is itself or a server
+        operator."""
+        if not isinstance(user, IrcSession) or not user.invisible or user is session:
+            return True
+        if self._is_operator(session):
+            return True
+        mine = self.room.rooms_of(session)
+        return any(chatroom in mine for chatroom in self.room.rooms_of(user))
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
         chatroom = self._find(name)

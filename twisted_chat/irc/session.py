@@ -9,6 +9,7 @@ renderer as for any member.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -57,6 +58,8 @@ class IrcSession(Session):
         self.on_line = irc.line_received
         #: The nickname of ``NICK`` (the one a login is tried with), until it is accepted.
         self.wanted_nick: str | None = None
+        #: A registration is waiting for the server to take logins (it is starting up).
+        self.registration_waiting = False
         #: The user name of ``USER`` (``None`` until it came).
         self.user: str | None = None
         #: The capabilities enabled (``CAP REQ``).
@@ -75,9 +78,11 @@ class IrcSession(Session):
         self.realname: str | None = None
         #: The away message of ``AWAY``, while the user is away.
         self.away: str | None = None
-        #: Whether it set user mode ``+i`` (a ``WHO`` mask finds it only for those who share a
-        #: room with it).
+        #: User mode ``+i`` (``MODE NICK +i``): hidden from the ``WHO`` masks of users who share
+        #: no channel with it (:meth:`IrcCommands._sees`).
         self.invisible = False
+        #: When its last invitations (``INVITE``) were sent, oldest first (a bounded window).
+        self.invites: deque[float] = deque()
         # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
         self._welcoming = False
         self._welcome_timer: IDelayedCall | None = None

@@ -157,6 +157,7 @@ class Membership:
             self._heartbeat.stop()
         if self.ready:
             self.ready = False
+            self.outbox.release_all()  # held events too (a subscription on its way)
             self.outbox.flush()  # what this turn said still reaches the others, before the bye
             keys = self.keys
             done = self.link.run(
@@ -541,10 +542,11 @@ class Membership:
     def _in_rejoin_grace(self) -> bool:
         return self.clock.seconds() - self._rejoined_at < self.config.ttl
 
-    def fetch(self, node: str) -> None:
-        """Read ``node``'s users hash and bring its replica up to date."""
+    def fetch(self, node: str) -> defer.Deferred[None]:
+        """Read ``node``'s users hash and bring its replica up to date; fires once done (or
+        failed: logged)."""
         if node == self.node_id:
-            return
+            return defer.succeed(None)
 
         def read(flat: Any) -> None:
             fields = _pairs(flat)
@@ -560,7 +562,7 @@ class Membership:
                 self.presence.snapshot(node, instance, int(version), users, rooms, operators, sets)
             )
 
-        self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
+        return self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
             read, lambda f: self.log.debug("cluster: reading {node}: {f}", node=node, f=f.value)
         )
 

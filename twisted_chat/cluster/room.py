@@ -169,6 +169,7 @@ class ClusterRoom(Room):
             self.membership,
             self.topics,
             max(1, int(config.ttl * 1000)),
+            clock,
         )
         self.membership.on_changes = self.replication.replicas_changed
         self.membership.registering += [self.replication.restore, self.topics.restore]

@@ -17,6 +17,7 @@ from twisted_chat.irc.commands import IrcCommands
 from twisted_chat.irc.protocol import IrcFactory, IrcProtocol
 from twisted_chat.irc.session import PING_INTERVAL, PING_TIMEOUT, ping_interval, ping_timeout
 from twisted_chat.limits import Limits
+from twisted_chat.notices import MAX_NOTICE_DELAY
 from twisted_chat.text import SPANISH
 
 SERVER = "irc.test"
@@ -27,6 +28,8 @@ class IrcAdapter(SynchronousTestCase):
     ``--idle-timeout`` of the test's chat."""
 
     idle_timeout = 0.0
+    #: Whether join and leave notices are gathered (as the service runs).
+    gather_notices = False
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -34,7 +37,9 @@ class IrcAdapter(SynchronousTestCase):
         limits = Limits(
             flood_rate=0, max_strikes=0, login_timeout=0, idle_timeout=self.idle_timeout
         )
-        self.parts = assemble(SPANISH, self.clock, limits=limits)
+        self.parts = assemble(
+            SPANISH, self.clock, limits=limits, gather_notices=self.gather_notices
+        )
         self.irc = IrcCommands(self.parts.core, self.parts.rooms, self.parts.language, SERVER)
         self.factory = IrcFactory(self.parts.server, self.irc)
         self.port = 41000
@@ -220,6 +225,32 @@ class QuitTests(IrcAdapter):
             self.said(ana_out),
             [":bob!bob@irc.test QUIT :Quit", ":cris!cris@irc.test QUIT :Quit"],
         )
+
+
+class QuitWithGatheredNoticesTests(IrcAdapter):
+    """As the service runs (join and leave notices gathered): a departure from several rooms
+    writes the pending notices first, then its one ``QUIT``."""
+
+    gather_notices = True
+
+    def test_pending_join_then_one_quit(self) -> None:
+        ana, ana_out = self.user("ana")
+        bob, _ = self.user("bob")
+        cris, _ = self.user("cris")
+        for proto in (ana, bob):
+            proto.dataReceived(b"JOIN #uno\r\nJOIN #dos\r\n")
+        self.clock.advance(MAX_NOTICE_DELAY)
+        self.said(ana_out)
+        cris.dataReceived(b"JOIN #uno\r\n")  # its JOIN waits, gathered
+        self.assertEqual(self.said(ana_out), [])
+        bob.dataReceived(b"QUIT :me voy\r\n")
+        bob.connectionLost(None)  # type: ignore[arg-type]
+        self.assertEqual(
+            self.said(ana_out),
+            [":cris!cris@irc.test JOIN #uno", ":bob!bob@irc.test QUIT :Quit: me voy"],
+        )
+        self.clock.advance(MAX_NOTICE_DELAY)
+        self.assertEqual(self.said(ana_out), [])  # nothing left to flush, nothing twice
 
 
 class CapAfterRegistrationTests(IrcAdapter):

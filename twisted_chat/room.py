@@ -79,6 +79,10 @@ class ChatSession(Member, Protocol):
     """What the chat core needs from one connection of this process (implemented by
     :class:`~twisted_chat.session.Session`): a member, and the control of its session."""
 
+    #: Why the user leaves the chat, in its own words (an IRC ``QUIT``'s reason; ``None`` or
+    #: empty: it said nothing), shown to those who shared a room with it.
+    quit_reason: str | None
+
     @property
     def closing(self) -> bool:
         """Whether the connection is closing or closed (deliveries are dropped)."""
@@ -343,6 +347,27 @@ class Room:
                 self._part(member, nick_key, chatroom)
             self.user_gone(nick_key)
         return member
+
+    def regroup(self, member: Member, old: Renderer) -> None:
+        """``member`` renders with :attr:`Member.renderer` from now on instead of ``old`` (an
+        IRC client's ``CAP REQ`` after registration): pending notices go out first, as
+        negotiated before, then it moves to that renderer's group in the chat and in each of
+        its rooms."""
+        if self.has_notices:
+            self.flush_notices()
+        new = member.renderer
+        every = [self._groups, *(chatroom.groups for chatroom in self._rooms_of.get(member, ()))]
+        for groups in every:
+            group = groups.get(old)
+            if group is None or member not in group:
+                continue
+            del group[member]
+            if not group:
+                del groups[old]
+            target = groups.get(new)
+            if target is None:
+                target = groups[new] = {}
+            target[member] = None
 
     def user_gone(self, nick_key: str) -> None:
         """The user ``nick_key`` left the chat: it is no longer the operator of any room."""
@@ -679,6 +704,32 @@ class Room:
             return
         gathering.add(event, joined)
         self.has_notices = True
+
+    def announce_departure(self, events: Sequence[Event]) -> None:
+        """Tell the members of the rooms a user left the chat from that it left: ``events`` are
+        its leave events, one per room it was in, and each member gets the first one of a room
+        it is in, and no other (an IRC user sharing three rooms with the quitter reads one
+        ``QUIT``, not three). A departure from one room is an ordinary :meth:`announce`
+        (gathered in a storm); from several, each event is rendered once per renderer and
+        written at once, after any pending notices."""
+        if len(events) <= 1:
+            for event in events:
+                self.announce(event)
+            return
+        if self.has_notices:
+            self.flush_notices()
+        told: set[Member] = set()
+        count = 0
+        for event in events:
+            chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+            if chatroom is None:
+                continue
+            for renderer, group in list(chatroom.groups.items()):
+                fresh = {member: None for member in group if member not in told}
+                if fresh:
+                    told.update(fresh)
+                    count += self._write(fresh, renderer.render(event))
+        self.deliveries += count
 
     @property
     def pending_notices(self) -> int:

@@ -44,6 +44,9 @@ class UserInfo:
     operator: bool = False
     #: IRC user mode ``+i``.
     invisible: bool = False
+    #: A server operator whatever its nickname: it gave an operator's password with IRC's
+    #: ``OPER`` (:meth:`twisted_chat.operators.Operators.act_as`).
+    oper: bool = False
 
     def logged_in(self, nickname: str) -> bool:
         """Whether the user, now ``nickname``, counts as logged in with its password."""
@@ -51,11 +54,11 @@ class UserInfo:
 
     def is_operator(self, nickname: str) -> bool:
         """Whether the user, now ``nickname``, is a server operator."""
-        return self.operator and self.logged_in(nickname)
+        return self.oper or (self.operator and self.logged_in(nickname))
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object of this info: only what is not absent (``r`` real name, ``a`` away,
-        ``l`` account, ``o`` operator, ``i`` invisible)."""
+        ``l`` account, ``o`` operator, ``i`` invisible, ``O`` an operator by ``OPER``)."""
         wire: dict[str, Any] = {}
         if self.realname is not None:
             wire["r"] = self.realname
@@ -67,6 +70,8 @@ class UserInfo:
             wire["o"] = True
         if self.invisible:
             wire["i"] = True
+        if self.oper:
+            wire["O"] = True
         return wire
 
     @classmethod
@@ -86,6 +91,7 @@ class UserInfo:
             text("l", MAX_ACCOUNT),
             wire.get("o") is True,
             wire.get("i") is True,
+            wire.get("O") is True,
         )
 
 
@@ -99,16 +105,21 @@ def describe(member: object, operators: Operators) -> UserInfo:
     realname = getattr(member, "realname", None)
     away = getattr(member, "away", None)
     account = operators.account_of(member)  # type: ignore[arg-type]
-    operator = operators.is_operator(member) or (  # type: ignore[arg-type]
+    operator = (
         account is not None
         and account in operators.keys
         and operators.accounts is not None
         and operators.accounts.is_registered(account)
     )
+    nickname = getattr(member, "nickname", None) or ""
+    by_account = operator and account == nicknames.key(nickname)
+    # An operator now but not by the account its nickname is: by IRC's OPER.
+    oper = not by_account and operators.is_operator(member)  # type: ignore[arg-type]
     return UserInfo(
         realname[:MAX_REALNAME] if isinstance(realname, str) and realname else None,
         away[:MAX_AWAY] if isinstance(away, str) and away else None,
         account,
         operator,
         getattr(member, "invisible", False) is True,
+        oper,
     )

@@ -58,7 +58,7 @@ SAMPLES: list[ClusterEvent] = [
     RoomsSet("bob", (), "", 8, quiet=True),
     RoomsSet("bob", ("Juegos",), "", 9, by="Ñandú", reason="fuera ☕"),
     RoomsSet("bob", ("",), "", 10, reason=""),
-    UserInfoSet("ñandú", UserInfo("Ñandú Real ☕", "comiendo", "ñandú", True, True), 11),
+    UserInfoSet("ñandú", UserInfo("Ñandú Real ☕", "comiendo", "ñandú", True, True, True), 11),
     UserInfoSet("bob", UserInfo(), 12),
     RoomKick("bob", "juegos", "", "Ñandú"),
     UserRenamed("ñandú", "ñu", Renamed("m7", 0, None, "Ñandú", "Ñu"), 7),

@@ -553,6 +553,18 @@ class ClusterIrcTests(SynchronousTestCase):
         # Its nickname is not the account it proved: neither logged in nor an operator.
         self.assertFalse([x for x in whois if " 330 " in x or " 313 " in x])
 
+    def test_an_operator_by_oper_is_one_under_any_nickname(self) -> None:
+        ana = self.irc_login("ana")
+        self.remote_irc_login("bob", "Bob")
+        self.remote_info("bob", UserInfo(oper=True))
+        ana.received()
+        ana.send("WHOIS bob\r\nUSERHOST bob\r\n")
+        self.clock.advance(0)
+        lines = ana.received()
+        self.assertIn(f":{SERVER} 313 ana Bob :is an IRC operator", lines)
+        self.assertFalse([x for x in lines if " 330 " in x])  # not logged in: no account
+        self.assertIn(f":{SERVER} 302 ana :Bob*=+Bob@{SERVER}", lines)
+
     def test_an_invisible_remote_user_is_hidden_from_masks_of_who_shares_no_room(self) -> None:
         ana = self.irc_login("ana")
         self.remote_irc_login("bob", "Bob")

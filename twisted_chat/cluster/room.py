@@ -442,6 +442,7 @@ class ClusterRoom(Room):
         version = self.membership.renamed(new_key)
         if self.ready and version is not None:
             self.outbox.send(self.keys.room, UserRenamed(old_key, new_key, event, version))
+        self.info_changed(member)  # an operator by OPER stays one under another nickname
         return True
 
     def remote_renamed(self, old_key: str, new_key: str, event: Renamed) -> None:

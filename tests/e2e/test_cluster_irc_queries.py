@@ -3,7 +3,8 @@ Redis and one MariaDB database (docs/IRC.md, "In a cluster"): an IRC user on nod
 users of node B with ``ISON`` and ``USERHOST``, and invites an IRC user and a line user of node
 B, who read an ``INVITE`` and a ``* `` notice; ``443`` once the invited is in the room. And what
 a user's own node knows of it beyond its nickname and rooms, on the other node too: its real
-name, away message, server operator status, account and ``+i`` in ``WHOIS`` (``311``, ``301``,
+name, away message, server operator status (by its account or by ``OPER``), account and ``+i``
+in ``WHOIS`` (``311``, ``301``,
 ``313``, ``330``), ``WHO`` (``G``, ``*``), ``USERHOST`` and a ``PRIVMSG``'s ``301``, again after
 a Redis restart.
 
@@ -150,6 +151,16 @@ def test_what_a_node_knows_of_its_users_is_known_on_the_other(
     carol.say("PRIVMSG ana :hola")
     assert carol.expect(f":{SERVER} 301 carol ana :comiendo") == []
     assert ana.expect(f"{source('carol')} PRIVMSG ana :hola") == []
+
+    # An operator by OPER (under its own nickname): ia knows it too.
+    carol.say(f"OPER ana {PASSWORD}")
+    carol.expect(f":{SERVER} 381 carol :You are now an IRC operator")
+
+    def operator_on_ia() -> bool:
+        ana.say("WHO carol")
+        return any(" carol H* :0 carol real" in x for x in ana.until(rf":{SERVER} 315 .*"))
+
+    poll(operator_on_ia, "carol an operator, on ia", REPLICATION, 0.1)
 
     # Back: the other node knows that too.
     ana.say("AWAY")

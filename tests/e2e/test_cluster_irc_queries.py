@@ -4,9 +4,8 @@ users of node B with ``ISON`` and ``USERHOST``, and invites an IRC user and a li
 B, who read an ``INVITE`` and a ``* `` notice; ``443`` once the invited is in the room. And what
 a user's own node knows of it beyond its nickname and rooms, on the other node too: its real
 name, away message, server operator status (by its account or by ``OPER``), account and ``+i``
-in ``WHOIS`` (``311``, ``301``,
-``313``, ``330``), ``WHO`` (``G``, ``*``), ``USERHOST`` and a ``PRIVMSG``'s ``301``, again after
-a Redis restart.
+in ``WHOIS`` (``311``, ``301``, ``313``, ``330``), ``WHO`` (``G``, ``*``), ``USERHOST`` and a
+``PRIVMSG``'s ``301``, again after a Redis restart.
 
 The nodes are those of :mod:`tests.e2e.test_cluster_irc`, the clients
 :mod:`tests.support.ircline`'s (imported, not copied);

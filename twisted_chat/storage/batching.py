@@ -213,23 +213,41 @@ class BatchedWriter(Generic[K, E, R]):
         if not writing.called:  # a write that finished at once has cleared _writing itself
             self._writing = writing
 
-    @defer.inlineCallbacks
-    def _write(self, batch: Batch[K, E]) -> Any:
-        try:
-            yield self._db.ensure_ready()
-            if batch:
-                started = self._clock.seconds()
-                result = yield self._run_batch(batch)
-                if self.on_batch_written is not None:
-                    self.on_batch_written(self._clock.seconds() - started)
-        except Exception as e:
-            self._writing = None
-            self._failed(batch, e)
-            return
+    def _write(self, batch: Batch[K, E]) -> defer.Deferred[None]:
+        """Make the database ready, write ``batch`` (if any), then update the state and tell
+        the callers; the Deferred fires (with ``None``) after all that.
+
+        Plain Deferred callbacks rather than ``inlineCallbacks`` (as in
+        :meth:`Database.run_interaction`): at a low rate every record is its own batch.
+        """
+        d: defer.Deferred[Any] = self._db.ensure_ready()
+        if batch:
+            d.addCallback(self._run_timed, batch)
+        d.addCallbacks(self._landed, self._not_landed, callbackArgs=(batch,), errbackArgs=(batch,))
+        return d
+
+    def _run_timed(self, _: object, batch: Batch[K, E]) -> defer.Deferred[R]:
+        started = self._clock.seconds()
+        return self._run_batch(batch).addCallback(self._timed, started)
+
+    def _timed(self, result: R, started: float) -> R:
+        if self.on_batch_written is not None:
+            self.on_batch_written(self._clock.seconds() - started)
+        return result
+
+    def _landed(self, result: Any, batch: Batch[K, E]) -> None:
         self._writing = None
         self._succeeded(batch)
         if batch:
             self._written(batch, result)
+
+    def _not_landed(self, failure: Failure, batch: Batch[K, E]) -> Failure | None:
+        error = failure.value
+        if not isinstance(error, Exception):
+            return failure
+        self._writing = None
+        self._failed(batch, error)
+        return None
 
     def _succeeded(self, batch: Batch[K, E]) -> None:
         self._starting = False

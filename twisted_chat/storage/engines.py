@@ -202,6 +202,13 @@ class Engine:
     #: before :meth:`search_messages` (none: straight to it).
     search_windows: ClassVar[tuple[int, ...]] = ()
 
+    #: Statements that add the rows waiting for the full-text index to it (run in a history
+    #: write transaction); empty when the backend indexes every row as it is written.
+    index_waiting: ClassVar[tuple[str, ...]] = ()
+    #: SQL (argument: the room key) of the room's messages still waiting for the full-text
+    #: index, newest first (columns as :meth:`search_messages`); ``None``: none ever wait.
+    search_waiting: ClassVar[str | None] = None
+
     def search_recent(self, words: list[str]) -> tuple[str, list[Any]] | None:
         """SQL and arguments (after the room key and a window) of the matches among the room's
         newest messages, tried before :meth:`search_messages`; ``None``: go straight to it."""
@@ -275,6 +282,18 @@ class SqliteEngine(Engine):
     def __init__(self, url: SqliteURL) -> None:
         self.url = url
         self.module = sqlite3
+
+    # Rows wait in mensajes_sin_indice (the schema's insert trigger) until a write
+    # transaction indexes them, many at a time (sql/sqlite.sql says why).
+    index_waiting = (
+        "INSERT INTO mensajes_fts (rowid, text) SELECT m.n, m.text FROM mensajes_sin_indice "
+        "AS s JOIN mensajes AS m ON m.n = s.n ORDER BY s.n",
+        "DELETE FROM mensajes_sin_indice",
+    )
+    search_waiting = (
+        "SELECT m.id, m.sent_at, m.nickname, m.text FROM mensajes_sin_indice AS s "
+        "JOIN mensajes AS m ON m.n = s.n WHERE m.room_key = ? ORDER BY s.n DESC"
+    )
 
     # SQLite walks the index from the room's newest row with the OR form; a row value is a
     # range of the index.

@@ -50,6 +50,7 @@ AYUDA = [
     "* /ping: responde * pong (para mantener viva la conexión)",
     "* /registrar, /register CONTRASEÑA: registra tu nickname con una contraseña",
     "* /password ACTUAL NUEVA: cambia la contraseña de tu nickname",
+    "* /me TEXTO: una acción en tu sala: los demás leen ** TU_NICK TEXTO",
     "* /salas, /rooms: muestra las salas",
     "* /unirse, /join SALA: te lleva a la sala SALA (la crea si no existe)",
     "* /sala, /room: muestra tu sala y su tema",

@@ -579,6 +579,7 @@ class AyudaTests(ChatTestCase):
                 "ping": (),
                 "registrar": ("register",),
                 "password": (),
+                "me": (),
                 "salas": ("rooms",),
                 "unirse": ("join",),
                 "sala": ("room",),
@@ -594,7 +595,7 @@ class AyudaTests(ChatTestCase):
         self.assertEqual(
             self.chat.commands.names(),
             {"listar", "list", "salir", "quit", "username", "whoami", "ayuda", "help"}
-            | {"hora", "time", "ping", "registrar", "register", "password"}
+            | {"hora", "time", "ping", "registrar", "register", "password", "me"}
             | {"salas", "rooms", "unirse", "join", "sala", "room", "tema", "topic"}
             | {"expulsar", "kick", "silenciar", "mute", "banear", "ban", "desbanear", "unban"}
             | {"baneos", "bans", "anuncio", "announce"},
@@ -1227,6 +1228,7 @@ class EnglishTests(ChatTestCase):
                 "* /ping: answers * pong",
                 "* /registrar, /register PASSWORD: register your nickname with a password",
                 "* /password OLD NEW: change your nickname's password",
+                "* /me TEXT: an action in your room: the others read ** YOUR_NICK TEXT",
                 "* /salas, /rooms: list the rooms",
                 "* /unirse, /join ROOM: move to the room ROOM (created if it does not exist)",
                 "* /sala, /room: show your room and its topic",
@@ -1280,6 +1282,7 @@ class EnglishTests(ChatTestCase):
 #: The placeholders each template takes (the chat formats them with exactly these names).
 PLACEHOLDERS: dict[str, set[str]] = {
     "nick_taken": {"nick"},
+    "ctcp_not_delivered": {"nick", "command"},
     "welcome": {"nick"},
     "last_seen": {"when"},
     "joined": {"nick"},

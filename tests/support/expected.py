@@ -348,9 +348,9 @@ AYUDA_WITH_HISTORY = [*AYUDA[:-1], *AYUDA_HISTORY, AYUDA[-1]]
 
 #: A stored line (a public message of a room's history, or a recado), in any language: group 1
 #: the UTC time, group 2 the sender of a public message, group 3 that of a recado, group 4 the
-#: text (the regex of the wire spec).
+#: text (the regex of the wire spec); a stored action (``** NICK TEXT``) has neither 2 nor 3.
 STORED_LINE = re.compile(
-    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*) (.*)"
+    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*|\*\* [^\s]+) (.*)"
 )
 #: The line after a password login's replay when more was said since the user left.
 MISSED_LINE = re.compile(

@@ -125,7 +125,7 @@ async def test_a_long_message_is_split_for_irc_users() -> None:
         carol.say(text)
         assert await dora.line() == f"<carol> {text}"
         prefix = f":carol!carol@{SERVER} PRIVMSG #general :"
-        pieces = []
+        pieces: list[str] = []
         while sum(len(piece) for piece in pieces) < len(text) - len(pieces):
             line = await ana.line()
             assert line.startswith(prefix), line

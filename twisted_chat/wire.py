@@ -146,15 +146,19 @@ class LineRenderer:
                 return f"<{event.sender}> {text}\r\n".encode()  # type: ignore[attr-defined]
             return _formatted_public(event.sender, text)  # type: ignore[attr-defined]
         if kind is Private:
+            text = event.text  # type: ignore[attr-defined]
+            if text.isprintable():
+                return f"*{event.sender}* {text}\r\n".encode()  # type: ignore[attr-defined]
             return self._private(event)  # type: ignore[arg-type]
         return self._forms[kind](event)
 
     def render_echo(self, event: Private) -> bytes:
         """``-> *RECIPIENT* TEXT``: a private message as its sender reads it."""
-        text: str | None = event.text
-        if not event.text.isprintable() and (text := _plain_private(event.text)) is None:
-            return b""
-        return f"-> *{event.recipient}* {text}\r\n".encode()
+        text = event.text
+        if text.isprintable():
+            return f"-> *{event.recipient}* {text}\r\n".encode()
+        plain = _plain_private(text)
+        return b"" if plain is None else f"-> *{event.recipient}* {plain}\r\n".encode()
 
     def text(self, text: Text) -> str:
         """``text`` in this renderer's language (without prefix or terminator)."""

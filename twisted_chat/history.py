@@ -20,9 +20,10 @@ from bisect import insort
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -115,6 +116,13 @@ def _position(message: Said) -> tuple[int, str]:
     return (message.time, message.id)
 
 
+#: Seconds after this node starts listening to a room during which a buffer read from the
+#: storage is not taken as the room's whole history (see :meth:`History.missed`): it is read
+#: again once they are over.
+UNSURE_AFTER_LISTENING = 2.0
+#: Longest wait, in seconds, for a command's answer read from the storage before the user's
+#: next lines are processed anyway (answers come in the order of the commands until then).
+ANSWER_WAIT = 5.0
 #: Most message ids whose arrival order is remembered (:class:`Cut`).
 ARRIVALS = 4096
 #: An id above every message id (ids are ASCII letters and digits).
@@ -294,6 +302,10 @@ class History:
         # The order in which the last messages reached this node (id -> number), for cuts.
         self._arrivals: OrderedDict[str, int] = OrderedDict()
         self._arrived = 0
+        # Room key -> until when a buffer read in may lack other nodes' last messages.
+        self._unsure: dict[str, float] = {}
+        #: The reactor's time (the event source's clock: a reactor, or a test's Clock).
+        self.reactor: IReactorTime = cast(IReactorTime, events.clock)
 
     @property
     def enabled(self) -> bool:
@@ -355,7 +367,13 @@ class History:
             # What the retention purge has not deleted yet (it may be running: at start-up,
             # on a database that kept old messages) is gone all the same.
             oldest = self.events.now_ms() - self.storage.days * 86_400_000
-            buffer.fill([m for m in page.messages if m.time >= oldest], page.before is None)
+            unsure = self._unsure.get(room_key, 0.0) - self.events.clock.seconds()
+            complete = page.before is None and unsure <= 0
+            buffer.fill([m for m in page.messages if m.time >= oldest], complete)
+            if unsure > 0:
+                self.reactor.callLater(unsure, self._read_again, room_key, buffer)
+            else:
+                self._unsure.pop(room_key, None)
 
         def failed(failure: Failure) -> None:
             self.log.info("history of {room} not read: {error}", room=room_key, error=failure.value)
@@ -368,6 +386,19 @@ class History:
         read = self.storage.page(room_key, self._size)
         read.addCallbacks(loaded, failed).addBoth(done)
         return waiting
+
+    def _read_again(self, room_key: str, buffer: RoomBuffer) -> None:
+        """Read ``buffer`` in again now that what other nodes said before this node listened
+        to the room is stored (:data:`UNSURE_AFTER_LISTENING`)."""
+        if self._buffers.get(room_key) is not buffer:
+            return
+        if buffer.loading is not None:  # asked for within the moment: read once more after it
+            self.reactor.callLater(0.5, self._read_again, room_key, buffer)
+            return
+        self._unsure.pop(room_key, None)
+        buffer.loaded = False
+        buffer.tried_at = -RELOAD_INTERVAL
+        self.buffer(room_key)
 
     def reload(self) -> None:
         """Read every buffer in again from the storage (after the cluster missed messages)."""
@@ -387,12 +418,19 @@ class History:
             self.reload()
         else:
             self._buffers.pop(room_key, None)
+            # The channel is listened to a moment after it is asked for, and the other nodes'
+            # last messages reach the storage a moment after they are said: a buffer read in
+            # meanwhile may lack some, so it is read again once that moment is over.
+            self._unsure[room_key] = self.events.clock.seconds() + UNSURE_AFTER_LISTENING
 
     def prune(self, now_ms: int) -> None:
         """Drop the buffers of rooms that are gone, and what retention deleted."""
         rooms = self.room.rooms
         for room_key in [k for k in self._buffers if k not in rooms]:
             del self._buffers[room_key]
+        now = self.events.clock.seconds()
+        for room_key in [k for k, until in self._unsure.items() if until <= now]:
+            del self._unsure[room_key]
         oldest = now_ms - self.storage.days * 86_400_000
         for buffer in self._buffers.values():
             if buffer.messages and buffer.messages[0].time < oldest:
@@ -643,7 +681,9 @@ class HistoryCommands:
             self.log.info("history page not read: {error}", error=failure.value)
             session.deliver(events.error("history_unavailable"))
 
-        self.history.read_page(chatroom.key, limit, before, cursor).addCallbacks(show, failed)
+        reading = self.history.read_page(chatroom.key, limit, before, cursor)
+        reading.addCallbacks(show, failed)
+        answer_in_order(session, reading, self.history.reactor)
 
     @command(
         "buscar",
@@ -688,6 +728,7 @@ class HistoryCommands:
 
         searched = self.history.storage.search(chatroom.key, text.split(), 20)
         searched.addCallbacks(show, failed)
+        answer_in_order(session, searched, self.history.reactor)
 
     def _remember_search(self, nick_key: str, now: float) -> None:
         searched = self._searched
@@ -695,6 +736,30 @@ class HistoryCommands:
             for key in [k for k, t in searched.items() if now - t >= SEARCH_INTERVAL]:
                 del searched[key]
         searched[nick_key] = now
+
+
+def answer_in_order(
+    session: ChatSession, answered: defer.Deferred[Any], clock: IReactorTime
+) -> None:
+    """Keep ``session``'s next lines until ``answered`` (a command's answer read from the
+    storage) fires, or at most :data:`ANSWER_WAIT` seconds, so that its answers come in the
+    order of its commands (a ``/historial`` then ``/username``: the page first)."""
+    state: dict[str, Any] = {"answered": False, "timer": None}
+
+    def release(result: object = None) -> object:
+        state["answered"] = True
+        timer: IDelayedCall | None = state["timer"]
+        if timer is not None:
+            state["timer"] = None
+            if timer.active():
+                timer.cancel()
+            session.release()
+        return result
+
+    answered.addBoth(release)
+    if not state["answered"]:  # not from memory: read from the storage
+        session.hold()
+        state["timer"] = clock.callLater(ANSWER_WAIT, release)
 
 
 def _parse_page_args(args: str) -> tuple[int, str | None] | None:

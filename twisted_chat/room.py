@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -240,12 +240,21 @@ class Room:
         self.history_hooks: HistoryHooks | None = None
         #: The recados, handed those for this node's users from other nodes (likewise).
         self.recado_hooks: RecadoHooks | None = None
+        #: What sends a member of this node out of a room when an operator on another node
+        #: asks (a clustered room's :meth:`kick_from`): the IRC commands' ``KICK``, set by
+        #: them (member, room, reason, by).
+        self.room_kick: Callable[[Member, ChatRoom, str, str], None] | None = None
 
     def __len__(self) -> int:
         return len(self._users)
 
     def __contains__(self, nickname: str) -> bool:
         return nicknames.key(nickname) in self._users
+
+    def node_count(self) -> int:
+        """How many nodes the chat runs on (one here; a clustered room counts those it
+        knows)."""
+        return 1
 
     def find(self, nickname: str) -> Recipient | None:
         """The user logged in as ``nickname`` (any case), if any."""
@@ -407,17 +416,39 @@ class Room:
         self._join(member, nick_key, member.nickname or "", chatroom)
         return Move(entered, chatroom)
 
-    def part_now(self, member: Member, chatroom: ChatRoom) -> bool:
+    def join(self, member: Member, name: str) -> defer.Deferred[Move]:
+        """:meth:`join_now`, fired at once here; a clustered room asks the cluster who creates
+        a new room first (as :meth:`enter` does), and tells the other nodes."""
+        return defer.succeed(self.join_now(member, name))
+
+    def part_now(
+        self,
+        member: Member,
+        chatroom: ChatRoom,
+        quiet: bool = False,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
         """Take ``member`` out of ``chatroom`` alone (an IRC ``PART``; it stays in the chat and
-        its other rooms); ``False`` if it was not in it."""
+        its other rooms); ``False`` if it was not in it. Notices are the caller's; a clustered
+        room tells the other nodes, with ``by`` and ``reason`` (a ``KICK``'s, a ``PART``'s),
+        or so that they tell nobody (``quiet``: an IRC user taken out of the default room at
+        its login: the notices pending for the room are not written to it first, since it was
+        never there for anyone)."""
         rooms = self._rooms_of.get(member, ())
         if chatroom not in rooms:
             return False
-        if self.has_notices:
+        if self.has_notices and not quiet:
             self.flush_notices()
         self._rooms_of[member] = tuple(r for r in rooms if r is not chatroom)
         self._part(member, nicknames.key(member.nickname or ""), chatroom)
         return True
+
+    def send_back(self, member: Member, by: str, reason: str | None) -> Move:
+        """Send ``member``, a line user, out of its room and back to the default room (an IRC
+        ``KICK`` by ``by``); notices are the caller's. A clustered room tells the other nodes
+        who sent it out and why."""
+        return self.enter_now(member, self.default.name, creator=False)
 
     def _join(self, member: Member, nick_key: str, nickname: str, chatroom: ChatRoom) -> None:
         chatroom.users[nick_key] = nickname
@@ -624,6 +655,12 @@ class Room:
 
         A clustered room reaches the node that holds the user."""
         return self.kick_local(nicknames.key(nickname), reason, by)
+
+    def kick_from(self, nickname: str, chatroom: ChatRoom, reason: str, by: str) -> bool:
+        """Send ``nickname``, a user of another node, out of ``chatroom`` (an IRC ``KICK``):
+        ``False`` here, where every user is local; a clustered room asks the user's node, which
+        hands it to :attr:`room_kick`."""
+        return False
 
     def kick_local(self, nick_key: str, reason: str, by: str) -> bool:
         """Kick the member of this process whose nickname is ``nick_key`` (a clustered room's

@@ -446,12 +446,6 @@ def _server_name(option: Option, value: Any, parsed: Mapping[str, Any]) -> str:
     return name
 
 
-def _irc_endpoints(option: Option, value: Any, parsed: Mapping[str, Any]) -> tuple[str, ...]:
-    if value and parsed.get("redis") is not None:
-        raise usage.UsageError("--irc does not work with --redis yet (docs/IRC.md)")
-    return _endpoints(option, value, parsed)
-
-
 #: Most bytes of a ``--motd`` file, lines in it, and characters of one line (IRC's 512 bytes
 #: hold a ``372`` with the longest server name and nickname and this many 4-byte characters).
 MOTD_BYTES: Final = 65536
@@ -828,7 +822,7 @@ OPTIONS: tuple[Option, ...] = (
         "listeners",
         "Endpoint for IRC clients (docs/IRC.md); repeatable (e.g. tcp:6667:interface=127.0.0.1, "
         "or ssl:6697:privateKey=key.pem:certKey=cert.pem).",
-        _irc_endpoints,
+        _endpoints,
         default=(),
         kind="list",
         shown_default="none",

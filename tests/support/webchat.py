@@ -127,6 +127,15 @@ class WebClient:
         assert isinstance(message, str), f"a binary message from the server: {message!r}"
         return message
 
+    def line_within(self, timeout: float) -> str:
+        """The next server message, waiting at most ``timeout`` seconds for it (the read
+        ahead first, as :meth:`line`)."""
+        if self._ahead:
+            return self._ahead.pop(0)
+        message = self.connection.recv(timeout=timeout)
+        assert isinstance(message, str), f"a binary message from the server: {message!r}"
+        return message
+
     def say(self, text: str | bytes) -> None:
         """Send one message (text, or binary if ``bytes``)."""
         self.connection.send(text)

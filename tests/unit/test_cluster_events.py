@@ -27,7 +27,9 @@ from twisted_chat.cluster.events import (
     PrivateMessage,
     PublicMessage,
     RecadoFor,
+    RoomKick,
     RoomMoved,
+    RoomsSet,
     TopicSet,
     UserJoined,
     UserLeft,
@@ -49,6 +51,11 @@ SAMPLES: list[ClusterEvent] = [
     UserLeft("bob", 4),
     RoomMoved("ñandú", "Juegos", True, 5),
     RoomMoved("bob", "general", False, 6),
+    RoomsSet("ñandú", ("", "Juegos", "ajedrez"), "ajedrez", 7),
+    RoomsSet("bob", (), "", 8, quiet=True),
+    RoomsSet("bob", ("Juegos",), "", 9, by="Ñandú", reason="fuera ☕"),
+    RoomsSet("bob", ("",), "", 10, reason=""),
+    RoomKick("bob", "juegos", "", "Ñandú"),
     TopicSet("juegos", "ajedrez ♞", "Ñandú"),
     Hello(1),
     Bye(5),
@@ -121,6 +128,12 @@ class EventTests(SynchronousTestCase):
         notice = Notice("x", 1, None, Text("announcement", by="ana", text=Text("no_reason")))
         self.assertEqual(Announcement(notice).to_wire()[-1], {"by": "ana"})
 
+    def test_rooms_options_are_optional_and_unknown_ones_ignored(self) -> None:
+        # A later release may add options: this one reads the event all the same.
+        raw = ["rooms", "bob", ["", "juegos", "juegos"], "juegos", 4, {"color": "red"}]
+        self.assertEqual(decode(raw), RoomsSet("bob", ("", "juegos"), "juegos", 4))
+        self.assertEqual(RoomsSet("bob", (), "", 1).to_wire(), ["rooms", "bob", [], "", 1, {}])
+
     def test_mute_in_milliseconds_rounded_up(self) -> None:
         self.assertEqual(Mute.of("bob", 1795509000.0001), Mute("bob", 1795509000001))
         self.assertEqual(Mute.of("bob", 0), Mute("bob", 0))
@@ -181,6 +194,17 @@ class EventTests(SynchronousTestCase):
             ["room", "a", "juegos", True],
             ["room", "a", None, False, 2],
             ["room", "a", "juegos", False, "2"],
+            ["rooms", "a", ["juegos"], "", 2],
+            ["rooms", "a", "juegos", "", 2, {}],
+            ["rooms", "a", ["juegos", 5], "", 2, {}],
+            ["rooms", "a", ["juegos"], None, 2, {}],
+            ["rooms", "a", ["juegos"], "", "2", {}],
+            ["rooms", "a", ["juegos"], "", 2, []],
+            ["rooms", "a", ["juegos"], "", 2, {"quiet": 1}],
+            ["rooms", "a", ["juegos"], "", 2, {"by": 5}],
+            ["rooms", "a", ["juegos"], "", 2, {"reason": False}],
+            ["roomkick", "bob", "juegos", ""],
+            ["roomkick", "bob", None, "", "ana"],
             ["topic", "juegos", "t"],
             ["topic", "juegos", None, "ana"],
             ["hello"],

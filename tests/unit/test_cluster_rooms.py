@@ -262,11 +262,11 @@ class ClusterRoomsTests(SynchronousTestCase):
         presence.snapshot("n2", "n2/x", 1, {"bob": "Bob"})
         changes = presence.moved("n2", "n2/x", "bob", "Juegos", True, 2)
         self.assertEqual(
-            [(p.nick_key, p.before, p.after) for p in changes.placed], [("bob", "", "Juegos")]
+            [(p.nick_key, p.before, p.after) for p in changes.placed], [("bob", ("",), ("Juegos",))]
         )
         self.assertEqual(changes.operators, [("juegos", None, "bob")])
         changes = presence.left("n2", "n2/x", "bob", 3)
-        self.assertEqual([(p.before, p.after) for p in changes.placed], [("Juegos", None)])
+        self.assertEqual([(p.before, p.after) for p in changes.placed], [(("Juegos",), None)])
         self.assertEqual(changes.operators, [("juegos", "bob", None)])
         self.assertEqual(presence.moved("n2", "n2/x", "bob", "x", False, 5).stale, "n2")
 

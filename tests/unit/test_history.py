@@ -21,7 +21,9 @@ from tests.support.fakes import EPOCH
 from tests.support.history import HistoryChat, RecordingLogins, lines
 from twisted_chat.events import EventSource
 from twisted_chat.history import (
+    ANSWER_WAIT,
     MAX_MISSED,
+    UNSURE_AFTER_LISTENING,
     BadCursor,
     HistoryPlan,
     RoomBuffer,
@@ -1011,3 +1013,74 @@ class WireTests(SynchronousTestCase):
         match = form.match(replayed(T0, "Bob", "x", recado=True).decode().rstrip("\r\n"))
         assert match is not None
         self.assertEqual(match.groups(), ("2026-11-24T08:30:00Z", None, "Bob", "x"))
+
+
+class AnswerOrderTests(HistoryTestCase):
+    """A command answered from the storage keeps the user's next lines until it is answered
+    (at most ``ANSWER_WAIT`` seconds), so answers come in the order of the commands."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.said(150)
+        self.ana = self.chat.login("ana", password=True)
+        lines(self.ana)
+
+    def test_held_until_the_page_is_read(self) -> None:
+        self.storage.holding = True
+        self.assertEqual(self.chat.say(self.ana, "/historial 120"), [])
+        self.assertTrue(self.ana.held)
+        self.storage.release()
+        self.assertFalse(self.ana.held)
+        got = lines(self.ana)
+        self.assertEqual(got[0], "* Últimos 120 mensajes de general:")
+
+    def test_an_answer_from_memory_holds_nothing(self) -> None:
+        self.storage.holding = True
+        got = self.chat.say(self.ana, "/historial 5")
+        self.assertEqual(got[0], "* Últimos 5 mensajes de general:")
+        self.assertFalse(self.ana.held)
+
+    def test_search_held_until_answered(self) -> None:
+        self.storage.holding = True
+        self.assertEqual(self.chat.say(self.ana, "/buscar hola"), [])
+        self.assertTrue(self.ana.held)
+        self.storage.release()
+        self.assertFalse(self.ana.held)
+        self.assertTrue(lines(self.ana)[0].startswith("* "))
+
+    def test_released_after_the_longest_wait_and_not_twice(self) -> None:
+        self.storage.holding = True
+        self.chat.say(self.ana, "/historial 120")
+        self.chat.clock.advance(ANSWER_WAIT)
+        self.assertFalse(self.ana.held)
+        self.ana.hold()  # held again by something else meanwhile
+        self.storage.release()  # the late answer does not release that hold
+        self.assertTrue(self.ana.held)
+        self.assertEqual(lines(self.ana)[0], "* Últimos 120 mensajes de general:")
+
+
+class UnsureAfterListeningTests(HistoryTestCase):
+    """A buffer read in just after this node starts listening to a room (a cluster node whose
+    first member entered it) may lack what other nodes said a moment before and have not
+    stored yet: it is not taken as the room's whole history, and is read again a moment
+    later."""
+
+    def test_read_again_after_the_moment(self) -> None:
+        ana = self.chat.login("ana", password=True)
+        lines(ana)
+        history = self.chat.history
+        assert history is not None
+        history.missed("general")
+        self.assertEqual(
+            self.chat.say(ana, "/historial"), ["* No hay mensajes guardados en general."]
+        )
+        # stored by another node just after the read, said before this node listened
+        self.storage.add("general", "m0001", self.chat.now_ms() - 10, "bea", "tarde")
+        got = self.chat.say(ana, "/historial")  # not complete: the storage is read
+        self.assertEqual(got[1:], [stored(self.elapsed() - 0.01, "bea", "tarde")])
+        reads = len(self.storage.called("page"))
+        self.chat.clock.advance(UNSURE_AFTER_LISTENING)
+        self.assertEqual(len(self.storage.called("page")), reads + 1)  # read again
+        self.storage.failing = True  # from memory now, complete
+        got = self.chat.say(ana, "/historial")
+        self.assertEqual(got[1:], [stored(self.elapsed() - 2.01, "bea", "tarde")])

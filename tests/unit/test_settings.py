@@ -233,11 +233,9 @@ class ValidateTests(SynchronousTestCase):
         with self.assertRaises(UsageError) as caught:
             validate({"server-name": "bad name"})
         self.assertIn("bad --server-name 'bad name'", str(caught.exception))
-        with self.assertRaises(UsageError) as caught:
-            validate({"irc": ["tcp:0"], "redis": "redis://127.0.0.1:6379"})
-        self.assertEqual(
-            str(caught.exception), "--irc does not work with --redis yet (docs/IRC.md)"
-        )
+        # IRC works in a cluster (docs/IRC.md, "In a cluster").
+        clustered = validate({"irc": ["tcp:0"], "redis": "redis://127.0.0.1:6379"})
+        self.assertEqual(clustered.irc.listeners, ("tcp:0",))
 
     def test_keep_restart_options(self) -> None:
         running = Settings()

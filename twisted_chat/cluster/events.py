@@ -20,9 +20,12 @@ the node's own language). The JSON forms (``KEY`` is a nickname's NFC + casefold
     ["forget", KEY]                                     KEY's stored messages were erased
     ["join", KEY, NICKNAME, VERSION] / ["leave", KEY, VERSION]
     ["room", KEY, ROOM_NAME, OPERATOR, VERSION]        a user moved to a room (OPERATOR: bool)
+    ["rooms", KEY, [ROOM_NAME...], OPERATOR_OF, VERSION, {OPTION: VALUE}]
+                                                        a user's rooms now (an IRC user's)
     ["topic", ROOM_KEY, TOPIC, BY]
     ["account", KEY, PASSWORD_HASH]
     ["kick", KEY, REASON, BY]
+    ["roomkick", KEY, ROOM_KEY, REASON, BY]             KEY sent out of a room (IRC KICK)
     ["mute", KEY, UNTIL_MS]                             UNTIL_MS 0 lifts the mute
     ["ban", "nick"|"net", TARGET, REASON, BY, CREATED, EXPIRES]   POSIX seconds; EXPIRES 0: never
     ["unban", "nick"|"net", TARGET]
@@ -324,6 +327,91 @@ class RoomMoved(ClusterEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class RoomsSet(ClusterEvent):
+    """A user of the origin node is in the rooms ``names`` now (an IRC user, in any number of
+    rooms, after its ``JOIN``, ``PART`` or ``KICK``, or taken out of the default room at its
+    login; ``""`` is the default room), and the operator of the room ``operator_of`` it just
+    created (``""``: none); the node is at membership ``version`` after it.
+
+    The options, a JSON object whose unknown names are ignored (a later release may add
+    some): ``quiet`` (``true``: tell nobody), ``by`` (who sent the user out of the rooms it
+    left: a ``KICK``) and ``reason`` (the ``KICK``'s or ``PART``'s).
+
+    Added after ``room`` (which line users' moves still use): a node of an earlier release
+    drops the envelope that holds it, as malformed, and catches up by reading the node's users
+    hash when it sees the versions skip (docs/SCALING.md, "IRC users in the cluster")."""
+
+    NAME: ClassVar[str] = "rooms"
+
+    nick_key: str
+    names: tuple[str, ...]
+    operator_of: str
+    version: int
+    quiet: bool = False
+    by: str | None = None
+    reason: str | None = None
+
+    def to_wire(self) -> list[Any]:
+        """``["rooms", KEY, [ROOM_NAME...], OPERATOR_OF, VERSION, {OPTION: VALUE}]``."""
+        options: dict[str, Any] = {}
+        if self.quiet:
+            options["quiet"] = True
+        if self.by is not None:
+            options["by"] = self.by
+        if self.reason is not None:
+            options["reason"] = self.reason
+        return ["rooms", self.nick_key, list(self.names), self.operator_of, self.version, options]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field; options of unknown names are ignored."""
+        nick_key, names, operator_of, version, options = _fields(raw, 5)
+        if type(names) is not list or not all(type(n) is str for n in names):
+            raise EventError(f"not a list of rooms: {names!r}")
+        if not isinstance(options, dict):
+            raise EventError(f"bad options: {options!r}")
+        quiet = options.get("quiet", False)
+        if type(quiet) is not bool:
+            raise EventError(f"not a boolean: {quiet!r}")
+        by, reason = options.get("by"), options.get("reason")
+        for value in (by, reason):
+            if value is not None and type(value) is not str:
+                raise EventError(f"not a string: {value!r}")
+        return cls(
+            _str(nick_key),
+            tuple(dict.fromkeys(names)),
+            _str(operator_of),
+            _int(version),
+            quiet,
+            by,
+            reason,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoomKick(ClusterEvent):
+    """To the node holding the user ``nick_key``: ``by`` (the room's operator, or a server
+    operator, on the origin node) sends it out of the room ``room_key`` (an IRC ``KICK``)."""
+
+    NAME: ClassVar[str] = "roomkick"
+
+    nick_key: str
+    room_key: str
+    reason: str
+    by: str
+
+    def to_wire(self) -> list[Any]:
+        """``["roomkick", KEY, ROOM_KEY, REASON, BY]``."""
+        return ["roomkick", self.nick_key, self.room_key, self.reason, self.by]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        nick_key, room_key, reason, by = _fields(raw, 4)
+        return cls(_str(nick_key), _str(room_key), _str(reason), _str(by))
+
+
+@dataclass(frozen=True, slots=True)
 class TopicSet(ClusterEvent):
     """Someone (``by``) set the topic of the room ``room_key`` on the origin node (already
     written to Redis's topics hash)."""
@@ -543,6 +631,8 @@ EVENTS: Final[Mapping[str, type[ClusterEvent]]] = {
         UserJoined,
         UserLeft,
         RoomMoved,
+        RoomsSet,
+        RoomKick,
         TopicSet,
         Hello,
         Bye,

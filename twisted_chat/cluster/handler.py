@@ -41,7 +41,9 @@ from twisted_chat.cluster.events import (
     PrivateMessage,
     PublicMessage,
     RecadoFor,
+    RoomKick,
     RoomMoved,
+    RoomsSet,
     TopicSet,
     UserJoined,
     UserLeft,
@@ -95,6 +97,8 @@ class ClusterHandler:
             UserJoined: self.on_join,
             UserLeft: self.on_leave,
             RoomMoved: self.on_room_moved,
+            RoomsSet: self.on_rooms_set,
+            RoomKick: self.on_room_kick,
             TopicSet: self.on_topic,
             Hello: self.on_hello,
             Bye: self.on_bye,
@@ -251,6 +255,27 @@ class ClusterHandler:
                 event.version,
             )
         )
+
+    def on_rooms_set(self, origin: Origin, event: RoomsSet) -> None:
+        """A user of ``origin`` is in other rooms now (an IRC user's ``JOIN``, ``PART`` or
+        ``KICK``)."""
+        self.membership.changed(
+            self.presence.placed_in(
+                origin.node,
+                origin.instance,
+                event.nick_key,
+                event.names,
+                event.operator_of,
+                event.version,
+                event.quiet,
+                event.by,
+                event.reason,
+            )
+        )
+
+    def on_room_kick(self, origin: Origin, event: RoomKick) -> None:
+        """An operator on ``origin`` sends a user of this node out of a room."""
+        self.room.room_kicked(event.nick_key, event.room_key, event.reason, event.by)
 
     def on_topic(self, origin: Origin, event: TopicSet) -> None:
         """Someone on ``origin`` set a room's topic: here too, told to the room's members."""

@@ -6,8 +6,10 @@
                           unless NODE's heartbeat refreshes it
 ``PREFIX users:NODE``     hash of NODE's users: ``nick_key -> nickname``, plus ``#i`` (the
                           instance), ``#v`` (the membership version), ``#r:KEY`` (the room
-                          of user KEY when it is not the default room) and ``#o:ROOM`` (the
-                          user of NODE who is the operator of ROOM); same expiry
+                          of user KEY when it is not the default room; an IRC user's last),
+                          ``#R:KEY`` (the rooms of an IRC user in none or several: a JSON
+                          list) and ``#o:ROOM`` (the user of NODE who is the operator of
+                          ROOM); same expiry
 ``PREFIX room-op:ROOM``   the creation claim of room ROOM: JSON ``[instance, nick key,
                           name]`` of its creator; refreshed by the creator's node heartbeat
 ``PREFIX topics``         hash of the rooms' topics: ``ROOM -> JSON [topic, set by]``

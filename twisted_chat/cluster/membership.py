@@ -38,7 +38,7 @@ from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import Bye, Hello
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.outbox import Outbox
-from twisted_chat.cluster.presence import Changes, Presence, split_fields
+from twisted_chat.cluster.presence import Changes, Presence, encode_rooms, room_sets, split_fields
 from twisted_chat.cluster.scripts import Script
 from twisted_chat.events import EventSource
 from twisted_chat.room import Claim, Room
@@ -379,6 +379,21 @@ class Membership:
         ).addErrback(lambda f: self.log.debug("cluster: room move failed: {f}", f=f.value))
         return self._version
 
+    def rooms_set(self, nick_key: str, names: tuple[str, ...], operator_of: str) -> int | None:
+        """This node's user ``nick_key`` is in the rooms ``names`` now (an IRC user's, any
+        number; :data:`~twisted_chat.cluster.presence.DEFAULT` for the default room), and the
+        operator of the room ``operator_of`` (``""``: of none new): record it in Redis
+        (``#r:`` and ``#R:``); the new membership version, or ``None`` if offline."""
+        if not self.ready:
+            return None
+        self._version += 1
+        self.link.run(
+            scripts.ROOMS_SET,
+            [self.keys.users(self.node_id)],
+            [self.origin.instance, self._version, operator_of, *rooms_fields(nick_key, names)],
+        ).addErrback(lambda f: self.log.debug("cluster: rooms set failed: {f}", f=f.value))
+        return self._version
+
     def release(self, nick_key: str) -> int | None:
         """Free ``nick_key`` in Redis; the new membership version, or ``None`` if offline."""
         if not self.ready:
@@ -493,8 +508,9 @@ class Membership:
                     self.changed(self.presence.forget(node))
                 return
             users, rooms, operators = split_fields(fields)
+            sets = room_sets(fields)
             self.changed(
-                self.presence.snapshot(node, instance, int(version), users, rooms, operators)
+                self.presence.snapshot(node, instance, int(version), users, rooms, operators, sets)
             )
 
         self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
@@ -515,6 +531,14 @@ class Membership:
                 room.announce(self.events.left(room.default.key, nickname))
             for nickname in changes.joined:
                 room.announce(self.events.joined(room.default.key, nickname))
+
+
+def rooms_fields(nick_key: str, names: tuple[str, ...]) -> list[str]:
+    """The ``ROOMS_SET`` arguments of a user in the rooms ``names``: its nick key, its
+    ``#r:`` value (the last room; ``""``: the default room or none) and its ``#R:`` value
+    (``""`` when it is in one room, which ``#r:`` says alone)."""
+    last = names[-1] if names else ""
+    return [nick_key, last, "" if len(names) == 1 else encode_rooms(names)]
 
 
 def _pairs(flat: Any) -> dict[str, str]:

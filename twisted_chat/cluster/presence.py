@@ -7,9 +7,12 @@ in either order, so a replica applies an event only if it is newer than what it 
 snapshot only if it is not older. An event that skips a version means one was missed: the
 replica asks for a fresh snapshot.
 
-Each replica also keeps the room of every user of that node (absent: the default room) and
-which of its users is the operator of which room, from ``room`` events and the ``#r:`` and
-``#o:`` fields of the users hash.
+Each replica also keeps the rooms of every user of that node and which of its users is the
+operator of which room, from ``room`` and ``rooms`` events and the ``#r:``, ``#R:`` and ``#o:``
+fields of the users hash. A user's rooms are a set: a line user is in one room (``#r:``, absent
+for the default room), an IRC user in any number, zero included (``#R:``, a JSON list of room
+names, written only when the set is not one room; ``#r:`` then holds the last of them, for
+nodes of earlier releases, which read ``#r:`` alone).
 
 Every change to a replica returns who joined and who left, who moved from which room to which,
 and which rooms' operators changed, so that the room can keep its rooms and tell its users.
@@ -17,6 +20,7 @@ and which rooms' operators changed, so that the room can keep its rooms and tell
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,6 +32,8 @@ DEFAULT: Final = ""
 #: The field prefixes of a user's room and of a room's operator in a node's users hash.
 ROOM_FIELD: Final = "#r:"
 OPERATOR_FIELD: Final = "#o:"
+#: The field prefix of a user's rooms when they are not one room (an IRC user's): a JSON list.
+ROOMS_FIELD: Final = "#R:"
 
 
 @dataclass
@@ -42,17 +48,48 @@ class RemoteNode:
     rooms: dict[str, str] = field(default_factory=dict)
     #: room key -> the nick key of its operator, for rooms whose operator is on this node.
     operators: dict[str, str] = field(default_factory=dict)
+    #: nick key -> the names of its rooms, for users whose rooms are not one room (IRC users
+    #: in none or several); ``rooms`` then holds the last of them.
+    room_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def rooms_of(self, nick_key: str) -> tuple[str, ...]:
+        """The names of the rooms of the user ``nick_key`` (:data:`DEFAULT`: the default
+        room)."""
+        names = self.room_sets.get(nick_key)
+        if names is not None:
+            return names
+        return (self.rooms.get(nick_key, DEFAULT),)
+
+    def set_rooms(self, nick_key: str, names: tuple[str, ...]) -> None:
+        """The user ``nick_key`` is in the rooms ``names`` now."""
+        if len(names) == 1:
+            self.room_sets.pop(nick_key, None)
+        else:
+            self.room_sets[nick_key] = names
+        last = names[-1] if names else DEFAULT
+        if last == DEFAULT:
+            self.rooms.pop(nick_key, None)
+        else:
+            self.rooms[nick_key] = last
 
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """A remote user's room changed: ``before`` and ``after`` are room names
-    (:data:`DEFAULT` for the default room), ``None`` when not logged in (a login, a leave)."""
+    """A remote user's rooms changed: ``before`` and ``after`` are the names of its rooms
+    (:data:`DEFAULT` for the default room; a line user's are one room, an IRC user's any
+    number), ``None`` when not logged in (a login, a leave).
+
+    ``quiet``: nobody is told (an IRC user taken out of the default room at its login);
+    ``by`` and ``reason``: who sent it out of the rooms it left (an IRC ``KICK``) and why, or
+    what its ``PART`` said."""
 
     nick_key: str
     nickname: str
-    before: str | None
-    after: str | None
+    before: tuple[str, ...] | None
+    after: tuple[str, ...] | None
+    quiet: bool = False
+    by: str | None = None
+    reason: str | None = None
 
 
 @dataclass
@@ -104,7 +141,7 @@ class Presence:
         if remote is not None:
             if nick_key not in remote.users:
                 changes.joined.append(nickname)
-                changes.placed.append(Placement(nick_key, nickname, None, DEFAULT))
+                changes.placed.append(Placement(nick_key, nickname, None, (DEFAULT,)))
             remote.users[nick_key] = nickname
         return changes
 
@@ -115,7 +152,9 @@ class Presence:
             nickname = remote.users.pop(nick_key, None)
             if nickname is not None:
                 changes.left.append(nickname)
-                before = remote.rooms.pop(nick_key, DEFAULT)
+                before = remote.rooms_of(nick_key)
+                remote.rooms.pop(nick_key, None)
+                remote.room_sets.pop(nick_key, None)
                 changes.placed.append(Placement(nick_key, nickname, before, None))
             for room_key, operator in list(remote.operators.items()):
                 if operator == nick_key:
@@ -135,15 +174,49 @@ class Presence:
         if nickname is None:
             changes.stale = node  # a move of a user we never saw log in
             return changes
-        before = remote.rooms.get(nick_key, DEFAULT)
+        before = remote.rooms_of(nick_key)
+        remote.room_sets.pop(nick_key, None)
         remote.rooms[nick_key] = name
-        if before != name:
-            changes.placed.append(Placement(nick_key, nickname, before, name))
+        if before != (name,):
+            changes.placed.append(Placement(nick_key, nickname, before, (name,)))
         if operator:
             room_key = roomnames.key(name)
             old = remote.operators.get(room_key)
             remote.operators[room_key] = nick_key
             changes.operators.append((room_key, old, nick_key))
+        return changes
+
+    def placed_in(
+        self,
+        node: str,
+        instance: str,
+        nick_key: str,
+        names: tuple[str, ...],
+        operator_of: str,
+        version: int,
+        quiet: bool = False,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> Changes:
+        """``node`` says its user ``nick_key`` is in the rooms ``names`` now (an IRC user's
+        ``JOIN``, ``PART`` or ``KICK``; ``quiet``, ``by``, ``reason``: see :class:`Placement`),
+        and the operator of the room ``operator_of`` (``""``: of none new), at membership
+        ``version``."""
+        changes, remote = self._event(node, instance, version)
+        if remote is None:
+            return changes
+        nickname = remote.users.get(nick_key)
+        if nickname is None:
+            changes.stale = node
+            return changes
+        before = remote.rooms_of(nick_key)
+        remote.set_rooms(nick_key, names)
+        if set(before) != set(names):
+            changes.placed.append(Placement(nick_key, nickname, before, names, quiet, by, reason))
+        if operator_of:
+            old = remote.operators.get(operator_of)
+            remote.operators[operator_of] = nick_key
+            changes.operators.append((operator_of, old, nick_key))
         return changes
 
     def _event(self, node: str, instance: str, version: int) -> tuple[Changes, RemoteNode | None]:
@@ -167,9 +240,10 @@ class Presence:
         users: dict[str, str],
         rooms: dict[str, str] | None = None,
         operators: dict[str, str] | None = None,
+        room_sets: dict[str, tuple[str, ...]] | None = None,
     ) -> Changes:
-        """The users of ``node`` (with their ``rooms`` and the rooms' ``operators``, see
-        :class:`RemoteNode`) as read from Redis at membership ``version``."""
+        """The users of ``node`` (with their ``rooms``, ``room_sets`` and the rooms'
+        ``operators``, see :class:`RemoteNode`) as read from Redis at membership ``version``."""
         remote = self.nodes.get(node)
         if remote is not None and remote.instance == instance and version < remote.version:
             return Changes()  # events have taken us further already
@@ -180,6 +254,7 @@ class Presence:
             dict(users),
             {k: v for k, v in (rooms or {}).items() if k in users},
             {k: v for k, v in (operators or {}).items() if v in users},
+            {k: v for k, v in (room_sets or {}).items() if k in users and len(v) != 1},
         )
         self.nodes[node] = new
         return _diff(remote if remote is not None else RemoteNode(node, instance), new)
@@ -203,16 +278,16 @@ def _diff(old: RemoteNode, new: RemoteNode) -> Changes:
     changes.joined = [nick for key, nick in new.users.items() if key not in old.users]
     placed = changes.placed
     for key, nick in old.users.items():
-        before = old.rooms.get(key, DEFAULT)
+        before = old.rooms_of(key)
         if key not in new.users:
             placed.append(Placement(key, nick, before, None))
         else:
-            after = new.rooms.get(key, DEFAULT)
-            if after != before:
+            after = new.rooms_of(key)
+            if set(after) != set(before):
                 placed.append(Placement(key, new.users[key], before, after))
     for key, nick in new.users.items():
         if key not in old.users:
-            placed.append(Placement(key, nick, None, new.rooms.get(key, DEFAULT)))
+            placed.append(Placement(key, nick, None, new.rooms_of(key)))
     for room_key in old.operators.keys() | new.operators.keys():
         before_op, after_op = old.operators.get(room_key), new.operators.get(room_key)
         if before_op != after_op:
@@ -222,7 +297,8 @@ def _diff(old: RemoteNode, new: RemoteNode) -> Changes:
 
 def split_fields(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """A node's users hash (without ``#i`` and ``#v``) as its users, their rooms and the rooms'
-    operators (see :class:`RemoteNode`); other ``#`` fields are ignored."""
+    operators (see :class:`RemoteNode`); other ``#`` fields are ignored (the ``#R:`` sets are
+    :func:`room_sets`'s)."""
     users: dict[str, str] = {}
     rooms: dict[str, str] = {}
     operators: dict[str, str] = {}
@@ -234,3 +310,32 @@ def split_fields(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str]
         elif name.startswith(OPERATOR_FIELD):
             operators[name[len(OPERATOR_FIELD) :]] = value
     return users, rooms, operators
+
+
+def room_sets(fields: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """The ``#R:`` fields of a node's users hash: nick key -> the names of its rooms, for the
+    users whose rooms are not one room; a value that is not a JSON list of strings is
+    ignored (the user's ``#r:`` room stands)."""
+    sets: dict[str, tuple[str, ...]] = {}
+    for name, value in fields.items():
+        if name.startswith(ROOMS_FIELD):
+            names = decode_rooms(value)
+            if names is not None:
+                sets[name[len(ROOMS_FIELD) :]] = names
+    return sets
+
+
+def encode_rooms(names: tuple[str, ...]) -> str:
+    """The ``#R:`` value of the rooms ``names``."""
+    return json.dumps(list(names), ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_rooms(value: str) -> tuple[str, ...] | None:
+    """The rooms of a ``#R:`` value, or ``None`` if it is not a JSON list of strings."""
+    try:
+        names = json.loads(value)
+    except ValueError:
+        return None
+    if type(names) is not list or not all(type(n) is str for n in names):
+        return None
+    return tuple(dict.fromkeys(names))

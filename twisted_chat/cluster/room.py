@@ -50,6 +50,7 @@ from twisted_chat.cluster.events import (
     PrivateMessage,
     PublicMessage,
     RecadoFor,
+    RoomKick,
     UserJoined,
     UserLeft,
     UserNotice,
@@ -65,7 +66,7 @@ from twisted_chat.cluster.rooms import RoomReplication
 from twisted_chat.cluster.topics import TopicReplication
 from twisted_chat.events import Event, EventSource, Notice, Private, Public, Replayed
 from twisted_chat.notices import NoticeGathering
-from twisted_chat.room import ChatRoom, Claim, Member, Move, Recipient, Room
+from twisted_chat.room import ChatRoom, Claim, Entered, Member, Move, Recipient, Room
 
 if TYPE_CHECKING:
     from twisted_chat.assembly import RoomPlan
@@ -239,6 +240,10 @@ class ClusterRoom(Room):
         for nick_key, member in self._users.items():
             everyone[nick_key] = member.nickname or ""
         return [everyone[k] for k in sorted(everyone)]
+
+    def node_count(self) -> int:
+        """This node and the others it knows (while in the cluster)."""
+        return 1 + (len(self.presence.nodes) if self.ready else 0)
 
     def claim(self, nickname: str) -> defer.Deferred[Claim]:
         """Claim ``nickname`` for the whole cluster (see :meth:`Membership.claim`)."""
@@ -452,6 +457,70 @@ class ClusterRoom(Room):
     def enter(self, member: Member, name: str) -> defer.Deferred[Move]:
         """Move ``member`` to the room ``name``, claiming it in Redis if it is new."""
         return self.replication.enter(member, name)
+
+    # -- several rooms at once: IRC users (:mod:`~twisted_chat.cluster.rooms`) ----------------
+
+    def join(self, member: Member, name: str) -> defer.Deferred[Move]:
+        """Put ``member`` in the room ``name`` too (an IRC ``JOIN``), claiming it in Redis if
+        it is new, and tell the other nodes."""
+        return self.replication.join(member, name)
+
+    def join_now(self, member: Member, name: str) -> Move:
+        """:meth:`Room.join_now`, told to the other nodes (a room created here without asking
+        Redis: during an outage, claimed again when it is back)."""
+        move = super().join_now(member, name)
+        chatroom = move.room
+        if chatroom is not None and move.entered in (Entered.CREATED, Entered.MOVED):
+            operator_of = chatroom.key if move.entered is Entered.CREATED else ""
+            self.replication.rooms_changed(member, operator_of)
+        return move
+
+    def part_now(
+        self,
+        member: Member,
+        chatroom: ChatRoom,
+        quiet: bool = False,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """:meth:`Room.part_now`, told to the other nodes."""
+        if not super().part_now(member, chatroom, quiet, by, reason):
+            return False
+        self.replication.rooms_changed(member, "", quiet, by, reason)
+        return True
+
+    def send_back(self, member: Member, by: str, reason: str | None) -> Move:
+        """:meth:`Room.send_back`, told to the other nodes with who sent it out and why."""
+        move = super().send_back(member, by, reason)
+        if move.entered is Entered.MOVED:
+            self.replication.rooms_changed(member, "", False, by, reason)
+        return move
+
+    def kick_from(self, nickname: str, chatroom: ChatRoom, reason: str, by: str) -> bool:
+        """Ask the node of ``nickname``, a member of ``chatroom`` on another node, to send it
+        out of the room (it tells every node, as its own ``KICK``)."""
+        nick_key = nicknames.key(nickname)
+        if not self.ready or nick_key in self._users or nick_key not in chatroom.users:
+            return False
+        found = self.presence.find(nick_key)
+        if found is None:
+            return False
+        self.outbox.send(self.keys.to(found[0].node), RoomKick(nick_key, chatroom.key, reason, by))
+        return True
+
+    def room_kicked(self, nick_key: str, room_key: str, reason: str, by: str) -> None:
+        """An operator on another node sends ``nick_key``, a member of this node, out of the
+        room ``room_key`` (:attr:`room_kick` does it; nothing if it is not there any more)."""
+        member = self._users.get(nick_key)
+        chatroom = self.rooms.get(room_key)
+        kick = self.room_kick
+        if (
+            member is not None
+            and chatroom is not None
+            and kick is not None
+            and chatroom in self._rooms_of.get(member, ())
+        ):
+            kick(member, chatroom, reason, by)
 
     def broadcast_room_many(self, events: list[Event]) -> int:
         """Deliver ``events`` (public messages from other nodes) to this node's members of

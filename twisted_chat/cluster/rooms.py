@@ -6,7 +6,10 @@ Every node keeps every room that has a member anywhere, with all its members
 placed here from the replicas, :meth:`RoomReplication.replicas_changed`) and its operator:
 
 - a user's move is a ``room`` event (:class:`~twisted_chat.cluster.events.RoomMoved`) and a
-  ``#r:`` field of its node's users hash, numbered like joins and leaves;
+  ``#r:`` field of its node's users hash, numbered like joins and leaves; an IRC user's
+  rooms (any number: ``JOIN``, ``PART``, ``KICK``) are a ``rooms`` event
+  (:class:`~twisted_chat.cluster.events.RoomsSet`) and its ``#r:`` and ``#R:`` fields
+  (:meth:`RoomReplication.join`, :meth:`RoomReplication.rooms_changed`);
 - creating a room that this node does not know is claimed first in Redis (``room-op:ROOM``,
   ``SET NX`` in a script, kept alive by the creator's node heartbeat): of two creators at once
   one is the operator and the other joins its room;
@@ -30,14 +33,15 @@ from twisted.python.failure import Failure
 from twisted_chat import nicknames, roomnames
 from twisted_chat.cluster import scripts
 from twisted_chat.cluster.envelope import Origin
-from twisted_chat.cluster.events import RoomMoved
+from twisted_chat.cluster.events import RoomMoved, RoomsSet
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.link import RedisLink
-from twisted_chat.cluster.membership import Membership
+from twisted_chat.cluster.membership import Membership, rooms_fields
 from twisted_chat.cluster.outbox import Outbox
 from twisted_chat.cluster.presence import DEFAULT, Changes, Placement
 from twisted_chat.cluster.topics import TopicReplication
-from twisted_chat.room import ChatRoom, Entered, Member, Move
+from twisted_chat.events import Text
+from twisted_chat.room import ChatRoom, Entered, Member, Move, Room
 
 if TYPE_CHECKING:
     from twisted_chat.cluster.room import ClusterRoom
@@ -73,8 +77,8 @@ class RoomReplication:
         self.room_envelopes: dict[str, int] = {}
         # This node's members per room key: a room's channel is subscribed while there is one.
         self._local_counts: dict[str, int] = {}
-        # Where each user of another node was placed: nick key -> room key.
-        self._remote_rooms: dict[str, str] = {}
+        # Where each user of another node was placed: nick key -> room keys.
+        self._remote_rooms: dict[str, tuple[str, ...]] = {}
         # Room creation claims held for this node's users: room key -> (claim value, nick key).
         self._claims: dict[str, tuple[str, str]] = {}
 
@@ -204,6 +208,81 @@ class RoomReplication:
         if version is not None:
             self.outbox.send(self.keys.room, RoomMoved(nick_key, chatroom.name, operator, version))
 
+    # -- several rooms at once: IRC users ---------------------------------------------------
+
+    def join(self, member: Member, name: str) -> defer.Deferred[Move]:
+        """Put ``member`` in the room ``name`` as well as its others (an IRC ``JOIN``) and
+        tell the other nodes. A room this node does not know is claimed in Redis first, as
+        :meth:`enter` does: the first creator is its operator; a later one joins the room as
+        its creator spelled it."""
+        room = self.room
+        key = roomnames.key(name)
+        nick_key = nicknames.key(member.nickname or "")
+        if (
+            key in room.rooms
+            or not self.membership.ready
+            or not room.may_create()
+            or room.local_member(nick_key) is not member
+        ):
+            return defer.succeed(room.join_now(member, name))
+        value = json.dumps([self.origin.instance, nick_key, name], ensure_ascii=False)
+        claimed = self.link.run(
+            scripts.ROOM_CLAIM,
+            [self.keys.room_op(key), self.keys.topics],
+            [value, self._ttl_ms, key],
+        )
+
+        def answered(result: Any) -> Move:
+            won = int(result[0]) == 1
+            holder = _claim_of(result[1]) if not won else (self.origin.instance, nick_key, name)
+            if holder is None:  # a claim value this release cannot read: no operator
+                holder = ("", "", name)
+            move = Room.join_now(room, member, holder[2])  # told below, its operator settled
+            chatroom = move.room
+            created = move.entered is Entered.CREATED
+            if won:
+                if chatroom is None or chatroom.key != key or not created:
+                    # full meanwhile, known meanwhile, or the user is gone: not used
+                    self._release_claim(key, value, forget_topic=False)
+                else:
+                    self._claims[key] = (value, nick_key)
+            elif chatroom is not None and created:
+                chatroom.operator = holder[1] or None
+            if move.entered in (Entered.CREATED, Entered.MOVED):
+                self.rooms_changed(member, key if won and created else "")
+            return move
+
+        def failed(failure: Failure) -> Move:
+            self.log.debug("cluster: room claim of {room} failed: {f}", room=key, f=failure.value)
+            return room.join_now(member, name)
+
+        return claimed.addCallbacks(answered, failed)
+
+    def rooms_changed(
+        self,
+        member: Member,
+        operator_of: str = "",
+        quiet: bool = False,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Tell the other nodes (and Redis) the rooms ``member``, a user of this node, is in
+        now, and that it is the operator of the room ``operator_of`` (``""``: of none new)."""
+        nick_key = nicknames.key(member.nickname or "")
+        names = self._names(member)
+        version = self.membership.rooms_set(nick_key, names, operator_of)
+        if version is not None:
+            event = RoomsSet(nick_key, names, operator_of, version, quiet, by, reason)
+            self.outbox.send(self.keys.room, event)
+
+    def _names(self, member: Member) -> tuple[str, ...]:
+        """The names of the rooms of ``member`` (:data:`DEFAULT`: the default room)."""
+        default = self.room.default
+        return tuple(
+            DEFAULT if chatroom is default else chatroom.name
+            for chatroom in self.room.rooms_of(member)
+        )
+
     def _release_claim(self, key: str, value: str, forget_topic: bool, stale: str = "") -> None:
         """Give back the creation claim ``value`` of the room ``key`` (and its topic in Redis,
         if ``forget_topic``: the room is gone); ``stale``: the nick key of the gone room's
@@ -246,44 +325,74 @@ class RoomReplication:
                 chatroom.operator = None
 
     def _place(self, placement: Placement, announce: bool) -> None:
-        """Move the remote user of ``placement`` out of its room and into its new one."""
+        """Take the remote user of ``placement`` out of the rooms it left and into those it
+        entered."""
         room = self.room
         nick_key, nickname = placement.nick_key, placement.nickname
         if room.local_member(nick_key) is not None:
             return  # a user of this node holds that nickname now (after a partition)
-        old_key = self._remote_rooms.pop(nick_key, None)
-        if old_key is None and placement.before is not None:  # placed before we kept track
-            before = placement.before
-            old_key = room.default.key if before == DEFAULT else roomnames.key(before)
-        old = room.rooms.get(old_key) if old_key is not None else None
-        new = self._room_for(placement.after) if placement.after is not None else None
-        if new is not None:
-            self._remote_rooms[nick_key] = new.key
-            if old is new:
-                new.users[nick_key] = nickname
-                return
-            new.users[nick_key] = nickname
-        if old is not None and old.users.get(nick_key) is not None:
-            del old.users[nick_key]
-        if announce:
-            self._announce_move(nickname, old, new)
-        if old is not None:
-            room.vacate(old)
+        old_keys = self._remote_rooms.pop(nick_key, None)
+        if old_keys is None and placement.before is not None:  # placed before we kept track
+            old_keys = tuple(self._key_of(name) for name in placement.before)
+        old = [room.rooms[key] for key in old_keys or () if key in room.rooms]
+        new: list[ChatRoom] | None = None
+        if placement.after is not None:
+            new = list({c.key: c for c in map(self._room_for, placement.after)}.values())
+            self._remote_rooms[nick_key] = tuple(chatroom.key for chatroom in new)
+            for chatroom in new:
+                chatroom.users[nick_key] = nickname
+        gone = [chatroom for chatroom in old if new is None or chatroom not in new]
+        came = [chatroom for chatroom in new or () if chatroom not in old]
+        for chatroom in gone:
+            if chatroom.users.get(nick_key) is not None:
+                del chatroom.users[nick_key]
+        if announce and not placement.quiet:
+            self._announce_placement(placement, nickname, old, gone, came)
+        for chatroom in gone:
+            room.vacate(chatroom)
         if placement.after is None:
             room.user_gone(nick_key)
 
-    def _announce_move(self, nickname: str, old: ChatRoom | None, new: ChatRoom | None) -> None:
-        """Tell this node's members of ``old`` and ``new`` that ``nickname`` left and entered
-        (as a move between rooms, a login or a leave)."""
+    def _key_of(self, name: str) -> str:
+        """The key of the room ``name`` (:data:`DEFAULT`: the default room)."""
+        return self.room.default.key if name == DEFAULT else roomnames.key(name)
+
+    def _announce_placement(
+        self,
+        placement: Placement,
+        nickname: str,
+        old: list[ChatRoom],
+        gone: list[ChatRoom],
+        came: list[ChatRoom],
+    ) -> None:
+        """Tell this node's members of the rooms concerned that ``nickname`` logged in, left
+        the chat, or left and entered rooms (a move between rooms, an IRC user's ``JOIN``,
+        ``PART`` or ``KICK``)."""
         room = self.room
         events = room.events
-        if old is not None and new is not None:
-            room.announce(events.left(old.key, nickname, old.name))
-            room.announce(events.joined(new.key, nickname, new.name))
-        elif new is not None:
-            room.announce(events.joined(new.key, nickname))
-        elif old is not None:
-            room.announce(events.left(old.key, nickname))
+        default = room.default
+        if placement.before is None:  # a login
+            # Into no room (an IRC user): the default room's line users read it came, as on
+            # one node; IRC users there get no JOIN (it is not a member). An IRC login arrives
+            # as a login into the default room and, in the same envelope, a quiet ``rooms``
+            # event taking it out: the JOIN is not written because notices are gathered
+            # (rendered after the envelope, as every server does; without gathering, IRC
+            # users of the default room would read a JOIN and no PART).
+            for chatroom in came or [default]:
+                room.announce(events.joined(chatroom.key, nickname))
+        elif placement.after is None:  # left the chat
+            for chatroom in gone:
+                room.announce(events.left(chatroom.key, nickname))
+            if not old:  # from no room: as IrcSession.connection_lost says it
+                room.announce(events.notice_of(Text("left", nick=nickname), default.key))
+        else:
+            for chatroom in gone:
+                left = events.left(chatroom.key, nickname, chatroom.name)
+                left.by = placement.by
+                left.reason = placement.reason
+                room.announce(left)
+            for chatroom in came:
+                room.announce(events.joined(chatroom.key, nickname, chatroom.name))
 
     def _room_for(self, name: str) -> ChatRoom:
         """The room called ``name`` (:data:`DEFAULT`: the default room), made if this node did
@@ -305,10 +414,15 @@ class RoomReplication:
         whose operator is here (before the ``hello``, so the others read them)."""
         room, keys = self.room, self.keys
         pairs: list[str] = []
+        sets: list[str] = []
         for member in room.members():
             chatroom = room.room_of(member)
+            nick_key = nicknames.key(member.nickname or "")
             if chatroom is not room.default:
-                pairs += [nicknames.key(member.nickname or ""), chatroom.name]
+                pairs += [nick_key, chatroom.name]
+            names = self._names(member)
+            if len(names) != 1:  # an IRC user in no room or several: its #R: field
+                sets += rooms_fields(nick_key, names)
         claims: list[Any] = []
         for key, chatroom in room.rooms.items():
             operator = chatroom.operator
@@ -319,6 +433,12 @@ class RoomReplication:
                 value = json.dumps([self.origin.instance, operator, chatroom.name])
                 claim = self._claims[key] = (value, operator)
             claims += [key, operator, claim[0]]
+        if sets:
+            self.link.run(
+                scripts.ROOMS_SET,
+                [keys.users(self.origin.node)],
+                [self.origin.instance, "", "", *sets],
+            ).addErrback(lambda f: self.log.debug("cluster: restore of rooms: {f}", f=f.value))
         if pairs or claims:
             args = [self.origin.instance, self._ttl_ms, keys.room_op_prefix, len(pairs) // 2]
             self.link.run(

@@ -42,13 +42,13 @@ return 1
 )
 
 #: KEYS: nick claim, users hash. ARGV: instance, nick key, version. Frees the nickname if this
-#: instance holds it and removes the user (and its room) from this node's hash.
+#: instance holds it and removes the user (and its rooms) from this node's hash.
 RELEASE = Script(
     "release",
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if redis.call('HGET', KEYS[2], '#i') == ARGV[1] then
-  redis.call('HDEL', KEYS[2], ARGV[2], '#r:' .. ARGV[2])
+  redis.call('HDEL', KEYS[2], ARGV[2], '#r:' .. ARGV[2], '#R:' .. ARGV[2])
   redis.call('HSET', KEYS[2], '#v', ARGV[3])
 end
 return 1
@@ -72,7 +72,7 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
     if redis.call('GET', claim) == ARGV[1] then
       redis.call('PEXPIRE', claim, ARGV[2])
     else
-      redis.call('HDEL', KEYS[2], field, '#r:' .. field)
+      redis.call('HDEL', KEYS[2], field, '#r:' .. field, '#R:' .. field)
       table.insert(lost, field)
     end
   end
@@ -266,6 +266,38 @@ return lost
 """,
 )
 
+#: KEYS: users hash. ARGV: instance, version ('' to leave it), key of a room the user now is
+#: the operator of (or ''), then for each user: nick key, ``#r:`` value ('' for the default
+#: room or none), ``#R:`` value ('' when the user is in one room: the field goes).
+#: Records the rooms of users (an IRC user's: any number) in this run's users hash. The number
+#: of users recorded (a user this run does not hold is skipped: Redis lost it, and the
+#: registration writes it again).
+ROOMS_SET = Script(
+    "rooms_set",
+    """
+if redis.call('HGET', KEYS[1], '#i') ~= ARGV[1] then return 0 end
+local done = 0
+for i = 4, #ARGV - 2, 3 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    if ARGV[i + 1] == '' then
+      redis.call('HDEL', KEYS[1], '#r:' .. ARGV[i])
+    else
+      redis.call('HSET', KEYS[1], '#r:' .. ARGV[i], ARGV[i + 1])
+    end
+    if ARGV[i + 2] == '' then
+      redis.call('HDEL', KEYS[1], '#R:' .. ARGV[i])
+    else
+      redis.call('HSET', KEYS[1], '#R:' .. ARGV[i], ARGV[i + 2])
+    end
+    if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], '#o:' .. ARGV[3], ARGV[i]) end
+    done = done + 1
+  end
+end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], '#v', ARGV[2]) end
+return done
+""",
+)
+
 ALL = (
     CLAIM,
     RELEASE,
@@ -278,4 +310,5 @@ ALL = (
     ROOM_RELEASE,
     ROOM_REFRESH,
     RESTORE,
+    ROOMS_SET,
 )

@@ -36,7 +36,7 @@ from twisted_chat.irc.message import Message, TooLong, codes_in_place, parse
 from twisted_chat.irc.render import IrcRenderer, channel
 from twisted_chat.irc.session import IrcSession
 from twisted_chat.operators import remaining
-from twisted_chat.room import ChatRoom, Entered
+from twisted_chat.room import ChatRoom, Entered, Member, Move
 from twisted_chat.rooms import RoomCommands
 from twisted_chat.session import Session
 from twisted_chat.text import Language
@@ -125,6 +125,10 @@ class IrcCommands:
         #: The lines of the message of the day (``--motd``), if any.
         self.motd_lines = tuple(motd)
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        # An operator on another node of a cluster sends a user of this node out of a room.
+        self.room.room_kick = self._kicked_from_elsewhere
+        # The most users of the whole chat seen at once by LUSERS (in a cluster, every node's).
+        self._most_global = 0
         # One renderer per set of rendering capabilities (a handful at most).
         self._renderers: dict[frozenset[str], IrcRenderer] = {}
 
@@ -399,7 +403,7 @@ class IrcCommands:
         lines of a login (the retention line, the last visit: see
         :meth:`IrcSession.start_welcome`), or ``422`` when there are none. The login put the
         user in the default room: an IRC user is taken out of it, in no room until it joins one."""
-        self.room.part_now(session, self.room.default)
+        self.room.part_now(session, self.room.default, quiet=True)
         nick = session.nickname or ""
         server = self.server_name
         version = f"twisted-chat-{__version__}"
@@ -464,18 +468,43 @@ class IrcCommands:
             for chatroom in self.room.rooms_of(session):
                 self._part(session, chatroom)
             return
-        for name in message.params[0].split(","):
-            self._join(session, name)
+        self._join_all(session, message.params[0].split(","))
 
-    def _join(self, session: IrcSession, name: str) -> None:
+    def _join_all(self, session: IrcSession, names: list[str], held: bool = False) -> None:
+        """Join the rooms ``names`` in order; while the cluster is asked who creates a room,
+        the session's later lines wait (``held``: they are waiting already)."""
+        while names and not session.closing:
+            joining = self._join(session, names.pop(0))
+            if joining is not None and not joining.called:
+                if not held:
+                    session.hold()
+                joining.addBoth(lambda _: self._join_all(session, names, held=True))
+                return
+        if held:
+            session.release()
+
+    def _join(self, session: IrcSession, name: str) -> defer.Deferred[None] | None:
+        """Join the room of the channel ``name``: what it answers comes when the room (in a
+        cluster: its creation claim) answers."""
         if not name.startswith("#"):
             session.reply("403", name, "No such channel")
-            return
+            return None
         room_name = roomnames.normalize(name)
         if not roomnames.is_valid(room_name):
             session.reply("479", name, "Illegal channel name")
-            return
-        move = self.room.join_now(session, room_name)
+            return None
+
+        def joined(move: Move) -> None:
+            if not session.closing:
+                self._joined(session, name, move)
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("joining {room} failed", failure, room=room_name)
+
+        return self.room.join(session, room_name).addCallbacks(joined, failed)
+
+    def _joined(self, session: IrcSession, name: str, move: Move) -> None:
+        """What a ``JOIN`` is answered with, once the room answered."""
         chatroom = move.room
         if move.entered is Entered.FULL or chatroom is None:
             text = self.language.texts.rooms_full.format(max=self.room.max_rooms)
@@ -534,7 +563,7 @@ class IrcCommands:
         event = self.events.left(chatroom.key, session.nickname or "", chatroom.name)
         event.reason = reason
         session.send(session.renderer.render(event))
-        if self.room.part_now(session, chatroom):
+        if self.room.part_now(session, chatroom, reason=reason):
             self.room.announce(event)
 
     def _find(self, name: str) -> ChatRoom | None:
@@ -635,8 +664,14 @@ class IrcCommands:
             if not notice:
                 session.reply("401", target, "No such nick/channel")
             return
-        if not isinstance(recipient, IrcSession) and formatting.is_ctcp_query(text):
-            # only IRC clients answer CTCP: a query gets a NOTICE back, a reply nothing
+        if (
+            isinstance(recipient, Session)
+            and not isinstance(recipient, IrcSession)
+            and formatting.is_ctcp_query(text)
+        ):
+            # only IRC clients answer CTCP: a query to a line or web user of this node gets a
+            # NOTICE back, a reply nothing (a user of another node: its node renders nothing
+            # for a line user, as for a CTCP query to a room)
             if not notice:
                 command = formatting.ctcp_command(text) or ""
                 nick_to = recipient.nickname or target
@@ -708,19 +743,34 @@ class IrcCommands:
         return user.away if isinstance(user, IrcSession) else None
 
     @staticmethod
-    def _realname(user: Session) -> str:
+    def _realname(user: Session | None, nick: str = "") -> str:
+        """The real name of ``user`` (``USER``'s), or its nickname (a line user's; a user of
+        another node, ``nick``, whose real name this node does not know)."""
+        if user is None:
+            return nick
         realname = user.realname if isinstance(user, IrcSession) else None
         return realname or user.nickname or ""
 
-    def _flags(self, user: Session, chatroom: ChatRoom | None) -> str:
-        """``WHO``'s flags of ``user``: ``H`` here or ``G`` away, ``*`` for a server operator,
-        ``@`` for the operator of ``chatroom``."""
-        flags = "H" if self._away(user) is None else "G"
-        if self._is_operator(user):
+    def _flags(self, user: Session | None, chatroom: ChatRoom | None, nick: str = "") -> str:
+        """``WHO``'s flags of ``user`` (``None``: ``nick``, a user of another node, of which
+        this node knows no more than its rooms): ``H`` here or ``G`` away, ``*`` for a server
+        operator, ``@`` for the operator of ``chatroom``."""
+        if user is not None:
+            nick = user.nickname or ""
+        flags = "H" if user is None or self._away(user) is None else "G"
+        if user is not None and self._is_operator(user):
             flags += "*"
-        if chatroom is not None and chatroom.operator == nicknames.key(user.nickname or ""):
+        if chatroom is not None and chatroom.operator == nicknames.key(nick):
             flags += "@"
         return flags
+
+    def _remote(self, nick: str) -> str | None:
+        """The nickname, as spelled, of ``nick`` when it is a user of another node of the
+        cluster (``None`` for nobody, or a user of this node)."""
+        if self.room.member(nick) is not None:
+            return None
+        found = self.room.find(nick)
+        return None if found is None else found.nickname
 
     @irc_command("WHO")
     def who(self, session: IrcSession, message: Message) -> None:
@@ -732,22 +782,22 @@ class IrcCommands:
         flags, whox, fields = params[1].partition("%") if len(params) > 1 else ("", "", "")
         fields, _, token = fields.partition(",")
         chatroom = self._find(mask)
-        rows: list[tuple[Session, ChatRoom | None]] = []
+        rows: list[tuple[str, Session | None, ChatRoom | None]] = []
         if chatroom is not None:
             users = chatroom.users
             for nick_key in sorted(users):
                 user = self._user(users[nick_key])
-                if user is not None:
-                    rows.append((user, chatroom))
+                if user is not None or self.room.member(users[nick_key]) is None:
+                    rows.append((users[nick_key], user, chatroom))  # None: another node's
         elif not mask.startswith("#"):
-            rows = [(user, None) for user in self._matching(mask)]
-        for user, where in rows:
-            if "o" in flags and not self._is_operator(user):
+            rows = [(nick, user, None) for nick, user in self._matching(mask)]
+        for nick, user, where in rows:
+            if "o" in flags and (user is None or not self._is_operator(user)):
                 continue
             if whox:
-                self._whox_row(session, user, where, fields, token)
+                self._whox_row(session, user, nick, where, fields, token)
             else:
-                nick = user.nickname or ""
+                nick = user.nickname or "" if user is not None else nick
                 session.reply(
                     "352",
                     channel(where.key) if where is not None else "*",
@@ -755,38 +805,49 @@ class IrcCommands:
                     self.server_name,
                     self.server_name,
                     nick,
-                    self._flags(user, where),
-                    f"0 {self._realname(user)}",
+                    self._flags(user, where, nick),
+                    f"0 {self._realname(user, nick)}",
                 )
         session.reply("315", mask, "End of WHO list")
 
-    def _matching(self, mask: str) -> list[Session]:
-        """The users whose nickname or real name match ``mask`` (any case), by nickname."""
+    def _matching(self, mask: str) -> list[tuple[str, Session | None]]:
+        """The users whose nickname or real name match ``mask`` (any case), by nickname: each
+        its nickname and its session (``None`` for a user of another node, matched by its
+        nickname alone)."""
         if "*" not in mask and "?" not in mask:
             user = self._user(mask)
-            return [] if user is None else [user]
+            if user is not None:
+                return [(user.nickname or "", user)]
+            remote = self._remote(mask)
+            return [] if remote is None else [(remote, None)]
         pattern = re.escape(mask.casefold()).replace(r"\*", ".*").replace(r"\?", ".")
         regex = re.compile(pattern, re.DOTALL)
-        found = []
+        found: list[tuple[str, Session | None]] = []
         for member in self.room.members():
             if isinstance(member, Session) and (
                 regex.fullmatch((member.nickname or "").casefold())
                 or regex.fullmatch(self._realname(member).casefold())
             ):
-                found.append(member)
-        found.sort(key=lambda user: nicknames.key(user.nickname or ""))
+                found.append((member.nickname or "", member))
+        for nick in self.room.nicknames():
+            if self.room.member(nick) is None and regex.fullmatch(nick.casefold()):
+                found.append((nick, None))
+        found.sort(key=lambda row: nicknames.key(row[0]))
         return found
 
     def _whox_row(
         self,
         session: IrcSession,
-        user: Session,
+        user: Session | None,
+        nick: str,
         where: ChatRoom | None,
         fields: str,
         token: str,
     ) -> None:
-        """One WHOX reply (``354``): the ``fields`` asked for, in WHOX's order."""
-        nick = user.nickname or ""
+        """One WHOX reply (``354``): the ``fields`` asked for, in WHOX's order (``user``
+        ``None``: ``nick``, a user of another node)."""
+        if user is not None:
+            nick = user.nickname or ""
         values = {
             "t": token if token.isdigit() and len(token) <= 3 else "0",
             "c": channel(where.key) if where is not None else "*",
@@ -795,12 +856,12 @@ class IrcCommands:
             "h": self.server_name,
             "s": self.server_name,
             "n": nick,
-            "f": self._flags(user, where),
+            "f": self._flags(user, where, nick),
             "d": "0",
             "l": "0",
-            "a": nick if self.chat.operators.has_password(user) else "0",
+            "a": nick if user is not None and self.chat.operators.has_password(user) else "0",
             "o": "n/a",
-            "r": self._realname(user),
+            "r": self._realname(user, nick),
         }
         params = [values[field] for field in WHOX_FIELDS if field in fields]
         if "r" in fields:
@@ -819,6 +880,10 @@ class IrcCommands:
             return
         wanted = params[-1]
         user = self._user(wanted)
+        remote = self._remote(wanted) if user is None else None
+        if remote is not None:
+            self._whois_remote(session, remote)
+            return
         if user is None:
             session.reply("401", wanted, "No such nick/channel")
             session.reply("318", wanted, "End of /WHOIS list")
@@ -840,6 +905,21 @@ class IrcCommands:
             session.reply("301", nick, away)
         if self.chat.operators.has_password(user):
             session.reply("330", nick, nick, "is logged in as")
+        session.reply("318", nick, "End of /WHOIS list")
+
+    def _whois_remote(self, session: IrcSession, nick: str) -> None:
+        """``WHOIS`` of ``nick``, a user of another node: what this node knows of it (its
+        rooms; its real name is its nickname; no away, operator or login lines)."""
+        session.reply("311", nick, nick, self.server_name, "*", nick)
+        nick_key = nicknames.key(nick)
+        names = [
+            ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
+            for chatroom in self.room.room_list()
+            if nick_key in chatroom.users
+        ]
+        for chunk in _chunks(names, NAMES_CHUNK):
+            session.reply("319", nick, chunk)
+        session.reply("312", nick, self.server_name, "twisted-chat")
         session.reply("318", nick, "End of /WHOIS list")
 
     @irc_command("LIST")
@@ -869,22 +949,31 @@ class IrcCommands:
 
     @irc_command("LUSERS")
     def lusers(self, session: IrcSession, message: Message) -> None:
-        """``LUSERS``: users (``251``, ``255``), server operators (``252``), rooms (``254``),
-        now and the most at once (``265``, ``266``: one server, so the same)."""
+        """``LUSERS``: users of every node (``251``) and of this one (``255``), server
+        operators of this node (``252``), rooms (``254``), now and the most at once on this
+        node (``265``) and in the whole chat (``266``; one server: the same)."""
         room = self.room
         users = len(room)
         most = max(room.most_users, users)
+        everyone = len(room.nicknames())  # in a cluster: every node's users
+        self._most_global = most_global = max(self._most_global, everyone, most)
+        servers = room.node_count()
         operators = sum(
             1
             for member in room.members()
             if isinstance(member, Session) and self._is_operator(member)
         )
-        session.reply("251", f"There are {users} users and 0 invisible on 1 servers")
+        session.reply("251", f"There are {everyone} users and 0 invisible on {servers} servers")
         session.reply("252", str(operators), "operator(s) online")
         session.reply("254", str(len(room.rooms)), "channels formed")
-        session.reply("255", f"I have {users} clients and 0 servers")
+        session.reply("255", f"I have {users} clients and {servers - 1} servers")
         session.reply("265", str(users), str(most), f"Current local users {users}, max {most}")
-        session.reply("266", str(users), str(most), f"Current global users {users}, max {most}")
+        session.reply(
+            "266",
+            str(everyone),
+            str(most_global),
+            f"Current global users {everyone}, max {most_global}",
+        )
 
     # -- modes --------------------------------------------------------------------------------
 
@@ -972,19 +1061,41 @@ class IrcCommands:
                 self._kick(session, chatroom, nick, reason)
 
     def _kick(self, session: IrcSession, chatroom: ChatRoom, nick: str, reason: str) -> None:
-        """Send ``nick`` out of ``chatroom``."""
+        """Send ``nick`` out of ``chatroom`` (a user of another node: its node does, and every
+        node's members read the ``KICK`` when it tells them)."""
         room = self.room
         target = self._user(nick)
+        by = session.nickname or ""
+        if target is None and room.kick_from(nick, chatroom, reason, by):
+            return
         if target is None or chatroom not in room.rooms_of(target):
             session.reply("441", nick, channel(chatroom.key), "They aren't on that channel")
             return
-        spelling = target.nickname or nick
         default = room.default
-        moves = not isinstance(target, IrcSession)  # a line user is always in one room
-        if moves and chatroom is default:
+        if not isinstance(target, IrcSession) and chatroom is default:
+            spelling = target.nickname or nick
             session.deliver(self.events.notice("kick_default", nick=spelling, room=default.name))
             return
-        by = session.nickname or ""
+        self._send_out(target, chatroom, reason, by)
+
+    def _kicked_from_elsewhere(
+        self, member: Member, chatroom: ChatRoom, reason: str, by: str
+    ) -> None:
+        """An operator on another node sent ``member`` out of ``chatroom`` (it checked who may,
+        as :meth:`kick` does)."""
+        if not isinstance(member, Session):
+            return
+        if not isinstance(member, IrcSession) and chatroom is self.room.default:
+            return  # a line user is not sent out of the default room
+        self._send_out(member, chatroom, reason, by)
+
+    def _send_out(self, target: Session, chatroom: ChatRoom, reason: str, by: str) -> None:
+        """Send ``target`` out of ``chatroom`` (by ``by``, for ``reason``): every member reads
+        the ``KICK``; an IRC user leaves the room, a line user goes back to the default room."""
+        room = self.room
+        spelling = target.nickname or ""
+        default = room.default
+        moves = not isinstance(target, IrcSession)  # a line user is always in one room
         self.log.info(
             "{by} sent {nick} out of {room}: {reason}",
             by=by,
@@ -999,9 +1110,9 @@ class IrcCommands:
             room.flush_notices()
         room.broadcast_room(event)  # the kicked user reads it too
         if not moves:
-            room.part_now(target, chatroom)
+            room.part_now(target, chatroom, by=by, reason=reason or None)
             return
-        room.enter_now(target, default.name, creator=False)
+        room.send_back(target, by, reason or None)
         room.announce(self.events.joined(default.key, spelling, default.name), joined=target)
         lines = self.rooms.room_lines(default)
         target.deliver_all(lines if default.topic is not None else lines[:1])

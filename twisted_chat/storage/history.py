@@ -319,10 +319,18 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
                         break
                     window = min(windows[-1], window * limit * 3 // (2 * len(found)))
             if len(found) < limit:
+                recent_found = found
                 txn.execute(sql, [room_key, *args])
                 found = [_stored(row) for row in txn.fetchall()]
                 if not exact:
                     found = [m for m in found if wanted <= _words(m)]
+                if recent_found:
+                    # The newest messages were read as text: what the index cannot see (a
+                    # word right after an IRC colour code, held with the code's digits) was
+                    # found there; keep it beside the index's finds.
+                    known = {m.id for m in found}
+                    found += [m for m in recent_found if m.id not in known]
+                    found.sort(key=lambda m: (m.time, m.id), reverse=True)
             found = found[:limit]
             found.sort(key=lambda m: (m.time, m.id))  # oldest first
             return found

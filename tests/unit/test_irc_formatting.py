@@ -236,6 +236,28 @@ class RenderTests(SynchronousTestCase):
                     said.append(line.split(b" PRIVMSG bob :", 1)[1].decode("utf-8"))
                 self.assertEqual("".join(said), text)
 
+    def test_an_irc_client_s_own_line_is_cut_not_split(self) -> None:
+        # an IRC client's PRIVMSG fitted its 512 bytes; the source in front makes it longer:
+        # one line, cut at a character boundary (as IRC servers do; irctest's buffering)
+        text = "a" * 480 + "😀" * 5
+        for kind in ("public", "private"):
+            if kind == "public":
+                event = self.events.public("juegos", "ana", text)
+            else:
+                event = self.events.private("ana", "bob", text)  # type: ignore[assignment]
+            event.irc = True
+            for renderer in (self.irc, self.tagged):
+                (line,) = irc_lines(renderer.render(event))
+                self.assertLessEqual(body_size(line), 512)
+                said = line.rsplit(b" :", 1)[1].decode("utf-8")
+                self.assertTrue(text.startswith(said) and len(said) < len(text), said)
+            self.assertEqual(self.lines.render(event).decode().split(" ", 1)[1], text + "\r\n")
+        action = self.events.public("juegos", "ana", formatting.action("b" * 490))
+        action.irc = True
+        (line,) = irc_lines(self.irc.render(action))
+        self.assertLessEqual(body_size(line), 512)
+        self.assertTrue(line.endswith(b"bbb\x01"))
+
     def test_a_long_action_is_split_into_actions(self) -> None:
         event = self.events.public("juegos", "ana", formatting.action("baila " * 160))
         lines = irc_lines(self.irc.render(event))

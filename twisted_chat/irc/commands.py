@@ -649,6 +649,7 @@ class IrcCommands:
         self.chat.public_messages += 1
         public = self.events.public(chatroom.key, session.nickname or "", text)
         public.notice = notice
+        public.irc = True
         room.say(public, session)
         if self.chat.history is not None and not formatting.is_ctcp_query(text):
             self.chat.history.said(public)  # a CTCP query is no conversation: not kept
@@ -681,6 +682,7 @@ class IrcCommands:
         self.chat.private_messages += 1
         private = self.events.private(nick, recipient.nickname or "", text)
         private.notice = notice
+        private.irc = True
         room.deliver(recipient, private)
         if session.renderer.echo:
             session.echo(private)

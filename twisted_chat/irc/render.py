@@ -116,6 +116,17 @@ def split_text(text: str, room: int) -> list[str]:
     return pieces
 
 
+def _cut_text(text: str, room: int) -> list[str]:
+    """``text`` cut to at most ``room`` bytes of UTF-8 at a character boundary (one piece)."""
+    data = text.encode("utf-8")
+    if len(data) <= room:
+        return [text]
+    end = max(room, 4)
+    while data[end] & 0xC0 == 0x80:
+        end -= 1
+    return [data[:end].decode("utf-8")]
+
+
 def _fit(body: bytes) -> bytes:
     """A line's ``body`` (no tags, no CRLF) cut to :data:`MAX_BODY` bytes at a character
     boundary (its last parameter, the text, loses its end)."""
@@ -255,22 +266,26 @@ class IrcRenderer:
         text: str,
         source: str,
         event: Event | None = None,
+        cut: bool = False,
     ) -> bytes:
         """``COMMAND TARGET :TEXT`` from ``source`` (a ``PRIVMSG`` or ``NOTICE``), as one line
         or, when the text does not fit in 512 bytes, as several (:func:`split_text`; an
-        action's pieces each an action). With ``message-tags``, the first line carries the
-        event's ``msgid``, the others none (each id names one message); every line its
+        action's pieces each an action), or (``cut``: an IRC client's message, which fitted
+        its own line) one line with the text cut at a character boundary, as IRC servers do
+        (irctest's ``buffering`` expects it). With ``message-tags``, the first line carries
+        the event's ``msgid``, the others none (each id names one message); every line its
         ``time``."""
         # fits, whatever its characters (at most 4 bytes each): the common case, no encoding
         if 4 * (len(source) + len(target) + len(text)) + len(command) + 5 <= MAX_BODY:
             return self.line(command, target, text, source=source, event=event, trailing=True)
         room = MAX_BODY - len(f":{source} {command} {target} :".encode())
+        split = _cut_text if cut else split_text
         if formatting.is_action(text):
             start, end = formatting.ACTION_START, formatting.ACTION_END
             inner = formatting.action_text(text)
-            pieces = [start + piece + end for piece in split_text(inner, room - 9)]
+            pieces = [start + piece + end for piece in split(inner, room - 9)]
         else:
-            pieces = split_text(text, room)
+            pieces = split(text, room)
         first = self.line(command, target, pieces[0], source=source, event=event, trailing=True)
         if len(pieces) == 1:
             return first
@@ -301,13 +316,13 @@ class IrcRenderer:
     def _public(self, event: Public) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
         return self.text_lines(
-            command, channel(event.room), event.text, self.source(event.sender), event
+            command, channel(event.room), event.text, self.source(event.sender), event, event.irc
         )
 
     def _private(self, event: Private) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
         return self.text_lines(
-            command, event.recipient, event.text, self.source(event.sender), event
+            command, event.recipient, event.text, self.source(event.sender), event, event.irc
         )
 
     def _joined(self, event: Joined) -> bytes:

@@ -7,7 +7,7 @@ PORT ?= 1234
 DB ?= sqlite:chat.sqlite3
 WEB ?=
 
-.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-history bench-tiny irctest clean
+.PHONY: run test test-fast lint typecheck bench bench-cluster bench-rooms bench-history bench-irc bench-tiny irctest clean
 
 $(BIN)/twistd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,10 +60,11 @@ $(VENV)/.bench-deps: $(BIN)/twistd
 	touch $@
 
 ## Benchmark suite: ours vs the bare Twisted and threaded reference servers (about 9 minutes),
-## then the cluster rows (about 8 more; skipped with a loud message without redis-server).
+## then the cluster rows (about 8 more; skipped with a loud message without redis-server), then
+## the IRC rows against ngIRCd (about 6 more; ngIRCd's skipped loudly without ngircd).
 ## Results in bench/out/results.json and bench/out/latency_cpu.png.
 bench: $(VENV)/.bench-deps
-	$(BIN)/python bench/run.py --cluster
+	$(BIN)/python bench/run.py --cluster --irc
 
 ## Only the cluster rows: plain ours and 1, 2, 3 nodes on a private Redis (needs redis-server).
 bench-cluster: $(VENV)/.bench-deps
@@ -81,13 +82,20 @@ bench-rooms: $(VENV)/.bench-deps
 bench-history: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py --history-only
 
+## Only issue 16's IRC rows: 1000 IRC clients in one channel at 50 msgs/s and saturated, ours
+## on --irc (history on, and --history-days 0) against ngIRCd (Debian's ngircd, its own config in
+## a scratch directory), in three alternating rounds (about 6 minutes); see bench/irc_rows.py.
+bench-irc: $(VENV)/.bench-deps
+	$(BIN)/python bench/run.py --irc-only
+
 ## The same, every scenario once with a few clients for a second (what CI runs).
 bench-tiny: $(VENV)/.bench-deps
 	$(BIN)/python bench/run.py --tiny
 
 # irctest (github progval/irctest), from a checkout of it outside this repository: IRCTEST=DIR.
 # Its code is never copied here; our part is irctest_controller/ (the controller module and the
-# deselection list, one test id a line with a `# reason` each). IRCTEST_ARGS= adds pytest
+# deselection list, one test id a line with a `# reason` each, deselected exactly by the plugin
+# twisted_chat_deselect: pytest's --deselect matches prefixes). IRCTEST_ARGS= adds pytest
 # arguments (`-k testQuit`, `-x`, ...).
 IRCTEST ?=
 IRCTEST_ARGS ?=
@@ -117,12 +125,12 @@ $(VENV)/.irctest-deps: $(BIN)/twistd $(IRCTEST)/requirements.txt
 ## a checkout of github progval/irctest; about 5 minutes). The selection and the deselected
 ## tests with their reasons are in docs/IRC.md.
 irctest: $(VENV)/.irctest-deps
-	cd '$(IRCTEST)' && set -f && PYTHONPATH='$(CURDIR)/irctest_controller' \
-	  TWISTED_CHAT_VENV='$(abspath $(VENV))' '$(abspath $(BIN))/python' -m pytest \
-	  -p no:cacheprovider --controller twisted_chat_controller -m '$(IRCTEST_MARKERS)' -rfEsX \
-	  $(foreach m,$(IRCTEST_MODULES),irctest/server_tests/$(m).py) \
-	  $$(sed -e 's/#.*//' -e 's/[[:space:]]*$$//' -e '/^$$/d' -e 's/^/--deselect=/' \
-	    '$(CURDIR)/$(IRCTEST_DESELECTED)') $(IRCTEST_ARGS)
+	cd '$(IRCTEST)' && PYTHONPATH='$(CURDIR)/irctest_controller' \
+	  TWISTED_CHAT_VENV='$(abspath $(VENV))' \
+	  TWISTED_CHAT_DESELECTED='$(abspath $(IRCTEST_DESELECTED))' '$(abspath $(BIN))/python' \
+	  -m pytest -p no:cacheprovider -p twisted_chat_deselect \
+	  --controller twisted_chat_controller -m '$(IRCTEST_MARKERS)' -rfEsX \
+	  $(foreach m,$(IRCTEST_MODULES),irctest/server_tests/$(m).py) $(IRCTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache _trial_temp

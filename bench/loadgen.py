@@ -47,6 +47,12 @@ per connection, measured the same way once the clients are logged in. A fixed-ra
 against both ``ours`` and ``ours-ws`` ends with their ratio of CPU per delivery and the KiB per
 WebSocket connection, each against issue 13's aim (:func:`websocket_aims`).
 
+Against ``ours-irc`` and ``ngircd`` every client speaks IRC (:class:`IrcClient`: it registers
+with ``NICK`` and ``USER``, joins ``#bench`` after the MOTD, and its messages are ``PRIVMSG
+#bench :TS SEQ ...``), in the fan-out scenario (issue 16's rows, see ``bench/irc_rows.py``);
+saturated, both the first and the last client to join are monitors, since the two servers write
+a channel's members in opposite orders.
+
 Against a cluster (``--server cluster --nodes K``: K nodes of ours on a private Redis, see
 ``bench/servers.py``) client ``i`` connects to node ``i mod K``, so the senders spread over the
 nodes too, and so do the two clients of each private pair (``--local-pairs`` puts both on one
@@ -533,6 +539,136 @@ class WsClient(Client):
             super().data_received(b"\n".join(lines))
 
 
+#: The channel of the IRC rows, and what starts each message sent to it.
+IRC_CHANNEL = b"#bench"
+IRC_PREFIX = b"PRIVMSG " + IRC_CHANNEL + b" :"
+#: Numerics that end an IRC registration or JOIN unsuccessfully (nickname refused or in use,
+#: not registered, a password wanted, banned, no such channel, too many channels, ...).
+IRC_REFUSALS = frozenset(
+    b"%d" % n for n in (403, 405, 431, 432, 433, 436, 437, 451, 461, 464, 465, 471, 473, 474, 475)
+)
+
+
+class IrcClient(Client):
+    """A :class:`Client` that speaks IRC (the ``ours-irc`` and ``ngircd`` rows).
+
+    Login: ``NICK uI`` and ``USER`` at once (the client speaks first), then, at the end of the
+    MOTD (``376``, or ``422`` without one), ``JOIN #bench``; logged in at its ``366`` (the end
+    of the channel's names). Sending: the base class's lines with the prefix ``PRIVMSG #bench
+    :``, so the text is ``TS SEQ ...`` as in every row. Receiving: ``:uI!... PRIVMSG #bench :TS
+    SEQ ...`` (the source's form is the server's: ``uI!uI@server`` for ours, ``uI!~uI@host``
+    for ngIRCd); the sender index is read from the nickname. A ``PING`` gets its ``PONG``.
+    """
+
+    def __init__(self, index: int, tally: Tally) -> None:
+        super().__init__(index, tally)
+        self.prefix = IRC_PREFIX
+        self.registered = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Register at once: IRC's client speaks first."""
+        super().connection_made(transport)
+        nick = self.nick
+        assert self.transport is not None
+        self.transport.write(b"NICK %s\r\nUSER %s 0 * :%s\r\n" % (nick, nick, nick))
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the server: in the fan-out window the common chunk of one message is
+        handled without a loop (as in the base class); every other mode as the base class."""
+        if self.mode != FANOUT:
+            super().data_received(data)
+            return
+        tally = self.tally
+        tally.rx_bytes += len(data)
+        now = monotonic_ns()
+        if self.buf:
+            data = self.buf + data
+            self.buf = b""
+        if data[-1] != 10:  # ends in a partial line: keep it for later
+            cut = data.rfind(b"\n") + 1
+            self.buf = data[cut:]
+            if not cut:
+                return
+            data = data[:cut]
+        if self.monitor_for is None and data.count(b"\n") == 1:
+            fields = data.split(b" ", 4)
+            if len(fields) == 5 and fields[1] == b"PRIVMSG":  # :SOURCE PRIVMSG #bench :TS ...
+                tally.latencies.append(now - int(fields[3][1:]))
+                tally.received += 1
+                tally.last_rx = now
+                return
+        self._irc_lines(data.split(b"\n"), now)
+
+    def _irc_lines(self, lines: list[bytes], now: int) -> None:
+        """Several complete lines in the fan-out window (the last item is the empty tail)."""
+        tally = self.tally
+        latencies = tally.latencies
+        monitor = self.monitor_for
+        seen = self.seen
+        received = 0
+        for line in lines[:-1]:
+            fields = line.split(b" ", 5)
+            if len(fields) >= 5 and fields[1] == b"PRIVMSG":
+                latencies.append(now - int(fields[3][1:]))
+                received += 1
+                if monitor is not None:
+                    source = fields[0]
+                    index = int(source[2 : source.find(b"!")])
+                    if index in monitor:
+                        seen[index] = max(seen.get(index, 0), int(fields[4]))
+            elif fields[0] == b"PING" and self.transport is not None:
+                self.transport.write(b"PONG" + line.rstrip(b"\r")[4:] + b"\r\n")
+        if monitor is not None:
+            monitors = self.monitors
+            for index, sender in monitor.items():
+                sender.acked = min(m.seen.get(index, 0) for m in monitors)
+                sender.pump()
+        if received:
+            tally.received += received
+            tally.last_rx = now
+
+    def _handshake(self, data: bytes) -> None:
+        """Registration, then the channel: ``376``/``422`` sends ``JOIN``, ``366`` ends the
+        login; a refusal (:data:`IRC_REFUSALS`) or ``ERROR`` fails it."""
+        if not self.prompt.done():  # the server answered: the connection is there
+            self.prompted = True
+            self.prompt.set_result(None)
+        buf = self.buf + data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            self.buf = buf
+            return
+        self.buf = buf[cut + 1 :]
+        assert self.transport is not None
+        for line in buf[:cut].split(b"\n"):
+            fields = line.split(b" ", 3)
+            if fields[0] == b"PING":
+                self.transport.write(b"PONG" + line.rstrip(b"\r")[4:] + b"\r\n")
+                continue
+            if fields[0] == b"ERROR" or len(fields) < 2:
+                if fields[0] == b"ERROR":
+                    self._welcome(False)
+                    return
+                continue
+            code = fields[1]
+            if code in (b"376", b"422") and not self.registered:
+                self.registered = True
+                self.transport.write(b"JOIN " + IRC_CHANNEL + b"\r\n")
+            elif code == b"366":
+                self._welcome(True)
+                return
+            elif code in IRC_REFUSALS:
+                self._welcome(False)
+                return
+
+    def _welcome(self, ok: bool) -> None:
+        """The login (registration and ``JOIN``) ended: ``ok`` or not; drain from now on."""
+        self.logged_in = ok
+        self.mode = DRAIN
+        if not self.welcomed.done():
+            self.welcomed.set_result(ok)
+
+
 class ChannelCounter(asyncio.Protocol):
     """A Redis connection ``PSUBSCRIBE``d to some channel patterns, counting the messages
     published on each channel (the rooms rows' own count of envelopes, beside the nodes')."""
@@ -789,7 +925,13 @@ class Row:
         protocol where the server speaks first nothing ever repairs it.
         """
         spec, result = self.spec, self.result
-        kind = WsClient if spec.server == "ours-ws" else Client
+        kind = (
+            WsClient
+            if spec.server == "ours-ws"
+            else IrcClient
+            if spec.server in servers.IRC_SERVERS
+            else Client
+        )
         self.clients = [kind(i, self.tally) for i in range(count)]
         latencies: array.array[int] = array.array("q")
         failures: Counter[str] = Counter()
@@ -1142,7 +1284,14 @@ class Row:
         for client in logged:
             if client.index not in sending:
                 last[self.spec.node_of(client.index)] = client
-        return list(last.values())
+        found = list(last.values())
+        if self.spec.server in servers.IRC_SERVERS:
+            # Each IRC server writes a channel in its own order (ngIRCd newest member first,
+            # ours in join order): the first client to join is a monitor too.
+            first = next((c for c in logged if c.index not in sending), None)
+            if first is not None and first not in found:
+                found.insert(0, first)
+        return found
 
     async def _ticker(self, senders: Sequence[Client], rate: float, end: float) -> None:
         """Send ``rate`` messages per second in all, round-robin over ``senders``, until ``end``."""
@@ -1268,6 +1417,8 @@ class Row:
 
     async def run(self) -> RowResult:
         """Run the scenario, then stop the server while the clients still read."""
+        if self.spec.server in servers.IRC_SERVERS and self.spec.scenario != "fanout":
+            raise RuntimeError(f"{self.spec.server} has only the fan-out rows (IRC clients)")
         overflows = servers.listen_overflows()
         try:
             await getattr(self, self.spec.scenario)()

@@ -51,6 +51,14 @@ Usage::
     .venv/bin/python bench/run.py --tiny          # seconds, cluster rows included (bench-tiny)
     .venv/bin/python bench/run.py --rooms-only    # the rooms rows and their fan-out reference
     .venv/bin/python bench/run.py --history-only  # issue 15: history on against off (bench-history)
+    .venv/bin/python bench/run.py --irc-only      # issue 16: ours on --irc vs ngIRCd (bench-irc)
+
+``--irc`` (in ``make bench``) adds issue 16's IRC rows after the others, ``--irc-only`` (``make
+bench-irc``) runs only them: 1000 IRC clients in one channel at 50 msgs/s and saturated, ours on
+``--irc`` (history on, and with ``--history-days 0``) against ngIRCd, in ``--pairs`` alternating
+rounds, every run printed, then ours against ngIRCd on each of the issue's aims (see
+``bench/irc_rows.py``; ngIRCd's rows are skipped with a loud message without ``ngircd``). The
+tiny suite runs them too, with 4 clients for a second.
 
 ``--history-only`` (``make bench-history``) runs only issue 15's comparison: the fan-out rows at
 100 and 1000 clients, the private row and the login storm (with a replay to show), each with
@@ -61,6 +69,7 @@ pairs; it prints every run and a table of the aims (see ``bench/history_onoff.py
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -71,7 +80,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import history_onoff, servers
+from bench import history_onoff, irc_rows, servers
 from bench.loadgen import (
     RowResult,
     RowSpec,
@@ -596,6 +605,48 @@ def history_only(args: argparse.Namespace, mysql_url: str | None, note: str, pin
     return 1 if any(r.error for r in results) else 0
 
 
+def irc_comparison(args: argparse.Namespace) -> tuple[list[RowResult], dict[str, Any], str]:
+    """Issue 16's IRC rows (see ``bench/irc_rows.py``): every run, the meta entries and the
+    text to print after the table (ngIRCd's rows skipped, loudly, without ``ngircd``)."""
+    sides, skipped = irc_rows.irc_sides()
+    if skipped:
+        print(f"\n*** SKIPPING THE NGIRCD ROWS: {skipped} ***\n", file=sys.stderr)
+    kinds = irc_rows.irc_kinds(args.seconds, args.tiny)
+    rounds = 1 if args.tiny else max(1, args.pairs)
+    runs = irc_rows.run_rounds(kinds, rounds, sides)
+    results = [r for by_side in runs.values() for side in by_side.values() for r in side]
+    aims = irc_rows.irc_aims(kinds, runs)
+    meta = {
+        "irc": f"ngircd skipped: {skipped}" if skipped else True,
+        "irc_rounds": rounds,
+        "irc_aims": aims,
+    }
+    text = irc_rows.format_irc_aims(aims, args.tiny)
+    if skipped:
+        text += f"\n*** NGIRCD ROWS SKIPPED: {skipped} ***"
+    return results, meta, text
+
+
+def irc_only(args: argparse.Namespace, pinned: str) -> int:
+    """``--irc-only``: issue 16's rows alone; print every run and the aims, write the JSON."""
+    started = time.monotonic()
+    results, irc_meta, text = irc_comparison(args)
+    elapsed = round(time.monotonic() - started, 1)
+    meta: dict[str, Any] = {
+        "suite": "tiny irc" if args.tiny else "irc",
+        "seconds_per_row": 1 if args.tiny else args.seconds,
+        "suite_seconds": elapsed,
+        "pinning": pinned or "not pinned",
+        "load_average": os.getloadavg(),
+        **irc_meta,
+    }
+    write_results(args.out / "results.json", results, meta)
+    print(format_table(results))
+    print("\n" + text)
+    print(f"\n{len(results)} rows in {elapsed:.0f}s; results: {args.out / 'results.json'}")
+    return 1 if any(r.error for r in results) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite (or ``--tiny``), print the table, write JSON and the plot."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -632,7 +683,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only issue 15's rows: history on against --history-days 0 (see history_onoff.py)",
     )
     parser.add_argument(
-        "--pairs", type=int, default=3, help="--history-only: on/off pairs of each row"
+        "--irc",
+        action="store_true",
+        help="also issue 16's IRC rows: ours on --irc against ngIRCd (see irc_rows.py)",
+    )
+    parser.add_argument("--irc-only", action="store_true", help="only the IRC rows")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        help="--history-only: on/off pairs of each row; IRC rows: rounds of each row",
     )
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each row with a target (median kept)"
@@ -647,6 +707,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(note, file=sys.stderr)
     if args.history_only:
         return history_only(args, mysql_url, note, pinned)
+    if args.irc_only:
+        return irc_only(args, pinned)
     specs: list[RowSpec] = []
     if args.rooms_only:
         specs = (
@@ -680,9 +742,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Two runs of run_rows: the cluster rows take turns among themselves, not with the others.
     standard = run_rows(chosen(specs), mysql_url, repeats)
     clustered = run_rows(chosen(cluster_specs), mysql_url, repeats)
-    results = standard + clustered
+    irc_results: list[RowResult] = []
+    irc_meta: dict[str, Any] = {"irc": False}
+    irc_text = ""
+    # The IRC rows: with --irc (make bench), and in the tiny suite (CI) unless it was narrowed.
+    narrowed = args.cluster_only or args.rooms_only or args.only or args.server
+    if args.irc or (args.tiny and not narrowed):
+        irc_results, irc_meta, irc_text = irc_comparison(args)
+    results = standard + clustered + irc_results
     elapsed = round(time.monotonic() - started, 1)
-    add_ratios(results)
+    add_ratios(standard + clustered)  # the IRC rows are compared with ngIRCd, not bare
     # The aims compare rows of the cluster suite only (its own plain single-node baseline).
     aims = cluster_aims(clustered) if cluster_specs and not args.rooms_only else []
     ws_aims = websocket_aims(standard)
@@ -701,6 +770,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cluster_aims": aims,
         "websocket_aims": ws_aims,
         "rooms_aims": room_aims,
+        **irc_meta,
     }
     write_results(args.out / "results.json", results, meta)
     if standard:
@@ -715,6 +785,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n" + format_aims(aims, args.tiny))
     if room_aims:
         print("\n" + format_rooms_aims(room_aims, args.tiny))
+    if irc_results:
+        print("\nIRC rows (every run):")
+        print(format_table(irc_results))
+        print("\n" + irc_text)
     if skipped:
         print(f"\n*** CLUSTER ROWS SKIPPED: {skipped} ***")
     print(f"\n{len(results)} rows in {elapsed:.0f}s; results: {args.out / 'results.json'}")

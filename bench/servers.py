@@ -13,6 +13,13 @@ PID of the child we started) at the end of its row:
   fan-out (an ``epoll`` loop, one ``send`` per recipient), measured in the fixed-rate fan-out
   rows only: the CPU per delivery below which no server that writes each message as it arrives
   can go on this machine;
+- ``ours-irc``: the same ``twistd -n chat`` with its clients on the ``--irc`` listener (issue
+  16; the line port on a free port of its own, only to tell when logins are taken), history on
+  as by default (``--history-days`` of the row otherwise);
+- ``ngircd``: ngIRCd (Debian's ``ngircd``, a C IRC server: ``$CHAT_BENCH_NGIRCD`` or the one on
+  PATH or in /usr/sbin), in the foreground (``-n``) with its own configuration file written in
+  the row's scratch directory (:func:`ngircd_config`: no limits on connections and channels,
+  no penalties, no DNS, ident or PAM), the IRC rows' reference;
 - ``cluster``: N nodes of ours (``twistd -n chat --redis ... --node-id nodeK``), each on its own
   free port with its own SQLite file, joined through a private ``redis-server`` started here on
   a free port with no persistence (never the system Redis on 6379). Its CPU is the sum over
@@ -48,8 +55,10 @@ from urllib.request import urlopen
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "bench" / "reference"
 SERVERS = ("ours", "bare", "threaded")
+#: The IRC servers (issue 16's rows): ours on ``--irc`` and ngIRCd.
+IRC_SERVERS = ("ours-irc", "ngircd")
 #: Every server, with the WebSocket front of ours and the floor (fan-out rows only).
-ALL_SERVERS = (*SERVERS, "ours-ws", "floor")
+ALL_SERVERS = (*SERVERS, "ours-ws", "floor", *IRC_SERVERS)
 #: Nodes of ours joined through Redis (rows say how many).
 CLUSTER = "cluster"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -249,6 +258,15 @@ def server_command(name: str, port: int, db: str | None, workdir: Path) -> list[
             command += ["--web", f"tcp:{port}:interface=127.0.0.1"]
         command += ["--flood-rate", "0"]
         return [*command, "--db", db or f"sqlite:{workdir / 'chat.sqlite3'}"]
+    if name == "ours-irc":
+        raise ValueError("ours-irc needs a line port too: see start_server")
+    if name == "ngircd":
+        binary = ngircd_binary()
+        if binary is None:
+            raise RuntimeError(irc_unavailable())
+        config = workdir / "ngircd.conf"
+        config.write_text(ngircd_config(port))
+        return [binary, "--nodaemon", "--config", str(config)]
     if name == "bare":
         return [python, str(REFERENCE / "bare_twisted.py"), str(port)]
     if name == "threaded":
@@ -270,6 +288,72 @@ def _takes_logins(probe: socket.socket) -> bool:
     return not probe.recv(1024).startswith(STARTING_UP)
 
 
+def ours_irc_command(port: int, line_port: int, db: str | None, workdir: Path) -> list[str]:
+    """Ours with its IRC listener on 127.0.0.1:``port`` (the clients' port) and its line
+    listener on ``line_port`` (for :func:`_takes_logins` only); no flood control, as every row
+    of ours."""
+    twistd = str(Path(sys.executable).parent / "twistd")
+    return [
+        twistd, "-n", "--pidfile=", "-l", str(workdir / "twistd.log"), "chat",
+        "--irc", f"tcp:{port}:interface=127.0.0.1",
+        "--port", f"tcp:{line_port}:interface=127.0.0.1",
+        "--server-name", "bench.ours.local",
+        "--flood-rate", "0",
+        "--db", db or f"sqlite:{workdir / 'chat.sqlite3'}",
+    ]  # fmt: skip
+
+
+def ngircd_binary() -> str | None:
+    """The ``ngircd`` to start: ``$CHAT_BENCH_NGIRCD``, the one on PATH, or /usr/sbin's."""
+    found = os.environ.get("CHAT_BENCH_NGIRCD") or shutil.which("ngircd")
+    if found is None and os.access("/usr/sbin/ngircd", os.X_OK):
+        found = "/usr/sbin/ngircd"
+    return found
+
+
+def irc_unavailable() -> str:
+    """Empty if the ngIRCd rows can run here, else why not."""
+    if ngircd_binary() is None:
+        return "ngircd not found (apt-get install ngircd, or $CHAT_BENCH_NGIRCD)"
+    return ""
+
+
+def ngircd_config(port: int) -> str:
+    """ngIRCd's configuration for a row: listening on 127.0.0.1:``port`` only, every limit
+    that would refuse the benchmark's clients raised, and nothing ours does not do either.
+
+    - ``MaxConnections = 0``, ``MaxConnectionsIP = 0``: no cap (ours: ``--max-clients`` 10,000
+      and loopback exempt from ``--max-per-ip``); ``MaxJoins = 0``: no cap on channels a user
+      joins (ours has none); ``MaxNickLength = 20``: ours's ``NICKLEN``.
+    - ``MaxPenaltyTime = 0``: no penalty time, so no flood throttling (ours runs with
+      ``--flood-rate 0``). ngIRCd still handles at most 3 commands of a client per pass of its
+      main loop before turning to the next connection (a scheduling rule, not a delay: with
+      penalties off it comes back to the rest at once).
+    - ``PingTimeout``/``PongTimeout = 3600``: it does not ``PING`` the silent receivers during a
+      row (ours never pings; ``--idle-timeout`` is 0 by default).
+    - ``DNS = no``, ``Ident = no``: no reverse lookup or ident query per connection (ours does
+      neither); ``PAM = no``: no PAM call at registration (ours asks no password here).
+    - ``MotdPhrase``: a one-line MOTD (ours: the retention line and the last visit's).
+
+    It keeps nothing (no history, no database): the ``ours-irc`` rows with ``--history-days 0``
+    compare like with like. Run as root, ngIRCd switches to the user ``nobody`` after binding.
+    """
+    return (
+        "[Global]\n"
+        "Name = bench.ngircd.local\n"
+        "Info = twisted-chat benchmark reference\n"
+        "AdminInfo1 = bench\nAdminInfo2 = bench\nAdminEMail = bench@localhost\n"
+        "Listen = 127.0.0.1\n"
+        f"Ports = {port}\n"
+        "MotdPhrase = twisted-chat benchmark\n"
+        "[Limits]\n"
+        "MaxConnections = 0\nMaxConnectionsIP = 0\nMaxJoins = 0\nMaxNickLength = 20\n"
+        "MaxPenaltyTime = 0\nPingTimeout = 3600\nPongTimeout = 3600\n"
+        "[Options]\n"
+        "DNS = no\nIdent = no\nPAM = no\n"
+    )
+
+
 def start_server(
     name: str,
     workdir: Path,
@@ -283,9 +367,16 @@ def start_server(
     ``extra`` is appended to the command line; ``label`` names the process in logs and notes.
     """
     port = free_port()
+    if name == "ours-irc":
+        line_port = free_port()
+        command = [*ours_irc_command(port, line_port, db, workdir), *extra]
+        server = _spawn(label or name, port, command, workdir)
+        # Ours takes logins once its line port says so; the IRC listener starts with it.
+        _wait_ready(server, _ours_probe, probe_port=line_port)
+        return _wait_ready(server, _accepts)
     command = [*server_command(name, port, db, workdir), *extra]
     server = _spawn(label or name, port, command, workdir)
-    probe = {"ours": _ours_probe, "ours-ws": _web_probe}.get(name, _chat_probe)
+    probe = {"ours": _ours_probe, "ours-ws": _web_probe, "ngircd": _accepts}.get(name, _chat_probe)
     return _wait_ready(server, probe)
 
 
@@ -302,6 +393,12 @@ def _spawn(name: str, port: int, command: list[str], workdir: Path) -> ServerPro
             preexec_fn=_pin_server if _server_cpus is not None else None,
         )
     return ServerProcess(name, port, process, log_path, command)
+
+
+def _accepts(probe: socket.socket) -> bool:
+    """An IRC server is serving once it accepts a connection (the client speaks first; ngIRCd
+    listens only once it has started)."""
+    return True
 
 
 def _chat_probe(probe: socket.socket) -> bool:
@@ -331,16 +428,21 @@ def _redis_probe(probe: socket.socket) -> bool:
 
 
 def _wait_ready(
-    server: ServerProcess, ready: Callable[[socket.socket], bool], timeout: float = 30.0
+    server: ServerProcess,
+    ready: Callable[[socket.socket], bool],
+    timeout: float = 30.0,
+    probe_port: int | None = None,
 ) -> ServerProcess:
-    """Wait until ``ready`` says the server on its port serves; stop it and raise if not."""
+    """Wait until ``ready`` says the server on its port (or ``probe_port``) serves; stop it
+    and raise if not."""
+    port = probe_port or server.port
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             code = server.process.returncode
             raise RuntimeError(f"{server.name} exited with {code}:\n{server.log_tail()}")
         try:
-            with socket.create_connection(("127.0.0.1", server.port), 0.5) as probe:
+            with socket.create_connection(("127.0.0.1", port), 0.5) as probe:
                 probe.settimeout(5)
                 if ready(probe):
                     return server
@@ -348,9 +450,7 @@ def _wait_ready(
             pass
         time.sleep(0.1)
     server.stop()
-    raise RuntimeError(
-        f"{server.name} did not start serving on port {server.port}:\n{server.log_tail()}"
-    )
+    raise RuntimeError(f"{server.name} did not start serving on port {port}:\n{server.log_tail()}")
 
 
 # -- Redis and clusters ---------------------------------------------------------------------

@@ -12,6 +12,8 @@ are made the way users make them, ``/registrar PASSWORD`` over that listener), a
 database and log in a temporary directory, and no flood, per-address or login-time limits
 (irctest opens many connections from one address, sends quickly, and waits before
 registering). The server runs in its own session, and only that process group is ever signalled.
+``--operator operuser``, whose account (password ``operpassword``) is registered at start, is
+the operator of irctest's ``OPER operuser operpassword``.
 """
 
 from __future__ import annotations
@@ -37,9 +39,15 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 #: What twisted logs when the line listener (``--port tcp:0``) is listening; the port is ours
 #: only once the server says which.
 LINE_PORT_LOGGED = re.compile(rb"ChatTCPFactory starting on (\d+)")
+#: What the server logs once logins are taken: registered nicknames and bans loaded.
+LOADED_LOGGED = (re.compile(rb"registered nicknames loaded"), re.compile(rb"bans loaded"))
 #: Seconds to wait for the server's line port, and for one registration's replies.
 START_TIMEOUT = 30.0
 REGISTER_TIMEOUT = 10.0
+#: The operator irctest's ``OPER operuser operpassword`` names: an ``--operator`` nickname whose
+#: account each server registers as it starts.
+OPER_NAME = "operuser"
+OPER_PASSWORD = "operpassword"
 
 
 def twistd() -> Path:
@@ -134,10 +142,28 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
                 "0",
                 "--login-timeout",
                 "0",
+                "--operator",
+                OPER_NAME,
             ],
             proc_name="twisted-chat",
             cwd=self.directory,
         )
+        self.registerUser(None, OPER_NAME, OPER_PASSWORD)
+
+    def wait_for_port(self) -> None:
+        """The IRC port answers, and the server has loaded its registered nicknames and bans
+        (until then every login is refused with a try-again line, which irctest's clients do
+        not retry)."""
+        super().wait_for_port()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            self.check_is_alive()
+            log = self.log_path.read_bytes() if self.log_path.exists() else b""
+            if all(pattern.search(log) for pattern in LOADED_LOGGED):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nicknames and bans not loaded after {START_TIMEOUT}s")
+            time.sleep(0.05)
 
     def wait_for_services(self) -> None:
         """Our accounts are the server's own: services are up when its port is."""
@@ -175,8 +201,21 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
             lines.readline()  # the prompt for a nickname
             # Each step waits for its answer: lines sent while a login is being checked are not
             # commands yet.
-            sock.sendall(username.encode("utf-8") + b"\r\n")
-            _answer(lines, welcome, f"the login of {username!r}")
+            starting = {c.starting_up.encode("utf-8") for c in CATALOGUES.values()}
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                sock.sendall(username.encode("utf-8") + b"\r\n")
+                try:
+                    _answer(lines, welcome, f"the login of {username!r}")
+                    break
+                except RegistrationFailed as refused:
+                    # the line port listens before the registered nicknames are loaded: the
+                    # server says to try again in a moment
+                    if time.monotonic() > deadline or not any(
+                        text.decode("utf-8") in str(refused) for text in starting
+                    ):
+                        raise
+                    time.sleep(0.05)
             sock.sendall(b"/registrar " + password.encode("utf-8") + b"\r\n")
             _answer(lines, registered, f"/registrar for {username!r}")
             sock.sendall(b"/salir\r\n")

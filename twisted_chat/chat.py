@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -29,6 +29,10 @@ from twisted_chat.logsummary import LogSummary
 from twisted_chat.operators import Operators, remaining
 from twisted_chat.recados import Recados
 from twisted_chat.room import ChatSession, Claim, Room, until_text
+
+#: Least seconds between two nickname changes of one connection (``/nick``, IRC's ``NICK``):
+#: nobody floods the rooms with renames.
+RENAME_INTERVAL: Final = 10.0
 
 
 class LoginRecorder(Protocol):
@@ -92,6 +96,10 @@ class ChatCore:
         #: Called with the seconds from a login's nickname line to its welcome (password check
         #: and cluster claim included), if set (the metrics' ``chat_login_seconds``).
         self.on_login: Callable[[float], None] | None = None
+        #: Least seconds between two nickname changes of one connection.
+        self.rename_interval = RENAME_INTERVAL
+        # When each connection last changed its nickname (forgotten when it leaves).
+        self._renamed_at: dict[ChatSession, float] = {}
 
     def now(self) -> datetime:
         """The current time according to the injected clock, in UTC."""
@@ -159,18 +167,25 @@ class ChatCore:
         return True
 
     def disconnected(self, session: ChatSession) -> None:
-        """The connection is gone: remove the user and tell everyone."""
+        """The connection is gone: remove the user and tell everyone who shared a room with it,
+        once each, with its own words if it gave any (an IRC ``QUIT``'s reason)."""
         operators = self.operators
         if self.recados is not None:
             self.recados.gone(session)
         if self.history is not None and session.nickname and operators.has_password(session):
             self.history.departed(nicknames.key(session.nickname))
         operators.forget(session)
+        self._renamed_at.pop(session, None)
         room = self.room
         rooms = room.rooms_of(session)
         if room.remove(session):
+            nickname = session.nickname or ""
+            departure = []
             for chatroom in rooms:
-                room.announce(self.events.left(chatroom.key, session.nickname or ""))
+                event = self.events.left(chatroom.key, nickname)
+                event.reason = session.quit_reason or None
+                departure.append(event)
+            room.announce_departure(departure)
 
     # -- operators and bans -----------------------------------------------------------------
 
@@ -212,6 +227,14 @@ class ChatCore:
             session.deliver(self.events.error("login_refused"))
             return
         self._check_password(session, nickname, password, started, accounts)
+
+    @property
+    def taking_logins(self) -> bool:
+        """Whether the registered nicknames and the bans are loaded (before that, a nickname
+        line gets the try-again line)."""
+        accounts = self.accounts
+        bans = self.bans
+        return (accounts is None or accounts.loaded) and (bans is None or bans.loaded)
 
     def _may_log_in(self, session: ChatSession) -> bool:
         """Whether nickname lines are taken now: not before the registered nicknames and the
@@ -327,7 +350,7 @@ class ChatCore:
         room = self.room
         room.add(session, nickname)
         if by_password:
-            self.operators.logged_in_by_password(session)
+            self.operators.logged_in_by_password(session, nickname)
         session.logged_in(nickname)
         session.deliver(self.events.notice("welcome", nick=nickname))
         if self.history is not None:
@@ -360,8 +383,8 @@ class ChatCore:
             return shown
 
         def show_previous(previous: datetime | None) -> None:
-            if self.room.find(nickname) is not session:
-                return  # gone already
+            if session.closing or self.room.member(session.nickname or "") is not session:
+                return  # gone already (a nickname change since is no reason to keep it back)
             if previous is None:
                 session.deliver(self.events.notice("first_visit"))
             else:
@@ -428,3 +451,108 @@ class ChatCore:
                 sender.deliver(self.events.error("private_offline_memo", nick=target_nick))
             else:
                 sender.deliver(self.events.error("private_offline", nick=target_nick))
+
+    # -- nickname changes -------------------------------------------------------------------
+
+    def rename(self, session: ChatSession, raw: str) -> None:
+        """Change the nickname of the logged-in ``session`` to ``raw`` (``/nick NUEVO``,
+        IRC's ``NICK``), by the login's rules, answered with one event.
+
+        Refused (one error): an invalid nickname, a banned one, one in use anywhere (in a
+        cluster: on any node), a registered one unless this connection proved that very
+        account's password, and a change sooner than :attr:`rename_interval` after the last.
+        A change of case only is a change; the same spelling is nothing (a ``* `` line for v1,
+        silence on IRC). The change itself is atomic (a clustered room claims the new
+        nickname and gives back the old one in one step); the user and everyone sharing a
+        room with it read one :class:`~twisted_chat.events.Renamed`.
+
+        Renaming away from the account a password proved ends the login to it: the user no
+        longer counts as logged in with its password (no recados, no ``/olvidar``, no
+        operator, no IRC ``330``) until it takes that nickname again.
+        """
+        old = session.nickname
+        if old is None:
+            return
+        events = self.events
+        word = raw.strip(" \t")
+        if not word or any(c in word for c in " \t"):
+            session.deliver(events.error("rename_usage"))
+            return
+        nickname = nicknames.normalize(word)
+        if nickname == old:
+            session.deliver(events.notice("rename_same", nick=old))
+            return
+        if not nicknames.is_valid(nickname):
+            session.deliver(events.error("rename_invalid", nick=word))
+            return
+        new_key = nicknames.key(nickname)
+        ban = self.bans.nick_ban(nickname) if self.bans is not None else None
+        if ban is not None and new_key != nicknames.key(old):
+            until = until_text(ban.expires_at)
+            session.deliver(events.error("rename_banned", nick=nickname, until=until, old=old))
+            return
+        holder = self.room.find(nickname)
+        if (holder is not None and holder is not session) or (
+            self._checking.get(new_key, session) is not session
+        ):
+            session.deliver(events.error("rename_taken", nick=nickname, old=old))
+            return
+        accounts = self.accounts
+        if (
+            accounts is not None
+            and new_key != nicknames.key(old)
+            and accounts.is_registered(nickname)
+            and self.operators.account_of(session) != new_key
+        ):
+            session.deliver(events.error("rename_registered", nick=nickname))
+            return
+        now = self.clock.seconds()
+        last = self._renamed_at.get(session)
+        if last is not None and now - last < self.rename_interval:
+            session.deliver(
+                events.error(
+                    "rename_too_soon",
+                    nick=nickname,
+                    interval=f"{self.rename_interval:g}",
+                    remaining=remaining(last + self.rename_interval - now),
+                )
+            )
+            return
+        self._claim_rename(session, old, nickname)
+
+    def _claim_rename(self, session: ChatSession, old: str, nickname: str) -> None:
+        """Claim ``nickname`` for ``session`` (now ``old``), then rename it or give the one
+        error. A clustered room asks the cluster: meanwhile the session is held and the
+        nickname counts as taken here."""
+        new_key = nicknames.key(nickname)
+        claimed = self.room.claim_rename(session, nickname)
+        held = not claimed.called
+        if held:
+            self._checking[new_key] = session
+            session.hold()
+
+        def done(result: Claim) -> None:
+            self._done_checking(new_key, session)
+            if session.closing or session.nickname != old:
+                if result is Claim.OK and nicknames.key(old) != new_key:
+                    self.room.unclaim(nickname)
+                return
+            if result is Claim.OK:
+                event = self.events.renamed(old, nickname)
+                if self.room.rename(session, event):
+                    self._renamed_at[session] = self.clock.seconds()
+                    self.log.info("{old} is now {new}", old=old, new=nickname)
+                else:
+                    session.deliver(self.events.error("rename_taken", nick=nickname, old=old))
+            elif result is Claim.TAKEN:
+                session.deliver(self.events.error("rename_taken", nick=nickname, old=old))
+            else:
+                session.deliver(self.events.error("rename_unavailable"))
+            if held:
+                session.release()
+
+        def failed(failure: Failure) -> Claim:
+            self.log.failure("claiming {nick} for a rename failed", failure, nick=nickname)
+            return Claim.UNAVAILABLE
+
+        claimed.addErrback(failed).addCallback(done)

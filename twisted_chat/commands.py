@@ -22,6 +22,7 @@ from twisted_chat.room import ChatSession, Room
 
 Handler = Callable[[Any, ChatSession, str], None]
 H = TypeVar("H", bound=Handler)
+G = TypeVar("G")
 
 _SPEC_ATTRIBUTE = "_chat_command"
 
@@ -108,11 +109,13 @@ class CommandTable:
         self.is_operator: Callable[[ChatSession], bool] = is_operator or (lambda _: False)
         self._entries: list[_Entry] = []
         self._table: dict[str, _Entry] = {}
+        self._groups: list[object] = []
         for group in groups:
             self.add(group)
 
     def add(self, group: object) -> None:
         """Add the commands of ``group`` (after those already in the table)."""
+        self._groups.append(group)
         for spec, handler in _commands_of(group):
             entry = _Entry(spec, handler)
             for word in (spec.name, *spec.aliases):
@@ -125,6 +128,14 @@ class CommandTable:
     def specs(self) -> list[CommandSpec]:
         """Every command, in the order they were added."""
         return [entry.spec for entry in self._entries]
+
+    def group(self, kind: type[G]) -> G | None:
+        """The first group of commands of the class ``kind`` in the table, if any (for a
+        transport that says some commands its own way: IRC's channel argument)."""
+        for group in self._groups:
+            if isinstance(group, kind):
+                return group
+        return None
 
     def names(self) -> set[str]:
         """Every word that is a command (names and aliases), lower case."""
@@ -180,6 +191,9 @@ class UserCommands:
         #: The lines of ``/ayuda`` for a session: the table's :meth:`CommandTable.help`, once
         #: the table is composed.
         self.help: Callable[[ChatSession], Sequence[Event]] = lambda session: []
+        #: What ``/nick`` does: the chat core's :meth:`~twisted_chat.chat.ChatCore.rename`,
+        #: once the core is made.
+        self.rename: Callable[[ChatSession, str], None] | None = None
         #: What ``/me TEXT`` does: the chat core's :meth:`~twisted_chat.chat.ChatCore.act`,
         #: once the core is built.
         self.act: Callable[[ChatSession, str], None] = lambda session, text: None
@@ -262,6 +276,20 @@ class UserCommands:
         )
 
     @command(
+        "nick",
+        es="cambia tu nickname (como mucho una vez cada 10 s)",
+        en="change your nickname (at most once every 10 s)",
+        usage=("NUEVO", "NEW"),
+    )
+    def nick(self, session: ChatSession, args: str) -> None:
+        """Change the nickname: ``* OLD ahora se llama NEW.`` to the user and its room, or
+        one ``! `` line (see :meth:`twisted_chat.chat.ChatCore.rename`)."""
+        if self.rename is None:
+            session.deliver(self.events.error("unknown_command", name="nick"))
+            return
+        self.rename(session, args)
+
+    @command(
         "me",
         es="una acción en tu sala: los demás leen ** TU_NICK TEXTO",
         en="an action in your room: the others read ** YOUR_NICK TEXT",
@@ -293,12 +321,15 @@ class UserCommands:
             return
         nickname = session.nickname or ""
 
+        def connected() -> bool:  # under any nickname: it may have changed since
+            return not session.closing and self.room.member(session.nickname or "") is session
+
         def done(_: object) -> None:
-            if self.room.find(nickname) is session:
+            if connected():
                 session.deliver(self.events.notice_of(success))
 
         def refused(failure: Failure) -> None:
-            if self.room.find(nickname) is not session:
+            if not connected():
                 return
             error = failure.value
             reason = error.reason if isinstance(error, AccountError) else "storage_unavailable"

@@ -136,6 +136,16 @@ class Topic(Event):
 
 
 @dataclass(slots=True, eq=False)
+class Renamed(Event):
+    """The user ``old`` is called ``new`` from now on (``/nick``, IRC's ``NICK``): told to
+    the user and once to everyone sharing a room with it (``room`` is ``None``: it belongs to
+    every room the user is in)."""
+
+    old: str
+    new: str
+
+
+@dataclass(slots=True, eq=False)
 class Replayed(Event):
     """A stored message shown again, with its own id and time: a public message of the room's
     history (replay, ``/historial``, ``/buscar``), or a recado (``recado``) for its reader."""
@@ -237,6 +247,10 @@ class EventSource:
     def topic(self, room: str, nick: str, topic: str, place: str) -> Topic:
         """``nick`` set the topic of ``room`` (shown as ``place``) to ``topic``."""
         return Topic(self._prefix + hex(next(self._count)), self._ms(), room, nick, topic, place)
+
+    def renamed(self, old: str, new: str) -> Renamed:
+        """The user ``old`` is called ``new`` from now on."""
+        return Renamed(self._prefix + hex(next(self._count)), self._ms(), None, old, new)
 
     def replayed(
         self, message_id: str, time: int, room: str | None, sender: str, text: str

@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 from twisted_chat import formatting, nicknames
 from twisted_chat.commands import command
 from twisted_chat.events import Event, EventSource, Public
-from twisted_chat.room import ChatSession, Room
+from twisted_chat.room import ChatRoom, ChatSession, Room
 
 #: Most messages one page may hold (``/historial N``).
 MAX_PAGE = 500
@@ -180,6 +180,22 @@ class HistoryStorage(Protocol):
     def forget(self, nick_key: str) -> defer.Deferred[int]:
         """Delete every message of ``nick_key``; fire with how many."""
 
+    def between(
+        self,
+        room_key: str,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> defer.Deferred[Any]:
+        """At most ``limit`` messages of ``room_key`` strictly between the positions ``lower``
+        and ``upper`` (``None``: unbounded), oldest first: the newest of them if ``newest``,
+        else the oldest."""
+
+    def find(self, room_key: str, message_id: str) -> defer.Deferred[Any]:
+        """The stored message ``message_id`` of ``room_key`` (a :class:`StoredMessage`), or
+        ``None``."""
+
 
 class DepartureStorage(Protocol):
     """When registered users last left (implemented by
@@ -265,6 +281,31 @@ class RoomBuffer:
             return Page(shown, make_cursor(shown[0].time, shown[0].id))
         if self.complete:
             return Page(candidates, None)
+        return None
+
+    def select(
+        self,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> list[Said] | None:
+        """What :meth:`History.select` asks, if this buffer can tell it exactly (it holds every
+        message from its first one on), else ``None``."""
+        if not self.loaded:
+            return None
+        candidates = [
+            m
+            for m in self.messages
+            if (lower is None or _position(m) > lower) and (upper is None or _position(m) < upper)
+        ]
+        covered = self.complete or (
+            lower is not None and bool(self.messages) and lower >= _position(self.messages[0])
+        )
+        if newest and (covered or len(candidates) >= limit):
+            return candidates[-limit:]
+        if not newest and covered:
+            return candidates[:limit]
         return None
 
     def drop(self, keep: Callable[[Said], bool]) -> None:
@@ -468,21 +509,27 @@ class History:
     ) -> defer.Deferred[None]:
         """Show ``session`` the room's last messages of the replay window (after a login or a
         move) said before ``cut`` (by default, now); fires once they are delivered."""
-        if not self.storage.enabled or self.plan.replay <= 0:
-            return defer.succeed(None)
-        before = cut or self.cut()
 
-        def show(buffer: RoomBuffer) -> None:
-            if session.closing:
-                return
-            oldest = self.events.now_ms() - int(self.plan.replay_hours * 3_600_000)
-            recent = [m for m in buffer.messages if m.time >= oldest and before.before(m)][
-                -self.plan.replay :
-            ]
-            if recent:
+        def show(recent: list[Said]) -> None:
+            if recent and not session.closing:
                 session.deliver_all(self.lines(room_key, recent))
 
-        return self.buffer(room_key).addCallback(show)
+        return self.recent(room_key, cut).addCallback(show)
+
+    def recent(self, room_key: str, cut: Cut | None = None) -> defer.Deferred[list[Said]]:
+        """The messages of the replay of ``room_key`` (``--history-replay`` of the last
+        ``--history-replay-hours``) said before ``cut`` (by default, now), oldest first."""
+        if not self.storage.enabled or self.plan.replay <= 0:
+            return defer.succeed([])
+        before = cut or self.cut()
+
+        def pick(buffer: RoomBuffer) -> list[Said]:
+            oldest = self.events.now_ms() - int(self.plan.replay_hours * 3_600_000)
+            return [m for m in buffer.messages if m.time >= oldest and before.before(m)][
+                -self.plan.replay :
+            ]
+
+        return self.buffer(room_key).addCallback(pick)
 
     def at_login(
         self, session: ChatSession, room_key: str, registered: bool
@@ -621,6 +668,64 @@ class History:
         shown = messages[-limit:]
         return Page(shown, make_cursor(shown[0].time, shown[0].id))
 
+    def select(
+        self,
+        room_key: str,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> defer.Deferred[list[Said]]:
+        """At most ``limit`` messages of ``room_key`` strictly between the positions (time,
+        id) ``lower`` and ``upper`` (``None``: unbounded), oldest first: the newest of them if
+        ``newest``, else the oldest (IRC's ``CHATHISTORY``). From the room's buffer when it can
+        tell them exactly, else from the storage with what is still on its way to it."""
+
+        def from_buffer(buffer: RoomBuffer) -> Any:
+            found = buffer.select(lower, upper, limit, newest)
+            if found is not None:
+                return found
+            read = self.storage.between(room_key, lower, upper, limit, newest)
+            return read.addCallback(self._with_unwritten_range, buffer, lower, upper, limit, newest)
+
+        return self.buffer(room_key).addCallback(from_buffer)
+
+    @staticmethod
+    def _with_unwritten_range(
+        stored: Sequence[Said],
+        buffer: RoomBuffer,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> list[Said]:
+        """``stored`` with the buffer's messages in the range that the storage has not
+        written yet (the newest ones), cut to ``limit`` again."""
+        seen = {m.id for m in stored}
+        newer = [
+            m
+            for m in buffer.messages
+            if m.id not in seen
+            and (lower is None or _position(m) > lower)
+            and (upper is None or _position(m) < upper)
+        ]
+        if not newer:
+            return list(stored)
+        merged = sorted([*stored, *newer], key=_position)
+        return merged[-limit:] if newest else merged[:limit]
+
+    def locate(self, room_key: str, message_id: str) -> defer.Deferred[Said | None]:
+        """The message ``message_id`` of ``room_key`` (from its buffer, else the storage), or
+        ``None`` if the room has no such message."""
+
+        def from_buffer(buffer: RoomBuffer) -> Any:
+            for message in buffer.messages:
+                if message.id == message_id:
+                    return message
+            return self.storage.find(room_key, message_id)
+
+        return self.buffer(room_key).addCallback(from_buffer)
+
 
 class HistoryCommands:
     """``/historial`` and ``/buscar``: a group of the command table."""
@@ -644,6 +749,11 @@ class HistoryCommands:
     def historial(self, session: ChatSession, args: str) -> None:
         """The last N messages of the user's room, oldest first, and the command for the page
         before when older ones exist."""
+        self.show_page(session, self.room.room_of(session), args)
+
+    def show_page(self, session: ChatSession, chatroom: ChatRoom, args: str) -> None:
+        """``/historial``'s answer for the room ``chatroom`` (the caller checked that
+        ``session`` may read it: a member)."""
         events = self.events
         if not self.history.enabled:
             session.deliver(events.error("history_disabled"))
@@ -658,7 +768,6 @@ class HistoryCommands:
         except BadCursor:
             session.deliver(events.error("history_bad_cursor", cursor=cursor or ""))
             return
-        chatroom = self.room.room_of(session)
 
         def show(page: Page) -> None:
             if session.closing:
@@ -695,6 +804,11 @@ class HistoryCommands:
     def buscar(self, session: ChatSession, args: str) -> None:
         """Up to 20 messages of the user's room holding every word, oldest first; one search
         per :data:`SEARCH_INTERVAL` seconds per user."""
+        self.search_in(session, self.room.room_of(session), args)
+
+    def search_in(self, session: ChatSession, chatroom: ChatRoom, args: str) -> None:
+        """``/buscar``'s answer in the room ``chatroom`` (the caller checked that ``session``
+        may read it: a member)."""
         events = self.events
         if not self.history.enabled:
             session.deliver(events.error("history_disabled"))
@@ -711,7 +825,6 @@ class HistoryCommands:
             session.deliver(events.error("search_wait", seconds=wait))
             return
         self._remember_search(nick_key, now)
-        chatroom = self.room.room_of(session)
 
         def show(found: list[StoredMessage]) -> None:
             if session.closing:

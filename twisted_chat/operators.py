@@ -64,36 +64,65 @@ class Operators:
         self.accounts = accounts
         #: The nick keys of the ``--operator`` nicknames.
         self.keys = operator_keys(names)
-        # Sessions logged in with a checked password (the only ones that may be operators).
-        self._by_password: set[ChatSession] = set()
+        # The account (a registered nickname's key) each session proved its password for, in
+        # this connection: only such sessions may be operators. A session counts as logged in
+        # with its password while its nickname is that account's (a nickname change away from
+        # it ends that; a change back, or of case only, restores it).
+        self._accounts: dict[ChatSession, str] = {}
+        # Sessions that proved an operator's password under another nickname (IRC's ``OPER``):
+        # session -> that operator's nick key.
+        self._acting: dict[ChatSession, str] = {}
 
     def use(self, names: Iterable[str]) -> None:
         """The ``--operator`` nicknames are ``names`` from now on (a configuration reload)."""
         self.keys = operator_keys(names)
 
-    def logged_in_by_password(self, session: ChatSession) -> None:
-        """``session`` logged in with its nickname's password."""
-        self._by_password.add(session)
+    def logged_in_by_password(self, session: ChatSession, account: str | None = None) -> None:
+        """``session`` proved the password of ``account`` (by default: of its nickname)."""
+        nickname = account if account is not None else session.nickname or ""
+        self._accounts[session] = nicknames.key(nickname)
+
+    def account_of(self, session: ChatSession) -> str | None:
+        """The key of the account whose password ``session`` proved in this connection."""
+        return self._accounts.get(session)
 
     def has_password(self, session: ChatSession) -> bool:
         """Whether ``session`` logged in with its nickname's password (only such users may
-        leave recados, get them, and erase what they said)."""
-        return session in self._by_password
+        leave recados, get them, and erase what they said): it proved the password of the
+        account its nickname is now."""
+        account = self._accounts.get(session)
+        return account is not None and account == nicknames.key(session.nickname or "")
+
+    def act_as(self, session: ChatSession, operator: str) -> None:
+        """``session`` gave the password of the ``--operator`` account ``operator`` (IRC's
+        ``OPER NAME PASSWORD``): an operator while it is connected and ``operator`` stays one."""
+        self._acting[session] = nicknames.key(operator)
 
     def forget(self, session: ChatSession) -> None:
         """``session`` is gone."""
-        self._by_password.discard(session)
+        self._accounts.pop(session, None)
+        self._acting.pop(session, None)
 
     def is_operator(self, session: ChatSession) -> bool:
         """Whether ``session`` is an operator's: a nickname named in ``--operator``, registered,
-        and logged in with its password."""
+        and logged in with its password; or a session that gave such a nickname's password
+        (:meth:`act_as`)."""
         nickname = session.nickname
-        return (
+        if (
             nickname is not None
-            and session in self._by_password
+            and self.has_password(session)
             and nicknames.key(nickname) in self.keys
             and self.accounts is not None
             and self.accounts.is_registered(nickname)
+        ):
+            return True
+        acting = self._acting.get(session) if self._acting else None
+        return (
+            nickname is not None
+            and acting is not None
+            and acting in self.keys
+            and self.accounts is not None
+            and self.accounts.is_registered(acting)
         )
 
 

@@ -24,7 +24,16 @@ from twisted.logger import Logger
 
 from twisted_chat import nicknames, roomnames
 from twisted_chat.bans import Ban
-from twisted_chat.events import DEFAULT_ROOM, Event, Private, Public, Renderer, Replayed, Text
+from twisted_chat.events import (
+    DEFAULT_ROOM,
+    Event,
+    Private,
+    Public,
+    Renamed,
+    Renderer,
+    Replayed,
+    Text,
+)
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
 
@@ -68,6 +77,10 @@ class Member(Recipient, Protocol):
 class ChatSession(Member, Protocol):
     """What the chat core needs from one connection of this process (implemented by
     :class:`~twisted_chat.session.Session`): a member, and the control of its session."""
+
+    #: Why the user leaves the chat, in its own words (an IRC ``QUIT``'s reason; ``None`` or
+    #: empty: it said nothing), shown to those who shared a room with it.
+    quit_reason: str | None
 
     @property
     def closing(self) -> bool:
@@ -320,11 +333,98 @@ class Room:
             self.user_gone(nick_key)
         return member
 
+    def regroup(self, member: Member, old: Renderer) -> None:
+        """``member`` renders with :attr:`Member.renderer` from now on instead of ``old`` (an
+        IRC client's ``CAP REQ`` after registration): pending notices go out first, as
+        negotiated before, then it moves to that renderer's group in the chat and in each of
+        its rooms."""
+        if self.has_notices:
+            self.flush_notices()
+        new = member.renderer
+        every = [self._groups, *(chatroom.groups for chatroom in self._rooms_of.get(member, ()))]
+        for groups in every:
+            group = groups.get(old)
+            if group is None or member not in group:
+                continue
+            del group[member]
+            if not group:
+                del groups[old]
+            target = groups.get(new)
+            if target is None:
+                target = groups[new] = {}
+            target[member] = None
+
     def user_gone(self, nick_key: str) -> None:
         """The user ``nick_key`` left the chat: it is no longer the operator of any room."""
         for chatroom in self.rooms.values():
             if chatroom.operator == nick_key:
                 chatroom.operator = None
+
+    # -- nickname changes -------------------------------------------------------------------
+
+    def claim_rename(self, member: Member, nickname: str) -> defer.Deferred[Claim]:
+        """Reserve ``nickname`` for ``member``'s change to it (already fired here: taken if
+        someone else holds it; a clustered room claims it and gives back the old one in one
+        atomic step). The caller then calls :meth:`rename`, or :meth:`unclaim` if the
+        member left meanwhile."""
+        holder = self._users.get(nicknames.key(nickname))
+        return defer.succeed(Claim.TAKEN if holder not in (None, member) else Claim.OK)
+
+    def rename(self, member: Member, event: Renamed) -> bool:
+        """``member`` (logged in as ``event.old``) is called ``event.new`` from now on: the
+        registry, its rooms' members, the operators and the mutes follow, and the member and
+        everyone of this process sharing a room with it are told ``event``, once each,
+        rendered once per renderer. ``False`` (nothing done) if ``member`` is not logged in
+        as ``event.old`` or someone else holds ``event.new``."""
+        old_key = nicknames.key(event.old)
+        new_key = nicknames.key(event.new)
+        if self._users.get(old_key) is not member or self._users.get(new_key) not in (
+            None,
+            member,
+        ):
+            return False
+        if self.has_notices:
+            self.flush_notices()  # what happened before, under the old name, comes first
+        del self._users[old_key]
+        self._users[new_key] = member
+        member.nickname = event.new
+        self.renamed_in_rooms(old_key, new_key, event.new)
+        recipients: dict[Member, None] = {member: None}
+        for chatroom in self._rooms_of.get(member, ()):
+            for group in chatroom.groups.values():
+                recipients.update(group)
+        self.tell_rename(event, recipients)
+        return True
+
+    def renamed_in_rooms(self, old_key: str, new_key: str, nickname: str) -> None:
+        """The user ``old_key`` (of this process or another) is ``nickname`` (``new_key``)
+        now: in every room's members and operators, and in the mutes (a mute follows the
+        user to its new nickname and stays on the old one too: no way around it)."""
+        for chatroom in self.rooms.values():
+            users = chatroom.users
+            if old_key in users:
+                del users[old_key]
+                users[new_key] = nickname
+            if chatroom.operator == old_key:
+                chatroom.operator = new_key
+        until = self.mutes.get(old_key)
+        if until is not None and until > self.mutes.get(new_key, 0):
+            self.mutes[new_key] = until
+
+    def tell_rename(self, event: Renamed, recipients: Iterable[Member]) -> int:
+        """Write ``event`` to ``recipients`` (each once), rendered once per renderer; how
+        many took it."""
+        by_renderer: dict[Renderer, dict[Member, None]] = {}
+        for recipient in recipients:
+            group = by_renderer.get(recipient.renderer)
+            if group is None:
+                group = by_renderer[recipient.renderer] = {}
+            group[recipient] = None
+        count = 0
+        for renderer, group in by_renderer.items():
+            count += self._write(group, renderer.render(event))
+        self.deliveries += count
+        return count
 
     # -- rooms ------------------------------------------------------------------------------
 
@@ -589,6 +689,32 @@ class Room:
             return
         gathering.add(event, joined)
         self.has_notices = True
+
+    def announce_departure(self, events: Sequence[Event]) -> None:
+        """Tell the members of the rooms a user left the chat from that it left: ``events`` are
+        its leave events, one per room it was in, and each member gets the first one of a room
+        it is in, and no other (an IRC user sharing three rooms with the quitter reads one
+        ``QUIT``, not three). A departure from one room is an ordinary :meth:`announce`
+        (gathered in a storm); from several, each event is rendered once per renderer and
+        written at once, after any pending notices."""
+        if len(events) <= 1:
+            for event in events:
+                self.announce(event)
+            return
+        if self.has_notices:
+            self.flush_notices()
+        told: set[Member] = set()
+        count = 0
+        for event in events:
+            chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+            if chatroom is None:
+                continue
+            for renderer, group in list(chatroom.groups.items()):
+                fresh = {member: None for member in group if member not in told}
+                if fresh:
+                    told.update(fresh)
+                    count += self._write(fresh, renderer.render(event))
+        self.deliveries += count
 
     @property
     def pending_notices(self) -> int:

@@ -10,6 +10,9 @@ from typing import Final
 MAX_ROOM_NAME_LENGTH: Final = 32
 #: How many rooms may exist at once, by default (``--max-rooms``).
 DEFAULT_MAX_ROOMS: Final = 1000
+#: How many rooms one IRC user may be in at once, by default (``--irc-max-channels``: IRC's
+#: ``CHANLIMIT``; a line or web user is in one).
+DEFAULT_MAX_CHANNELS: Final = 20
 #: Longest topic, in characters.
 MAX_TOPIC_LENGTH: Final = 300
 

@@ -35,7 +35,7 @@ from twisted_chat.events import DEFAULT_ROOM
 from twisted_chat.limits import DEFAULT_EXEMPT, Limits, parse_exempt
 from twisted_chat.logsetup import FORMATS, LEVELS
 from twisted_chat.proxy import proxied
-from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
+from twisted_chat.roomnames import DEFAULT_MAX_CHANNELS, DEFAULT_MAX_ROOMS
 from twisted_chat.storage import (
     MYSQL_DRIVER_HINT,
     BadDatabaseURL,
@@ -152,6 +152,8 @@ class IrcSettings:
     server_name: str = dataclasses.field(default_factory=socket.gethostname)
     #: The lines of ``--motd FILE`` (read at start-up), or ``None``: no message of the day.
     motd: tuple[str, ...] | None = None
+    #: Most rooms one IRC user may be in at once (``CHANLIMIT``, ``--irc-max-channels``).
+    max_channels: int = DEFAULT_MAX_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -621,7 +623,7 @@ OPTIONS: tuple[Option, ...] = (
         "idle-timeout",
         "limits",
         "idle_timeout",
-        "Close logged-in clients silent for SECONDS (0 = never).",
+        "Close logged-in clients silent for SECONDS (0 = never; IRC clients are PINGed first).",
         _number(float),
         default="0",
         kind="number",
@@ -843,6 +845,16 @@ OPTIONS: tuple[Option, ...] = (
         "start-up; at most 200 lines, each cut at 80 characters).",
         _motd,
         shown_default="none",
+    ),
+    Option(
+        "irc-max-channels",
+        "irc",
+        "max_channels",
+        "Most rooms one IRC user may be in at once (CHANLIMIT; a JOIN of one more gets 405), "
+        "so that one client cannot create every room --max-rooms allows.",
+        _number(int, minimum=1),
+        default=str(DEFAULT_MAX_CHANNELS),
+        kind="number",
     ),
     # the command line's own
     Option(

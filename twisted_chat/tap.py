@@ -161,7 +161,12 @@ def _add_irc_listeners(
     from twisted_chat.irc.protocol import IrcFactory
 
     interpreter = IrcCommands(
-        chat.core, chat.rooms, chat.language, irc.server_name, motd=irc.motd or ()
+        chat.core,
+        chat.rooms,
+        chat.language,
+        irc.server_name,
+        motd=irc.motd or (),
+        max_channels=irc.max_channels,
     )
     factory = IrcFactory(chat.server, interpreter)
     for description in irc.listeners:

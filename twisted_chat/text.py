@@ -6,7 +6,7 @@ Each entry is a :meth:`str.format` template; the ``* ``/``! `` prefixes are adde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final
 
 from twisted_chat.events import ByLang, Text
@@ -108,6 +108,7 @@ class Catalogue:
     room_left: str
     room_kicked: str
     kick_default: str
+    room_invited: str
     salas: str
     sala: str
     tema: str
@@ -155,6 +156,21 @@ class Catalogue:
     forget_password: str
     forget_usage: str
     forget_unavailable: str
+    # The chat's commands from IRC (issue 16)
+    irc_help_header: str
+    irc_help_line: str
+    irc_which_room: str
+    irc_no_room: str
+    # Nickname changes (/nick, IRC's NICK)
+    renamed: str
+    rename_same: str
+    rename_usage: str
+    rename_invalid: str
+    rename_taken: str
+    rename_banned: str
+    rename_registered: str
+    rename_too_soon: str
+    rename_unavailable: str
 
 
 SPANISH: Final = Catalogue(
@@ -248,6 +264,7 @@ SPANISH: Final = Catalogue(
     room_left="{nick} ha salido de la sala {room} (sigue en el chat).",
     room_kicked="{by} ha echado a {nick} de la sala {room}: {reason}",
     kick_default="{nick} no puede salir de la sala {room}, la de entrada.",
+    room_invited="{nick} te invita a la sala {room}: /unirse {room}",
     salas="Salas ({count}): {rooms}",
     sala="Sala {room} ({count}): {nicks}",
     tema="Tema: {topic}",
@@ -308,6 +325,27 @@ SPANISH: Final = Catalogue(
     forget_password="Solo quien entra con contraseña puede usar /olvidar.",
     forget_usage="Uso: /olvidar, y después /olvidar confirmar",
     forget_unavailable="No se pudo borrar: la base de datos no responde; inténtalo más tarde.",
+    irc_help_header="Comandos de la charla desde IRC (también en inglés; entre paréntesis, "
+    "la forma de IRC):",
+    irc_help_line="{words}{usage}: {help}{irc}",
+    irc_which_room="Di en qué canal: {command} #canal ... (estás en {rooms}).",
+    irc_no_room="No estás en ningún canal: {command} #canal ..., o antes JOIN #canal.",
+    renamed="{nick} ahora se llama {new}.",
+    rename_same="Ya te llamas {nick}.",
+    rename_usage="Uso: /nick NUEVO",
+    rename_invalid=(
+        "Nickname no válido: {nick} (de 1 a 20 letras, dígitos, _ o -, empezando por una letra)."
+    ),
+    rename_taken="El nickname {nick} ya está conectado; sigues siendo {old}.",
+    rename_banned="El nickname {nick} está baneado ({until}); sigues siendo {old}.",
+    rename_registered=(
+        "El nickname {nick} está registrado (reservado): solo puede tomarlo quien haya entrado "
+        "con su contraseña en esta conexión."
+    ),
+    rename_too_soon=("Como mucho un cambio de nickname cada {interval} s: espera {remaining} más."),
+    rename_unavailable=(
+        "El chat no puede cambiar nicknames ahora mismo; inténtalo de nuevo en unos segundos."
+    ),
 )
 
 ENGLISH: Final = Catalogue(
@@ -396,6 +434,7 @@ ENGLISH: Final = Catalogue(
     room_left="{nick} left the room {room} (still in the chat).",
     room_kicked="{by} sent {nick} out of the room {room}: {reason}",
     kick_default="{nick} cannot leave the room {room}, where everyone enters.",
+    room_invited="{nick} invites you to the room {room}: /join {room}",
     salas="Rooms ({count}): {rooms}",
     sala="Room {room} ({count}): {nicks}",
     tema="Topic: {topic}",
@@ -450,6 +489,25 @@ ENGLISH: Final = Catalogue(
     forget_password="Only users logged in with a password may use /forget.",
     forget_usage="Usage: /forget, then /forget confirm",
     forget_unavailable="Nothing was erased: the database does not answer; try again later.",
+    irc_help_header="The chat's commands from IRC (Spanish names work too; in brackets, "
+    "IRC's own form):",
+    irc_help_line="{words}{usage}: {help}{irc}",
+    irc_which_room="Say which channel: {command} #channel ... (you are in {rooms}).",
+    irc_no_room="You are in no channel: {command} #channel ..., or JOIN #channel first.",
+    renamed="{nick} is now known as {new}.",
+    rename_same="You are {nick} already.",
+    rename_usage="Usage: /nick NEW",
+    rename_invalid=(
+        "Invalid nickname: {nick} (1 to 20 letters, digits, _ or -, starting with a letter)."
+    ),
+    rename_taken="The nickname {nick} is already connected; you are still {old}.",
+    rename_banned="The nickname {nick} is banned ({until}); you are still {old}.",
+    rename_registered=(
+        "The nickname {nick} is registered (reserved): only a connection logged in with its "
+        "password may take it."
+    ),
+    rename_too_soon="At most one nickname change every {interval} s: wait {remaining} more.",
+    rename_unavailable="The chat cannot change nicknames right now; try again in a few seconds.",
 )
 
 #: The catalogues by ``--lang`` value.
@@ -503,3 +561,13 @@ def _argument(texts: Catalogue, value: object) -> object:
     if isinstance(value, ByLang):
         return value.texts[texts.lang]
     return value
+
+
+#: The catalogue's entries (what a :class:`~twisted_chat.events.Text` key may name).
+KEYS: Final = frozenset(entry.name for entry in fields(Catalogue)) - {"lang"}
+
+
+def knows(key: str) -> bool:
+    """Whether ``key`` is an entry of this release's catalogue (a notice from a node of a newer
+    release may name one it lacks)."""
+    return key in KEYS

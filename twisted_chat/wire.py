@@ -25,6 +25,7 @@ from twisted_chat.events import (
     Notice,
     Private,
     Public,
+    Renamed,
     Replayed,
     Text,
     Topic,
@@ -134,6 +135,7 @@ class LineRenderer:
             Error: self._error,  # type: ignore[dict-item]
             Topic: self._topic,  # type: ignore[dict-item]
             Replayed: self._replayed,  # type: ignore[dict-item]
+            Renamed: self._renamed,  # type: ignore[dict-item]
         }
 
     def render(self, event: Event) -> bytes:
@@ -200,6 +202,9 @@ class LineRenderer:
     @staticmethod
     def _replayed(event: Replayed) -> bytes:
         return replayed(event.time, event.sender, event.text, event.recado)
+
+    def _renamed(self, event: Renamed) -> bytes:
+        return notice(self.language.texts.renamed.format(nick=event.old, new=event.new))
 
     def _topic(self, event: Topic) -> bytes:
         return notice(self.language.texts.topic_set.format(nick=event.nick, topic=event.topic))

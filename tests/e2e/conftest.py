@@ -1,16 +1,20 @@
 """Fixtures of the end-to-end tests: a real MariaDB for the storage tests (see
 :mod:`tests.support.mariadb`), a private MariaDB that the outage tests stop and start, and for the
 cluster tests a private Redis (:mod:`tests.support.redis_server`) and HAProxy
-(:mod:`tests.support.haproxy`). Each skips loudly when its component is missing, and fails under
+(:mod:`tests.support.haproxy`); for the browser tests, headless chromiums
+(:mod:`tests.support.browser`). Each skips loudly when its component is missing, and fails under
 ``CI=true`` (:mod:`tests.support.needs`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from selenium.webdriver import Chrome as WebDriver
 
 from tests.support import mariadb
+from tests.support.browser import browser_missing, start_chromium
 from tests.support.haproxy import find_haproxy
 from tests.support.needs import missing
 from tests.support.redis_server import TEST_PASSWORD, RedisServer, find_redis_server
@@ -133,3 +137,25 @@ def haproxy_binary() -> str:
         _missing("haproxy", "not installed (apt-get install haproxy)")
     assert binary is not None
     return binary
+
+
+@pytest.fixture
+def browsers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], WebDriver]]:
+    """A function that starts a fresh headless chromium (its own empty profile); all of them
+    are quit at the end. Skips loudly without chromium and chromedriver (fails under CI=true)."""
+    why_not = browser_missing()
+    if why_not is not None:
+        missing("THE BROWSER TEST", f"the browser test must run: {why_not}")
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
+    started: list[WebDriver] = []
+
+    def start() -> WebDriver:
+        driver = start_chromium(tmp_path / f"profile-{len(started)}")
+        started.append(driver)
+        return driver
+
+    try:
+        yield start
+    finally:
+        for driver in started:
+            driver.quit()

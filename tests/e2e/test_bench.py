@@ -8,7 +8,10 @@ skipped loudly (and fails under ``CI=true``). The rooms rows (issue 14) must del
 to its room and none outside it, and carry their fields; our cluster's nodes must show per-room
 channels (the bench says "n/a" only for a build without them). Unit tests check which rows the
 WebSocket and rooms aims compare (fabricated figures, no run), how a client counts a message of
-another room, and how a node's room envelope metric is read.
+another room, and how a node's room envelope metric is read. The IRC rows (issue 16): ours on
+``--irc`` and ngIRCd (skipped loudly without ``ngircd``, a failure under ``CI=true``) delivered
+everything over IRC; unit tests check how an IRC client reads its lines and what the IRC aims
+compare.
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ from typing import Any
 
 import pytest
 
-from bench import servers
+from bench import irc_rows, servers
 from bench.loadgen import (
+    FANOUT,
     NO_ROOM_CHANNELS,
     ROOMS,
     Client,
+    IrcClient,
+    RowResult,
     RowSpec,
     Tally,
     format_websocket_aims,
@@ -242,3 +248,133 @@ def test_rooms_aims_compare_rows_of_the_same_run() -> None:
     text = format_rooms_aims(aims, tiny=False)
     assert "node metric node1 0, node2 2; bench: 11 envelopes on 2 room channels" in text
     assert "1 node(s) subscribed to each (aim: 0 and 1 node each): NOT met" in text
+
+
+@pytest.mark.timeout(420, method="thread")
+def test_tiny_irc_rows(tiny_run: dict[str, Any]) -> None:
+    """The IRC rows ran over IRC: ours on ``--irc`` (history on and off) delivered every
+    message to every other member of the channel, at a fixed rate and saturated, and so did
+    ngIRCd (its rows skipped loudly without ``ngircd``; under ``CI=true`` a failure); the aims
+    table has every figure of both rows."""
+    irc = [r for r in tiny_run["rows"] if r["server"] in servers.IRC_SERVERS]
+    ours = [r for r in irc if r["server"] == "ours-irc"]
+    assert {(r["spec"]["saturate"], r["spec"]["history_days"]) for r in ours} == {
+        (saturate, days) for saturate in (False, True) for days in (None, 0)
+    }, ours
+    for row in ours:
+        assert row["error"] is None, row["error"]
+        assert row["logged_in"] == row["clients"] == 4, row
+        assert row["delivery_ratio"] == 1.0, row
+        assert row["received"] == row["expected"] > 0, row
+        assert row["p99_ms"] is not None, row
+    aims = tiny_run["meta"]["irc_aims"]
+    assert [(a["row"], a["figure"]) for a in aims] == [
+        ("IRC fan-out 4 at 20/s", "cpu_us_per_unit"),
+        ("IRC fan-out 4 at 20/s", "p99_ms"),
+        ("IRC fan-out 4 at 20/s", "p50_ms"),
+        ("IRC fan-out 4 saturated", "units_per_s"),
+        ("IRC fan-out 4 saturated", "cpu_us_per_unit"),
+    ], aims
+    if tiny_run["meta"]["irc"] is not True:
+        missing("NGIRCD BENCHMARK ROWS", f"the ngIRCd rows did not run: {tiny_run['meta']['irc']}")
+    theirs = [r for r in irc if r["server"] == "ngircd"]
+    assert [r["spec"]["saturate"] for r in theirs] == [False, True], theirs
+    for row in theirs:
+        assert row["error"] is None, row["error"]
+        assert row["delivery_ratio"] == 1.0, row
+        assert row["received"] == row["expected"] > 0, row
+    assert all(a["ratio"] is not None for a in aims if a["figure"] != "cpu_us_per_unit"), aims
+
+
+def test_irc_client_reads_channel_messages() -> None:
+    """An IRC client in the fan-out window counts each ``PRIVMSG`` of the channel (alone in its
+    chunk, several in one, split across chunks, with either server's form of source), answers
+    a ``PING``, and as a monitor acknowledges each sender's highest sequence number."""
+
+    class Sink:
+        def __init__(self) -> None:
+            self.written = b""
+
+        def write(self, data: bytes) -> None:
+            self.written += data
+
+        def is_closing(self) -> bool:
+            return False
+
+    async def feed() -> tuple[Tally, IrcClient, Sink, IrcClient]:
+        tally = Tally()
+        client = IrcClient(7, tally)
+        monitor = IrcClient(9, tally)
+        sender = IrcClient(1, Tally())
+        sink = Sink()
+        for c in (client, monitor, sender):
+            c.mode = FANOUT
+            c.transport = sink  # type: ignore[assignment]
+        monitor.monitor_for, monitor.monitors = {1: sender}, [monitor]
+        client.data_received(b":u1!u1@bench.ours.local PRIVMSG #bench :100 1 hola\r\n")
+        client.data_received(b":u1!~u1@127.0.0.1 PRIVMSG #bench :100 2 hola\r\n:u2!~u2@127.0.0.1")
+        client.data_received(b" PRIVMSG #bench :100 1 hola\r\nPING :bench.ngircd.local\r\n")
+        monitor.data_received(
+            b":u1!u1@s PRIVMSG #bench :100 5 x\r\n:u1!u1@s PRIVMSG #bench :100 6 x\r\n"
+        )
+        return tally, sender, sink, monitor
+
+    tally, sender, sink, monitor = asyncio.run(feed())
+    assert tally.received == 5
+    assert len(tally.latencies) == 5
+    assert sink.written == b"PONG :bench.ngircd.local\r\n"
+    assert (monitor.seen, sender.acked) == ({1: 6}, 6)
+
+
+def test_irc_aims_compare_ours_with_ngircd() -> None:
+    """The IRC aims take the median of each side's runs (the means shown too): ours's CPU per
+    delivery and p99 against ngIRCd's at 50 msgs/s (at most 1.2x), saturated deliveries/s (at
+    least 1x); ours with history off is shown against ngIRCd too, without a verdict of its
+    own."""
+    kinds = irc_rows.irc_kinds(10.0)
+
+    def run(saturate: bool, side: str, **figures: float) -> RowResult:
+        row = new_result(irc_rows._spec(side, clients=1000, saturate=saturate))
+        for name, value in figures.items():
+            setattr(row, name, value)
+        return row
+
+    fixed, saturated = (name for name, _, _ in kinds)
+    runs = {
+        fixed: {
+            irc_rows.OURS: [
+                run(False, "ours-irc", cpu_us_per_unit=v, p99_ms=p99, p50_ms=5)
+                for v, p99 in ((5, 30), (6, 30), (5.5, 90))
+            ],
+            irc_rows.NGIRCD: [run(False, "ngircd", cpu_us_per_unit=5, p99_ms=20, p50_ms=6)],
+            irc_rows.OURS_OFF: [
+                run(False, "ours-irc hist 0", cpu_us_per_unit=4, p99_ms=10, p50_ms=5)
+            ],
+        },
+        saturated: {
+            irc_rows.OURS: [run(True, "ours-irc", units_per_s=900_000, cpu_us_per_unit=0.2)],
+            irc_rows.NGIRCD: [run(True, "ngircd", units_per_s=1_000_000, cpu_us_per_unit=0.3)],
+            irc_rows.OURS_OFF: [],
+        },
+    }
+    aims = {(a["row"], a["figure"]): a for a in irc_rows.irc_aims(kinds, runs)}
+    cpu = aims[(fixed, "cpu_us_per_unit")]
+    assert (cpu["ratio"], cpu["met"], cpu["ratio hist 0"]) == (1.1, True, 0.8)
+    p99 = aims[(fixed, "p99_ms")]  # the median: one disturbed run (90 ms) does not decide
+    assert (p99["ratio"], p99["mean ratio"], p99["met"]) == (1.5, 2.5, False)
+    assert aims[(fixed, "p50_ms")]["met"] is None  # no aim on p50
+    sat = aims[(saturated, "units_per_s")]
+    assert (sat["ratio"], sat["met"], sat["ratio hist 0"]) == (0.9, False, None)
+    text = irc_rows.format_irc_aims(list(aims.values()))
+    assert "5.00, 6.00, 5.50 (median 5.50, mean 5.50)" in text
+    p99_line = next(line for line in text.splitlines() if "p99" in line)
+    assert p99_line.split()[-8:] == [
+        "1.50x",
+        "(2.50x)",
+        "<=",
+        "1.2x",
+        "NOT",
+        "met",
+        "0.50x",
+        "(0.50x)",
+    ], p99_line

@@ -1,5 +1,6 @@
 """End to end in a real browser: Debian's ``chromium`` driven by Selenium through Debian's
-``chromedriver`` (``scripts/system-deps`` installs both; nothing is downloaded at test time).
+``chromedriver`` (``scripts/system-deps`` installs both; nothing is downloaded at test time;
+see :mod:`tests.support.browser` and the ``browsers`` fixture of ``tests/e2e/conftest.py``).
 
 Two browser users and a netcat-style TCP user log in to the real ``twistd -n chat --web``, talk
 publicly and privately, and see each other in ``#users``; a message that is HTML shows as text
@@ -19,43 +20,34 @@ import re
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver import Chrome as WebDriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.support.browser import (
+    WAIT,
+    barrier,
+    lines,
+    log_in,
+    log_texts,
+    severe_console_entries,
+    shown,
+    type_line,
+    users,
+    wait_users,
+)
 from tests.support.expected import PROMPT, welcome
-from tests.support.needs import missing
 from tests.support.processes import LineSocket
 from tests.support.webchat import VISIT, WebChat, web_chat
 
 pytestmark = [pytest.mark.timeout(120, method="thread")]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-#: The browser must work on a machine without internet: nothing in the background.
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1100,650",
-)
-#: Longest wait for something to show on a page, in seconds.
-WAIT = 10
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -76,110 +68,6 @@ def tcp_login(client: LineSocket, nick: str) -> None:
         if client.line().startswith(VISIT):
             return
     raise AssertionError("no line about the previous visit")
-
-
-def browser_missing() -> str | None:
-    """Why the browser test cannot run here, or ``None``."""
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (path.exists() and os.access(path, os.X_OK)):
-            return f"{path} is missing (apt-get install chromium chromium-driver)"
-    return None
-
-
-@pytest.fixture
-def browsers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], WebDriver]]:
-    """A function that starts a fresh headless chromium (its own empty profile); all of them
-    are quit at the end."""
-    why_not = browser_missing()
-    if why_not is not None:
-        missing("THE BROWSER TEST", f"the browser test must run: {why_not}")
-    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
-    started: list[WebDriver] = []
-
-    def start() -> WebDriver:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        profile = tmp_path / f"profile-{len(started)}"
-        profile.mkdir()
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        service = Service(executable_path=str(CHROMEDRIVER))
-        driver = webdriver.Chrome(service=service, options=options)
-        started.append(driver)
-        return driver
-
-    try:
-        yield start
-    finally:
-        for driver in started:
-            driver.quit()
-
-
-def lines(driver: WebDriver, kind: str | None = None) -> list[WebElement]:
-    """The children of ``#log`` (of one kind)."""
-    selector = "#log > li" + (f".{kind}" if kind else "")
-    return driver.find_elements(By.CSS_SELECTOR, selector)
-
-
-def shown(driver: WebDriver, kind: str, text: str, nick: str | None = None) -> WebElement:
-    """Wait until ``#log`` has a line of ``kind`` with this text (and nickname); return it."""
-
-    def find(_: object) -> WebElement | bool:
-        for item in lines(driver, kind):
-            if item.find_element(By.CLASS_NAME, "text").text != text:
-                continue
-            nicks = item.find_elements(By.CLASS_NAME, "nick")
-            if nick is None or (nicks and nicks[0].text == nick):
-                return item
-        return False
-
-    try:
-        found = WebDriverWait(driver, WAIT).until(find)
-    except TimeoutException:
-        log = [item.text for item in lines(driver)]
-        raise AssertionError(f"no {kind} line {text!r} from {nick}; the log: {log}") from None
-    assert isinstance(found, WebElement)
-    return found
-
-
-def users(driver: WebDriver) -> list[str]:
-    """The nicknames in ``#users``, in order."""
-    # Read in one go: the list is re-rendered on every change (elements go stale).
-    script = "return [...document.querySelectorAll('#users > li')].map((e) => e.textContent);"
-    names: list[str] = driver.execute_script(script)
-    return names
-
-
-def wait_users(driver: WebDriver, expected: list[str]) -> None:
-    """Wait until ``#users`` shows exactly ``expected``."""
-    WebDriverWait(driver, WAIT).until(
-        lambda d: users(d) == expected, f"#users is {users(driver)}, not {expected}"
-    )
-
-
-def type_line(driver: WebDriver, text: str) -> None:
-    """Type ``text`` in ``#line`` and press Enter."""
-    line = driver.find_element(By.ID, "line")
-    line.send_keys(text)
-    line.send_keys(Keys.ENTER)
-
-
-def log_in(driver: WebDriver, server: WebChat, nick: str) -> None:
-    """Open the page, answer the nickname prompt (shown as a notice) in ``#line``."""
-    driver.get(server.url)
-    shown(driver, "notice", "Bienvenido a twisted-chat. Elige un nickname:")
-    WebDriverWait(driver, WAIT).until(
-        lambda d: d.find_element(By.ID, "status").get_attribute("class") == "state-open"
-    )
-    type_line(driver, nick)
-    shown(driver, "notice", f"Bienvenido, {nick}. Escribe /ayuda para ver los comandos.")
-
-
-def severe_console_entries(driver: WebDriver) -> list[dict[str, object]]:
-    """The console errors the page logged."""
-    entries: list[dict[str, object]] = driver.get_log("browser")
-    return [e for e in entries if e.get("level") == "SEVERE"]
 
 
 def test_two_browsers_and_netcat_chat(
@@ -336,26 +224,6 @@ def operators(driver: WebDriver) -> list[str]:
     script = "return [...document.querySelectorAll('#users .op')].map((e) => e.textContent);"
     names: list[str] = driver.execute_script(script)
     return names
-
-
-def log_texts(driver: WebDriver, kind: str) -> list[str]:
-    """The ``.text`` of every ``#log`` line of ``kind``, in one go."""
-    script = (
-        "return [...document.querySelectorAll('#log > li.' + arguments[0] + ' > .text')]"
-        ".map((e) => e.textContent);"
-    )
-    texts: list[str] = driver.execute_script(script, kind)
-    return texts
-
-
-def barrier(driver: WebDriver, nick: str) -> None:
-    """Type ``/username`` and wait for its reply: every line the server sent this page before
-    has been shown (or kept out of the log) by then."""
-    before = log_texts(driver, "notice").count(f"Tu nickname es {nick}.")
-    type_line(driver, "/username")
-    WebDriverWait(driver, WAIT).until(
-        lambda d: log_texts(d, "notice").count(f"Tu nickname es {nick}.") == before + 1
-    )
 
 
 def test_rooms_two_browsers_and_netcat_moving(
@@ -950,3 +818,45 @@ def test_since_you_left_and_the_older_button(
         assert not displayed(bob, "older")
         assert log_texts(bob, "public") == []
         assert severe_console_entries(bob) == []
+
+
+def test_nickname_changes_follow_in_the_member_list(
+    browsers: Callable[[], WebDriver], tmp_path: Path
+) -> None:
+    """``/nick`` (issue 16): the renamer's own nickname, ``#users`` of its room and the room's
+    operator follow, on the renamer's page and on the others'; a netcat user's change too."""
+    with web_chat(tmp_path) as server:
+        ana, bob = browsers(), browsers()
+        log_in(ana, server, "ana")
+        log_in(bob, server, "bob")
+        carol = server.tcp()
+        tcp_login(carol, "carol")
+        for driver in (ana, bob):
+            wait_users(driver, ["ana", "bob", "carol"])
+        type_line(ana, "/nick Anita")
+        for driver in (ana, bob):
+            shown(driver, "notice", "ana ahora se llama Anita.")
+            wait_users(driver, ["Anita", "bob", "carol"])
+        assert carol.line() == "* ana ahora se llama Anita."
+        assert ana.find_element(By.CSS_SELECTOR, "#users .me").text == "Anita"
+        carol.say("/nick Carola")
+        assert carol.line() == "* carol ahora se llama Carola."
+        for driver in (ana, bob):
+            wait_users(driver, ["Anita", "bob", "Carola"])
+        # a room of ana's own: she is its operator, under her new name too
+        type_line(ana, "/unirse club")
+        type_line(bob, "/unirse club")
+        wait_users(bob, ["Anita", "bob"])
+        assert bob.find_element(By.CSS_SELECTOR, "#users .op").text == "Anita"
+        type_line(ana, "/nick ana")  # too soon: refused, nothing changes
+        too_soon = re.compile(r"Como mucho un cambio de nickname cada 10 s: espera \d+ s más\.")
+        WebDriverWait(ana, WAIT).until(
+            lambda d: any(
+                too_soon.fullmatch(item.find_element(By.CLASS_NAME, "text").text)
+                for item in lines(d, "error")
+            ),
+            "no error line saying the change is too soon",
+        )
+        assert ana.find_element(By.CSS_SELECTOR, "#users .me").text == "Anita"
+        for driver in (ana, bob):
+            assert severe_console_entries(driver) == []

@@ -22,90 +22,18 @@ import pytest
 from tests.support import mariadb
 from tests.support.cluster import TTL, Cluster, Node, join, poll, running_cluster
 from tests.support.expected import joined
-from tests.support.processes import SOCKET_TIMEOUT, LineSocket, free_port
+from tests.support.ircline import REPLICATION, SERVER, IrcUser, source
+from tests.support.processes import free_port
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
 pytestmark = [pytest.mark.mysql, pytest.mark.timeout(120, method="thread")]
 
-#: The ``--server-name`` of both nodes (the host part of every source).
-SERVER = "irc.test"
-#: What "on the other node within a moment" is given here (a loaded 2-core machine).
-REPLICATION = 3.0
 #: A dead node's users are gone from the others within the TTL and this much more.
 EXPIRY_SLACK = 5.0
 #: After Redis comes back, the cluster is whole again within this.
 RECOVERY_WITHIN = 10.0
 UNREACHABLE = "cluster: Redis unreachable"
-
-
-class IrcUser(LineSocket):
-    """A blocking IRC client of one node (CRLF lines, every read with a timeout)."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(port)
-        self.nickname = ""
-
-    def register(self, nick: str) -> list[str]:
-        """``NICK`` and ``USER``; the lines up to the end of the MOTD (``376``/``422``), or
-        up to the refusal (``433``, ``432``)."""
-        self.say(f"NICK {nick}")
-        self.say(f"USER {nick} 0 * :{nick} real")
-        lines = self.until(rf":{SERVER} (376|422|433|432) .*")
-        if f":{SERVER} 001 {nick} " in lines[0] + " ":
-            self.nickname = nick
-        return lines
-
-    def until(self, pattern: str, timeout: float = SOCKET_TIMEOUT) -> list[str]:
-        """The lines up to and including the first that matches the regex ``pattern``."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        lines: list[str] = []
-        while True:
-            line = self.line_within(max(0.1, deadline - time.monotonic()))
-            lines.append(line)
-            if regex.fullmatch(line):
-                return lines
-            assert time.monotonic() < deadline, f"{self.nickname}: no {pattern!r} in {lines}"
-
-    def sync(self) -> list[str]:
-        """Barrier: ``PING``; every line before its ``PONG``."""
-        self.say("PING barrera")
-        return self.until(rf":{SERVER} PONG {SERVER} barrera")[:-1]
-
-    def names(self, channel: str) -> list[str]:
-        """``NAMES channel``: its names (sorted as the server sends them); lines before the
-        reply that are not part of it are kept for later reads."""
-        self.say(f"NAMES {channel}")
-        found: list[str] = []
-        for line in self.until(rf":{SERVER} 366 \S+ {re.escape(channel)} :.*"):
-            if f" 353 {self.nickname} = {channel} :" in line:
-                found += line.split(" :", 1)[1].split()
-            elif " 366 " not in line:
-                self._ahead.append(line)
-        return found
-
-    def wait_names(self, channel: str, expected: list[str], timeout: float) -> None:
-        """``NAMES`` until it is ``expected`` (bounded)."""
-        seen: list[list[str]] = []
-
-        def listed() -> bool:
-            seen.append(self.names(channel))
-            return seen[-1] == expected
-
-        try:
-            poll(listed, f"{self.nickname}: NAMES {channel} to be {expected}", timeout, 0.1)
-        except AssertionError as e:
-            raise AssertionError(f"{e}; last {seen[-3:]}") from None
-
-    def expect(self, wanted: str, timeout: float = REPLICATION) -> list[str]:
-        """Read until the line ``wanted`` (bounded); the lines before it."""
-        return self.until(re.escape(wanted), timeout)[:-1]
-
-
-def source(nick: str) -> str:
-    """The source of ``nick`` in every line."""
-    return f":{nick}!{nick}@{SERVER}"
 
 
 @pytest.fixture

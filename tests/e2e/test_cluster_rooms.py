@@ -21,6 +21,8 @@ import pytest
 from tests.support import mariadb
 from tests.support.cluster import TTL, Client, Cluster, join, poll, running_cluster
 from tests.support.expected import left, stored_text
+from tests.support.ircline import SERVER, IrcUser, irc_options, source
+from tests.support.processes import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.redis_server import command as redis_command
 from twisted_chat.storage.url import MysqlURL
@@ -387,3 +389,75 @@ def test_after_a_redis_restart_rooms_merge_back_and_the_topic_in_redis_wins(
     assert bob.line() == "<ana> de vuelta"
     for node in (n1, n2):
         assert "Traceback" not in node.log(), node.log()
+
+
+#: The delays (seconds) between the IRC user's JOIN on one node and the line user's /unirse on
+#: the other, one try of the race each.
+RACE_DELAYS = (0.0, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.006)
+#: A pause between two tries: the line user stays under the flood limit (10 lines a second).
+RACE_PAUSE = 0.6
+
+
+def test_a_room_entered_as_it_is_created_on_the_other_node_loses_no_message(
+    cluster: Cluster,
+) -> None:
+    # Ana, an IRC user of node A, JOINs a new room; Bea, a line user of node B, enters it a
+    # moment later, maybe before A's news of ana's JOIN reached B, maybe before A listens to
+    # the room's channel. Whoever lists the other as a member (B's room line, A's NAMES)
+    # must get what the other says right after; the one not listed by the other created the
+    # room there; a member listed at once is not told later that it "entered".
+    irc_port = free_port()
+    a = cluster.start("ra", *irc_options(irc_port))
+    b = cluster.start("rb")
+    bea = join(b, "bea")
+    ana = IrcUser(irc_port)
+    assert f"{SERVER} 001 ana " in ana.register("ana")[0]
+    assert bea.line() == "* ana se ha unido al chat."
+    outcomes: list[str] = []
+    for attempt, delay in enumerate(RACE_DELAYS):
+        room = f"prisa{attempt}"
+        ana.say(f"JOIN #{room}")
+        if delay:
+            time.sleep(delay)
+        bea.say(f"/unirse {room}")
+        # Each says something as soon as its node answered.
+        lines = ana.until(rf":{SERVER} 366 ana #{room} :.*")
+        ana.say(f"PRIVMSG #{room} :a{attempt}")
+        before: list[str] = []
+        while not (listing := bea.line()).startswith("* Sala "):
+            before.append(listing)
+        bea.say(f"b{attempt}")
+        names = [
+            nick
+            for line in lines
+            if f" 353 ana = #{room} :" in line
+            for nick in line.split(" :", 1)[1].split()
+        ]
+        listed = listing.split(": ", 1)[1].split(", ")
+        context = (attempt, listing, names, before)
+        # One operator: the one the other does not list created the room.
+        if "@ana" in listed:
+            members = ["@ana", "bea"]
+            assert listed == members, context
+            assert names in (["@ana"], members), context
+        else:
+            members = ["ana", "@bea"]
+            assert listed == ["@bea"] and names == members, context
+        outcomes.append("B listed A" if "@ana" in listed else "A listed B")
+        # Listed, so told what the other said right after.
+        if "@ana" in listed:
+            ana.expect(f"{source('bea')} PRIVMSG #{room} :b{attempt}", REPLICATION)
+        if "bea" in names or "@bea" in names:
+            before += collect(bea, {f"<ana> a{attempt}"}, REPLICATION)
+        # Ana leaves: her PART reaches B after her JOIN did; both nodes agree meanwhile.
+        ana.wait_names(f"#{room}", members, REPLICATION)
+        ana.say(f"PART #{room}")
+        before += collect(bea, {room_left("ana", room)}, REPLICATION)
+        if "@ana" in listed:
+            assert room_joined("ana", room) not in before, context
+        bea.say("/unirse general")
+        ana.sync()
+        quiet(bea)
+        time.sleep(RACE_PAUSE)
+    print("race outcomes:", outcomes)
+    assert a.running() and b.running()

@@ -213,6 +213,42 @@ async def test_paging_is_exact_through_messages_sharing_a_millisecond(
     assert last.messages[0].sender == "Ana"
 
 
+@pytest_twisted.ensureDeferred
+async def test_ranges_and_find(stores: Stores) -> None:
+    """``between`` (IRC's ``CHATHISTORY``): the messages strictly between two positions, the
+    oldest or the newest of them, exact through messages sharing a millisecond; ``find`` by id,
+    in its own room only."""
+    history, _, _ = stores
+    rng = random.Random(3)
+    numbers = list(range(60))
+    rng.shuffle(numbers)
+    events = [public(n, T0 + (i // 10) * 1000) for i, n in enumerate(numbers)]
+    other = [public(500 + n, T0 + n, room="juegos") for n in range(5)]
+    await add_all(history, events + other)
+    order = sorted((e.time, e.id) for e in events)
+
+    async def between(*args: Any) -> list[tuple[int, str]]:
+        found = await bounded(history.between("general", *args))
+        return [(m.time, m.id) for m in found]
+
+    assert await between(None, None, 7, True) == order[-7:]
+    assert await between(None, None, 7, False) == order[:7]
+    lower, upper = order[12], order[40]
+    assert await between(lower, upper, 100, False) == order[13:40]
+    assert await between(lower, upper, 5, False) == order[13:18]
+    assert await between(lower, upper, 5, True) == order[35:40]
+    assert await between(lower, None, 5, False) == order[13:18]
+    assert await between(None, upper, 5, True) == order[35:40]
+    # a timestamp's bounds take or leave its whole millisecond
+    assert await between((T0 + 2000, ""), (T0 + 3000, "\x7f"), 100, False) == order[20:40]
+    assert await between((T0 + 2000, "\x7f"), None, 100, False) == order[30:]
+    found = await bounded(history.find("general", order[5][1]))
+    assert found is not None
+    assert (found.time, found.id, found.sender) == (*order[5], "Ana")
+    assert await bounded(history.find("juegos", order[5][1])) is None
+    assert await bounded(history.find("general", "nada")) is None
+
+
 def test_cursor_is_opaque_and_checked() -> None:
     """A cursor round-trips; anything else is a :class:`BadCursor`."""
     cursor = make_cursor(T0, "abc0x1f")

@@ -50,6 +50,7 @@ AYUDA = [
     "* /ping: responde * pong (para mantener viva la conexión)",
     "* /registrar, /register CONTRASEÑA: registra tu nickname con una contraseña",
     "* /password ACTUAL NUEVA: cambia la contraseña de tu nickname",
+    "* /nick NUEVO: cambia tu nickname (como mucho una vez cada 10 s)",
     "* /me TEXTO: una acción en tu sala: los demás leen ** TU_NICK TEXTO",
     "* /salas, /rooms: muestra las salas",
     "* /unirse, /join SALA: te lleva a la sala SALA (la crea si no existe)",
@@ -107,6 +108,11 @@ def last_seen(when: datetime) -> str:
 def joined(nick: str) -> str:
     """The notice that ``nick`` joined the chat."""
     return f"* {nick} se ha unido al chat."
+
+
+def renamed(old: str, new: str) -> str:
+    """The notice of a nickname change (``/nick``, IRC's ``NICK``)."""
+    return f"* {old} ahora se llama {new}."
 
 
 def left(nick: str) -> str:

@@ -46,6 +46,9 @@ class FakeLink:
             "forget": 1,
         }
         self.replies: dict[str, Any] = {}
+        #: Whether subscriptions wait for the test to confirm them (see :meth:`subscribe`).
+        self.confirm_later = False
+        self.confirming: dict[str, defer.Deferred[None]] = {}
 
     def start(self) -> None:
         """Nothing to connect."""
@@ -55,9 +58,17 @@ class FakeLink:
         self.stopped = True
         return defer.succeed(None)
 
-    def subscribe(self, channel: str) -> None:
-        if channel not in self.channels:
-            self.channels.append(channel)
+    def subscribe(self, channel: str) -> defer.Deferred[None]:
+        """Subscribed, and confirmed at once; or, with :attr:`confirm_later`, when the test
+        fires its Deferred in :attr:`confirming`."""
+        if channel in self.channels:
+            return defer.succeed(None)
+        self.channels.append(channel)
+        if not self.confirm_later:
+            return defer.succeed(None)
+        confirmed: defer.Deferred[None] = defer.Deferred()
+        self.confirming[channel] = confirmed
+        return confirmed
 
     def unsubscribe(self, channel: str) -> None:
         if channel in self.channels:

@@ -194,6 +194,36 @@ class MemoryHistoryStorage(Answers):
 
         return self.answer(("forget", nick_key), compute)
 
+    def between(
+        self,
+        room_key: str,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> Deferred[Any]:
+        """At most ``limit`` messages strictly between ``lower`` and ``upper``, oldest first
+        (the newest of them if ``newest``)."""
+
+        def compute() -> list[StoredMessage]:
+            found = [
+                m
+                for m in self.room(room_key)
+                if (lower is None or _position(m) > lower)
+                and (upper is None or _position(m) < upper)
+            ]
+            return found[-limit:] if newest else found[:limit]
+
+        return self.answer(("between", room_key, lower, upper, limit, newest), compute)
+
+    def find(self, room_key: str, message_id: str) -> Deferred[Any]:
+        """The written message ``message_id`` of ``room_key``, or ``None``."""
+
+        def compute() -> StoredMessage | None:
+            return next((m for m in self.room(room_key) if m.id == message_id), None)
+
+        return self.answer(("find", room_key, message_id), compute)
+
 
 class MemoryDepartureStorage(Answers):
     """A :class:`~twisted_chat.history.DepartureStorage` over a dict."""

@@ -56,6 +56,8 @@ from twisted_chat.accounts import (
     LoginCheck,
 )
 from twisted_chat.assembly import assemble
+from twisted_chat.irc.commands import IrcCommands
+from twisted_chat.irc.protocol import IrcFactory
 from twisted_chat.limits import Limits
 from twisted_chat.text import ENGLISH, SPANISH
 
@@ -279,6 +281,28 @@ class StartingUpTests(AccountsTestCase):
         waiting.send(f"ana {ANA_PASSWORD}\r\n")
         self.assertEqual(waiting.received()[0], welcome("ana"))
         self.assertEqual(self.attempt("carol")[0], welcome("carol"))
+
+    def test_an_irc_registration_waits_until_the_accounts_are_loaded(self) -> None:
+        # An IRC client does not try again by itself: its registration waits, then goes on.
+        irc = IrcFactory(
+            self.server, IrcCommands(self.chat, self.parts.rooms, self.parts.language, "irc.test")
+        )
+        impostor = self.clients.connect(irc)  # type: ignore[arg-type]
+        impostor.send("NICK ana\r\nUSER ana 0 * :Ana\r\n")
+        carol = self.clients.connect(irc)  # type: ignore[arg-type]
+        carol.send("NICK carol\r\nUSER carol 0 * :Carol\r\n")
+        self.clock.advance(0.2)
+        self.assertEqual(carol.received(), [])  # nothing yet, and no error
+        self.assertIsNone(carol.protocol.nickname)
+        self.storage.available = True
+        for _ in range(5):  # the retry of the load, then of the registrations
+            self.clock.advance(0.2)
+        self.assertTrue(self.accounts.loaded)
+        self.assertTrue(carol.received()[0].startswith(":irc.test 001 carol "))
+        self.assertEqual(carol.protocol.nickname, "carol")
+        refused = impostor.received()
+        self.assertTrue(refused[0].startswith(":irc.test 464 "), refused)  # never 001
+        self.assertIsNone(impostor.protocol.nickname)
 
     def test_english(self) -> None:
         limits = Limits(flood_rate=0, max_strikes=0, login_timeout=0)

@@ -372,3 +372,16 @@ class ReconnectTests(SynchronousTestCase):
         endpoint.protocols[1].connectionLost(Failure(ConnectionDone()))
         clock.advance(60)
         self.assertEqual(len(endpoint.protocols), 2)
+
+
+class RenamedToTests(SynchronousTestCase):
+    """The client tells its own nickname change from anyone else's."""
+
+    def test_forms(self) -> None:
+        from twisted_chat.client.connection import renamed_to
+
+        self.assertEqual(renamed_to("* ana ahora se llama Anita.", "ANA"), "Anita")
+        self.assertEqual(renamed_to("* ana is now known as b.", "ana"), "b")
+        self.assertIsNone(renamed_to("* bob ahora se llama Anita.", "ana"))
+        self.assertIsNone(renamed_to("<ana> ana ahora se llama x.", "ana"))
+        self.assertIsNone(renamed_to("* ana ahora se llama Anita", "ana"))

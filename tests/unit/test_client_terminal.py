@@ -330,6 +330,18 @@ class InteractiveTests(SynchronousTestCase):
             self.term.text()[-3:], ["* Sala Lobby (2): ana, bob", "* Tema: hola", "[Lobby] ana>"]
         )
 
+    def test_prompt_and_login_line_follow_our_nickname_change(self) -> None:
+        self.answer_sala()
+        self.term.keys(b"/nick Anita\r")
+        self.protocol.dataReceived(b"* bob ahora se llama roberto.\r\n")  # someone else's
+        self.assertEqual(self.term.text()[-1], "[general] ana>")
+        self.protocol.dataReceived(b"* ana ahora se llama Anita.\r\n")
+        self.assertEqual(self.term.text()[-2:], ["* ana ahora se llama Anita.", "[general] Anita>"])
+        self.assertEqual(self.client.session.nickname, "Anita")
+        self.assertEqual(self.client.session.login_line, "Anita")  # a reconnect's
+        self.protocol.dataReceived(b"* Anita is now known as ana2.\r\n")  # an English server
+        self.assertEqual(self.term.text()[-1], "[general] ana2>")
+
     def test_server_without_rooms(self) -> None:
         """A server before protocol v1.1 does not know ``/sala``: its error is hidden too."""
         self.protocol.dataReceived(

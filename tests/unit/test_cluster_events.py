@@ -34,9 +34,10 @@ from twisted_chat.cluster.events import (
     UserJoined,
     UserLeft,
     UserNotice,
+    UserRenamed,
     decode,
 )
-from twisted_chat.events import Notice, Private, Public, Replayed, Text
+from twisted_chat.events import Notice, Private, Public, Renamed, Replayed, Text
 
 #: One event of every kind, with values at their edges (empty strings, zero, non-ASCII).
 SAMPLES: list[ClusterEvent] = [
@@ -56,6 +57,7 @@ SAMPLES: list[ClusterEvent] = [
     RoomsSet("bob", ("Juegos",), "", 9, by="Ñandú", reason="fuera ☕"),
     RoomsSet("bob", ("",), "", 10, reason=""),
     RoomKick("bob", "juegos", "", "Ñandú"),
+    UserRenamed("ñandú", "ñu", Renamed("m7", 0, None, "Ñandú", "Ñu"), 7),
     TopicSet("juegos", "ajedrez ♞", "Ñandú"),
     Hello(1),
     Bye(5),
@@ -93,7 +95,14 @@ class EventTests(SynchronousTestCase):
 
     def test_plain_events_compare_equal_after_the_trip(self) -> None:
         for event in SAMPLES:
-            chat_event = (PublicMessage, PrivateMessage, Announcement, UserNotice, RecadoFor)
+            chat_event = (
+                PublicMessage,
+                PrivateMessage,
+                Announcement,
+                UserNotice,
+                RecadoFor,
+                UserRenamed,
+            )
             if not isinstance(event, chat_event):
                 self.assertEqual(decode(over_json(event.to_wire())), event)
 

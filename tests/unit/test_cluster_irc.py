@@ -61,6 +61,9 @@ class ClusterIrcTests(SynchronousTestCase):
         self.instance = self.room.origin.instance
         self.link.answers["survey"] = [["n1", self.instance, "1"], ["n2", "n2/x", "1"]]
         self.room.membership.changed(self.room.presence.snapshot("n2", "n2/x", 1, {}))
+        # ... and so is its users hash in Redis (read when a room claim names a user of n2
+        # that this node has not heard of).
+        self.link.replies["HGETALL"] = {"#i": "n2/x", "#v": "1"}
         self.version = 1
 
     def tearDown(self) -> None:
@@ -169,6 +172,51 @@ class ClusterIrcTests(SynchronousTestCase):
         assert juegos is not None
         self.assertEqual((juegos.name, juegos.operator), ("JUEGOS", "bob"))
         self.assertEqual(self.rooms_events()[-1].operator_of, "")
+
+    def test_join_of_a_room_just_created_on_another_node_lists_its_creator(self) -> None:
+        # Bob, an IRC user of n2, joined #juegos first (his claim holds it); his ``rooms``
+        # event has not arrived when ana joins it here, nor when carla enters it.
+        ana = self.irc_login("ana")
+        carla = self.line_login("carla")
+        self.remote_irc_login("bob", "Bob")
+        self.link.answers["room_claim"] = [0, json.dumps(["n2/x", "bob", "juegos"])]
+        ana.received()
+        carla.received()
+        self.link.published.clear()
+        ana.send("JOIN #juegos\r\n")
+        self.clock.advance(0)
+        lines = ana.received()
+        [names] = [x for x in lines if " 353 " in x]
+        self.assertEqual(sorted(names.split(" :", 1)[1].split()), ["@Bob", "ana"])
+        carla.send("/unirse juegos\n")
+        self.clock.advance(0)
+        self.assertEqual(carla.received()[0], "* Sala juegos (3): ana, @Bob, carla")
+        # What they say is published for bob at once.
+        ana.send("PRIVMSG #juegos :hola\r\n")
+        carla.send("que tal\n")
+        self.clock.advance(0)
+        said = [
+            e.event.text
+            for c, m in self.link.published
+            if c == "t:room:juegos"
+            for e in m.events
+            if isinstance(e, PublicMessage)
+        ]
+        self.assertEqual(said, ["hola", "que tal"])
+        self.clock.advance(1)  # no echo from the fake Redis: shown here after ECHO_TIMEOUT
+        self.assertEqual(
+            ana.received(),
+            [
+                f":carla!carla@{SERVER} JOIN #juegos",
+                f":carla!carla@{SERVER} PRIVMSG #juegos :que tal",
+            ],
+        )
+        self.assertEqual(carla.received(), ["<ana> hola"])
+        # Bob's own event arrives: no JOIN of his after all, no "entered".
+        self.from_n2(RoomsSet("bob", ("juegos",), "juegos", self.v()))
+        self.assertEqual(ana.received(), [])
+        self.assertEqual(carla.received(), [])
+        self.assertEqual(self.names(ana, "#juegos"), ["ana", "@Bob", "carla"])
 
     def test_part_carries_its_reason(self) -> None:
         ana = self.irc_login("ana")

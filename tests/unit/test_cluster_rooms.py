@@ -56,6 +56,9 @@ class ClusterRoomsTests(SynchronousTestCase):
         self.link.answers["survey"] = [["n1", self.instance, "1"], ["n2", "n2/x", "1"]]
         # Node n2 is known, with nobody yet.
         self.room.membership.changed(self.room.presence.snapshot("n2", "n2/x", 1, {}))
+        # ... and so is its users hash in Redis (read when a room claim names a user of n2
+        # that this node has not heard of).
+        self.link.replies["HGETALL"] = {"#i": "n2/x", "#v": "1"}
         self.version = 1
 
     def tearDown(self) -> None:
@@ -120,19 +123,168 @@ class ClusterRoomsTests(SynchronousTestCase):
     def test_a_second_creator_joins_the_first_ones_room(self) -> None:
         bea = self.login("bea")
         self.claim_answer(won=False, holder=("n2/x", "bob", "JUEGOS"))
+        # Bob's login on n2 has not arrived here yet: n2's users are read from Redis first
+        # (its users hash, where bob's room is not written yet either).
+        self.link.replies["HGETALL"] = {"#i": "n2/x", "#v": "2", "bob": "Bob"}
         bea.send("/unirse juegos\n")
         self.clock.advance(0)
-        self.assertEqual(bea.received(), ["* Sala JUEGOS (1): bea"])
+        self.assertIn(("HGETALL", "t:users:n2"), self.link.commands)
+        # Bea, in the default room then, reads that bob logged in (as his login would say).
+        self.assertEqual(
+            bea.received(), ["* Bob se ha unido al chat.", "* Sala JUEGOS (2): bea, @Bob"]
+        )
         juegos = self.room.find_room("juegos")
         assert juegos is not None
         self.assertEqual(juegos.operator, "bob")
         [moved] = [e for e in self.link.events() if isinstance(e, RoomMoved)]
         self.assertFalse(moved.operator)
-        # Bob's own move arrives: one room, one operator.
-        self.remote_login("bob", "Bob")
+        # Bob's own move arrives: one room, one operator, and nothing new to tell bea.
+        self.version = 2
         self.remote_move("bob", "JUEGOS", operator=True)
         self.assertEqual(juegos.nicknames(), ["bea", "@Bob"])
-        self.assertEqual(bea.received(), ["* Bob ha entrado en la sala JUEGOS."])
+        self.assertEqual(self.room.default.nicknames(), [])
+        self.assertEqual(bea.received(), [])
+
+    # -- a room entered here a moment after another node's user created it ------------------
+
+    def test_a_room_claimed_elsewhere_lists_its_creator_and_publishes_at_once(self) -> None:
+        # Bob, on n2, created juegos a moment ago: his claim is in Redis, his own move is on
+        # its way. Bea enters juegos here before it arrives.
+        bea = self.login("bea")
+        self.remote_login("bob", "Bob")
+        self.drain(bea)
+        self.claim_answer(won=False, holder=("n2/x", "bob", "juegos"))
+        self.link.published.clear()
+        self.link.commands.clear()
+        bea.send("/unirse juegos\n")
+        self.clock.advance(0)
+        self.assertNotIn("HGETALL", [c[0] for c in self.link.commands])  # bob is known
+        self.assertEqual(bea.received(), ["* Sala juegos (2): bea, @Bob"])
+        # What bea says now reaches bob: published on the room's channel (and shown to bea
+        # when it comes back), not kept on this node.
+        bea.send("hola\n")
+        self.clock.advance(0)
+        said = [
+            e.event.text
+            for c, m in self.link.published
+            if c == "t:room:juegos"
+            for e in m.events
+            if isinstance(e, PublicMessage)
+        ]
+        self.assertEqual(said, ["hola"])
+        # Bob's move arrives: he was listed already, nobody is told he entered.
+        self.remote_move("bob", "juegos", operator=True)
+        self.drain(bea)
+        self.assertEqual(bea.received(), [])
+        juegos = self.room.find_room("juegos")
+        assert juegos is not None
+        self.assertEqual(juegos.nicknames(), ["bea", "@Bob"])
+        self.assertEqual(self.room.default.nicknames(), [])
+        # Bob leaves the room: told, and juegos has members here alone again.
+        self.remote_move("bob", "otra")
+        self.assertEqual(bea.received(), ["* Bob ha salido de la sala juegos (sigue en el chat)."])
+
+    def test_a_room_claimed_elsewhere_publishes_for_a_ttl_even_without_its_creator(self) -> None:
+        # The claim's holder is not found in its node's users (its login is not written yet):
+        # the room is entered without it, but what is said there is published for a TTL.
+        bea = self.login("bea")
+        self.link.replies["HGETALL"] = {"#i": "n2/x", "#v": "1"}
+        self.claim_answer(won=False, holder=("n2/x", "bob", "juegos"))
+        bea.send("/unirse juegos\n")
+        self.clock.advance(0)
+        self.assertEqual(bea.received(), ["* Sala juegos (1): bea"])
+        self.link.published.clear()
+        bea.send("uno\n")
+        self.clock.advance(0)
+        self.assertEqual([c for c, _ in self.link.published], ["t:room:juegos"])
+        self.clock.advance(3.5)  # the TTL (3 s) is over: members here alone, not published
+        bea.received()
+        self.link.published.clear()
+        bea.send("dos\n")
+        self.clock.advance(0)
+        self.assertEqual(self.link.published, [])
+        self.assertEqual(bea.received(), [])  # the sender's own line is not echoed
+        self.assertEqual(self.room.replication._unsettled, {})
+
+    def test_a_claim_waits_until_this_node_listens_to_the_rooms_channel(self) -> None:
+        # Whoever finds the claim held elsewhere may say something in the room at once: this
+        # node is subscribed to the room's channel before it claims the room.
+        ana = self.login("ana")
+        self.link.confirm_later = True
+        self.claim_answer(won=True)
+        self.link.ran.clear()
+        ana.send("/unirse juegos\n")
+        self.clock.advance(0)
+        self.assertIn("t:room:juegos", self.link.channels)
+        self.assertNotIn("room_claim", self.link.scripts())
+        self.assertEqual(ana.received(), [])
+        self.link.confirming.pop("t:room:juegos").callback(None)
+        self.assertEqual(self.link.scripts()[0], "room_claim")
+        self.assertEqual(ana.received(), ["* Sala juegos (1): @ana"])
+        self.assertIn("t:room:juegos", self.link.channels)
+        # A claim lost and not used (the user left meanwhile) gives the channel up.
+        bea = self.login("bea")
+        bea.send("/unirse dados\n")
+        self.clock.advance(0)
+        self.assertIn("t:room:dados", self.link.channels)
+        bea.lose()
+        self.link.confirming.pop("t:room:dados").callback(None)
+        self.assertNotIn("t:room:dados", self.link.channels)
+        # A SUBSCRIBE unanswered for HOLD_TIMEOUT: the claim goes all the same.
+        cy = self.login("cy")
+        self.link.ran.clear()
+        cy.send("/unirse mus\n")
+        self.clock.advance(0.5)
+        self.assertNotIn("room_claim", self.link.scripts())
+        self.clock.advance(0.5)
+        self.assertEqual(cy.received(), ["* Sala mus (1): @cy"])
+        self.link.confirming.pop("t:room:mus").callback(None)  # late: changes nothing
+
+    def test_no_node_hears_of_a_member_here_before_this_node_listens_to_its_room(self) -> None:
+        ana = self.login("ana")
+        self.remote_login("bob", "Bob")
+        self.remote_move("bob", "juegos", operator=True)
+        self.link.confirm_later = True
+        self.link.published.clear()
+        ana.send("/unirse juegos\n")
+        self.clock.advance(0)
+        self.assertEqual(ana.received()[-1], "* Sala juegos (2): ana, @Bob")
+        # Her move waits for the SUBSCRIBE's answer: bob's node would publish to the room as
+        # soon as it heard of her.
+        self.assertEqual([e for e in self.link.events() if isinstance(e, RoomMoved)], [])
+        ana.send("hola\n")
+        self.clock.advance(0)
+        self.assertEqual([c for c, _ in self.link.published], ["t:room:juegos"])  # her line
+        self.link.confirming.pop("t:room:juegos").callback(None)
+        self.clock.advance(0)
+        [moved] = [e for e in self.link.events() if isinstance(e, RoomMoved)]
+        self.assertEqual((moved.nick_key, moved.name), ("ana", "juegos"))
+        # Unanswered, a subscription holds the events for HOLD_TIMEOUT at most.
+        self.remote_login("cy", "Cy")
+        self.remote_move("cy", "dados", operator=True)
+        self.link.published.clear()
+        ana.send("/unirse dados\n")
+        self.clock.advance(0.5)
+        self.assertIn("t:room:dados", self.link.confirming)
+        self.assertEqual([e for e in self.link.events() if isinstance(e, RoomMoved)], [])
+        self.clock.advance(0.5)
+        [moved] = [e for e in self.link.events() if isinstance(e, RoomMoved)]
+        self.assertEqual((moved.nick_key, moved.name), ("ana", "dados"))
+
+    def test_a_room_claimed_by_this_nodes_user_is_not_published(self) -> None:
+        ana, bea = self.login("ana"), self.login("bea")
+        self.claim_answer(won=False, holder=(self.instance, "ana", "juegos"))
+        self.link.answers["room_claim"] = [1, "ours"]
+        ana.send("/unirse juegos\n")
+        self.clock.advance(0)
+        self.claim_answer(won=False, holder=(self.instance, "ana", "juegos"))
+        bea.send("/unirse juegos\n")
+        self.drain(ana, bea)
+        self.link.published.clear()
+        bea.send("hola\n")
+        self.clock.advance(0)
+        self.assertEqual(self.link.published, [])
+        self.assertEqual(self.room.replication._unsettled, {})
 
     def test_a_claim_answered_after_the_user_left_is_given_back(self) -> None:
         ana = self.login("ana")
@@ -145,6 +297,8 @@ class ClusterRoomsTests(SynchronousTestCase):
         self.assertIsNone(self.room.default.operator)
         self.assertEqual(self.link.scripts()[-1], "room_release")
         self.assertEqual(self.room.replication._claims, {})
+        # The room's channel, subscribed to ahead of the claim, is given up.
+        self.assertNotIn("t:room:juegos", self.link.channels)
 
     def test_announcements_kicks_and_mutes_still_reach_every_room(self) -> None:
         ana, bea = self.login("ana"), self.login("bea")

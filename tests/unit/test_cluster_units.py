@@ -8,11 +8,17 @@ in tests/e2e/test_cluster.py and tests/e2e/test_cluster_failures.py.
 
 from __future__ import annotations
 
+from twisted.internet import defer
+from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.support.options import parse
+from twisted_chat.cluster import envelope
+from twisted_chat.cluster.envelope import Origin
+from twisted_chat.cluster.events import UserLeft
 from twisted_chat.cluster.keys import Keys
+from twisted_chat.cluster.outbox import HOLD_TIMEOUT, Outbox
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.url import BadRedisURL, RedisURL, parse_redis_url
 
@@ -181,3 +187,52 @@ class PresenceTests(SynchronousTestCase):
         found = self.presence.find("ana")
         assert found is not None
         self.assertEqual((found[0].node, found[1]), ("n2", "Ana"))
+
+
+class OutboxHoldTests(SynchronousTestCase):
+    """A held channel's events wait, in order, until what they wait for happens."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.sent: list[tuple[str, list[str]]] = []
+        self.outbox = Outbox(self, self.clock, Origin("n1", "n1/x"))
+
+    def publish(self, channel: str, message: str) -> bool:
+        events = envelope.decode(message).events
+        self.sent.append((channel, [e.nick_key for e in events]))  # type: ignore[attr-defined]
+        return True
+
+    def test_held_events_go_out_in_order_once_released(self) -> None:
+        self.outbox.send("room", UserLeft("a", 1))
+        confirmed: defer.Deferred[None] = defer.Deferred()
+        self.outbox.hold("room", confirmed)
+        self.outbox.send("room", UserLeft("b", 2))
+        self.outbox.send("to:n2", UserLeft("c", 3))  # another channel: not held
+        self.clock.advance(0)
+        self.assertEqual(self.sent, [("room", ["a"]), ("to:n2", ["c"])])
+        self.outbox.send("room", UserLeft("d", 4))
+        confirmed.callback(None)
+        self.clock.advance(0)
+        self.assertEqual(self.sent[2:], [("room", ["b", "d"])])
+        self.assertFalse(self.outbox.held("room"))
+
+    def test_a_hold_ends_after_its_timeout_or_when_leaving(self) -> None:
+        self.outbox.hold("room", defer.Deferred())
+        self.outbox.send("room", UserLeft("a", 1))
+        self.clock.advance(HOLD_TIMEOUT)
+        self.clock.advance(0)
+        self.assertEqual(self.sent, [("room", ["a"])])
+        never: defer.Deferred[None] = defer.Deferred()
+        self.outbox.hold("room", never)
+        self.outbox.send("room", UserLeft("b", 2))
+        self.outbox.release_all()
+        self.outbox.flush()
+        self.assertEqual(self.sent[1:], [("room", ["b"])])
+        # Cleared (Redis lost): dropped; a late answer of the old hold changes nothing.
+        self.outbox.hold("room", never)
+        self.outbox.send("room", UserLeft("c", 3))
+        self.outbox.clear()
+        never.callback(None)
+        self.clock.advance(HOLD_TIMEOUT)
+        self.assertEqual(self.sent[2:], [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -11,10 +11,12 @@ from twisted.internet.task import Clock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from twisted_chat.commands import CommandTable
 from twisted_chat.events import EventSource
 from twisted_chat.irc.commands import CHANNEL_MODES, IrcCommands
 from twisted_chat.irc.render import IrcRenderer
 from twisted_chat.room import Room
+from twisted_chat.roomnames import DEFAULT_MAX_CHANNELS
 from twisted_chat.settings import MOTD_LINE, MOTD_LINES, validate
 from twisted_chat.text import ENGLISH, SPANISH, Language
 from twisted_chat.wire import LineRenderer
@@ -109,10 +111,17 @@ class IsupportTests(SynchronousTestCase):
 
     def test_tokens(self) -> None:
         room = Room()
-        core = type("Core", (), {"room": room, "events": EventSource(Clock())})()
+        events = EventSource(Clock())
+        parts = {"room": room, "events": events, "commands": CommandTable(events)}
+        core = type("Core", (), parts)()
         irc = IrcCommands(core, None, Language(SPANISH), SERVER)  # type: ignore[arg-type]
         tokens = irc.isupport()
-        self.assertLessEqual(len(tokens), 13)  # a client takes at most 15 parameters
+        # (a client takes at most 15 parameters: 005 is sent in lines of 13 tokens, see
+        # tests/inprocess/test_irc_raw.py and tests/unit/test_irc_queries.py)
+        self.assertEqual(len(tokens), len(set(tokens)))
+        self.assertIn("CHATHISTORY=100", tokens)
+        self.assertIn("MSGREFTYPES=timestamp,msgid", tokens)
+        self.assertIn(f"CHANLIMIT=#:{DEFAULT_MAX_CHANNELS}", tokens)
         self.assertIn(f"CHANMODES=,,,{CHANNEL_MODES}", tokens)
         self.assertIn("WHOX", tokens)
         self.assertIn("PREFIX=(o)@", tokens)

@@ -208,6 +208,22 @@ class WhoIsAnOperatorTests(OperatorTestCase):
         carol = self.login("carol Clave-carol3")
         self.assertTrue(self.chat.operators.is_operator(session_of(carol)))
 
+    def test_acting_as_an_operator_while_connected_and_named(self) -> None:
+        operators = self.chat.operators
+        bob = self.login(f"bob {BOB_PASSWORD}")
+        session = session_of(bob)
+        operators.act_as(session, "ANA")  # IRC's OPER, once ana's password was checked
+        self.assertTrue(operators.is_operator(session))
+        self.assertEqual(self.say(bob, "/baneos"), [NO_BANS])
+        operators.use(["carol"])  # ana is no operator any more: nor is whoever acts as her
+        self.assertFalse(operators.is_operator(session))
+        operators.use(["ana"])
+        operators.act_as(session, "bob")  # not named: nothing
+        self.assertFalse(operators.is_operator(session))
+        operators.act_as(session, "ana")
+        operators.forget(session)
+        self.assertFalse(operators.is_operator(session))
+
     def test_operator_names_are_case_and_nfc_insensitive(self) -> None:
         self.parts = assemble(
             SPANISH,
@@ -257,7 +273,7 @@ class WhoIsAnOperatorTests(OperatorTestCase):
     def test_leaving_forgets_the_password_login(self) -> None:
         ana = self.operator()
         ana.lose()
-        self.assertEqual(self.chat.operators._by_password, set())
+        self.assertEqual(self.chat.operators._accounts, {})
 
 
 class KickTests(OperatorTestCase):

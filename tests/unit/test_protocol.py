@@ -579,6 +579,7 @@ class AyudaTests(ChatTestCase):
                 "ping": (),
                 "registrar": ("register",),
                 "password": (),
+                "nick": (),
                 "me": (),
                 "salas": ("rooms",),
                 "unirse": ("join",),
@@ -595,7 +596,7 @@ class AyudaTests(ChatTestCase):
         self.assertEqual(
             self.chat.commands.names(),
             {"listar", "list", "salir", "quit", "username", "whoami", "ayuda", "help"}
-            | {"hora", "time", "ping", "registrar", "register", "password", "me"}
+            | {"hora", "time", "ping", "registrar", "register", "password", "nick", "me"}
             | {"salas", "rooms", "unirse", "join", "sala", "room", "tema", "topic"}
             | {"expulsar", "kick", "silenciar", "mute", "banear", "ban", "desbanear", "unban"}
             | {"baneos", "bans", "anuncio", "announce"},
@@ -1228,6 +1229,7 @@ class EnglishTests(ChatTestCase):
                 "* /ping: answers * pong",
                 "* /registrar, /register PASSWORD: register your nickname with a password",
                 "* /password OLD NEW: change your nickname's password",
+                "* /nick NEW: change your nickname (at most once every 10 s)",
                 "* /me TEXT: an action in your room: the others read ** YOUR_NICK TEXT",
                 "* /salas, /rooms: list the rooms",
                 "* /unirse, /join ROOM: move to the room ROOM (created if it does not exist)",
@@ -1291,6 +1293,7 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "room_left": {"nick", "room"},
     "room_kicked": {"by", "nick", "room", "reason"},
     "kick_default": {"nick", "room"},
+    "room_invited": {"nick", "room"},
     "salas": {"count", "rooms"},
     "sala": {"room", "count", "nicks"},
     "tema": {"topic"},
@@ -1322,6 +1325,13 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "recado_recipient_limit": {"max", "nick"},
     "private_offline_memo": {"nick"},
     "forget_done": {"messages", "recados"},
+    "renamed": {"nick", "new"},
+    "rename_same": {"nick"},
+    "rename_invalid": {"nick"},
+    "rename_taken": {"nick", "old"},
+    "rename_banned": {"nick", "until", "old"},
+    "rename_registered": {"nick"},
+    "rename_too_soon": {"interval", "remaining"},
     "listar": {"count", "nicks"},
     "salir": {"nick"},
     "username": {"nick"},
@@ -1351,10 +1361,13 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "ban_line": {"target", "until", "by", "reason"},
     "announcement": {"by", "text"},
     "help_line": {"words", "usage", "help"},
+    "irc_help_line": {"words", "usage", "help", "irc"},
+    "irc_which_room": {"command", "rooms"},
+    "irc_no_room": {"command"},
 }
 
 #: Entries that are the same in every language (a layout, a word of the protocol).
-SAME_IN_EVERY_LANGUAGE = {"lang", "help_line", "pong"}
+SAME_IN_EVERY_LANGUAGE = {"lang", "help_line", "irc_help_line", "pong"}
 
 
 def placeholders(template: str) -> set[str]:

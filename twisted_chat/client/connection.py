@@ -10,7 +10,9 @@ that names it, docs/PROTOCOL.md "Handshake") and logs in again with it after a r
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from typing import Final
 from typing import Protocol as TypingProtocol
 
 from twisted.application.internet import ClientService, backoffPolicy
@@ -46,6 +48,19 @@ def nickname_of(login_line: str) -> str:
     stripped of spaces and tabs, first word, NFC."""
     words = login_line.strip(" \t").replace("\t", " ").split(" ", 1)
     return unicodedata.normalize("NFC", words[0])
+
+
+#: The notice of a nickname change (``/nick``), in either language of the server.
+_RENAMED: Final = re.compile(r"\* (\S+) (?:ahora se llama|is now known as) (\S+)\.")
+
+
+def renamed_to(line: str, nickname: str) -> str | None:
+    """The new nickname if ``line`` is the notice that ``nickname`` changed its nickname
+    (``* ana ahora se llama anita.``), else ``None``."""
+    match = _RENAMED.fullmatch(line)
+    if match is None or match.group(1).casefold() != nickname.casefold():
+        return None
+    return match.group(2)
 
 
 def is_quit(line: str) -> bool:
@@ -125,6 +140,8 @@ class ChatSession:
         self._lines_this_connection += 1
         if self._pending is not None and self._lines_this_connection > 1:
             self._check_login(line)
+        elif self.logged_in and self.nickname is not None and line.startswith("* "):
+            self._check_rename(line, self.nickname)
         self.ui.server_line(line)
 
     def connection_lost(self, protocol: ChatLineProtocol, reason: Failure) -> None:
@@ -176,6 +193,21 @@ class ChatSession:
                 self.login_line = self._pending
                 self.log.info("logged in as {nick}", nick=nick)
             self._pending = None
+
+    def _check_rename(self, line: str, nickname: str) -> None:
+        """Follow our own nickname change: the prompt shows the new nickname, and a reconnect
+        logs in with it (with the password of the login line only for a change of case: a
+        password is its account's, and the account is the old nickname's)."""
+        new = renamed_to(line, nickname)
+        if new is None:
+            return
+        self.nickname = new
+        words = (self.login_line or "").strip(" \t").replace("\t", " ").split(" ", 1)
+        if len(words) == 2 and new.casefold() == words[0].casefold():
+            self.login_line = f"{new} {words[1]}"
+        else:
+            self.login_line = new
+        self.log.info("now known as {nick}", nick=new)
 
     def quit(self) -> None:
         """The user is leaving: send ``/salir`` if logged in, else just close."""

@@ -22,6 +22,7 @@ the node's own language). The JSON forms (``KEY`` is a nickname's NFC + casefold
     ["room", KEY, ROOM_NAME, OPERATOR, VERSION]        a user moved to a room (OPERATOR: bool)
     ["rooms", KEY, [ROOM_NAME...], OPERATOR_OF, VERSION, {OPTION: VALUE}]
                                                         a user's rooms now (an IRC user's)
+    ["nick", OLD_KEY, NEW_KEY, ID, TIME, OLD, NEW, VERSION]   a user changed its nickname
     ["topic", ROOM_KEY, TOPIC, BY]
     ["account", KEY, PASSWORD_HASH]
     ["kick", KEY, REASON, BY]
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
 from twisted_chat.bans import Ban, BanKind
-from twisted_chat.events import Notice, Private, Public, Replayed, Text
+from twisted_chat.events import Notice, Private, Public, Renamed, Replayed, Text
 
 
 class EventError(ValueError):
@@ -412,6 +413,32 @@ class RoomKick(ClusterEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class UserRenamed(ClusterEvent):
+    """A user of the origin node changed its nickname (``event``: the chat's own event, its
+    id and time, from ``event.old`` to ``event.new``; ``old_key`` and ``new_key`` their
+    keys), claimed in Redis already; the node is at membership ``version`` after it."""
+
+    NAME: ClassVar[str] = "nick"
+
+    old_key: str
+    new_key: str
+    event: Renamed
+    version: int
+
+    def to_wire(self) -> list[Any]:
+        """``["nick", OLD_KEY, NEW_KEY, ID, TIME, OLD, NEW, VERSION]``."""
+        e = self.event
+        return ["nick", self.old_key, self.new_key, e.id, e.time, e.old, e.new, self.version]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        old_key, new_key, id_, time, old, new, version = _fields(raw, 7)
+        event = Renamed(_str(id_), _int(time), None, _str(old), _str(new))
+        return cls(_str(old_key), _str(new_key), event, _int(version))
+
+
+@dataclass(frozen=True, slots=True)
 class TopicSet(ClusterEvent):
     """Someone (``by``) set the topic of the room ``room_key`` on the origin node (already
     written to Redis's topics hash)."""
@@ -633,6 +660,7 @@ EVENTS: Final[Mapping[str, type[ClusterEvent]]] = {
         RoomMoved,
         RoomsSet,
         RoomKick,
+        UserRenamed,
         TopicSet,
         Hello,
         Bye,

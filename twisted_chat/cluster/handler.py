@@ -48,10 +48,12 @@ from twisted_chat.cluster.events import (
     UserJoined,
     UserLeft,
     UserNotice,
+    UserRenamed,
 )
 from twisted_chat.cluster.membership import Membership
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.events import Event
+from twisted_chat.text import knows
 
 if TYPE_CHECKING:
     from twisted_chat.cluster.room import ClusterRoom
@@ -99,6 +101,7 @@ class ClusterHandler:
             RoomMoved: self.on_room_moved,
             RoomsSet: self.on_rooms_set,
             RoomKick: self.on_room_kick,
+            UserRenamed: self.on_renamed,
             TopicSet: self.on_topic,
             Hello: self.on_hello,
             Bye: self.on_bye,
@@ -207,7 +210,17 @@ class ClusterHandler:
         self.room.broadcast(message.event)
 
     def on_user_notice(self, origin: Origin, message: UserNotice) -> None:
-        """A notice to a user of this node (gone already: dropped)."""
+        """A notice to a user of this node (gone already: dropped; one whose catalogue entry
+        this release lacks, from a node of a newer one: dropped with a warning, where saying it
+        would fail the user's delivery and drop its connection)."""
+        key = message.event.text.key
+        if not knows(key):
+            self.log.warn(
+                "cluster: dropped a notice {key} from {node}: not in this release's catalogue",
+                key=key,
+                node=origin.node,
+            )
+            return
         member = self.room.member(message.nickname)
         if member is not None:
             self.room.deliver(member, message.event)
@@ -276,6 +289,22 @@ class ClusterHandler:
     def on_room_kick(self, origin: Origin, event: RoomKick) -> None:
         """An operator on ``origin`` sends a user of this node out of a room."""
         self.room.room_kicked(event.nick_key, event.room_key, event.reason, event.by)
+
+    def on_renamed(self, origin: Origin, event: UserRenamed) -> None:
+        """A user of ``origin`` changed its nickname: its replica, then the rooms and this
+        node's users who share one with it (a replica that cannot take it reads the node
+        again: the change then shows as a leave and a join)."""
+        changes, old = self.presence.renamed(
+            origin.node,
+            origin.instance,
+            event.old_key,
+            event.new_key,
+            event.event.new,
+            event.version,
+        )
+        if old is not None:
+            self.room.remote_renamed(event.old_key, event.new_key, event.event)
+        self.membership.changed(changes)
 
     def on_topic(self, origin: Origin, event: TopicSet) -> None:
         """Someone on ``origin`` set a room's topic: here too, told to the room's members."""

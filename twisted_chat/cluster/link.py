@@ -166,6 +166,8 @@ class RedisLink:
         self._command: Any = None
         self._subscriber: Any = None
         self._subscribed = False
+        # Channels whose SUBSCRIBE is on its way: the reply's Deferred.
+        self._confirming: dict[str, defer.Deferred[Any]] = {}
         self.up = False
         self._ever_up = False
         self._factories: list[Any] = []
@@ -210,12 +212,27 @@ class RedisLink:
 
     # -- channels ---------------------------------------------------------------------------
 
-    def subscribe(self, channel: str) -> None:
-        """Receive ``channel`` too, from now on (and after every reconnect)."""
+    def subscribe(self, channel: str) -> defer.Deferred[None]:
+        """Receive ``channel`` too, from now on (and after every reconnect). Fires once Redis
+        has confirmed the subscription (or it failed: the reconnect subscribes again), from
+        when on every message published on ``channel`` reaches this node; at once if the
+        channel is subscribed already, or if the subscriber is not connected (then the link is
+        not up, and the reconnect subscribes to every channel before it is up again)."""
         if channel in self.channels:
-            return
+            return _follow(self._confirming.get(channel))
         self.channels.append(channel)
-        self._change_subscription("subscribe", channel)
+        sent = self._change_subscription("subscribe", channel)
+        if sent is None:
+            return defer.succeed(None)
+        self._confirming[channel] = sent
+
+        def confirmed(result: Any) -> Any:
+            if self._confirming.get(channel) is sent:
+                del self._confirming[channel]
+            return result
+
+        sent.addBoth(confirmed)
+        return _follow(sent)
 
     def unsubscribe(self, channel: str) -> None:
         """Stop receiving ``channel``."""
@@ -224,16 +241,19 @@ class RedisLink:
         self.channels.remove(channel)
         self._change_subscription("unsubscribe", channel)
 
-    def _change_subscription(self, verb: str, channel: str) -> None:
-        """Send ``SUBSCRIBE`` or ``UNSUBSCRIBE`` now if subscribed (else at the reconnect)."""
+    def _change_subscription(self, verb: str, channel: str) -> defer.Deferred[Any] | None:
+        """Send ``SUBSCRIBE`` or ``UNSUBSCRIBE`` now if subscribed (else at the reconnect);
+        the reply's Deferred (a failure logged and swallowed), or ``None`` if not sent."""
         proto = self._subscriber
         if proto is None or not self._subscribed:
-            return
+            return None
         try:
+            d: defer.Deferred[Any]
             d = proto.subscribe([channel]) if verb == "subscribe" else proto.unsubscribe([channel])
         except txredisapi.ConnectionError:
-            return  # the reconnect subscribes to what is current then
+            return None  # the reconnect subscribes to what is current then
         d.addErrback(lambda f: self.log.debug("{verb} failed: {f}", verb=verb, f=f.value))
+        return d
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -358,3 +378,18 @@ class RedisLink:
 
 def _ignore(failure: Failure) -> None:
     """Errors of fire-and-forget commands show up as a lost connection instead."""
+
+
+def _follow(sent: defer.Deferred[Any] | None) -> defer.Deferred[None]:
+    """A Deferred that fires (with ``None``) when ``sent`` does, leaving ``sent``'s result to
+    its other callbacks; fired already when ``sent`` is ``None``."""
+    if sent is None:
+        return defer.succeed(None)
+    follower: defer.Deferred[None] = defer.Deferred()
+
+    def fire(result: Any) -> Any:
+        follower.callback(None)
+        return result
+
+    sent.addBoth(fire)
+    return follower

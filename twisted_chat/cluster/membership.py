@@ -119,6 +119,9 @@ class Membership:
         self._stopped = False
         self._version = 0
         self._claim_versions: dict[str, int] = {}
+        # The membership versions of nickname changes made in Redis, by new nick key, until
+        # the room publishes them.
+        self._rename_versions: dict[str, int] = {}
         self._heartbeat: task.LoopingCall | None = None
         # When this node last registered again after an outage: for a TTL after that, a node
         # known from before that is missing from Redis is given time to register again too
@@ -154,6 +157,7 @@ class Membership:
             self._heartbeat.stop()
         if self.ready:
             self.ready = False
+            self.outbox.release_all()  # held events too (a subscription on its way)
             self.outbox.flush()  # what this turn said still reaches the others, before the bye
             keys = self.keys
             done = self.link.run(
@@ -362,8 +366,52 @@ class Membership:
         """The login of a claimed nickname did not happen: free it."""
         nick_key = nicknames.key(nickname)
         self._claim_versions.pop(nick_key, None)
+        self._rename_versions.pop(nick_key, None)  # a nickname change that did not happen
         if self.room.member(nickname) is None:
             self.release(nick_key)
+
+    def claim_rename(self, old: str, nickname: str) -> defer.Deferred[Claim]:
+        """Change this node's user ``old`` to ``nickname`` in Redis, in one atomic script
+        (:data:`~twisted_chat.cluster.scripts.RENAME`): the new nickname claimed for the
+        whole cluster, the old one given back, the user's fields moved. ``UNAVAILABLE`` while
+        this node is not in the cluster (a change then could give two users one nickname
+        once it is back)."""
+        if not self.ready:
+            return defer.succeed(Claim.UNAVAILABLE)
+        old_key = nicknames.key(old)
+        new_key = nicknames.key(nickname)
+        self._version += 1
+        version = self._version
+        keys = self.keys
+        done = self.link.run(
+            scripts.RENAME,
+            [keys.nick(new_key), keys.nick(old_key), keys.users(self.node_id)],
+            [self.origin.instance, self._ttl_ms, new_key, nickname, old_key, version],
+        )
+
+        def answered(result: Any) -> Claim:
+            if result == 1:
+                self._rename_versions[new_key] = version
+                return Claim.OK
+            if result == 0:
+                return Claim.TAKEN
+            return Claim.UNAVAILABLE
+
+        def failed(failure: Failure) -> Claim:
+            self.log.debug(
+                "cluster: rename of {old} to {nick} failed: {f}",
+                old=old,
+                nick=nickname,
+                f=failure.value,
+            )
+            return Claim.UNAVAILABLE
+
+        return done.addCallbacks(answered, failed)
+
+    def renamed(self, new_key: str) -> int | None:
+        """The nickname change to ``new_key`` happened here: the membership version of its
+        script, for the ``nick`` event (``None`` if it was not made in Redis)."""
+        return self._rename_versions.pop(new_key, None)
 
     def moved(self, nick_key: str, name: str, operator_of: str) -> int | None:
         """This node's user ``nick_key`` moved to the room ``name`` (``""``: the default room),
@@ -494,10 +542,11 @@ class Membership:
     def _in_rejoin_grace(self) -> bool:
         return self.clock.seconds() - self._rejoined_at < self.config.ttl
 
-    def fetch(self, node: str) -> None:
-        """Read ``node``'s users hash and bring its replica up to date."""
+    def fetch(self, node: str) -> defer.Deferred[None]:
+        """Read ``node``'s users hash and bring its replica up to date; fires once done (or
+        failed: logged)."""
         if node == self.node_id:
-            return
+            return defer.succeed(None)
 
         def read(flat: Any) -> None:
             fields = _pairs(flat)
@@ -513,7 +562,7 @@ class Membership:
                 self.presence.snapshot(node, instance, int(version), users, rooms, operators, sets)
             )
 
-        self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
+        return self.link.command("HGETALL", self.keys.users(node)).addCallbacks(
             read, lambda f: self.log.debug("cluster: reading {node}: {f}", node=node, f=f.value)
         )
 

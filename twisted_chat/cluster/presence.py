@@ -219,6 +219,31 @@ class Presence:
             changes.operators.append((operator_of, old, nick_key))
         return changes
 
+    def renamed(
+        self, node: str, instance: str, old_key: str, new_key: str, nickname: str, version: int
+    ) -> tuple[Changes, str | None]:
+        """``node`` says its user ``old_key`` is ``nickname`` (``new_key``) now, at membership
+        ``version``: the changes (a stale node to read again, if any) and the user's old
+        nickname (``None`` if the replica did not take it: read the node again)."""
+        changes, remote = self._event(node, instance, version)
+        if remote is None:
+            return changes, None
+        old = remote.users.pop(old_key, None)
+        if old is None:
+            changes.stale = node  # a change of a user we never saw log in
+            return changes, None
+        remote.users[new_key] = nickname
+        room = remote.rooms.pop(old_key, None)
+        if room is not None:
+            remote.rooms[new_key] = room
+        room_set = remote.room_sets.pop(old_key, None)
+        if room_set is not None:
+            remote.room_sets[new_key] = room_set
+        for room_key, operator in list(remote.operators.items()):
+            if operator == old_key:
+                remote.operators[room_key] = new_key
+        return changes, old
+
     def _event(self, node: str, instance: str, version: int) -> tuple[Changes, RemoteNode | None]:
         """Take the version of an event of ``node``: the changes it starts with, and the replica
         to apply it to (``None`` when it must not be: an unknown or restarted node, whose

@@ -54,6 +54,7 @@ from twisted_chat.cluster.events import (
     UserJoined,
     UserLeft,
     UserNotice,
+    UserRenamed,
 )
 from twisted_chat.cluster.handler import ClusterHandler
 from twisted_chat.cluster.keys import Keys
@@ -64,7 +65,7 @@ from twisted_chat.cluster.outbox import Outbox
 from twisted_chat.cluster.presence import Presence
 from twisted_chat.cluster.rooms import RoomReplication
 from twisted_chat.cluster.topics import TopicReplication
-from twisted_chat.events import Event, EventSource, Notice, Private, Public, Replayed
+from twisted_chat.events import Event, EventSource, Notice, Private, Public, Renamed, Replayed
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.room import ChatRoom, Claim, Entered, Member, Move, Recipient, Room
 
@@ -168,6 +169,7 @@ class ClusterRoom(Room):
             self.membership,
             self.topics,
             max(1, int(config.ttl * 1000)),
+            clock,
         )
         self.membership.on_changes = self.replication.replicas_changed
         self.membership.registering += [self.replication.restore, self.topics.restore]
@@ -347,6 +349,52 @@ class ClusterRoom(Room):
         node that misses this, in an outage, reads its buffers again after it)."""
         if self.ready:
             self.outbox.send(self.keys.room, Forgotten(nick_key))
+
+    # -- nickname changes: atomic in Redis, told to every node ------------------------------
+
+    def claim_rename(self, member: Member, nickname: str) -> defer.Deferred[Claim]:
+        """Claim ``nickname`` for ``member``'s change to it in the whole cluster and give back
+        its old one, in one atomic script (:meth:`Membership.claim_rename`); taken if someone
+        on any node holds it. Out of the cluster (an outage) only a change of case is made."""
+        old = member.nickname or ""
+        holder = self._users.get(nicknames.key(nickname))
+        same_key = nicknames.key(old) == nicknames.key(nickname)
+        if holder not in (None, member) or (not same_key and nickname in self):
+            return defer.succeed(Claim.TAKEN)
+        if same_key and not self.membership.ready:
+            return defer.succeed(Claim.OK)  # its own nickname: the registration writes it
+        return self.membership.claim_rename(old, nickname)
+
+    def rename(self, member: Member, event: Renamed) -> bool:
+        """Rename a local user (and tell this node's users), then every other node."""
+        old_key = nicknames.key(event.old)
+        if not super().rename(member, event):
+            return False
+        new_key = nicknames.key(event.new)
+        self.replication.local_renamed(old_key, new_key)
+        version = self.membership.renamed(new_key)
+        if self.ready and version is not None:
+            self.outbox.send(self.keys.room, UserRenamed(old_key, new_key, event, version))
+        return True
+
+    def remote_renamed(self, old_key: str, new_key: str, event: Renamed) -> None:
+        """A user of another node changed its nickname (its replica is changed already): the
+        rooms, their operators and the mutes follow here, and this node's members who share
+        a room with it read ``event``."""
+        if self.local_member(new_key) is not None:
+            return  # a user of this node holds that nickname now (after a partition)
+        self.replication.remote_renamed(old_key, new_key)
+        self.renamed_in_rooms(old_key, new_key, event.new)
+        if not self.ready:
+            return
+        if self.has_notices:
+            self.flush_notices()
+        recipients: dict[Member, None] = {}
+        for chatroom in self.rooms.values():
+            if new_key in chatroom.users:
+                for group in chatroom.groups.values():
+                    recipients.update(group)
+        self.tell_rename(event, recipients)
 
     # -- history: what this node may have missed --------------------------------------------
 

@@ -14,7 +14,15 @@ placed here from the replicas, :meth:`RoomReplication.replicas_changed`) and its
   ``SET NX`` in a script, kept alive by the creator's node heartbeat): of two creators at once
   one is the operator and the other joins its room;
 - a room's public messages go to its own channel (``room:ROOM``), to which a node subscribes
-  while it has at least one member in the room.
+  while it has at least one member in the room;
+- a room entered here after losing its creation claim to another node (whose creator's own
+  ``room`` event may not have arrived yet) holds that creator at once, and counts as having
+  members elsewhere for a TTL (:meth:`RoomReplication.has_remote_members`), so that what this
+  node's users say there meanwhile is published, never kept from the members elsewhere
+  (docs/SCALING.md, "Entering a room as it is created elsewhere");
+- no node hears of a member of a room here before this node listens to the room's channel:
+  a room is claimed once Redis confirmed the ``SUBSCRIBE``, and the first member of a room
+  here holds this node's ``room`` events until it has.
 
 After an outage this node writes its users' rooms and its rooms' claims again
 (:meth:`RoomReplication.restore`); the other nodes re-read it and announce the differences.
@@ -27,6 +35,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -37,7 +46,7 @@ from twisted_chat.cluster.events import RoomMoved, RoomsSet
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.link import RedisLink
 from twisted_chat.cluster.membership import Membership, rooms_fields
-from twisted_chat.cluster.outbox import Outbox
+from twisted_chat.cluster.outbox import HOLD_TIMEOUT, Outbox
 from twisted_chat.cluster.presence import DEFAULT, Changes, Placement
 from twisted_chat.cluster.topics import TopicReplication
 from twisted_chat.events import Text
@@ -63,6 +72,7 @@ class RoomReplication:
         membership: Membership,
         topics: TopicReplication,
         ttl_ms: int,
+        clock: IReactorTime,
     ) -> None:
         self.room = room
         self.origin = origin
@@ -72,6 +82,7 @@ class RoomReplication:
         self.membership = membership
         self.topics = topics
         self._ttl_ms = ttl_ms
+        self._clock = clock
         #: Public-message envelopes received from other nodes, by room key, for the rooms that
         #: exist (the metrics' ``chat_cluster_room_envelopes_received_total``).
         self.room_envelopes: dict[str, int] = {}
@@ -81,16 +92,27 @@ class RoomReplication:
         self._remote_rooms: dict[str, tuple[str, ...]] = {}
         # Room creation claims held for this node's users: room key -> (claim value, nick key).
         self._claims: dict[str, tuple[str, str]] = {}
+        # Rooms entered here after losing their creation claim to another node: room key ->
+        # until when (clock seconds) they count as having members elsewhere, whatever the
+        # replicas say (the creator's own event, or a third node's member's, may be on its way).
+        self._unsettled: dict[str, float] = {}
+        # Rooms being claimed by this node's users (subscribed to ahead of the claim): how many
+        # claims are on their way.
+        self._claiming: dict[str, int] = {}
 
     # -- this node's members ----------------------------------------------------------------
 
     def joined(self, chatroom: ChatRoom) -> None:
         """A member of this node entered ``chatroom``: the first one subscribes to its
-        channel."""
+        channel, and this node's events wait until Redis confirms the subscription."""
         count = self._local_counts.get(chatroom.key, 0)
         self._local_counts[chatroom.key] = count + 1
         if not count:
-            self.link.subscribe(self.keys.room_channel(chatroom.key))
+            subscribed = self.link.subscribe(self.keys.room_channel(chatroom.key))
+            if not subscribed.called:
+                # No node hears of this member (its ``room`` or ``rooms`` event, sent on the
+                # ``room`` channel after this) before what they say in the room reaches here.
+                self.outbox.hold(self.keys.room, subscribed)
             self.room.missed(chatroom.key)
 
     def parted(self, chatroom: ChatRoom) -> None:
@@ -100,14 +122,30 @@ class RoomReplication:
             self._local_counts[chatroom.key] = count
         else:
             self._local_counts.pop(chatroom.key, None)
-            self.link.unsubscribe(self.keys.room_channel(chatroom.key))
+            if chatroom.key not in self._claiming:  # else the claim's end unsubscribes
+                self.link.unsubscribe(self.keys.room_channel(chatroom.key))
 
     def has_remote_members(self, chatroom: ChatRoom) -> bool:
-        """Whether ``chatroom`` has members on other nodes, as far as the replicas say (a user
-        who enters it elsewhere is placed here when its ``room`` event arrives; what is said
-        meanwhile is not published, as what is said before its node's subscription is not
-        received)."""
-        return len(chatroom.users) > self._local_counts.get(chatroom.key, 0)
+        """Whether ``chatroom`` has members on other nodes, as far as this node knows: the
+        replicas say so (a user who enters it elsewhere is placed here when its ``room`` event
+        arrives), or it was entered here after losing its creation claim to another node less
+        than a TTL ago (its members elsewhere may not have been heard of yet). One dict lookup
+        and a length for a room with members here alone: no Redis round trip."""
+        if len(chatroom.users) > self._local_counts.get(chatroom.key, 0):
+            return True
+        return bool(self._unsettled) and self._still_unsettled(chatroom.key)
+
+    def _still_unsettled(self, key: str) -> bool:
+        """Whether the room ``key`` still counts as having members elsewhere after a lost
+        creation claim (forgotten once its TTL is over: the survey has read every node again
+        by then)."""
+        until = self._unsettled.get(key)
+        if until is None:
+            return False
+        if self._clock.seconds() < until:
+            return True
+        del self._unsettled[key]
+        return False
 
     def vacated(self, chatroom: ChatRoom) -> None:
         """The room may have forgotten ``chatroom``: if so, forget its envelope count and give
@@ -120,6 +158,7 @@ class RoomReplication:
         key = chatroom.key
         if key not in self.room.rooms:
             self.room_envelopes.pop(key, None)
+            self._unsettled.pop(key, None)
             claim = self._claims.pop(key, None)
             if claim is not None:
                 self._release_claim(key, claim[0], forget_topic=True)
@@ -136,6 +175,20 @@ class RoomReplication:
             if holder == nick_key:
                 del self._claims[key]
                 self._release_claim(key, value, forget_topic=False)
+
+    def local_renamed(self, old_key: str, new_key: str) -> None:
+        """This node's user ``old_key`` is ``new_key`` now: the rooms' creation claims it
+        holds are its new nickname's (their values in Redis stay as they are: refreshed and
+        given back as they were written)."""
+        for key, (value, holder) in list(self._claims.items()):
+            if holder == old_key:
+                self._claims[key] = (value, new_key)
+
+    def remote_renamed(self, old_key: str, new_key: str) -> None:
+        """A user of another node, ``old_key``, is ``new_key`` now: the rooms it was placed in."""
+        room_keys = self._remote_rooms.pop(old_key, None)
+        if room_keys is not None:
+            self._remote_rooms[new_key] = room_keys
 
     def envelope_received(self, room_key: str) -> None:
         """An envelope of public messages of the room ``room_key`` came from another node."""
@@ -162,17 +215,15 @@ class RoomReplication:
             self._moved(nick_key, move, move.entered is Entered.CREATED)
             return defer.succeed(move)
         value = json.dumps([self.origin.instance, nick_key, name], ensure_ascii=False)
-        claimed = self.link.run(
-            scripts.ROOM_CLAIM,
-            [self.keys.room_op(key), self.keys.topics],
-            [value, self._ttl_ms, key],
-        )
+        claimed = self._claim(key, value)
 
         def answered(result: Any) -> Move:
             won = int(result[0]) == 1
             holder = _claim_of(result[1]) if not won else (self.origin.instance, nick_key, name)
             if holder is None:  # a claim value this release cannot read: no operator
                 holder = ("", "", name)
+            elif not won:
+                self._claimed_elsewhere(key, holder)
             move = room.enter_now(member, holder[2], creator=won)
             chatroom = move.room
             if won:
@@ -196,7 +247,101 @@ class RoomReplication:
             self._moved(nick_key, move, move.entered is Entered.CREATED)
             return move
 
-        return claimed.addCallbacks(answered, failed)
+        return claimed.addCallbacks(answered, failed).addBoth(self._claim_done, key)
+
+    # -- a room claimed by another node's user a moment ago ---------------------------------
+
+    def _claim(self, key: str, value: str) -> defer.Deferred[Any]:
+        """Claim the room ``key`` for the value ``value``, once this node listens to the
+        room's channel (Redis confirmed the ``SUBSCRIBE``, or :data:`HOLD_TIMEOUT` passed): a
+        user of another node who finds the claim held and says something in the room at once
+        is heard here. Fires with the claim's answer, the creator read first if need be
+        (:meth:`_read_creator`)."""
+        self._claiming[key] = self._claiming.get(key, 0) + 1
+        subscribed = self.link.subscribe(self.keys.room_channel(key))
+        if not subscribed.called:  # a Redis that slow: claim all the same after a while
+            subscribed.addTimeout(HOLD_TIMEOUT, self._clock, onTimeoutCancel=lambda _r, _t: None)
+
+        def claim(_: object) -> defer.Deferred[Any]:
+            return self.link.run(
+                scripts.ROOM_CLAIM,
+                [self.keys.room_op(key), self.keys.topics],
+                [value, self._ttl_ms, key],
+            )
+
+        answer: defer.Deferred[Any] = defer.Deferred()  # not "called" until answered
+        subscribed.addCallback(claim).chainDeferred(answer)
+        return answer.addCallback(self._read_creator)
+
+    def _claim_done(self, result: Any, key: str) -> Any:
+        """A claim of the room ``key`` was answered and used: the room's channel is given up
+        if no member of this node is in the room (and no other claim of it is on its way)."""
+        count = self._claiming.pop(key, 0) - 1
+        if count > 0:
+            self._claiming[key] = count
+        elif not self._local_counts.get(key):
+            self.link.unsubscribe(self.keys.room_channel(key))
+        return result
+
+    def _read_creator(self, result: Any) -> Any:
+        """A creation claim's answer: when another node holds the claim and its creator is a
+        user this node has not heard of yet (its login is on its way), read that node's users
+        from Redis first (one ``HGETALL``, on this rare path alone), so that the creator is
+        known by its nickname when the room is entered here. Fires with ``result``."""
+        try:
+            won = int(result[0]) == 1
+            holder = None if won else _claim_of(result[1])
+        except (TypeError, ValueError, IndexError):
+            return result
+        if holder is None or holder[0] == self.origin.instance:
+            return result
+        if self._creator(holder) is not None or roomnames.key(holder[2]) in self.room.rooms:
+            return result
+        node = holder[0].split("/", 1)[0]
+        return self.membership.fetch(node).addCallback(lambda _: result)
+
+    def _creator(self, holder: tuple[str, str, str]) -> str | None:
+        """The nickname of the claim ``holder``'s creator, if this node knows it as a user of
+        the claim's node (the same run), else ``None``."""
+        instance, nick_key, _ = holder
+        for remote in self.room.presence.nodes.values():
+            if remote.instance == instance:
+                return remote.users.get(nick_key)
+        return None
+
+    def _claimed_elsewhere(self, key: str, holder: tuple[str, str, str]) -> None:
+        """This node's user lost the creation claim of the room ``key`` to ``holder``: if that
+        is a user of another node, the room counts as having members elsewhere for a TTL
+        (:meth:`has_remote_members`); and if this node does not know the room yet (the
+        creator's ``room`` event is on its way: it entered the room just after its claim),
+        the room is made here with its creator in it and as its operator, as that event will
+        say, so that the user entering it here is listed with the creator, and is not told a
+        moment later that the creator "entered" it. When the creator's event arrives it
+        changes nothing more (the creator is placed already); if the creator had left the
+        room meanwhile, its event says so."""
+        instance, creator_key, name = holder
+        if instance == self.origin.instance or not instance:
+            return
+        room = self.room
+        now = self._clock.seconds()
+        for other, until in list(self._unsettled.items()):  # rooms never asked about again
+            if until <= now:
+                del self._unsettled[other]
+        self._unsettled[key] = now + self._ttl_ms / 1000
+        if key in room.rooms or not room.may_create():
+            return
+        nickname = self._creator(holder)
+        if nickname is None or room.local_member(creator_key) is not None:
+            return  # not known here even after reading its node: its events will place it
+        chatroom = self._room_for(name)
+        chatroom.operator = creator_key
+        chatroom.users[creator_key] = nickname
+        placed = self._remote_rooms.get(creator_key)
+        if placed is None:  # where the replica has it now, as _place would have taken it
+            remote = next(r for r in room.presence.nodes.values() if r.instance == instance)
+            placed = tuple(self._key_of(n) for n in remote.rooms_of(creator_key))
+        if key not in placed:
+            self._remote_rooms[creator_key] = (*placed, key)
 
     def _moved(self, nick_key: str, move: Move, operator: bool) -> None:
         """Tell the other nodes (and Redis) that this node's user moved, if it did."""
@@ -226,17 +371,15 @@ class RoomReplication:
         ):
             return defer.succeed(room.join_now(member, name))
         value = json.dumps([self.origin.instance, nick_key, name], ensure_ascii=False)
-        claimed = self.link.run(
-            scripts.ROOM_CLAIM,
-            [self.keys.room_op(key), self.keys.topics],
-            [value, self._ttl_ms, key],
-        )
+        claimed = self._claim(key, value)
 
         def answered(result: Any) -> Move:
             won = int(result[0]) == 1
             holder = _claim_of(result[1]) if not won else (self.origin.instance, nick_key, name)
             if holder is None:  # a claim value this release cannot read: no operator
                 holder = ("", "", name)
+            elif not won:
+                self._claimed_elsewhere(key, holder)
             move = Room.join_now(room, member, holder[2])  # told below, its operator settled
             chatroom = move.room
             created = move.entered is Entered.CREATED
@@ -256,7 +399,7 @@ class RoomReplication:
             self.log.debug("cluster: room claim of {room} failed: {f}", room=key, f=failure.value)
             return room.join_now(member, name)
 
-        return claimed.addCallbacks(answered, failed)
+        return claimed.addCallbacks(answered, failed).addBoth(self._claim_done, key)
 
     def rooms_changed(
         self,

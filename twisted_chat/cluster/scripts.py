@@ -298,6 +298,45 @@ return done
 """,
 )
 
+# -- nickname changes ----------------------------------------------------------------------
+
+#: KEYS: new nick claim, old nick claim, users hash. ARGV: instance, ttl ms, new nick key, new
+#: nickname, old nick key, version. A user of this run changes its nickname, in one step:
+#: claims the new one (refused if anyone holds it, this run included, unless it is the same
+#: key: a change of case), gives back the old one, and moves the user's fields in the users
+#: hash (its nickname, its rooms ``#r:`` and ``#R:``, the rooms it is the operator of). 1 if
+#: done, 0 if the new nickname is taken, -1 if this run is not registered (Redis lost it).
+RENAME = Script(
+    "rename",
+    """
+if redis.call('HGET', KEYS[3], '#i') ~= ARGV[1] then return -1 end
+local holder = redis.call('GET', KEYS[1])
+if ARGV[3] ~= ARGV[5] then
+  if holder then return 0 end
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+  redis.call('HDEL', KEYS[3], ARGV[5])
+  for _, prefix in ipairs({'#r:', '#R:'}) do
+    local rooms = redis.call('HGET', KEYS[3], prefix .. ARGV[5])
+    if rooms then
+      redis.call('HDEL', KEYS[3], prefix .. ARGV[5])
+      redis.call('HSET', KEYS[3], prefix .. ARGV[3], rooms)
+    end
+  end
+  local fields = redis.call('HGETALL', KEYS[3])
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i], 1, 3) == '#o:' and fields[i + 1] == ARGV[5] then
+      redis.call('HSET', KEYS[3], fields[i], ARGV[3])
+    end
+  end
+elseif holder and holder ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4], '#v', ARGV[6])
+return 1
+""",
+)
+
 ALL = (
     CLAIM,
     RELEASE,
@@ -311,4 +350,5 @@ ALL = (
     ROOM_REFRESH,
     RESTORE,
     ROOMS_SET,
+    RENAME,
 )

@@ -32,7 +32,10 @@ from twisted_chat import __version__, formatting, nicknames, roomnames
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
 from twisted_chat.events import Text
+from twisted_chat.irc import chathistory
+from twisted_chat.irc.chathistory import ChatHistory
 from twisted_chat.irc.message import Message, TooLong, codes_in_place, parse
+from twisted_chat.irc.raw_commands import RawCommands
 from twisted_chat.irc.render import IrcRenderer, channel
 from twisted_chat.irc.session import IrcSession
 from twisted_chat.operators import remaining
@@ -43,6 +46,8 @@ from twisted_chat.text import Language
 
 #: The capabilities offered (``CAP LS``), with their values for ``CAP LS 302``.
 CAPABILITIES: Final = {
+    "batch": "",
+    "draft/chathistory": "",
     "echo-message": "",
     "message-tags": "",
     "multi-prefix": "",
@@ -54,16 +59,26 @@ CAPABILITIES: Final = {
 MAX_SASL: Final = 2000
 #: Seconds the MOTD (the chat's lines of a login) may wait for the last visit's line.
 WELCOME_WAIT: Final = 5.0
+#: Seconds between tries of a registration made while the server is starting up.
+REGISTER_RETRY: Final = 0.2
 #: Most bytes of names in one ``353`` line (and of channels in one ``319``).
 NAMES_CHUNK: Final = 400
 #: Most characters of an away message (``AWAY``) and of a kick's reason (``KICK``).
 AWAYLEN: Final = 300
 KICKLEN: Final = 300
+#: Most characters of a quit reason passed on (``QUIT :REASON``).
+QUITLEN: Final = 300
 #: The channel modes a room has: no messages from outside (``n``: members only, ``404``) and
 #: the topic set by operators (``t``: ``482``); nothing else can be set.
 CHANNEL_MODES: Final = "nt"
+#: Most characters of a user name shown (``USER``'s, after ``~``), and the characters dropped
+#: from it (a user name is a plain word: nothing that could pass for ``!``, ``@`` or a mask).
+USERLEN: Final = 10
+USER_DROPPED: Final = re.compile(r"[^A-Za-z0-9_.-]")
 #: The fields of a WHOX reply (``354``), in the order they are written.
 WHOX_FIELDS: Final = "tcuihsnfdlaor"
+#: Most tokens of one ``005`` line (irctest's isupport checks: 13, and the text).
+ISUPPORT_PER_LINE: Final = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +128,7 @@ class IrcCommands:
         language: Language,
         server_name: str,
         motd: Sequence[str] = (),
+        max_channels: int = roomnames.DEFAULT_MAX_CHANNELS,
     ) -> None:
         self.chat = chat
         self.room = chat.room
@@ -124,6 +140,9 @@ class IrcCommands:
         self.server_name = server_name
         #: The lines of the message of the day (``--motd``), if any.
         self.motd_lines = tuple(motd)
+        #: Most rooms one IRC user may be in at once (``CHANLIMIT``, ``--irc-max-channels``;
+        #: more get ``405``), so that one client cannot create every room ``--max-rooms`` allows.
+        self.max_channels = max_channels
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # An operator on another node of a cluster sends a user of this node out of a room.
         self.room.room_kick = self._kicked_from_elsewhere
@@ -131,6 +150,17 @@ class IrcCommands:
         self._most_global = 0
         # One renderer per set of rendering capabilities (a handful at most).
         self._renderers: dict[frozenset[str], IrcRenderer] = {}
+        #: ``CHATHISTORY`` and the JOIN replay (:mod:`twisted_chat.irc.chathistory`).
+        self.chathistory = ChatHistory(self)
+        self._raw: RawCommands | None = None
+
+    @property
+    def raw(self) -> RawCommands:
+        """The chat's v1 commands as raw IRC commands (:mod:`twisted_chat.irc.raw_commands`),
+        made from the chat's command table when first needed."""
+        if self._raw is None:
+            self._raw = RawCommands(self, COMMANDS)
+        return self._raw
 
     def renderer_for(self, caps: Collection[str]) -> IrcRenderer:
         """The one renderer of the connections that enabled ``caps``."""
@@ -147,24 +177,35 @@ class IrcCommands:
         return [
             f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
+            f"CHANLIMIT=#:{self.max_channels}",
             "CHANMODES=,,,nt",
             "CHANNELLEN=33",
             "CHANTYPES=#",
+            f"CHATHISTORY={chathistory.MAX_LIMIT}",
             f"KICKLEN={KICKLEN}",
+            f"MSGREFTYPES={chathistory.MSGREFTYPES}",
             "NETWORK=twisted-chat",
             f"NICKLEN={nicknames.MAX_NICKNAME_LENGTH}",
             "PREFIX=(o)@",
-            "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:,LIST:",
+            "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:,WHOIS:1,KICK:,LIST:",
             f"TOPICLEN={roomnames.MAX_TOPIC_LENGTH}",
             "UTF8ONLY",
             "WHOX",
         ]
+
+    def send_isupport(self, session: IrcSession) -> None:
+        """The ``005`` lines: the tokens, :data:`ISUPPORT_PER_LINE` at most on each."""
+        tokens = self.isupport()
+        for start in range(0, len(tokens), ISUPPORT_PER_LINE):
+            chunk = tokens[start : start + ISUPPORT_PER_LINE]
+            session.reply("005", *chunk, "are supported by this server")
 
     # -- the dispatcher ---------------------------------------------------------------------
 
     def line_received(self, session: IrcSession, text: str) -> None:
         """One decoded line of ``session`` (the session's limits passed): parse it, check the
         command's rules, run it."""
+        session.lines_in += 1  # a sign of life for the keepalive
         try:
             message = parse(text)
         except TooLong:
@@ -181,10 +222,7 @@ class IrcCommands:
         command = COMMANDS.get(message.command)
         registered = session.nickname is not None
         if command is None:
-            if registered:
-                session.reply("421", message.command, "Unknown command")
-            else:
-                session.reply("451", "You have not registered")
+            self._not_irc(session, message, registered)
             return
         if not registered and not command.before:
             session.reply("451", "You have not registered")
@@ -194,6 +232,14 @@ class IrcCommands:
             session.reply("461", message.command, "Not enough parameters")
         else:
             command.handler(self, session, message)
+
+    def _not_irc(self, session: IrcSession, message: Message, registered: bool) -> None:
+        """A command IRC's table has not: one of the chat's v1 commands
+        (:mod:`twisted_chat.irc.raw_commands`), else ``421`` (``451`` before registration)."""
+        if not registered:
+            session.reply("451", "You have not registered")
+        elif not self.raw.run(session, message):
+            session.reply("421", message.command, "Unknown command")
 
     @staticmethod
     def _misplaced_codes(session: IrcSession, text: str, message: Message) -> bool:
@@ -214,17 +260,18 @@ class IrcCommands:
     @irc_command("NICK", before=True)
     def nick(self, session: IrcSession, message: Message) -> None:
         """``NICK NICKNAME``: before registration, the nickname to log in with; after it, a
-        change (not supported yet: ``400``)."""
+        change by the chat's rules (:meth:`twisted_chat.chat.ChatCore.rename`): ``432``,
+        ``433``, ``438`` (too soon), or ``NICK`` from the old nickname to the user and once
+        to everyone sharing a channel with it; the same spelling is nothing."""
         if not message.params or not message.params[0]:
             session.reply("431", "No nickname given")
             return
         wanted = message.params[0]
-        if session.nickname is not None:
-            if nicknames.key(wanted) != nicknames.key(session.nickname):
-                session.reply("400", "NICK", "Nickname changes are not supported yet")
-            return
         if any(c in wanted for c in " \t,*?!@#:"):
             session.reply("432", wanted, "Erroneous nickname")
+            return
+        if session.nickname is not None:
+            self.chat.rename(session, wanted)
             return
         session.wanted_nick = wanted
         self._try_register(session)
@@ -288,10 +335,6 @@ class IrcCommands:
             else:
                 caps.add(name)
         renderer = self.renderer_for(caps)
-        if renderer is not session.renderer and session.nickname is not None:
-            # the room groups its members by renderer: fixed once logged in
-            self._cap_reply(session, "NAK", wanted)
-            return
         session.caps = caps
         if renderer is not session.renderer:
             session.use_renderer(renderer)
@@ -300,13 +343,10 @@ class IrcCommands:
     @irc_command("AUTHENTICATE", 1, before=True)
     def authenticate(self, session: IrcSession, message: Message) -> None:
         """SASL PLAIN (``AUTHENTICATE PLAIN``, then the payload): checked against the accounts
-        as a password login is; ``903`` or ``904``."""
+        as a password login is; ``903`` or ``904`` (``905`` for one line over 400 bytes,
+        ``904`` for a payload over :data:`MAX_SASL`)."""
         arg = message.params[0]
-        if session.nickname is not None or session.sasl_account is not None:
-            session.reply("907", "You have already authenticated using SASL")
-            return
-        if "sasl" not in session.caps:
-            session.reply("904", "SASL authentication failed")
+        if self._sasl_refused(session):
             return
         if arg == "*":
             self._sasl_reset(session)
@@ -326,14 +366,29 @@ class IrcCommands:
             return
         if arg != "+":
             session.sasl_buffer += arg
-        if len(session.sasl_buffer) > MAX_SASL:
+        if len(session.sasl_buffer) > MAX_SASL:  # 905 is for one line over 400 bytes
             self._sasl_reset(session)
-            session.reply("905", "SASL message too long")
+            session.reply("904", "SASL authentication failed")
             return
         if len(arg) == 400:
             return  # more to come
         payload, session.sasl_buffer = session.sasl_buffer, ""
         self._sasl_plain(session, payload)
+
+    @staticmethod
+    def _sasl_refused(session: IrcSession) -> bool:
+        """Whether ``session`` may not use SASL now, said: ``462`` after registration (no
+        SASL then: an account is its nickname), ``907`` once authenticated, ``904`` without
+        ``CAP REQ sasl``."""
+        if session.nickname is not None:
+            session.reply("462", "You may not reregister")
+        elif session.sasl_account is not None:
+            session.reply("907", "You have already authenticated using SASL")
+        elif "sasl" not in session.caps:
+            session.reply("904", "SASL authentication failed")
+        else:
+            return False
+        return True
 
     @staticmethod
     def _sasl_reset(session: IrcSession) -> None:
@@ -389,6 +444,14 @@ class IrcCommands:
             or session.cap_negotiating
         ):
             return
+        if not self.chat.taking_logins:
+            # The server is starting up: an IRC client does not try again by itself, so the
+            # registration is tried again here until the chat takes logins (or the login
+            # timeout closes the connection).
+            if not session.registration_waiting:
+                session.registration_waiting = True
+                self.chat.clock.callLater(REGISTER_RETRY, self._register_later, session)
+            return
         password = None
         if session.sasl_account is not None and nicknames.key(session.sasl_account) == (
             nicknames.key(nicknames.normalize(nick))
@@ -398,12 +461,23 @@ class IrcCommands:
             password = session.password
         self.chat.login(session, nick if password is None else f"{nick} {password}")
 
+    def _register_later(self, session: IrcSession) -> None:
+        """Try the registration again (the server was starting up)."""
+        session.registration_waiting = False
+        if not session.closing:
+            self._try_register(session)
+
     def registered(self, session: IrcSession) -> None:
-        """The chat accepted the login: ``001`` to ``005``, then the MOTD, made of the chat's
-        lines of a login (the retention line, the last visit: see
+        """The chat accepted the login: ``001`` to ``005``, ``LUSERS``'s lines, then the MOTD,
+        made of the chat's lines of a login (the retention line, the last visit: see
         :meth:`IrcSession.start_welcome`), or ``422`` when there are none. The login put the
         user in the default room: an IRC user is taken out of it, in no room until it joins one."""
         self.room.part_now(session, self.room.default, quiet=True)
+        operators = self.chat.operators
+        if session.sasl_account is not None and operators.account_of(session) is None:
+            # SASL proved this account although the nickname is another: a NICK to it later
+            # is this connection's to make (see ChatCore.rename).
+            operators.logged_in_by_password(session, session.sasl_account)
         nick = session.nickname or ""
         server = self.server_name
         version = f"twisted-chat-{__version__}"
@@ -411,8 +485,15 @@ class IrcCommands:
         reply("001", f"Welcome to the twisted-chat IRC network, {nick}")
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
-        self._plain(session, "004", server, version, "o", "o" + CHANNEL_MODES, "o")
-        reply("005", *self.isupport(), "are supported by this server")
+        self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
+        self.send_isupport(session)
+        self._lusers(session)
+        account = session.sasl_account
+        if account is not None and nicknames.key(account) != nicknames.key(nick):
+            # SASL said 900 for an account that is not this nickname: an account is its
+            # nickname, so the login is without it (WHOIS: no 330; WHOX: account 0)
+            mask = f"{nick}!{session.user or nick}@{session.host}"
+            reply("901", mask, f"You are now logged out: the account {account} is its nickname's")
         if self.chat.logins is None and not self.motd_lines:  # no visit line will come
             reply("422", "MOTD File is missing")
             return
@@ -437,12 +518,13 @@ class IrcCommands:
 
     @irc_command("PONG", before=True)
     def pong(self, session: IrcSession, message: Message) -> None:
-        """A client's answer to a ``PING``: nothing to do (every line resets the idle timer)."""
+        """A client's answer to a ``PING``: nothing to do (every line is a sign of life for
+        the keepalive and resets the idle timer)."""
 
     @irc_command("QUIT", before=True)
     def quit(self, session: IrcSession, message: Message) -> None:
         """``QUIT [:REASON]``: ``ERROR``, and the connection closes."""
-        session.quit_reason = message.params[0] if message.params else ""
+        session.quit_reason = message.params[0].strip(" \t")[:QUITLEN] if message.params else ""
         session.close()
 
     @irc_command("MOTD", before=False)
@@ -455,6 +537,11 @@ class IrcCommands:
         for line in self.motd_lines:
             session.reply("372", f"- {line}")
         session.reply("376", "End of /MOTD command.")
+
+    @irc_command("CHATHISTORY")
+    def chathistory_(self, session: IrcSession, message: Message) -> None:
+        """IRCv3 ``CHATHISTORY`` (:mod:`twisted_chat.irc.chathistory`)."""
+        self.chathistory.command(session, message)
 
     @irc_command("TAGMSG")
     def tagmsg(self, session: IrcSession, message: Message) -> None:
@@ -493,6 +580,10 @@ class IrcCommands:
         if not roomnames.is_valid(room_name):
             session.reply("479", name, "Illegal channel name")
             return None
+        mine = self.room.rooms_of(session)
+        if len(mine) >= self.max_channels and all(r.key != roomnames.key(room_name) for r in mine):
+            session.reply("405", name, "You have joined too many channels")
+            return None
 
         def joined(move: Move) -> None:
             if not session.closing:
@@ -517,9 +608,7 @@ class IrcCommands:
         session.send(session.renderer.render(event))
         self.room.announce(event, joined=session)
         self._show_channel(session, chatroom)
-        history = self.chat.history
-        if history is not None:
-            history.replay(session, chatroom.key)
+        self.chathistory.replay(session, chatroom)
 
     def _show_channel(self, session: IrcSession, chatroom: ChatRoom) -> None:
         """What a ``JOIN`` is answered with: the topic (if any) and the names."""
@@ -527,8 +616,9 @@ class IrcCommands:
             session.reply("332", channel(chatroom.key), chatroom.topic)
         self._names(session, chatroom)
 
-    def _names(self, session: IrcSession, chatroom: ChatRoom) -> None:
-        """``353`` lines (at most :data:`NAMES_CHUNK` bytes of names each), then ``366``."""
+    def _names(self, session: IrcSession, chatroom: ChatRoom, end: bool = True) -> None:
+        """``353`` lines (at most :data:`NAMES_CHUNK` bytes of names each), then ``366``
+        (unless not ``end``)."""
         name = channel(chatroom.key)
         chunk: list[str] = []
         size = 0
@@ -544,7 +634,8 @@ class IrcCommands:
             size += len(nick.encode()) + 1
         if chunk:
             session.reply("353", "=", name, " ".join(chunk))
-        session.reply("366", name, "End of /NAMES list")
+        if end:
+            session.reply("366", name, "End of /NAMES list")
 
     @irc_command("PART", 1)
     def part(self, session: IrcSession, message: Message) -> None:
@@ -714,16 +805,18 @@ class IrcCommands:
 
     @irc_command("NAMES")
     def names(self, session: IrcSession, message: Message) -> None:
-        """``NAMES #ROOM``: its members (``353``, ``366``)."""
+        """``NAMES #ROOM[,#ROOM...]``: the members of each room that exists (``353``), then
+        one ``366`` naming what was asked."""
         if not message.params:
             session.reply("366", "*", "End of /NAMES list")
             return
-        for name in message.params[0].split(","):
+        wanted = message.params[0]
+        for name in wanted.split(","):
             chatroom = self._find(name)
-            if chatroom is None:
-                session.reply("366", name, "End of /NAMES list")
-            else:
-                self._names(session, chatroom)
+            if chatroom is not None:
+                self._names(session, chatroom, end=False)
+        # what was asked, unless that would make the line too long for IRC's 512 bytes
+        session.reply("366", wanted if len(wanted.encode()) <= 300 else "*", "End of /NAMES list")
 
     # -- who is who ---------------------------------------------------------------------------
 
@@ -743,6 +836,17 @@ class IrcCommands:
     @staticmethod
     def _away(user: Session) -> str | None:
         return user.away if isinstance(user, IrcSession) else None
+
+    @staticmethod
+    def _username(user: Session | None, nick: str = "") -> str:
+        """The user name ``WHO`` and ``WHOIS`` show: ``~`` and ``USER``'s name (letters,
+        digits, ``_``, ``.`` and ``-`` only, at most :data:`USERLEN`; ``~``: no ident check) for
+        an IRC user, the nickname for anyone else (``nick`` for a user of another node)."""
+        if user is None:
+            return nick
+        name = user.user if isinstance(user, IrcSession) else None
+        name = USER_DROPPED.sub("", name or "")[:USERLEN]
+        return f"~{name}" if name else user.nickname or ""
 
     @staticmethod
     def _realname(user: Session | None, nick: str = "") -> str:
@@ -793,6 +897,8 @@ class IrcCommands:
                     rows.append((users[nick_key], user, chatroom))  # None: another node's
         elif not mask.startswith("#"):
             rows = [(nick, user, None) for nick, user in self._matching(mask)]
+        if chatroom is not None or "*" in mask or "?" in mask:  # not for one nickname
+            rows = [row for row in rows if self._sees(session, row[1])]
         for nick, user, where in rows:
             if "o" in flags and (user is None or not self._is_operator(user)):
                 continue
@@ -803,7 +909,7 @@ class IrcCommands:
                 session.reply(
                     "352",
                     channel(where.key) if where is not None else "*",
-                    nick,
+                    self._username(user, nick),
                     self.server_name,
                     self.server_name,
                     nick,
@@ -853,7 +959,7 @@ class IrcCommands:
         values = {
             "t": token if token.isdigit() and len(token) <= 3 else "0",
             "c": channel(where.key) if where is not None else "*",
-            "u": nick,
+            "u": self._username(user, nick),
             "i": "255.255.255.255",  # nobody's address is shown
             "h": self.server_name,
             "s": self.server_name,
@@ -891,7 +997,9 @@ class IrcCommands:
             session.reply("318", wanted, "End of /WHOIS list")
             return
         nick = user.nickname or wanted
-        session.reply("311", nick, nick, self.server_name, "*", self._realname(user))
+        session.reply(
+            "311", nick, self._username(user), self.server_name, "*", self._realname(user)
+        )
         nick_key = nicknames.key(nick)
         names = [
             ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
@@ -951,9 +1059,12 @@ class IrcCommands:
 
     @irc_command("LUSERS")
     def lusers(self, session: IrcSession, message: Message) -> None:
-        """``LUSERS``: users of every node (``251``) and of this one (``255``), server
-        operators of this node (``252``), rooms (``254``), now and the most at once on this
-        node (``265``) and in the whole chat (``266``; one server: the same)."""
+        """``LUSERS`` (also said in the welcome): users of every node (``251``) and of this one
+        (``255``), server operators of this node (``252``), rooms (``254``), now and the most at
+        once on this node (``265``) and in the whole chat (``266``; one server: the same)."""
+        self._lusers(session)
+
+    def _lusers(self, session: IrcSession) -> None:
         room = self.room
         users = len(room)
         most = max(room.most_users, users)
@@ -965,7 +1076,13 @@ class IrcCommands:
             for member in room.members()
             if isinstance(member, Session) and self._is_operator(member)
         )
-        session.reply("251", f"There are {everyone} users and 0 invisible on {servers} servers")
+        invisible = sum(
+            1 for member in room.members() if isinstance(member, IrcSession) and member.invisible
+        )
+        visible = everyone - invisible
+        session.reply(
+            "251", f"There are {visible} users and {invisible} invisible on {servers} servers"
+        )
         session.reply("252", str(operators), "operator(s) online")
         session.reply("254", str(len(room.rooms)), "channels formed")
         session.reply("255", f"I have {users} clients and {servers - 1} servers")
@@ -996,9 +1113,44 @@ class IrcCommands:
         elif user is not session:
             session.reply("502", "Can't view or change the modes of other users")
         elif changes and changes[0].strip("+-"):
-            session.reply("501", "Unknown MODE flag")
+            self._change_user_modes(session, changes[0])
         else:
-            self._plain(session, "221", "+o" if self._is_operator(session) else "+")
+            modes = ("i" if session.invisible else "") + ("o" if self._is_operator(session) else "")
+            self._plain(session, "221", "+" + modes)
+
+    def _change_user_modes(self, session: IrcSession, modes: str) -> None:
+        """``MODE NICK +i`` / ``-i``: invisible (hidden from ``WHO`` masks, see :meth:`_sees`)
+        or not, the change said back as a ``MODE`` line; any other flag gets ``501`` (once),
+        the ``i`` of the same change still applied."""
+        before = session.invisible
+        adding = True
+        unknown = False
+        for char in modes:
+            if char in "+-":
+                adding = char == "+"
+            elif char == "i":
+                session.invisible = adding
+            else:
+                unknown = True
+        if unknown:
+            session.reply("501", "Unknown MODE flag")
+        if session.invisible != before:
+            nick = session.nickname or ""
+            change = "+i" if session.invisible else "-i"
+            source = session.renderer.source(nick)
+            session.send(session.renderer.line("MODE", nick, change, source=source, trailing=True))
+
+    def _sees(self, session: IrcSession, user: Session | None) -> bool:
+        """Whether ``WHO`` by mask or by room shows ``user`` (``None``: a user of another
+        node, whose modes this node does not know) to ``session``: not if it is invisible
+        (``+i``) and shares no room with ``session``, unless ``session`` is itself or a server
+        operator."""
+        if not isinstance(user, IrcSession) or not user.invisible or user is session:
+            return True
+        if self._is_operator(session):
+            return True
+        mine = self.room.rooms_of(session)
+        return any(chatroom in mine for chatroom in self.room.rooms_of(user))
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
         chatroom = self._find(name)
@@ -1120,6 +1272,49 @@ class IrcCommands:
         target.deliver_all(lines if default.topic is not None else lines[:1])
         if self.rooms.after_enter is not None:
             self.rooms.after_enter(target, default)
+
+    @irc_command("OPER", 2)
+    def oper(self, session: IrcSession, message: Message) -> None:
+        """``OPER NAME PASSWORD``: a server operator's rights for this connection, given the
+        password of ``NAME``, an ``--operator`` nickname's account (checked, and rate limited,
+        as a login is): ``381`` and ``MODE NICK +o``; ``464`` for anything else (which names
+        are operators is not told)."""
+        name, password = message.params[0], message.params[1]
+        accounts = self.chat.accounts
+        operators = self.chat.operators
+        if accounts is None or self._is_operator(session):
+            if accounts is not None:
+                session.reply("381", "You are now an IRC operator")
+            else:
+                session.reply("464", "Password incorrect")
+            return
+        account = nicknames.normalize(name)
+        session.hold()
+
+        def checked(result: object) -> None:
+            if session.closing:
+                return
+            if result is LoginCheck.OK and nicknames.key(account) in operators.keys:
+                operators.act_as(session, account)
+                nick = session.nickname or ""
+                self.log.info(
+                    "{nick} is a server operator as {account}", nick=nick, account=account
+                )
+                session.reply("381", "You are now an IRC operator")
+                renderer = session.renderer
+                session.send(
+                    renderer.line("MODE", nick, "+o", source=renderer.source(nick), trailing=True)
+                )
+            else:
+                session.reply("464", "Password incorrect")
+            session.release()
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("checking OPER for {nick} failed", failure, nick=account)
+            checked(LoginCheck.REFUSED)
+
+        check = defer.maybeDeferred(accounts.check_login, account, password, session.host)
+        check.addCallbacks(checked, failed)
 
     @irc_command("KILL", 1)
     def kill(self, session: IrcSession, message: Message) -> None:

@@ -38,6 +38,7 @@ from twisted_chat.events import (
     Notice,
     Private,
     Public,
+    Renamed,
     Replayed,
     Text,
     Topic,
@@ -60,6 +61,11 @@ NUMERICS: Final = {
     "line_too_long": "417",
     "topic_denied": "482",
     "topic_denied_permanent": "482",
+    "rename_invalid": "432",
+    "rename_banned": "432",
+    "rename_taken": "433",
+    "rename_registered": "433",
+    "rename_too_soon": "438",
 }
 
 #: Numerics said in IRC's usual words rather than the chat's (whose differ: the chat's line
@@ -68,7 +74,7 @@ FIXED_WORDS: Final = {"417": "Input line was too long"}
 
 #: Notices a v1 login gets that IRC says otherwise (the welcome is ``001``), or not at all (an
 #: IRC user is in no room at login: nothing was missed there).
-SILENT: Final = frozenset({"welcome", "prompt", "history_missed"})
+SILENT: Final = frozenset({"welcome", "prompt", "history_missed", "rename_same"})
 #: Room notices that IRC users are told otherwise: an IRC user in no room came or left
 #: (``JOIN`` and ``QUIT`` reach only those who share a channel with it).
 ROOM_SILENT: Final = frozenset({"joined", "left"})
@@ -189,6 +195,7 @@ class IrcRenderer:
             Left: self._left,  # type: ignore[dict-item]
             Topic: self._topic,  # type: ignore[dict-item]
             Replayed: self._replayed,  # type: ignore[dict-item]
+            Renamed: self._renamed,  # type: ignore[dict-item]
             Notice: self._notice,  # type: ignore[dict-item]
             Error: self._error,  # type: ignore[dict-item]
         }
@@ -222,6 +229,8 @@ class IrcRenderer:
                 return self.line(
                     "FAIL", "*", "INVALID_UTF8", words, source=self.server_name, trailing=True
                 )
+            if kind is Notice and text.key == "room_invited":
+                return self._invite(text, target)
             numeric = NUMERICS.get(text.key) if kind is Error else None
             words = FIXED_WORDS.get(numeric or "") or localise(self.language.texts, text)
             if numeric is not None:
@@ -341,9 +350,10 @@ class IrcRenderer:
                 event=event,
                 trailing=True,
             )
-        if event.place is None:  # left the chat
+        if event.place is None:  # left the chat (``reason``: its QUIT's words)
+            words = f"Quit: {event.reason}" if event.reason else "Quit"
             return self.line(
-                "QUIT", "Quit", source=self.source(event.nick), event=event, trailing=True
+                "QUIT", words, source=self.source(event.nick), event=event, trailing=True
             )
         if event.reason:
             return self.line(
@@ -355,6 +365,11 @@ class IrcRenderer:
                 trailing=True,
             )
         return self.line("PART", channel(event.room), source=self.source(event.nick), event=event)
+
+    def _renamed(self, event: Renamed) -> bytes:
+        return self.line(
+            "NICK", event.new, source=self.source(event.old), event=event, trailing=True
+        )
 
     def _topic(self, event: Topic) -> bytes:
         return self.line(
@@ -392,13 +407,20 @@ class IrcRenderer:
         words = localise(self.language.texts, event.text)
         return self.text_lines("NOTICE", target, words, self.server_name)
 
+    def _invite(self, text: Text, target: str) -> bytes:
+        """An invitation to a room (the notice ``room_invited``, from this node or another)
+        as IRC's ``INVITE`` from the user who sent it."""
+        room = channel(roomnames.key(str(text.args.get("room", ""))))
+        inviter = str(text.args.get("nick", "*"))
+        return self.line("INVITE", target, room, source=self.source(inviter))
+
     def _error(self, event: Error) -> bytes:
         return self.render_to(event, "*")
 
 
 def _numeric_params(numeric: str, text: Text, subject: str | None) -> tuple[str, ...]:
     """The parameters a numeric has between its target and its text."""
-    if numeric in ("432", "433"):
+    if numeric in ("432", "433", "438"):
         return (str(text.args.get("nick", subject or "*")),)
     if numeric == "482":
         return (channel(roomnames.key(str(text.args.get("room", "")))),)

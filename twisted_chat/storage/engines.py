@@ -186,8 +186,12 @@ class Engine:
     #: hint where the planner needs one to take the range of :attr:`before_position`).
     page_before_hint: ClassVar[str] = ""
 
+    #: The condition "after the position (time, id)" (``CHATHISTORY AFTER``), with the same
+    #: arguments as :attr:`before_position`.
+    after_position: ClassVar[str] = "(sent_at > ? OR (sent_at = ? AND id > ?))"
+
     def before_args(self, time: int, message_id: str) -> tuple[Any, ...]:
-        """The arguments of :attr:`before_position`."""
+        """The arguments of :attr:`before_position` (and of :attr:`after_position`)."""
         return (time, time, message_id)
 
     #: Whether :meth:`search_messages` matches whole words exactly; if not, it finds
@@ -275,6 +279,7 @@ class SqliteEngine(Engine):
     # SQLite walks the index from the room's newest row with the OR form; a row value is a
     # range of the index.
     before_position = "(sent_at, id) < (?, ?)"
+    after_position = "(sent_at, id) > (?, ?)"
 
     def before_args(self, time: int, message_id: str) -> tuple[Any, ...]:
         """The arguments of the row value: time, id."""

@@ -125,6 +125,10 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
         self._count_since = engine.sql(
             "SELECT COUNT(*) FROM mensajes WHERE room_key = ? AND sent_at > ?"
         )
+        self._find = engine.sql(
+            "SELECT id, sent_at, nickname, text FROM mensajes WHERE id = ? AND room_key = ?"
+        )
+        self._ranges: dict[tuple[bool, bool, bool], str] = {}
         self._purge = engine.sql(engine.purge_messages)
         self._forget_sql = engine.sql(engine.forget_messages)
         self._export = engine.sql(
@@ -283,6 +287,70 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
             return Page(messages, cursor), total
 
         result = yield self._db.run_interaction("read history since", read)
+        return result
+
+    def _range_sql(self, lower: bool, upper: bool, newest: bool) -> str:
+        """The query of :meth:`between` with these bounds, made once."""
+        key = (lower, upper, newest)
+        sql = self._ranges.get(key)
+        if sql is None:
+            engine = self._engine
+            where = ["room_key = ?"]
+            if lower:
+                where.append(engine.after_position)
+            if upper:
+                where.append(engine.before_position)
+            order = "DESC" if newest else "ASC"
+            sql = engine.sql(
+                f"SELECT id, sent_at, nickname, text FROM mensajes{engine.page_before_hint} "
+                f"WHERE {' AND '.join(where)} ORDER BY sent_at {order}, id {order} LIMIT ?"
+            )
+            self._ranges[key] = sql
+        return sql
+
+    @defer.inlineCallbacks
+    def between(
+        self,
+        room_key: str,
+        lower: tuple[int, str] | None,
+        upper: tuple[int, str] | None,
+        limit: int,
+        newest: bool,
+    ) -> Any:
+        """At most ``limit`` (at most :data:`MAX_PAGE`) messages of ``room_key`` strictly
+        between the positions (time, id) ``lower`` and ``upper`` (``None``: no bound), oldest
+        first: the newest of them if ``newest``, else the oldest (``CHATHISTORY``)."""
+        limit = max(1, min(MAX_PAGE, limit))
+        sql = self._range_sql(lower is not None, upper is not None, newest)
+        args: list[Any] = [room_key]
+        if lower is not None:
+            args += self._engine.before_args(*lower)
+        if upper is not None:
+            args += self._engine.before_args(*upper)
+        args.append(limit)
+        yield self._db.ensure_ready()
+
+        def read(txn: adbapi.Transaction) -> list[StoredMessage]:
+            txn.execute(sql, args)
+            messages = [_stored(row) for row in txn.fetchall()]
+            if newest:
+                messages.reverse()
+            return messages
+
+        result = yield self._db.run_interaction("read history range", read)
+        return result
+
+    @defer.inlineCallbacks
+    def find(self, room_key: str, message_id: str) -> Any:
+        """The stored message ``message_id`` of ``room_key``, or ``None``."""
+        yield self._db.ensure_ready()
+
+        def read(txn: adbapi.Transaction) -> StoredMessage | None:
+            txn.execute(self._find, (message_id, room_key))
+            row = txn.fetchone()
+            return None if row is None else _stored(row)
+
+        result = yield self._db.run_interaction("find a history message", read)
         return result
 
     @defer.inlineCallbacks

@@ -70,6 +70,7 @@ PAGE_TEXTS = (
     "history_missed",
     "recados_header",
     "recado_header_one",
+    "renamed",
 )
 
 #: Where the page's template holds :func:`page_texts` (a JSON data block, which is not run:

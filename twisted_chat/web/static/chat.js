@@ -65,6 +65,7 @@
   const TEMPLATES = JSON.parse(document.getElementById("texts").textContent || "{}");
   const FIELDS = {
     nick: "(\\S+?)",
+    new: "(\\S+)",
     room: "(.+?)",
     count: "(\\d+)",
     max: "(\\d+)",
@@ -105,6 +106,7 @@
   const ROOM_JOINED = matcher("room_joined"); // moved into our room
   const ROOM_LEFT = matcher("room_left"); // moved out of our room
   const ROOM_KICKED = matcher("room_kicked"); // sent out of our room (an IRC KICK)
+  const RENAMED = matcher("renamed"); // someone of our room (or we) changed nickname (/nick)
   const ROOMS = matcher("salas"); // the reply to /salas
   const ROOM = matcher("sala"); // our room and its members (/sala, /unirse)
   const TOPIC = matcher("tema"); // follows the room line, or answers /tema
@@ -470,6 +472,19 @@
     } else if ((m = TOPIC_SET(text))) {
       topic = m.topic;
       renderRoom();
+    } else if ((m = RENAMED(text))) {
+      // Our room's member list, its operator and our own nickname follow the change.
+      const was = key(m.nick);
+      if (people.has(was)) {
+        people.delete(was);
+        people.set(key(m.new), m.new);
+      }
+      if (operator === was) operator = key(m.new);
+      if (me !== null && key(me) === was) {
+        me = m.new;
+        if (lastNick !== null) lastNick = me; // a reconnect logs in with the new nickname
+      }
+      renderUsers();
     } else if ((m = JOINED(text) || ROOM_JOINED(text))) {
       people.set(key(m.nick), m.nick);
       renderUsers();

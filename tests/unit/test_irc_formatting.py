@@ -135,10 +135,11 @@ class SplitTests(SynchronousTestCase):
             self.assertLessEqual(len(piece.encode("utf-8")), room)
         if len(text.encode()) <= room:
             self.assertEqual(pieces, [text])
-        # Only spaces at the cuts may go, one at each.
+        # Only spaces at the cuts may go, one at each (a cut at the last byte, a space, leaves
+        # no piece after it).
         joined = "".join(pieces)
         self.assertEqual(joined.replace(" ", ""), text.replace(" ", ""))
-        self.assertGreaterEqual(len(joined), len(text) - (len(pieces) - 1))
+        self.assertGreaterEqual(len(joined), len(text) - len(pieces))
 
 
 class RenderTests(SynchronousTestCase):
@@ -407,6 +408,27 @@ class MixedRoomTests(SynchronousTestCase):
             self.out(self.ana_out),
             b":carol!carol@irc.test PRIVMSG #general :\x01ACTION saluda\x01\r\n",
         )
+
+    def test_a_raw_me_is_an_action_in_a_room_the_user_is_in(self) -> None:
+        # irssi or WeeChat send an unknown /me... they do not: /me is CTCP; a raw ME works too
+        self.ana.dataReceived(b"ME saluda\r\n")  # one channel: that one
+        self.assertEqual(
+            self.out(self.bob_out), b":ana!ana@irc.test PRIVMSG #general :\x01ACTION saluda\x01\r\n"
+        )
+        self.assertEqual(self.carol.received(), ["** ana saluda"])
+        self.ana.dataReceived(b"JOIN #juegos\r\nME otra vez\r\n")
+        got = self.out(self.ana_out).decode()
+        self.assertIn("#general, #juegos", got)  # in two channels: which one?
+        self.ana.dataReceived(b"ME #juegos salta\r\nPART #general\r\nME\r\n")
+        got = self.out(self.ana_out).decode()
+        self.assertIn(":irc.test NOTICE ana :Uso: /me TEXTO", got)
+        # not in #juegos, where ana jumped: only ana's part
+        self.assertEqual(
+            self.carol.received(), ["* ana ha salido de la sala general (sigue en el chat)."]
+        )
+        self.ana.dataReceived(b"PART #juegos\r\nME solo\r\n")  # in no channel: a NOTICE
+        self.assertIn(":irc.test NOTICE ana :", self.out(self.ana_out).decode())
+        self.assertEqual(self.carol.received(), [])
 
     def test_an_action_without_its_final_delimiter(self) -> None:
         self.ana.dataReceived(b"PRIVMSG #general :\x01action baila\r\n")

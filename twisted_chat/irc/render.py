@@ -324,9 +324,12 @@ class IrcRenderer:
 
     def _public(self, event: Public) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
-        return self.text_lines(
-            command, channel(event.room), event.text, self.source(event.sender), event, event.irc
-        )
+        target = f"#{event.room}"
+        source = self.source(event.sender)
+        text = event.text
+        if 4 * (len(source) + len(target) + len(text)) + 12 <= MAX_BODY:  # the common case
+            return self.line(command, target, text, source=source, event=event, trailing=True)
+        return self.text_lines(command, target, text, source, event, event.irc)
 
     def _private(self, event: Private) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"

@@ -36,6 +36,7 @@ from twisted_chat.events import (
 )
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
+from twisted_chat.userinfo import UserInfo
 
 
 class Recipient(Protocol):
@@ -292,6 +293,20 @@ class Room:
 
     def unclaim(self, nickname: str) -> None:
         """Give back a claim whose login did not happen after all (the client left)."""
+
+    #: What other users may know of a member beyond its nickname and rooms (its real name,
+    #: away message, account, modes), read off its session; set by the assembly.
+    describe: Callable[[Member], UserInfo] | None = None
+
+    def info_changed(self, member: Member) -> None:
+        """``member``'s info (:attr:`describe`) may have changed (``AWAY``, ``MODE +i``):
+        nothing to do here, where it is read off the session; a clustered room tells the
+        other nodes."""
+
+    def remote_info(self, nickname: str) -> UserInfo | None:
+        """What is known of ``nickname``, a user of another node of a cluster, beyond its
+        nickname and rooms: nobody here (one process has no other nodes)."""
+        return None
 
     def add(self, member: Member, nickname: str) -> bool:
         """Register ``member`` as ``nickname``; ``False`` if the nickname is taken."""

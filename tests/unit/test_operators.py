@@ -66,6 +66,7 @@ from twisted_chat.limits import Limits
 from twisted_chat.operators import parse_minutes, remaining
 from twisted_chat.room import format_time
 from twisted_chat.text import SPANISH
+from twisted_chat.userinfo import UserInfo, describe
 
 
 def session_of(client: Any) -> Any:
@@ -189,6 +190,18 @@ class WhoIsAnOperatorTests(OperatorTestCase):
         ana = self.operator()
         self.assertTrue(self.chat.operators.is_operator(session_of(ana)))
         self.assertEqual(self.say(ana, "/baneos"), [NO_BANS])
+
+    def test_what_other_nodes_are_told_of_them(self) -> None:
+        # The account and operator flag a cluster carries (twisted_chat/userinfo.py): the
+        # operator is one while its nickname is its account, wherever that is read.
+        ana = describe(session_of(self.operator()), self.chat.operators)
+        self.assertEqual(ana, UserInfo(account="ana", operator=True))
+        self.assertTrue(ana.is_operator("Ana"))
+        self.assertFalse(ana.is_operator("ana2"))
+        self.assertFalse(ana.logged_in("ana2"))
+        bob = describe(session_of(self.login(f"bob {BOB_PASSWORD}")), self.chat.operators)
+        self.assertEqual(bob, UserInfo(account="bob"))
+        self.assertEqual(describe(session_of(self.login("carol")), self.chat.operators), UserInfo())
 
     def test_not_named(self) -> None:
         bob = self.login(f"bob {BOB_PASSWORD}")

@@ -28,7 +28,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import __version__, formatting, nicknames, roomnames
+from twisted_chat import __version__, formatting, nicknames, roomnames, userinfo
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
 from twisted_chat.events import Text
@@ -43,6 +43,8 @@ from twisted_chat.room import ChatRoom, Entered, Member, Move
 from twisted_chat.rooms import RoomCommands
 from twisted_chat.session import Session
 from twisted_chat.text import Language
+from twisted_chat.userinfo import NONE as NO_INFO
+from twisted_chat.userinfo import UserInfo
 
 #: The capabilities offered (``CAP LS``), with their values for ``CAP LS 302``.
 CAPABILITIES: Final = {
@@ -777,8 +779,9 @@ class IrcCommands:
         room.deliver(recipient, private)
         if session.renderer.echo:
             session.echo(private)
-        if not notice and isinstance(recipient, IrcSession) and recipient.away is not None:
-            session.reply("301", recipient.nickname or target, recipient.away)
+        away = None if notice else self._away(None, recipient.nickname or target)
+        if away is not None:
+            session.reply("301", recipient.nickname or target, away)
 
     @irc_command("TOPIC", 1)
     def topic(self, session: IrcSession, message: Message) -> None:
@@ -834,10 +837,6 @@ class IrcCommands:
         return self.chat.operators.is_operator(user)
 
     @staticmethod
-    def _away(user: Session) -> str | None:
-        return user.away if isinstance(user, IrcSession) else None
-
-    @staticmethod
     def _username(user: Session | None, nick: str = "") -> str:
         """The user name ``WHO`` and ``WHOIS`` show: ``~`` and ``USER``'s name (letters,
         digits, ``_``, ``.`` and ``-`` only, at most :data:`USERLEN`; ``~``: no ident check) for
@@ -848,23 +847,37 @@ class IrcCommands:
         name = USER_DROPPED.sub("", name or "")[:USERLEN]
         return f"~{name}" if name else user.nickname or ""
 
-    @staticmethod
-    def _realname(user: Session | None, nick: str = "") -> str:
-        """The real name of ``user`` (``USER``'s), or its nickname (a line user's; a user of
-        another node, ``nick``, whose real name this node does not know)."""
+    def user_info(self, nick: str, user: Session | None = None) -> UserInfo:
+        """What ``WHO``, ``WHOIS``, ``USERHOST`` and a ``PRIVMSG``'s ``301`` tell of a user
+        beyond its nickname and rooms (real name, away message, account, server operator,
+        ``+i``), the same for ``user``, a session of this node, read off it, as for ``nick``, a
+        user of another node of a cluster, as its own node told (nothing known: for nobody)."""
         if user is None:
-            return nick
-        realname = user.realname if isinstance(user, IrcSession) else None
-        return realname or user.nickname or ""
+            user = self._user(nick)
+        if user is not None:
+            return userinfo.describe(user, self.chat.operators)
+        return self.room.remote_info(nick) or NO_INFO
 
-    def _flags(self, user: Session | None, chatroom: ChatRoom | None, nick: str = "") -> str:
-        """``WHO``'s flags of ``user`` (``None``: ``nick``, a user of another node, of which
-        this node knows no more than its rooms): ``H`` here or ``G`` away, ``*`` for a server
-        operator, ``@`` for the operator of ``chatroom``."""
+    def _away(self, user: Session | None, nick: str = "") -> str | None:
+        """The away message of ``user`` (``None``: of ``nick``, anywhere), if away."""
+        return self.user_info(nick, user).away
+
+    def _realname(self, user: Session | None, nick: str = "") -> str:
+        """The real name of ``user`` (``None``: of ``nick``, anywhere): ``USER``'s, or its
+        nickname (a line user's)."""
         if user is not None:
             nick = user.nickname or ""
-        flags = "H" if user is None or self._away(user) is None else "G"
-        if user is not None and self._is_operator(user):
+        return self.user_info(nick, user).realname or nick
+
+    def _flags(self, user: Session | None, chatroom: ChatRoom | None, nick: str = "") -> str:
+        """``WHO``'s flags of ``user`` (``None``: ``nick``, a user of another node): ``H``
+        here or ``G`` away, ``*`` for a server operator, ``@`` for the operator of
+        ``chatroom``."""
+        if user is not None:
+            nick = user.nickname or ""
+        info = self.user_info(nick, user)
+        flags = "H" if info.away is None else "G"
+        if info.is_operator(nick):
             flags += "*"
         if chatroom is not None and chatroom.operator == nicknames.key(nick):
             flags += "@"
@@ -898,9 +911,11 @@ class IrcCommands:
         elif not mask.startswith("#"):
             rows = [(nick, user, None) for nick, user in self._matching(mask)]
         if chatroom is not None or "*" in mask or "?" in mask:  # not for one nickname
-            rows = [row for row in rows if self._sees(session, row[1])]
+            rows = [row for row in rows if self._sees(session, row[1], row[0])]
         for nick, user, where in rows:
-            if "o" in flags and (user is None or not self._is_operator(user)):
+            if "o" in flags and not self.user_info(nick, user).is_operator(
+                user.nickname or "" if user is not None else nick
+            ):
                 continue
             if whox:
                 self._whox_row(session, user, nick, where, fields, token)
@@ -938,7 +953,10 @@ class IrcCommands:
             ):
                 found.append((member.nickname or "", member))
         for nick in self.room.nicknames():
-            if self.room.member(nick) is None and regex.fullmatch(nick.casefold()):
+            if self.room.member(nick) is None and (
+                regex.fullmatch(nick.casefold())
+                or regex.fullmatch(self._realname(None, nick).casefold())
+            ):
                 found.append((nick, None))
         found.sort(key=lambda row: nicknames.key(row[0]))
         return found
@@ -967,7 +985,7 @@ class IrcCommands:
             "f": self._flags(user, where, nick),
             "d": "0",
             "l": "0",
-            "a": nick if user is not None and self.chat.operators.has_password(user) else "0",
+            "a": nick if self.user_info(nick, user).logged_in(nick) else "0",
             "o": "n/a",
             "r": self._realname(user, nick),
         }
@@ -1018,9 +1036,10 @@ class IrcCommands:
         session.reply("318", nick, "End of /WHOIS list")
 
     def _whois_remote(self, session: IrcSession, nick: str) -> None:
-        """``WHOIS`` of ``nick``, a user of another node: what this node knows of it (its
-        rooms; its real name is its nickname; no away, operator or login lines)."""
-        session.reply("311", nick, nick, self.server_name, "*", nick)
+        """``WHOIS`` of ``nick``, a user of another node: its rooms as this node knows them,
+        the rest (:meth:`user_info`) as its own node told."""
+        info = self.user_info(nick)
+        session.reply("311", nick, nick, self.server_name, "*", info.realname or nick)
         nick_key = nicknames.key(nick)
         names = [
             ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
@@ -1030,6 +1049,12 @@ class IrcCommands:
         for chunk in _chunks(names, NAMES_CHUNK):
             session.reply("319", nick, chunk)
         session.reply("312", nick, self.server_name, "twisted-chat")
+        if info.is_operator(nick):
+            session.reply("313", nick, "is an IRC operator")
+        if info.away is not None:
+            session.reply("301", nick, info.away)
+        if info.logged_in(nick):
+            session.reply("330", nick, nick, "is logged in as")
         session.reply("318", nick, "End of /WHOIS list")
 
     @irc_command("LIST")
@@ -1056,6 +1081,7 @@ class IrcCommands:
         else:
             session.away = None
             session.reply("305", "You are no longer marked as being away")
+        self.room.info_changed(session)
 
     @irc_command("LUSERS")
     def lusers(self, session: IrcSession, message: Message) -> None:
@@ -1078,7 +1104,7 @@ class IrcCommands:
         )
         invisible = sum(
             1 for member in room.members() if isinstance(member, IrcSession) and member.invisible
-        )
+        ) + sum(1 for nick in room.nicknames() if (room.remote_info(nick) or NO_INFO).invisible)
         visible = everyone - invisible
         session.reply(
             "251", f"There are {visible} users and {invisible} invisible on {servers} servers"
@@ -1135,22 +1161,22 @@ class IrcCommands:
         if unknown:
             session.reply("501", "Unknown MODE flag")
         if session.invisible != before:
+            self.room.info_changed(session)
             nick = session.nickname or ""
             change = "+i" if session.invisible else "-i"
             source = session.renderer.source(nick)
             session.send(session.renderer.line("MODE", nick, change, source=source, trailing=True))
 
-    def _sees(self, session: IrcSession, user: Session | None) -> bool:
-        """Whether ``WHO`` by mask or by room shows ``user`` (``None``: a user of another
-        node, whose modes this node does not know) to ``session``: not if it is invisible
-        (``+i``) and shares no room with ``session``, unless ``session`` is itself or a server
-        operator."""
-        if not isinstance(user, IrcSession) or not user.invisible or user is session:
+    def _sees(self, session: IrcSession, user: Session | None, nick: str = "") -> bool:
+        """Whether ``WHO`` by mask or by room shows ``user`` (``None``: ``nick``, a user of
+        another node) to ``session``: not if it is invisible (``+i``) and shares no room with
+        ``session``, unless ``session`` is itself or a server operator."""
+        if user is session or not self.user_info(nick, user).invisible:
             return True
         if self._is_operator(session):
             return True
-        mine = self.room.rooms_of(session)
-        return any(chatroom in mine for chatroom in self.room.rooms_of(user))
+        nick_key = nicknames.key(user.nickname or "" if user is not None else nick)
+        return any(nick_key in chatroom.users for chatroom in self.room.rooms_of(session))
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
         chatroom = self._find(name)
@@ -1296,6 +1322,7 @@ class IrcCommands:
                 return
             if result is LoginCheck.OK and nicknames.key(account) in operators.keys:
                 operators.act_as(session, account)
+                self.room.info_changed(session)
                 nick = session.nickname or ""
                 self.log.info(
                     "{nick} is a server operator as {account}", nick=nick, account=account

@@ -3,7 +3,7 @@
 // Contract (scripts and tests rely on it): #log holds one child per server line, with the
 // class notice, error, public, private or echo, a .time, and for messages a .nick and a .text
 // (plus one child of class "own" for each public message sent from this page, which the server
-// does not echo);
+// does not echo, and of classes "own action" for each /me sent from it);
 // #line is the input (Enter sends, Up/Down walk the history); #users holds one child per
 // member of the current room (.op: its operator); #rooms one button per room (data-room, a
 // .name and a .count; .current is ours; a click sends /unirse); #room-name and #room-topic
@@ -615,6 +615,9 @@
     if (!command(text, true)) return;
     line.value = "";
     if (loggedIn && !/^[/#]/.test(text) && /[^ \t]/.test(text)) add("own", me, text);
+    // An action of ours (/me TEXT) is not echoed either: shown as the others see it.
+    const action = loggedIn ? /^\/me[ \t]+([\s\S]*[^ \t][\s\S]*)$/i.exec(text) : null;
+    if (action) add("own action", me, action[1].trim());
   });
 
   older.addEventListener("click", () => {

@@ -141,6 +141,17 @@ class StoredLineTests(SynchronousTestCase):
             (Kind.RECADO, "ana", "TEXTO  con espacios ", "2026-12-06T03:34:47Z"),
         )
 
+    def test_a_stored_action(self) -> None:
+        action = classify("* [2026-12-06T03:34:47Z] ** ana baila salsa")
+        self.assertEqual(
+            (action.kind, action.nick, action.text, action.time),
+            (Kind.HISTORY_ACTION, "ana", "baila salsa", "2026-12-06T03:34:47Z"),
+        )
+        shown = render.render(action, colour=True, tz=UTC)
+        self.assertIn("* ana baila salsa", shown)
+        self.assertTrue(shown.startswith(render.DIM))
+        self.assertEqual(render.render(action, colour=False), action.raw)
+
     def test_near_misses_are_notices(self) -> None:
         for line in (
             "* [2026-12-06T03:34:47] <ana> hola",  # no Z

@@ -27,6 +27,7 @@ class Kind(enum.Enum):
     PRIVATE = "private"  # *NICK* TEXT
     ECHO = "echo"  # -> *NICK* TEXT
     ACTION = "action"  # ** NICK TEXT (an action: /me, IRC's CTCP ACTION; an extension)
+    HISTORY_ACTION = "history_action"  # * [TIME] ** NICK TEXT (a stored action)
     HISTORY = "history"  # * [TIME] <NICK> TEXT (a stored public message)
     RECADO = "recado"  # * [TIME] *NICK* TEXT (a message left for the user)
     OTHER = "other"  # anything else (a server that breaks the contract)
@@ -49,7 +50,8 @@ _PRIVATE: Final = re.compile(r"\*([^*\s]+)\* (.*)", re.DOTALL)
 _ECHO: Final = re.compile(r"-> \*([^*\s]+)\* (.*)", re.DOTALL)
 _ACTION: Final = re.compile(r"\*\* (\S+) (.*)", re.DOTALL)
 _STORED: Final = re.compile(
-    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^<>\s]+)>|\*([^*\s]+)\*) (.*)", re.DOTALL
+    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^<>\s]+)>|\*([^*\s]+)\*|\*\* (\S+)) (.*)",
+    re.DOTALL,
 )
 #: The line before the recados delivered at login (``* Tienes 2 recados:``).
 _RECADOS_HEADER: Final = re.compile(r"\* (?:Tienes \d+ recados?|You have \d+ memos?):")
@@ -60,9 +62,11 @@ def classify(line: str) -> ServerLine:
     if line.startswith("* ["):
         match = _STORED.fullmatch(line)
         if match:
-            time, public, sender, text = match.groups()
+            time, public, sender, actor, text = match.groups()
             if public is not None:
                 return ServerLine(Kind.HISTORY, public, text, line, time)
+            if actor is not None:
+                return ServerLine(Kind.HISTORY_ACTION, actor, text, line, time)
             return ServerLine(Kind.RECADO, sender, text, line, time)
     if line.startswith("* "):
         return ServerLine(Kind.NOTICE, None, line[2:], line)
@@ -166,11 +170,13 @@ def render(
     """
     if not colour:
         return escape(line.raw)
-    if line.kind in (Kind.HISTORY, Kind.RECADO):
+    if line.kind in (Kind.HISTORY, Kind.HISTORY_ACTION, Kind.RECADO):
         assert line.nick is not None and line.time is not None
         when = escape(stored_time(line.time, tz=tz, now=now))
         if line.kind is Kind.HISTORY:
             return f"{DIM}[{when}] <{escape(line.nick)}> {escape(line.text)}{RESET}"
+        if line.kind is Kind.HISTORY_ACTION:
+            return f"{DIM}[{when}] * {escape(line.nick)} {escape(line.text)}{RESET}"
         return f"{RECADO_STYLE}[{when}] *{escape(line.nick)}*{RESET} {escape(line.text)}"
     if line.kind is Kind.NOTICE and _RECADOS_HEADER.fullmatch(line.raw):
         return f"{RECADO_STYLE}{escape(line.raw)}{RESET}"

@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from twisted_chat import __version__, nicknames, roomnames
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
-from twisted_chat.irc import chathistory
+from twisted_chat.irc import chathistory, labels
 from twisted_chat.irc.chathistory import ChatHistory
 from twisted_chat.irc.message import Message, TooLong, parse
 from twisted_chat.irc.raw_commands import RawCommands
@@ -48,6 +48,7 @@ CAPABILITIES: Final = {
     "batch": "",
     "draft/chathistory": "",
     "echo-message": "",
+    "labeled-response": "",
     "message-tags": "",
     "multi-prefix": "",
     "sasl": "PLAIN",
@@ -211,6 +212,14 @@ class IrcCommands:
         recados = self.chat.recados
         if recados is not None and session.nickname is not None and session in recados.unread:
             recados.read(session)
+        label = labels.label_of(session, message.tags)
+        if label is not None:  # IRCv3 labeled-response: its answer is kept, then labeled
+            session.labeled(label, lambda: self.dispatch(session, message))
+        else:
+            self.dispatch(session, message)
+
+    def dispatch(self, session: IrcSession, message: Message) -> None:
+        """Check the rules of ``message``'s command, run it."""
         command = COMMANDS.get(message.command)
         registered = session.nickname is not None
         if command is None:
@@ -559,7 +568,7 @@ class IrcCommands:
         def failed(failure: Failure) -> None:
             self.log.failure("joining {room} failed", failure, room=room_name)
 
-        return self.room.join(session, room_name).addCallbacks(joined, failed)
+        return self.room.join(session, room_name).addCallbacks(session.as_answer(joined), failed)
 
     def _joined(self, session: IrcSession, name: str, move: Move) -> None:
         """What a ``JOIN`` is answered with, once the room answered."""

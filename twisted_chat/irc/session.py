@@ -10,17 +10,20 @@ renderer as for any member.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall
 
-from twisted_chat.events import Error, Event, Notice, Replayed, Text
+from twisted_chat.events import Error, Event, Notice, Private, Replayed, Text
+from twisted_chat.irc.labels import LabeledResponse
 from twisted_chat.irc.render import SILENT, IrcRenderer
 from twisted_chat.session import Session
 
 if TYPE_CHECKING:
     from twisted_chat.irc.commands import IrcCommands
+
+_T = TypeVar("_T")
 
 
 class IrcSession(Session):
@@ -63,6 +66,10 @@ class IrcSession(Session):
         self.invisible = False
         #: When its last invitations (``INVITE``) were sent, oldest first (a bounded window).
         self.invites: deque[float] = deque()
+        #: The labeled response being kept now (``labeled-response``, :mod:`labels
+        #: <twisted_chat.irc.labels>`), and the one waiting for its command's later answer.
+        self.label: LabeledResponse | None = None
+        self.pending_label: LabeledResponse | None = None
         # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
         self._welcoming = False
         self._welcome_timer: IDelayedCall | None = None
@@ -87,6 +94,10 @@ class IrcSession(Session):
         """Send ``event``: what the chat says to this user alone rendered for its nickname
         (during the welcome, as lines of the MOTD), the history of a room it is not in not at
         all, anything else as every member of its renderer reads it."""
+        label = self.label
+        if label is not None and type(event) is Private:
+            label.bypass(self.renderer.render(event))  # a message to it: never its answer
+            return
         data = self._for_me(event)
         if data is None:
             super().deliver(event)
@@ -160,9 +171,30 @@ class IrcSession(Session):
 
     def release(self) -> None:
         """Process held lines again, unless the welcome is not over (a password login's check
-        ends inside it: the welcome's end releases them)."""
+        ends inside it: the welcome's end releases them); a labeled command's answer that was
+        waiting for this is written first."""
         if not self._welcoming:
+            pending = self.pending_label
+            if pending is not None:
+                pending.finish()
             super().release()
+
+    # -- labeled responses ----------------------------------------------------------------------
+
+    def waiting_answer(self) -> bool:
+        """Whether this session's lines are held for a command's later answer (a read of the
+        database), not for the welcome."""
+        return self._held is not None and not self._welcoming
+
+    def as_answer(self, callback: Callable[..., _T]) -> Callable[..., _T]:
+        """``callback``, the later answer of the command running now: if that command is
+        labeled, what it sends belongs to its labeled response."""
+        label = self.label
+        return callback if label is None else label.answer(callback)
+
+    def labeled(self, label: str, command: Callable[[], Any]) -> None:
+        """Run ``command`` as the labeled command ``label`` (:mod:`twisted_chat.irc.labels`)."""
+        LabeledResponse(self, label).run(command)
 
     def _cancel_welcome_timer(self) -> None:
         timer, self._welcome_timer = self._welcome_timer, None
@@ -174,6 +206,7 @@ class IrcSession(Session):
         are told it left even if it was in no room (they were told it came)."""
         self._welcoming = False
         self._cancel_welcome_timer()
+        self.label = self.pending_label = None
         nickname = self.nickname
         room = self.chat.room
         was_member = nickname is not None and room.member(nickname) is self

@@ -92,6 +92,9 @@ class LabeledCommandTests(_IrcChat):
             self.say(ana, ana_t, "@label=p3 FOO"),
             [f"@label=p3 :{SERVER} 421 ana FOO :Unknown command"],
         )
+        # a label holding escaped line ends goes back escaped: one line, never two
+        got = self.say(ana, ana_t, r"@label=a\rb\nc\sd PING x")
+        self.assertEqual(got, [rf"@label=a\rb\nc\sd :{SERVER} PONG {SERVER} x"])
         # unlabeled lines are answered as ever
         self.assertEqual(self.say(ana, ana_t, "PING y"), [f":{SERVER} PONG {SERVER} y"])
 

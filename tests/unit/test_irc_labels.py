@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.error import ConnectionDone
+from twisted.python.failure import Failure
+
 from tests.unit.test_irc_chathistory import HISTORY_CAPS, SERVER, _IrcChat
 from twisted_chat.irc.commands import CAPABILITIES
 from twisted_chat.irc.labels import LabeledResponse, add_tag, has_batch_tag, too_long
+from twisted_chat.irc.message import escape_tag_value
 from twisted_chat.irc.session import IrcSession
 
 #: A client of labeled responses (and echo-message, to see its own messages' echoes).
 LABEL_CAPS = "batch labeled-response echo-message"
+#: Characters a line may not hold (refused before it is read): no label has them.
+_NOT_PRINTABLE = ("Cs", "Cc", "Cf", "Zl", "Zp")
 _LABELED_BATCH = re.compile(rf"@label=(\S+) :{re.escape(SERVER)} BATCH \+(\S+) labeled-response")
 
 
@@ -153,6 +161,75 @@ class LabeledCommandTests(_IrcChat):
         got = self.say(ana, ana_t, "@label=pm NOTICE bob :hola")
         self.assertEqual(got, [f"@label=pm :ana!ana@{SERVER} NOTICE bob :hola"])
         self.assertEqual(self.received(bob_t), [f":ana!ana@{SERVER} NOTICE bob :hola"])
+
+
+class PropertyTests(_IrcChat):
+    """Any labeled command gets exactly one labeled logical answer, its batches balanced."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.text(
+                    st.characters(blacklist_categories=_NOT_PRINTABLE),
+                    min_size=1,
+                    max_size=20,
+                ).filter(lambda t: len(t.encode()) <= 64),
+                st.sampled_from(
+                    [
+                        "PING x",
+                        "PONG x",
+                        "JOIN #a,#b",
+                        "PART #a",
+                        "PRIVMSG #a :hola",
+                        "PRIVMSG {me} :yo",
+                        "NOTICE bob :hola",
+                        "PRIVMSG nadie :x",
+                        "TOPIC #a :t",
+                        "TOPIC #a",
+                        "NAMES #a",
+                        "WHO #a",
+                        "WHOIS bob",
+                        "LIST",
+                        "LUSERS",
+                        "MODE {me}",
+                        "CHATHISTORY LATEST #a * 5",
+                        "CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00Z "
+                        "timestamp=2262-01-01T00:00:00Z 5",
+                        "HISTORIAL #a 3",
+                        "CAP LIST",
+                        "AWAY :fuera",
+                        "FOO bar",
+                        "USER a 0 * :b",
+                    ]
+                ),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def test_one_labeled_answer_per_command(self, commands: list[tuple[str, str]]) -> None:
+        if not hasattr(self, "bob"):
+            self.bob, bob_t = self.user("bob")
+            self.say(self.bob, bob_t, "JOIN #a")
+        nick = f"u{self.port}"
+        proto, transport = self.user(nick, f"{HISTORY_CAPS} labeled-response echo-message")
+        try:
+            for label, command in commands:
+                escaped = escape_tag_value(label)
+                got = self.say(proto, transport, f"@label={escaped} {command.format(me=nick)}")
+                labeled = [line for line in got if line.startswith(f"@label={escaped}")]
+                self.assertEqual(len(labeled), 1, got)
+                self.assertEqual(sum("label=" in line.split(" ", 1)[0] for line in got), 1, got)
+                start = _LABELED_BATCH.fullmatch(labeled[0])
+                if start is not None:
+                    self.assertEqual(got[-1], f":{SERVER} BATCH -{start.group(2)}", got)
+                batches = [re.search(r" BATCH ([+-])(\S+)", line) for line in got]
+                opened = [b.group(2) for b in batches if b is not None and b.group(1) == "+"]
+                closed = [b.group(2) for b in batches if b is not None and b.group(1) == "-"]
+                self.assertEqual(sorted(opened), sorted(closed), got)
+        finally:
+            proto.connectionLost(Failure(ConnectionDone()))
 
 
 class LaterAnswerTests(_IrcChat):

@@ -6,6 +6,7 @@ transports over a whole chat (the harness of ``test_irc_chathistory``); no socke
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from twisted_chat.irc.session import IrcSession
 #: A client of labeled responses (and echo-message, to see its own messages' echoes).
 LABEL_CAPS = "batch labeled-response echo-message"
 #: Characters a line may not hold (refused before it is read): no label has them.
-_NOT_PRINTABLE = ("Cs", "Cc", "Cf", "Zl", "Zp")
+_NOT_PRINTABLE: Final = ("Cs", "Cc", "Cf", "Zl", "Zp")
 _LABELED_BATCH = re.compile(rf"@label=(\S+) :{re.escape(SERVER)} BATCH \+(\S+) labeled-response")
 
 

@@ -10,6 +10,7 @@ from typing import Final
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
@@ -293,3 +294,40 @@ class LaterAnswerTests(_IrcChat):
         self.assertEqual(len(got), 1 + 1 + 7 + 1 + 1, got)  # header, 7 lines, "more", end
         self.assertEqual(got[-1], f":{SERVER} BATCH -{ref}")
         self.assertEqual(self.say(ana, ana_t, "PING q"), [f":{SERVER} PONG {SERVER} q"])
+
+    def test_released_from_inside_its_answer(self) -> None:
+        """An answer that releases the session itself (a clustered ``JOIN``'s continuation):
+        the response is written first, then the held lines run, outside it."""
+        proto, transport = self.user("ana", LABEL_CAPS)
+        session = proto.session
+        assert isinstance(session, IrcSession)
+        later: Deferred[None] = Deferred()
+
+        def command() -> None:
+            session.reply("998", "now")
+            session.hold()
+
+            def answer(_: object) -> None:
+                session.reply("999", "later")
+                session.release()
+
+            later.addCallback(session.as_answer(answer))
+
+        session.labeled("x", command)
+        self.assertEqual(self.say(proto, transport, "@label=y PING z"), [])
+        later.callback(None)
+        got = self.received(transport)
+        start = _LABELED_BATCH.fullmatch(got[0])
+        assert start is not None, got
+        ref = start.group(2)
+        self.assertEqual(
+            got[1:],
+            [
+                f"@batch={ref} :{SERVER} 998 ana :now",
+                f"@batch={ref} :{SERVER} 999 ana :later",
+                f":{SERVER} BATCH -{ref}",
+                f"@label=y :{SERVER} PONG {SERVER} z",
+            ],
+        )
+        self.assertIsNone(session.pending_label)
+        self.assertIsNone(session.label)

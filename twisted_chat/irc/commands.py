@@ -541,7 +541,9 @@ class IrcCommands:
             if joining is not None and not joining.called:
                 if not held:
                     session.hold()
-                joining.addBoth(lambda _: self._join_all(session, names, held=True))
+                joining.addBoth(
+                    session.as_answer(lambda _: self._join_all(session, names, held=True))
+                )
                 return
         if held:
             session.release()

@@ -59,7 +59,7 @@ def too_long(label: str) -> bool:
 class LabeledResponse:
     """The answer to one labeled command of ``session``, gathered while it runs."""
 
-    __slots__ = ("_saved", "label", "lines", "open", "session")
+    __slots__ = ("_saved", "ending", "label", "lines", "open", "session")
 
     def __init__(self, session: IrcSession, label: str) -> None:
         self.session = session
@@ -70,6 +70,9 @@ class LabeledResponse:
         self.open = True
         # The session's own pending output (the batcher's) while this one is being kept.
         self._saved: list[bytes] | None = None
+        #: The session was released while this answer was being kept: once it is kept, the
+        #: release goes on (:meth:`~twisted_chat.irc.session.IrcSession.release`).
+        self.ending = False
 
     # -- keeping --------------------------------------------------------------------------------
 
@@ -112,6 +115,9 @@ class LabeledResponse:
                 return callback(*args, **kwargs)
             finally:
                 self._stop()
+                if self.ending:
+                    self.ending = False
+                    self.session.release()
 
         return answering
 

@@ -176,6 +176,9 @@ class IrcSession(Session):
         if not self._welcoming:
             pending = self.pending_label
             if pending is not None:
+                if self.label is pending:  # inside its own answer: once that is kept
+                    pending.ending = True
+                    return
                 pending.finish()
             super().release()
 
@@ -187,9 +190,10 @@ class IrcSession(Session):
         return self._held is not None and not self._welcoming
 
     def as_answer(self, callback: Callable[..., _T]) -> Callable[..., _T]:
-        """``callback``, the later answer of the command running now: if that command is
-        labeled, what it sends belongs to its labeled response."""
-        label = self.label
+        """``callback``, the later answer of the command running now (or of the labeled
+        command whose answer the session waits for): if that command is labeled, what it sends
+        belongs to its labeled response."""
+        label = self.label or self.pending_label
         return callback if label is None else label.answer(callback)
 
     def labeled(self, label: str, command: Callable[[], Any]) -> None:

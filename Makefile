@@ -94,7 +94,8 @@ bench-tiny: $(VENV)/.bench-deps
 
 # irctest (github progval/irctest), from a checkout of it outside this repository: IRCTEST=DIR.
 # Its code is never copied here; our part is irctest_controller/ (the controller module and the
-# deselection list, one test id a line with a `# reason` each). IRCTEST_ARGS= adds pytest
+# deselection list, one test id a line with a `# reason` each, deselected exactly by the plugin
+# twisted_chat_deselect: pytest's --deselect matches prefixes). IRCTEST_ARGS= adds pytest
 # arguments (`-k testQuit`, `-x`, ...).
 IRCTEST ?=
 IRCTEST_ARGS ?=
@@ -124,12 +125,12 @@ $(VENV)/.irctest-deps: $(BIN)/twistd $(IRCTEST)/requirements.txt
 ## a checkout of github progval/irctest; about 5 minutes). The selection and the deselected
 ## tests with their reasons are in docs/IRC.md.
 irctest: $(VENV)/.irctest-deps
-	cd '$(IRCTEST)' && set -f && PYTHONPATH='$(CURDIR)/irctest_controller' \
-	  TWISTED_CHAT_VENV='$(abspath $(VENV))' '$(abspath $(BIN))/python' -m pytest \
-	  -p no:cacheprovider --controller twisted_chat_controller -m '$(IRCTEST_MARKERS)' -rfEsX \
-	  $(foreach m,$(IRCTEST_MODULES),irctest/server_tests/$(m).py) \
-	  $$(sed -e 's/#.*//' -e 's/[[:space:]]*$$//' -e '/^$$/d' -e 's/^/--deselect=/' \
-	    '$(CURDIR)/$(IRCTEST_DESELECTED)') $(IRCTEST_ARGS)
+	cd '$(IRCTEST)' && PYTHONPATH='$(CURDIR)/irctest_controller' \
+	  TWISTED_CHAT_VENV='$(abspath $(VENV))' \
+	  TWISTED_CHAT_DESELECTED='$(abspath $(IRCTEST_DESELECTED))' '$(abspath $(BIN))/python' \
+	  -m pytest -p no:cacheprovider -p twisted_chat_deselect \
+	  --controller twisted_chat_controller -m '$(IRCTEST_MARKERS)' -rfEsX \
+	  $(foreach m,$(IRCTEST_MODULES),irctest/server_tests/$(m).py) $(IRCTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache _trial_temp

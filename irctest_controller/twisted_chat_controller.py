@@ -12,6 +12,8 @@ are made the way users make them, ``/registrar PASSWORD`` over that listener), a
 database and log in a temporary directory, and no flood, per-address or login-time limits
 (irctest opens many connections from one address, sends quickly, and waits before
 registering). The server runs in its own session, and only that process group is ever signalled.
+``--operator operuser``, whose account (password ``operpassword``) is registered at start, is
+the operator of irctest's ``OPER operuser operpassword``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ LOADED_LOGGED = (re.compile(rb"registered nicknames loaded"), re.compile(rb"bans
 #: Seconds to wait for the server's line port, and for one registration's replies.
 START_TIMEOUT = 30.0
 REGISTER_TIMEOUT = 10.0
+#: The operator irctest's ``OPER operuser operpassword`` names: an ``--operator`` nickname whose
+#: account each server registers as it starts.
+OPER_NAME = "operuser"
+OPER_PASSWORD = "operpassword"
 
 
 def twistd() -> Path:
@@ -138,10 +144,13 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
                 "0",
                 "--login-timeout",
                 "0",
+                "--operator",
+                OPER_NAME,
             ],
             proc_name="twisted-chat",
             cwd=self.directory,
         )
+        self.registerUser(None, OPER_NAME, OPER_PASSWORD)
 
     def wait_for_port(self) -> None:
         """The IRC port answers, and the server has loaded its registered nicknames and bans

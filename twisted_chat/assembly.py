@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from twisted.internet.interfaces import IReactorTime
 
+from twisted_chat import userinfo
 from twisted_chat.accounts import Accounts
 from twisted_chat.bans import Bans
 from twisted_chat.chat import ChatCore, LoginRecorder
@@ -114,6 +116,7 @@ def assemble(
         gathering = NoticeGathering(clock, lambda: len(the_room))
     the_room = room(events, gathering, rooms or RoomPlan())
     roster = Operators(operators, accounts)
+    the_room.describe = partial(userinfo.describe, operators=roster)
     user_commands = UserCommands(the_room, events, accounts)
     keeper = TopicKeeper(topics, the_room, clock) if topics is not None else None
     room_commands = RoomCommands(the_room, events, roster.is_operator, keeper)

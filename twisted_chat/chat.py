@@ -153,7 +153,8 @@ class ChatCore:
         return True
 
     def disconnected(self, session: ChatSession) -> None:
-        """The connection is gone: remove the user and tell everyone."""
+        """The connection is gone: remove the user and tell everyone who shared a room with it,
+        once each, with its own words if it gave any (an IRC ``QUIT``'s reason)."""
         operators = self.operators
         if self.recados is not None:
             self.recados.gone(session)
@@ -164,8 +165,13 @@ class ChatCore:
         room = self.room
         rooms = room.rooms_of(session)
         if room.remove(session):
+            nickname = session.nickname or ""
+            departure = []
             for chatroom in rooms:
-                room.announce(self.events.left(chatroom.key, session.nickname or ""))
+                event = self.events.left(chatroom.key, nickname)
+                event.reason = session.quit_reason or None
+                departure.append(event)
+            room.announce_departure(departure)
 
     # -- operators and bans -----------------------------------------------------------------
 

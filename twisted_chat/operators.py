@@ -69,6 +69,9 @@ class Operators:
         # with its password while its nickname is that account's (a nickname change away from
         # it ends that; a change back, or of case only, restores it).
         self._accounts: dict[ChatSession, str] = {}
+        # Sessions that proved an operator's password under another nickname (IRC's ``OPER``):
+        # session -> that operator's nick key.
+        self._acting: dict[ChatSession, str] = {}
 
     def use(self, names: Iterable[str]) -> None:
         """The ``--operator`` nicknames are ``names`` from now on (a configuration reload)."""
@@ -90,20 +93,36 @@ class Operators:
         account = self._accounts.get(session)
         return account is not None and account == nicknames.key(session.nickname or "")
 
+    def act_as(self, session: ChatSession, operator: str) -> None:
+        """``session`` gave the password of the ``--operator`` account ``operator`` (IRC's
+        ``OPER NAME PASSWORD``): an operator while it is connected and ``operator`` stays one."""
+        self._acting[session] = nicknames.key(operator)
+
     def forget(self, session: ChatSession) -> None:
         """``session`` is gone."""
         self._accounts.pop(session, None)
+        self._acting.pop(session, None)
 
     def is_operator(self, session: ChatSession) -> bool:
         """Whether ``session`` is an operator's: a nickname named in ``--operator``, registered,
-        and logged in with its password."""
+        and logged in with its password; or a session that gave such a nickname's password
+        (:meth:`act_as`)."""
         nickname = session.nickname
-        return (
+        if (
             nickname is not None
             and self.has_password(session)
             and nicknames.key(nickname) in self.keys
             and self.accounts is not None
             and self.accounts.is_registered(nickname)
+        ):
+            return True
+        acting = self._acting.get(session) if self._acting else None
+        return (
+            nickname is not None
+            and acting is not None
+            and acting in self.keys
+            and self.accounts is not None
+            and self.accounts.is_registered(acting)
         )
 
 

@@ -36,6 +36,7 @@ from twisted_chat.events import (
 )
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.roomnames import DEFAULT_MAX_ROOMS
+from twisted_chat.userinfo import UserInfo
 
 
 class Recipient(Protocol):
@@ -77,6 +78,10 @@ class Member(Recipient, Protocol):
 class ChatSession(Member, Protocol):
     """What the chat core needs from one connection of this process (implemented by
     :class:`~twisted_chat.session.Session`): a member, and the control of its session."""
+
+    #: Why the user leaves the chat, in its own words (an IRC ``QUIT``'s reason; ``None`` or
+    #: empty: it said nothing), shown to those who shared a room with it.
+    quit_reason: str | None
 
     @property
     def closing(self) -> bool:
@@ -289,6 +294,20 @@ class Room:
     def unclaim(self, nickname: str) -> None:
         """Give back a claim whose login did not happen after all (the client left)."""
 
+    #: What other users may know of a member beyond its nickname and rooms (its real name,
+    #: away message, account, modes), read off its session; set by the assembly.
+    describe: Callable[[Member], UserInfo] | None = None
+
+    def info_changed(self, member: Member) -> None:
+        """``member``'s info (:attr:`describe`) may have changed (``AWAY``, ``MODE +i``):
+        nothing to do here, where it is read off the session; a clustered room tells the
+        other nodes."""
+
+    def remote_info(self, nickname: str) -> UserInfo | None:
+        """What is known of ``nickname``, a user of another node of a cluster, beyond its
+        nickname and rooms: nobody here (one process has no other nodes)."""
+        return None
+
     def add(self, member: Member, nickname: str) -> bool:
         """Register ``member`` as ``nickname``; ``False`` if the nickname is taken."""
         nick_key = nicknames.key(nickname)
@@ -328,6 +347,27 @@ class Room:
                 self._part(member, nick_key, chatroom)
             self.user_gone(nick_key)
         return member
+
+    def regroup(self, member: Member, old: Renderer) -> None:
+        """``member`` renders with :attr:`Member.renderer` from now on instead of ``old`` (an
+        IRC client's ``CAP REQ`` after registration): pending notices go out first, as
+        negotiated before, then it moves to that renderer's group in the chat and in each of
+        its rooms."""
+        if self.has_notices:
+            self.flush_notices()
+        new = member.renderer
+        every = [self._groups, *(chatroom.groups for chatroom in self._rooms_of.get(member, ()))]
+        for groups in every:
+            group = groups.get(old)
+            if group is None or member not in group:
+                continue
+            del group[member]
+            if not group:
+                del groups[old]
+            target = groups.get(new)
+            if target is None:
+                target = groups[new] = {}
+            target[member] = None
 
     def user_gone(self, nick_key: str) -> None:
         """The user ``nick_key`` left the chat: it is no longer the operator of any room."""
@@ -664,6 +704,32 @@ class Room:
             return
         gathering.add(event, joined)
         self.has_notices = True
+
+    def announce_departure(self, events: Sequence[Event]) -> None:
+        """Tell the members of the rooms a user left the chat from that it left: ``events`` are
+        its leave events, one per room it was in, and each member gets the first one of a room
+        it is in, and no other (an IRC user sharing three rooms with the quitter reads one
+        ``QUIT``, not three). A departure from one room is an ordinary :meth:`announce`
+        (gathered in a storm); from several, each event is rendered once per renderer and
+        written at once, after any pending notices."""
+        if len(events) <= 1:
+            for event in events:
+                self.announce(event)
+            return
+        if self.has_notices:
+            self.flush_notices()
+        told: set[Member] = set()
+        count = 0
+        for event in events:
+            chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+            if chatroom is None:
+                continue
+            for renderer, group in list(chatroom.groups.items()):
+                fresh = {member: None for member in group if member not in told}
+                if fresh:
+                    told.update(fresh)
+                    count += self._write(fresh, renderer.render(event))
+        self.deliveries += count
 
     @property
     def pending_notices(self) -> int:

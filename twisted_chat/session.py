@@ -188,14 +188,18 @@ class Session:
         self._last_line = 0.0
         self._timer: IDelayedCall | None = None
         self.disconnect_cause: str | None = None
+        #: Why the user leaves, in its own words (an IRC ``QUIT``'s reason), if it said.
+        self.quit_reason: str | None = None
 
     def use_renderer(self, renderer: Renderer) -> None:
-        """Render this session's events with ``renderer`` from now on (only before it logs in:
-        the room groups its members by renderer)."""
-        assert self.nickname is None, "the renderer of a logged-in session is fixed"
+        """Render this session's events with ``renderer`` from now on (once logged in, the
+        room moves it to that renderer's group: :meth:`~twisted_chat.room.Room.regroup`)."""
+        old = self.renderer
         self.renderer = renderer
         self._render = renderer.render
         self._render_echo = renderer.render_echo
+        if self.nickname is not None and renderer is not old:
+            self.chat.room.regroup(self, old)
 
     # -- connection events (called by the transport) ----------------------------------------
 

@@ -623,7 +623,7 @@ OPTIONS: tuple[Option, ...] = (
         "idle-timeout",
         "limits",
         "idle_timeout",
-        "Close logged-in clients silent for SECONDS (0 = never).",
+        "Close logged-in clients silent for SECONDS (0 = never; IRC clients are PINGed first).",
         _number(float),
         default="0",
         kind="number",

@@ -58,8 +58,8 @@ async def test_who_by_channel_nickname_and_mask() -> None:
         ana, _, _ = await room_of_three(server)
         ana.say("WHO #juegos")
         assert await replies(ana, "315") == [
-            numeric("352", "ana", "#juegos ana irc.test irc.test ana H@ :0 ana real"),
-            numeric("352", "ana", "#juegos bob irc.test irc.test bob H :0 bob real"),
+            numeric("352", "ana", "#juegos ~ana irc.test irc.test ana H@ :0 ana real"),
+            numeric("352", "ana", "#juegos ~bob irc.test irc.test bob H :0 bob real"),
             numeric("315", "ana", "#juegos :End of WHO list"),
         ]
         ana.say("WHO #General")  # a line user; any case
@@ -69,7 +69,7 @@ async def test_who_by_channel_nickname_and_mask() -> None:
         ]
         ana.say("WHO BOB")
         assert await replies(ana, "315") == [
-            numeric("352", "ana", "* bob irc.test irc.test bob H :0 bob real"),
+            numeric("352", "ana", "* ~bob irc.test irc.test bob H :0 bob real"),
             numeric("315", "ana", "BOB :End of WHO list"),
         ]
         ana.say("WHO *")
@@ -97,7 +97,7 @@ async def test_whox_fields_and_token() -> None:
         ]
         ana.say("WHO bob %nuhsdlaor")
         assert await replies(ana, "315") == [
-            f":{SERVER} 354 ana bob irc.test irc.test bob 0 0 0 n/a :bob real",
+            f":{SERVER} 354 ana ~bob irc.test irc.test bob 0 0 0 n/a :bob real",
             numeric("315", "ana", "bob :End of WHO list"),
         ]
         ana.say("WHO lina %ti,toolong")  # a bad token is 0
@@ -110,7 +110,7 @@ async def test_whois() -> None:
         ana, bob, lina = await room_of_three(server)
         bob.say("WHOIS ana")
         assert await replies(bob, "318") == [
-            numeric("311", "bob", "ana ana irc.test * :ana real"),
+            numeric("311", "bob", "ana ~ana irc.test * :ana real"),
             numeric("319", "bob", "ana :@#juegos"),
             numeric("312", "bob", "ana irc.test :twisted-chat"),
             numeric("318", "bob", "ana :End of /WHOIS list"),
@@ -179,7 +179,7 @@ async def test_away() -> None:
         await bob.pong()
         bob.say("WHO ana")
         assert (await replies(bob, "315"))[0] == numeric(
-            "352", "bob", "* ana irc.test irc.test ana G :0 ana real"
+            "352", "bob", "* ~ana irc.test irc.test ana G :0 ana real"
         )
         bob.say("WHOIS ana")
         assert numeric("301", "bob", "ana :comiendo") in await replies(bob, "318")
@@ -303,7 +303,7 @@ async def test_server_operator_kill_kick_and_what_others_see() -> None:
         assert numeric("330", "bob", "ana ana :is logged in as") in lines
         bob.say("WHO ana")
         assert (await replies(bob, "315"))[0] == numeric(
-            "352", "bob", "* ana irc.test irc.test ana H* :0 ana real"
+            "352", "bob", "* ~ana irc.test irc.test ana H* :0 ana real"
         )
         bob.say("LUSERS")
         assert numeric("252", "bob", "1 :operator(s) online") in await replies(bob, "266")
@@ -378,6 +378,130 @@ async def test_no_motd_file_is_422() -> None:
         await ana.pong()
 
 
+@pytest_twisted.ensureDeferred
+async def test_oper_with_an_operator_s_password() -> None:
+    async with await start_irc_server("--operator", "ana") as server:
+        await register_ana(server)
+        bob = await server.user("bob")
+        cris = await server.user("cris")
+        bob.say("OPER ana wrong-password")
+        assert await bob.line() == numeric("464", "bob", ":Password incorrect")
+        bob.say("OPER bob whatever")  # not an operator (nor registered): the same answer
+        assert await bob.line() == numeric("464", "bob", ":Password incorrect")
+        bob.say("OPER ana")
+        assert await bob.line() == numeric("461", "bob", "OPER :Not enough parameters")
+        bob.say("KILL cris :no")
+        assert await bob.line() == numeric(
+            "481", "bob", ":Permission Denied- You're not an IRC operator"
+        )
+        bob.say(f"OPER ana {PASSWORD}")
+        assert await bob.line() == numeric("381", "bob", ":You are now an IRC operator")
+        assert await bob.line() == ":bob!bob@irc.test MODE bob :+o"
+        bob.say("MODE bob")
+        assert await bob.line() == f":{SERVER} 221 bob +o"
+        cris.say("WHO bob")
+        assert (await replies(cris, "315"))[0] == numeric(
+            "352", "cris", "* ~bob irc.test irc.test bob H* :0 bob real"
+        )
+        bob.say("KILL cris :por probar")
+        assert await bob.line() == f":{SERVER} NOTICE bob :cris expulsado."
+        assert await cris.line() == f":{SERVER} NOTICE cris :bob te ha expulsado: por probar"
+
+
+# -- the fixes of irctest's run (QUIT, SASL numerics, NAMES, user mode +i) ----------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_quit_reason_reaches_a_reader_of_several_rooms_once() -> None:
+    async with await start_irc_server() as server:
+        lina = await server.chat.login("lina")
+        ana = await server.user("ana")
+        bob = await server.user("bob")
+        assert await lina.line() == joined("ana")
+        assert await lina.line() == joined("bob")
+        for channel in ("#uno", "#dos", "#general"):
+            await ana.join(channel)
+            await bob.join(channel)
+            await ana.until(rf":bob!bob@irc\.test JOIN {channel}")
+        assert await lina.line() == room_joined("ana", "general")
+        assert await lina.line() == room_joined("bob", "general")
+        await lina.sync()
+        bob.say("QUIT :hasta mañana")
+        assert await bob.line() == "ERROR :Quit: hasta mañana"
+        await bob.wait_closed()
+        assert await ana.line() == ":bob!bob@irc.test QUIT :Quit: hasta mañana"
+        await ana.pong()  # one QUIT, not three
+        assert await lina.line() == left("bob")  # the line user's notice, as before
+        await lina.sync()
+
+
+@pytest_twisted.ensureDeferred
+async def test_sasl_numerics_after_registration_and_for_a_long_payload() -> None:
+    async with await start_irc_server() as server:
+        await register_ana(server)
+        ana = await server.connect("ana")
+        await ana.register("ana", sasl=("ana", PASSWORD))
+        ana.say("AUTHENTICATE PLAIN")  # no SASL after registration
+        assert await ana.line() == numeric("462", "ana", ":You may not reregister")
+        long = await server.connect("long")
+        long.say("CAP REQ sasl")
+        assert await long.line() == f":{SERVER} CAP * ACK :sasl"
+        long.say("AUTHENTICATE PLAIN")
+        assert await long.line() == "AUTHENTICATE +"
+        long.say("AUTHENTICATE " + "x" * 401)  # one line over 400 bytes: 905
+        assert await long.line() == numeric("905", "*", ":SASL message too long")
+        long.say("AUTHENTICATE PLAIN")
+        assert await long.line() == "AUTHENTICATE +"
+        for _ in range(6):  # a payload that keeps growing past 2000 bytes: 904
+            long.say("AUTHENTICATE " + "x" * 400)
+        assert await long.line() == numeric("904", "*", ":SASL authentication failed")
+        await long.pong()
+
+
+@pytest_twisted.ensureDeferred
+async def test_sasl_for_another_nickname_s_account_is_undone_at_registration() -> None:
+    async with await start_irc_server() as server:
+        await register_ana(server)
+        other = await server.connect("other")
+        other.say("CAP REQ sasl")
+        assert await other.line() == f":{SERVER} CAP * ACK :sasl"
+        other.authenticate("ana", PASSWORD)
+        assert await other.line() == "AUTHENTICATE +"
+        await other.expect(f":{SERVER} 900 ")
+        await other.expect(f":{SERVER} 903 ")
+        other.say("NICK bea")
+        other.say("USER bea 0 * :Bea")
+        other.say("CAP END")
+        lines = await other.until(rf":{re.escape(SERVER)} 376 .*")
+        assert (
+            numeric(
+                "901",
+                "bea",
+                "bea!bea@127.0.0.1 :You are now logged out: the account ana is its nickname's",
+            )
+            in lines
+        )
+        other.say("WHOIS bea")
+        assert "330" not in [line.split()[1] for line in await replies(other, "318")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_names_of_several_rooms_ends_once() -> None:
+    async with await start_irc_server() as server:
+        ana = await server.user("ana")
+        await ana.join("#uno")
+        await ana.join("#dos")
+        ana.say("NAMES #uno,#nada,#dos")
+        assert await replies(ana, "366") == [
+            numeric("353", "ana", "= #uno :@ana"),
+            numeric("353", "ana", "= #dos :@ana"),
+            numeric("366", "ana", "#uno,#nada,#dos :End of /NAMES list"),
+        ]
+        many = ",".join(f"#sala{number}" for number in range(60))  # 419 bytes
+        ana.say(f"NAMES {many}")
+        assert await replies(ana, "366") == [numeric("366", "ana", "* :End of /NAMES list")]
+
+
 # -- fuzz --------------------------------------------------------------------------------------
 
 #: The words of these commands, so that fuzzed lines often reach them.
@@ -393,7 +517,6 @@ WORDS = [
     "MOTD",
     "JOIN",
     "PRIVMSG",
-    "NICK",
     "#general",
     "#x",
     "#",

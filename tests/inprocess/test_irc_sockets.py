@@ -72,7 +72,11 @@ async def test_registration_without_cap() -> None:
         lines = await ana.until(r":irc\.test 376 ana :End of /MOTD command\.")
         codes = [line.split()[1] for line in lines]
         count = codes.count("005")
-        assert codes[: 5 + count] == ["001", "002", "003", "004", *["005"] * count, "375"]
+        lusers = ["251", "252", "254", "255", "265", "266"]  # LUSERS, with 2 users now
+        assert codes[: 11 + count] == ["001", "002", "003", "004", *["005"] * count, *lusers, "375"]
+        assert lines[4 + count] == numeric(
+            "251", "ana", ":There are 2 users and 0 invisible on 1 servers"
+        )
         # 005 in lines of at most 13 tokens (and the target and the text)
         isupport_lines = lines[4 : 4 + count]
         assert all(0 < len(line.split(" :")[0].split()) - 3 <= 13 for line in isupport_lines)
@@ -91,7 +95,7 @@ async def test_registration_without_cap() -> None:
             assert token in isupport, token
         assert any(token.startswith("TARGMAX=") for token in isupport)
         # the chat's lines of a login are the MOTD; the user is in no room
-        assert lines[5 + count :] == [
+        assert lines[11 + count :] == [
             numeric("372", "ana", ":- " + RETENTION[2:]),
             numeric("372", "ana", ":- " + FIRST_VISIT[2:]),
             numeric("376", "ana", ":End of /MOTD command."),
@@ -264,7 +268,7 @@ async def test_two_irc_users_join_part_privmsg_notice() -> None:
         bob.say("QUIT :me voy")
         assert await bob.line() == "ERROR :Quit: me voy"
         await bob.wait_closed()
-        assert await ana.line() == ":bob!bob@irc.test QUIT :Quit"
+        assert await ana.line() == ":bob!bob@irc.test QUIT :Quit: me voy"
         await ana.pong()
 
 

@@ -238,6 +238,7 @@ class FakeSession:
         #: The control calls, in order: ``("hold",)``, ``("disconnect", cause)``, ...
         self.calls: list[tuple[str, ...]] = []
         self.closing = False
+        self.quit_reason: str | None = None
         self.held = False
         self.closed = False
         self.aborted = False

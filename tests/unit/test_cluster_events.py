@@ -31,6 +31,7 @@ from twisted_chat.cluster.events import (
     RoomMoved,
     RoomsSet,
     TopicSet,
+    UserInfoSet,
     UserJoined,
     UserLeft,
     UserNotice,
@@ -38,6 +39,7 @@ from twisted_chat.cluster.events import (
     decode,
 )
 from twisted_chat.events import Notice, Private, Public, Renamed, Replayed, Text
+from twisted_chat.userinfo import UserInfo
 
 #: One event of every kind, with values at their edges (empty strings, zero, non-ASCII).
 SAMPLES: list[ClusterEvent] = [
@@ -56,6 +58,8 @@ SAMPLES: list[ClusterEvent] = [
     RoomsSet("bob", (), "", 8, quiet=True),
     RoomsSet("bob", ("Juegos",), "", 9, by="Ñandú", reason="fuera ☕"),
     RoomsSet("bob", ("",), "", 10, reason=""),
+    UserInfoSet("ñandú", UserInfo("Ñandú Real ☕", "comiendo", "ñandú", True, True, True), 11),
+    UserInfoSet("bob", UserInfo(), 12),
     RoomKick("bob", "juegos", "", "Ñandú"),
     UserRenamed("ñandú", "ñu", Renamed("m7", 0, None, "Ñandú", "Ñu"), 7),
     TopicSet("juegos", "ajedrez ♞", "Ñandú"),
@@ -142,6 +146,22 @@ class EventTests(SynchronousTestCase):
         raw = ["rooms", "bob", ["", "juegos", "juegos"], "juegos", 4, {"color": "red"}]
         self.assertEqual(decode(raw), RoomsSet("bob", ("", "juegos"), "juegos", 4))
         self.assertEqual(RoomsSet("bob", (), "", 1).to_wire(), ["rooms", "bob", [], "", 1, {}])
+
+    def test_user_info_unknown_names_ignored_texts_bounded(self) -> None:
+        # A later release may add names; a wrong type counts as absent; texts are cut.
+        raw = ["uinfo", "bob", {"a": "x" * 5000, "r": 7, "o": "yes", "i": True, "z": 1}, 3]
+        self.assertEqual(
+            decode(raw), UserInfoSet("bob", UserInfo(away="x" * 300, invisible=True), 3)
+        )
+        self.assertEqual(UserInfoSet("bob", UserInfo(), 1).to_wire(), ["uinfo", "bob", {}, 1])
+        with self.assertRaises(EventError):
+            decode(["uinfo", "bob", [], 1])
+
+    def test_an_unknown_event_is_an_error(self) -> None:
+        # What a node of an earlier release makes of a later one's event: it drops it (the
+        # handler counts the envelope as malformed) rather than failing.
+        with self.assertRaises(EventError):
+            decode(["someday", "bob", {}, 1])
 
     def test_mute_in_milliseconds_rounded_up(self) -> None:
         self.assertEqual(Mute.of("bob", 1795509000.0001), Mute("bob", 1795509000001))

@@ -20,6 +20,7 @@ from tests.support.fake_link import cluster_chat
 from tests.support.fakes import Client, Clients, tcp_factory
 from twisted_chat.assembly import RoomPlan
 from twisted_chat.cluster import envelope
+from twisted_chat.cluster import events as cluster_events
 from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import (
     ClusterEvent,
@@ -28,12 +29,16 @@ from twisted_chat.cluster.events import (
     RoomKick,
     RoomMoved,
     RoomsSet,
+    UserInfoSet,
     UserJoined,
     UserLeft,
+    UserRenamed,
 )
-from twisted_chat.cluster.presence import Presence, room_sets, split_fields
+from twisted_chat.cluster.presence import Presence, room_sets, split_fields, user_info
+from twisted_chat.events import Renamed
 from twisted_chat.irc.commands import IrcCommands
 from twisted_chat.irc.protocol import IrcFactory
+from twisted_chat.userinfo import UserInfo
 
 SERVER = "n1.test"
 
@@ -439,3 +444,189 @@ class ClusterIrcTests(SynchronousTestCase):
         self.assertEqual(
             zoe.received(), ["* carla ha salido del chat.", "* ana se ha unido al chat."]
         )
+
+    # -- what other users may know of a user: real name, away, account, operator, +i -----------
+
+    def info_events(self) -> list[UserInfoSet]:
+        return [e for e in self.link.events() if isinstance(e, UserInfoSet)]
+
+    def test_an_irc_login_publishes_its_real_name_alone_after_its_join(self) -> None:
+        self.link.answers["user_info"] = 1
+        self.irc_login("ana")
+        [info] = self.info_events()
+        self.assertEqual((info.nick_key, info.info), ("ana", UserInfo(realname="Ana Real")))
+        [joined] = [e for e in self.link.events() if isinstance(e, UserJoined)]
+        self.assertGreater(info.version, joined.version)
+        # In an envelope of its own: a node of an earlier release drops nothing else with it.
+        [alone] = [m for _, m in self.link.published if info in m.events]
+        self.assertEqual(alone.events, [info])
+        # ... and in Redis, the same version.
+        [args] = [args for name, args in self.link.ran if name == "user_info"]
+        self.assertEqual(args, [self.instance, info.version, "ana", '{"r":"Ana Real"}'])
+
+    def test_a_line_login_has_nothing_more_to_tell(self) -> None:
+        self.line_login("carla")
+        self.assertEqual(self.info_events(), [])
+        self.assertNotIn("user_info", self.link.scripts())
+
+    def test_away_and_invisible_are_published_when_they_change(self) -> None:
+        ana = self.irc_login("ana")
+        self.link.published.clear()
+        ana.send("AWAY :comiendo\r\nMODE ana +i\r\n")
+        self.clock.advance(0)
+        # One change per turn: AWAY and MODE of one turn are told together.
+        [info] = self.info_events()
+        self.assertEqual(info.info, UserInfo("Ana Real", "comiendo", invisible=True))
+        ana.send("MODE ana +i\r\n")  # no change: nothing told
+        self.clock.advance(0)
+        self.assertEqual(len(self.info_events()), 1)
+        ana.send("AWAY\r\n")
+        self.clock.advance(0)
+        self.assertEqual(self.info_events()[-1].info, UserInfo("Ana Real", invisible=True))
+
+    def test_the_registration_writes_the_info_again(self) -> None:
+        ana = self.irc_login("ana")
+        ana.send("AWAY :fuera\r\n")
+        self.clock.advance(0)
+        self.link.disconnect()
+        self.link.ran.clear()
+        self.link.connect()
+        self.clock.advance(0)
+        [args] = [args for name, args in self.link.ran if name == "user_info"]
+        # No version of its own (the hello that follows makes the others read the hash).
+        self.assertEqual(args, [self.instance, "", "ana", '{"r":"Ana Real","a":"fuera"}'])
+        self.assertLess(self.link.scripts().index("user_info"), len(self.link.scripts()))
+
+    def remote_info(self, nick_key: str, info: UserInfo) -> None:
+        self.from_n2(UserInfoSet(nick_key, info, self.v()), channel="t:room")
+
+    def test_whois_who_userhost_and_privmsg_tell_what_the_users_node_told(self) -> None:
+        ana = self.irc_login("ana")
+        self.remote_irc_login("bob", "Bob")
+        self.remote_info("bob", UserInfo("Roberto Real", "comiendo", "bob", True))
+        ana.received()
+        ana.send("WHOIS bob\r\n")
+        self.clock.advance(0)
+        whois = ana.received()
+        self.assertIn(f":{SERVER} 311 ana Bob Bob {SERVER} * :Roberto Real", whois)
+        self.assertIn(f":{SERVER} 313 ana Bob :is an IRC operator", whois)
+        self.assertIn(f":{SERVER} 301 ana Bob :comiendo", whois)
+        self.assertIn(f":{SERVER} 330 ana Bob Bob :is logged in as", whois)
+        ana.send("WHO bob\r\n")
+        self.clock.advance(0)
+        self.assertIn(
+            f":{SERVER} 352 ana * Bob {SERVER} {SERVER} Bob G* :0 Roberto Real", ana.received()
+        )
+        ana.send("WHO bob %nfar\r\n")
+        self.clock.advance(0)
+        self.assertIn(f":{SERVER} 354 ana Bob G* Bob :Roberto Real", ana.received())
+        ana.send("WHO roberto*\r\n")  # by real name
+        self.clock.advance(0)
+        self.assertEqual(len([x for x in ana.received() if " 352 ana * Bob " in x]), 1)
+        ana.send("WHO * o\r\n")
+        self.clock.advance(0)
+        self.assertEqual(len([x for x in ana.received() if " 352 " in x]), 1)
+        ana.send("USERHOST bob\r\n")
+        self.clock.advance(0)
+        self.assertIn(f":{SERVER} 302 ana :Bob*=-Bob@{SERVER}", ana.received())
+        ana.send("PRIVMSG bob :hola\r\n")
+        self.clock.advance(0)
+        self.assertIn(f":{SERVER} 301 ana Bob :comiendo", ana.received())
+        # Back: H, no 301.
+        self.remote_info("bob", UserInfo("Roberto Real", None, "bob", True))
+        ana.send("PRIVMSG bob :hola\r\nWHO bob\r\n")
+        self.clock.advance(0)
+        lines = ana.received()
+        self.assertFalse([x for x in lines if " 301 " in x])
+        self.assertIn(f":{SERVER} 352 ana * Bob {SERVER} {SERVER} Bob H* :0 Roberto Real", lines)
+
+    def test_a_remote_rename_keeps_the_info_and_the_account_rule(self) -> None:
+        ana = self.irc_login("ana")
+        self.remote_irc_login("bob", "Bob")
+        self.remote_info("bob", UserInfo("Roberto", None, "bob", True))
+        self.from_n2(UserRenamed("bob", "bobby", Renamed("r1", 0, None, "Bob", "Bobby"), self.v()))
+        ana.received()
+        ana.send("WHOIS bobby\r\n")
+        self.clock.advance(0)
+        whois = ana.received()
+        self.assertIn(f":{SERVER} 311 ana Bobby Bobby {SERVER} * :Roberto", whois)
+        # Its nickname is not the account it proved: neither logged in nor an operator.
+        self.assertFalse([x for x in whois if " 330 " in x or " 313 " in x])
+
+    def test_an_operator_by_oper_is_one_under_any_nickname(self) -> None:
+        ana = self.irc_login("ana")
+        self.remote_irc_login("bob", "Bob")
+        self.remote_info("bob", UserInfo(oper=True))
+        ana.received()
+        ana.send("WHOIS bob\r\nUSERHOST bob\r\n")
+        self.clock.advance(0)
+        lines = ana.received()
+        self.assertIn(f":{SERVER} 313 ana Bob :is an IRC operator", lines)
+        self.assertFalse([x for x in lines if " 330 " in x])  # not logged in: no account
+        self.assertIn(f":{SERVER} 302 ana :Bob*=+Bob@{SERVER}", lines)
+
+    def test_an_invisible_remote_user_is_hidden_from_masks_of_who_shares_no_room(self) -> None:
+        ana = self.irc_login("ana")
+        self.remote_irc_login("bob", "Bob")
+        self.remote_info("bob", UserInfo(invisible=True))
+        ana.received()
+        ana.send("WHO b*\r\nWHO bob\r\n")  # the mask hides it; its nickname does not
+        self.clock.advance(0)
+        self.assertEqual(len([x for x in ana.received() if " 352 ana * Bob " in x]), 1)
+        ana.send("JOIN #juegos\r\n")
+        self.clock.advance(0)
+        self.from_n2(RoomsSet("bob", ("juegos",), "", self.v()))
+        ana.received()
+        ana.send("WHO b*\r\n")  # a room in common: shown
+        self.clock.advance(0)
+        self.assertEqual(len([x for x in ana.received() if " 352 ana * Bob " in x]), 1)
+        ana.send("LUSERS\r\n")
+        self.clock.advance(0)
+        self.assertIn(
+            f":{SERVER} 251 ana :There are 1 users and 1 invisible on 2 servers", ana.received()
+        )
+
+    def test_the_info_comes_with_a_snapshot_and_goes_with_the_user(self) -> None:
+        fields = {
+            "#i": "n3/x",
+            "#v": "4",
+            "bob": "Bob",
+            "#u:bob": '{"r":"Roberto","a":"fuera","later":[1]}',
+            "eve": "Eve",
+            "#u:eve": "not json",
+        }
+        presence = Presence()
+        users, rooms, operators = split_fields(dict(fields))
+        presence.snapshot("n3", "n3/x", 4, users, rooms, operators, {}, user_info(fields))
+        self.assertEqual(presence.info("bob"), UserInfo("Roberto", "fuera"))
+        self.assertEqual(presence.info("eve"), UserInfo())
+        self.assertIsNone(presence.info("zoe"))
+        presence.left("n3", "n3/x", "bob", 5)
+        self.assertIsNone(presence.info("bob"))
+        self.assertEqual(presence.nodes["n3"].info, {})
+
+    def test_info_of_a_user_never_seen_reads_the_node_again(self) -> None:
+        changes = self.room.presence.info_set("n2", "n2/x", "zoe", UserInfo(away="x"), 2)
+        self.assertEqual(changes.stale, "n2")
+
+    def test_a_node_of_an_earlier_release_drops_the_info_and_catches_up(self) -> None:
+        # What a node that does not know ``uinfo`` does with one: the envelope (which holds
+        # it alone) is dropped as malformed, nothing fails; the next event skips a version,
+        # so the node reads the users hash again, whose ``#u:`` fields it ignores.
+        earlier = {name: cls for name, cls in cluster_events.EVENTS.items() if name != "uinfo"}
+        self.patch(cluster_events, "EVENTS", earlier)
+        self.remote_irc_login("bob", "Bob")
+        self.link.commands.clear()
+        self.remote_info("bob", UserInfo(away="fuera"))  # dropped: nothing happens
+        self.assertEqual(self.link.commands, [])
+        self.assertEqual(self.room.presence.nodes["n2"].version, self.version - 1)
+        self.link.replies["HGETALL"] = {
+            "#i": "n2/x",
+            "#v": str(self.version + 1),
+            "bob": "Bob",
+            "#u:bob": '{"a":"fuera"}',
+            "#R:bob": '["juegos"]',
+        }
+        self.from_n2(RoomsSet("bob", ("juegos",), "", self.v()))
+        self.assertIn(("HGETALL", "t:users:n2"), self.link.commands)
+        self.assertIn("bob", self.room.presence.nodes["n2"].users)

@@ -66,6 +66,7 @@ from twisted_chat.limits import Limits
 from twisted_chat.operators import parse_minutes, remaining
 from twisted_chat.room import format_time
 from twisted_chat.text import SPANISH
+from twisted_chat.userinfo import UserInfo, describe
 
 
 def session_of(client: Any) -> Any:
@@ -190,6 +191,18 @@ class WhoIsAnOperatorTests(OperatorTestCase):
         self.assertTrue(self.chat.operators.is_operator(session_of(ana)))
         self.assertEqual(self.say(ana, "/baneos"), [NO_BANS])
 
+    def test_what_other_nodes_are_told_of_them(self) -> None:
+        # The account and operator flag a cluster carries (twisted_chat/userinfo.py): the
+        # operator is one while its nickname is its account, wherever that is read.
+        ana = describe(session_of(self.operator()), self.chat.operators)
+        self.assertEqual(ana, UserInfo(account="ana", operator=True))
+        self.assertTrue(ana.is_operator("Ana"))
+        self.assertFalse(ana.is_operator("ana2"))
+        self.assertFalse(ana.logged_in("ana2"))
+        bob = describe(session_of(self.login(f"bob {BOB_PASSWORD}")), self.chat.operators)
+        self.assertEqual(bob, UserInfo(account="bob"))
+        self.assertEqual(describe(session_of(self.login("carol")), self.chat.operators), UserInfo())
+
     def test_not_named(self) -> None:
         bob = self.login(f"bob {BOB_PASSWORD}")
         self.assertFalse(self.chat.operators.is_operator(session_of(bob)))
@@ -207,6 +220,22 @@ class WhoIsAnOperatorTests(OperatorTestCase):
         carol.lose()
         carol = self.login("carol Clave-carol3")
         self.assertTrue(self.chat.operators.is_operator(session_of(carol)))
+
+    def test_acting_as_an_operator_while_connected_and_named(self) -> None:
+        operators = self.chat.operators
+        bob = self.login(f"bob {BOB_PASSWORD}")
+        session = session_of(bob)
+        operators.act_as(session, "ANA")  # IRC's OPER, once ana's password was checked
+        self.assertTrue(operators.is_operator(session))
+        self.assertEqual(self.say(bob, "/baneos"), [NO_BANS])
+        operators.use(["carol"])  # ana is no operator any more: nor is whoever acts as her
+        self.assertFalse(operators.is_operator(session))
+        operators.use(["ana"])
+        operators.act_as(session, "bob")  # not named: nothing
+        self.assertFalse(operators.is_operator(session))
+        operators.act_as(session, "ana")
+        operators.forget(session)
+        self.assertFalse(operators.is_operator(session))
 
     def test_operator_names_are_case_and_nfc_insensitive(self) -> None:
         self.parts = assemble(

@@ -26,6 +26,7 @@ the node's own language). The JSON forms (``KEY`` is a nickname's NFC + casefold
     ["topic", ROOM_KEY, TOPIC, BY]
     ["account", KEY, PASSWORD_HASH]
     ["kick", KEY, REASON, BY]
+    ["uinfo", KEY, {INFO}, VERSION]                     a user's info now (real name, away...)
     ["roomkick", KEY, ROOM_KEY, REASON, BY]             KEY sent out of a room (IRC KICK)
     ["mute", KEY, UNTIL_MS]                             UNTIL_MS 0 lifts the mute
     ["ban", "nick"|"net", TARGET, REASON, BY, CREATED, EXPIRES]   POSIX seconds; EXPIRES 0: never
@@ -46,6 +47,7 @@ from typing import Any, ClassVar, Final, Self
 
 from twisted_chat.bans import Ban, BanKind
 from twisted_chat.events import Notice, Private, Public, Renamed, Replayed, Text
+from twisted_chat.userinfo import UserInfo
 
 
 class EventError(ValueError):
@@ -390,6 +392,37 @@ class RoomsSet(ClusterEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class UserInfoSet(ClusterEvent):
+    """What other users may know of the user ``nick_key`` of the origin node changed (its away
+    message, user modes, account or operator status; see :mod:`twisted_chat.userinfo`),
+    written in its ``#u:`` field already; the node is at membership ``version`` after it.
+
+    ``info`` is a JSON object whose unknown names are ignored (a later release may add some),
+    its texts cut to their bounds. Added after ``rooms``: a node of an earlier release drops
+    it as unknown, and catches up by reading the node's users hash when it sees the versions
+    skip (where it ignores the ``#u:`` fields); it is published in an envelope of its own, so
+    that such a node loses nothing else with it."""
+
+    NAME: ClassVar[str] = "uinfo"
+
+    nick_key: str
+    info: UserInfo
+    version: int
+
+    def to_wire(self) -> list[Any]:
+        """``["uinfo", KEY, {INFO}, VERSION]``."""
+        return ["uinfo", self.nick_key, self.info.to_wire(), self.version]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field; the info leniently (:meth:`UserInfo.from_wire`)."""
+        nick_key, info, version = _fields(raw, 3)
+        if not isinstance(info, dict):
+            raise EventError(f"bad user info: {info!r}")
+        return cls(_str(nick_key), UserInfo.from_wire(info), _int(version))
+
+
+@dataclass(frozen=True, slots=True)
 class RoomKick(ClusterEvent):
     """To the node holding the user ``nick_key``: ``by`` (the room's operator, or a server
     operator, on the origin node) sends it out of the room ``room_key`` (an IRC ``KICK``)."""
@@ -659,6 +692,7 @@ EVENTS: Final[Mapping[str, type[ClusterEvent]]] = {
         UserLeft,
         RoomMoved,
         RoomsSet,
+        UserInfoSet,
         RoomKick,
         UserRenamed,
         TopicSet,

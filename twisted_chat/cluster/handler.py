@@ -45,6 +45,7 @@ from twisted_chat.cluster.events import (
     RoomMoved,
     RoomsSet,
     TopicSet,
+    UserInfoSet,
     UserJoined,
     UserLeft,
     UserNotice,
@@ -100,6 +101,7 @@ class ClusterHandler:
             UserLeft: self.on_leave,
             RoomMoved: self.on_room_moved,
             RoomsSet: self.on_rooms_set,
+            UserInfoSet: self.on_user_info,
             RoomKick: self.on_room_kick,
             UserRenamed: self.on_renamed,
             TopicSet: self.on_topic,
@@ -283,6 +285,14 @@ class ClusterHandler:
                 event.quiet,
                 event.by,
                 event.reason,
+            )
+        )
+
+    def on_user_info(self, origin: Origin, event: UserInfoSet) -> None:
+        """What is known of a user of ``origin`` changed (away, modes, account): its replica."""
+        self.membership.changed(
+            self.presence.info_set(
+                origin.node, origin.instance, event.nick_key, event.info, event.version
             )
         )
 

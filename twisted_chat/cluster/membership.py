@@ -38,7 +38,14 @@ from twisted_chat.cluster.envelope import Origin
 from twisted_chat.cluster.events import Bye, Hello
 from twisted_chat.cluster.keys import Keys
 from twisted_chat.cluster.outbox import Outbox
-from twisted_chat.cluster.presence import Changes, Presence, encode_rooms, room_sets, split_fields
+from twisted_chat.cluster.presence import (
+    Changes,
+    Presence,
+    encode_rooms,
+    room_sets,
+    split_fields,
+    user_info,
+)
 from twisted_chat.cluster.scripts import Script
 from twisted_chat.events import EventSource
 from twisted_chat.room import Claim, Room
@@ -442,6 +449,25 @@ class Membership:
         ).addErrback(lambda f: self.log.debug("cluster: rooms set failed: {f}", f=f.value))
         return self._version
 
+    def info_set(self, infos: Sequence[tuple[str, str]], numbered: bool = True) -> int | None:
+        """Record this node's users' info in Redis (``#u:``): ``infos`` are nick keys and
+        their values (:func:`~twisted_chat.cluster.presence.encode_info`; ``""``: nothing to
+        know). ``numbered``: a change, for a ``uinfo`` event: the new membership version
+        (``None`` if offline); else a rewrite after a registration (``None``)."""
+        if not self.ready or not infos:
+            return None
+        version: int | None = None
+        if numbered:
+            self._version += 1
+            version = self._version
+        args: list[Any] = [self.origin.instance, "" if version is None else version]
+        for nick_key, value in infos:
+            args += [nick_key, value]
+        self.link.run(scripts.USER_INFO, [self.keys.users(self.node_id)], args).addErrback(
+            lambda f: self.log.debug("cluster: user info failed: {f}", f=f.value)
+        )
+        return version
+
     def release(self, nick_key: str) -> int | None:
         """Free ``nick_key`` in Redis; the new membership version, or ``None`` if offline."""
         if not self.ready:
@@ -558,8 +584,11 @@ class Membership:
                 return
             users, rooms, operators = split_fields(fields)
             sets = room_sets(fields)
+            infos = user_info(fields)
             self.changed(
-                self.presence.snapshot(node, instance, int(version), users, rooms, operators, sets)
+                self.presence.snapshot(
+                    node, instance, int(version), users, rooms, operators, sets, infos
+                )
             )
 
         return self.link.command("HGETALL", self.keys.users(node)).addCallbacks(

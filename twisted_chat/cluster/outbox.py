@@ -44,6 +44,8 @@ class Outbox:
         self._clock = clock
         self._origin = origin
         self._queued: list[tuple[str, list[ClusterEvent]]] = []
+        # Whether the last queued envelope takes no more events (it holds an event alone).
+        self._sealed = False
         self._flush_scheduled = False
         #: Told of every envelope once published: its channel, its text (``None``: not
         #: published, Redis unreachable) and how many events it carries.
@@ -51,7 +53,7 @@ class Outbox:
         # Held channels: what they wait for (each hold's token and its timeout), and their
         # events meanwhile, in order.
         self._holds: dict[str, dict[object, IDelayedCall]] = {}
-        self._parked: dict[str, list[ClusterEvent]] = {}
+        self._parked: dict[str, list[tuple[ClusterEvent, bool]]] = {}
 
     def hold(self, channel: str, until: defer.Deferred[Any]) -> None:
         """Keep the events sent on ``channel`` from now on until ``until`` fires (or fails),
@@ -77,8 +79,8 @@ class Outbox:
         if holds is None or holds.pop(token, None) is None or holds:
             return
         del self._holds[channel]
-        for event in self._parked.pop(channel, []):
-            self.send(channel, event)
+        for event, alone in self._parked.pop(channel, []):
+            self.send(channel, event, alone)
 
     def release_all(self) -> None:
         """Every held channel's events go out now (this node is leaving the cluster)."""
@@ -88,18 +90,26 @@ class Outbox:
                     timeout.cancel()
                 self._release(channel, token)
 
-    def send(self, channel: str, event: ClusterEvent) -> None:
+    def send(self, channel: str, event: ClusterEvent, alone: bool = False) -> None:
         """Publish ``event`` on ``channel`` at the end of this turn, with the turn's others
-        (consecutive events for one channel share one envelope); later if the channel is
-        held."""
+        (consecutive events for one channel share one envelope), in order; later if the
+        channel is held. ``alone``: in an envelope of its own (an event nodes of an earlier
+        release do not know, and drop with the envelope that holds it)."""
         if channel in self._holds:
-            self._parked.setdefault(channel, []).append(event)
+            self._parked.setdefault(channel, []).append((event, alone))
             return
         queued = self._queued
-        if queued and queued[-1][0] == channel and len(queued[-1][1]) < MAX_EVENTS:
+        if (
+            not alone
+            and not self._sealed
+            and queued
+            and queued[-1][0] == channel
+            and len(queued[-1][1]) < MAX_EVENTS
+        ):
             queued[-1][1].append(event)
         else:
             queued.append((channel, [event]))
+        self._sealed = alone
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._clock.callLater(0, self.flush)
@@ -107,6 +117,7 @@ class Outbox:
     def flush(self) -> None:
         """Publish what is queued now."""
         self._flush_scheduled = False
+        self._sealed = False
         queued, self._queued = self._queued, []
         for channel, events in queued:
             self.publish_now(channel, events)
@@ -119,8 +130,9 @@ class Outbox:
                     timeout.cancel()
         self._holds.clear()
         parked, self._parked = self._parked, {}
-        queued = [*self._queued, *parked.items()]
+        queued = [*self._queued, *((c, [e for e, _ in p]) for c, p in parked.items())]
         self._queued = []
+        self._sealed = False
         if self.on_published is not None:
             for channel, events in queued:
                 self.on_published(channel, None, len(events))

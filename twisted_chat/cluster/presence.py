@@ -14,6 +14,11 @@ for the default room), an IRC user in any number, zero included (``#R:``, a JSON
 names, written only when the set is not one room; ``#r:`` then holds the last of them, for
 nodes of earlier releases, which read ``#r:`` alone).
 
+Each replica also keeps what else other users may know of each user of that node (real name,
+away message, account, server operator, ``+i``: :class:`~twisted_chat.userinfo.UserInfo`), from
+``uinfo`` events and the ``#u:`` fields of the users hash (a JSON object, absent when nothing is
+known); a rename moves it, a leave drops it.
+
 Every change to a replica returns who joined and who left, who moved from which room to which,
 and which rooms' operators changed, so that the room can keep its rooms and tell its users.
 """
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from twisted_chat import roomnames
+from twisted_chat.userinfo import NONE, UserInfo
 
 #: The room of a user in the default room, in :class:`Placement` (every node has its own
 #: ``--default-room``, the same everywhere).
@@ -34,6 +40,9 @@ ROOM_FIELD: Final = "#r:"
 OPERATOR_FIELD: Final = "#o:"
 #: The field prefix of a user's rooms when they are not one room (an IRC user's): a JSON list.
 ROOMS_FIELD: Final = "#R:"
+#: The field prefix of a user's info (:class:`~twisted_chat.userinfo.UserInfo`): a JSON object,
+#: absent when there is nothing to know.
+INFO_FIELD: Final = "#u:"
 
 
 @dataclass
@@ -51,6 +60,8 @@ class RemoteNode:
     #: nick key -> the names of its rooms, for users whose rooms are not one room (IRC users
     #: in none or several); ``rooms`` then holds the last of them.
     room_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: nick key -> what else is known of it (real name, away, account...), when anything is.
+    info: dict[str, UserInfo] = field(default_factory=dict)
 
     def rooms_of(self, nick_key: str) -> tuple[str, ...]:
         """The names of the rooms of the user ``nick_key`` (:data:`DEFAULT`: the default
@@ -120,6 +131,14 @@ class Presence:
                 return remote, nickname
         return None
 
+    def info(self, nick_key: str) -> UserInfo | None:
+        """What is known of the remote user ``nick_key`` beyond its nickname and rooms
+        (``None``: no remote user has that key)."""
+        for remote in self.nodes.values():
+            if nick_key in remote.users:
+                return remote.info.get(nick_key, NONE)
+        return None
+
     def users(self) -> dict[str, str]:
         """Every remote user: ``{nick_key: nickname}``."""
         everyone: dict[str, str] = {}
@@ -155,6 +174,7 @@ class Presence:
                 before = remote.rooms_of(nick_key)
                 remote.rooms.pop(nick_key, None)
                 remote.room_sets.pop(nick_key, None)
+                remote.info.pop(nick_key, None)
                 changes.placed.append(Placement(nick_key, nickname, before, None))
             for room_key, operator in list(remote.operators.items()):
                 if operator == nick_key:
@@ -219,6 +239,23 @@ class Presence:
             changes.operators.append((operator_of, old, nick_key))
         return changes
 
+    def info_set(
+        self, node: str, instance: str, nick_key: str, info: UserInfo, version: int
+    ) -> Changes:
+        """``node`` says what is known of its user ``nick_key`` is ``info`` now, at membership
+        ``version``."""
+        changes, remote = self._event(node, instance, version)
+        if remote is None:
+            return changes
+        if nick_key not in remote.users:
+            changes.stale = node  # the info of a user we never saw log in
+            return changes
+        if info == NONE:
+            remote.info.pop(nick_key, None)
+        else:
+            remote.info[nick_key] = info
+        return changes
+
     def renamed(
         self, node: str, instance: str, old_key: str, new_key: str, nickname: str, version: int
     ) -> tuple[Changes, str | None]:
@@ -239,6 +276,9 @@ class Presence:
         room_set = remote.room_sets.pop(old_key, None)
         if room_set is not None:
             remote.room_sets[new_key] = room_set
+        info = remote.info.pop(old_key, None)
+        if info is not None:
+            remote.info[new_key] = info
         for room_key, operator in list(remote.operators.items()):
             if operator == old_key:
                 remote.operators[room_key] = new_key
@@ -266,6 +306,7 @@ class Presence:
         rooms: dict[str, str] | None = None,
         operators: dict[str, str] | None = None,
         room_sets: dict[str, tuple[str, ...]] | None = None,
+        info: dict[str, UserInfo] | None = None,
     ) -> Changes:
         """The users of ``node`` (with their ``rooms``, ``room_sets`` and the rooms'
         ``operators``, see :class:`RemoteNode`) as read from Redis at membership ``version``."""
@@ -280,6 +321,7 @@ class Presence:
             {k: v for k, v in (rooms or {}).items() if k in users},
             {k: v for k, v in (operators or {}).items() if v in users},
             {k: v for k, v in (room_sets or {}).items() if k in users and len(v) != 1},
+            {k: v for k, v in (info or {}).items() if k in users and v != NONE},
         )
         self.nodes[node] = new
         return _diff(remote if remote is not None else RemoteNode(node, instance), new)
@@ -348,6 +390,26 @@ def room_sets(fields: dict[str, str]) -> dict[str, tuple[str, ...]]:
             if names is not None:
                 sets[name[len(ROOMS_FIELD) :]] = names
     return sets
+
+
+def user_info(fields: dict[str, str]) -> dict[str, UserInfo]:
+    """The ``#u:`` fields of a node's users hash: nick key -> its info; a value that is not a
+    JSON object counts as nothing known."""
+    infos: dict[str, UserInfo] = {}
+    for name, value in fields.items():
+        if name.startswith(INFO_FIELD):
+            try:
+                wire = json.loads(value)
+            except ValueError:
+                continue
+            infos[name[len(INFO_FIELD) :]] = UserInfo.from_wire(wire)
+    return infos
+
+
+def encode_info(info: UserInfo) -> str:
+    """The ``#u:`` value of ``info`` (``""``: nothing to know, the field goes)."""
+    wire = info.to_wire()
+    return json.dumps(wire, ensure_ascii=False, separators=(",", ":")) if wire else ""
 
 
 def encode_rooms(names: tuple[str, ...]) -> str:

@@ -51,6 +51,7 @@ from twisted_chat.cluster.events import (
     PublicMessage,
     RecadoFor,
     RoomKick,
+    UserInfoSet,
     UserJoined,
     UserLeft,
     UserNotice,
@@ -62,12 +63,14 @@ from twisted_chat.cluster.link import RedisLink
 from twisted_chat.cluster.membership import Membership
 from twisted_chat.cluster.order import Held, RoomOrder
 from twisted_chat.cluster.outbox import Outbox
-from twisted_chat.cluster.presence import Presence
+from twisted_chat.cluster.presence import Presence, encode_info
 from twisted_chat.cluster.rooms import RoomReplication
 from twisted_chat.cluster.topics import TopicReplication
 from twisted_chat.events import Event, EventSource, Notice, Private, Public, Renamed, Replayed
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.room import ChatRoom, Claim, Entered, Member, Move, Recipient, Room
+from twisted_chat.userinfo import NONE as NO_INFO
+from twisted_chat.userinfo import UserInfo
 
 if TYPE_CHECKING:
     from twisted_chat.assembly import RoomPlan
@@ -174,6 +177,8 @@ class ClusterRoom(Room):
         self.membership.on_changes = self.replication.replicas_changed
         self.membership.registering += [self.replication.restore, self.topics.restore]
         self.membership.beating.append(self.replication.refresh_claims)
+        self.membership.registering.append(self._restore_info)
+        self.membership.beating.append(self._recheck_info)
         self.membership.rejoined.append(self.missed_everything)
         self._clock = clock
         self._reload: IDelayedCall | None = None
@@ -182,6 +187,10 @@ class ClusterRoom(Room):
         # was said gets that message in the room's history, not live as well.
         self._joins = 0
         self._late: deque[tuple[int, Member, str]] = deque()
+        # This node's users' info as last written to Redis (``#u:`` values; absent: ""),
+        # and the users whose info may have changed this turn.
+        self._info: dict[Member, str] = {}
+        self._info_dirty: dict[Member, None] = {}
 
     def attach(
         self,
@@ -265,6 +274,7 @@ class ClusterRoom(Room):
         version = self.membership.logged_in(nick_key)
         if self.ready and version is not None:
             self.outbox.send(self.keys.room, UserJoined(nick_key, nickname, version))
+        self.info_changed(member)  # its real name, and the account its login proved
         return True
 
     def remove(self, member: Member) -> bool:
@@ -272,10 +282,67 @@ class ClusterRoom(Room):
         if not super().remove(member):
             return False
         nick_key = nicknames.key(member.nickname or "")
+        self._info.pop(member, None)
+        self._info_dirty.pop(member, None)
         version = self.membership.release(nick_key)
         if version is not None:
             self.outbox.send(self.keys.room, UserLeft(nick_key, version))
         return True
+
+    # -- what other users may know of this node's users -------------------------------------
+
+    def info_changed(self, member: Member) -> None:
+        """``member``'s info may have changed (its login, ``AWAY``, ``MODE +i``): at the end
+        of this turn, if it did, write it in Redis (``#u:``) and tell the other nodes (a
+        ``uinfo`` event, in an envelope of its own)."""
+        if not self._info_dirty:
+            self._clock.callLater(0, self._publish_info)
+        self._info_dirty[member] = None
+
+    def _publish_info(self) -> None:
+        dirty, self._info_dirty = self._info_dirty, {}
+        for member in dirty:
+            nickname = member.nickname
+            if nickname is None or self.local_member(nicknames.key(nickname)) is not member:
+                continue
+            info = self._describe(member)
+            value = encode_info(info)
+            if value == self._info.get(member, ""):
+                continue
+            self._info[member] = value
+            nick_key = nicknames.key(nickname)
+            version = self.membership.info_set([(nick_key, value)])
+            if self.ready and version is not None:
+                self.outbox.send(self.keys.room, UserInfoSet(nick_key, info, version), alone=True)
+
+    def _describe(self, member: Member) -> UserInfo:
+        describe = self.describe
+        return describe(member) if describe is not None else NO_INFO
+
+    def _recheck_info(self) -> None:
+        """Every heartbeat: what changed without a word (an operator's status after a
+        registration or a reload of ``--operator``) is told too."""
+        for member in self.members():
+            self.info_changed(member)
+
+    def _restore_info(self) -> None:
+        """After a (re)registration, which wrote the users hash afresh: this node's users'
+        info again (the ``hello`` that follows makes the other nodes read it)."""
+        self._info = {}
+        infos = []
+        for member in self.members():
+            value = encode_info(self._describe(member))
+            self._info[member] = value
+            if value:
+                infos.append((nicknames.key(member.nickname or ""), value))
+        self.membership.info_set(infos, numbered=False)
+
+    def remote_info(self, nickname: str) -> UserInfo | None:
+        """What is known of ``nickname``, a user of another node, beyond its nickname and
+        rooms (``None``: not a user of another node, or this node is out of the cluster)."""
+        if not self.ready:
+            return None
+        return self.presence.info(nicknames.key(nickname))
 
     def say(self, event: Public, sender: Member) -> None:
         """Publish ``event`` once on its room's channel, for the other nodes that have members
@@ -375,6 +442,7 @@ class ClusterRoom(Room):
         version = self.membership.renamed(new_key)
         if self.ready and version is not None:
             self.outbox.send(self.keys.room, UserRenamed(old_key, new_key, event, version))
+        self.info_changed(member)  # an operator by OPER stays one under another nickname
         return True
 
     def remote_renamed(self, old_key: str, new_key: str, event: Renamed) -> None:

@@ -48,7 +48,7 @@ RELEASE = Script(
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if redis.call('HGET', KEYS[2], '#i') == ARGV[1] then
-  redis.call('HDEL', KEYS[2], ARGV[2], '#r:' .. ARGV[2], '#R:' .. ARGV[2])
+  redis.call('HDEL', KEYS[2], ARGV[2], '#r:' .. ARGV[2], '#R:' .. ARGV[2], '#u:' .. ARGV[2])
   redis.call('HSET', KEYS[2], '#v', ARGV[3])
 end
 return 1
@@ -72,7 +72,7 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
     if redis.call('GET', claim) == ARGV[1] then
       redis.call('PEXPIRE', claim, ARGV[2])
     else
-      redis.call('HDEL', KEYS[2], field, '#r:' .. field, '#R:' .. field)
+      redis.call('HDEL', KEYS[2], field, '#r:' .. field, '#R:' .. field, '#u:' .. field)
       table.insert(lost, field)
     end
   end
@@ -298,13 +298,41 @@ return done
 """,
 )
 
+# -- what other users may know of a user ---------------------------------------------------
+
+#: KEYS: users hash. ARGV: instance, version ('' to leave it), then for each user: nick key,
+#: its ``#u:`` value (JSON; '' when there is nothing to know: the field goes). Records users'
+#: info (:mod:`twisted_chat.userinfo`) in this run's users hash. The number of users recorded
+#: (a user this run does not hold is skipped: Redis lost it, and the registration writes it
+#: again).
+USER_INFO = Script(
+    "user_info",
+    """
+if redis.call('HGET', KEYS[1], '#i') ~= ARGV[1] then return 0 end
+local done = 0
+for i = 3, #ARGV - 1, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    if ARGV[i + 1] == '' then
+      redis.call('HDEL', KEYS[1], '#u:' .. ARGV[i])
+    else
+      redis.call('HSET', KEYS[1], '#u:' .. ARGV[i], ARGV[i + 1])
+    end
+    done = done + 1
+  end
+end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], '#v', ARGV[2]) end
+return done
+""",
+)
+
 # -- nickname changes ----------------------------------------------------------------------
 
 #: KEYS: new nick claim, old nick claim, users hash. ARGV: instance, ttl ms, new nick key, new
 #: nickname, old nick key, version. A user of this run changes its nickname, in one step:
 #: claims the new one (refused if anyone holds it, this run included, unless it is the same
 #: key: a change of case), gives back the old one, and moves the user's fields in the users
-#: hash (its nickname, its rooms ``#r:`` and ``#R:``, the rooms it is the operator of). 1 if
+#: hash (its nickname, its rooms ``#r:`` and ``#R:``, its info ``#u:``, the rooms it is the
+#: operator of). 1 if
 #: done, 0 if the new nickname is taken, -1 if this run is not registered (Redis lost it).
 RENAME = Script(
     "rename",
@@ -315,7 +343,7 @@ if ARGV[3] ~= ARGV[5] then
   if holder then return 0 end
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
   redis.call('HDEL', KEYS[3], ARGV[5])
-  for _, prefix in ipairs({'#r:', '#R:'}) do
+  for _, prefix in ipairs({'#r:', '#R:', '#u:'}) do
     local rooms = redis.call('HGET', KEYS[3], prefix .. ARGV[5])
     if rooms then
       redis.call('HDEL', KEYS[3], prefix .. ARGV[5])
@@ -350,5 +378,6 @@ ALL = (
     ROOM_REFRESH,
     RESTORE,
     ROOMS_SET,
+    USER_INFO,
     RENAME,
 )

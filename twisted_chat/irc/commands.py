@@ -28,7 +28,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import __version__, nicknames, roomnames
+from twisted_chat import __version__, nicknames, roomnames, userinfo
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
 from twisted_chat.irc import chathistory, labels
@@ -42,6 +42,8 @@ from twisted_chat.room import ChatRoom, Entered, Member, Move
 from twisted_chat.rooms import RoomCommands
 from twisted_chat.session import Session
 from twisted_chat.text import Language
+from twisted_chat.userinfo import NONE as NO_INFO
+from twisted_chat.userinfo import UserInfo
 
 #: The capabilities offered (``CAP LS``), with their values for ``CAP LS 302``.
 CAPABILITIES: Final = {
@@ -66,9 +68,15 @@ NAMES_CHUNK: Final = 400
 #: Most characters of an away message (``AWAY``) and of a kick's reason (``KICK``).
 AWAYLEN: Final = 300
 KICKLEN: Final = 300
+#: Most characters of a quit reason passed on (``QUIT :REASON``).
+QUITLEN: Final = 300
 #: The channel modes a room has: no messages from outside (``n``: members only, ``404``) and
 #: the topic set by operators (``t``: ``482``); nothing else can be set.
 CHANNEL_MODES: Final = "nt"
+#: Most characters of a user name shown (``USER``'s, after ``~``), and the characters dropped
+#: from it (a user name is a plain word: nothing that could pass for ``!``, ``@`` or a mask).
+USERLEN: Final = 10
+USER_DROPPED: Final = re.compile(r"[^A-Za-z0-9_.-]")
 #: The fields of a WHOX reply (``354``), in the order they are written.
 WHOX_FIELDS: Final = "tcuihsnfdlaor"
 #: Most tokens of one ``005`` line (irctest's isupport checks: 13, and the text).
@@ -181,7 +189,7 @@ class IrcCommands:
             "NETWORK=twisted-chat",
             f"NICKLEN={nicknames.MAX_NICKNAME_LENGTH}",
             "PREFIX=(o)@",
-            "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:,LIST:",
+            "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:,WHOIS:1,KICK:,LIST:",
             f"TOPICLEN={roomnames.MAX_TOPIC_LENGTH}",
             "UTF8ONLY",
             "WHOX",
@@ -199,6 +207,7 @@ class IrcCommands:
     def line_received(self, session: IrcSession, text: str) -> None:
         """One decoded line of ``session`` (the session's limits passed): parse it, check the
         command's rules, run it."""
+        session.lines_in += 1  # a sign of life for the keepalive
         try:
             message = parse(text)
         except TooLong:
@@ -327,10 +336,6 @@ class IrcCommands:
             else:
                 caps.add(name)
         renderer = self.renderer_for(caps)
-        if renderer is not session.renderer and session.nickname is not None:
-            # the room groups its members by renderer: fixed once logged in
-            self._cap_reply(session, "NAK", wanted)
-            return
         session.caps = caps
         if renderer is not session.renderer:
             session.use_renderer(renderer)
@@ -339,13 +344,10 @@ class IrcCommands:
     @irc_command("AUTHENTICATE", 1, before=True)
     def authenticate(self, session: IrcSession, message: Message) -> None:
         """SASL PLAIN (``AUTHENTICATE PLAIN``, then the payload): checked against the accounts
-        as a password login is; ``903`` or ``904``."""
+        as a password login is; ``903`` or ``904`` (``905`` for one line over 400 bytes,
+        ``904`` for a payload over :data:`MAX_SASL`)."""
         arg = message.params[0]
-        if session.nickname is not None or session.sasl_account is not None:
-            session.reply("907", "You have already authenticated using SASL")
-            return
-        if "sasl" not in session.caps:
-            session.reply("904", "SASL authentication failed")
+        if self._sasl_refused(session):
             return
         if arg == "*":
             self._sasl_reset(session)
@@ -365,14 +367,29 @@ class IrcCommands:
             return
         if arg != "+":
             session.sasl_buffer += arg
-        if len(session.sasl_buffer) > MAX_SASL:
+        if len(session.sasl_buffer) > MAX_SASL:  # 905 is for one line over 400 bytes
             self._sasl_reset(session)
-            session.reply("905", "SASL message too long")
+            session.reply("904", "SASL authentication failed")
             return
         if len(arg) == 400:
             return  # more to come
         payload, session.sasl_buffer = session.sasl_buffer, ""
         self._sasl_plain(session, payload)
+
+    @staticmethod
+    def _sasl_refused(session: IrcSession) -> bool:
+        """Whether ``session`` may not use SASL now, said: ``462`` after registration (no
+        SASL then: an account is its nickname), ``907`` once authenticated, ``904`` without
+        ``CAP REQ sasl``."""
+        if session.nickname is not None:
+            session.reply("462", "You may not reregister")
+        elif session.sasl_account is not None:
+            session.reply("907", "You have already authenticated using SASL")
+        elif "sasl" not in session.caps:
+            session.reply("904", "SASL authentication failed")
+        else:
+            return False
+        return True
 
     @staticmethod
     def _sasl_reset(session: IrcSession) -> None:
@@ -452,8 +469,8 @@ class IrcCommands:
             self._try_register(session)
 
     def registered(self, session: IrcSession) -> None:
-        """The chat accepted the login: ``001`` to ``005``, then the MOTD, made of the chat's
-        lines of a login (the retention line, the last visit: see
+        """The chat accepted the login: ``001`` to ``005``, ``LUSERS``'s lines, then the MOTD,
+        made of the chat's lines of a login (the retention line, the last visit: see
         :meth:`IrcSession.start_welcome`), or ``422`` when there are none. The login put the
         user in the default room: an IRC user is taken out of it, in no room until it joins one."""
         self.room.part_now(session, self.room.default, quiet=True)
@@ -471,6 +488,13 @@ class IrcCommands:
         reply("003", f"This server was created {self._created}")
         self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
         self.send_isupport(session)
+        self._lusers(session)
+        account = session.sasl_account
+        if account is not None and nicknames.key(account) != nicknames.key(nick):
+            # SASL said 900 for an account that is not this nickname: an account is its
+            # nickname, so the login is without it (WHOIS: no 330; WHOX: account 0)
+            mask = f"{nick}!{session.user or nick}@{session.host}"
+            reply("901", mask, f"You are now logged out: the account {account} is its nickname's")
         if self.chat.logins is None and not self.motd_lines:  # no visit line will come
             reply("422", "MOTD File is missing")
             return
@@ -495,12 +519,13 @@ class IrcCommands:
 
     @irc_command("PONG", before=True)
     def pong(self, session: IrcSession, message: Message) -> None:
-        """A client's answer to a ``PING``: nothing to do (every line resets the idle timer)."""
+        """A client's answer to a ``PING``: nothing to do (every line is a sign of life for
+        the keepalive and resets the idle timer)."""
 
     @irc_command("QUIT", before=True)
     def quit(self, session: IrcSession, message: Message) -> None:
         """``QUIT [:REASON]``: ``ERROR``, and the connection closes."""
-        session.quit_reason = message.params[0] if message.params else ""
+        session.quit_reason = message.params[0].strip(" \t")[:QUITLEN] if message.params else ""
         session.close()
 
     @irc_command("MOTD", before=False)
@@ -594,8 +619,9 @@ class IrcCommands:
             session.reply("332", channel(chatroom.key), chatroom.topic)
         self._names(session, chatroom)
 
-    def _names(self, session: IrcSession, chatroom: ChatRoom) -> None:
-        """``353`` lines (at most :data:`NAMES_CHUNK` bytes of names each), then ``366``."""
+    def _names(self, session: IrcSession, chatroom: ChatRoom, end: bool = True) -> None:
+        """``353`` lines (at most :data:`NAMES_CHUNK` bytes of names each), then ``366``
+        (unless not ``end``)."""
         name = channel(chatroom.key)
         chunk: list[str] = []
         size = 0
@@ -611,7 +637,8 @@ class IrcCommands:
             size += len(nick.encode()) + 1
         if chunk:
             session.reply("353", "=", name, " ".join(chunk))
-        session.reply("366", name, "End of /NAMES list")
+        if end:
+            session.reply("366", name, "End of /NAMES list")
 
     @irc_command("PART", 1)
     def part(self, session: IrcSession, message: Message) -> None:
@@ -718,8 +745,9 @@ class IrcCommands:
         room.deliver(recipient, private)
         if session.renderer.echo:
             session.echo(private)
-        if not notice and isinstance(recipient, IrcSession) and recipient.away is not None:
-            session.reply("301", recipient.nickname or target, recipient.away)
+        away = None if notice else self._away(None, recipient.nickname or target)
+        if away is not None:
+            session.reply("301", recipient.nickname or target, away)
 
     @irc_command("TOPIC", 1)
     def topic(self, session: IrcSession, message: Message) -> None:
@@ -746,16 +774,18 @@ class IrcCommands:
 
     @irc_command("NAMES")
     def names(self, session: IrcSession, message: Message) -> None:
-        """``NAMES #ROOM``: its members (``353``, ``366``)."""
+        """``NAMES #ROOM[,#ROOM...]``: the members of each room that exists (``353``), then
+        one ``366`` naming what was asked."""
         if not message.params:
             session.reply("366", "*", "End of /NAMES list")
             return
-        for name in message.params[0].split(","):
+        wanted = message.params[0]
+        for name in wanted.split(","):
             chatroom = self._find(name)
-            if chatroom is None:
-                session.reply("366", name, "End of /NAMES list")
-            else:
-                self._names(session, chatroom)
+            if chatroom is not None:
+                self._names(session, chatroom, end=False)
+        # what was asked, unless that would make the line too long for IRC's 512 bytes
+        session.reply("366", wanted if len(wanted.encode()) <= 300 else "*", "End of /NAMES list")
 
     # -- who is who ---------------------------------------------------------------------------
 
@@ -773,26 +803,47 @@ class IrcCommands:
         return self.chat.operators.is_operator(user)
 
     @staticmethod
-    def _away(user: Session) -> str | None:
-        return user.away if isinstance(user, IrcSession) else None
-
-    @staticmethod
-    def _realname(user: Session | None, nick: str = "") -> str:
-        """The real name of ``user`` (``USER``'s), or its nickname (a line user's; a user of
-        another node, ``nick``, whose real name this node does not know)."""
+    def _username(user: Session | None, nick: str = "") -> str:
+        """The user name ``WHO`` and ``WHOIS`` show: ``~`` and ``USER``'s name (letters,
+        digits, ``_``, ``.`` and ``-`` only, at most :data:`USERLEN`; ``~``: no ident check) for
+        an IRC user, the nickname for anyone else (``nick`` for a user of another node)."""
         if user is None:
             return nick
-        realname = user.realname if isinstance(user, IrcSession) else None
-        return realname or user.nickname or ""
+        name = user.user if isinstance(user, IrcSession) else None
+        name = USER_DROPPED.sub("", name or "")[:USERLEN]
+        return f"~{name}" if name else user.nickname or ""
 
-    def _flags(self, user: Session | None, chatroom: ChatRoom | None, nick: str = "") -> str:
-        """``WHO``'s flags of ``user`` (``None``: ``nick``, a user of another node, of which
-        this node knows no more than its rooms): ``H`` here or ``G`` away, ``*`` for a server
-        operator, ``@`` for the operator of ``chatroom``."""
+    def user_info(self, nick: str, user: Session | None = None) -> UserInfo:
+        """What ``WHO``, ``WHOIS``, ``USERHOST`` and a ``PRIVMSG``'s ``301`` tell of a user
+        beyond its nickname and rooms (real name, away message, account, server operator,
+        ``+i``), the same for ``user``, a session of this node, read off it, as for ``nick``, a
+        user of another node of a cluster, as its own node told (nothing known: for nobody)."""
+        if user is None:
+            user = self._user(nick)
+        if user is not None:
+            return userinfo.describe(user, self.chat.operators)
+        return self.room.remote_info(nick) or NO_INFO
+
+    def _away(self, user: Session | None, nick: str = "") -> str | None:
+        """The away message of ``user`` (``None``: of ``nick``, anywhere), if away."""
+        return self.user_info(nick, user).away
+
+    def _realname(self, user: Session | None, nick: str = "") -> str:
+        """The real name of ``user`` (``None``: of ``nick``, anywhere): ``USER``'s, or its
+        nickname (a line user's)."""
         if user is not None:
             nick = user.nickname or ""
-        flags = "H" if user is None or self._away(user) is None else "G"
-        if user is not None and self._is_operator(user):
+        return self.user_info(nick, user).realname or nick
+
+    def _flags(self, user: Session | None, chatroom: ChatRoom | None, nick: str = "") -> str:
+        """``WHO``'s flags of ``user`` (``None``: ``nick``, a user of another node): ``H``
+        here or ``G`` away, ``*`` for a server operator, ``@`` for the operator of
+        ``chatroom``."""
+        if user is not None:
+            nick = user.nickname or ""
+        info = self.user_info(nick, user)
+        flags = "H" if info.away is None else "G"
+        if info.is_operator(nick):
             flags += "*"
         if chatroom is not None and chatroom.operator == nicknames.key(nick):
             flags += "@"
@@ -826,9 +877,11 @@ class IrcCommands:
         elif not mask.startswith("#"):
             rows = [(nick, user, None) for nick, user in self._matching(mask)]
         if chatroom is not None or "*" in mask or "?" in mask:  # not for one nickname
-            rows = [row for row in rows if self._sees(session, row[1])]
+            rows = [row for row in rows if self._sees(session, row[1], row[0])]
         for nick, user, where in rows:
-            if "o" in flags and (user is None or not self._is_operator(user)):
+            if "o" in flags and not self.user_info(nick, user).is_operator(
+                user.nickname or "" if user is not None else nick
+            ):
                 continue
             if whox:
                 self._whox_row(session, user, nick, where, fields, token)
@@ -837,7 +890,7 @@ class IrcCommands:
                 session.reply(
                     "352",
                     channel(where.key) if where is not None else "*",
-                    nick,
+                    self._username(user, nick),
                     self.server_name,
                     self.server_name,
                     nick,
@@ -866,7 +919,10 @@ class IrcCommands:
             ):
                 found.append((member.nickname or "", member))
         for nick in self.room.nicknames():
-            if self.room.member(nick) is None and regex.fullmatch(nick.casefold()):
+            if self.room.member(nick) is None and (
+                regex.fullmatch(nick.casefold())
+                or regex.fullmatch(self._realname(None, nick).casefold())
+            ):
                 found.append((nick, None))
         found.sort(key=lambda row: nicknames.key(row[0]))
         return found
@@ -887,7 +943,7 @@ class IrcCommands:
         values = {
             "t": token if token.isdigit() and len(token) <= 3 else "0",
             "c": channel(where.key) if where is not None else "*",
-            "u": nick,
+            "u": self._username(user, nick),
             "i": "255.255.255.255",  # nobody's address is shown
             "h": self.server_name,
             "s": self.server_name,
@@ -895,7 +951,7 @@ class IrcCommands:
             "f": self._flags(user, where, nick),
             "d": "0",
             "l": "0",
-            "a": nick if user is not None and self.chat.operators.has_password(user) else "0",
+            "a": nick if self.user_info(nick, user).logged_in(nick) else "0",
             "o": "n/a",
             "r": self._realname(user, nick),
         }
@@ -925,7 +981,9 @@ class IrcCommands:
             session.reply("318", wanted, "End of /WHOIS list")
             return
         nick = user.nickname or wanted
-        session.reply("311", nick, nick, self.server_name, "*", self._realname(user))
+        session.reply(
+            "311", nick, self._username(user), self.server_name, "*", self._realname(user)
+        )
         nick_key = nicknames.key(nick)
         names = [
             ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
@@ -944,9 +1002,10 @@ class IrcCommands:
         session.reply("318", nick, "End of /WHOIS list")
 
     def _whois_remote(self, session: IrcSession, nick: str) -> None:
-        """``WHOIS`` of ``nick``, a user of another node: what this node knows of it (its
-        rooms; its real name is its nickname; no away, operator or login lines)."""
-        session.reply("311", nick, nick, self.server_name, "*", nick)
+        """``WHOIS`` of ``nick``, a user of another node: its rooms as this node knows them,
+        the rest (:meth:`user_info`) as its own node told."""
+        info = self.user_info(nick)
+        session.reply("311", nick, nick, self.server_name, "*", info.realname or nick)
         nick_key = nicknames.key(nick)
         names = [
             ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
@@ -956,6 +1015,12 @@ class IrcCommands:
         for chunk in _chunks(names, NAMES_CHUNK):
             session.reply("319", nick, chunk)
         session.reply("312", nick, self.server_name, "twisted-chat")
+        if info.is_operator(nick):
+            session.reply("313", nick, "is an IRC operator")
+        if info.away is not None:
+            session.reply("301", nick, info.away)
+        if info.logged_in(nick):
+            session.reply("330", nick, nick, "is logged in as")
         session.reply("318", nick, "End of /WHOIS list")
 
     @irc_command("LIST")
@@ -982,12 +1047,16 @@ class IrcCommands:
         else:
             session.away = None
             session.reply("305", "You are no longer marked as being away")
+        self.room.info_changed(session)
 
     @irc_command("LUSERS")
     def lusers(self, session: IrcSession, message: Message) -> None:
-        """``LUSERS``: users of every node (``251``) and of this one (``255``), server
-        operators of this node (``252``), rooms (``254``), now and the most at once on this
-        node (``265``) and in the whole chat (``266``; one server: the same)."""
+        """``LUSERS`` (also said in the welcome): users of every node (``251``) and of this one
+        (``255``), server operators of this node (``252``), rooms (``254``), now and the most at
+        once on this node (``265``) and in the whole chat (``266``; one server: the same)."""
+        self._lusers(session)
+
+    def _lusers(self, session: IrcSession) -> None:
         room = self.room
         users = len(room)
         most = max(room.most_users, users)
@@ -1001,7 +1070,7 @@ class IrcCommands:
         )
         invisible = sum(
             1 for member in room.members() if isinstance(member, IrcSession) and member.invisible
-        )
+        ) + sum(1 for nick in room.nicknames() if (room.remote_info(nick) or NO_INFO).invisible)
         visible = everyone - invisible
         session.reply(
             "251", f"There are {visible} users and {invisible} invisible on {servers} servers"
@@ -1058,22 +1127,22 @@ class IrcCommands:
         if unknown:
             session.reply("501", "Unknown MODE flag")
         if session.invisible != before:
+            self.room.info_changed(session)
             nick = session.nickname or ""
             change = "+i" if session.invisible else "-i"
             source = session.renderer.source(nick)
             session.send(session.renderer.line("MODE", nick, change, source=source, trailing=True))
 
-    def _sees(self, session: IrcSession, user: Session | None) -> bool:
-        """Whether ``WHO`` by mask or by room shows ``user`` (``None``: a user of another
-        node, whose modes this node does not know) to ``session``: not if it is invisible
-        (``+i``) and shares no room with ``session``, unless ``session`` is itself or a server
-        operator."""
-        if not isinstance(user, IrcSession) or not user.invisible or user is session:
+    def _sees(self, session: IrcSession, user: Session | None, nick: str = "") -> bool:
+        """Whether ``WHO`` by mask or by room shows ``user`` (``None``: ``nick``, a user of
+        another node) to ``session``: not if it is invisible (``+i``) and shares no room with
+        ``session``, unless ``session`` is itself or a server operator."""
+        if user is session or not self.user_info(nick, user).invisible:
             return True
         if self._is_operator(session):
             return True
-        mine = self.room.rooms_of(session)
-        return any(chatroom in mine for chatroom in self.room.rooms_of(user))
+        nick_key = nicknames.key(user.nickname or "" if user is not None else nick)
+        return any(nick_key in chatroom.users for chatroom in self.room.rooms_of(session))
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
         chatroom = self._find(name)
@@ -1195,6 +1264,50 @@ class IrcCommands:
         target.deliver_all(lines if default.topic is not None else lines[:1])
         if self.rooms.after_enter is not None:
             self.rooms.after_enter(target, default)
+
+    @irc_command("OPER", 2)
+    def oper(self, session: IrcSession, message: Message) -> None:
+        """``OPER NAME PASSWORD``: a server operator's rights for this connection, given the
+        password of ``NAME``, an ``--operator`` nickname's account (checked, and rate limited,
+        as a login is): ``381`` and ``MODE NICK +o``; ``464`` for anything else (which names
+        are operators is not told)."""
+        name, password = message.params[0], message.params[1]
+        accounts = self.chat.accounts
+        operators = self.chat.operators
+        if accounts is None or self._is_operator(session):
+            if accounts is not None:
+                session.reply("381", "You are now an IRC operator")
+            else:
+                session.reply("464", "Password incorrect")
+            return
+        account = nicknames.normalize(name)
+        session.hold()
+
+        def checked(result: object) -> None:
+            if session.closing:
+                return
+            if result is LoginCheck.OK and nicknames.key(account) in operators.keys:
+                operators.act_as(session, account)
+                self.room.info_changed(session)
+                nick = session.nickname or ""
+                self.log.info(
+                    "{nick} is a server operator as {account}", nick=nick, account=account
+                )
+                session.reply("381", "You are now an IRC operator")
+                renderer = session.renderer
+                session.send(
+                    renderer.line("MODE", nick, "+o", source=renderer.source(nick), trailing=True)
+                )
+            else:
+                session.reply("464", "Password incorrect")
+            session.release()
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("checking OPER for {nick} failed", failure, nick=account)
+            checked(LoginCheck.REFUSED)
+
+        check = defer.maybeDeferred(accounts.check_login, account, password, session.host)
+        check.addCallbacks(checked, failed)
 
     @irc_command("KILL", 1)
     def kill(self, session: IrcSession, message: Message) -> None:

@@ -64,6 +64,8 @@ class IrcProtocol(ChatProtocol):
         if isinstance(session, IrcSession):
             if session.quit_reason is not None:
                 reason = f"Quit: {session.quit_reason}" if session.quit_reason else "Quit"
+            elif session.disconnect_cause == "ping_timeout":
+                reason = "Ping timeout"
             elif session.disconnect_cause is not None:
                 reason = f"Closing link ({session.disconnect_cause})"
         self._transport.write(

@@ -54,7 +54,8 @@ def ison(irc: IrcCommands, session: IrcSession, message: Message) -> None:
 def userhost(irc: IrcCommands, session: IrcSession, message: Message) -> None:
     """``USERHOST NICK [NICK...]`` (at most :data:`USERHOST_MAX`): ``302`` with
     ``nick=+nick@SERVER`` for each one logged in (``-`` when away, ``nick*=`` for a server
-    operator; a user of another node: ``+``, no ``*``, as ``WHO`` knows it)."""
+    operator; a user of another node as its own node told, see
+    :meth:`~twisted_chat.irc.commands.IrcCommands.user_info`)."""
     wanted = [nick for param in message.params for nick in param.split()][:USERHOST_MAX]
     entries: list[str] = []
     for nick in wanted:
@@ -62,9 +63,9 @@ def userhost(irc: IrcCommands, session: IrcSession, message: Message) -> None:
         if found is None or not found.nickname:
             continue
         spelled = found.nickname
-        user = irc._user(spelled)
-        operator = "*" if user is not None and irc._is_operator(user) else ""
-        away = "-" if user is not None and irc._away(user) is not None else "+"
+        info = irc.user_info(spelled)
+        operator = "*" if info.is_operator(spelled) else ""
+        away = "-" if info.away is not None else "+"
         entries.append(f"{spelled}{operator}={away}{spelled}@{irc.server_name}")
     session.reply("302", " ".join(entries))
 
@@ -156,8 +157,7 @@ def invite(irc: IrcCommands, session: IrcSession, message: Message) -> None:
         invitation = irc.events.notice("room_invited", nick=inviter, room=chatroom.name)
         irc.room.deliver(recipient, invitation)
         irc._plain(session, "341", spelled, chan)
-        user = irc._user(spelled)
-        away = irc._away(user) if user is not None else None
+        away = irc._away(None, spelled)
         if away is not None:
             session.reply("301", spelled, away)
 

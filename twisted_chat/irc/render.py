@@ -246,9 +246,10 @@ class IrcRenderer:
                 event=event,
                 trailing=True,
             )
-        if event.place is None:  # left the chat
+        if event.place is None:  # left the chat (``reason``: its QUIT's words)
+            words = f"Quit: {event.reason}" if event.reason else "Quit"
             return self.line(
-                "QUIT", "Quit", source=self.source(event.nick), event=event, trailing=True
+                "QUIT", words, source=self.source(event.nick), event=event, trailing=True
             )
         if event.reason:
             return self.line(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall
 
@@ -22,6 +22,29 @@ from twisted_chat.session import Session
 
 if TYPE_CHECKING:
     from twisted_chat.irc.commands import IrcCommands
+
+#: Seconds between two looks at a registered client's lines (the keepalive): a client that sent
+#: nothing since the last look gets ``PING`` (so after one to two intervals of quiet).
+PING_INTERVAL: Final = 120.0
+#: Seconds a ``PING``-ed client has to send something (``PONG`` or any line) before it is
+#: disconnected with ``ERROR :Ping timeout``.
+PING_TIMEOUT: Final = 60.0
+
+
+def ping_interval(idle_timeout: float) -> float:
+    """The keepalive's interval with ``--idle-timeout`` at ``idle_timeout`` (0: off): at most a
+    third of it, so that a live client is pinged within two thirds of the idle timeout after
+    its last line, and its answer (a line) comes before the idle timeout closes it."""
+    if idle_timeout > 0:
+        return min(PING_INTERVAL, idle_timeout / 3)
+    return PING_INTERVAL
+
+
+def ping_timeout(idle_timeout: float) -> float:
+    """How long a ``PING`` waits for an answer with ``--idle-timeout`` at ``idle_timeout``: at
+    most the interval (the look after the answer then comes soon enough)."""
+    return min(PING_TIMEOUT, ping_interval(idle_timeout))
+
 
 _T = TypeVar("_T")
 
@@ -55,8 +78,6 @@ class IrcSession(Session):
         #: The SASL mechanism under way (``PLAIN``) and the payload received so far.
         self.sasl_mechanism: str | None = None
         self.sasl_buffer = ""
-        #: Why the client quit (``QUIT``), shown in the closing ``ERROR``.
-        self.quit_reason: str | None = None
         #: The real name of ``USER`` (shown by ``WHO`` and ``WHOIS``).
         self.realname: str | None = None
         #: The away message of ``AWAY``, while the user is away.
@@ -73,6 +94,14 @@ class IrcSession(Session):
         # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
         self._welcoming = False
         self._welcome_timer: IDelayedCall | None = None
+        #: Lines handed to the interpreter so far (counted by it: the keepalive's sign of
+        #: life, with no clock read per line).
+        self.lines_in = 0
+        # The keepalive: its timer, the count of lines at its last look, and the token of the
+        # PING it is waiting an answer for (if any).
+        self._keepalive_timer: IDelayedCall | None = None
+        self._lines_seen = 0
+        self._ping_token: str | None = None
 
     # -- the chat's side --------------------------------------------------------------------
 
@@ -139,7 +168,39 @@ class IrcSession(Session):
         """The chat accepted the login: start the idle timer, then say the welcome burst."""
         super().logged_in(nickname)
         self.wanted_nick = None
+        self._lines_seen = self.lines_in
+        self._keepalive_timer = self._clock().callLater(
+            ping_interval(self.limits.idle_timeout), self._keepalive
+        )
         self.irc.registered(self)
+
+    # -- the keepalive --------------------------------------------------------------------------
+
+    def _keepalive(self) -> None:
+        """The keepalive's look: a client that sent a line since the last look is alive; one
+        quiet since the last look gets ``PING :TOKEN``; one still quiet :func:`ping_timeout`
+        seconds after it is disconnected (``ping_timeout``: ``ERROR :Ping timeout``)."""
+        self._keepalive_timer = None
+        if self.closing:
+            return
+        clock = self._clock()
+        if self.lines_in != self._lines_seen:
+            self._lines_seen = self.lines_in
+            self._ping_token = None
+            interval = ping_interval(self.limits.idle_timeout)
+            self._keepalive_timer = clock.callLater(interval, self._keepalive)
+        elif self._ping_token is None:
+            self._ping_token = f"{self.irc.server_name}-{int(clock.seconds())}"
+            self.send(self.renderer.line("PING", self._ping_token, trailing=True))
+            wait = ping_timeout(self.limits.idle_timeout)
+            self._keepalive_timer = clock.callLater(wait, self._keepalive)
+        else:
+            self.disconnect("ping_timeout")
+
+    def _cancel_keepalive(self) -> None:
+        timer, self._keepalive_timer = self._keepalive_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
 
     def start_welcome(self, wait: float) -> None:
         """The chat's lines of a login (the retention line, the last visit) come as the MOTD,
@@ -210,6 +271,7 @@ class IrcSession(Session):
         are told it left even if it was in no room (they were told it came)."""
         self._welcoming = False
         self._cancel_welcome_timer()
+        self._cancel_keepalive()
         self.label = self.pending_label = None
         nickname = self.nickname
         room = self.chat.room

@@ -18,7 +18,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import nicknames
+from twisted_chat import formatting, nicknames
 from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.bans import Bans
 from twisted_chat.commands import CommandTable
@@ -142,6 +142,20 @@ class ChatCore:
             room.say(event, session)
             if self.history is not None:
                 self.history.said(event)
+
+    def act(self, session: ChatSession, text: str) -> None:
+        """``/me TEXT``: ``session`` does ``text`` in its room, the same event as an IRC user's
+        CTCP ``ACTION`` (:func:`twisted_chat.formatting.action`): a public message, kept in
+        the history, muted like any."""
+        room = self.room
+        if room.mutes and self._muted(session):
+            return
+        self.public_messages += 1
+        where = room.room_of(session).key
+        event = self.events.public(where, session.nickname or "", formatting.action(text))
+        room.say(event, session)
+        if self.history is not None:
+            self.history.said(event)
 
     def _muted(self, session: ChatSession) -> bool:
         """Whether ``session`` is muted; if so it gets one error saying for how long."""

@@ -82,22 +82,26 @@ class Event:
 @dataclass(slots=True, eq=False)
 class Public(Event):
     """``sender`` said ``text`` to the room (``notice``: as an IRC ``NOTICE``, which IRC
-    clients never answer automatically; the other transports show it as any message)."""
+    clients never answer automatically; the other transports show it as any message;
+    ``irc``: sent by an IRC client, in one IRC line, which IRC readers get as one line, cut if
+    the sender's source makes it too long, as IRC servers do, where a longer text is split)."""
 
     sender: str
     text: str
     notice: bool = False
+    irc: bool = False
 
 
 @dataclass(slots=True, eq=False)
 class Private(Event):
     """``sender`` said ``text`` to ``recipient`` alone (the sender gets it back as an echo;
-    ``notice``: as an IRC ``NOTICE``)."""
+    ``notice``: as an IRC ``NOTICE``; ``irc``: as :class:`Public`'s)."""
 
     sender: str
     recipient: str
     text: str
     notice: bool = False
+    irc: bool = False
 
 
 @dataclass(slots=True, eq=False)

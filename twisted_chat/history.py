@@ -27,7 +27,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import nicknames
+from twisted_chat import formatting, nicknames
 from twisted_chat.commands import command
 from twisted_chat.events import Event, EventSource, Public
 from twisted_chat.room import ChatRoom, ChatSession, Room
@@ -379,8 +379,8 @@ class History:
         """``event`` was said (here or on another node, which stores it): remember it in its
         room's buffer."""
         room_key = event.room
-        if room_key is None or not self._on:
-            return
+        if room_key is None or not self._on or formatting.is_ctcp_query(event.text):
+            return  # (a CTCP query to a channel is for IRC clients then: never kept)
         buffer = self._buffers.get(room_key)
         if buffer is None:
             buffer = self._buffers[room_key] = RoomBuffer(self._size)

@@ -635,8 +635,8 @@ class Room:
             self.flush_notices()
         count = 0
         for renderer, group in list(groups.items()):
-            if group:
-                count += self._write(group, renderer.render(event), exclude)
+            if group and (data := renderer.render(event)):  # b"": not for these readers
+                count += self._write(group, data, exclude)
         self.deliveries += count
         return count
 

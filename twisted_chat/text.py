@@ -43,6 +43,9 @@ class Catalogue:
     line_too_long: str
     bad_utf8: str
     control_chars: str
+    # Actions (/me) and CTCP (IRC)
+    usage_me: str
+    ctcp_not_delivered: str
     # One line of /ayuda per command, and the last one: how to send messages
     help_line: str
     message_help: str
@@ -197,6 +200,8 @@ SPANISH: Final = Catalogue(
     line_too_long="Línea demasiado larga (máximo {limit} bytes): descartada.",
     bad_utf8="La línea no es UTF-8 válido: descartada.",
     control_chars="La línea contiene caracteres de control: descartada.",
+    usage_me="Uso: /me TEXTO",
+    ctcp_not_delivered="{nick} no usa IRC: la petición CTCP {command} no se le entrega.",
     help_line="{words}{usage}: {help}",
     message_help="#nick texto: mensaje privado a nick; cualquier otra línea va a todos.",
     pong="pong",
@@ -370,6 +375,8 @@ ENGLISH: Final = Catalogue(
     line_too_long="Line too long (at most {limit} bytes): discarded.",
     bad_utf8="The line is not valid UTF-8: discarded.",
     control_chars="The line contains control characters: discarded.",
+    usage_me="Usage: /me TEXT",
+    ctcp_not_delivered="{nick} is not on IRC: the CTCP {command} request is not delivered.",
     help_line="{words}{usage}: {help}",
     message_help="#nick text: private message to nick; any other line goes to everyone.",
     pong="pong",

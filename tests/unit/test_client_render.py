@@ -36,6 +36,7 @@ class ClassifyTests(SynchronousTestCase):
             "<Bob> hola a todos": (Kind.PUBLIC, "Bob", "hola a todos"),
             "*Bob* esto es privado": (Kind.PRIVATE, "Bob", "esto es privado"),
             "-> *Bob* esto es privado": (Kind.ECHO, "Bob", "esto es privado"),
+            "** Bob baila salsa": (Kind.ACTION, "Bob", "baila salsa"),
             "<Bob>  two spaces kept ": (Kind.PUBLIC, "Bob", " two spaces kept "),
             "something else": (Kind.OTHER, None, "something else"),
             "*": (Kind.OTHER, None, "*"),
@@ -98,6 +99,13 @@ class ColourTests(SynchronousTestCase):
         self.assertEqual(
             render.render(classify("-> *Bob* x"), colour=True), "\x1b[1;35m-> *Bob* x\x1b[0m"
         )
+
+    def test_actions(self) -> None:
+        self.assertEqual(
+            render.render(classify("** Bob baila \x1b[2J"), colour=True),
+            "\x1b[1m* Bob\x1b[0m baila \\x1b[2J",
+        )
+        self.assertEqual(render.render(classify("** Bob baila"), colour=False), "** Bob baila")
 
     def test_own_nick_highlighted_in_public_messages(self) -> None:
         shown = render.render(classify("<Bob> hola ANA, y anabel no"), colour=True, own_nick="ana")

@@ -28,12 +28,13 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import __version__, nicknames, roomnames, userinfo
+from twisted_chat import __version__, formatting, nicknames, roomnames, userinfo
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
+from twisted_chat.events import Text
 from twisted_chat.irc import chathistory, labels
 from twisted_chat.irc.chathistory import ChatHistory
-from twisted_chat.irc.message import Message, TooLong, parse
+from twisted_chat.irc.message import Message, TooLong, codes_in_place, parse
 from twisted_chat.irc.raw_commands import RawCommands
 from twisted_chat.irc.render import IrcRenderer, channel
 from twisted_chat.irc.session import IrcSession
@@ -213,7 +214,7 @@ class IrcCommands:
         except TooLong:
             session.reply("417", "Input line was too long")
             return
-        if message is None:
+        if message is None or self._misplaced_codes(session, text, message):
             return
         room = self.room
         if room.has_notices:
@@ -250,6 +251,15 @@ class IrcCommands:
             session.reply("451", "You have not registered")
         elif not self.raw.run(session, message):
             session.reply("421", message.command, "Unknown command")
+
+    @staticmethod
+    def _misplaced_codes(session: IrcSession, text: str, message: Message) -> bool:
+        """Whether the line ``text`` holds formatting codes or CTCP out of a message's text:
+        then refused as any line with control characters."""
+        if text.isprintable() or codes_in_place(text, message):
+            return False
+        session.refuse(Text("control_chars"))
+        return True
 
     # -- registration -----------------------------------------------------------------------
 
@@ -688,6 +698,8 @@ class IrcCommands:
                 session.reply("412", "No text to send")
             return
         target, text = params[0], params[1]
+        if not text.isprintable() and not (text := self._formatted(session, text, notice)):
+            return
         if "," in target:
             if not notice:
                 session.reply("407", target, "Too many targets")
@@ -698,6 +710,23 @@ class IrcCommands:
             self._to_room(session, target, text, notice)
         else:
             self._to_nick(session, target, text, notice)
+
+    def _formatted(self, session: IrcSession, text: str, notice: bool) -> str:
+        """A message's ``text`` with formatting codes or CTCP, as the chat keeps it (a CTCP
+        message whole: ``\x01ACTION baila\x01``), or ``""`` once refused: a ``\x01`` out of
+        place (refused as any control character), nothing to read but codes (``412``)."""
+        if not formatting.valid_message(text):
+            session.refuse(Text("control_chars"))
+            return ""
+        if text.startswith(formatting.CTCP):
+            text = formatting.normalise_ctcp(text)
+            if formatting.is_ctcp_query(text):
+                return text
+        if not formatting.plain_text(text).strip(" \t"):
+            if not notice:
+                session.reply("412", "No text to send")
+            return ""
+        return text
 
     def _muted(self, session: IrcSession, notice: bool) -> bool:
         """Whether ``session`` is muted; if so, a ``PRIVMSG`` gets the chat's error."""
@@ -724,9 +753,10 @@ class IrcCommands:
         self.chat.public_messages += 1
         public = self.events.public(chatroom.key, session.nickname or "", text)
         public.notice = notice
+        public.irc = True
         room.say(public, session)
-        if self.chat.history is not None:
-            self.chat.history.said(public)
+        if self.chat.history is not None and not formatting.is_ctcp_query(text):
+            self.chat.history.said(public)  # a CTCP query is no conversation: not kept
         if session.renderer.echo:
             session.send(session.renderer.render(public))
 
@@ -739,9 +769,24 @@ class IrcCommands:
             if not notice:
                 session.reply("401", target, "No such nick/channel")
             return
+        if (
+            isinstance(recipient, Session)
+            and not isinstance(recipient, IrcSession)
+            and formatting.is_ctcp_query(text)
+        ):
+            # only IRC clients answer CTCP: a query to a line or web user of this node gets a
+            # NOTICE back, a reply nothing (a user of another node: its node renders nothing
+            # for a line user, as for a CTCP query to a room)
+            if not notice:
+                command = formatting.ctcp_command(text) or ""
+                nick_to = recipient.nickname or target
+                notice_ = self.events.notice("ctcp_not_delivered", nick=nick_to, command=command)
+                session.deliver(notice_)
+            return
         self.chat.private_messages += 1
         private = self.events.private(nick, recipient.nickname or "", text)
         private.notice = notice
+        private.irc = True
         room.deliver(recipient, private)
         if session.renderer.echo:
             session.echo(private)

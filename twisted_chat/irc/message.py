@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from twisted_chat.formatting import has_codes
+
 #: Most bytes of a line without its tags, CRLF included (RFC 1459's 512).
 MAX_LINE: Final = 512
 #: Most bytes of a client's tags, the leading ``@`` and the space after them included.
@@ -112,6 +114,23 @@ def parse(line: str) -> Message | None:
     if len(params) > MAX_PARAMS:  # the rest belongs to the last one, as servers do
         params = [*params[: MAX_PARAMS - 1], " ".join(params[MAX_PARAMS - 1 :])]
     return Message(command, tuple(params), source, tags)
+
+
+#: The commands whose text may hold formatting codes and CTCP.
+TEXT_COMMANDS: Final = frozenset({"PRIVMSG", "NOTICE"})
+
+
+def codes_in_place(line: str, message: Message) -> bool:
+    """Whether the formatting codes and CTCP delimiters of ``line`` (parsed as ``message``), if
+    any, are where IRC users may send them: in the text of a ``PRIVMSG`` or ``NOTICE`` (its
+    last parameter, which ends the line), nowhere else (not in tags, a target, a topic...)."""
+    if not has_codes(line):
+        return True
+    params = message.params
+    if message.command not in TEXT_COMMANDS or len(params) != 2:
+        return False
+    text = params[1]
+    return line.endswith(text) and not has_codes(line[: len(line) - len(text)])
 
 
 def format_message(

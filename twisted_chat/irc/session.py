@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from twisted.internet.interfaces import IDelayedCall
 
 from twisted_chat.events import Error, Event, Notice, Private, Replayed, Text
+from twisted_chat.formatting import has_refused_controls
 from twisted_chat.irc.labels import LabeledResponse
 from twisted_chat.irc.render import SILENT, IrcRenderer
 from twisted_chat.session import Session
@@ -55,6 +56,9 @@ class IrcSession(Session):
     renderer: IrcRenderer
     #: The interpreter of this session's lines (set by the transport before it starts).
     irc: IrcCommands
+    #: IRC's formatting codes and CTCP's delimiter pass the line's check; the interpreter
+    #: accepts them in the text of ``PRIVMSG`` and ``NOTICE`` only (:meth:`refuse`).
+    refuses_controls = staticmethod(has_refused_controls)
 
     def init_irc(self, irc: IrcCommands) -> None:
         """Hand this session's lines to ``irc``, and start its registration state."""
@@ -114,6 +118,11 @@ class IrcSession(Session):
         if text.key == "nick_invalid":
             text = Text("control_chars")
         super()._refuse_line(text)
+
+    def refuse(self, text: Text) -> None:
+        """Refuse the line just read, saying ``text`` (it counts as a strike, as a line the
+        session refused itself)."""
+        self._refuse_line(text)
 
     def target(self) -> str:
         """This user as the target of a reply: its nickname, ``*`` before it has one."""

@@ -29,6 +29,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from twisted_chat import nicknames
 from twisted_chat.events import Public
+from twisted_chat.formatting import plain_text
 from twisted_chat.history import Page, StoredMessage, make_cursor, parse_cursor
 from twisted_chat.storage.batching import Batch, BatchedWriter, WriterLogs
 from twisted_chat.storage.chunks import delete_in_chunks
@@ -64,6 +65,12 @@ def fold_words(text: str) -> set[str]:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return set(_WORD_RE.findall(plain))
+
+
+def _words(message: StoredMessage) -> set[str]:
+    """The words of a stored message as its readers see them (no formatting codes, an
+    action's own text: :func:`~twisted_chat.formatting.plain_text`), folded."""
+    return fold_words(plain_text(message.text))
 
 
 def _stored(row: Sequence[Any]) -> StoredMessage:
@@ -371,7 +378,7 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
                 while True:
                     txn.execute(recent[0], [room_key, window, *recent[1]])
                     rows = txn.fetchall()
-                    found = [m for m in map(_stored, rows) if wanted <= fold_words(m.text)]
+                    found = [m for m in map(_stored, rows) if wanted <= _words(m)]
                     if len(found) >= limit:
                         return sorted(found[:limit], key=lambda m: (m.time, m.id))
                     # How far back the matches would be, by how often the words came here:
@@ -380,10 +387,18 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
                         break
                     window = min(windows[-1], window * limit * 3 // (2 * len(found)))
             if len(found) < limit:
+                recent_found = found
                 txn.execute(sql, [room_key, *args])
                 found = [_stored(row) for row in txn.fetchall()]
                 if not exact:
-                    found = [m for m in found if wanted <= fold_words(m.text)]
+                    found = [m for m in found if wanted <= _words(m)]
+                if recent_found:
+                    # The newest messages were read as text: what the index cannot see (a
+                    # word right after an IRC colour code, held with the code's digits) was
+                    # found there; keep it beside the index's finds.
+                    known = {m.id for m in found}
+                    found += [m for m in recent_found if m.id not in known]
+                    found.sort(key=lambda m: (m.time, m.id), reverse=True)
             found = found[:limit]
             found.sort(key=lambda m: (m.time, m.id))  # oldest first
             return found

@@ -116,6 +116,9 @@
   // A stored line (docs/PROTOCOL.md, version 1.1): its time, then a public sender (history) or
   // a recado's sender, then the text.
   const STORED = /^\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*) ([\s\S]*)$/;
+  // A stored action (`* [TIME] ** NICK TEXT`), and a live one (`** NICK TEXT`): /me, IRC's ACTION.
+  const STORED_ACTION = /^\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] \*\* (\S+) ([\s\S]*)$/;
+  const ACTION = /^\*\* (\S+) ([\s\S]*)$/;
   // The lines that give the command for older messages (after /historial, or after the
   // "since you left" replay at login): the command is what follows the last ": ".
   const OLDER = [matcher("history_more"), matcher("history_missed")];
@@ -257,6 +260,8 @@
     if ((m = STORED.exec(raw))) {
       return m[2] !== undefined ? ["history", m[2], m[4], m[1]] : ["recado", m[3], m[4], m[1]];
     }
+    if ((m = STORED_ACTION.exec(raw))) return ["history action", m[2], m[3], m[1]];
+    if ((m = ACTION.exec(raw))) return ["action", m[1], m[2]];
     if (raw.startsWith("* ")) return ["notice", null, raw.slice(2)];
     if (raw.startsWith("! ")) return ["error", null, raw.slice(2)];
     if ((m = /^-> \*([^*\s]+)\* ([\s\S]*)$/.exec(raw))) return ["echo", m[1], m[2]];

@@ -69,7 +69,9 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
     #: Capabilities we offer: a test that asks for one and gets NAK fails instead of skipping.
     capabilities = frozenset(
         {
+            Capabilities.BATCH,
             Capabilities.ECHO_MESSAGE,
+            Capabilities.LABELED_RESPONSE,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
             Capabilities.SERVER_TIME,

@@ -791,7 +791,7 @@ class HistoryCommands:
             session.deliver(events.error("history_unavailable"))
 
         reading = self.history.read_page(chatroom.key, limit, before, cursor)
-        reading.addCallbacks(show, failed)
+        reading.addCallbacks(as_answer(session, show), as_answer(session, failed))
         answer_in_order(session, reading, self.history.reactor)
 
     @command(
@@ -840,7 +840,7 @@ class HistoryCommands:
             session.deliver(events.error("history_unavailable"))
 
         searched = self.history.storage.search(chatroom.key, text.split(), 20)
-        searched.addCallbacks(show, failed)
+        searched.addCallbacks(as_answer(session, show), as_answer(session, failed))
         answer_in_order(session, searched, self.history.reactor)
 
     def _remember_search(self, nick_key: str, now: float) -> None:
@@ -849,6 +849,14 @@ class HistoryCommands:
             for key in [k for k, t in searched.items() if now - t >= SEARCH_INTERVAL]:
                 del searched[key]
         searched[nick_key] = now
+
+
+def as_answer(session: ChatSession, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``callback``, the later answer of the command ``session`` is running, as the session
+    wants it run: an IRC session keeps it in the command's labeled response
+    (:meth:`twisted_chat.irc.session.IrcSession.as_answer`); other sessions run it as it is."""
+    wrap = getattr(session, "as_answer", None)
+    return callback if wrap is None else wrap(callback)
 
 
 def answer_in_order(

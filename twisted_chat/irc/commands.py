@@ -32,7 +32,7 @@ from twisted_chat import __version__, formatting, nicknames, roomnames, userinfo
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
 from twisted_chat.events import Text
-from twisted_chat.irc import chathistory
+from twisted_chat.irc import chathistory, labels
 from twisted_chat.irc.chathistory import ChatHistory
 from twisted_chat.irc.message import Message, TooLong, codes_in_place, parse
 from twisted_chat.irc.raw_commands import RawCommands
@@ -51,6 +51,7 @@ CAPABILITIES: Final = {
     "batch": "",
     "draft/chathistory": "",
     "echo-message": "",
+    "labeled-response": "",
     "message-tags": "",
     "multi-prefix": "",
     "sasl": "PLAIN",
@@ -221,6 +222,14 @@ class IrcCommands:
         recados = self.chat.recados
         if recados is not None and session.nickname is not None and session in recados.unread:
             recados.read(session)
+        label = labels.label_of(session, message.tags)
+        if label is not None:  # IRCv3 labeled-response: its answer is kept, then labeled
+            session.labeled(label, lambda: self.dispatch(session, message))
+        else:
+            self.dispatch(session, message)
+
+    def dispatch(self, session: IrcSession, message: Message) -> None:
+        """Check the rules of ``message``'s command, run it."""
         command = COMMANDS.get(message.command)
         registered = session.nickname is not None
         if command is None:
@@ -567,7 +576,9 @@ class IrcCommands:
             if joining is not None and not joining.called:
                 if not held:
                     session.hold()
-                joining.addBoth(lambda _: self._join_all(session, names, held=True))
+                joining.addBoth(
+                    session.as_answer(lambda _: self._join_all(session, names, held=True))
+                )
                 return
         if held:
             session.release()
@@ -594,7 +605,7 @@ class IrcCommands:
         def failed(failure: Failure) -> None:
             self.log.failure("joining {room} failed", failure, room=room_name)
 
-        return self.room.join(session, room_name).addCallbacks(joined, failed)
+        return self.room.join(session, room_name).addCallbacks(session.as_answer(joined), failed)
 
     def _joined(self, session: IrcSession, name: str, move: Move) -> None:
         """What a ``JOIN`` is answered with, once the room answered."""

@@ -10,13 +10,14 @@ renderer as for any member.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall
 
-from twisted_chat.events import Error, Event, Notice, Replayed, Text
+from twisted_chat.events import Error, Event, Notice, Private, Replayed, Text
 from twisted_chat.formatting import has_refused_controls
+from twisted_chat.irc.labels import LabeledResponse
 from twisted_chat.irc.render import SILENT, IrcRenderer
 from twisted_chat.session import Session
 
@@ -44,6 +45,9 @@ def ping_timeout(idle_timeout: float) -> float:
     """How long a ``PING`` waits for an answer with ``--idle-timeout`` at ``idle_timeout``: at
     most the interval (the look after the answer then comes soon enough)."""
     return min(PING_TIMEOUT, ping_interval(idle_timeout))
+
+
+_T = TypeVar("_T")
 
 
 class IrcSession(Session):
@@ -87,6 +91,10 @@ class IrcSession(Session):
         self.invisible = False
         #: When its last invitations (``INVITE``) were sent, oldest first (a bounded window).
         self.invites: deque[float] = deque()
+        #: The labeled response being kept now (``labeled-response``, :mod:`labels
+        #: <twisted_chat.irc.labels>`), and the one waiting for its command's later answer.
+        self.label: LabeledResponse | None = None
+        self.pending_label: LabeledResponse | None = None
         # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
         self._welcoming = False
         self._welcome_timer: IDelayedCall | None = None
@@ -124,6 +132,10 @@ class IrcSession(Session):
         """Send ``event``: what the chat says to this user alone rendered for its nickname
         (during the welcome, as lines of the MOTD), the history of a room it is not in not at
         all, anything else as every member of its renderer reads it."""
+        label = self.label
+        if label is not None and type(event) is Private:
+            label.bypass(self.renderer.render(event))  # a message to it: never its answer
+            return
         data = self._for_me(event)
         if data is None:
             super().deliver(event)
@@ -229,9 +241,34 @@ class IrcSession(Session):
 
     def release(self) -> None:
         """Process held lines again, unless the welcome is not over (a password login's check
-        ends inside it: the welcome's end releases them)."""
+        ends inside it: the welcome's end releases them); a labeled command's answer that was
+        waiting for this is written first."""
         if not self._welcoming:
+            pending = self.pending_label
+            if pending is not None:
+                if self.label is pending:  # inside its own answer: once that is kept
+                    pending.ending = True
+                    return
+                pending.finish()
             super().release()
+
+    # -- labeled responses ----------------------------------------------------------------------
+
+    def waiting_answer(self) -> bool:
+        """Whether this session's lines are held for a command's later answer (a read of the
+        database), not for the welcome."""
+        return self._held is not None and not self._welcoming
+
+    def as_answer(self, callback: Callable[..., _T]) -> Callable[..., _T]:
+        """``callback``, the later answer of the command running now (or of the labeled
+        command whose answer the session waits for): if that command is labeled, what it sends
+        belongs to its labeled response."""
+        label = self.label or self.pending_label
+        return callback if label is None else label.answer(callback)
+
+    def labeled(self, label: str, command: Callable[[], Any]) -> None:
+        """Run ``command`` as the labeled command ``label`` (:mod:`twisted_chat.irc.labels`)."""
+        LabeledResponse(self, label).run(command)
 
     def _cancel_welcome_timer(self) -> None:
         timer, self._welcome_timer = self._welcome_timer, None
@@ -244,6 +281,7 @@ class IrcSession(Session):
         self._welcoming = False
         self._cancel_welcome_timer()
         self._cancel_keepalive()
+        self.label = self.pending_label = None
         nickname = self.nickname
         room = self.chat.room
         was_member = nickname is not None and room.member(nickname) is self

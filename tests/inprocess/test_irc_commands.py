@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 
 from tests.inprocess.test_irc_sockets import PASSWORD, numeric, register_ana
 from tests.support.chatclient import ChatClient
-from tests.support.expected import FIRST_VISIT, RETENTION, joined, left, room_joined
+from tests.support.expected import (
+    FIRST_VISIT,
+    RETENTION,
+    joined,
+    left,
+    registered,
+    room_joined,
+)
 from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
 from tests.support.logs import LogEvents, capture, is_error
 
@@ -456,6 +463,30 @@ async def test_sasl_numerics_after_registration_and_for_a_long_payload() -> None
             long.say("AUTHENTICATE " + "x" * 400)
         assert await long.line() == numeric("904", "*", ":SASL authentication failed")
         await long.pong()
+
+
+@pytest_twisted.ensureDeferred
+async def test_sasl_with_a_long_password() -> None:
+    """Passwords of up to 1000 characters (docs/PROTOCOL.md, "Version 1.3"): one of 600
+    registered by a line user is proved by SASL (a payload of two lines; ``PASS`` carries only
+    what IRC's 512-byte line holds)."""
+    long = "Lp-9" * 150
+    async with await start_irc_server() as server:
+        lina = await server.chat.login("lina")
+        lina.say(f"/registrar {long}")
+        assert await lina.line() == registered("lina")
+        lina.say("/salir")
+        await lina.wait_closed()
+        await server.chat.server_closed(lina)
+        by_sasl = await server.user("lina", sasl=("lina", long))
+        by_sasl.say("WHOIS lina")
+        assert numeric("330", "lina", "lina lina :is logged in as") in await replies(by_sasl, "318")
+        wrong = await server.connect("wrong")
+        wrong.say("CAP REQ sasl")
+        assert await wrong.line() == f":{SERVER} CAP * ACK :sasl"
+        wrong.authenticate("lina", long[:-1])
+        assert await wrong.line() == "AUTHENTICATE +"
+        assert await wrong.line() == numeric("904", "*", ":SASL authentication failed")
 
 
 @pytest_twisted.ensureDeferred

@@ -194,7 +194,7 @@ class RegisterTests(AccountsTestCase):
     def test_a_password_over_the_maximum_is_refused_unhashed(self) -> None:
         """No registered password can be longer than the maximum: a login with one is refused
         without the work of argon2 (and counts as a failed attempt)."""
-        checks = []
+        checks: list[object] = []
         for password in ["x" * (MAX_PASSWORD_LENGTH + 1), ANA_PASSWORD + "x" * 2000]:
             self.accounts.check_login("ana", password, "10.0.0.9").addCallback(checks.append)
         self.assertEqual(checks, [LoginCheck.REFUSED] * 2)
@@ -206,10 +206,10 @@ class RegisterTests(AccountsTestCase):
         accounts = Accounts(self.storage, self.clock, self.runner)
         accounts.load()
         password = "Ω" * MAX_PASSWORD_LENGTH
-        done = []
+        done: list[object] = []
         accounts.register("dora", password, EPOCH).addCallback(done.append)
         self.assertEqual(done, [None])
-        checks = []
+        checks: list[object] = []
         for attempt in (password, password[:-1], password):
             accounts.check_login("dora", attempt, "10.0.0.9").addCallback(checks.append)
         self.assertEqual(checks, [LoginCheck.OK, LoginCheck.REFUSED, LoginCheck.OK])

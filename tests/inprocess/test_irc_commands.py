@@ -27,7 +27,13 @@ from tests.support.expected import (
     registered,
     room_joined,
 )
-from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
+from tests.support.ircclient import (
+    END_OF_MOTD,
+    SERVER,
+    IrcClient,
+    IrcServer,
+    start_irc_server,
+)
 from tests.support.logs import LogEvents, capture, is_error
 
 pytestmark = pytest.mark.timeout(60, method="thread")
@@ -487,6 +493,69 @@ async def test_sasl_with_a_long_password() -> None:
         wrong.authenticate("lina", long[:-1])
         assert await wrong.line() == "AUTHENTICATE +"
         assert await wrong.line() == numeric("904", "*", ":SASL authentication failed")
+
+
+async def refused_for_the_server_password(server: IrcServer, client: IrcClient) -> None:
+    """``client`` (which sent ``NICK``/``USER``) gets ``464``, then ``ERROR``, and is closed."""
+    assert await client.line() == numeric("464", "*", ":Password incorrect")
+    assert await client.line() == "ERROR :Closing link (bad_server_password)"
+    await client.wait_closed()
+    await server.server_closed(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_server_password() -> None:
+    """``--irc-password``: ``PASS`` must be it before registration (``464``, ``ERROR`` and the
+    close otherwise, also for a ``PASS`` after ``NICK``/``USER``); accounts log in with SASL
+    (``PASS`` is no account's password then), and SASL waits for the server password."""
+    async with await start_irc_server("--irc-password", "s3rv3r-Ñ") as server:
+        await register_ana(server)
+        bob = await server.user("bob", password="s3rv3r-Ñ")
+        for sent in ([], ["PASS s3rv3r"], ["PASS s3rv3r-Ñx"], ["PASS ana", "PASS " + PASSWORD]):
+            client = await server.connect("refused")
+            for line in sent:
+                client.say(line)
+            client.say("NICK carol")
+            client.say("USER carol 0 * :Carol")
+            client.say("PASS s3rv3r-Ñ")  # too late: the registration was tried
+            await refused_for_the_server_password(server, client)
+        # The account's password in PASS is not the server's: refused, however right it is.
+        ana = await server.connect("ana")
+        ana.say(f"PASS {PASSWORD}")
+        ana.say("NICK ana")
+        ana.say("USER ana 0 * :Ana")
+        await refused_for_the_server_password(server, ana)
+        # The server password and SASL for the account.
+        early = await server.connect("early")
+        early.say("CAP REQ sasl")
+        assert await early.line() == f":{SERVER} CAP * ACK :sasl"
+        early.say("AUTHENTICATE PLAIN")  # no PASS yet: no account is checked
+        assert await early.line() == numeric("904", "*", ":SASL authentication failed")
+        early.say("PASS s3rv3r-Ñ")
+        early.authenticate("ana", PASSWORD)
+        assert await early.line() == "AUTHENTICATE +"
+        await early.expect(f":{SERVER} 900 ")
+        await early.expect(f":{SERVER} 903 ")
+        early.say("NICK ana")
+        early.say("USER ana 0 * :Ana")
+        early.say("CAP END")
+        await early.until(END_OF_MOTD.pattern)
+        early.say("WHOIS ana")
+        assert numeric("330", "ana", "ana ana :is logged in as") in await replies(early, "318")
+        # With the server password but no SASL, a registered nickname needs its password.
+        early.say("QUIT")
+        await early.wait_closed()
+        await server.server_closed(early)
+        other = await server.connect("other")
+        other.say("PASS s3rv3r-Ñ")
+        other.say("NICK ana")
+        other.say("USER ana 0 * :Ana")
+        assert await other.line() == numeric(
+            "464",
+            "*",
+            ":El nickname ana está registrado y necesita contraseña: escribe ana CONTRASEÑA",
+        )
+        await bob.pong()
 
 
 @pytest_twisted.ensureDeferred

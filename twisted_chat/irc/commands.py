@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -128,8 +129,15 @@ class IrcCommands:
         server_name: str,
         motd: Sequence[str] = (),
         max_channels: int = roomnames.DEFAULT_MAX_CHANNELS,
+        server_password: str | None = None,
     ) -> None:
         self.chat = chat
+        #: The server password (``--irc-password``): without it, ``PASS`` is an account's
+        #: password; with it, ``PASS`` must be it before registration, and accounts log in
+        #: with SASL.
+        self._server_password = (
+            server_password.encode("utf-8") if server_password is not None else None
+        )
         self.room = chat.room
         self.events = chat.events
         #: The rooms' commands (the topic rules).
@@ -244,8 +252,19 @@ class IrcCommands:
 
     @irc_command("PASS", 1, before=True, after=False)
     def pass_(self, session: IrcSession, message: Message) -> None:
-        """``PASS PASSWORD``: the password of the nickname to come (a registered one's)."""
+        """``PASS PASSWORD``: the server password with ``--irc-password`` (checked at
+        registration), else the password of the nickname to come (a registered one's)."""
         session.password = message.params[0]
+
+    def server_password_ok(self, session: IrcSession) -> bool:
+        """Whether ``session`` may register as far as the server password goes: there is
+        none, or its ``PASS`` was it (compared in constant time)."""
+        if self._server_password is None:
+            return True
+        given = session.password
+        return given is not None and hmac.compare_digest(
+            given.encode("utf-8"), self._server_password
+        )
 
     @irc_command("NICK", before=True)
     def nick(self, session: IrcSession, message: Message) -> None:
@@ -337,6 +356,11 @@ class IrcCommands:
         ``904`` for a payload over :data:`MAX_SASL`)."""
         arg = message.params[0]
         if self._sasl_refused(session):
+            return
+        if not self.server_password_ok(session):
+            # No account is checked for a client that has not given the server password.
+            self._sasl_reset(session)
+            session.reply("904", "SASL authentication failed")
             return
         if arg == "*":
             self._sasl_reset(session)
@@ -434,6 +458,10 @@ class IrcCommands:
             or session.cap_negotiating
         ):
             return
+        if not self.server_password_ok(session):
+            session.reply("464", "Password incorrect")
+            session.disconnect("bad_server_password")  # ERROR, then the close
+            return
         if not self.chat.taking_logins:
             # The server is starting up: an IRC client does not try again by itself, so the
             # registration is tried again here until the chat takes logins (or the login
@@ -447,7 +475,7 @@ class IrcCommands:
             nicknames.key(nicknames.normalize(nick))
         ):
             password = session.sasl_password
-        elif session.password:
+        elif session.password and self._server_password is None:
             password = session.password
         self.chat.login(session, nick if password is None else f"{nick} {password}")
 

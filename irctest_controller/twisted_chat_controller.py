@@ -83,7 +83,7 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
         "CHANNELLEN": patma.ANYSTR,
         "CHANTYPES": "#",
         "NICKLEN": str(nicknames.MAX_NICKNAME_LENGTH),
-        "PREFIX": "(o)@",
+        "PREFIX": "(ov)@+",
         "TARGMAX": patma.ANYSTR,
         "TOPICLEN": str(roomnames.MAX_TOPIC_LENGTH),
         "UTF8ONLY": None,

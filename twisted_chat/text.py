@@ -88,6 +88,8 @@ class Catalogue:
     kicked: str
     kick_done: str
     muted: str
+    room_moderated: str
+    room_modes: str
     mute_done: str
     mute_lifted: str
     banned: str
@@ -243,6 +245,8 @@ SPANISH: Final = Catalogue(
     kicked="{by} te ha expulsado: {reason}",
     kick_done="{nick} expulsado.",
     muted="Estás silenciado: no puedes enviar mensajes durante {remaining} más.",
+    room_moderated="La sala {room} es moderada: solo hablan su operador y quien tiene voz.",
+    room_modes="{nick} ha cambiado los modos de la sala {room}: {modes}",
     mute_done="{nick} silenciado durante {minutes} min.",
     mute_lifted="{nick} ya no está silenciado.",
     banned="Tu dirección está baneada en este chat.",
@@ -411,6 +415,8 @@ ENGLISH: Final = Catalogue(
     kicked="{by} kicked you: {reason}",
     kick_done="{nick} kicked.",
     muted="You are muted: you cannot send messages for another {remaining}.",
+    room_moderated="The room {room} is moderated: only its operator and voiced users speak.",
+    room_modes="{nick} changed the modes of the room {room}: {modes}",
     mute_done="{nick} muted for {minutes} min.",
     mute_lifted="{nick} is no longer muted.",
     banned="Your address is banned from this chat.",

@@ -239,6 +239,103 @@ async def test_mode_queries_and_refused_changes() -> None:
         await ana.pong()
 
 
+@pytest_twisted.ensureDeferred
+async def test_secret_moderated_and_voice() -> None:
+    """``MODE #room +s``, ``+m`` and ``+v NICK`` by the room's operator (docs/IRC.md, "Channel
+    modes"): a secret room is hidden from outsiders (``LIST``, ``NAMES``, ``WHO``, ``WHOIS``,
+    ``/salas``) and named with ``@`` in ``353``; in a moderated one only the operator and
+    voiced members speak, line users included; IRC members read ``MODE``, line users a
+    notice."""
+    async with await start_irc_server() as server:
+        ana, bob, lina = await room_of_three(server)
+        cris = await server.user("cris")
+        assert await lina.line() == joined("cris")
+        ana.say("MODE #juegos +s")
+        assert await ana.line() == ":ana!ana@irc.test MODE #juegos +s"
+        assert await bob.line() == ":ana!ana@irc.test MODE #juegos +s"
+        ana.say("MODE #juegos +s")  # set already: nothing
+        ana.say("MODE #juegos")
+        assert await ana.line() == f":{SERVER} 324 ana #juegos +nts"
+        bob.say("NAMES #juegos")
+        assert await replies(bob, "366") == [
+            numeric("353", "bob", "@ #juegos :@ana bob"),
+            numeric("366", "bob", "#juegos :End of /NAMES list"),
+        ]
+        # outsiders see nothing of it
+        cris.say("LIST")
+        assert await replies(cris, "323") == [
+            numeric("321", "cris", "Channel :Users  Name"),
+            numeric("322", "cris", "#general 1 :"),
+            numeric("323", "cris", ":End of /LIST"),
+        ]
+        cris.say("LIST #juegos")
+        assert [line.split()[1] for line in await replies(cris, "323")] == ["321", "323"]
+        cris.say("NAMES #juegos")
+        assert await replies(cris, "366") == [numeric("366", "cris", "#juegos :End of /NAMES list")]
+        cris.say("WHO #juegos")
+        assert await replies(cris, "315") == [numeric("315", "cris", "#juegos :End of WHO list")]
+        cris.say("WHOIS ana")
+        assert "319" not in [line.split()[1] for line in await replies(cris, "318")]
+        lina.say("/salas")
+        assert await lina.line() == "* Salas (1): general (1)"
+        bob.say("WHOIS ana")
+        assert numeric("319", "bob", "ana :@#juegos") in await replies(bob, "318")
+        # only its operator changes its modes
+        bob.say("MODE #juegos -s")
+        assert await bob.line() == numeric("482", "bob", "#juegos :You're not channel operator")
+        cris.say("MODE #juegos +m")
+        assert await cris.line() == numeric("482", "cris", "#juegos :You're not channel operator")
+        # moderated, a voice, and a line user in it
+        lina.say("/unirse juegos")
+        assert (await lina.line()).startswith("* Sala juegos (3): @ana, bob, lina")
+        assert await lina.line() == "* Tema: cartas"
+        await ana.until(r":lina!lina@irc\.test JOIN #juegos")
+        await bob.until(r":lina!lina@irc\.test JOIN #juegos")
+        ana.say("MODE #juegos +mv-s bob")
+        change = ":ana!ana@irc.test MODE #juegos +mv-s bob"
+        assert await ana.line() == change
+        assert await bob.line() == change
+        assert await lina.line() == "* ana ha cambiado los modos de la sala juegos: +mv-s bob"
+        ana.say("MODE #juegos +v nadie")
+        assert await ana.line() == numeric("401", "ana", "nadie :No such nick/channel")
+        ana.say("MODE #juegos +v cris")
+        assert await ana.line() == numeric(
+            "441", "ana", "cris #juegos :They aren't on that channel"
+        )
+        ana.say("NAMES #juegos")
+        assert (await replies(ana, "366"))[0] == numeric("353", "ana", "= #juegos :@ana +bob lina")
+        lina.say("hola")
+        assert await lina.line() == (
+            "! La sala juegos es moderada: solo hablan su operador y quien tiene voz."
+        )
+        bob.say("PRIVMSG #juegos :tengo voz")
+        assert await ana.line() == ":bob!bob@irc.test PRIVMSG #juegos :tengo voz"
+        assert await lina.line() == "<bob> tengo voz"
+        ana.say("MODE #juegos -v bob")
+        assert await ana.line() == ":ana!ana@irc.test MODE #juegos -v bob"
+        assert await bob.line() == ":ana!ana@irc.test MODE #juegos -v bob"
+        assert await lina.line() == "* ana ha cambiado los modos de la sala juegos: -v bob"
+        bob.say("PRIVMSG #juegos :ya no")
+        assert await bob.line() == numeric("404", "bob", "#juegos :Cannot send to channel (+m)")
+        bob.say("NOTICE #juegos :ya no")  # a NOTICE: never an error, and not said
+        ana.say("PRIVMSG #juegos :yo sí")
+        assert await bob.line() == ":ana!ana@irc.test PRIVMSG #juegos :yo sí"
+        assert await lina.line() == "<ana> yo sí"
+        # voice goes with the member: bob parts and comes back without it
+        ana.say("MODE #juegos +v bob")
+        assert await ana.line() == ":ana!ana@irc.test MODE #juegos +v bob"
+        assert await bob.line() == ":ana!ana@irc.test MODE #juegos +v bob"
+        bob.say("PART #juegos")
+        await bob.until(r":bob!bob@irc\.test PART #juegos")
+        await bob.join("#juegos")
+        bob.say("PRIVMSG #juegos :otra vez")
+        lines = await bob.until(r":irc\.test 404 .*")  # after the room's replay
+        assert lines[-1] == numeric("404", "bob", "#juegos :Cannot send to channel (+m)")
+        assert await ana.line() == ":bob!bob@irc.test PART #juegos"
+        assert await ana.line() == ":bob!bob@irc.test JOIN #juegos"
+        await ana.pong()  # and no "otra vez"
+
+
 # -- kicks -------------------------------------------------------------------------------------
 
 

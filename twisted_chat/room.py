@@ -288,6 +288,11 @@ class Room:
         #: asks (a clustered room's :meth:`kick_from`): the IRC commands' ``KICK``, set by
         #: them (member, room, reason, by).
         self.room_kick: Callable[[Member, ChatRoom, str, str], None] | None = None
+        #: What tells this node's members of ``chatroom`` that ``by`` changed its modes on
+        #: another node (``change`` as IRC writes it): the IRC commands', set by them (a
+        #: ``MODE`` line to IRC users, the chat's notice to the others); without IRC here,
+        #: a clustered room tells the notice.
+        self.modes_told: Callable[[ChatRoom, str, str], None] | None = None
 
     def __len__(self) -> int:
         return len(self._users)
@@ -618,10 +623,17 @@ class Room:
         chatroom.topic, chatroom.topic_by = topic, by
 
     def set_modes(
-        self, chatroom: ChatRoom, secret: bool, moderated: bool, voiced: Iterable[str]
+        self,
+        chatroom: ChatRoom,
+        secret: bool,
+        moderated: bool,
+        voiced: Iterable[str],
+        by: str = "",
+        change: str = "",
     ) -> None:
         """Set the modes of ``chatroom``: secret, moderated, and the nick keys voiced (members
-        only; a clustered room also tells every node)."""
+        only); ``by`` changed them (``change``, as IRC writes it). A clustered room also tells
+        every node, whose members are told by :attr:`modes_told`."""
         chatroom.secret, chatroom.moderated = secret, moderated
         chatroom.voiced = {k for k in voiced if k in chatroom.users}
 

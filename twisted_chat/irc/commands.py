@@ -115,6 +115,23 @@ def _mode_changes(
     return wanted, refused
 
 
+def _mode_text(applied: Sequence[tuple[bool, str, str | None]]) -> str:
+    """The changes ``applied`` as IRC writes them: the letters, each sign once per run, then
+    the nicknames (``+mv-s bob``)."""
+    letters = ""
+    sign = ""
+    params: list[str] = []
+    for adding, char, param in applied:
+        wanted = "+" if adding else "-"
+        if wanted != sign:
+            letters += wanted
+            sign = wanted
+        letters += char
+        if param is not None:
+            params.append(param)
+    return " ".join([letters, *params])
+
+
 def prefix(chatroom: ChatRoom, nick_key: str, multi: bool) -> str:
     """The member ``nick_key``'s prefixes in ``chatroom`` (``@`` its operator, ``+`` voiced):
     all of them with ``multi-prefix``, else the highest."""
@@ -196,6 +213,8 @@ class IrcCommands:
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # An operator on another node of a cluster sends a user of this node out of a room.
         self.room.room_kick = self._kicked_from_elsewhere
+        # Another node changed a room's modes: its members here are told.
+        self.room.modes_told = self._modes_from_elsewhere
         # The most users of the whole chat seen at once by LUSERS (in a cluster, every node's).
         self._most_global = 0
         # One renderer per set of rendering capabilities (a handful at most).
@@ -1245,8 +1264,16 @@ class IrcCommands:
                 applied.append((adding, char, None))
         if not applied:
             return
-        self.room.set_modes(chatroom, secret, moderated, voiced)
-        self._tell_modes(session, chatroom, chan, applied)
+        change = _mode_text(applied)
+        by = session.nickname or ""
+        self.log.info(
+            "{by} set the modes {modes} of {room}", by=by, modes=change, room=chatroom.key
+        )
+        self.room.set_modes(chatroom, secret, moderated, voiced, by, change)
+        self._tell_modes(chatroom, by, change)
+        if chatroom not in self.room.rooms_of(session):  # a server operator from outside
+            source = session.renderer.source(by)
+            session.send(session.renderer.line("MODE", chan, *change.split(" "), source=source))
 
     def _voice(
         self,
@@ -1273,52 +1300,27 @@ class IrcCommands:
                 voiced.discard(nick_key)
             applied.append((adding, "v", spelling))
 
-    def _tell_modes(
-        self,
-        session: IrcSession,
-        chatroom: ChatRoom,
-        chan: str,
-        applied: Sequence[tuple[bool, str, str | None]],
-    ) -> None:
-        """Tell ``chatroom``'s members of this node the ``applied`` changes by ``session``:
-        ``:nick!nick@S MODE #room +sv-m bob`` to IRC users, the chat's notice to the others."""
-        letters = ""
-        sign = ""
-        params: list[str] = []
-        for adding, char, param in applied:
-            wanted = "+" if adding else "-"
-            if wanted != sign:
-                letters += wanted
-                sign = wanted
-            letters += char
-            if param is not None:
-                params.append(param)
-        by = session.nickname or ""
-        self.log.info(
-            "{by} set the modes {modes} of {room}",
-            by=by,
-            modes=" ".join([letters, *params]),
-            room=chatroom.key,
-        )
+    def _tell_modes(self, chatroom: ChatRoom, by: str, change: str) -> None:
+        """Tell ``chatroom``'s members of this node that ``by`` changed its modes
+        (``change``, as IRC writes it: ``+mv-s bob``): ``:by!by@S MODE #room +mv-s bob`` to IRC
+        users, the chat's notice to the others."""
         room = self.room
         if room.has_notices:
             room.flush_notices()
-        notice = self.events.notice(
-            "room_modes", nick=by, modes=" ".join([letters, *params]), room=chatroom.name
-        )
+        chan = channel(chatroom.key)
+        notice = self.events.notice("room_modes", nick=by, modes=change, room=chatroom.name)
         for renderer, group in list(chatroom.groups.items()):
             if isinstance(renderer, IrcRenderer):
-                data = renderer.line("MODE", chan, letters, *params, source=renderer.source(by))
+                source = renderer.source(by)
+                data = renderer.line("MODE", chan, *change.split(" "), source=source)
             else:
                 data = renderer.render(notice)
             for member in list(group):
                 member.send(data)
-        if chatroom not in room.rooms_of(session):  # a server operator from outside
-            session.send(
-                session.renderer.line(
-                    "MODE", chan, letters, *params, source=session.renderer.source(by)
-                )
-            )
+
+    def _modes_from_elsewhere(self, chatroom: ChatRoom, by: str, change: str) -> None:
+        """Another node's ``MODE`` (already applied): told to the room's members here."""
+        self._tell_modes(chatroom, by, change)
 
     def _room_operator(self, session: Session, chatroom: ChatRoom) -> bool:
         """Whether ``session`` may run ``chatroom``: its operator (``@``), or a server

@@ -74,9 +74,6 @@ QUITLEN: Final = 300
 CHANNEL_MODES: Final = "nt"
 #: The flag modes a room's operator may set and unset.
 SETTABLE_MODES: Final = "ms"
-#: The member modes (with a nickname) and their prefixes, highest first (``PREFIX``): the
-#: room's operator (``o``: its creator, not given by ``MODE``) and voice (``v``).
-PREFIXES: Final = (("o", "@"), ("v", "+"))
 #: Most characters of a user name shown (``USER``'s, after ``~``), and the characters dropped
 #: from it (a user name is a plain word: nothing that could pass for ``!``, ``@`` or a mask).
 USERLEN: Final = 10

@@ -84,7 +84,8 @@ async def test_registration_without_cap() -> None:
         for token in (
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
-            "PREFIX=(o)@",
+            "PREFIX=(ov)@+",
+            "CHANMODES=,,,mnst",
             "NICKLEN=20",
             "CHANNELLEN=33",
             "TOPICLEN=300",

@@ -1350,6 +1350,8 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "kicked": {"by", "reason"},
     "kick_done": {"nick"},
     "muted": {"remaining"},
+    "room_moderated": {"room"},
+    "room_modes": {"nick", "modes", "room"},
     "mute_done": {"nick", "minutes"},
     "mute_lifted": {"nick"},
     "nick_banned": {"nick", "until"},

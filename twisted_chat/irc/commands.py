@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -72,8 +73,11 @@ KICKLEN: Final = 300
 #: Most characters of a quit reason passed on (``QUIT :REASON``).
 QUITLEN: Final = 300
 #: The channel modes a room has: no messages from outside (``n``: members only, ``404``) and
-#: the topic set by operators (``t``: ``482``); nothing else can be set.
+#: the topic set by operators (``t``: ``482``), always; secret (``s``) and moderated (``m``),
+#: which its operator sets (:meth:`IrcCommands.mode`).
 CHANNEL_MODES: Final = "nt"
+#: The flag modes a room's operator may set and unset.
+SETTABLE_MODES: Final = "ms"
 #: Most characters of a user name shown (``USER``'s, after ``~``), and the characters dropped
 #: from it (a user name is a plain word: nothing that could pass for ``!``, ``@`` or a mask).
 USERLEN: Final = 10
@@ -82,6 +86,60 @@ USER_DROPPED: Final = re.compile(r"[^A-Za-z0-9_.-]")
 WHOX_FIELDS: Final = "tcuihsnfdlaor"
 #: Most tokens of one ``005`` line (irctest's isupport checks: 13, and the text).
 ISUPPORT_PER_LINE: Final = 13
+
+
+def _mode_changes(
+    modes: str, args: list[str], lists: Collection[str]
+) -> tuple[list[tuple[bool, str, str | None]], list[str]]:
+    """The changes a room's ``MODE`` asks for: ``(adding, letter, nickname)`` for each ``s``,
+    ``m`` (no nickname) and ``v NICK`` (a ``v`` without one is nothing), in order, taking
+    ``args`` as the letters need them; and the letters refused (``-n``, ``-t``, ``o`` and the
+    lists, unknown ones), each once, the parameters of ``o`` and the lists consumed."""
+    wanted: list[tuple[bool, str, str | None]] = []
+    refused: list[str] = []
+    adding = True
+    for char in modes:
+        if char in "+-":
+            adding = char == "+"
+        elif char in SETTABLE_MODES:
+            wanted.append((adding, char, None))
+        elif char == "v":
+            if args:
+                wanted.append((adding, char, args.pop(0)))
+        elif char in CHANNEL_MODES and adding:
+            continue  # set already
+        else:
+            if (char in "o" or char in lists) and args:
+                args.pop(0)  # its parameter goes with it
+            if char not in refused:
+                refused.append(char)
+    return wanted, refused
+
+
+def _mode_text(applied: Sequence[tuple[bool, str, str | None]]) -> str:
+    """The changes ``applied`` as IRC writes them: the letters, each sign once per run, then
+    the nicknames (``+mv-s bob``)."""
+    letters = ""
+    sign = ""
+    params: list[str] = []
+    for adding, char, param in applied:
+        wanted = "+" if adding else "-"
+        if wanted != sign:
+            letters += wanted
+            sign = wanted
+        letters += char
+        if param is not None:
+            params.append(param)
+    return " ".join([letters, *params])
+
+
+def prefix(chatroom: ChatRoom, nick_key: str, multi: bool) -> str:
+    """The member ``nick_key``'s prefixes in ``chatroom`` (``@`` its operator, ``+`` voiced):
+    all of them with ``multi-prefix``, else the highest."""
+    found = ("@" if chatroom.operator == nick_key else "") + (
+        "+" if nick_key in chatroom.voiced else ""
+    )
+    return found if multi else found[:1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +190,15 @@ class IrcCommands:
         server_name: str,
         motd: Sequence[str] = (),
         max_channels: int = roomnames.DEFAULT_MAX_CHANNELS,
+        server_password: str | None = None,
     ) -> None:
         self.chat = chat
+        #: The server password (``--irc-password``): without it, ``PASS`` is an account's
+        #: password; with it, ``PASS`` must be it before registration, and accounts log in
+        #: with SASL.
+        self._server_password = (
+            server_password.encode("utf-8") if server_password is not None else None
+        )
         self.room = chat.room
         self.events = chat.events
         #: The rooms' commands (the topic rules).
@@ -149,6 +214,8 @@ class IrcCommands:
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # An operator on another node of a cluster sends a user of this node out of a room.
         self.room.room_kick = self._kicked_from_elsewhere
+        # Another node changed a room's modes: its members here are told.
+        self.room.modes_told = self._modes_from_elsewhere
         # The most users of the whole chat seen at once by LUSERS (in a cluster, every node's).
         self._most_global = 0
         # One renderer per set of rendering capabilities (a handful at most).
@@ -181,7 +248,7 @@ class IrcCommands:
             f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{self.max_channels}",
-            "CHANMODES=,,,nt",
+            "CHANMODES=,,,mnst",
             "CHANNELLEN=33",
             "CHANTYPES=#",
             f"CHATHISTORY={chathistory.MAX_LIMIT}",
@@ -189,7 +256,7 @@ class IrcCommands:
             f"MSGREFTYPES={chathistory.MSGREFTYPES}",
             "NETWORK=twisted-chat",
             f"NICKLEN={nicknames.MAX_NICKNAME_LENGTH}",
-            "PREFIX=(o)@",
+            "PREFIX=(ov)@+",
             "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:,WHOIS:1,KICK:,LIST:",
             f"TOPICLEN={roomnames.MAX_TOPIC_LENGTH}",
             "UTF8ONLY",
@@ -265,8 +332,19 @@ class IrcCommands:
 
     @irc_command("PASS", 1, before=True, after=False)
     def pass_(self, session: IrcSession, message: Message) -> None:
-        """``PASS PASSWORD``: the password of the nickname to come (a registered one's)."""
+        """``PASS PASSWORD``: the server password with ``--irc-password`` (checked at
+        registration), else the password of the nickname to come (a registered one's)."""
         session.password = message.params[0]
+
+    def server_password_ok(self, session: IrcSession) -> bool:
+        """Whether ``session`` may register as far as the server password goes: there is
+        none, or its ``PASS`` was it (compared in constant time)."""
+        if self._server_password is None:
+            return True
+        given = session.password
+        return given is not None and hmac.compare_digest(
+            given.encode("utf-8"), self._server_password
+        )
 
     @irc_command("NICK", before=True)
     def nick(self, session: IrcSession, message: Message) -> None:
@@ -358,6 +436,11 @@ class IrcCommands:
         ``904`` for a payload over :data:`MAX_SASL`)."""
         arg = message.params[0]
         if self._sasl_refused(session):
+            return
+        if not self.server_password_ok(session):
+            # No account is checked for a client that has not given the server password.
+            self._sasl_reset(session)
+            session.reply("904", "SASL authentication failed")
             return
         if arg == "*":
             self._sasl_reset(session)
@@ -455,6 +538,10 @@ class IrcCommands:
             or session.cap_negotiating
         ):
             return
+        if not self.server_password_ok(session):
+            session.reply("464", "Password incorrect")
+            session.disconnect("bad_server_password")  # ERROR, then the close
+            return
         if not self.chat.taking_logins:
             # The server is starting up: an IRC client does not try again by itself, so the
             # registration is tried again here until the chat takes logins (or the login
@@ -468,7 +555,7 @@ class IrcCommands:
             nicknames.key(nicknames.normalize(nick))
         ):
             password = session.sasl_password
-        elif session.password:
+        elif session.password and self._server_password is None:
             password = session.password
         self.chat.login(session, nick if password is None else f"{nick} {password}")
 
@@ -496,7 +583,7 @@ class IrcCommands:
         reply("001", f"Welcome to the twisted-chat IRC network, {nick}")
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
-        self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
+        self._plain(session, "004", server, version, "io", "mnostv", "ov")
         self.send_isupport(session)
         self._lusers(session)
         account = session.sasl_account
@@ -635,18 +722,23 @@ class IrcCommands:
         name = channel(chatroom.key)
         chunk: list[str] = []
         size = 0
-        names = chatroom.nicknames()
-        if "userhost-in-names" in session.caps:
-            source = session.renderer.source
-            names = [n[0] + source(n[1:]) if n[0] == "@" else source(n) for n in names]
+        multi = "multi-prefix" in session.caps
+        source = session.renderer.source if "userhost-in-names" in session.caps else None
+        users = chatroom.users
+        names = [
+            prefix(chatroom, nick_key, multi)
+            + (source(users[nick_key]) if source else users[nick_key])
+            for nick_key in sorted(users)
+        ]
+        symbol = "@" if chatroom.secret else "="
         for nick in names:
             if chunk and size + len(nick.encode()) + 1 > NAMES_CHUNK:
-                session.reply("353", "=", name, " ".join(chunk))
+                session.reply("353", symbol, name, " ".join(chunk))
                 chunk, size = [], 0
             chunk.append(nick)
             size += len(nick.encode()) + 1
         if chunk:
-            session.reply("353", "=", name, " ".join(chunk))
+            session.reply("353", symbol, name, " ".join(chunk))
         if end:
             session.reply("366", name, "End of /NAMES list")
 
@@ -750,6 +842,10 @@ class IrcCommands:
             if not notice:
                 session.reply("404", target, "Cannot send to channel")
             return
+        if chatroom.moderated and not self.chat.may_speak(session, chatroom):
+            if not notice:
+                session.reply("404", target, "Cannot send to channel (+m)")
+            return
         self.chat.public_messages += 1
         public = self.events.public(chatroom.key, session.nickname or "", text)
         public.notice = notice
@@ -827,7 +923,7 @@ class IrcCommands:
         wanted = message.params[0]
         for name in wanted.split(","):
             chatroom = self._find(name)
-            if chatroom is not None:
+            if chatroom is not None and self.room.visible_to(chatroom, session):
                 self._names(session, chatroom, end=False)
         # what was asked, unless that would make the line too long for IRC's 512 bytes
         session.reply("366", wanted if len(wanted.encode()) <= 300 else "*", "End of /NAMES list")
@@ -890,8 +986,8 @@ class IrcCommands:
         flags = "H" if info.away is None else "G"
         if info.is_operator(nick):
             flags += "*"
-        if chatroom is not None and chatroom.operator == nicknames.key(nick):
-            flags += "@"
+        if chatroom is not None:
+            flags += prefix(chatroom, nicknames.key(nick), multi=True)
         return flags
 
     def _remote(self, nick: str) -> str | None:
@@ -913,7 +1009,7 @@ class IrcCommands:
         fields, _, token = fields.partition(",")
         chatroom = self._find(mask)
         rows: list[tuple[str, Session | None, ChatRoom | None]] = []
-        if chatroom is not None:
+        if chatroom is not None and self.room.visible_to(chatroom, session):
             users = chatroom.users
             for nick_key in sorted(users):
                 user = self._user(users[nick_key])
@@ -1031,8 +1127,9 @@ class IrcCommands:
         )
         nick_key = nicknames.key(nick)
         names = [
-            ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
+            prefix(chatroom, nick_key, multi="multi-prefix" in session.caps) + channel(chatroom.key)
             for chatroom in self.room.rooms_of(user)
+            if self.room.visible_to(chatroom, session)
         ]
         for chunk in _chunks(names, NAMES_CHUNK):
             session.reply("319", nick, chunk)
@@ -1053,9 +1150,9 @@ class IrcCommands:
         session.reply("311", nick, nick, self.server_name, "*", info.realname or nick)
         nick_key = nicknames.key(nick)
         names = [
-            ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
+            prefix(chatroom, nick_key, multi="multi-prefix" in session.caps) + channel(chatroom.key)
             for chatroom in self.room.room_list()
-            if nick_key in chatroom.users
+            if nick_key in chatroom.users and self.room.visible_to(chatroom, session)
         ]
         for chunk in _chunks(names, NAMES_CHUNK):
             session.reply("319", nick, chunk)
@@ -1078,6 +1175,8 @@ class IrcCommands:
             rooms = self.room.room_list()
         session.reply("321", "Channel", "Users  Name")
         for chatroom in rooms:
+            if chatroom.secret and not self.room.visible_to(chatroom, session):
+                continue  # a secret room is not listed to outsiders
             session.reply("322", channel(chatroom.key), str(len(chatroom)), chatroom.topic or "")
         session.reply("323", "End of /LIST")
 
@@ -1190,6 +1289,8 @@ class IrcCommands:
         return any(nick_key in chatroom.users for chatroom in self.room.rooms_of(session))
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
+        """``MODE #ROOM``: ``324``; the lists ``b``, ``e``, ``I``: empty; a change: see
+        :meth:`_change_channel_modes`."""
         chatroom = self._find(name)
         if chatroom is None:
             session.reply("403", name, "No such channel")
@@ -1197,7 +1298,7 @@ class IrcCommands:
         chan = channel(chatroom.key)
         modes = changes[0] if changes else ""
         if not modes.strip("+-"):
-            self._plain(session, "324", chan, "+" + CHANNEL_MODES)
+            self._plain(session, "324", chan, chatroom.modes())
             return
         lists = {"b": ("368", "ban"), "e": ("349", "exception"), "I": ("347", "invite")}
         if modes.lstrip("+") in lists and len(changes) == 1:  # a list: always empty
@@ -1207,19 +1308,98 @@ class IrcCommands:
         if not self._room_operator(session, chatroom):
             session.reply("482", chan, "You're not channel operator")
             return
-        adding = True
-        refused: list[str] = []
-        for char in modes:
-            if char in "+-":
-                adding = char == "+"
-            elif char in CHANNEL_MODES and adding:
-                continue  # set already
-            elif char not in refused:
-                refused.append(char)
+        self._change_channel_modes(session, chatroom, modes, list(changes[1:]), lists)
+
+    def _change_channel_modes(
+        self,
+        session: IrcSession,
+        chatroom: ChatRoom,
+        modes: str,
+        args: list[str],
+        lists: Collection[str],
+    ) -> None:
+        """A change by the room's operator or a server operator: ``s`` and ``m`` set or unset,
+        ``v NICK`` given or taken (a member: ``441`` otherwise, ``401`` for nobody); ``n`` and
+        ``t`` are always set, ``o`` (the creator's) and the lists cannot be changed (``472``,
+        once each). What changed is told to the room's members: a ``MODE`` line to IRC users,
+        a ``* `` notice to the others."""
+        chan = channel(chatroom.key)
+        wanted, refused = _mode_changes(modes, args, lists)
         for char in refused:
             known = char in CHANNEL_MODES or char in "o" or char in lists
             why = "cannot be changed on this server" if known else "is unknown mode char to me"
             session.reply("472", char, why)
+        secret, moderated = chatroom.secret, chatroom.moderated
+        voiced = set(chatroom.voiced)
+        applied: list[tuple[bool, str, str | None]] = []
+        for adding, char, nick in wanted:
+            if nick is not None:
+                self._voice(session, chatroom, nick, adding, voiced, applied)
+            elif (secret if char == "s" else moderated) != adding:
+                if char == "s":
+                    secret = adding
+                else:
+                    moderated = adding
+                applied.append((adding, char, None))
+        if not applied:
+            return
+        change = _mode_text(applied)
+        by = session.nickname or ""
+        self.log.info(
+            "{by} set the modes {modes} of {room}", by=by, modes=change, room=chatroom.key
+        )
+        self.room.set_modes(chatroom, secret, moderated, voiced, by, change)
+        self._tell_modes(chatroom, by, change)
+        if chatroom not in self.room.rooms_of(session):  # a server operator from outside
+            source = session.renderer.source(by)
+            session.send(session.renderer.line("MODE", chan, *change.split(" "), source=source))
+
+    def _voice(
+        self,
+        session: IrcSession,
+        chatroom: ChatRoom,
+        nick: str,
+        adding: bool,
+        voiced: set[str],
+        applied: list[tuple[bool, str, str | None]],
+    ) -> None:
+        """Give (or take) ``nick`` voice in ``chatroom``, in ``voiced``, noted in ``applied``."""
+        nick_key = nicknames.key(nick)
+        spelling = chatroom.users.get(nick_key)
+        if spelling is None:
+            if self.room.find(nick) is None:
+                session.reply("401", nick, "No such nick/channel")
+            else:
+                session.reply("441", nick, channel(chatroom.key), "They aren't on that channel")
+            return
+        if (nick_key in voiced) != adding:
+            if adding:
+                voiced.add(nick_key)
+            else:
+                voiced.discard(nick_key)
+            applied.append((adding, "v", spelling))
+
+    def _tell_modes(self, chatroom: ChatRoom, by: str, change: str) -> None:
+        """Tell ``chatroom``'s members of this node that ``by`` changed its modes
+        (``change``, as IRC writes it: ``+mv-s bob``): ``:by!by@S MODE #room +mv-s bob`` to IRC
+        users, the chat's notice to the others."""
+        room = self.room
+        if room.has_notices:
+            room.flush_notices()
+        chan = channel(chatroom.key)
+        notice = self.events.notice("room_modes", nick=by, modes=change, room=chatroom.name)
+        for renderer, group in list(chatroom.groups.items()):
+            if isinstance(renderer, IrcRenderer):
+                source = renderer.source(by)
+                data = renderer.line("MODE", chan, *change.split(" "), source=source)
+            else:
+                data = renderer.render(notice)
+            for member in list(group):
+                member.send(data)
+
+    def _modes_from_elsewhere(self, chatroom: ChatRoom, by: str, change: str) -> None:
+        """Another node's ``MODE`` (already applied): told to the room's members here."""
+        self._tell_modes(chatroom, by, change)
 
     def _room_operator(self, session: Session, chatroom: ChatRoom) -> bool:
         """Whether ``session`` may run ``chatroom``: its operator (``@``), or a server

@@ -13,6 +13,7 @@ module only deals with one line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -161,3 +162,20 @@ def format_message(
         else:
             parts.append(last)
     return " ".join(parts)
+
+
+#: A client-only tag's name: ``+``, an optional vendor (a host name) and ``/``, then letters,
+#: digits and ``-`` (https://ircv3.net/specs/extensions/message-tags#format).
+_CLIENT_TAG_RE: Final = re.compile(r"\+(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")
+
+
+def client_tags(tags: Mapping[str, str]) -> dict[str, str] | None:
+    """The client-only tags of a client's ``tags`` (those whose name starts with ``+`` and is
+    well formed; the others dropped), or ``None`` if it sent none. Their size is bounded by
+    :func:`parse` (:data:`MAX_CLIENT_TAGS` as sent; escaped again they are no longer)."""
+    found = {
+        key: value
+        for key, value in tags.items()
+        if key.startswith("+") and _CLIENT_TAG_RE.fullmatch(key)
+    }
+    return found or None

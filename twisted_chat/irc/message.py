@@ -22,7 +22,9 @@ from twisted_chat.formatting import has_codes
 
 #: Most bytes of a line without its tags, CRLF included (RFC 1459's 512).
 MAX_LINE: Final = 512
-#: Most bytes of a client's tags, the leading ``@`` and the space after them included.
+#: Most bytes of a client's tag data, without the leading ``@`` and the space after it (4096
+#: with them): the message-tags spec's "Clients MUST NOT send messages with tag data
+#: exceeding 4094 bytes" (irctest's ``testLengthLimits``: exactly 4096 with them passes).
 MAX_CLIENT_TAGS: Final = 4094
 #: Most parameters of one message.
 MAX_PARAMS: Final = 15
@@ -87,7 +89,7 @@ def parse(line: str) -> Message | None:
     rest = line
     if rest.startswith("@"):
         raw_tags, _, rest = rest[1:].partition(" ")
-        if len(raw_tags.encode("utf-8")) + 2 > MAX_CLIENT_TAGS:
+        if len(raw_tags.encode("utf-8")) > MAX_CLIENT_TAGS:
             raise TooLong("tags too long")
         tags = _parse_tags(raw_tags)
         rest = rest.lstrip(" ")

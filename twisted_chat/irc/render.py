@@ -218,13 +218,6 @@ class IrcRenderer:
             return b""
         return self._private(event)
 
-    def render_tagmsg_echo(self, event: Tagged) -> bytes:
-        """The sender's copy of its ``TAGMSG``: with ``echo-message`` (and ``message-tags``,
-        without which it is nothing), else nothing."""
-        if not self.echo:
-            return b""
-        return self._tagmsg(event)
-
     # -- what one reader alone gets ----------------------------------------------------------------
 
     def render_to(self, event: Event, target: str, subject: str | None = None) -> bytes:

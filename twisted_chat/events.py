@@ -90,6 +90,9 @@ class Public(Event):
     text: str
     notice: bool = False
     irc: bool = False
+    #: The sender's IRCv3 client-only tags (``+typing``...: names start with ``+``), for
+    #: IRC readers with ``message-tags`` alone; ``None`` (nearly always): none.
+    tags: dict[str, str] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -102,6 +105,19 @@ class Private(Event):
     text: str
     notice: bool = False
     irc: bool = False
+    #: As :attr:`Public.tags`.
+    tags: dict[str, str] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Tagged(Event):
+    """IRCv3 ``TAGMSG``: ``sender``'s client-only ``tags`` (``+typing``...) with no text, to
+    its room (``room``) or to ``recipient`` alone. Only IRC readers with ``message-tags`` get
+    it: never another transport, never kept in a history."""
+
+    sender: str
+    recipient: str | None
+    tags: dict[str, str]
 
 
 @dataclass(slots=True, eq=False)
@@ -234,6 +250,14 @@ class EventSource:
             sender,
             recipient,
             text,
+        )
+
+    def tagged(
+        self, room: str | None, sender: str, recipient: str | None, tags: dict[str, str]
+    ) -> Tagged:
+        """A ``TAGMSG`` to ``room`` or to ``recipient``."""
+        return Tagged(
+            self._prefix + hex(next(self._count)), self._ms(), room, sender, recipient, tags
         )
 
     def joined(self, room: str, nick: str, place: str | None = None) -> Joined:

@@ -686,6 +686,18 @@ class Room:
             return 0
         return self._broadcast(chatroom.groups, event, exclude)
 
+    def broadcast_room_to(
+        self, event: Event, reads: Callable[[Renderer], bool], exclude: Member | None = None
+    ) -> int:
+        """Deliver ``event`` to the members of its room whose renderer ``reads`` it (an IRC
+        ``TAGMSG``, for IRC readers with ``message-tags`` alone), but ``exclude``, on this node
+        only: rendered once per renderer. Returns the number of members it was handed to."""
+        chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+        if chatroom is None:
+            return 0
+        groups = {r: g for r, g in chatroom.groups.items() if reads(r)}
+        return self._broadcast(groups, event, exclude)
+
     def _broadcast(
         self, groups: dict[Renderer, dict[Member, None]], event: Event, exclude: Member | None
     ) -> int:

@@ -32,10 +32,10 @@ from twisted.python.failure import Failure
 from twisted_chat import __version__, formatting, nicknames, roomnames, userinfo
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
-from twisted_chat.events import Text
+from twisted_chat.events import Tagged, Text
 from twisted_chat.irc import chathistory, labels
 from twisted_chat.irc.chathistory import ChatHistory
-from twisted_chat.irc.message import Message, TooLong, codes_in_place, parse
+from twisted_chat.irc.message import Message, TooLong, client_tags, codes_in_place, parse
 from twisted_chat.irc.raw_commands import RawCommands
 from twisted_chat.irc.render import IrcRenderer, channel
 from twisted_chat.irc.session import IrcSession
@@ -641,9 +641,62 @@ class IrcCommands:
         """IRCv3 ``CHATHISTORY`` (:mod:`twisted_chat.irc.chathistory`)."""
         self.chathistory.command(session, message)
 
-    @irc_command("TAGMSG")
+    @irc_command("TAGMSG", 1)
     def tagmsg(self, session: IrcSession, message: Message) -> None:
-        """Client-only tags (typing notifications...): not relayed yet."""
+        """IRCv3 ``TAGMSG TARGET`` (https://ircv3.net/specs/extensions/message-tags): the
+        sender's client-only tags (``+typing``...) to a room (its members only: ``403``,
+        ``404`` as ``PRIVMSG``) or a nickname of this node (``401``), relayed to the IRC
+        readers with ``message-tags`` alone, never kept. Ignored from a client without
+        ``message-tags``, and without client-only tags (nothing to relay)."""
+        renderer = session.renderer
+        if not renderer.client_tags:
+            return
+        tags = client_tags(message.tags)
+        if tags is None:
+            return
+        target = message.params[0]
+        if "," in target:
+            session.reply("407", target, "Too many targets")
+            return
+        if self.room.mutes and self._muted(session, notice=True):
+            return
+        if target.startswith("#"):
+            event = self._tags_to_room(session, target, tags)
+        else:
+            event = self._tags_to_nick(session, target, tags)
+        if event is not None and renderer.echo:
+            session.send(renderer.render(event))
+
+    def _tags_to_room(
+        self, session: IrcSession, target: str, tags: dict[str, str]
+    ) -> Tagged | None:
+        """A ``TAGMSG`` to the channel ``target`` (``None``: refused)."""
+        chatroom = self._find(target)
+        if chatroom is None:
+            session.reply("403", target, "No such channel")
+            return None
+        room = self.room
+        if chatroom not in room.rooms_of(session):
+            session.reply("404", target, "Cannot send to channel")
+            return None
+        event = self.events.tagged(chatroom.key, session.nickname or "", None, tags)
+        room.broadcast_room_to(event, _reads_tags, exclude=session)
+        return event
+
+    def _tags_to_nick(
+        self, session: IrcSession, target: str, tags: dict[str, str]
+    ) -> Tagged | None:
+        """A ``TAGMSG`` to the user ``target`` (``None``: no such user)."""
+        room = self.room
+        recipient = room.find(target)
+        if recipient is None:
+            session.reply("401", target, "No such nick/channel")
+            return None
+        event = self.events.tagged(None, session.nickname or "", recipient.nickname or target, tags)
+        # a user of another node, or of another transport, reads no tags: not sent
+        if isinstance(recipient, IrcSession) and recipient.renderer.client_tags:
+            room.deliver(recipient, event)
+        return event
 
     @irc_command("JOIN", 1)
     def join(self, session: IrcSession, message: Message) -> None:
@@ -798,10 +851,12 @@ class IrcCommands:
             return
         if self.room.mutes and self._muted(session, notice):
             return
+        # the sender's client-only tags, for readers with message-tags (rarely any)
+        tags = client_tags(message.tags) if message.tags and session.renderer.client_tags else None
         if target.startswith("#"):
-            self._to_room(session, target, text, notice)
+            self._to_room(session, target, text, notice, tags)
         else:
-            self._to_nick(session, target, text, notice)
+            self._to_nick(session, target, text, notice, tags)
 
     def _formatted(self, session: IrcSession, text: str, notice: bool) -> str:
         """A message's ``text`` with formatting codes or CTCP, as the chat keeps it (a CTCP
@@ -830,8 +885,16 @@ class IrcCommands:
             session.deliver(self.events.error("muted", remaining=remaining(until - now)))
         return True
 
-    def _to_room(self, session: IrcSession, target: str, text: str, notice: bool) -> None:
-        """A message to the channel ``target``: its members but the sender get it."""
+    def _to_room(
+        self,
+        session: IrcSession,
+        target: str,
+        text: str,
+        notice: bool,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """A message to the channel ``target``: its members but the sender get it (``tags``:
+        the sender's client-only tags, for readers with ``message-tags``)."""
         chatroom = self._find(target)
         if chatroom is None:
             if not notice:
@@ -850,14 +913,23 @@ class IrcCommands:
         public = self.events.public(chatroom.key, session.nickname or "", text)
         public.notice = notice
         public.irc = True
+        public.tags = tags
         room.say(public, session)
         if self.chat.history is not None and not formatting.is_ctcp_query(text):
             self.chat.history.said(public)  # a CTCP query is no conversation: not kept
         if session.renderer.echo:
             session.send(session.renderer.render(public))
 
-    def _to_nick(self, session: IrcSession, target: str, text: str, notice: bool) -> None:
-        """A message to the user ``target``, wherever it is in the chat."""
+    def _to_nick(
+        self,
+        session: IrcSession,
+        target: str,
+        text: str,
+        notice: bool,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """A message to the user ``target``, wherever it is in the chat (``tags``: as
+        :meth:`_to_room`'s; a user of another node gets the message without them)."""
         room = self.room
         nick = session.nickname or ""
         recipient = room.find(target)
@@ -883,6 +955,7 @@ class IrcCommands:
         private = self.events.private(nick, recipient.nickname or "", text)
         private.notice = notice
         private.irc = True
+        private.tags = tags
         room.deliver(recipient, private)
         if session.renderer.echo:
             session.echo(private)
@@ -1564,3 +1637,8 @@ def _chunks(words: Iterable[str], limit: int) -> list[str]:
     if chunk:
         lines.append(" ".join(chunk))
     return lines
+
+
+def _reads_tags(renderer: object) -> bool:
+    """Whether the readers of ``renderer`` get ``TAGMSG``: IRC clients with ``message-tags``."""
+    return isinstance(renderer, IrcRenderer) and renderer.client_tags

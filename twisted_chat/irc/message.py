@@ -13,6 +13,7 @@ module only deals with one line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -21,7 +22,9 @@ from twisted_chat.formatting import has_codes
 
 #: Most bytes of a line without its tags, CRLF included (RFC 1459's 512).
 MAX_LINE: Final = 512
-#: Most bytes of a client's tags, the leading ``@`` and the space after them included.
+#: Most bytes of a client's tag data, without the leading ``@`` and the space after it (4096
+#: with them): the message-tags spec's "Clients MUST NOT send messages with tag data
+#: exceeding 4094 bytes" (irctest's ``testLengthLimits``: exactly 4096 with them passes).
 MAX_CLIENT_TAGS: Final = 4094
 #: Most parameters of one message.
 MAX_PARAMS: Final = 15
@@ -86,7 +89,7 @@ def parse(line: str) -> Message | None:
     rest = line
     if rest.startswith("@"):
         raw_tags, _, rest = rest[1:].partition(" ")
-        if len(raw_tags.encode("utf-8")) + 2 > MAX_CLIENT_TAGS:
+        if len(raw_tags.encode("utf-8")) > MAX_CLIENT_TAGS:
             raise TooLong("tags too long")
         tags = _parse_tags(raw_tags)
         rest = rest.lstrip(" ")
@@ -161,3 +164,20 @@ def format_message(
         else:
             parts.append(last)
     return " ".join(parts)
+
+
+#: A client-only tag's name: ``+``, an optional vendor (a host name) and ``/``, then letters,
+#: digits and ``-`` (https://ircv3.net/specs/extensions/message-tags#format).
+_CLIENT_TAG_RE: Final = re.compile(r"\+(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")
+
+
+def client_tags(tags: Mapping[str, str]) -> dict[str, str] | None:
+    """The client-only tags of a client's ``tags`` (those whose name starts with ``+`` and is
+    well formed; the others dropped), or ``None`` if it sent none. Their size is bounded by
+    :func:`parse` (:data:`MAX_CLIENT_TAGS` as sent; escaped again they are no longer)."""
+    found = {
+        key: value
+        for key, value in tags.items()
+        if key.startswith("+") and _CLIENT_TAG_RE.fullmatch(key)
+    }
+    return found or None

@@ -40,6 +40,7 @@ from twisted_chat.events import (
     Public,
     Renamed,
     Replayed,
+    Tagged,
     Text,
     Topic,
 )
@@ -161,6 +162,7 @@ class IrcRenderer:
         "_forms",
         "_tagged",
         "caps",
+        "client_tags",
         "echo",
         "is_member",
         "language",
@@ -188,6 +190,8 @@ class IrcRenderer:
         self.server_time = "server-time" in self.caps
         # Whether lines carry tags at all (``msgid`` comes with ``message-tags``).
         self._tagged = self.server_time or "message-tags" in self.caps
+        #: Whether its clients read client-only tags and ``TAGMSG`` (``message-tags``).
+        self.client_tags = "message-tags" in self.caps
         self._forms: dict[type[Event], Callable[[Event], bytes]] = {
             Public: self._public,  # type: ignore[dict-item]
             Private: self._private,  # type: ignore[dict-item]
@@ -198,6 +202,7 @@ class IrcRenderer:
             Renamed: self._renamed,  # type: ignore[dict-item]
             Notice: self._notice,  # type: ignore[dict-item]
             Error: self._error,  # type: ignore[dict-item]
+            Tagged: self._tagmsg,  # type: ignore[dict-item]
         }
 
     # -- the Renderer protocol ------------------------------------------------------------------
@@ -257,15 +262,17 @@ class IrcRenderer:
         source: str | None = None,
         event: Event | None = None,
         trailing: bool = False,
+        client: dict[str, str] | None = None,
     ) -> bytes:
-        """One line from ``source`` (tagged as ``event`` when this renderer's caps say so;
-        ``trailing``: the last parameter after `` :`` even when it needs not be), cut to
-        IRC's 512 bytes (tags aside) if it is longer."""
+        """One line from ``source`` (tagged as ``event`` when this renderer's caps say so, with
+        the ``client``-only tags of its sender when it has ``message-tags``; ``trailing``: the
+        last parameter after `` :`` even when it needs not be), cut to IRC's 512 bytes (tags
+        aside) if it is longer."""
         body = format_message(command, params, source, None, trailing).encode("utf-8")
         if len(body) > MAX_BODY:
             body = _fit(body)
         if event is not None and self._tagged:
-            return self._tag_bytes(event) + body + b"\r\n"
+            return self._tag_bytes(event, client) + body + b"\r\n"
         return body + b"\r\n"
 
     def text_lines(
@@ -276,6 +283,7 @@ class IrcRenderer:
         source: str,
         event: Event | None = None,
         cut: bool = False,
+        client: dict[str, str] | None = None,
     ) -> bytes:
         """``COMMAND TARGET :TEXT`` from ``source`` (a ``PRIVMSG`` or ``NOTICE``), as one line
         or, when the text does not fit in 512 bytes, as several (:func:`split_text`; an
@@ -283,10 +291,12 @@ class IrcRenderer:
         its own line) one line with the text cut at a character boundary, as IRC servers do
         (irctest's ``buffering`` expects it). With ``message-tags``, the first line carries
         the event's ``msgid``, the others none (each id names one message); every line its
-        ``time``."""
+        ``time``; ``client``: its sender's client-only tags, on the first line too."""
         # fits, whatever its characters (at most 4 bytes each): the common case, no encoding
         if 4 * (len(source) + len(target) + len(text)) + len(command) + 5 <= MAX_BODY:
-            return self.line(command, target, text, source=source, event=event, trailing=True)
+            return self.line(
+                command, target, text, source=source, event=event, trailing=True, client=client
+            )
         room = MAX_BODY - len(f":{source} {command} {target} :".encode())
         split = _cut_text if cut else split_text
         if formatting.is_action(text):
@@ -295,7 +305,9 @@ class IrcRenderer:
             pieces = [start + piece + end for piece in split(inner, room - 9)]
         else:
             pieces = split(text, room)
-        first = self.line(command, target, pieces[0], source=source, event=event, trailing=True)
+        first = self.line(
+            command, target, pieces[0], source=source, event=event, trailing=True, client=client
+        )
         if len(pieces) == 1:
             return first
         tags = b""
@@ -313,13 +325,19 @@ class IrcRenderer:
 
     # -- the forms ----------------------------------------------------------------------------
 
-    def _tag_bytes(self, event: Event) -> bytes:
-        """``@TAGS `` of a line about ``event`` (this renderer's caps say it has tags)."""
+    def _tag_bytes(self, event: Event, client: dict[str, str] | None = None) -> bytes:
+        """``@TAGS `` of a line about ``event`` (this renderer's caps say it has tags), with
+        the ``client``-only tags of its sender (with ``message-tags``: the caller checks)."""
         tags: list[str] = []
         if self.server_time:
             tags.append("time=" + server_time(event.time))
-        if "message-tags" in self.caps:
+        if self.client_tags:
             tags.append("msgid=" + escape_tag_value(event.id))
+            if client:
+                tags.extend(
+                    f"{key}={escape_tag_value(value)}" if value else key
+                    for key, value in client.items()
+                )
         return ("@" + ";".join(tags) + " ").encode("utf-8")
 
     def _public(self, event: Public) -> bytes:
@@ -327,14 +345,42 @@ class IrcRenderer:
         target = f"#{event.room}"
         source = self.source(event.sender)
         text = event.text
+        client = event.tags  # nearly always None: one attribute read
+        if client is not None and not self.client_tags:
+            client = None
         if 4 * (len(source) + len(target) + len(text)) + 12 <= MAX_BODY:  # the common case
-            return self.line(command, target, text, source=source, event=event, trailing=True)
-        return self.text_lines(command, target, text, source, event, event.irc)
+            return self.line(
+                command, target, text, source=source, event=event, trailing=True, client=client
+            )
+        return self.text_lines(command, target, text, source, event, event.irc, client)
 
     def _private(self, event: Private) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
+        client = event.tags
+        if client is not None and not self.client_tags:
+            client = None
         return self.text_lines(
-            command, event.recipient, event.text, self.source(event.sender), event, event.irc
+            command,
+            event.recipient,
+            event.text,
+            self.source(event.sender),
+            event,
+            event.irc,
+            client,
+        )
+
+    def _tagmsg(self, event: Tagged) -> bytes:
+        """``TAGMSG`` with its sender's client-only tags, to readers with ``message-tags``
+        alone (``b""`` for the others: a line with nothing to read)."""
+        if not self.client_tags:
+            return b""
+        target = event.recipient if event.room is None else channel(event.room)
+        return self.line(
+            "TAGMSG",
+            target or "*",
+            source=self.source(event.sender),
+            event=event,
+            client=event.tags,
         )
 
     def _joined(self, event: Joined) -> bytes:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall
 
-from twisted_chat.events import Error, Event, Notice, Private, Replayed, Text
+from twisted_chat.events import Error, Event, Notice, Private, Replayed, Tagged, Text
 from twisted_chat.formatting import has_refused_controls
 from twisted_chat.irc.labels import LabeledResponse
 from twisted_chat.irc.render import SILENT, IrcRenderer
@@ -133,7 +133,7 @@ class IrcSession(Session):
         (during the welcome, as lines of the MOTD), the history of a room it is not in not at
         all, anything else as every member of its renderer reads it."""
         label = self.label
-        if label is not None and type(event) is Private:
+        if label is not None and (type(event) is Private or type(event) is Tagged):
             label.bypass(self.renderer.render(event))  # a message to it: never its answer
             return
         data = self._for_me(event)

@@ -153,3 +153,24 @@ async def test_typing_floods_are_bounded_by_the_flood_budget() -> None:
         relayed = [line for line in lines if line.endswith(" :ana!ana@irc.test TAGMSG #general")]
         assert len(relayed) == len(lines) - 1  # nothing else
         assert 0 < len(relayed) < 20, len(relayed)  # its registration took some of the 20
+
+
+@pytest_twisted.ensureDeferred
+async def test_tagmsg_in_a_moderated_channel_needs_voice() -> None:
+    async with await start_irc_server() as server:
+        ana, bob, cris, lina = await four_in_general(server)
+        await bob.join("#juegos")  # its creator: its operator
+        await ana.join("#juegos")
+        await bob.until(r".*:ana!ana@irc\.test JOIN #juegos")
+        bob.say("MODE #juegos +m")
+        await bob.until(r".* MODE #juegos \+m")
+        await ana.until(r".* MODE #juegos \+m")
+        ana.say("@+typing=active TAGMSG #juegos")
+        assert await ana.line() == numeric("404", "ana", "#juegos :Cannot send to channel (+m)")
+        bob.say("MODE #juegos +v ana")
+        await bob.until(r".* MODE #juegos \+v ana")
+        await ana.until(r".* MODE #juegos \+v ana")
+        ana.say("@+typing=active TAGMSG #juegos")
+        line = await bob.line()
+        assert re.fullmatch(MSGID + r"\+typing=active :ana!ana@irc\.test TAGMSG #juegos", line)
+        await quiet(bob, cris, lina)

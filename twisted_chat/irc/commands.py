@@ -644,10 +644,11 @@ class IrcCommands:
     @irc_command("TAGMSG", 1)
     def tagmsg(self, session: IrcSession, message: Message) -> None:
         """IRCv3 ``TAGMSG TARGET`` (https://ircv3.net/specs/extensions/message-tags): the
-        sender's client-only tags (``+typing``...) to a room (its members only: ``403``,
-        ``404`` as ``PRIVMSG``) or a nickname of this node (``401``), relayed to the IRC
-        readers with ``message-tags`` alone, never kept. Ignored from a client without
-        ``message-tags``, and without client-only tags (nothing to relay)."""
+        sender's client-only tags (``+typing``...) to a room (its members only, with voice in
+        a moderated one: ``403``, ``404`` as ``PRIVMSG``) or a nickname of this node
+        (``401``), relayed to the IRC readers with ``message-tags`` alone, never kept.
+        Ignored from a client without ``message-tags``, and without client-only tags
+        (nothing to relay)."""
         renderer = session.renderer
         if not renderer.client_tags:
             return
@@ -678,6 +679,9 @@ class IrcCommands:
         room = self.room
         if chatroom not in room.rooms_of(session):
             session.reply("404", target, "Cannot send to channel")
+            return None
+        if chatroom.moderated and not self.chat.may_speak(session, chatroom):
+            session.reply("404", target, "Cannot send to channel (+m)")
             return None
         event = self.events.tagged(chatroom.key, session.nickname or "", None, tags)
         room.broadcast_room_to(event, _reads_tags, exclude=session)

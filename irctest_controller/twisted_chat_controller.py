@@ -13,7 +13,9 @@ database and log in a temporary directory, and no flood, per-address or login-ti
 (irctest opens many connections from one address, sends quickly, and waits before
 registering). The server runs in its own session, and only that process group is ever signalled.
 ``--operator operuser``, whose account (password ``operpassword``) is registered at start, is
-the operator of irctest's ``OPER operuser operpassword``.
+the operator of irctest's ``OPER operuser operpassword``. A test with a server password
+(``PasswordedConnectionRegistrationTestCase``) gets it as ``--irc-password``, through
+``$CHAT_IRC_PASSWORD``.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
     #: Capabilities we offer: a test that asks for one and gets NAK fails instead of skipping.
     capabilities = frozenset(
         {
+            Capabilities.BATCH,
             Capabilities.ECHO_MESSAGE,
+            Capabilities.LABELED_RESPONSE,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
             Capabilities.SERVER_TIME,
@@ -81,7 +85,7 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
         "CHANNELLEN": patma.ANYSTR,
         "CHANTYPES": "#",
         "NICKLEN": str(nicknames.MAX_NICKNAME_LENGTH),
-        "PREFIX": "(o)@",
+        "PREFIX": "(ov)@+",
         "TARGMAX": patma.ANYSTR,
         "TOPICLEN": str(roomnames.MAX_TOPIC_LENGTH),
         "UTF8ONLY": None,
@@ -100,8 +104,6 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
         websocket_port: int | None = None,
     ) -> None:
         """Start the server on ``hostname:port``; what we cannot serve raises irctest's skip."""
-        if password is not None:
-            raise NotImplementedByController("a server password (PASS is an account's)")
         if ssl:
             raise NotImplementedByController("TLS (no certificate set up by this controller)")
         if faketime is not None:
@@ -147,8 +149,20 @@ class TwistedChatController(BaseServerController, DirectoryBasedController):
             ],
             proc_name="twisted-chat",
             cwd=self.directory,
+            env=self._environment(password),
         )
         self.registerUser(None, OPER_NAME, OPER_PASSWORD)
+
+    @staticmethod
+    def _environment(password: str | None) -> dict[str, str]:
+        """The server's environment: ours, with irctest's server password (if the test has
+        one) in ``$CHAT_IRC_PASSWORD``, as an operator would keep it out of the process list
+        (``--irc-password``'s other source), and no stray one of ours otherwise."""
+        env = dict(os.environ)
+        env.pop("CHAT_IRC_PASSWORD", None)
+        if password is not None:
+            env["CHAT_IRC_PASSWORD"] = password
+        return env
 
     def wait_for_port(self) -> None:
         """The IRC port answers, and the server has loaded its registered nicknames and bans

@@ -144,6 +144,7 @@ def assemble(
         the_room, commands, events, logins, accounts, bans, roster, the_history, the_recados
     )
     user_commands.rename = core.rename
+    user_commands.act = core.act
     server = ChatServer(core, limits, batch_writes=batch_writes)
     lines = LineRenderer(language)
     return Chat(

@@ -18,7 +18,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import nicknames
+from twisted_chat import formatting, nicknames
 from twisted_chat.accounts import Accounts, LoginCheck
 from twisted_chat.bans import Bans
 from twisted_chat.commands import CommandTable
@@ -28,7 +28,7 @@ from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.logsummary import LogSummary
 from twisted_chat.operators import Operators, remaining
 from twisted_chat.recados import Recados
-from twisted_chat.room import ChatSession, Claim, Room, until_text
+from twisted_chat.room import ChatRoom, ChatSession, Claim, Room, until_text
 
 #: Least seconds between two nickname changes of one connection (``/nick``, IRC's ``NICK``):
 #: nobody floods the rooms with renames.
@@ -136,12 +136,42 @@ class ChatCore:
         elif (first not in " \t" or not is_blank(text)) and not (
             room.mutes and self._muted(session)
         ):
-            self.public_messages += 1
-            where = room.room_of(session).key
-            event = self.events.public(where, session.nickname or "", text)
-            room.say(event, session)
-            if self.history is not None:
-                self.history.said(event)
+            self._public(session, text)
+
+    def _public(self, session: ChatSession, text: str) -> None:
+        """``text`` said by ``session`` to its room (unless the room is ``+m`` and it may not
+        speak there: one error)."""
+        room = self.room
+        chatroom = room.room_of(session)
+        if chatroom.moderated and not self.may_speak(session, chatroom):
+            session.deliver(self.events.error("room_moderated", room=chatroom.name))
+            return
+        self.public_messages += 1
+        event = self.events.public(chatroom.key, session.nickname or "", text)
+        room.say(event, session)
+        if self.history is not None:
+            self.history.said(event)
+
+    def may_speak(self, session: ChatSession, chatroom: ChatRoom) -> bool:
+        """Whether ``session`` may speak in ``chatroom`` as far as its ``+m`` goes: the room's
+        operator, a voiced member or a server operator."""
+        return chatroom.may_speak(nicknames.key(session.nickname or "")) or (
+            self.operators.is_operator(session)
+        )
+
+    def act(self, session: ChatSession, text: str) -> None:
+        """``/me TEXT``: ``session`` does ``text`` in its room, the same event as an IRC user's
+        CTCP ``ACTION`` (:func:`twisted_chat.formatting.action`): a public message, kept in
+        the history, muted like any."""
+        room = self.room
+        if room.mutes and self._muted(session):
+            return
+        self.public_messages += 1
+        where = room.room_of(session).key
+        event = self.events.public(where, session.nickname or "", formatting.action(text))
+        room.say(event, session)
+        if self.history is not None:
+            self.history.said(event)
 
     def _muted(self, session: ChatSession) -> bool:
         """Whether ``session`` is muted; if so it gets one error saying for how long."""

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 
 from twisted_chat.accounts import AccountError, Accounts
 from twisted_chat.events import ByLang, Event, EventSource, Text
-from twisted_chat.lines import split_first_word
+from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.room import ChatSession, Room
 
 Handler = Callable[[Any, ChatSession, str], None]
@@ -194,6 +194,9 @@ class UserCommands:
         #: What ``/nick`` does: the chat core's :meth:`~twisted_chat.chat.ChatCore.rename`,
         #: once the core is made.
         self.rename: Callable[[ChatSession, str], None] | None = None
+        #: What ``/me TEXT`` does: the chat core's :meth:`~twisted_chat.chat.ChatCore.act`,
+        #: once the core is built.
+        self.act: Callable[[ChatSession, str], None] = lambda session, text: None
 
     # -- the commands -----------------------------------------------------------------------
 
@@ -285,6 +288,20 @@ class UserCommands:
             session.deliver(self.events.error("unknown_command", name="nick"))
             return
         self.rename(session, args)
+
+    @command(
+        "me",
+        es="una acción en tu sala: los demás leen ** TU_NICK TEXTO",
+        en="an action in your room: the others read ** YOUR_NICK TEXT",
+        usage=("TEXTO", "TEXT"),
+    )
+    def me(self, session: ChatSession, args: str) -> None:
+        """``/me TEXT``: an action (IRC's ``/me``), read as ``** NICK TEXT`` by line users and as
+        a CTCP ``ACTION`` by IRC users."""
+        if is_blank(args):
+            session.deliver(self.events.error("usage_me"))
+            return
+        self.act(session, args)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -82,22 +82,42 @@ class Event:
 @dataclass(slots=True, eq=False)
 class Public(Event):
     """``sender`` said ``text`` to the room (``notice``: as an IRC ``NOTICE``, which IRC
-    clients never answer automatically; the other transports show it as any message)."""
+    clients never answer automatically; the other transports show it as any message;
+    ``irc``: sent by an IRC client, in one IRC line, which IRC readers get as one line, cut if
+    the sender's source makes it too long, as IRC servers do, where a longer text is split)."""
 
     sender: str
     text: str
     notice: bool = False
+    irc: bool = False
+    #: The sender's IRCv3 client-only tags (``+typing``...: names start with ``+``), for
+    #: IRC readers with ``message-tags`` alone; ``None`` (nearly always): none.
+    tags: dict[str, str] | None = None
 
 
 @dataclass(slots=True, eq=False)
 class Private(Event):
     """``sender`` said ``text`` to ``recipient`` alone (the sender gets it back as an echo;
-    ``notice``: as an IRC ``NOTICE``)."""
+    ``notice``: as an IRC ``NOTICE``; ``irc``: as :class:`Public`'s)."""
 
     sender: str
     recipient: str
     text: str
     notice: bool = False
+    irc: bool = False
+    #: As :attr:`Public.tags`.
+    tags: dict[str, str] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Tagged(Event):
+    """IRCv3 ``TAGMSG``: ``sender``'s client-only ``tags`` (``+typing``...) with no text, to
+    its room (``room``) or to ``recipient`` alone. Only IRC readers with ``message-tags`` get
+    it: never another transport, never kept in a history."""
+
+    sender: str
+    recipient: str | None
+    tags: dict[str, str]
 
 
 @dataclass(slots=True, eq=False)
@@ -230,6 +250,14 @@ class EventSource:
             sender,
             recipient,
             text,
+        )
+
+    def tagged(
+        self, room: str | None, sender: str, recipient: str | None, tags: dict[str, str]
+    ) -> Tagged:
+        """A ``TAGMSG`` to ``room`` or to ``recipient``."""
+        return Tagged(
+            self._prefix + hex(next(self._count)), self._ms(), room, sender, recipient, tags
         )
 
     def joined(self, room: str, nick: str, place: str | None = None) -> Joined:

@@ -27,7 +27,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import nicknames
+from twisted_chat import formatting, nicknames
 from twisted_chat.commands import command
 from twisted_chat.events import Event, EventSource, Public
 from twisted_chat.room import ChatRoom, ChatSession, Room
@@ -379,8 +379,8 @@ class History:
         """``event`` was said (here or on another node, which stores it): remember it in its
         room's buffer."""
         room_key = event.room
-        if room_key is None or not self._on:
-            return
+        if room_key is None or not self._on or formatting.is_ctcp_query(event.text):
+            return  # (a CTCP query to a channel is for IRC clients then: never kept)
         buffer = self._buffers.get(room_key)
         if buffer is None:
             buffer = self._buffers[room_key] = RoomBuffer(self._size)
@@ -791,7 +791,7 @@ class HistoryCommands:
             session.deliver(events.error("history_unavailable"))
 
         reading = self.history.read_page(chatroom.key, limit, before, cursor)
-        reading.addCallbacks(show, failed)
+        reading.addCallbacks(as_answer(session, show), as_answer(session, failed))
         answer_in_order(session, reading, self.history.reactor)
 
     @command(
@@ -840,7 +840,7 @@ class HistoryCommands:
             session.deliver(events.error("history_unavailable"))
 
         searched = self.history.storage.search(chatroom.key, text.split(), 20)
-        searched.addCallbacks(show, failed)
+        searched.addCallbacks(as_answer(session, show), as_answer(session, failed))
         answer_in_order(session, searched, self.history.reactor)
 
     def _remember_search(self, nick_key: str, now: float) -> None:
@@ -849,6 +849,14 @@ class HistoryCommands:
             for key in [k for k, t in searched.items() if now - t >= SEARCH_INTERVAL]:
                 del searched[key]
         searched[nick_key] = now
+
+
+def as_answer(session: ChatSession, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``callback``, the later answer of the command ``session`` is running, as the session
+    wants it run: an IRC session keeps it in the command's labeled response
+    (:meth:`twisted_chat.irc.session.IrcSession.as_answer`); other sessions run it as it is."""
+    wrap = getattr(session, "as_answer", None)
+    return callback if wrap is None else wrap(callback)
 
 
 def answer_in_order(

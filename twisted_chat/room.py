@@ -136,13 +136,27 @@ class Claim(enum.Enum):
 
 
 class ChatRoom:
-    """One room of the chat: its members, its operator and its topic.
+    """One room of the chat: its members, its operator, its topic and its modes.
 
     ``users`` holds every member of the room (nick key -> nickname), in a cluster also those of
-    other nodes; ``groups`` this process's members by renderer, for delivery.
+    other nodes; ``groups`` this process's members by renderer, for delivery. The modes
+    (``secret``, ``moderated``, ``voiced``) are set by the room's operator (IRC's ``MODE``,
+    docs/IRC.md "Channel modes") and last as long as the room.
     """
 
-    __slots__ = ("groups", "key", "name", "operator", "permanent", "topic", "topic_by", "users")
+    __slots__ = (
+        "groups",
+        "key",
+        "moderated",
+        "name",
+        "operator",
+        "permanent",
+        "secret",
+        "topic",
+        "topic_by",
+        "users",
+        "voiced",
+    )
 
     def __init__(self, name: str, permanent: bool = False) -> None:
         #: The room's name as its creator spelled it (or as configured).
@@ -160,9 +174,26 @@ class ChatRoom:
         #: The topic and who set it, if any.
         self.topic: str | None = None
         self.topic_by: str | None = None
+        #: Secret (IRC ``+s``): shown to its members only (``/salas``, ``LIST``, ``WHO``,
+        #: ``WHOIS``, ``NAMES``).
+        self.secret = False
+        #: Moderated (IRC ``+m``): only its operator, server operators and voiced members speak.
+        self.moderated = False
+        #: The nick keys of its voiced members (IRC ``+v``), members all.
+        self.voiced: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.users)
+
+    def modes(self) -> str:
+        """Its flag modes as IRC writes them (``+`` and the letters): ``n`` and ``t`` always
+        (members only speak, the operator sets the topic), ``m`` and ``s`` when set."""
+        return "+" + ("m" if self.moderated else "") + "nt" + ("s" if self.secret else "")
+
+    def may_speak(self, nick_key: str) -> bool:
+        """Whether the member ``nick_key`` may speak here as far as ``+m`` goes (server
+        operators are the caller's to let through)."""
+        return not self.moderated or nick_key == self.operator or nick_key in self.voiced
 
     def nicknames(self) -> list[str]:
         """The members' nicknames sorted by casefold, the operator's marked ``@``."""
@@ -258,6 +289,11 @@ class Room:
         #: asks (a clustered room's :meth:`kick_from`): the IRC commands' ``KICK``, set by
         #: them (member, room, reason, by).
         self.room_kick: Callable[[Member, ChatRoom, str, str], None] | None = None
+        #: What tells this node's members of ``chatroom`` that ``by`` changed its modes on
+        #: another node (``change`` as IRC writes it): the IRC commands', set by them (a
+        #: ``MODE`` line to IRC users, the chat's notice to the others); without IRC here,
+        #: a clustered room tells the notice.
+        self.modes_told: Callable[[ChatRoom, str, str], None] | None = None
 
     def __len__(self) -> int:
         return len(self._users)
@@ -422,6 +458,9 @@ class Room:
                 users[new_key] = nickname
             if chatroom.operator == old_key:
                 chatroom.operator = new_key
+            if old_key in chatroom.voiced:
+                chatroom.voiced.discard(old_key)
+                chatroom.voiced.add(new_key)
         until = self.mutes.get(old_key)
         if until is not None and until > self.mutes.get(new_key, 0):
             self.mutes[new_key] = until
@@ -579,6 +618,7 @@ class Room:
     def _part(self, member: Member, nick_key: str, chatroom: ChatRoom) -> None:
         if chatroom.users.get(nick_key) is not None:
             del chatroom.users[nick_key]
+        chatroom.voiced.discard(nick_key)
         group = chatroom.groups.get(member.renderer)
         if group is not None:
             group.pop(member, None)
@@ -596,6 +636,26 @@ class Room:
     def set_topic(self, chatroom: ChatRoom, topic: str, by: str) -> None:
         """Set the topic of ``chatroom`` (a clustered room also tells every node)."""
         chatroom.topic, chatroom.topic_by = topic, by
+
+    def set_modes(
+        self,
+        chatroom: ChatRoom,
+        secret: bool,
+        moderated: bool,
+        voiced: Iterable[str],
+        by: str = "",
+        change: str = "",
+    ) -> None:
+        """Set the modes of ``chatroom``: secret, moderated, and the nick keys voiced (members
+        only); ``by`` changed them (``change``, as IRC writes it). A clustered room also tells
+        every node, whose members are told by :attr:`modes_told`."""
+        chatroom.secret, chatroom.moderated = secret, moderated
+        chatroom.voiced = {k for k in voiced if k in chatroom.users}
+
+    def visible_to(self, chatroom: ChatRoom, member: Member) -> bool:
+        """Whether ``member`` may see that ``chatroom`` exists and who is in it: not a secret
+        room's outsiders."""
+        return not chatroom.secret or chatroom in self.rooms_of(member)
 
     def stored_topic(self, chatroom: ChatRoom, topic: str, by: str) -> None:
         """The topic of the permanent ``chatroom`` as the database kept it (read at start-up;
@@ -626,6 +686,18 @@ class Room:
             return 0
         return self._broadcast(chatroom.groups, event, exclude)
 
+    def broadcast_room_to(
+        self, event: Event, reads: Callable[[Renderer], bool], exclude: Member | None = None
+    ) -> int:
+        """Deliver ``event`` to the members of its room whose renderer ``reads`` it (an IRC
+        ``TAGMSG``, for IRC readers with ``message-tags`` alone), but ``exclude``, on this node
+        only: rendered once per renderer. Returns the number of members it was handed to."""
+        chatroom = self.rooms.get(event.room)  # type: ignore[arg-type]
+        if chatroom is None:
+            return 0
+        groups = {r: g for r, g in chatroom.groups.items() if reads(r)}
+        return self._broadcast(groups, event, exclude)
+
     def _broadcast(
         self, groups: dict[Renderer, dict[Member, None]], event: Event, exclude: Member | None
     ) -> int:
@@ -635,8 +707,8 @@ class Room:
             self.flush_notices()
         count = 0
         for renderer, group in list(groups.items()):
-            if group:
-                count += self._write(group, renderer.render(event), exclude)
+            if group and (data := renderer.render(event)):  # b"": not for these readers
+                count += self._write(group, data, exclude)
         self.deliveries += count
         return count
 

@@ -107,8 +107,10 @@ class RoomCommands:
 
     @command("salas", "rooms", es="muestra las salas", en="list the rooms")
     def salas(self, session: ChatSession, args: str) -> None:
-        """``* Salas (N): general (12), juegos (3)``: every room, sorted by casefold name."""
-        rooms = self.room.room_list()
+        """``* Salas (N): general (12), juegos (3)``: every room, sorted by casefold name, but
+        the secret ones (IRC's ``+s``) the user is not in."""
+        room = self.room
+        rooms = [r for r in room.room_list() if not r.secret or room.visible_to(r, session)]
         listed = ", ".join(f"{r.name} ({len(r)})" for r in rooms)
         session.deliver(self.events.notice("salas", count=len(rooms), rooms=listed))
 

@@ -145,6 +145,11 @@ class Session:
 
     log = Logger()
 
+    #: Whether a line (known not to be printable) holds a control character this transport
+    #: refuses: any, but TAB (an IRC session accepts IRC's formatting codes and CTCP's
+    #: delimiter, and checks where they are itself).
+    refuses_controls: Callable[[str], bool] = staticmethod(has_control_characters)
+
     def __init__(
         self,
         chat: ChatCore,
@@ -245,6 +250,7 @@ class Session:
         makes no call but the chat's for a good line.
         """
         line_received = self.on_line
+        refuses_controls = self.refuses_controls
         batcher = self._batcher
         if (
             batcher is not None
@@ -274,7 +280,7 @@ class Session:
             except UnicodeDecodeError:  # also NOT_TEXT
                 self._refuse_line(Text("bad_utf8"))
                 continue
-            if not text.isprintable() and has_control_characters(text):  # the test, inlined
+            if not text.isprintable() and refuses_controls(text):
                 if self.nickname is None:
                     self._refuse_line(Text("nick_invalid"))
                 else:

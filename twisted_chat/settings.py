@@ -154,6 +154,9 @@ class IrcSettings:
     motd: tuple[str, ...] | None = None
     #: Most rooms one IRC user may be in at once (``CHANLIMIT``, ``--irc-max-channels``).
     max_channels: int = DEFAULT_MAX_CHANNELS
+    #: The server password every IRC client must send with ``PASS`` before registering
+    #: (``--irc-password`` or ``$CHAT_IRC_PASSWORD``), or ``None``: ``PASS`` is an account's.
+    password: str | None = dataclasses.field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -476,6 +479,32 @@ def _motd(option: Option, value: Any, parsed: Mapping[str, Any]) -> tuple[str, .
     return tuple(
         "".join(c for c in line.expandtabs(4) if c.isprintable())[:MOTD_LINE] for line in lines
     )
+
+
+#: Environment variable holding the IRC server password when ``--irc-password`` is not given
+#: (which keeps it out of the process list, as ``$CHAT_DB_PASSWORD`` does the database's).
+IRC_PASSWORD_ENV: Final = "CHAT_IRC_PASSWORD"
+#: Most characters of the IRC server password (``PASS`` must carry it in one 512-byte line).
+IRC_PASSWORD_MAX: Final = 200
+
+
+def _irc_password(option: Option, value: Any, parsed: Mapping[str, Any]) -> str | None:
+    """The server password: ``value``, else ``$CHAT_IRC_PASSWORD``, else ``None``; one word
+    of printable characters (``PASS`` sends it as one parameter), at most 200 characters.
+    The value is never put in the error."""
+    if value is None:
+        value = os.environ.get(IRC_PASSWORD_ENV) or None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise usage.UsageError(f"bad --{option.flag}: empty")
+    if value.startswith(":") or any(not c.isprintable() or c.isspace() for c in value):
+        raise usage.UsageError(
+            f"bad --{option.flag}: one word of printable characters, not starting with ':'"
+        )
+    if len(value) > IRC_PASSWORD_MAX:
+        raise usage.UsageError(f"bad --{option.flag}: more than {IRC_PASSWORD_MAX} characters")
+    return value
 
 
 def _as_given(option: Option, value: Any, parsed: Mapping[str, Any]) -> Any:
@@ -855,6 +884,16 @@ OPTIONS: tuple[Option, ...] = (
         _number(int, minimum=1),
         default=str(DEFAULT_MAX_CHANNELS),
         kind="number",
+    ),
+    Option(
+        "irc-password",
+        "irc",
+        "password",
+        "A server password: IRC clients must send PASS PASSWORD before registering (464 and "
+        "closed otherwise), and log in to accounts with SASL (the password may come from "
+        "$CHAT_IRC_PASSWORD instead).",
+        _irc_password,
+        shown_default="none",
     ),
     # the command line's own
     Option(

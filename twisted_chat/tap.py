@@ -167,6 +167,7 @@ def _add_irc_listeners(
         irc.server_name,
         motd=irc.motd or (),
         max_channels=irc.max_channels,
+        server_password=irc.password,
     )
     factory = IrcFactory(chat.server, interpreter)
     for description in irc.listeners:

@@ -43,6 +43,9 @@ class Catalogue:
     line_too_long: str
     bad_utf8: str
     control_chars: str
+    # Actions (/me) and CTCP (IRC)
+    usage_me: str
+    ctcp_not_delivered: str
     # One line of /ayuda per command, and the last one: how to send messages
     help_line: str
     message_help: str
@@ -88,6 +91,8 @@ class Catalogue:
     kicked: str
     kick_done: str
     muted: str
+    room_moderated: str
+    room_modes: str
     mute_done: str
     mute_lifted: str
     banned: str
@@ -197,6 +202,8 @@ SPANISH: Final = Catalogue(
     line_too_long="Línea demasiado larga (máximo {limit} bytes): descartada.",
     bad_utf8="La línea no es UTF-8 válido: descartada.",
     control_chars="La línea contiene caracteres de control: descartada.",
+    usage_me="Uso: /me TEXTO",
+    ctcp_not_delivered="{nick} no usa IRC: la petición CTCP {command} no se le entrega.",
     help_line="{words}{usage}: {help}",
     message_help="#nick texto: mensaje privado a nick; cualquier otra línea va a todos.",
     pong="pong",
@@ -220,7 +227,7 @@ SPANISH: Final = Catalogue(
     password_changed="Contraseña cambiada.",
     already_registered="El nickname {nick} ya está registrado; usa /password para cambiarla.",
     not_registered="Tu nickname no está registrado; usa /registrar CONTRASEÑA.",
-    password_length="La contraseña debe tener de 4 a 128 caracteres, sin espacios.",
+    password_length="La contraseña debe tener de 4 a 1000 caracteres, sin espacios.",
     wrong_password="Contraseña actual incorrecta.",
     storage_unavailable="La base de datos no está disponible; inténtalo más tarde.",
     usage_registrar="Uso: /registrar CONTRASEÑA",
@@ -243,6 +250,8 @@ SPANISH: Final = Catalogue(
     kicked="{by} te ha expulsado: {reason}",
     kick_done="{nick} expulsado.",
     muted="Estás silenciado: no puedes enviar mensajes durante {remaining} más.",
+    room_moderated="La sala {room} es moderada: solo hablan su operador y quien tiene voz.",
+    room_modes="{nick} ha cambiado los modos de la sala {room}: {modes}",
     mute_done="{nick} silenciado durante {minutes} min.",
     mute_lifted="{nick} ya no está silenciado.",
     banned="Tu dirección está baneada en este chat.",
@@ -370,6 +379,8 @@ ENGLISH: Final = Catalogue(
     line_too_long="Line too long (at most {limit} bytes): discarded.",
     bad_utf8="The line is not valid UTF-8: discarded.",
     control_chars="The line contains control characters: discarded.",
+    usage_me="Usage: /me TEXT",
+    ctcp_not_delivered="{nick} is not on IRC: the CTCP {command} request is not delivered.",
     help_line="{words}{usage}: {help}",
     message_help="#nick text: private message to nick; any other line goes to everyone.",
     pong="pong",
@@ -389,7 +400,7 @@ ENGLISH: Final = Catalogue(
     password_changed="Password changed.",
     already_registered="The nickname {nick} is already registered; use /password to change it.",
     not_registered="Your nickname is not registered; use /register PASSWORD.",
-    password_length="The password must be 4 to 128 characters long, without spaces.",
+    password_length="The password must be 4 to 1000 characters long, without spaces.",
     wrong_password="Wrong current password.",
     storage_unavailable="The database is unavailable; try again later.",
     usage_registrar="Usage: /register PASSWORD",
@@ -411,6 +422,8 @@ ENGLISH: Final = Catalogue(
     kicked="{by} kicked you: {reason}",
     kick_done="{nick} kicked.",
     muted="You are muted: you cannot send messages for another {remaining}.",
+    room_moderated="The room {room} is moderated: only its operator and voiced users speak.",
+    room_modes="{nick} changed the modes of the room {room}: {modes}",
     mute_done="{nick} muted for {minutes} min.",
     mute_lifted="{nick} is no longer muted.",
     banned="Your address is banned from this chat.",

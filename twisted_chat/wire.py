@@ -1,8 +1,13 @@
-"""Protocol v1 on the wire (docs/PROTOCOL.md): the five server line forms, and the renderer that
-turns the chat's events into them.
+"""Protocol v1 on the wire (docs/PROTOCOL.md): the five server line forms, the action's
+(``** NICK TEXT``, an extension), and the renderer that turns the chat's events into them.
 
 Every function returns the complete UTF-8 line including its CRLF terminator, so that a message
 fanned out to many recipients is encoded exactly once.
+
+A message's text may hold what IRC users send (:mod:`twisted_chat.formatting`): formatting
+codes, removed here (never a control character to a terminal); an action (``/me``), shown as
+its own form; another CTCP message, not shown at all (an empty rendering: nothing is written).
+Plain text, the common case, is told apart by one ``str.isprintable`` (in C) per rendering.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from twisted_chat import formatting
 from twisted_chat.events import (
     Error,
     Event,
@@ -24,6 +30,7 @@ from twisted_chat.events import (
     Text,
     Topic,
 )
+from twisted_chat.formatting import strip_formatting
 from twisted_chat.text import Catalogue, Language, localise
 
 #: Terminator of every server line.
@@ -56,12 +63,46 @@ def stamp(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
 
 
+def action(sender: str, text: str) -> bytes:
+    """``** NICK TEXT``: NICK's action (``/me TEXT``, IRC's CTCP ``ACTION``) in its room."""
+    return f"** {sender} {text}\r\n".encode()
+
+
 def replayed(ms: int, sender: str, text: str, recado: bool = False) -> bytes:
-    """``* [TIME] <NICK> TEXT`` (a stored public message) or ``* [TIME] *NICK* TEXT`` (a
-    recado): a stored line, a notice so that a v1 script never takes it for live traffic."""
+    """``* [TIME] <NICK> TEXT`` (a stored public message), ``* [TIME] ** NICK TEXT`` (a stored
+    action) or ``* [TIME] *NICK* TEXT`` (a recado): a stored line, a notice so that a v1
+    script never takes it for live traffic. Formatting codes are removed; a stored CTCP query
+    (never kept by this server) is nothing."""
+    if not text.isprintable():
+        if formatting.is_ctcp_query(text):
+            return b""
+        if formatting.is_action(text):
+            plain = strip_formatting(formatting.action_text(text))
+            return f"* [{stamp(ms)}] ** {sender} {plain}\r\n".encode()
+        text = strip_formatting(text)
     if recado:
         return f"* [{stamp(ms)}] *{sender}* {text}\r\n".encode()
     return f"* [{stamp(ms)}] <{sender}> {text}\r\n".encode()
+
+
+def _formatted_public(sender: str, text: str) -> bytes:
+    """A public message whose text is not printable: an action, a CTCP query (nothing), or
+    text with formatting codes (removed) or a TAB."""
+    if text.startswith(formatting.CTCP):
+        if formatting.is_action(text):
+            return action(sender, strip_formatting(formatting.action_text(text)))
+        return b""
+    return f"<{sender}> {strip_formatting(text)}\r\n".encode()
+
+
+def _plain_private(text: str) -> str | None:
+    """The text of a private message that is not printable as a line user reads it (an
+    action as ``* TEXT``), or ``None`` for a CTCP query (not shown)."""
+    if text.startswith(formatting.CTCP):
+        if formatting.is_action(text):
+            return "* " + strip_formatting(formatting.action_text(text))
+        return None
+    return strip_formatting(text)
 
 
 def private_echo(recipient: str, text: str) -> bytes:
@@ -102,14 +143,24 @@ class LineRenderer:
         rendered here without a second call)."""
         kind = type(event)
         if kind is Public:
-            return f"<{event.sender}> {event.text}\r\n".encode()  # type: ignore[attr-defined]
+            text = event.text  # type: ignore[attr-defined]
+            if text.isprintable():
+                return f"<{event.sender}> {text}\r\n".encode()  # type: ignore[attr-defined]
+            return _formatted_public(event.sender, text)  # type: ignore[attr-defined]
         if kind is Private:
-            return f"*{event.sender}* {event.text}\r\n".encode()  # type: ignore[attr-defined]
+            text = event.text  # type: ignore[attr-defined]
+            if text.isprintable():
+                return f"*{event.sender}* {text}\r\n".encode()  # type: ignore[attr-defined]
+            return self._private(event)  # type: ignore[arg-type]
         return self._forms[kind](event)
 
     def render_echo(self, event: Private) -> bytes:
         """``-> *RECIPIENT* TEXT``: a private message as its sender reads it."""
-        return f"-> *{event.recipient}* {event.text}\r\n".encode()
+        text = event.text
+        if text.isprintable():
+            return f"-> *{event.recipient}* {text}\r\n".encode()
+        plain = _plain_private(text)
+        return b"" if plain is None else f"-> *{event.recipient}* {plain}\r\n".encode()
 
     def text(self, text: Text) -> str:
         """``text`` in this renderer's language (without prefix or terminator)."""
@@ -117,11 +168,17 @@ class LineRenderer:
 
     @staticmethod
     def _public(event: Public) -> bytes:
-        return f"<{event.sender}> {event.text}\r\n".encode()
+        text = event.text
+        if text.isprintable():
+            return f"<{event.sender}> {text}\r\n".encode()
+        return _formatted_public(event.sender, text)
 
     @staticmethod
     def _private(event: Private) -> bytes:
-        return f"*{event.sender}* {event.text}\r\n".encode()
+        text: str | None = event.text
+        if not event.text.isprintable() and (text := _plain_private(event.text)) is None:
+            return b""
+        return f"*{event.sender}* {text}\r\n".encode()
 
     def _joined(self, event: Joined) -> bytes:
         texts = self.language.texts

@@ -88,6 +88,12 @@ def test_two_browsers_and_netcat_chat(
         shown(bob, "public", "hola a todos", "ana")
         shown(ana, "own", "hola a todos", "ana")  # not a server line: the page's own copy
         assert carol.line() == "<ana> hola a todos"
+        # An action (/me): the others read it as one, the page shows its own copy alike.
+        type_line(ana, "/me saluda")
+        shown(bob, "action", "saluda", "ana")
+        shown(ana, "action", "saluda", "ana")
+        assert ana.find_elements(By.CSS_SELECTOR, "#log li.own.action")
+        assert carol.line() == "** ana saluda"
         carol.say("hola desde nc")
         shown(ana, "public", "hola desde nc", "carol")
         shown(bob, "public", "hola desde nc", "carol")

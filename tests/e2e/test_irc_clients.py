@@ -359,6 +359,14 @@ def test_real_client(kind: type[Client], chat: tuple[WebChat, int], tmp_path: Pa
         webi.say("hola desde la web")
         assert lina.line() == "<webi> hola desde la web"
         check.channel(client.said("webi", "hola desde la web", ""), "webi's message")
+        # actions: the client's /me is a CTCP ACTION, which line and web users read as
+        # `** NICK TEXT`; a line user's /me shows in the client as an action
+        program.type("/me baila un poco")
+        assert lina.line_within(CLIENT_TIMEOUT) == f"** {nick} baila un poco"
+        assert webi.line() == f"** {nick} baila un poco"
+        lina.say("/me saluda a todos")
+        assert webi.line() == "** lina saluda a todos"
+        check.channel(r".*\blina saluda a todos$", "lina's action")
         lina.say("/tema Charla de prueba")
         assert lina.line() == topic_set("lina", "Charla de prueba")
         assert webi.line() == topic_set("lina", "Charla de prueba")

@@ -19,8 +19,21 @@ from hypothesis import strategies as st
 
 from tests.inprocess.test_irc_sockets import PASSWORD, numeric, register_ana
 from tests.support.chatclient import ChatClient
-from tests.support.expected import FIRST_VISIT, RETENTION, joined, left, room_joined
-from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
+from tests.support.expected import (
+    FIRST_VISIT,
+    RETENTION,
+    joined,
+    left,
+    registered,
+    room_joined,
+)
+from tests.support.ircclient import (
+    END_OF_MOTD,
+    SERVER,
+    IrcClient,
+    IrcServer,
+    start_irc_server,
+)
 from tests.support.logs import LogEvents, capture, is_error
 
 pytestmark = pytest.mark.timeout(60, method="thread")
@@ -224,6 +237,103 @@ async def test_mode_queries_and_refused_changes() -> None:
         bob.say("MODE")
         assert await bob.line() == numeric("461", "bob", "MODE :Not enough parameters")
         await ana.pong()
+
+
+@pytest_twisted.ensureDeferred
+async def test_secret_moderated_and_voice() -> None:
+    """``MODE #room +s``, ``+m`` and ``+v NICK`` by the room's operator (docs/IRC.md, "Channel
+    modes"): a secret room is hidden from outsiders (``LIST``, ``NAMES``, ``WHO``, ``WHOIS``,
+    ``/salas``) and named with ``@`` in ``353``; in a moderated one only the operator and
+    voiced members speak, line users included; IRC members read ``MODE``, line users a
+    notice."""
+    async with await start_irc_server() as server:
+        ana, bob, lina = await room_of_three(server)
+        cris = await server.user("cris")
+        assert await lina.line() == joined("cris")
+        ana.say("MODE #juegos +s")
+        assert await ana.line() == ":ana!ana@irc.test MODE #juegos +s"
+        assert await bob.line() == ":ana!ana@irc.test MODE #juegos +s"
+        ana.say("MODE #juegos +s")  # set already: nothing
+        ana.say("MODE #juegos")
+        assert await ana.line() == f":{SERVER} 324 ana #juegos +nts"
+        bob.say("NAMES #juegos")
+        assert await replies(bob, "366") == [
+            numeric("353", "bob", "@ #juegos :@ana bob"),
+            numeric("366", "bob", "#juegos :End of /NAMES list"),
+        ]
+        # outsiders see nothing of it
+        cris.say("LIST")
+        assert await replies(cris, "323") == [
+            numeric("321", "cris", "Channel :Users  Name"),
+            numeric("322", "cris", "#general 1 :"),
+            numeric("323", "cris", ":End of /LIST"),
+        ]
+        cris.say("LIST #juegos")
+        assert [line.split()[1] for line in await replies(cris, "323")] == ["321", "323"]
+        cris.say("NAMES #juegos")
+        assert await replies(cris, "366") == [numeric("366", "cris", "#juegos :End of /NAMES list")]
+        cris.say("WHO #juegos")
+        assert await replies(cris, "315") == [numeric("315", "cris", "#juegos :End of WHO list")]
+        cris.say("WHOIS ana")
+        assert "319" not in [line.split()[1] for line in await replies(cris, "318")]
+        lina.say("/salas")
+        assert await lina.line() == "* Salas (1): general (1)"
+        bob.say("WHOIS ana")
+        assert numeric("319", "bob", "ana :@#juegos") in await replies(bob, "318")
+        # only its operator changes its modes
+        bob.say("MODE #juegos -s")
+        assert await bob.line() == numeric("482", "bob", "#juegos :You're not channel operator")
+        cris.say("MODE #juegos +m")
+        assert await cris.line() == numeric("482", "cris", "#juegos :You're not channel operator")
+        # moderated, a voice, and a line user in it
+        lina.say("/unirse juegos")
+        assert (await lina.line()).startswith("* Sala juegos (3): @ana, bob, lina")
+        assert await lina.line() == "* Tema: cartas"
+        await ana.until(r":lina!lina@irc\.test JOIN #juegos")
+        await bob.until(r":lina!lina@irc\.test JOIN #juegos")
+        ana.say("MODE #juegos +mv-s bob")
+        change = ":ana!ana@irc.test MODE #juegos +mv-s bob"
+        assert await ana.line() == change
+        assert await bob.line() == change
+        assert await lina.line() == "* ana ha cambiado los modos de la sala juegos: +mv-s bob"
+        ana.say("MODE #juegos +v nadie")
+        assert await ana.line() == numeric("401", "ana", "nadie :No such nick/channel")
+        ana.say("MODE #juegos +v cris")
+        assert await ana.line() == numeric(
+            "441", "ana", "cris #juegos :They aren't on that channel"
+        )
+        ana.say("NAMES #juegos")
+        assert (await replies(ana, "366"))[0] == numeric("353", "ana", "= #juegos :@ana +bob lina")
+        lina.say("hola")
+        assert await lina.line() == (
+            "! La sala juegos es moderada: solo hablan su operador y quien tiene voz."
+        )
+        bob.say("PRIVMSG #juegos :tengo voz")
+        assert await ana.line() == ":bob!bob@irc.test PRIVMSG #juegos :tengo voz"
+        assert await lina.line() == "<bob> tengo voz"
+        ana.say("MODE #juegos -v bob")
+        assert await ana.line() == ":ana!ana@irc.test MODE #juegos -v bob"
+        assert await bob.line() == ":ana!ana@irc.test MODE #juegos -v bob"
+        assert await lina.line() == "* ana ha cambiado los modos de la sala juegos: -v bob"
+        bob.say("PRIVMSG #juegos :ya no")
+        assert await bob.line() == numeric("404", "bob", "#juegos :Cannot send to channel (+m)")
+        bob.say("NOTICE #juegos :ya no")  # a NOTICE: never an error, and not said
+        ana.say("PRIVMSG #juegos :yo sí")
+        assert await bob.line() == ":ana!ana@irc.test PRIVMSG #juegos :yo sí"
+        assert await lina.line() == "<ana> yo sí"
+        # voice goes with the member: bob parts and comes back without it
+        ana.say("MODE #juegos +v bob")
+        assert await ana.line() == ":ana!ana@irc.test MODE #juegos +v bob"
+        assert await bob.line() == ":ana!ana@irc.test MODE #juegos +v bob"
+        bob.say("PART #juegos")
+        await bob.until(r":bob!bob@irc\.test PART #juegos")
+        await bob.join("#juegos")
+        bob.say("PRIVMSG #juegos :otra vez")
+        lines = await bob.until(r":irc\.test 404 .*")  # after the room's replay
+        assert lines[-1] == numeric("404", "bob", "#juegos :Cannot send to channel (+m)")
+        assert await ana.line() == ":bob!bob@irc.test PART #juegos"
+        assert await ana.line() == ":bob!bob@irc.test JOIN #juegos"
+        await ana.pong()  # and no "otra vez"
 
 
 # -- kicks -------------------------------------------------------------------------------------
@@ -456,6 +566,93 @@ async def test_sasl_numerics_after_registration_and_for_a_long_payload() -> None
             long.say("AUTHENTICATE " + "x" * 400)
         assert await long.line() == numeric("904", "*", ":SASL authentication failed")
         await long.pong()
+
+
+@pytest_twisted.ensureDeferred
+async def test_sasl_with_a_long_password() -> None:
+    """Passwords of up to 1000 characters (docs/PROTOCOL.md, "Version 1.3"): one of 600
+    registered by a line user is proved by SASL (a payload of two lines; ``PASS`` carries only
+    what IRC's 512-byte line holds)."""
+    long = "Lp-9" * 150
+    async with await start_irc_server() as server:
+        lina = await server.chat.login("lina")
+        lina.say(f"/registrar {long}")
+        assert await lina.line() == registered("lina")
+        lina.say("/salir")
+        await lina.wait_closed()
+        await server.chat.server_closed(lina)
+        by_sasl = await server.user("lina", sasl=("lina", long))
+        by_sasl.say("WHOIS lina")
+        assert numeric("330", "lina", "lina lina :is logged in as") in await replies(by_sasl, "318")
+        wrong = await server.connect("wrong")
+        wrong.say("CAP REQ sasl")
+        assert await wrong.line() == f":{SERVER} CAP * ACK :sasl"
+        wrong.authenticate("lina", long[:-1])
+        assert await wrong.line() == "AUTHENTICATE +"
+        assert await wrong.line() == numeric("904", "*", ":SASL authentication failed")
+
+
+async def refused_for_the_server_password(server: IrcServer, client: IrcClient) -> None:
+    """``client`` (which sent ``NICK``/``USER``) gets ``464``, then ``ERROR``, and is closed."""
+    assert await client.line() == numeric("464", "*", ":Password incorrect")
+    assert await client.line() == "ERROR :Closing link (bad_server_password)"
+    await client.wait_closed()
+    await server.server_closed(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_server_password() -> None:
+    """``--irc-password``: ``PASS`` must be it before registration (``464``, ``ERROR`` and the
+    close otherwise, also for a ``PASS`` after ``NICK``/``USER``); accounts log in with SASL
+    (``PASS`` is no account's password then), and SASL waits for the server password."""
+    async with await start_irc_server("--irc-password", "s3rv3r-Ñ") as server:
+        await register_ana(server)
+        bob = await server.user("bob", password="s3rv3r-Ñ")
+        for sent in ([], ["PASS s3rv3r"], ["PASS s3rv3r-Ñx"], ["PASS ana", "PASS " + PASSWORD]):
+            client = await server.connect("refused")
+            for line in sent:
+                client.say(line)
+            client.say("NICK carol")
+            client.say("USER carol 0 * :Carol")
+            client.say("PASS s3rv3r-Ñ")  # too late: the registration was tried
+            await refused_for_the_server_password(server, client)
+        # The account's password in PASS is not the server's: refused, however right it is.
+        ana = await server.connect("ana")
+        ana.say(f"PASS {PASSWORD}")
+        ana.say("NICK ana")
+        ana.say("USER ana 0 * :Ana")
+        await refused_for_the_server_password(server, ana)
+        # The server password and SASL for the account.
+        early = await server.connect("early")
+        early.say("CAP REQ sasl")
+        assert await early.line() == f":{SERVER} CAP * ACK :sasl"
+        early.say("AUTHENTICATE PLAIN")  # no PASS yet: no account is checked
+        assert await early.line() == numeric("904", "*", ":SASL authentication failed")
+        early.say("PASS s3rv3r-Ñ")
+        early.authenticate("ana", PASSWORD)
+        assert await early.line() == "AUTHENTICATE +"
+        await early.expect(f":{SERVER} 900 ")
+        await early.expect(f":{SERVER} 903 ")
+        early.say("NICK ana")
+        early.say("USER ana 0 * :Ana")
+        early.say("CAP END")
+        await early.until(END_OF_MOTD.pattern)
+        early.say("WHOIS ana")
+        assert numeric("330", "ana", "ana ana :is logged in as") in await replies(early, "318")
+        # With the server password but no SASL, a registered nickname needs its password.
+        early.say("QUIT")
+        await early.wait_closed()
+        await server.server_closed(early)
+        other = await server.connect("other")
+        other.say("PASS s3rv3r-Ñ")
+        other.say("NICK ana")
+        other.say("USER ana 0 * :Ana")
+        assert await other.line() == numeric(
+            "464",
+            "*",
+            ":El nickname ana está registrado y necesita contraseña: escribe ana CONTRASEÑA",
+        )
+        await bob.pong()
 
 
 @pytest_twisted.ensureDeferred

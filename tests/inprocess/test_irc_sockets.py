@@ -84,7 +84,8 @@ async def test_registration_without_cap() -> None:
         for token in (
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
-            "PREFIX=(o)@",
+            "PREFIX=(ov)@+",
+            "CHANMODES=,,,mnst",
             "NICKLEN=20",
             "CHANNELLEN=33",
             "TOPICLEN=300",
@@ -408,8 +409,9 @@ async def test_unregistered_and_unknown_commands() -> None:
         assert await ana.line() == numeric("411", "ana", ":No recipient given (PRIVMSG)")
         ana.say("PRIVMSG #general")
         assert await ana.line() == numeric("412", "ana", ":No text to send")
-        # control characters (CTCP, formatting) are refused as on every transport, for now
-        ana.say("PRIVMSG #general :\x01ACTION saluda\x01")
+        # control characters but formatting and CTCP in a message's text are refused as on
+        # every transport (tests/inprocess/test_irc_formatting.py has the rest)
+        ana.say("PRIVMSG #general :saluda\x07")
         got = await ana.line()
         assert got.startswith(f":{SERVER} NOTICE ana :La línea contiene caracteres de control"), got
         client.say("CAP LS \x02")

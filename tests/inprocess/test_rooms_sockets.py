@@ -15,7 +15,6 @@ import pytest
 import pytest_twisted
 
 from tests.inprocess import test_operators as operator_tests
-from tests.inprocess import test_websocket_sockets as websocket_tests
 from tests.support.chatclient import ChatClient, ChatServer, start_server
 from tests.support.expected import (
     ROOM_USAGE,
@@ -36,6 +35,7 @@ from tests.support.expected import (
     topic_denied_permanent,
     topic_set,
 )
+from tests.support.webclient import web_client
 
 pytestmark = pytest.mark.timeout(60, method="thread")
 
@@ -55,7 +55,7 @@ def other(kind: str) -> str:
 async def user(server: ChatServer, kind: str, nick: str) -> ChatClient:
     """``nick`` logged in over ``kind`` (``tcp`` or ``ws``), welcome and visit lines read."""
     if kind == "ws":
-        client: ChatClient = await websocket_tests.web_client(server, nick)
+        client: ChatClient = await web_client(server, nick)
     else:
         client = await server.connect(nick)
     await client.login(nick)

@@ -293,6 +293,31 @@ async def test_search_every_word_case_and_accent_insensitive(stores: Stores) -> 
     assert [m.id for m in found] == [e.id for e in many[-20:]]
 
 
+@pytest_twisted.ensureDeferred
+async def test_search_reads_the_words_without_irc_codes(stores: Stores) -> None:
+    """Stored as sent, found by the words its readers read: a word right after a colour code
+    (which the full-text index may hold with the code's digits), in bold, in an action; an
+    action's ``ACTION`` is no word of it."""
+    history, _, _ = stores
+    texts = [
+        "\x0304rojo\x03 y \x0312,01verde\x03 \x02claro\x02",
+        "\x01ACTION baila salsa\x01",
+        "rojo04 no es rojo solo",
+        "una action figure",
+    ]
+    await add_all(history, [public(n, T0 + n, text=t) for n, t in enumerate(texts)])
+
+    async def ids(*words: str) -> list[str]:
+        return [m.id for m in await bounded(history.search("general", list(words)))]
+
+    assert await ids("rojo") == ["m000000", "m000002"]
+    assert await ids("verde", "claro") == ["m000000"]
+    assert await ids("baila") == ["m000001"]
+    assert await ids("action") == ["m000003"]
+    found = await bounded(history.search("general", ["salsa"]))
+    assert [m.text for m in found] == ["\x01ACTION baila salsa\x01"]  # as sent
+
+
 # -- deleting --------------------------------------------------------------------------------
 
 

@@ -51,6 +51,7 @@ AYUDA = [
     "* /registrar, /register CONTRASEÑA: registra tu nickname con una contraseña",
     "* /password ACTUAL NUEVA: cambia la contraseña de tu nickname",
     "* /nick NUEVO: cambia tu nickname (como mucho una vez cada 10 s)",
+    "* /me TEXTO: una acción en tu sala: los demás leen ** TU_NICK TEXTO",
     "* /salas, /rooms: muestra las salas",
     "* /unirse, /join SALA: te lleva a la sala SALA (la crea si no existe)",
     "* /sala, /room: muestra tu sala y su tema",
@@ -69,7 +70,7 @@ LOGIN_REFUSED = "! Nickname o contraseña incorrectos. Elige otro nickname:"
 STARTING_UP = "! El servidor está arrancando; inténtalo de nuevo en un momento. Elige un nickname:"
 PASSWORD_CHANGED = "* Contraseña cambiada."
 NOT_REGISTERED = "! Tu nickname no está registrado; usa /registrar CONTRASEÑA."
-PASSWORD_LENGTH = "! La contraseña debe tener de 4 a 128 caracteres, sin espacios."
+PASSWORD_LENGTH = "! La contraseña debe tener de 4 a 1000 caracteres, sin espacios."
 WRONG_PASSWORD = "! Contraseña actual incorrecta."
 TRY_LATER = "! La base de datos no está disponible; inténtalo más tarde."
 USAGE_REGISTRAR = "! Uso: /registrar CONTRASEÑA"
@@ -353,9 +354,9 @@ AYUDA_WITH_HISTORY = [*AYUDA[:-1], *AYUDA_HISTORY, AYUDA[-1]]
 
 #: A stored line (a public message of a room's history, or a recado), in any language: group 1
 #: the UTC time, group 2 the sender of a public message, group 3 that of a recado, group 4 the
-#: text (the regex of the wire spec).
+#: text (the regex of the wire spec); a stored action (``** NICK TEXT``) has neither 2 nor 3.
 STORED_LINE = re.compile(
-    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*) (.*)"
+    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*|\*\* [^\s]+) (.*)"
 )
 #: The line after a password login's replay when more was said since the user left.
 MISSED_LINE = re.compile(

@@ -109,10 +109,15 @@ class IrcClient(ChatClient):
         return await self.until(rf":{re.escape(SERVER)} 366 \S+ {re.escape(channel)} :.*")
 
     def authenticate(self, account: str, password: str, authzid: str = "") -> None:
-        """``AUTHENTICATE PLAIN`` and its payload."""
+        """``AUTHENTICATE PLAIN`` and its payload, in lines of 400 bytes (a last one of
+        exactly 400 followed by ``AUTHENTICATE +``), as SASL's IRC framing says."""
         payload = base64.b64encode(f"{authzid}\0{account}\0{password}".encode()).decode()
         self.say("AUTHENTICATE PLAIN")
-        self.say(f"AUTHENTICATE {payload}")
+        chunks = [payload[i : i + 400] for i in range(0, len(payload), 400)]
+        if len(chunks[-1]) == 400:
+            chunks.append("+")
+        for chunk in chunks:
+            self.say(f"AUTHENTICATE {chunk}")
 
 
 class IrcServer:

@@ -51,6 +51,7 @@ from tests.support.logs import record_logs
 from twisted_chat import nicknames
 from twisted_chat.accounts import (
     MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
     AccountError,
     Accounts,
     LoginCheck,
@@ -171,6 +172,47 @@ class RegisterTests(AccountsTestCase):
         self.assertEqual(self.storage.saves, [])
         carol.send(f"/registrar {'x' * MAX_PASSWORD_LENGTH}\r\n")
         self.assertEqual(carol.received(), [registered("carol")])
+
+    def test_long_passwords_since_version_1_3(self) -> None:
+        """Passwords of up to 1000 characters (docs/PROTOCOL.md, "Version 1.3"): registered
+        from a line, logged in with, changed to; the minimum of 4 stays."""
+        self.assertEqual(MAX_PASSWORD_LENGTH, 1000)
+        self.assertEqual(MIN_PASSWORD_LENGTH, 4)
+        long = "ñ" + "Lp-9" * 150  # 601 characters, 602 bytes: as long as irctest's
+        carol = self.login("carol")
+        carol.send(f"/registrar {long}\r\n")
+        self.assertEqual(carol.received(), [registered("carol")])
+        carol.lose()
+        self.assertEqual(self.attempt(f"carol {long[:-1]}"), [LOGIN_REFUSED])
+        self.assertEqual(self.attempt(f"carol {long}")[0], welcome("carol"))
+        ana = self.login(f"ana {ANA_PASSWORD}")
+        ana.send(f"/password {ANA_PASSWORD} {'a' * 900}\r\n")
+        self.assertEqual(ana.received(), [PASSWORD_CHANGED])
+        ana.lose()
+        self.assertEqual(self.attempt(f"ana {'a' * 900}")[0], welcome("ana"))
+
+    def test_a_password_over_the_maximum_is_refused_unhashed(self) -> None:
+        """No registered password can be longer than the maximum: a login with one is refused
+        without the work of argon2 (and counts as a failed attempt)."""
+        checks: list[object] = []
+        for password in ["x" * (MAX_PASSWORD_LENGTH + 1), ANA_PASSWORD + "x" * 2000]:
+            self.accounts.check_login("ana", password, "10.0.0.9").addCallback(checks.append)
+        self.assertEqual(checks, [LoginCheck.REFUSED] * 2)
+        self.assertEqual(self.hasher.verified, 0)
+
+    def test_argon2_of_the_longest_password(self) -> None:
+        """The production hasher (argon2id, 19 MiB, 2 passes) hashes and verifies a password of
+        the maximum length, which it can tell from one a character shorter."""
+        accounts = Accounts(self.storage, self.clock, self.runner)
+        accounts.load()
+        password = "Ω" * MAX_PASSWORD_LENGTH
+        done: list[object] = []
+        accounts.register("dora", password, EPOCH).addCallback(done.append)
+        self.assertEqual(done, [None])
+        checks: list[object] = []
+        for attempt in (password, password[:-1], password):
+            accounts.check_login("dora", attempt, "10.0.0.9").addCallback(checks.append)
+        self.assertEqual(checks, [LoginCheck.OK, LoginCheck.REFUSED, LoginCheck.OK])
 
     def test_already_registered(self) -> None:
         ana = self.login(f"ana {ANA_PASSWORD}")

@@ -36,6 +36,7 @@ class ClassifyTests(SynchronousTestCase):
             "<Bob> hola a todos": (Kind.PUBLIC, "Bob", "hola a todos"),
             "*Bob* esto es privado": (Kind.PRIVATE, "Bob", "esto es privado"),
             "-> *Bob* esto es privado": (Kind.ECHO, "Bob", "esto es privado"),
+            "** Bob baila salsa": (Kind.ACTION, "Bob", "baila salsa"),
             "<Bob>  two spaces kept ": (Kind.PUBLIC, "Bob", " two spaces kept "),
             "something else": (Kind.OTHER, None, "something else"),
             "*": (Kind.OTHER, None, "*"),
@@ -99,6 +100,13 @@ class ColourTests(SynchronousTestCase):
             render.render(classify("-> *Bob* x"), colour=True), "\x1b[1;35m-> *Bob* x\x1b[0m"
         )
 
+    def test_actions(self) -> None:
+        self.assertEqual(
+            render.render(classify("** Bob baila \x1b[2J"), colour=True),
+            "\x1b[1m* Bob\x1b[0m baila \\x1b[2J",
+        )
+        self.assertEqual(render.render(classify("** Bob baila"), colour=False), "** Bob baila")
+
     def test_own_nick_highlighted_in_public_messages(self) -> None:
         shown = render.render(classify("<Bob> hola ANA, y anabel no"), colour=True, own_nick="ana")
         self.assertEqual(shown, "\x1b[1m<Bob>\x1b[0m hola \x1b[1;33mANA\x1b[0m, y anabel no")
@@ -132,6 +140,17 @@ class StoredLineTests(SynchronousTestCase):
             (recado.kind, recado.nick, recado.text, recado.time),
             (Kind.RECADO, "ana", "TEXTO  con espacios ", "2026-12-06T03:34:47Z"),
         )
+
+    def test_a_stored_action(self) -> None:
+        action = classify("* [2026-12-06T03:34:47Z] ** ana baila salsa")
+        self.assertEqual(
+            (action.kind, action.nick, action.text, action.time),
+            (Kind.HISTORY_ACTION, "ana", "baila salsa", "2026-12-06T03:34:47Z"),
+        )
+        shown = render.render(action, colour=True, tz=UTC)
+        self.assertIn("* ana baila salsa", shown)
+        self.assertTrue(shown.startswith(render.DIM))
+        self.assertEqual(render.render(action, colour=False), action.raw)
 
     def test_near_misses_are_notices(self) -> None:
         for line in (

@@ -35,7 +35,7 @@ from twisted_chat.cluster.events import (
     UserRenamed,
 )
 from twisted_chat.cluster.presence import Presence, room_sets, split_fields, user_info
-from twisted_chat.events import Renamed
+from twisted_chat.events import Private, Public, Renamed
 from twisted_chat.irc.commands import IrcCommands
 from twisted_chat.irc.protocol import IrcFactory
 from twisted_chat.userinfo import UserInfo
@@ -306,6 +306,49 @@ class ClusterIrcTests(SynchronousTestCase):
         assert isinstance(private, PrivateMessage)
         self.assertEqual((private.event.recipient, private.event.text), ("Bob", "hola"))
         self.assertEqual(ana.received(), [])  # no 401
+
+    def test_codes_actions_and_ctcp_across_nodes(self) -> None:
+        carla = self.line_login("carla")  # in the default room
+        ana = self.irc_login("ana")
+        ana.send("JOIN #general\r\n")
+        self.clock.advance(1)
+        ana.received()
+        carla.received()
+        self.remote_irc_login("bob", "Bob")
+        carla.received()
+        # A CTCP query to a user of another node goes there (its node knows what it uses).
+        self.link.published.clear()
+        ana.send("PRIVMSG bob :\x01VERSION\x01\r\n")
+        self.clock.advance(0)
+        [(channel, message)] = self.link.published
+        self.assertEqual(channel, "t:to:n2")
+        [private] = message.events
+        assert isinstance(private, PrivateMessage)
+        self.assertEqual(private.event.text, "\x01VERSION\x01")
+        self.assertEqual(ana.received(), [])
+        # From n2: what its IRC user said, as sent; here a line user reads it plain, an IRC
+        # user as sent; a CTCP query writes nothing to a line user.
+        self.from_n2(
+            PublicMessage(Public("m1", 1, "general", "Bob", "\x0304rojo\x03 y \x02más\x02")),
+            PublicMessage(Public("m2", 2, "general", "Bob", "\x01ACTION baila\x01")),
+            PublicMessage(Public("m3", 3, "general", "Bob", "\x01TIME\x01")),
+            channel="t:room:general",
+        )
+        self.assertEqual(carla.received(), ["<Bob> rojo y más", "** Bob baila"])
+        self.assertEqual(
+            ana.received(),
+            [
+                f":Bob!Bob@{SERVER} PRIVMSG #general :\x0304rojo\x03 y \x02más\x02",
+                f":Bob!Bob@{SERVER} PRIVMSG #general :\x01ACTION baila\x01",
+                f":Bob!Bob@{SERVER} PRIVMSG #general :\x01TIME\x01",
+            ],
+        )
+        self.from_n2(
+            PrivateMessage(Private("p1", 4, None, "Bob", "carla", "\x01ACTION saluda\x01")),
+            PrivateMessage(Private("p2", 5, None, "Bob", "carla", "\x01PING 1\x01")),
+            channel="t:to:n1",
+        )
+        self.assertEqual(carla.received(), ["*Bob* * saluda"])
 
     def test_a_dead_nodes_irc_users_quit_here(self) -> None:
         ana = self.irc_login("ana")

@@ -26,6 +26,7 @@ from twisted_chat.cluster.events import (
     Kick,
     Mute,
     PublicMessage,
+    RoomModes,
     RoomMoved,
     TopicSet,
     UserJoined,
@@ -542,6 +543,64 @@ class ClusterRoomsTests(SynchronousTestCase):
             [(s.name, s.labels, s.value) for s in samples],
             [("chat_cluster_room_envelopes_received_total", {"room": "general"}, 1)],
         )
+
+    # -- modes (IRC's MODE: docs/IRC.md, "Channel modes") ------------------------------------
+
+    def test_modes_set_here_are_published(self) -> None:
+        ana, bea = self.login("ana"), self.login("bea")
+        self.claim_answer(won=True)
+        ana.send("/unirse juegos\n")
+        bea.send("/unirse juegos\n")
+        self.drain(ana, bea)
+        juegos = self.room.find_room("juegos")
+        assert juegos is not None
+        self.room.set_modes(juegos, True, True, ["bea", "nadie"], "ana", "+smv bea")
+        self.clock.advance(0)
+        self.assertIn(
+            RoomModes("juegos", True, True, ("bea",), "ana", "+smv bea"), self.link.events()
+        )
+        self.assertEqual(juegos.voiced, {"bea"})
+
+    def test_remote_modes_are_taken_and_told_to_the_rooms_members(self) -> None:
+        # Bob (n2) in juegos with bea (its operator) and cris of this node; his node makes it
+        # secret and moderated, voicing him: they read the change (no IRC listener here: the
+        # chat's notice), ana, outside, no longer sees the room in /salas, and cris may not
+        # speak in it (bea, its operator, may).
+        ana, bea, cris = self.login("ana"), self.login("bea"), self.login("cris")
+        self.claim_answer(won=True)
+        bea.send("/unirse juegos\n")  # its operator
+        cris.send("/unirse juegos\n")
+        self.remote_login("bob", "Bob")
+        self.remote_move("bob", "juegos")
+        self.drain(ana, bea, cris)
+        self.from_n2(RoomModes("juegos", True, True, ("bob", "nadie"), "Bob", "+smv Bob"))
+        self.assertEqual(
+            bea.received(), ["* Bob ha cambiado los modos de la sala juegos: +smv Bob"]
+        )
+        self.assertEqual(ana.received(), [])
+        juegos = self.room.find_room("juegos")
+        assert juegos is not None
+        self.assertEqual((juegos.secret, juegos.moderated, juegos.voiced), (True, True, {"bob"}))
+        ana.send("/salas\n")
+        self.assertEqual(ana.received(), ["* Salas (1): general (1)"])
+        cris.received()
+        cris.send("hola\n")
+        self.assertEqual(
+            cris.received(),
+            ["! La sala juegos es moderada: solo hablan su operador y quien tiene voz."],
+        )
+        bea.received()
+        bea.send("soy su operadora\n")
+        self.clock.advance(0)
+        self.assertEqual(bea.received(), [])  # no error: said (published to the room)
+        said = [e for e in self.link.events() if isinstance(e, PublicMessage)]
+        self.assertEqual([e.event.text for e in said], ["soy su operadora"])
+        # Bob leaves the room on his node: his voice goes with him
+        self.remote_move("bob", "general")
+        self.assertEqual(juegos.voiced, set())
+        # a room this node does not know is not made for a change of modes
+        self.from_n2(RoomModes("nada", True, False, (), "Bob", "+s"))
+        self.assertIsNone(self.room.find_room("nada"))
 
     # -- topics -----------------------------------------------------------------------------
 

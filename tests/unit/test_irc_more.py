@@ -13,9 +13,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_chat.commands import CommandTable
 from twisted_chat.events import EventSource
-from twisted_chat.irc.commands import CHANNEL_MODES, IrcCommands
+from twisted_chat.irc.commands import IrcCommands, _mode_changes, prefix
 from twisted_chat.irc.render import IrcRenderer
-from twisted_chat.room import Room
+from twisted_chat.room import ChatRoom, Room
 from twisted_chat.roomnames import DEFAULT_MAX_CHANNELS
 from twisted_chat.settings import MOTD_LINE, MOTD_LINES, validate
 from twisted_chat.text import ENGLISH, SPANISH, Language
@@ -122,9 +122,9 @@ class IsupportTests(SynchronousTestCase):
         self.assertIn("CHATHISTORY=100", tokens)
         self.assertIn("MSGREFTYPES=timestamp,msgid", tokens)
         self.assertIn(f"CHANLIMIT=#:{DEFAULT_MAX_CHANNELS}", tokens)
-        self.assertIn(f"CHANMODES=,,,{CHANNEL_MODES}", tokens)
+        self.assertIn("CHANMODES=,,,mnst", tokens)
         self.assertIn("WHOX", tokens)
-        self.assertIn("PREFIX=(o)@", tokens)
+        self.assertIn("PREFIX=(ov)@+", tokens)
         targmax = next(t for t in tokens if t.startswith("TARGMAX="))
         self.assertIn("WHOIS:1", targmax)
         self.assertIn("KICK:", targmax)
@@ -150,3 +150,44 @@ class MostUsersTests(SynchronousTestCase):
         self.assertEqual(room.most_users, 3)
         room.remove(clients[0])  # type: ignore[arg-type]
         self.assertEqual((len(room), room.most_users), (2, 3))
+
+
+class ModeChangesTests(SynchronousTestCase):
+    """:func:`_mode_changes`: what a room's ``MODE`` asks for, and what it refuses."""
+
+    def test_flags_voice_and_refusals(self) -> None:
+        lists = ("b", "e", "I")
+        args = ["bob", "ana", "x!*@*", "carol", "dave"]
+        wanted, refused = _mode_changes("+sm-v+nto+b-s+xv-t+v", args, lists)
+        self.assertEqual(
+            wanted,
+            [
+                (True, "s", None),
+                (True, "m", None),
+                (False, "v", "bob"),
+                (False, "s", None),
+                (True, "v", "carol"),
+                (True, "v", "dave"),
+            ],
+        )
+        # o and b took their parameters (ana, the mask); n and t are set already
+        self.assertEqual(refused, ["o", "b", "x", "t"])
+        self.assertEqual(args, [])
+
+    def test_voice_without_a_nickname_is_nothing(self) -> None:
+        self.assertEqual(_mode_changes("+v", [], ()), ([], []))
+
+    def test_prefixes(self) -> None:
+        chatroom = ChatRoom("juegos")
+        chatroom.users = {"ana": "ana", "bob": "bob", "cris": "cris"}
+        chatroom.operator = "ana"
+        chatroom.voiced = {"ana", "bob"}
+        self.assertEqual(prefix(chatroom, "ana", multi=True), "@+")
+        self.assertEqual(prefix(chatroom, "ana", multi=False), "@")
+        self.assertEqual(prefix(chatroom, "bob", multi=False), "+")
+        self.assertEqual(prefix(chatroom, "cris", multi=True), "")
+        self.assertEqual(chatroom.modes(), "+nt")
+        chatroom.secret = chatroom.moderated = True
+        self.assertEqual(chatroom.modes(), "+mnts")
+        self.assertTrue(chatroom.may_speak("bob"))
+        self.assertFalse(chatroom.may_speak("cris"))

@@ -580,6 +580,7 @@ class AyudaTests(ChatTestCase):
                 "registrar": ("register",),
                 "password": (),
                 "nick": (),
+                "me": (),
                 "salas": ("rooms",),
                 "unirse": ("join",),
                 "sala": ("room",),
@@ -595,7 +596,7 @@ class AyudaTests(ChatTestCase):
         self.assertEqual(
             self.chat.commands.names(),
             {"listar", "list", "salir", "quit", "username", "whoami", "ayuda", "help"}
-            | {"hora", "time", "ping", "registrar", "register", "password", "nick"}
+            | {"hora", "time", "ping", "registrar", "register", "password", "nick", "me"}
             | {"salas", "rooms", "unirse", "join", "sala", "room", "tema", "topic"}
             | {"expulsar", "kick", "silenciar", "mute", "banear", "ban", "desbanear", "unban"}
             | {"baneos", "bans", "anuncio", "announce"},
@@ -1229,6 +1230,7 @@ class EnglishTests(ChatTestCase):
                 "* /registrar, /register PASSWORD: register your nickname with a password",
                 "* /password OLD NEW: change your nickname's password",
                 "* /nick NEW: change your nickname (at most once every 10 s)",
+                "* /me TEXT: an action in your room: the others read ** YOUR_NICK TEXT",
                 "* /salas, /rooms: list the rooms",
                 "* /unirse, /join ROOM: move to the room ROOM (created if it does not exist)",
                 "* /sala, /room: show your room and its topic",
@@ -1282,6 +1284,7 @@ class EnglishTests(ChatTestCase):
 #: The placeholders each template takes (the chat formats them with exactly these names).
 PLACEHOLDERS: dict[str, set[str]] = {
     "nick_taken": {"nick"},
+    "ctcp_not_delivered": {"nick", "command"},
     "welcome": {"nick"},
     "last_seen": {"when"},
     "joined": {"nick"},
@@ -1347,6 +1350,8 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "kicked": {"by", "reason"},
     "kick_done": {"nick"},
     "muted": {"remaining"},
+    "room_moderated": {"room"},
+    "room_modes": {"nick", "modes", "room"},
     "mute_done": {"nick", "minutes"},
     "mute_lifted": {"nick"},
     "nick_banned": {"nick", "until"},

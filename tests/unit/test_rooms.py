@@ -49,6 +49,7 @@ from twisted_chat import roomnames
 from twisted_chat.assembly import RoomPlan, assemble
 from twisted_chat.limits import Limits
 from twisted_chat.notices import MAX_NOTICE_DELAY
+from twisted_chat.room import ChatRoom
 from twisted_chat.rooms import RoomCommands
 from twisted_chat.settings import ChatSettings, validate
 from twisted_chat.tap import Options
@@ -351,6 +352,58 @@ class RoomListTests(RoomsTestCase):
     def test_arguments_are_ignored(self) -> None:
         ana = self.login("ana")
         self.assertEqual(len(self.say(ana, "/salas todas")), 1)
+
+
+class RoomModeTests(RoomsTestCase):
+    """The modes IRC's ``MODE`` sets (docs/IRC.md, "Channel modes") as line users live them:
+    a secret room is not in outsiders' ``/salas``; in a moderated one only the operator,
+    voiced members and server operators speak; voice follows a rename and goes with a part."""
+
+    def chatroom(self, name: str) -> ChatRoom:
+        found = self.room.find_room(name)
+        assert found is not None
+        return found
+
+    def test_secret_rooms_are_listed_to_their_members_only(self) -> None:
+        ana, bob = self.login("ana"), self.login("bob")
+        self.move(ana, "Zeta")
+        zeta = self.chatroom("zeta")
+        self.room.set_modes(zeta, secret=True, moderated=False, voiced=())
+        self.assertEqual(self.say(bob, "/salas"), [salas(("general", 1))])
+        self.assertEqual(self.say(ana, "/salas"), [salas(("general", 1), ("Zeta", 1))])
+        self.move(bob, "zeta")  # secret is not closed: anyone may come in
+        self.assertEqual(self.say(bob, "/salas"), [salas(("general", 0), ("Zeta", 2))])
+        self.assertEqual(zeta.modes(), "+nts")
+
+    def test_moderated_room(self) -> None:
+        ana, bob, carol = self.login("ana"), self.login("bob"), self.login("carol")
+        self.move(ana, "zeta")  # its operator
+        self.move(bob, "zeta")
+        self.move(carol, "zeta")
+        zeta = self.chatroom("zeta")
+        self.room.set_modes(zeta, secret=False, moderated=True, voiced=["carol", "nadie"])
+        self.assertEqual(zeta.voiced, {"carol"})  # members only
+        self.assertEqual(zeta.modes(), "+mnt")
+        self.clients.drain()
+        self.assertEqual(
+            self.say(bob, "hola"),
+            ["! La sala zeta es moderada: solo hablan su operador y quien tiene voz."],
+        )
+        self.assertNothingReceived(ana, carol)
+        self.say(carol, "tengo voz")
+        self.assertEqual(ana.received(), ["<carol> tengo voz"])
+        self.assertEqual(bob.received(), ["<carol> tengo voz"])
+        self.say(ana, "y yo")
+        self.assertEqual(bob.received(), ["<ana> y yo"])
+        # voice follows a rename, and goes when the member leaves the room
+        self.say(carol, "/nick carola")
+        self.assertEqual(zeta.voiced, {"carola"})
+        self.clock.advance(11)
+        self.move(carol, "general")
+        self.assertEqual(zeta.voiced, set())
+        self.room.set_modes(zeta, secret=False, moderated=False, voiced=())
+        self.say(bob, "ya")
+        self.assertEqual(ana.received()[-1], "<bob> ya")
 
 
 class VanishingRoomTests(RoomsTestCase):

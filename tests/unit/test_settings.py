@@ -8,6 +8,7 @@ and the restart list of ``docs/OPERATIONS.md`` must say what the declarations sa
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -236,6 +237,25 @@ class ValidateTests(SynchronousTestCase):
         # IRC works in a cluster (docs/IRC.md, "In a cluster").
         clustered = validate({"irc": ["tcp:0"], "redis": "redis://127.0.0.1:6379"})
         self.assertEqual(clustered.irc.listeners, ("tcp:0",))
+
+    def test_irc_password(self) -> None:
+        """``--irc-password``, else ``$CHAT_IRC_PASSWORD``, else none; one printable word of
+        at most 200 characters; never shown in an error nor in the settings' repr."""
+        self.patch(os, "environ", {})
+        self.assertIsNone(validate({}).irc.password)
+        settings = validate({"irc": ["tcp:0"], "irc-password": "s3cr3t-Ñ"})
+        self.assertEqual(settings.irc.password, "s3cr3t-Ñ")
+        self.assertNotIn("s3cr3t", repr(settings))
+        self.patch(os, "environ", {"CHAT_IRC_PASSWORD": "from-env"})
+        self.assertEqual(validate({}).irc.password, "from-env")
+        self.assertEqual(validate({"irc-password": "given"}).irc.password, "given")
+        for bad in ["two words", "tab\there", ":colon", "", "x" * 201, "bell\x07"]:
+            with self.assertRaises(UsageError) as caught:
+                validate({"irc-password": bad})
+            message = str(caught.exception)
+            self.assertTrue(message.startswith("bad --irc-password"), message)
+            if bad:
+                self.assertNotIn(bad, message)
 
     def test_keep_restart_options(self) -> None:
         running = Settings()

@@ -26,6 +26,8 @@ class Kind(enum.Enum):
     PUBLIC = "public"  # <NICK> TEXT
     PRIVATE = "private"  # *NICK* TEXT
     ECHO = "echo"  # -> *NICK* TEXT
+    ACTION = "action"  # ** NICK TEXT (an action: /me, IRC's CTCP ACTION; an extension)
+    HISTORY_ACTION = "history_action"  # * [TIME] ** NICK TEXT (a stored action)
     HISTORY = "history"  # * [TIME] <NICK> TEXT (a stored public message)
     RECADO = "recado"  # * [TIME] *NICK* TEXT (a message left for the user)
     OTHER = "other"  # anything else (a server that breaks the contract)
@@ -46,8 +48,10 @@ class ServerLine:
 _PUBLIC: Final = re.compile(r"<([^<>\s]+)> (.*)", re.DOTALL)
 _PRIVATE: Final = re.compile(r"\*([^*\s]+)\* (.*)", re.DOTALL)
 _ECHO: Final = re.compile(r"-> \*([^*\s]+)\* (.*)", re.DOTALL)
+_ACTION: Final = re.compile(r"\*\* (\S+) (.*)", re.DOTALL)
 _STORED: Final = re.compile(
-    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^<>\s]+)>|\*([^*\s]+)\*) (.*)", re.DOTALL
+    r"\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^<>\s]+)>|\*([^*\s]+)\*|\*\* (\S+)) (.*)",
+    re.DOTALL,
 )
 #: The line before the recados delivered at login (``* Tienes 2 recados:``).
 _RECADOS_HEADER: Final = re.compile(r"\* (?:Tienes \d+ recados?|You have \d+ memos?):")
@@ -58,15 +62,23 @@ def classify(line: str) -> ServerLine:
     if line.startswith("* ["):
         match = _STORED.fullmatch(line)
         if match:
-            time, public, sender, text = match.groups()
+            time, public, sender, actor, text = match.groups()
             if public is not None:
                 return ServerLine(Kind.HISTORY, public, text, line, time)
+            if actor is not None:
+                return ServerLine(Kind.HISTORY_ACTION, actor, text, line, time)
             return ServerLine(Kind.RECADO, sender, text, line, time)
     if line.startswith("* "):
         return ServerLine(Kind.NOTICE, None, line[2:], line)
     if line.startswith("! "):
         return ServerLine(Kind.ERROR, None, line[2:], line)
-    for kind, pattern in ((Kind.ECHO, _ECHO), (Kind.PRIVATE, _PRIVATE), (Kind.PUBLIC, _PUBLIC)):
+    patterns = (
+        (Kind.ECHO, _ECHO),
+        (Kind.ACTION, _ACTION),
+        (Kind.PRIVATE, _PRIVATE),
+        (Kind.PUBLIC, _PUBLIC),
+    )
+    for kind, pattern in patterns:
         match = pattern.fullmatch(line)
         if match:
             return ServerLine(kind, match.group(1), match.group(2), line)
@@ -117,6 +129,13 @@ NICK_STYLE: Final = "\x1b[1m"  # the sender of a public message
 MENTION_STYLE: Final = "\x1b[1;33m"  # your own nickname inside a public message
 LOCAL_STYLE: Final = "\x1b[36m"  # lines the client itself prints (connection state)
 RECADO_STYLE: Final = "\x1b[1;32m"  # bold green: recados and the line announcing them
+#: The kinds shown whole in one style: notices dim, errors red, private messages magenta.
+_WHOLE_LINE_STYLES: Final = {
+    Kind.NOTICE: DIM,
+    Kind.ERROR: RED,
+    Kind.PRIVATE: PRIVATE_STYLE,
+    Kind.ECHO: PRIVATE_STYLE,
+}
 
 
 def _mention_pattern(nick: str) -> re.Pattern[str]:
@@ -151,20 +170,22 @@ def render(
     """
     if not colour:
         return escape(line.raw)
-    if line.kind in (Kind.HISTORY, Kind.RECADO):
+    if line.kind in (Kind.HISTORY, Kind.HISTORY_ACTION, Kind.RECADO):
         assert line.nick is not None and line.time is not None
         when = escape(stored_time(line.time, tz=tz, now=now))
         if line.kind is Kind.HISTORY:
             return f"{DIM}[{when}] <{escape(line.nick)}> {escape(line.text)}{RESET}"
+        if line.kind is Kind.HISTORY_ACTION:
+            return f"{DIM}[{when}] * {escape(line.nick)} {escape(line.text)}{RESET}"
         return f"{RECADO_STYLE}[{when}] *{escape(line.nick)}*{RESET} {escape(line.text)}"
     if line.kind is Kind.NOTICE and _RECADOS_HEADER.fullmatch(line.raw):
         return f"{RECADO_STYLE}{escape(line.raw)}{RESET}"
-    if line.kind is Kind.NOTICE:
-        return f"{DIM}{escape(line.raw)}{RESET}"
-    if line.kind is Kind.ERROR:
-        return f"{RED}{escape(line.raw)}{RESET}"
-    if line.kind in (Kind.PRIVATE, Kind.ECHO):
-        return f"{PRIVATE_STYLE}{escape(line.raw)}{RESET}"
+    style = _WHOLE_LINE_STYLES.get(line.kind)
+    if style is not None:
+        return f"{style}{escape(line.raw)}{RESET}"
+    if line.kind is Kind.ACTION:
+        assert line.nick is not None
+        return f"{NICK_STYLE}* {escape(line.nick)}{RESET} {escape(line.text)}"
     if line.kind is Kind.PUBLIC:
         assert line.nick is not None
         text = escape(line.text)

@@ -24,6 +24,7 @@ the node's own language). The JSON forms (``KEY`` is a nickname's NFC + casefold
                                                         a user's rooms now (an IRC user's)
     ["nick", OLD_KEY, NEW_KEY, ID, TIME, OLD, NEW, VERSION]   a user changed its nickname
     ["topic", ROOM_KEY, TOPIC, BY]
+    ["modes", ROOM_KEY, SECRET, MODERATED, [VOICED_KEY...], BY, CHANGE]   a room's modes now
     ["account", KEY, PASSWORD_HASH]
     ["kick", KEY, REASON, BY]
     ["uinfo", KEY, {INFO}, VERSION]                     a user's info now (real name, away...)
@@ -494,6 +495,45 @@ class TopicSet(ClusterEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class RoomModes(ClusterEvent):
+    """Someone (``by``) changed the modes of the room ``room_key`` on the origin node (IRC's
+    ``MODE``): what they are now (``secret``, ``moderated``, the nick keys ``voiced``) and the
+    change as IRC writes it (``change``: ``+mv-s bob``), which the members are told."""
+
+    NAME: ClassVar[str] = "modes"
+
+    room_key: str
+    secret: bool
+    moderated: bool
+    voiced: tuple[str, ...]
+    by: str
+    change: str
+
+    def to_wire(self) -> list[Any]:
+        """``["modes", ROOM_KEY, SECRET, MODERATED, [VOICED_KEY...], BY, CHANGE]``."""
+        return [
+            "modes",
+            self.room_key,
+            self.secret,
+            self.moderated,
+            list(self.voiced),
+            self.by,
+            self.change,
+        ]
+
+    @classmethod
+    def from_wire(cls, raw: list[Any]) -> Self:
+        """Checked field by field."""
+        room_key, secret, moderated, voiced, by, change = _fields(raw, 6)
+        if type(secret) is not bool or type(moderated) is not bool:
+            raise EventError(f"not booleans: {secret!r}, {moderated!r}")
+        if type(voiced) is not list:
+            raise EventError(f"not a list: {voiced!r}")
+        keys = tuple(_str(key) for key in voiced)
+        return cls(_str(room_key), secret, moderated, keys, _str(by), _str(change))
+
+
+@dataclass(frozen=True, slots=True)
 class Hello(ClusterEvent):
     """The origin node (re)joined the cluster at membership ``version``: read its users."""
 
@@ -696,6 +736,7 @@ EVENTS: Final[Mapping[str, type[ClusterEvent]]] = {
         RoomKick,
         UserRenamed,
         TopicSet,
+        RoomModes,
         Hello,
         Bye,
         AccountChanged,

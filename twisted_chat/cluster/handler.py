@@ -42,6 +42,7 @@ from twisted_chat.cluster.events import (
     PublicMessage,
     RecadoFor,
     RoomKick,
+    RoomModes,
     RoomMoved,
     RoomsSet,
     TopicSet,
@@ -105,6 +106,7 @@ class ClusterHandler:
             RoomKick: self.on_room_kick,
             UserRenamed: self.on_renamed,
             TopicSet: self.on_topic,
+            RoomModes: self.on_modes,
             Hello: self.on_hello,
             Bye: self.on_bye,
             AccountChanged: self.on_account,
@@ -319,6 +321,11 @@ class ClusterHandler:
     def on_topic(self, origin: Origin, event: TopicSet) -> None:
         """Someone on ``origin`` set a room's topic: here too, told to the room's members."""
         self.room.topics.set_elsewhere(event.room_key, event.topic, event.by)
+
+    def on_modes(self, origin: Origin, event: RoomModes) -> None:
+        """Someone on ``origin`` changed a room's modes: here too, told to the room's
+        members."""
+        self.room.modes_elsewhere(event)
 
     def on_hello(self, origin: Origin, event: Hello) -> None:
         """``origin`` (re)joined the cluster: read its users, and (in a moment) the history

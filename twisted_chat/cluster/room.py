@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final
 
 from twisted.internet import defer
@@ -51,6 +51,7 @@ from twisted_chat.cluster.events import (
     PublicMessage,
     RecadoFor,
     RoomKick,
+    RoomModes,
     UserInfoSet,
     UserJoined,
     UserLeft,
@@ -66,7 +67,7 @@ from twisted_chat.cluster.outbox import Outbox
 from twisted_chat.cluster.presence import Presence, encode_info
 from twisted_chat.cluster.rooms import RoomReplication
 from twisted_chat.cluster.topics import TopicReplication
-from twisted_chat.events import Event, EventSource, Notice, Private, Public, Renamed, Replayed
+from twisted_chat.events import Event, EventSource, Notice, Private, Public, Renamed, Replayed, Text
 from twisted_chat.notices import NoticeGathering
 from twisted_chat.room import ChatRoom, Claim, Entered, Member, Move, Recipient, Room
 from twisted_chat.userinfo import NONE as NO_INFO
@@ -673,6 +674,43 @@ class ClusterRoom(Room):
         """Set the topic here, in Redis, and on every node."""
         super().set_topic(chatroom, topic, by)
         self.topics.set(chatroom, topic, by)
+
+    def set_modes(
+        self,
+        chatroom: ChatRoom,
+        secret: bool,
+        moderated: bool,
+        voiced: Iterable[str],
+        by: str = "",
+        change: str = "",
+    ) -> None:
+        """Set the modes here and tell every node (while in the cluster): a ``modes`` event
+        with what they are now. They are not kept in Redis: a node that learns of the room
+        later, or comes back after an outage, knows them once they change again."""
+        super().set_modes(chatroom, secret, moderated, voiced, by, change)
+        if self.membership.ready:
+            event = RoomModes(
+                chatroom.key,
+                chatroom.secret,
+                chatroom.moderated,
+                tuple(sorted(chatroom.voiced)),
+                by,
+                change,
+            )
+            self.outbox.send(self.keys.room, event)
+
+    def modes_elsewhere(self, event: RoomModes) -> None:
+        """Another node changed the modes of ``event.room_key``: here too (a room this node
+        does not know is not made for it), told to its members here."""
+        chatroom = self.rooms.get(event.room_key)
+        if chatroom is None:
+            return
+        Room.set_modes(self, chatroom, event.secret, event.moderated, event.voiced)
+        if self.modes_told is not None:
+            self.modes_told(chatroom, event.by, event.change)
+        else:
+            text = Text("room_modes", nick=event.by, modes=event.change, room=chatroom.name)
+            self.broadcast_room(self.events.notice_of(text, room=chatroom.key))
 
     def stored_topic(self, chatroom: ChatRoom, topic: str, by: str) -> None:
         """The database's topic of a permanent room, unless Redis holds one (which wins)."""

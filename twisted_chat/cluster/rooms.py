@@ -489,6 +489,7 @@ class RoomReplication:
         for chatroom in gone:
             if chatroom.users.get(nick_key) is not None:
                 del chatroom.users[nick_key]
+            chatroom.voiced.discard(nick_key)
         if announce and not placement.quiet:
             self._announce_placement(placement, nickname, old, gone, came)
         for chatroom in gone:

@@ -210,7 +210,7 @@ class ChatHistory:
             if not session.closing:
                 self._fail(session, "MESSAGE_ERROR", sub, name, _NOT_RETRIEVED)
 
-        read.addCallbacks(send, failed)
+        read.addCallbacks(session.as_answer(send), session.as_answer(failed))
         self._hold_until(session, read)
 
     def _hold_until(self, session: IrcSession, answered: defer.Deferred[Any]) -> None:
@@ -342,7 +342,7 @@ class ChatHistory:
             if not session.closing:
                 self._fail(session, "MESSAGE_ERROR", "TARGETS", "*", _NOT_RETRIEVED)
 
-        gathered.addCallbacks(send, failed)
+        gathered.addCallbacks(session.as_answer(send), session.as_answer(failed))
         self._hold_until(session, gathered)
 
     def _send_targets(self, session: IrcSession, found: Sequence[tuple[int, str]]) -> None:

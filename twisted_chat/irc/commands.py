@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -28,12 +29,13 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import __version__, nicknames, roomnames, userinfo
+from twisted_chat import __version__, formatting, nicknames, roomnames, userinfo
 from twisted_chat.accounts import LoginCheck
 from twisted_chat.chat import ChatCore
-from twisted_chat.irc import chathistory
+from twisted_chat.events import Tagged, Text
+from twisted_chat.irc import chathistory, labels
 from twisted_chat.irc.chathistory import ChatHistory
-from twisted_chat.irc.message import Message, TooLong, parse
+from twisted_chat.irc.message import Message, TooLong, client_tags, codes_in_place, parse
 from twisted_chat.irc.raw_commands import RawCommands
 from twisted_chat.irc.render import IrcRenderer, channel
 from twisted_chat.irc.session import IrcSession
@@ -50,6 +52,7 @@ CAPABILITIES: Final = {
     "batch": "",
     "draft/chathistory": "",
     "echo-message": "",
+    "labeled-response": "",
     "message-tags": "",
     "multi-prefix": "",
     "sasl": "PLAIN",
@@ -70,8 +73,11 @@ KICKLEN: Final = 300
 #: Most characters of a quit reason passed on (``QUIT :REASON``).
 QUITLEN: Final = 300
 #: The channel modes a room has: no messages from outside (``n``: members only, ``404``) and
-#: the topic set by operators (``t``: ``482``); nothing else can be set.
+#: the topic set by operators (``t``: ``482``), always; secret (``s``) and moderated (``m``),
+#: which its operator sets (:meth:`IrcCommands.mode`).
 CHANNEL_MODES: Final = "nt"
+#: The flag modes a room's operator may set and unset.
+SETTABLE_MODES: Final = "ms"
 #: Most characters of a user name shown (``USER``'s, after ``~``), and the characters dropped
 #: from it (a user name is a plain word: nothing that could pass for ``!``, ``@`` or a mask).
 USERLEN: Final = 10
@@ -80,6 +86,60 @@ USER_DROPPED: Final = re.compile(r"[^A-Za-z0-9_.-]")
 WHOX_FIELDS: Final = "tcuihsnfdlaor"
 #: Most tokens of one ``005`` line (irctest's isupport checks: 13, and the text).
 ISUPPORT_PER_LINE: Final = 13
+
+
+def _mode_changes(
+    modes: str, args: list[str], lists: Collection[str]
+) -> tuple[list[tuple[bool, str, str | None]], list[str]]:
+    """The changes a room's ``MODE`` asks for: ``(adding, letter, nickname)`` for each ``s``,
+    ``m`` (no nickname) and ``v NICK`` (a ``v`` without one is nothing), in order, taking
+    ``args`` as the letters need them; and the letters refused (``-n``, ``-t``, ``o`` and the
+    lists, unknown ones), each once, the parameters of ``o`` and the lists consumed."""
+    wanted: list[tuple[bool, str, str | None]] = []
+    refused: list[str] = []
+    adding = True
+    for char in modes:
+        if char in "+-":
+            adding = char == "+"
+        elif char in SETTABLE_MODES:
+            wanted.append((adding, char, None))
+        elif char == "v":
+            if args:
+                wanted.append((adding, char, args.pop(0)))
+        elif char in CHANNEL_MODES and adding:
+            continue  # set already
+        else:
+            if (char in "o" or char in lists) and args:
+                args.pop(0)  # its parameter goes with it
+            if char not in refused:
+                refused.append(char)
+    return wanted, refused
+
+
+def _mode_text(applied: Sequence[tuple[bool, str, str | None]]) -> str:
+    """The changes ``applied`` as IRC writes them: the letters, each sign once per run, then
+    the nicknames (``+mv-s bob``)."""
+    letters = ""
+    sign = ""
+    params: list[str] = []
+    for adding, char, param in applied:
+        wanted = "+" if adding else "-"
+        if wanted != sign:
+            letters += wanted
+            sign = wanted
+        letters += char
+        if param is not None:
+            params.append(param)
+    return " ".join([letters, *params])
+
+
+def prefix(chatroom: ChatRoom, nick_key: str, multi: bool) -> str:
+    """The member ``nick_key``'s prefixes in ``chatroom`` (``@`` its operator, ``+`` voiced):
+    all of them with ``multi-prefix``, else the highest."""
+    found = ("@" if chatroom.operator == nick_key else "") + (
+        "+" if nick_key in chatroom.voiced else ""
+    )
+    return found if multi else found[:1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +190,15 @@ class IrcCommands:
         server_name: str,
         motd: Sequence[str] = (),
         max_channels: int = roomnames.DEFAULT_MAX_CHANNELS,
+        server_password: str | None = None,
     ) -> None:
         self.chat = chat
+        #: The server password (``--irc-password``): without it, ``PASS`` is an account's
+        #: password; with it, ``PASS`` must be it before registration, and accounts log in
+        #: with SASL.
+        self._server_password = (
+            server_password.encode("utf-8") if server_password is not None else None
+        )
         self.room = chat.room
         self.events = chat.events
         #: The rooms' commands (the topic rules).
@@ -147,6 +214,8 @@ class IrcCommands:
         self._created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         # An operator on another node of a cluster sends a user of this node out of a room.
         self.room.room_kick = self._kicked_from_elsewhere
+        # Another node changed a room's modes: its members here are told.
+        self.room.modes_told = self._modes_from_elsewhere
         # The most users of the whole chat seen at once by LUSERS (in a cluster, every node's).
         self._most_global = 0
         # One renderer per set of rendering capabilities (a handful at most).
@@ -179,7 +248,7 @@ class IrcCommands:
             f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{self.max_channels}",
-            "CHANMODES=,,,nt",
+            "CHANMODES=,,,mnst",
             "CHANNELLEN=33",
             "CHANTYPES=#",
             f"CHATHISTORY={chathistory.MAX_LIMIT}",
@@ -187,7 +256,7 @@ class IrcCommands:
             f"MSGREFTYPES={chathistory.MSGREFTYPES}",
             "NETWORK=twisted-chat",
             f"NICKLEN={nicknames.MAX_NICKNAME_LENGTH}",
-            "PREFIX=(o)@",
+            "PREFIX=(ov)@+",
             "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:,NAMES:,WHOIS:1,KICK:,LIST:",
             f"TOPICLEN={roomnames.MAX_TOPIC_LENGTH}",
             "UTF8ONLY",
@@ -212,7 +281,7 @@ class IrcCommands:
         except TooLong:
             session.reply("417", "Input line was too long")
             return
-        if message is None:
+        if message is None or self._misplaced_codes(session, text, message):
             return
         room = self.room
         if room.has_notices:
@@ -220,6 +289,14 @@ class IrcCommands:
         recados = self.chat.recados
         if recados is not None and session.nickname is not None and session in recados.unread:
             recados.read(session)
+        label = labels.label_of(session, message.tags)
+        if label is not None:  # IRCv3 labeled-response: its answer is kept, then labeled
+            session.labeled(label, lambda: self.dispatch(session, message))
+        else:
+            self.dispatch(session, message)
+
+    def dispatch(self, session: IrcSession, message: Message) -> None:
+        """Check the rules of ``message``'s command, run it."""
         command = COMMANDS.get(message.command)
         registered = session.nickname is not None
         if command is None:
@@ -242,12 +319,32 @@ class IrcCommands:
         elif not self.raw.run(session, message):
             session.reply("421", message.command, "Unknown command")
 
+    @staticmethod
+    def _misplaced_codes(session: IrcSession, text: str, message: Message) -> bool:
+        """Whether the line ``text`` holds formatting codes or CTCP out of a message's text:
+        then refused as any line with control characters."""
+        if text.isprintable() or codes_in_place(text, message):
+            return False
+        session.refuse(Text("control_chars"))
+        return True
+
     # -- registration -----------------------------------------------------------------------
 
     @irc_command("PASS", 1, before=True, after=False)
     def pass_(self, session: IrcSession, message: Message) -> None:
-        """``PASS PASSWORD``: the password of the nickname to come (a registered one's)."""
+        """``PASS PASSWORD``: the server password with ``--irc-password`` (checked at
+        registration), else the password of the nickname to come (a registered one's)."""
         session.password = message.params[0]
+
+    def server_password_ok(self, session: IrcSession) -> bool:
+        """Whether ``session`` may register as far as the server password goes: there is
+        none, or its ``PASS`` was it (compared in constant time)."""
+        if self._server_password is None:
+            return True
+        given = session.password
+        return given is not None and hmac.compare_digest(
+            given.encode("utf-8"), self._server_password
+        )
 
     @irc_command("NICK", before=True)
     def nick(self, session: IrcSession, message: Message) -> None:
@@ -339,6 +436,11 @@ class IrcCommands:
         ``904`` for a payload over :data:`MAX_SASL`)."""
         arg = message.params[0]
         if self._sasl_refused(session):
+            return
+        if not self.server_password_ok(session):
+            # No account is checked for a client that has not given the server password.
+            self._sasl_reset(session)
+            session.reply("904", "SASL authentication failed")
             return
         if arg == "*":
             self._sasl_reset(session)
@@ -436,6 +538,10 @@ class IrcCommands:
             or session.cap_negotiating
         ):
             return
+        if not self.server_password_ok(session):
+            session.reply("464", "Password incorrect")
+            session.disconnect("bad_server_password")  # ERROR, then the close
+            return
         if not self.chat.taking_logins:
             # The server is starting up: an IRC client does not try again by itself, so the
             # registration is tried again here until the chat takes logins (or the login
@@ -449,7 +555,7 @@ class IrcCommands:
             nicknames.key(nicknames.normalize(nick))
         ):
             password = session.sasl_password
-        elif session.password:
+        elif session.password and self._server_password is None:
             password = session.password
         self.chat.login(session, nick if password is None else f"{nick} {password}")
 
@@ -477,7 +583,7 @@ class IrcCommands:
         reply("001", f"Welcome to the twisted-chat IRC network, {nick}")
         reply("002", f"Your host is {server}, running version {version}")
         reply("003", f"This server was created {self._created}")
-        self._plain(session, "004", server, version, "io", "o" + CHANNEL_MODES, "o")
+        self._plain(session, "004", server, version, "io", "mnostv", "ov")
         self.send_isupport(session)
         self._lusers(session)
         account = session.sasl_account
@@ -535,9 +641,66 @@ class IrcCommands:
         """IRCv3 ``CHATHISTORY`` (:mod:`twisted_chat.irc.chathistory`)."""
         self.chathistory.command(session, message)
 
-    @irc_command("TAGMSG")
+    @irc_command("TAGMSG", 1)
     def tagmsg(self, session: IrcSession, message: Message) -> None:
-        """Client-only tags (typing notifications...): not relayed yet."""
+        """IRCv3 ``TAGMSG TARGET`` (https://ircv3.net/specs/extensions/message-tags): the
+        sender's client-only tags (``+typing``...) to a room (its members only, with voice in
+        a moderated one: ``403``, ``404`` as ``PRIVMSG``) or a nickname of this node
+        (``401``), relayed to the IRC readers with ``message-tags`` alone, never kept.
+        Ignored from a client without ``message-tags``, and without client-only tags
+        (nothing to relay)."""
+        renderer = session.renderer
+        if not renderer.client_tags:
+            return
+        tags = client_tags(message.tags)
+        if tags is None:
+            return
+        target = message.params[0]
+        if "," in target:
+            session.reply("407", target, "Too many targets")
+            return
+        if self.room.mutes and self._muted(session, notice=True):
+            return
+        if target.startswith("#"):
+            event = self._tags_to_room(session, target, tags)
+        else:
+            event = self._tags_to_nick(session, target, tags)
+        if event is not None and renderer.echo:
+            session.send(renderer.render(event))
+
+    def _tags_to_room(
+        self, session: IrcSession, target: str, tags: dict[str, str]
+    ) -> Tagged | None:
+        """A ``TAGMSG`` to the channel ``target`` (``None``: refused)."""
+        chatroom = self._find(target)
+        if chatroom is None:
+            session.reply("403", target, "No such channel")
+            return None
+        room = self.room
+        if chatroom not in room.rooms_of(session):
+            session.reply("404", target, "Cannot send to channel")
+            return None
+        if chatroom.moderated and not self.chat.may_speak(session, chatroom):
+            session.reply("404", target, "Cannot send to channel (+m)")
+            return None
+        event = self.events.tagged(chatroom.key, session.nickname or "", None, tags)
+        room.broadcast_room_to(event, _reads_tags, exclude=session)
+        return event
+
+    def _tags_to_nick(
+        self, session: IrcSession, target: str, tags: dict[str, str]
+    ) -> Tagged | None:
+        """A ``TAGMSG`` to the user ``target`` (``None``: no such user)."""
+        room = self.room
+        recipient = room.find(target)
+        if recipient is None:
+            session.reply("401", target, "No such nick/channel")
+            return None
+        event = self.events.tagged(None, session.nickname or "", recipient.nickname or target, tags)
+        # a user of another node, or of another transport, reads no tags: not sent
+        if isinstance(recipient, IrcSession) and recipient.renderer.client_tags:
+            room.deliver(recipient, event)
+        return event
 
     @irc_command("JOIN", 1)
     def join(self, session: IrcSession, message: Message) -> None:
@@ -557,7 +720,9 @@ class IrcCommands:
             if joining is not None and not joining.called:
                 if not held:
                     session.hold()
-                joining.addBoth(lambda _: self._join_all(session, names, held=True))
+                joining.addBoth(
+                    session.as_answer(lambda _: self._join_all(session, names, held=True))
+                )
                 return
         if held:
             session.release()
@@ -584,7 +749,7 @@ class IrcCommands:
         def failed(failure: Failure) -> None:
             self.log.failure("joining {room} failed", failure, room=room_name)
 
-        return self.room.join(session, room_name).addCallbacks(joined, failed)
+        return self.room.join(session, room_name).addCallbacks(session.as_answer(joined), failed)
 
     def _joined(self, session: IrcSession, name: str, move: Move) -> None:
         """What a ``JOIN`` is answered with, once the room answered."""
@@ -614,18 +779,23 @@ class IrcCommands:
         name = channel(chatroom.key)
         chunk: list[str] = []
         size = 0
-        names = chatroom.nicknames()
-        if "userhost-in-names" in session.caps:
-            source = session.renderer.source
-            names = [n[0] + source(n[1:]) if n[0] == "@" else source(n) for n in names]
+        multi = "multi-prefix" in session.caps
+        source = session.renderer.source if "userhost-in-names" in session.caps else None
+        users = chatroom.users
+        names = [
+            prefix(chatroom, nick_key, multi)
+            + (source(users[nick_key]) if source else users[nick_key])
+            for nick_key in sorted(users)
+        ]
+        symbol = "@" if chatroom.secret else "="
         for nick in names:
             if chunk and size + len(nick.encode()) + 1 > NAMES_CHUNK:
-                session.reply("353", "=", name, " ".join(chunk))
+                session.reply("353", symbol, name, " ".join(chunk))
                 chunk, size = [], 0
             chunk.append(nick)
             size += len(nick.encode()) + 1
         if chunk:
-            session.reply("353", "=", name, " ".join(chunk))
+            session.reply("353", symbol, name, " ".join(chunk))
         if end:
             session.reply("366", name, "End of /NAMES list")
 
@@ -677,16 +847,37 @@ class IrcCommands:
                 session.reply("412", "No text to send")
             return
         target, text = params[0], params[1]
+        if not text.isprintable() and not (text := self._formatted(session, text, notice)):
+            return
         if "," in target:
             if not notice:
                 session.reply("407", target, "Too many targets")
             return
         if self.room.mutes and self._muted(session, notice):
             return
+        # the sender's client-only tags, for readers with message-tags (rarely any)
+        tags = client_tags(message.tags) if message.tags and session.renderer.client_tags else None
         if target.startswith("#"):
-            self._to_room(session, target, text, notice)
+            self._to_room(session, target, text, notice, tags)
         else:
-            self._to_nick(session, target, text, notice)
+            self._to_nick(session, target, text, notice, tags)
+
+    def _formatted(self, session: IrcSession, text: str, notice: bool) -> str:
+        """A message's ``text`` with formatting codes or CTCP, as the chat keeps it (a CTCP
+        message whole: ``\x01ACTION baila\x01``), or ``""`` once refused: a ``\x01`` out of
+        place (refused as any control character), nothing to read but codes (``412``)."""
+        if not formatting.valid_message(text):
+            session.refuse(Text("control_chars"))
+            return ""
+        if text.startswith(formatting.CTCP):
+            text = formatting.normalise_ctcp(text)
+            if formatting.is_ctcp_query(text):
+                return text
+        if not formatting.plain_text(text).strip(" \t"):
+            if not notice:
+                session.reply("412", "No text to send")
+            return ""
+        return text
 
     def _muted(self, session: IrcSession, notice: bool) -> bool:
         """Whether ``session`` is muted; if so, a ``PRIVMSG`` gets the chat's error."""
@@ -698,8 +889,16 @@ class IrcCommands:
             session.deliver(self.events.error("muted", remaining=remaining(until - now)))
         return True
 
-    def _to_room(self, session: IrcSession, target: str, text: str, notice: bool) -> None:
-        """A message to the channel ``target``: its members but the sender get it."""
+    def _to_room(
+        self,
+        session: IrcSession,
+        target: str,
+        text: str,
+        notice: bool,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """A message to the channel ``target``: its members but the sender get it (``tags``:
+        the sender's client-only tags, for readers with ``message-tags``)."""
         chatroom = self._find(target)
         if chatroom is None:
             if not notice:
@@ -710,17 +909,31 @@ class IrcCommands:
             if not notice:
                 session.reply("404", target, "Cannot send to channel")
             return
+        if chatroom.moderated and not self.chat.may_speak(session, chatroom):
+            if not notice:
+                session.reply("404", target, "Cannot send to channel (+m)")
+            return
         self.chat.public_messages += 1
         public = self.events.public(chatroom.key, session.nickname or "", text)
         public.notice = notice
+        public.irc = True
+        public.tags = tags
         room.say(public, session)
-        if self.chat.history is not None:
-            self.chat.history.said(public)
+        if self.chat.history is not None and not formatting.is_ctcp_query(text):
+            self.chat.history.said(public)  # a CTCP query is no conversation: not kept
         if session.renderer.echo:
             session.send(session.renderer.render(public))
 
-    def _to_nick(self, session: IrcSession, target: str, text: str, notice: bool) -> None:
-        """A message to the user ``target``, wherever it is in the chat."""
+    def _to_nick(
+        self,
+        session: IrcSession,
+        target: str,
+        text: str,
+        notice: bool,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """A message to the user ``target``, wherever it is in the chat (``tags``: as
+        :meth:`_to_room`'s; a user of another node gets the message without them)."""
         room = self.room
         nick = session.nickname or ""
         recipient = room.find(target)
@@ -728,9 +941,25 @@ class IrcCommands:
             if not notice:
                 session.reply("401", target, "No such nick/channel")
             return
+        if (
+            isinstance(recipient, Session)
+            and not isinstance(recipient, IrcSession)
+            and formatting.is_ctcp_query(text)
+        ):
+            # only IRC clients answer CTCP: a query to a line or web user of this node gets a
+            # NOTICE back, a reply nothing (a user of another node: its node renders nothing
+            # for a line user, as for a CTCP query to a room)
+            if not notice:
+                command = formatting.ctcp_command(text) or ""
+                nick_to = recipient.nickname or target
+                notice_ = self.events.notice("ctcp_not_delivered", nick=nick_to, command=command)
+                session.deliver(notice_)
+            return
         self.chat.private_messages += 1
         private = self.events.private(nick, recipient.nickname or "", text)
         private.notice = notice
+        private.irc = True
+        private.tags = tags
         room.deliver(recipient, private)
         if session.renderer.echo:
             session.echo(private)
@@ -771,7 +1000,7 @@ class IrcCommands:
         wanted = message.params[0]
         for name in wanted.split(","):
             chatroom = self._find(name)
-            if chatroom is not None:
+            if chatroom is not None and self.room.visible_to(chatroom, session):
                 self._names(session, chatroom, end=False)
         # what was asked, unless that would make the line too long for IRC's 512 bytes
         session.reply("366", wanted if len(wanted.encode()) <= 300 else "*", "End of /NAMES list")
@@ -834,8 +1063,8 @@ class IrcCommands:
         flags = "H" if info.away is None else "G"
         if info.is_operator(nick):
             flags += "*"
-        if chatroom is not None and chatroom.operator == nicknames.key(nick):
-            flags += "@"
+        if chatroom is not None:
+            flags += prefix(chatroom, nicknames.key(nick), multi=True)
         return flags
 
     def _remote(self, nick: str) -> str | None:
@@ -857,7 +1086,7 @@ class IrcCommands:
         fields, _, token = fields.partition(",")
         chatroom = self._find(mask)
         rows: list[tuple[str, Session | None, ChatRoom | None]] = []
-        if chatroom is not None:
+        if chatroom is not None and self.room.visible_to(chatroom, session):
             users = chatroom.users
             for nick_key in sorted(users):
                 user = self._user(users[nick_key])
@@ -975,8 +1204,9 @@ class IrcCommands:
         )
         nick_key = nicknames.key(nick)
         names = [
-            ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
+            prefix(chatroom, nick_key, multi="multi-prefix" in session.caps) + channel(chatroom.key)
             for chatroom in self.room.rooms_of(user)
+            if self.room.visible_to(chatroom, session)
         ]
         for chunk in _chunks(names, NAMES_CHUNK):
             session.reply("319", nick, chunk)
@@ -997,9 +1227,9 @@ class IrcCommands:
         session.reply("311", nick, nick, self.server_name, "*", info.realname or nick)
         nick_key = nicknames.key(nick)
         names = [
-            ("@" if chatroom.operator == nick_key else "") + channel(chatroom.key)
+            prefix(chatroom, nick_key, multi="multi-prefix" in session.caps) + channel(chatroom.key)
             for chatroom in self.room.room_list()
-            if nick_key in chatroom.users
+            if nick_key in chatroom.users and self.room.visible_to(chatroom, session)
         ]
         for chunk in _chunks(names, NAMES_CHUNK):
             session.reply("319", nick, chunk)
@@ -1022,6 +1252,8 @@ class IrcCommands:
             rooms = self.room.room_list()
         session.reply("321", "Channel", "Users  Name")
         for chatroom in rooms:
+            if chatroom.secret and not self.room.visible_to(chatroom, session):
+                continue  # a secret room is not listed to outsiders
             session.reply("322", channel(chatroom.key), str(len(chatroom)), chatroom.topic or "")
         session.reply("323", "End of /LIST")
 
@@ -1134,6 +1366,8 @@ class IrcCommands:
         return any(nick_key in chatroom.users for chatroom in self.room.rooms_of(session))
 
     def _channel_mode(self, session: IrcSession, name: str, changes: Sequence[str]) -> None:
+        """``MODE #ROOM``: ``324``; the lists ``b``, ``e``, ``I``: empty; a change: see
+        :meth:`_change_channel_modes`."""
         chatroom = self._find(name)
         if chatroom is None:
             session.reply("403", name, "No such channel")
@@ -1141,7 +1375,7 @@ class IrcCommands:
         chan = channel(chatroom.key)
         modes = changes[0] if changes else ""
         if not modes.strip("+-"):
-            self._plain(session, "324", chan, "+" + CHANNEL_MODES)
+            self._plain(session, "324", chan, chatroom.modes())
             return
         lists = {"b": ("368", "ban"), "e": ("349", "exception"), "I": ("347", "invite")}
         if modes.lstrip("+") in lists and len(changes) == 1:  # a list: always empty
@@ -1151,19 +1385,98 @@ class IrcCommands:
         if not self._room_operator(session, chatroom):
             session.reply("482", chan, "You're not channel operator")
             return
-        adding = True
-        refused: list[str] = []
-        for char in modes:
-            if char in "+-":
-                adding = char == "+"
-            elif char in CHANNEL_MODES and adding:
-                continue  # set already
-            elif char not in refused:
-                refused.append(char)
+        self._change_channel_modes(session, chatroom, modes, list(changes[1:]), lists)
+
+    def _change_channel_modes(
+        self,
+        session: IrcSession,
+        chatroom: ChatRoom,
+        modes: str,
+        args: list[str],
+        lists: Collection[str],
+    ) -> None:
+        """A change by the room's operator or a server operator: ``s`` and ``m`` set or unset,
+        ``v NICK`` given or taken (a member: ``441`` otherwise, ``401`` for nobody); ``n`` and
+        ``t`` are always set, ``o`` (the creator's) and the lists cannot be changed (``472``,
+        once each). What changed is told to the room's members: a ``MODE`` line to IRC users,
+        a ``* `` notice to the others."""
+        chan = channel(chatroom.key)
+        wanted, refused = _mode_changes(modes, args, lists)
         for char in refused:
             known = char in CHANNEL_MODES or char in "o" or char in lists
             why = "cannot be changed on this server" if known else "is unknown mode char to me"
             session.reply("472", char, why)
+        secret, moderated = chatroom.secret, chatroom.moderated
+        voiced = set(chatroom.voiced)
+        applied: list[tuple[bool, str, str | None]] = []
+        for adding, char, nick in wanted:
+            if nick is not None:
+                self._voice(session, chatroom, nick, adding, voiced, applied)
+            elif (secret if char == "s" else moderated) != adding:
+                if char == "s":
+                    secret = adding
+                else:
+                    moderated = adding
+                applied.append((adding, char, None))
+        if not applied:
+            return
+        change = _mode_text(applied)
+        by = session.nickname or ""
+        self.log.info(
+            "{by} set the modes {modes} of {room}", by=by, modes=change, room=chatroom.key
+        )
+        self.room.set_modes(chatroom, secret, moderated, voiced, by, change)
+        self._tell_modes(chatroom, by, change)
+        if chatroom not in self.room.rooms_of(session):  # a server operator from outside
+            source = session.renderer.source(by)
+            session.send(session.renderer.line("MODE", chan, *change.split(" "), source=source))
+
+    def _voice(
+        self,
+        session: IrcSession,
+        chatroom: ChatRoom,
+        nick: str,
+        adding: bool,
+        voiced: set[str],
+        applied: list[tuple[bool, str, str | None]],
+    ) -> None:
+        """Give (or take) ``nick`` voice in ``chatroom``, in ``voiced``, noted in ``applied``."""
+        nick_key = nicknames.key(nick)
+        spelling = chatroom.users.get(nick_key)
+        if spelling is None:
+            if self.room.find(nick) is None:
+                session.reply("401", nick, "No such nick/channel")
+            else:
+                session.reply("441", nick, channel(chatroom.key), "They aren't on that channel")
+            return
+        if (nick_key in voiced) != adding:
+            if adding:
+                voiced.add(nick_key)
+            else:
+                voiced.discard(nick_key)
+            applied.append((adding, "v", spelling))
+
+    def _tell_modes(self, chatroom: ChatRoom, by: str, change: str) -> None:
+        """Tell ``chatroom``'s members of this node that ``by`` changed its modes
+        (``change``, as IRC writes it: ``+mv-s bob``): ``:by!by@S MODE #room +mv-s bob`` to IRC
+        users, the chat's notice to the others."""
+        room = self.room
+        if room.has_notices:
+            room.flush_notices()
+        chan = channel(chatroom.key)
+        notice = self.events.notice("room_modes", nick=by, modes=change, room=chatroom.name)
+        for renderer, group in list(chatroom.groups.items()):
+            if isinstance(renderer, IrcRenderer):
+                source = renderer.source(by)
+                data = renderer.line("MODE", chan, *change.split(" "), source=source)
+            else:
+                data = renderer.render(notice)
+            for member in list(group):
+                member.send(data)
+
+    def _modes_from_elsewhere(self, chatroom: ChatRoom, by: str, change: str) -> None:
+        """Another node's ``MODE`` (already applied): told to the room's members here."""
+        self._tell_modes(chatroom, by, change)
 
     def _room_operator(self, session: Session, chatroom: ChatRoom) -> bool:
         """Whether ``session`` may run ``chatroom``: its operator (``@``), or a server
@@ -1328,3 +1641,8 @@ def _chunks(words: Iterable[str], limit: int) -> list[str]:
     if chunk:
         lines.append(" ".join(chunk))
     return lines
+
+
+def _reads_tags(renderer: object) -> bool:
+    """Whether the readers of ``renderer`` get ``TAGMSG``: IRC clients with ``message-tags``."""
+    return isinstance(renderer, IrcRenderer) and renderer.client_tags

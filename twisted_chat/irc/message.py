@@ -13,13 +13,18 @@ module only deals with one line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from twisted_chat.formatting import has_codes
+
 #: Most bytes of a line without its tags, CRLF included (RFC 1459's 512).
 MAX_LINE: Final = 512
-#: Most bytes of a client's tags, the leading ``@`` and the space after them included.
+#: Most bytes of a client's tag data, without the leading ``@`` and the space after it (4096
+#: with them): the message-tags spec's "Clients MUST NOT send messages with tag data
+#: exceeding 4094 bytes" (irctest's ``testLengthLimits``: exactly 4096 with them passes).
 MAX_CLIENT_TAGS: Final = 4094
 #: Most parameters of one message.
 MAX_PARAMS: Final = 15
@@ -84,7 +89,7 @@ def parse(line: str) -> Message | None:
     rest = line
     if rest.startswith("@"):
         raw_tags, _, rest = rest[1:].partition(" ")
-        if len(raw_tags.encode("utf-8")) + 2 > MAX_CLIENT_TAGS:
+        if len(raw_tags.encode("utf-8")) > MAX_CLIENT_TAGS:
             raise TooLong("tags too long")
         tags = _parse_tags(raw_tags)
         rest = rest.lstrip(" ")
@@ -112,6 +117,23 @@ def parse(line: str) -> Message | None:
     if len(params) > MAX_PARAMS:  # the rest belongs to the last one, as servers do
         params = [*params[: MAX_PARAMS - 1], " ".join(params[MAX_PARAMS - 1 :])]
     return Message(command, tuple(params), source, tags)
+
+
+#: The commands whose text may hold formatting codes and CTCP.
+TEXT_COMMANDS: Final = frozenset({"PRIVMSG", "NOTICE"})
+
+
+def codes_in_place(line: str, message: Message) -> bool:
+    """Whether the formatting codes and CTCP delimiters of ``line`` (parsed as ``message``), if
+    any, are where IRC users may send them: in the text of a ``PRIVMSG`` or ``NOTICE`` (its
+    last parameter, which ends the line), nowhere else (not in tags, a target, a topic...)."""
+    if not has_codes(line):
+        return True
+    params = message.params
+    if message.command not in TEXT_COMMANDS or len(params) != 2:
+        return False
+    text = params[1]
+    return line.endswith(text) and not has_codes(line[: len(line) - len(text)])
 
 
 def format_message(
@@ -142,3 +164,20 @@ def format_message(
         else:
             parts.append(last)
     return " ".join(parts)
+
+
+#: A client-only tag's name: ``+``, an optional vendor (a host name) and ``/``, then letters,
+#: digits and ``-`` (https://ircv3.net/specs/extensions/message-tags#format).
+_CLIENT_TAG_RE: Final = re.compile(r"\+(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")
+
+
+def client_tags(tags: Mapping[str, str]) -> dict[str, str] | None:
+    """The client-only tags of a client's ``tags`` (those whose name starts with ``+`` and is
+    well formed; the others dropped), or ``None`` if it sent none. Their size is bounded by
+    :func:`parse` (:data:`MAX_CLIENT_TAGS` as sent; escaped again they are no longer)."""
+    found = {
+        key: value
+        for key, value in tags.items()
+        if key.startswith("+") and _CLIENT_TAG_RE.fullmatch(key)
+    }
+    return found or None

@@ -21,14 +21,14 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from twisted_chat import roomnames
+from twisted_chat import formatting, roomnames
 from twisted_chat.commands import CommandSpec
 from twisted_chat.events import ByLang, Event
 from twisted_chat.history import HistoryCommands
 from twisted_chat.irc.message import Message
 from twisted_chat.irc.render import channel
 from twisted_chat.irc.session import IrcSession
-from twisted_chat.lines import split_first_word
+from twisted_chat.lines import is_blank, split_first_word
 from twisted_chat.room import ChatRoom
 
 if TYPE_CHECKING:
@@ -47,9 +47,10 @@ IRC_FORMS: Final = {
     "tema": ByLang({"es": "TOPIC #sala [:texto]", "en": "TOPIC #room [:text]"}),
     "expulsar": ByLang({"es": "KILL nick [:motivo]", "en": "KILL nick [:reason]"}),
     "nick": ByLang({"es": "NICK nuevo", "en": "NICK new"}),
+    "me": ByLang({"es": "/me texto", "en": "/me text"}),
 }
 #: The commands of "your room", which take a channel first from IRC.
-ROOM_COMMANDS: Final = frozenset({"sala", "tema", "historial", "buscar"})
+ROOM_COMMANDS: Final = frozenset({"sala", "tema", "historial", "buscar", "me"})
 _CHANNEL_USAGE: Final = ByLang({"es": "[#sala] ", "en": "[#room] "})
 
 #: A handler of a raw command: the session, the word it was typed as, its arguments.
@@ -75,6 +76,7 @@ class RawCommands:
             "tema": self.tema,
             "historial": self.historial,
             "buscar": self.buscar,
+            "me": self.me,
         }
         #: Upper-case word -> (its command, the word as the table knows it, a handler).
         self.commands: dict[str, tuple[CommandSpec, str, RawHandler]] = {}
@@ -201,6 +203,19 @@ class RawCommands:
         commands = self.table.group(HistoryCommands)
         if found is not None and commands is not None and self._member(session, found[0]):
             commands.search_in(session, found[0], found[1])
+
+    def me(self, session: IrcSession, word: str, args: str) -> None:
+        """``ME [#sala] texto``: ``/me`` in a room the user is in, as its client's ``/me`` (a
+        CTCP ``ACTION`` to the channel: ``404`` outside it)."""
+        found = self._room(session, word, args)
+        if found is None:
+            return
+        chatroom, text = found
+        if is_blank(text):
+            session.deliver(self.events.error("usage_me"))
+            return
+        action = Message("PRIVMSG", (channel(chatroom.key), formatting.action(text)))
+        self.irc.privmsg(session, action)
 
     # -- which room -----------------------------------------------------------------------------
 

@@ -13,15 +13,23 @@ recipient, rendered once per broadcast.
 The capabilities that change what a line looks like (``server-time``, ``message-tags``,
 ``echo-message``) make one renderer per distinct set (:data:`RENDERING_CAPS`); the others change
 replies to one user only.
+
+A message's text goes out as it was sent, IRC's formatting codes and CTCP (``/me``) included
+(:mod:`twisted_chat.formatting`). No line is longer than IRC's 512 bytes with its CRLF (tags
+aside): a text that does not fit (a line user may send 1024 bytes) is split into several
+messages at UTF-8 character boundaries (:func:`split_text`), each a whole message to the same
+target (an action: each piece an action), once per renderer and broadcast like any rendering;
+any other line that would not fit (a long topic) is cut at a character boundary.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Collection
 from typing import Final
 
-from twisted_chat import roomnames
+from twisted_chat import formatting, roomnames
 from twisted_chat.events import (
     Error,
     Event,
@@ -32,10 +40,11 @@ from twisted_chat.events import (
     Public,
     Renamed,
     Replayed,
+    Tagged,
     Text,
     Topic,
 )
-from twisted_chat.irc.message import format_message
+from twisted_chat.irc.message import MAX_LINE, escape_tag_value, format_message
 from twisted_chat.text import Language, localise
 from twisted_chat.wire import stamp
 
@@ -72,6 +81,68 @@ SILENT: Final = frozenset({"welcome", "prompt", "history_missed", "rename_same"}
 ROOM_SILENT: Final = frozenset({"joined", "left"})
 
 
+#: Most bytes of a server line without its tags and CRLF.
+MAX_BODY: Final = MAX_LINE - 2
+#: Where a piece of a split text may end at a space: in its last half.
+_SPACE_FROM: Final = 2
+#: A colour code and its digits, as bytes (a piece never ends inside one).
+_COLOUR_RE: Final = re.compile(
+    rb"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?|\x04(?:[0-9A-Fa-f]{6}(?:,[0-9A-Fa-f]{6})?)?"
+)
+
+
+def split_text(text: str, room: int) -> list[str]:
+    """``text`` as pieces of at most ``room`` bytes of UTF-8 each (``[text]`` when it fits):
+    cut at character boundaries, at the last space of a piece when there is one in its last
+    half (that space is dropped), and never inside a colour code and its digits."""
+    data = text.encode("utf-8")
+    size = len(data)
+    if size <= room:
+        return [text]
+    room = max(room, 16)  # a character and a colour code always fit
+    pieces: list[str] = []
+    start = 0
+    while size - start > room:
+        end = start + room
+        while data[end] & 0xC0 == 0x80:  # not inside a character: at its first byte
+            end -= 1
+        space = data.rfind(b" ", start + room // _SPACE_FROM, end + 1)
+        if space > start:
+            pieces.append(data[start:space].decode("utf-8"))
+            start = space + 1
+            continue
+        code = max(data.rfind(b"\x03", start, end), data.rfind(b"\x04", start, end))
+        if code > start and end - code < 16:
+            match = _COLOUR_RE.match(data, code)
+            if match is not None and match.end() > end:
+                end = code  # the colour code goes whole to the next piece
+        pieces.append(data[start:end].decode("utf-8"))
+        start = end
+    if start < size:
+        pieces.append(data[start:].decode("utf-8"))
+    return pieces
+
+
+def _cut_text(text: str, room: int) -> list[str]:
+    """``text`` cut to at most ``room`` bytes of UTF-8 at a character boundary (one piece)."""
+    data = text.encode("utf-8")
+    if len(data) <= room:
+        return [text]
+    end = max(room, 4)
+    while data[end] & 0xC0 == 0x80:
+        end -= 1
+    return [data[:end].decode("utf-8")]
+
+
+def _fit(body: bytes) -> bytes:
+    """A line's ``body`` (no tags, no CRLF) cut to :data:`MAX_BODY` bytes at a character
+    boundary (its last parameter, the text, loses its end)."""
+    end = MAX_BODY
+    while body[end] & 0xC0 == 0x80:
+        end -= 1
+    return body[:end]
+
+
 def server_time(ms: int) -> str:
     """``ms`` (since the epoch) as IRCv3 ``server-time``: ``2026-12-06T12:42:08.123Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
@@ -91,6 +162,7 @@ class IrcRenderer:
         "_forms",
         "_tagged",
         "caps",
+        "client_tags",
         "echo",
         "is_member",
         "language",
@@ -118,6 +190,8 @@ class IrcRenderer:
         self.server_time = "server-time" in self.caps
         # Whether lines carry tags at all (``msgid`` comes with ``message-tags``).
         self._tagged = self.server_time or "message-tags" in self.caps
+        #: Whether its clients read client-only tags and ``TAGMSG`` (``message-tags``).
+        self.client_tags = "message-tags" in self.caps
         self._forms: dict[type[Event], Callable[[Event], bytes]] = {
             Public: self._public,  # type: ignore[dict-item]
             Private: self._private,  # type: ignore[dict-item]
@@ -128,6 +202,7 @@ class IrcRenderer:
             Renamed: self._renamed,  # type: ignore[dict-item]
             Notice: self._notice,  # type: ignore[dict-item]
             Error: self._error,  # type: ignore[dict-item]
+            Tagged: self._tagmsg,  # type: ignore[dict-item]
         }
 
     # -- the Renderer protocol ------------------------------------------------------------------
@@ -166,7 +241,7 @@ class IrcRenderer:
             if numeric is not None:
                 params = _numeric_params(numeric, text, subject)
                 return self.numeric(numeric, target, *params, words)
-            return self.line("NOTICE", target, words, source=self.server_name, trailing=True)
+            return self.text_lines("NOTICE", target, words, self.server_name)
         if kind is Replayed and event.room is None:
             return self._stored(event, target)  # type: ignore[arg-type]
         return self.render(event)
@@ -187,12 +262,62 @@ class IrcRenderer:
         source: str | None = None,
         event: Event | None = None,
         trailing: bool = False,
+        client: dict[str, str] | None = None,
     ) -> bytes:
-        """One line from ``source`` (tagged as ``event`` when this renderer's caps say so;
-        ``trailing``: the last parameter after `` :`` even when it needs not be)."""
-        tags = self._tags(event) if event is not None and self._tagged else None
-        line = format_message(command, params, source, tags, trailing)
-        return line.encode("utf-8") + b"\r\n"
+        """One line from ``source`` (tagged as ``event`` when this renderer's caps say so, with
+        the ``client``-only tags of its sender when it has ``message-tags``; ``trailing``: the
+        last parameter after `` :`` even when it needs not be), cut to IRC's 512 bytes (tags
+        aside) if it is longer."""
+        body = format_message(command, params, source, None, trailing).encode("utf-8")
+        if len(body) > MAX_BODY:
+            body = _fit(body)
+        if event is not None and self._tagged:
+            return self._tag_bytes(event, client) + body + b"\r\n"
+        return body + b"\r\n"
+
+    def text_lines(
+        self,
+        command: str,
+        target: str,
+        text: str,
+        source: str,
+        event: Event | None = None,
+        cut: bool = False,
+        client: dict[str, str] | None = None,
+    ) -> bytes:
+        """``COMMAND TARGET :TEXT`` from ``source`` (a ``PRIVMSG`` or ``NOTICE``), as one line
+        or, when the text does not fit in 512 bytes, as several (:func:`split_text`; an
+        action's pieces each an action), or (``cut``: an IRC client's message, which fitted
+        its own line) one line with the text cut at a character boundary, as IRC servers do
+        (irctest's ``buffering`` expects it). With ``message-tags``, the first line carries
+        the event's ``msgid``, the others none (each id names one message); every line its
+        ``time``; ``client``: its sender's client-only tags, on the first line too."""
+        # fits, whatever its characters (at most 4 bytes each): the common case, no encoding
+        if 4 * (len(source) + len(target) + len(text)) + len(command) + 5 <= MAX_BODY:
+            return self.line(
+                command, target, text, source=source, event=event, trailing=True, client=client
+            )
+        room = MAX_BODY - len(f":{source} {command} {target} :".encode())
+        split = _cut_text if cut else split_text
+        if formatting.is_action(text):
+            start, end = formatting.ACTION_START, formatting.ACTION_END
+            inner = formatting.action_text(text)
+            pieces = [start + piece + end for piece in split(inner, room - 9)]
+        else:
+            pieces = split(text, room)
+        first = self.line(
+            command, target, pieces[0], source=source, event=event, trailing=True, client=client
+        )
+        if len(pieces) == 1:
+            return first
+        tags = b""
+        if event is not None and self.server_time:
+            tags = b"@time=" + server_time(event.time).encode() + b" "
+        rest = [
+            tags + format_message(command, (target, piece), source, None, True).encode("utf-8")
+            for piece in pieces[1:]
+        ]
+        return first + b"\r\n".join(rest) + b"\r\n"
 
     def source(self, nick: str) -> str:
         """The source of the user ``nick``."""
@@ -200,34 +325,62 @@ class IrcRenderer:
 
     # -- the forms ----------------------------------------------------------------------------
 
-    def _tags(self, event: Event) -> dict[str, str] | None:
-        tags: dict[str, str] = {}
+    def _tag_bytes(self, event: Event, client: dict[str, str] | None = None) -> bytes:
+        """``@TAGS `` of a line about ``event`` (this renderer's caps say it has tags), with
+        the ``client``-only tags of its sender (with ``message-tags``: the caller checks)."""
+        tags: list[str] = []
         if self.server_time:
-            tags["time"] = server_time(event.time)
-        if "message-tags" in self.caps:
-            tags["msgid"] = event.id
-        return tags or None
+            tags.append("time=" + server_time(event.time))
+        if self.client_tags:
+            tags.append("msgid=" + escape_tag_value(event.id))
+            if client:
+                tags.extend(
+                    f"{key}={escape_tag_value(value)}" if value else key
+                    for key, value in client.items()
+                )
+        return ("@" + ";".join(tags) + " ").encode("utf-8")
 
     def _public(self, event: Public) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
-        return self.line(
-            command,
-            channel(event.room),
-            event.text,
-            source=self.source(event.sender),
-            event=event,
-            trailing=True,
-        )
+        target = f"#{event.room}"
+        source = self.source(event.sender)
+        text = event.text
+        client = event.tags  # nearly always None: one attribute read
+        if client is not None and not self.client_tags:
+            client = None
+        if 4 * (len(source) + len(target) + len(text)) + 12 <= MAX_BODY:  # the common case
+            return self.line(
+                command, target, text, source=source, event=event, trailing=True, client=client
+            )
+        return self.text_lines(command, target, text, source, event, event.irc, client)
 
     def _private(self, event: Private) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
-        return self.line(
+        client = event.tags
+        if client is not None and not self.client_tags:
+            client = None
+        return self.text_lines(
             command,
             event.recipient,
             event.text,
+            self.source(event.sender),
+            event,
+            event.irc,
+            client,
+        )
+
+    def _tagmsg(self, event: Tagged) -> bytes:
+        """``TAGMSG`` with its sender's client-only tags, to readers with ``message-tags``
+        alone (``b""`` for the others: a line with nothing to read)."""
+        if not self.client_tags:
+            return b""
+        target = event.recipient if event.room is None else channel(event.room)
+        return self.line(
+            "TAGMSG",
+            target or "*",
             source=self.source(event.sender),
             event=event,
-            trailing=True,
+            client=event.tags,
         )
 
     def _joined(self, event: Joined) -> bytes:
@@ -283,30 +436,25 @@ class IrcRenderer:
     def _stored(self, event: Replayed, target: str) -> bytes:
         """A stored message shown again: the message itself at its own time with
         ``server-time``, else a ``NOTICE`` from the server saying when (never live traffic)."""
+        text = event.text
+        if not text.isprintable() and formatting.is_ctcp_query(text):
+            return b""  # never kept by this server; never asked again
         if self.server_time:
-            return self.line(
-                "PRIVMSG",
-                target,
-                event.text,
-                source=self.source(event.sender),
-                event=event,
-                trailing=True,
-            )
-        form = f"*{event.sender}*" if event.recado else f"<{event.sender}>"
-        return self.line(
-            "NOTICE",
-            target,
-            f"[{stamp(event.time)}] {form} {event.text}",
-            source=self.server_name,
-            trailing=True,
-        )
+            return self.text_lines("PRIVMSG", target, text, self.source(event.sender), event)
+        if formatting.is_action(text):
+            said = f"* {event.sender} {formatting.action_text(text)}"
+        elif event.recado:
+            said = f"*{event.sender}* {text}"
+        else:
+            said = f"<{event.sender}> {text}"
+        return self.text_lines("NOTICE", target, f"[{stamp(event.time)}] {said}", self.server_name)
 
     def _notice(self, event: Notice) -> bytes:
         if event.room is not None and event.text.key in ROOM_SILENT:
             return b""
         target = channel(event.room) if event.room is not None else "*"
         words = localise(self.language.texts, event.text)
-        return self.line("NOTICE", target, words, source=self.server_name, trailing=True)
+        return self.text_lines("NOTICE", target, words, self.server_name)
 
     def _invite(self, text: Text, target: str) -> bytes:
         """An invitation to a room (the notice ``room_invited``, from this node or another)

@@ -10,12 +10,14 @@ renderer as for any member.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall
 
-from twisted_chat.events import Error, Event, Notice, Replayed, Text
+from twisted_chat.events import Error, Event, Notice, Private, Replayed, Tagged, Text
+from twisted_chat.formatting import has_refused_controls
+from twisted_chat.irc.labels import LabeledResponse
 from twisted_chat.irc.render import SILENT, IrcRenderer
 from twisted_chat.session import Session
 
@@ -45,12 +47,18 @@ def ping_timeout(idle_timeout: float) -> float:
     return min(PING_TIMEOUT, ping_interval(idle_timeout))
 
 
+_T = TypeVar("_T")
+
+
 class IrcSession(Session):
     """A :class:`Session` of an IRC client: its registration state and negotiated capabilities."""
 
     renderer: IrcRenderer
     #: The interpreter of this session's lines (set by the transport before it starts).
     irc: IrcCommands
+    #: IRC's formatting codes and CTCP's delimiter pass the line's check; the interpreter
+    #: accepts them in the text of ``PRIVMSG`` and ``NOTICE`` only (:meth:`refuse`).
+    refuses_controls = staticmethod(has_refused_controls)
 
     def init_irc(self, irc: IrcCommands) -> None:
         """Hand this session's lines to ``irc``, and start its registration state."""
@@ -83,6 +91,10 @@ class IrcSession(Session):
         self.invisible = False
         #: When its last invitations (``INVITE``) were sent, oldest first (a bounded window).
         self.invites: deque[float] = deque()
+        #: The labeled response being kept now (``labeled-response``, :mod:`labels
+        #: <twisted_chat.irc.labels>`), and the one waiting for its command's later answer.
+        self.label: LabeledResponse | None = None
+        self.pending_label: LabeledResponse | None = None
         # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
         self._welcoming = False
         self._welcome_timer: IDelayedCall | None = None
@@ -107,6 +119,11 @@ class IrcSession(Session):
             text = Text("control_chars")
         super()._refuse_line(text)
 
+    def refuse(self, text: Text) -> None:
+        """Refuse the line just read, saying ``text`` (it counts as a strike, as a line the
+        session refused itself)."""
+        self._refuse_line(text)
+
     def target(self) -> str:
         """This user as the target of a reply: its nickname, ``*`` before it has one."""
         return self.nickname or "*"
@@ -115,6 +132,10 @@ class IrcSession(Session):
         """Send ``event``: what the chat says to this user alone rendered for its nickname
         (during the welcome, as lines of the MOTD), the history of a room it is not in not at
         all, anything else as every member of its renderer reads it."""
+        label = self.label
+        if label is not None and (type(event) is Private or type(event) is Tagged):
+            label.bypass(self.renderer.render(event))  # a message to it: never its answer
+            return
         data = self._for_me(event)
         if data is None:
             super().deliver(event)
@@ -220,9 +241,34 @@ class IrcSession(Session):
 
     def release(self) -> None:
         """Process held lines again, unless the welcome is not over (a password login's check
-        ends inside it: the welcome's end releases them)."""
+        ends inside it: the welcome's end releases them); a labeled command's answer that was
+        waiting for this is written first."""
         if not self._welcoming:
+            pending = self.pending_label
+            if pending is not None:
+                if self.label is pending:  # inside its own answer: once that is kept
+                    pending.ending = True
+                    return
+                pending.finish()
             super().release()
+
+    # -- labeled responses ----------------------------------------------------------------------
+
+    def waiting_answer(self) -> bool:
+        """Whether this session's lines are held for a command's later answer (a read of the
+        database), not for the welcome."""
+        return self._held is not None and not self._welcoming
+
+    def as_answer(self, callback: Callable[..., _T]) -> Callable[..., _T]:
+        """``callback``, the later answer of the command running now (or of the labeled
+        command whose answer the session waits for): if that command is labeled, what it sends
+        belongs to its labeled response."""
+        label = self.label or self.pending_label
+        return callback if label is None else label.answer(callback)
+
+    def labeled(self, label: str, command: Callable[[], Any]) -> None:
+        """Run ``command`` as the labeled command ``label`` (:mod:`twisted_chat.irc.labels`)."""
+        LabeledResponse(self, label).run(command)
 
     def _cancel_welcome_timer(self) -> None:
         timer, self._welcome_timer = self._welcome_timer, None
@@ -235,6 +281,7 @@ class IrcSession(Session):
         self._welcoming = False
         self._cancel_welcome_timer()
         self._cancel_keepalive()
+        self.label = self.pending_label = None
         nickname = self.nickname
         room = self.chat.room
         was_member = nickname is not None and room.member(nickname) is self

@@ -29,6 +29,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from twisted_chat import nicknames
 from twisted_chat.events import Public
+from twisted_chat.formatting import plain_text
 from twisted_chat.history import Page, StoredMessage, make_cursor, parse_cursor
 from twisted_chat.storage.batching import Batch, BatchedWriter, WriterLogs
 from twisted_chat.storage.chunks import delete_in_chunks
@@ -68,6 +69,12 @@ def fold_words(text: str) -> set[str]:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return set(_WORD_RE.findall(plain))
+
+
+def _words(message: StoredMessage) -> set[str]:
+    """The words of a stored message as its readers see them (no formatting codes, an
+    action's own text: :func:`~twisted_chat.formatting.plain_text`), folded."""
+    return fold_words(plain_text(message.text))
 
 
 def _stored(row: Sequence[Any]) -> StoredMessage:
@@ -376,8 +383,6 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
         windows = self._engine.search_windows
         yield self._db.ensure_ready()
 
-        exact = self._engine.search_exact
-
         def read(txn: adbapi.Transaction) -> list[StoredMessage]:
             found: list[StoredMessage] = []
             if recent is not None:  # the room's newest messages first (newest first)
@@ -385,7 +390,7 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
                 while True:
                     txn.execute(recent[0], [room_key, window, *recent[1]])
                     rows = txn.fetchall()
-                    found = [m for m in map(_stored, rows) if wanted <= fold_words(m.text)]
+                    found = [m for m in map(_stored, rows) if wanted <= _words(m)]
                     if len(found) >= limit:
                         return sorted(found[:limit], key=lambda m: (m.time, m.id))
                     # How far back the matches would be, by how often the words came here:
@@ -394,15 +399,19 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
                         break
                     window = min(windows[-1], window * limit * 3 // (2 * len(found)))
             if len(found) < limit:
+                recent_found = found
                 # Messages not in the full-text index yet: newer than every indexed one.
                 waiting = self._waiting_matches(txn, room_key, wanted)
-                found = []
+                found = waiting
                 if len(waiting) < limit:
-                    txn.execute(sql, [room_key, *args])
-                    found = [_stored(row) for row in txn.fetchall()]
-                    if not exact:
-                        found = [m for m in found if wanted <= fold_words(m.text)]
-                found = waiting + found
+                    found = waiting + self._index_matches(txn, room_key, sql, args, wanted)
+                if recent_found:
+                    # The newest messages were read as text: what the index cannot see (a
+                    # word right after an IRC colour code, held with the code's digits) was
+                    # found there; keep it beside the index's finds.
+                    known = {m.id for m in found}
+                    found += [m for m in recent_found if m.id not in known]
+                    found.sort(key=lambda m: (m.time, m.id), reverse=True)
             found = found[:limit]
             found.sort(key=lambda m: (m.time, m.id))  # oldest first
             return found
@@ -410,17 +419,34 @@ class HistoryStore(BatchedWriter[str, _Entry, None]):
         result = yield self._db.run_interaction("search history", read)
         return result
 
+    def _index_matches(
+        self,
+        txn: adbapi.Transaction,
+        room_key: str,
+        sql: str,
+        args: list[Any],
+        wanted: set[str],
+    ) -> list[StoredMessage]:
+        """The full-text index's finds for ``room_key`` (``sql`` and ``args`` of the engine's
+        :meth:`~twisted_chat.storage.engines.Engine.search_messages`), newest first; when they
+        are candidates, those holding every word of ``wanted`` as their readers see them."""
+        txn.execute(sql, [room_key, *args])
+        found = [_stored(row) for row in txn.fetchall()]
+        if not self._engine.search_exact:
+            found = [m for m in found if wanted <= _words(m)]
+        return found
+
     def _waiting_matches(
         self, txn: adbapi.Transaction, room_key: str, wanted: set[str]
     ) -> list[StoredMessage]:
         """The messages of ``room_key`` still waiting for the full-text index (SQLite: fewer
-        than :data:`INDEX_EVERY` and the last batch) holding every word of ``wanted``,
-        newest first."""
+        than :data:`INDEX_EVERY` and the last batch) holding every word of ``wanted`` as their
+        readers see them, newest first."""
         sql = self._engine.search_waiting
         if sql is None:
             return []
         txn.execute(sql, [room_key])
-        return [m for m in map(_stored, txn.fetchall()) if wanted <= fold_words(m.text)]
+        return [m for m in map(_stored, txn.fetchall()) if wanted <= _words(m)]
 
     # -- deleting --------------------------------------------------------------------------
 

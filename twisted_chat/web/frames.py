@@ -29,9 +29,12 @@ def text_frame(payload: bytes) -> bytes:
 
 
 def frames(lines: bytes) -> bytes:
-    """The text frames of ``lines`` (v1 lines, each ending in CRLF), one per line."""
+    """The text frames of ``lines`` (v1 lines, each ending in CRLF), one per line (none for
+    no line: an event a line user does not see)."""
     if lines.count(CRLF) == 1:
         return text_frame(lines[:-2])
+    if not lines:
+        return b""
     return b"".join([text_frame(line) for line in lines[:-2].split(CRLF)])
 
 

@@ -3,7 +3,7 @@
 // Contract (scripts and tests rely on it): #log holds one child per server line, with the
 // class notice, error, public, private or echo, a .time, and for messages a .nick and a .text
 // (plus one child of class "own" for each public message sent from this page, which the server
-// does not echo);
+// does not echo, and of classes "own action" for each /me sent from it);
 // #line is the input (Enter sends, Up/Down walk the history); #users holds one child per
 // member of the current room (.op: its operator); #rooms one button per room (data-room, a
 // .name and a .count; .current is ours; a click sends /unirse); #room-name and #room-topic
@@ -116,6 +116,9 @@
   // A stored line (docs/PROTOCOL.md, version 1.1): its time, then a public sender (history) or
   // a recado's sender, then the text.
   const STORED = /^\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] (?:<([^>\s]+)>|\*([^*\s]+)\*) ([\s\S]*)$/;
+  // A stored action (`* [TIME] ** NICK TEXT`), and a live one (`** NICK TEXT`): /me, IRC's ACTION.
+  const STORED_ACTION = /^\* \[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\] \*\* (\S+) ([\s\S]*)$/;
+  const ACTION = /^\*\* (\S+) ([\s\S]*)$/;
   // The lines that give the command for older messages (after /historial, or after the
   // "since you left" replay at login): the command is what follows the last ": ".
   const OLDER = [matcher("history_more"), matcher("history_missed")];
@@ -257,6 +260,8 @@
     if ((m = STORED.exec(raw))) {
       return m[2] !== undefined ? ["history", m[2], m[4], m[1]] : ["recado", m[3], m[4], m[1]];
     }
+    if ((m = STORED_ACTION.exec(raw))) return ["history action", m[2], m[3], m[1]];
+    if ((m = ACTION.exec(raw))) return ["action", m[1], m[2]];
     if (raw.startsWith("* ")) return ["notice", null, raw.slice(2)];
     if (raw.startsWith("! ")) return ["error", null, raw.slice(2)];
     if ((m = /^-> \*([^*\s]+)\* ([\s\S]*)$/.exec(raw))) return ["echo", m[1], m[2]];
@@ -610,6 +615,9 @@
     if (!command(text, true)) return;
     line.value = "";
     if (loggedIn && !/^[/#]/.test(text) && /[^ \t]/.test(text)) add("own", me, text);
+    // An action of ours (/me TEXT) is not echoed either: shown as the others see it.
+    const action = loggedIn ? /^\/me[ \t]+([\s\S]*[^ \t][\s\S]*)$/i.exec(text) : null;
+    if (action) add("own action", me, action[1].trim());
   });
 
   older.addEventListener("click", () => {

@@ -117,8 +117,9 @@ async def test_search_finds_messages_waiting_for_the_index(tmp_path: Path) -> No
     database = Database(engine_for(url), get_reactor())
     history = HistoryStore(database, get_reactor(), days=30)
     try:
-        # The first write indexes (the store starts owing an index step), the others wait.
-        texts = ["café con leche", "otro café", "nada", "CAFE solo", "el último café"]
+        # The first write indexes (the store starts owing an index step), the others wait; a
+        # waiting word right after an IRC colour code is found as its readers see it.
+        texts = ["café con leche", "otro café", "nada", "\x0304CAFE solo", "el último café"]
         events = [Public(f"m{n}", T0 + n, "general", "Ana", t) for n, t in enumerate(texts)]
         await _one_per_turn(history, events)
         assert (

@@ -244,6 +244,37 @@ class IrcHistoryTests(_IrcChat):
             got[0], rf"^:{SERVER} NOTICE #sala :\[\d{{4}}-\d\d-\d\dT[\d:]+Z\] <bob> m1$"
         )
 
+    def test_a_message_longer_than_an_irc_line_is_split(self) -> None:
+        # a line user may say 1024 bytes: stored whole, shown in IRC lines of 512 at most
+        text = " ".join(["ñandú"] * 150).encode()[:1000].decode(errors="ignore").strip()
+        self.storage.add("larga", "m1", int(self.clock.seconds() * 1000) - 5000, "lina", text)
+        ana, ana_t = self.user("ana", HISTORY_CAPS)
+        self.say(ana, ana_t, "JOIN #larga")
+        got = self.say(ana, ana_t, "CHATHISTORY LATEST #larga * 10")
+        self.assertRegex(got[0], _BATCH_START)
+        ref = got[0].split()[2][1:]
+        self.assertEqual(got[-1], f":{SERVER} BATCH -{ref}")
+        pieces = []
+        for line in got[1:-1]:
+            self.assertTrue(line.startswith(f"@batch={ref};time="), line)
+            self.assertIn(" :lina!lina@irc.test PRIVMSG #larga :", line)
+            pieces.append(line.split(" PRIVMSG #larga :", 1)[1])
+        self.assertGreater(len(pieces), 2)
+        self.assertEqual(" ".join(pieces), text)  # cut at spaces, nothing lost
+        for line in got:
+            body = line.split(" ", 1)[1] if line.startswith("@") else line
+            self.assertLessEqual(len(body.encode()) + 2, 512, line)
+        self.assertIn("msgid=m1", got[1])
+        self.assertTrue(all("msgid=" not in line for line in got[2:]))
+        # without server-time: the server's NOTICEs saying when, split alike
+        carla, carla_t = self.user("carla")
+        self.say(carla, carla_t, "JOIN #larga")
+        got = self.say(carla, carla_t, "CHATHISTORY LATEST #larga * 10")
+        self.assertGreater(len(got), 2)
+        for line in got:
+            self.assertTrue(line.startswith(f":{SERVER} NOTICE #larga :"), line)
+            self.assertLessEqual(len(line.encode()) + 2, 512, line)
+
     def test_refusals(self) -> None:
         ana, ana_t = self.talk(1)
         carla, carla_t = self.user("carla", HISTORY_CAPS)

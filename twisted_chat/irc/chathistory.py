@@ -28,10 +28,10 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_chat import nicknames, roomnames
+from twisted_chat import formatting, nicknames, roomnames
 from twisted_chat.history import History, Said
 from twisted_chat.irc.message import Message, format_message
-from twisted_chat.irc.render import channel, server_time
+from twisted_chat.irc.render import MAX_BODY, channel, server_time, split_text
 from twisted_chat.irc.session import IrcSession
 from twisted_chat.room import ChatRoom
 from twisted_chat.wire import stamp
@@ -377,28 +377,49 @@ class ChatHistory:
         if batch:
             lines.append(format_message("BATCH", ("+" + ref, "chathistory", target), server))
         for message in messages:
-            lines.append(self._stored_line(session, target, message, ref if batch else None))
+            lines += self._stored_lines(session, target, message, ref if batch else None)
         if batch:
             lines.append(format_message("BATCH", ("-" + ref,), server))
         if lines:
             session.send("".join(line + "\r\n" for line in lines).encode("utf-8"))
 
-    def _stored_line(self, session: IrcSession, target: str, message: Said, ref: str | None) -> str:
+    def _stored_lines(
+        self, session: IrcSession, target: str, message: Said, ref: str | None
+    ) -> list[str]:
         """A stored message as the session's renderer shows one (the message at its own time
-        with ``server-time``, else a server ``NOTICE`` saying when), in the batch ``ref``."""
+        with ``server-time``, else a server ``NOTICE`` saying when), in the batch ``ref``: one
+        line, or several when its text does not fit in 512 bytes (a line user may send 1024:
+        split at character boundaries as live messages are, :func:`split_text`; the first
+        line carries the ``msgid``, every line its ``time`` and the batch)."""
         caps = session.caps
         tags: dict[str, str] = {}
         if ref is not None:
             tags["batch"] = ref
         if "server-time" in caps:
             tags["time"] = server_time(message.time)
-        if "message-tags" in caps:
-            tags["msgid"] = message.id
+        text = message.text
         if "server-time" in caps:
-            source = session.renderer.source(message.sender)
-            return format_message("PRIVMSG", (target, message.text), source, tags, True)
-        text = f"[{stamp(message.time)}] <{message.sender}> {message.text}"
-        return format_message("NOTICE", (target, text), self.irc.server_name, tags, True)
+            command, source, body = "PRIVMSG", session.renderer.source(message.sender), text
+        else:
+            if formatting.is_action(text):
+                said = f"* {message.sender} {formatting.action_text(text)}"
+            else:
+                said = f"<{message.sender}> {text}"
+            command, source = "NOTICE", self.irc.server_name
+            body = f"[{stamp(message.time)}] {said}"
+        first_tags = {**tags, "msgid": message.id} if "message-tags" in caps else tags
+        room = MAX_BODY - len(f":{source} {command} {target} :".encode())
+        if len(body.encode()) <= room:
+            return [format_message(command, (target, body), source, first_tags, True)]
+        if command == "PRIVMSG" and formatting.is_action(body):
+            start, end = formatting.ACTION_START, formatting.ACTION_END
+            inner = formatting.action_text(body)
+            pieces = [start + piece + end for piece in split_text(inner, room - 9)]
+        else:
+            pieces = split_text(body, room)
+        lines = [format_message(command, (target, pieces[0]), source, first_tags, True)]
+        lines += [format_message(command, (target, p), source, tags, True) for p in pieces[1:]]
+        return lines
 
     # -- the replay of a JOIN -----------------------------------------------------------------
 

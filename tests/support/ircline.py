@@ -61,6 +61,11 @@ class IrcUser(LineSocket):
                 return lines
             assert time.monotonic() < deadline, f"{self.nickname}: no {pattern!r} in {lines}"
 
+    def join(self, channel: str) -> list[str]:
+        """``JOIN channel``; the lines before the end of its names (``366``)."""
+        self.say(f"JOIN {channel}")
+        return self.expect(f":{SERVER} 366 {self.nickname} {channel} :End of /NAMES list")
+
     def sync(self) -> list[str]:
         """Barrier: ``PING``; every line before its ``PONG``."""
         self.say("PING barrera")

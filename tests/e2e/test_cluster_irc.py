@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import mariadb
-from tests.support.cluster import TTL, Cluster, Node, join, poll, running_cluster
+from tests.support.cluster import TTL, Cluster, join, poll, running_cluster
 from tests.support.expected import joined
-from tests.support.ircline import REPLICATION, SERVER, IrcUser, source
-from tests.support.processes import free_port
+from tests.support.ircline import REPLICATION, SERVER, IrcUser, irc_nodes, source
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
@@ -125,22 +124,6 @@ def test_irc_and_line_users_across_two_nodes(cluster: Cluster) -> None:
     carol.close()
     bob.close()
     ana.close()
-
-
-def irc_nodes(cluster: Cluster) -> tuple[list[Node], dict[str, int]]:
-    """Nodes ``ia`` and ``ib`` with an ``--irc`` listener each; their IRC ports by node id."""
-    irc_ports = {"ia": free_port(), "ib": free_port()}
-    nodes = [
-        cluster.start(
-            node_id,
-            "--irc",
-            f"tcp:{irc_ports[node_id]}:interface=127.0.0.1",
-            "--server-name",
-            SERVER,
-        )
-        for node_id in ("ia", "ib")
-    ]
-    return nodes, irc_ports
 
 
 def test_irc_users_rooms_are_announced_again_after_a_redis_restart(

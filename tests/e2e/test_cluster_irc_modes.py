@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cluster_irc import irc_nodes
 from tests.support import mariadb
 from tests.support.cluster import Cluster, join, running_cluster
-from tests.support.ircline import REPLICATION, SERVER, IrcUser, source
+from tests.support.ircline import REPLICATION, SERVER, IrcUser, irc_nodes, source
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 

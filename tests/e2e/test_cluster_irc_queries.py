@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cluster_irc import irc_nodes
 from tests.support import mariadb
 from tests.support.cluster import Cluster, join, poll, running_cluster
 from tests.support.expected import joined, registered
-from tests.support.ircline import REPLICATION, SERVER, IrcUser, source
+from tests.support.ircline import REPLICATION, SERVER, IrcUser, irc_nodes, source
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 

@@ -32,7 +32,7 @@ from tests.support.ircclient import (
     IrcServer,
     start_irc_server,
 )
-from tests.support.ircfuzz import draw_batches, fuzz_lines, send_batch, still_answers
+from tests.support.ircfuzz import draw_batches, fuzz_in_a_room, fuzz_lines
 from tests.support.logs import LogEvents, capture, is_error
 
 pytestmark = pytest.mark.timeout(60, method="thread")
@@ -747,14 +747,6 @@ async def test_fuzzed_commands_never_crash() -> None:
             await server.chat.login("lina")
             ana = await server.user("ana")
             await ana.join("#general")
-            fuzzer: IrcClient | None = None
-            answered = 0
-            for number, batch in enumerate(command_batches(40)):
-                if fuzzer is None or fuzzer.closed:
-                    fuzzer = await server.user(f"fuzz{number}")
-                    await fuzzer.join("#x")  # the operator of a room
-                if await send_batch(fuzzer, batch):
-                    answered += 1
-                await still_answers(ana, number)
+            answered = await fuzz_in_a_room(server, command_batches(40), ana)
             assert answered > 20
     assert not errors.events, errors.describe()

@@ -16,8 +16,8 @@ import pytest_twisted
 from tests.inprocess.test_irc_commands import replies, room_of_three
 from tests.inprocess.test_irc_sockets import PASSWORD, numeric, register_ana
 from tests.support.expected import joined
-from tests.support.ircclient import SERVER, IrcClient, start_irc_server
-from tests.support.ircfuzz import draw_batches, fuzz_lines, send_batch, still_answers
+from tests.support.ircclient import SERVER, start_irc_server
+from tests.support.ircfuzz import draw_batches, fuzz_in_a_room, fuzz_lines
 from tests.support.logs import LogEvents, capture, is_error
 from twisted_chat.irc.queries import INVITE_BURST
 from twisted_chat.roomnames import DEFAULT_MAX_CHANNELS
@@ -158,14 +158,6 @@ async def test_fuzzed_queries_never_crash() -> None:
             await server.chat.login("lina")
             ana = await server.user("ana")
             await ana.join("#general")
-            fuzzer: IrcClient | None = None
-            answered = 0
-            for number, batch in enumerate(query_batches(30)):
-                if fuzzer is None or fuzzer.closed:
-                    fuzzer = await server.user(f"fuzz{number}")
-                    await fuzzer.join("#x")
-                if await send_batch(fuzzer, batch):
-                    answered += 1
-                await still_answers(ana, number)
+            answered = await fuzz_in_a_room(server, query_batches(30), ana)
             assert answered > 15
     assert not errors.events, errors.describe()

@@ -26,7 +26,7 @@ from tests.support.ircclient import (
     sala_with_messages,
     start_irc_server,
 )
-from tests.support.ircfuzz import draw_batches, fuzz_lines, send_batch, still_answers
+from tests.support.ircfuzz import draw_batches, fuzz_in_a_room, fuzz_lines
 from tests.support.logs import LogEvents, capture, is_error
 from twisted_chat.text import SPANISH
 
@@ -306,15 +306,12 @@ async def test_fuzzed_history_and_v1_commands_never_crash() -> None:
             lina.say("hola")
             ana = await server.user("ana", caps=HISTORY_CAPS)
             await ana.join("#general")
-            fuzzer: IrcClient | None = None
-            answered = 0
-            for number, lines in enumerate(fuzz_batches(40)):
-                if fuzzer is None or fuzzer.closed:
-                    fuzzer = await server.user(f"fuzz{number}", caps=HISTORY_CAPS)
-                    await fuzzer.join("#x")
-                    fuzzer.say("PRIVMSG #x :algo que buscar")
-                if await send_batch(fuzzer, lines):
-                    answered += 1
-                await still_answers(ana, number)
+            answered = await fuzz_in_a_room(
+                server,
+                fuzz_batches(40),
+                ana,
+                caps=HISTORY_CAPS,
+                after_join="PRIVMSG #x :algo que buscar",
+            )
             assert answered > 20
     assert not errors.events, errors.describe()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.ircclient import SERVER, IrcClient
+from tests.support.ircclient import SERVER, IrcClient, IrcServer
 
 #: The token of the ``PING`` sent after a fuzzed batch.
 AFTER_THE_FUZZ = "after the fuzz"
@@ -76,3 +76,29 @@ async def still_answers(client: IrcClient, number: int) -> None:
     client.say(f"PING :{number}")
     server = re.escape(SERVER)
     await client.until(rf":{server} PONG {server} :?{number}")
+
+
+async def fuzz_in_a_room(
+    server: IrcServer,
+    batches: Sequence[Sequence[str]],
+    watcher: IrcClient,
+    *,
+    caps: tuple[str, ...] = (),
+    after_join: str | None = None,
+) -> int:
+    """Send each of ``batches`` (see :func:`send_batch`) from a registered client in ``#x``
+    (``fuzzN``, a new one whenever the last was closed, with ``caps``; ``after_join``: a line
+    it says once it joined), ``watcher``'s ``PING`` barrier after each
+    (:func:`still_answers`); how many batches had their ``PONG``."""
+    fuzzer: IrcClient | None = None
+    answered = 0
+    for number, batch in enumerate(batches):
+        if fuzzer is None or fuzzer.closed:
+            fuzzer = await server.user(f"fuzz{number}", caps=caps)
+            await fuzzer.join("#x")  # the operator of a room
+            if after_join is not None:
+                fuzzer.say(after_join)
+        if await send_batch(fuzzer, batch):
+            answered += 1
+        await still_answers(watcher, number)
+    return answered

@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import mariadb
-from tests.support.cluster import TTL, Cluster, Node, join, poll, running_cluster
+from tests.support.cluster import TTL, Cluster, join, poll, running_cluster
 from tests.support.expected import joined
-from tests.support.ircline import REPLICATION, SERVER, IrcUser, source
-from tests.support.processes import free_port
+from tests.support.ircline import REPLICATION, SERVER, IrcUser, irc_nodes, source
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
@@ -56,11 +55,9 @@ def test_irc_and_line_users_across_two_nodes(cluster: Cluster) -> None:
     assert bob.line() == joined("carol")
 
     # One room, three users, two nodes: JOINs seen across nodes, NAMES alike on both.
-    ana.say("JOIN #general")
-    ana.expect(f":{SERVER} 366 ana #general :End of /NAMES list")
+    ana.join("#general")
     assert bob.line() == "* ana ha entrado en la sala general."
-    carol.say("JOIN #general")
-    carol.expect(f":{SERVER} 366 carol #general :End of /NAMES list")
+    carol.join("#general")
     assert bob.line() == "* carol ha entrado en la sala general."
     assert ana.expect(f"{source('carol')} JOIN #general") == []
     ana.wait_names("#general", ["ana", "bob", "carol"], REPLICATION)
@@ -78,10 +75,8 @@ def test_irc_and_line_users_across_two_nodes(cluster: Cluster) -> None:
     assert bob.line() == "<carol> y yo"
 
     # A room created on A (its claim in Redis) and joined from B: one operator, everywhere.
-    ana.say("JOIN #juegos")
-    ana.expect(f":{SERVER} 366 ana #juegos :End of /NAMES list")
-    carol.say("JOIN #juegos")
-    carol.expect(f":{SERVER} 366 carol #juegos :End of /NAMES list")
+    ana.join("#juegos")
+    carol.join("#juegos")
     assert ana.expect(f"{source('carol')} JOIN #juegos") == []
     carol.wait_names("#juegos", ["@ana", "carol"], REPLICATION)
     ana.wait_names("#juegos", ["@ana", "carol"], REPLICATION)
@@ -131,22 +126,6 @@ def test_irc_and_line_users_across_two_nodes(cluster: Cluster) -> None:
     ana.close()
 
 
-def irc_nodes(cluster: Cluster) -> tuple[list[Node], dict[str, int]]:
-    """Nodes ``ia`` and ``ib`` with an ``--irc`` listener each; their IRC ports by node id."""
-    irc_ports = {"ia": free_port(), "ib": free_port()}
-    nodes = [
-        cluster.start(
-            node_id,
-            "--irc",
-            f"tcp:{irc_ports[node_id]}:interface=127.0.0.1",
-            "--server-name",
-            SERVER,
-        )
-        for node_id in ("ia", "ib")
-    ]
-    return nodes, irc_ports
-
-
 def test_irc_users_rooms_are_announced_again_after_a_redis_restart(
     cluster: Cluster, redis_server: RedisServer
 ) -> None:
@@ -157,8 +136,7 @@ def test_irc_users_rooms_are_announced_again_after_a_redis_restart(
     ana.expect(f":{SERVER} 366 ana #otra :End of /NAMES list")
     carol = IrcUser(irc_ports["ib"])
     assert f"{SERVER} 001 carol " in carol.register("carol")[0]
-    carol.say("JOIN #juegos")
-    carol.expect(f":{SERVER} 366 carol #juegos :End of /NAMES list")
+    carol.join("#juegos")
     carol.wait_names("#juegos", ["@ana", "carol"], REPLICATION)
     carol.wait_names("#otra", ["@ana"], REPLICATION)
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cluster_irc import irc_nodes
 from tests.support import mariadb
 from tests.support.cluster import Cluster, join, running_cluster
-from tests.support.ircline import REPLICATION, SERVER, IrcUser, source
+from tests.support.ircline import REPLICATION, SERVER, IrcUser, irc_nodes, source
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
@@ -39,10 +38,8 @@ def test_modes_set_on_one_node_hold_on_the_other(nodes: Cluster) -> None:
     assert f"{SERVER} 001 ana " in ana.register("ana")[0]
     carol = IrcUser(irc_ports["ib"])
     assert f"{SERVER} 001 carol " in carol.register("carol")[0]
-    ana.say("JOIN #juegos")
-    ana.expect(f":{SERVER} 366 ana #juegos :End of /NAMES list")
-    carol.say("JOIN #juegos")
-    carol.expect(f":{SERVER} 366 carol #juegos :End of /NAMES list")
+    ana.join("#juegos")
+    carol.join("#juegos")
     ana.wait_names("#juegos", ["@ana", "carol"], REPLICATION)
     bob = join(b, "bob")  # a line user on B, in the default room
     dora = join(b, "dora")

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cluster_irc import irc_nodes
 from tests.support import mariadb
 from tests.support.cluster import Cluster, join, poll, running_cluster
 from tests.support.expected import joined, registered
-from tests.support.ircline import REPLICATION, SERVER, IrcUser, source
+from tests.support.ircline import REPLICATION, SERVER, IrcUser, irc_nodes, source
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
@@ -54,8 +53,7 @@ def test_ison_userhost_and_invite_across_nodes(nodes: Cluster) -> None:
     assert ana.expect(f":{SERVER} 302 ana :carol=+carol@{SERVER} bob=+bob@{SERVER}") == []
 
     # INVITE from A to an IRC user and a line user of B: published to B, said there.
-    ana.say("JOIN #juegos")
-    ana.expect(f":{SERVER} 366 ana #juegos :End of /NAMES list")
+    ana.join("#juegos")
     ana.say("INVITE carol #juegos")
     assert ana.expect(f":{SERVER} 341 ana carol #juegos") == []
     assert carol.expect(f"{source('ana')} INVITE carol #juegos") == []
@@ -64,8 +62,7 @@ def test_ison_userhost_and_invite_across_nodes(nodes: Cluster) -> None:
     assert bob.line() == "* ana te invita a la sala juegos: /unirse juegos"
 
     # The invited IRC user joins as told; A knows it is in the room: 443.
-    carol.say("JOIN #juegos")
-    carol.expect(f":{SERVER} 366 carol #juegos :End of /NAMES list")
+    carol.join("#juegos")
     assert ana.expect(f"{source('carol')} JOIN #juegos") == []
     ana.say("INVITE carol #juegos")
     assert ana.expect(f":{SERVER} 443 ana carol #juegos :is already on channel") == []

@@ -19,8 +19,7 @@ import pytest
 from tests.support import mariadb
 from tests.support.cluster import Client, Cluster, join, login, poll, running_cluster
 from tests.support.expected import conectados, renamed, welcome
-from tests.support.ircline import SERVER, IrcUser, source
-from tests.support.processes import free_port
+from tests.support.ircline import SERVER, IrcUser, irc_nodes, source
 from tests.support.redis_server import RedisServer
 from twisted_chat.storage.url import MysqlURL
 
@@ -168,17 +167,7 @@ def test_irc_users_see_a_change_on_the_other_node(cluster: Cluster) -> None:
     """With ``--irc`` on both nodes: an IRC user on one node sharing two channels with the
     renamer on the other reads one ``NICK``; a line user of one of them reads the notice;
     ``NAMES`` on both nodes and ``433`` for the new nickname from the other node follow."""
-    irc_ports = {"ia": free_port(), "ib": free_port()}
-    a, b = (
-        cluster.start(
-            node_id,
-            "--irc",
-            f"tcp:{irc_ports[node_id]}:interface=127.0.0.1",
-            "--server-name",
-            SERVER,
-        )
-        for node_id in ("ia", "ib")
-    )
+    (a, b), irc_ports = irc_nodes(cluster)
     bob = join(b, "bob")
     ana = IrcUser(irc_ports["ia"])
     assert f"{SERVER} 001 ana " in ana.register("ana")[0]

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.inprocess.test_irc_sockets import PASSWORD, numeric, register_ana
 from tests.support.chatclient import ChatClient
@@ -34,6 +32,7 @@ from tests.support.ircclient import (
     IrcServer,
     start_irc_server,
 )
+from tests.support.ircfuzz import draw_batches, fuzz_in_a_room, fuzz_lines
 from tests.support.logs import LogEvents, capture, is_error
 
 pytestmark = pytest.mark.timeout(60, method="thread")
@@ -733,25 +732,12 @@ WORDS = [
     ":a b",
 ]
 
-command_lines = st.lists(
-    st.one_of(st.sampled_from(WORDS), st.text(max_size=12)), min_size=1, max_size=6
-).map(" ".join)
+command_lines = fuzz_lines(WORDS, max_text=12, max_words=6)
 
 
 def command_batches(count: int) -> list[list[str]]:
-    """``count`` batches of lines drawn by Hypothesis (generation only, as in
-    :func:`tests.inprocess.test_irc_sockets.fuzz_batches`)."""
-    batches: list[list[str]] = []
-
-    @settings(
-        max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck)
-    )
-    @given(st.lists(command_lines, min_size=1, max_size=6))
-    def collect(batch: list[str]) -> None:
-        batches.append(batch)
-
-    collect()
-    return batches
+    """``count`` batches of lines drawn by Hypothesis (generation only)."""
+    return draw_batches(command_lines, count, max_lines=6)
 
 
 @pytest_twisted.ensureDeferred
@@ -761,25 +747,6 @@ async def test_fuzzed_commands_never_crash() -> None:
             await server.chat.login("lina")
             ana = await server.user("ana")
             await ana.join("#general")
-            fuzzer: IrcClient | None = None
-            answered = 0
-            for number, batch in enumerate(command_batches(40)):
-                if fuzzer is None or fuzzer.closed:
-                    fuzzer = await server.user(f"fuzz{number}")
-                    await fuzzer.join("#x")  # the operator of a room
-                data = "".join(line.replace("\n", " ") + "\r\n" for line in batch)
-                fuzzer.send(data.encode("utf-8", "surrogatepass"))
-                fuzzer.say("PING :after the fuzz")
-                while not fuzzer.closed:
-                    try:
-                        got = await fuzzer.line()
-                    except AssertionError:
-                        assert fuzzer.closed
-                        break
-                    if got == f":{SERVER} PONG {SERVER} :after the fuzz":
-                        answered += 1
-                        break
-                ana.say(f"PING :{number}")
-                await ana.until(rf":irc\.test PONG irc\.test :?{number}")
+            answered = await fuzz_in_a_room(server, command_batches(40), ana)
             assert answered > 20
     assert not errors.events, errors.describe()

@@ -17,7 +17,7 @@ import pytest
 import pytest_twisted
 
 from tests.support.chatclient import ChatClient
-from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
+from tests.support.ircclient import SERVER, IrcClient, IrcServer, nothing_more, start_irc_server
 from tests.support.webclient import WebChatClient, web_client
 
 pytestmark = pytest.mark.timeout(60, method="thread")
@@ -47,15 +47,6 @@ async def everyone(
     for line_user in (carol, dora):
         await line_user.sync()
     return ana, bob, carol, dora
-
-
-async def nothing_more(*clients: ChatClient) -> None:
-    """Every client's next line is its barrier's answer."""
-    for client in clients:
-        if isinstance(client, IrcClient):
-            await client.pong()
-        else:
-            await client.sync()
 
 
 @pytest_twisted.ensureDeferred

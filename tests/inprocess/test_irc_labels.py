@@ -11,7 +11,7 @@ import re
 import pytest
 import pytest_twisted
 
-from tests.support.ircclient import SERVER, IrcClient, start_irc_server
+from tests.support.ircclient import SERVER, IrcClient, sala_with_messages, start_irc_server
 
 pytestmark = pytest.mark.timeout(90, method="thread")
 
@@ -73,18 +73,8 @@ async def test_labeled_answers() -> None:
 @pytest_twisted.ensureDeferred
 async def test_chathistory_from_the_database_is_one_labeled_answer() -> None:
     async with await start_irc_server() as server:
-        ana = await server.user("ana", caps=HISTORY_CAPS)
-        bob = await server.user("bob")
-        await ana.join("#sala")
-        await bob.join("#sala")
-        assert (await ana.line()).endswith(f" :bob!bob@{SERVER} JOIN #sala")
-        count = 110  # the room's buffer holds its last 100: the first 10 are read from the database
-        for number in range(count):
-            bob.say(f"PRIVMSG #sala :m{number}")
-        await bob.pong()
-        for _ in range(count):
-            await ana.line()
-        await ana.pong()
+        # the room's buffer holds its last 100: the first 10 are read from the database
+        ana, _ = await sala_with_messages(server, 110, caps=HISTORY_CAPS)
         ana.say("@label=h1 CHATHISTORY LATEST #sala * 100")
         latest = await labeled_batch(ana, "h1")
         assert len(latest) == 102  # BATCH +, 100 messages, BATCH -

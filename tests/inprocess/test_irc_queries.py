@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.inprocess.test_irc_commands import replies, room_of_three
 from tests.inprocess.test_irc_sockets import PASSWORD, numeric, register_ana
 from tests.support.expected import joined
-from tests.support.ircclient import SERVER, IrcClient, start_irc_server
+from tests.support.ircclient import SERVER, start_irc_server
+from tests.support.ircfuzz import draw_batches, fuzz_in_a_room, fuzz_lines
 from tests.support.logs import LogEvents, capture, is_error
 from twisted_chat.irc.queries import INVITE_BURST
 from twisted_chat.roomnames import DEFAULT_MAX_CHANNELS
@@ -144,24 +143,12 @@ WORDS = [
     *("+i", "-i", "+iw", "-o", "i", SERVER, "otro.server", ":", ":a b c d e f g", ","),
 ]
 
-query_lines = st.lists(
-    st.one_of(st.sampled_from(WORDS), st.text(max_size=10)), min_size=1, max_size=7
-).map(" ".join)
+query_lines = fuzz_lines(WORDS, max_text=10, max_words=7)
 
 
 def query_batches(count: int) -> list[list[str]]:
     """``count`` batches of lines drawn by Hypothesis (generation only)."""
-    batches: list[list[str]] = []
-
-    @settings(
-        max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck)
-    )
-    @given(st.lists(query_lines, min_size=1, max_size=8))
-    def collect(batch: list[str]) -> None:
-        batches.append(batch)
-
-    collect()
-    return batches
+    return draw_batches(query_lines, count, max_lines=8)
 
 
 @pytest_twisted.ensureDeferred
@@ -171,25 +158,6 @@ async def test_fuzzed_queries_never_crash() -> None:
             await server.chat.login("lina")
             ana = await server.user("ana")
             await ana.join("#general")
-            fuzzer: IrcClient | None = None
-            answered = 0
-            for number, batch in enumerate(query_batches(30)):
-                if fuzzer is None or fuzzer.closed:
-                    fuzzer = await server.user(f"fuzz{number}")
-                    await fuzzer.join("#x")
-                data = "".join(line.replace("\n", " ") + "\r\n" for line in batch)
-                fuzzer.send(data.encode("utf-8", "surrogatepass"))
-                fuzzer.say("PING :after the fuzz")
-                while not fuzzer.closed:
-                    try:
-                        got = await fuzzer.line()
-                    except AssertionError:
-                        assert fuzzer.closed
-                        break
-                    if got == f":{SERVER} PONG {SERVER} :after the fuzz":
-                        answered += 1
-                        break
-                ana.say(f"PING :{number}")
-                await ana.until(rf":irc\.test PONG irc\.test :?{number}")
+            answered = await fuzz_in_a_room(server, query_batches(30), ana)
             assert answered > 15
     assert not errors.events, errors.describe()

@@ -15,13 +15,18 @@ import re
 
 import pytest
 import pytest_twisted
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.inprocess.test_irc_sockets import numeric
 from tests.support.chatclient import ChatClient
 from tests.support.expected import joined, registered, room_joined
-from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
+from tests.support.ircclient import (
+    SERVER,
+    IrcClient,
+    IrcServer,
+    sala_with_messages,
+    start_irc_server,
+)
+from tests.support.ircfuzz import draw_batches, fuzz_in_a_room, fuzz_lines
 from tests.support.logs import LogEvents, capture, is_error
 from twisted_chat.text import SPANISH
 
@@ -194,18 +199,8 @@ async def test_an_operator_command_from_irc() -> None:
 @pytest_twisted.ensureDeferred
 async def test_chathistory_across_the_buffer_and_the_database() -> None:
     async with await start_irc_server() as server:
-        ana = await server.user("ana", caps=HISTORY_CAPS)
-        bob = await server.user("bob")
-        await ana.join("#sala")
-        await bob.join("#sala")
-        assert (await ana.line()).endswith(" :bob!bob@irc.test JOIN #sala")
         count = 130  # the room's buffer holds its last 100
-        for number in range(count):
-            bob.say(f"PRIVMSG #sala :m{number}")
-        await bob.pong()
-        for _ in range(count):
-            await ana.line()
-        await ana.pong()
+        ana, _ = await sala_with_messages(server, count, caps=HISTORY_CAPS)
         ana.say("CHATHISTORY LATEST #sala * 100")
         latest = await batch(ana, "#sala")
         assert [text for _, _, text in latest] == [f"m{n}" for n in range(30, 130)]
@@ -295,24 +290,12 @@ WORDS = [
     ":a b",
 ]
 
-fuzz_lines = st.lists(
-    st.one_of(st.sampled_from(WORDS), st.text(max_size=12)), min_size=1, max_size=6
-).map(" ".join)
+raw_lines = fuzz_lines(WORDS, max_text=12, max_words=6)
 
 
 def fuzz_batches(count: int) -> list[list[str]]:
     """``count`` batches of lines drawn by Hypothesis (generation only)."""
-    batches: list[list[str]] = []
-
-    @settings(
-        max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck)
-    )
-    @given(st.lists(fuzz_lines, min_size=1, max_size=6))
-    def collect(batch: list[str]) -> None:
-        batches.append(batch)
-
-    collect()
-    return batches
+    return draw_batches(raw_lines, count, max_lines=6)
 
 
 @pytest_twisted.ensureDeferred
@@ -323,26 +306,12 @@ async def test_fuzzed_history_and_v1_commands_never_crash() -> None:
             lina.say("hola")
             ana = await server.user("ana", caps=HISTORY_CAPS)
             await ana.join("#general")
-            fuzzer: IrcClient | None = None
-            answered = 0
-            for number, lines in enumerate(fuzz_batches(40)):
-                if fuzzer is None or fuzzer.closed:
-                    fuzzer = await server.user(f"fuzz{number}", caps=HISTORY_CAPS)
-                    await fuzzer.join("#x")
-                    fuzzer.say("PRIVMSG #x :algo que buscar")
-                data = "".join(line.replace("\n", " ") + "\r\n" for line in lines)
-                fuzzer.send(data.encode("utf-8", "surrogatepass"))
-                fuzzer.say("PING :after the fuzz")
-                while not fuzzer.closed:
-                    try:
-                        got = await fuzzer.line()
-                    except AssertionError:
-                        assert fuzzer.closed
-                        break
-                    if got == f":{SERVER} PONG {SERVER} :after the fuzz":
-                        answered += 1
-                        break
-                ana.say(f"PING :{number}")
-                await ana.until(rf":irc\.test PONG irc\.test :?{number}")
+            answered = await fuzz_in_a_room(
+                server,
+                fuzz_batches(40),
+                ana,
+                caps=HISTORY_CAPS,
+                after_join="PRIVMSG #x :algo que buscar",
+            )
             assert answered > 20
     assert not errors.events, errors.describe()

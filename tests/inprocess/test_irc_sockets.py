@@ -13,8 +13,6 @@ import re
 
 import pytest
 import pytest_twisted
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from twisted.internet import defer
 
 from tests.support.expected import (
@@ -28,6 +26,7 @@ from tests.support.expected import (
     topic_set,
 )
 from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
+from tests.support.ircfuzz import draw_batches, fuzz_lines, send_batch, still_answers
 from tests.support.logs import LogEvents, capture, is_error
 from tests.support.waits import wait
 
@@ -522,28 +521,13 @@ WORDS = [
     "fuzz",
 ]
 
-irc_lines = st.lists(
-    st.one_of(st.sampled_from(WORDS), st.text(max_size=30)), min_size=0, max_size=8
-).map(" ".join)
+irc_lines = fuzz_lines(WORDS, max_text=30, min_words=0, max_words=8)
 
 
 def fuzz_batches(count: int) -> list[list[str]]:
     """``count`` batches of lines drawn by Hypothesis (its generation, without shrinking: the
     property is checked over sockets afterwards)."""
-    batches: list[list[str]] = []
-
-    @settings(
-        max_examples=count,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(st.lists(irc_lines, min_size=1, max_size=6))
-    def collect(batch: list[str]) -> None:
-        batches.append(batch)
-
-    collect()
-    return batches
+    return draw_batches(irc_lines, count, max_lines=6)
 
 
 @pytest_twisted.ensureDeferred
@@ -559,21 +543,10 @@ async def test_fuzzed_lines_never_crash_or_block_the_listener() -> None:
                     fuzzer = await server.connect(f"fuzz{number}")
                     if number % 2:  # half of them registered first
                         await fuzzer.register(f"fuzz{number}")
-                data = "".join(line.replace("\n", " ") + "\r\n" for line in batch)
-                fuzzer.send(data.encode("utf-8", "surrogatepass"))
-                fuzzer.say("PING :after the fuzz")
                 # the PONG comes, unless the fuzz quit: nothing blocked
-                while not fuzzer.closed:
-                    try:
-                        got = await fuzzer.line()
-                    except AssertionError:
-                        assert fuzzer.closed
-                        break
-                    if got == f":{SERVER} PONG {SERVER} :after the fuzz":
-                        answered += 1
-                        break
-                watcher.say(f"PING :{number}")  # the server still serves everyone
-                await watcher.until(rf":irc\.test PONG irc\.test :?{number}")
+                if await send_batch(fuzzer, batch):
+                    answered += 1
+                await still_answers(watcher, number)  # the server still serves everyone
             assert answered > 40
             # the registry holds only open connections; a newcomer still registers and talks
             room = server.chat.service.chat.room

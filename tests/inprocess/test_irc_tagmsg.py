@@ -18,7 +18,7 @@ import pytest_twisted
 from tests.inprocess.test_irc_sockets import numeric
 from tests.support.chatclient import ChatClient
 from tests.support.expected import joined, room_joined
-from tests.support.ircclient import IrcClient, IrcServer, start_irc_server
+from tests.support.ircclient import IrcClient, IrcServer, nothing_more, start_irc_server
 
 pytestmark = pytest.mark.timeout(60, method="thread")
 
@@ -48,15 +48,6 @@ async def four_in_general(server: IrcServer) -> tuple[IrcClient, IrcClient, IrcC
     return ana, bob, cris, lina
 
 
-async def quiet(*clients: IrcClient | ChatClient) -> None:
-    """Barriers: nothing more reached any of ``clients``."""
-    for client in clients:
-        if isinstance(client, IrcClient):
-            await client.pong()
-        else:
-            await client.sync()
-
-
 @pytest_twisted.ensureDeferred
 async def test_tagmsg_to_a_channel_reaches_message_tags_readers_alone() -> None:
     async with await start_irc_server() as server:
@@ -69,13 +60,13 @@ async def test_tagmsg_to_a_channel_reaches_message_tags_readers_alone() -> None:
         assert re.fullmatch(MSGID + rest, echo), echo
         assert re.fullmatch(MSGID + rest, relay), relay
         assert echo.split(";", 1)[0] == relay.split(";", 1)[0]  # one msgid
-        await quiet(ana, bob, cris, lina)  # cris (no message-tags) and lina: nothing
+        await nothing_more(ana, bob, cris, lina)  # cris (no message-tags) and lina: nothing
         # no client-only tag: nothing to relay, nothing echoed
         ana.say("@foo=bar TAGMSG #general")
-        await quiet(ana, bob, cris, lina)
+        await nothing_more(ana, bob, cris, lina)
         # a client without message-tags: its TAGMSG is ignored
         cris.say("@+typing=active TAGMSG #general")
-        await quiet(cris, ana, bob, lina)
+        await nothing_more(cris, ana, bob, lina)
 
 
 @pytest_twisted.ensureDeferred
@@ -103,7 +94,7 @@ async def test_client_tags_on_privmsg_and_notice() -> None:
         )
         assert await lina.line() == "<cris> sin etiquetas"
         assert "+typing" not in await ana.line()
-        await quiet(ana, bob, cris, lina)
+        await nothing_more(ana, bob, cris, lina)
         # the history keeps the text alone: a late joiner's replay has no tags
         dan = await server.user("dan", caps=("message-tags", "server-time"))
         dan.say("JOIN #general")
@@ -123,7 +114,7 @@ async def test_tagmsg_to_a_nickname_and_refusals() -> None:
         assert (await ana.line()).endswith(" :ana!ana@irc.test TAGMSG cris")
         ana.say("@+typing=active TAGMSG lina")  # a line user: nothing for it
         assert (await ana.line()).endswith(" :ana!ana@irc.test TAGMSG lina")
-        await quiet(bob, cris, lina)
+        await nothing_more(bob, cris, lina)
         ana.say("@+typing=active TAGMSG nadie")
         assert await ana.line() == numeric("401", "ana", "nadie :No such nick/channel")
         ana.say("@+typing=active TAGMSG #nada")
@@ -135,7 +126,7 @@ async def test_tagmsg_to_a_nickname_and_refusals() -> None:
         assert await ana.line() == numeric("407", "ana", "#general,bob :Too many targets")
         ana.say("@+typing=active TAGMSG")
         assert (await ana.line()).startswith(":irc.test 461 ana TAGMSG ")
-        await quiet(ana, bob, cris, lina)
+        await nothing_more(ana, bob, cris, lina)
 
 
 @pytest_twisted.ensureDeferred
@@ -173,4 +164,4 @@ async def test_tagmsg_in_a_moderated_channel_needs_voice() -> None:
         ana.say("@+typing=active TAGMSG #juegos")
         line = await bob.line()
         assert re.fullmatch(MSGID + r"\+typing=active :ana!ana@irc\.test TAGMSG #juegos", line)
-        await quiet(bob, cris, lina)
+        await nothing_more(bob, cris, lina)

@@ -143,3 +143,32 @@ def cluster_chat(
     parts = assemble(texts, clock, room=room, **options)
     assert isinstance(parts.room, ClusterRoom)
     return parts, parts.room, links[0]
+
+
+#: The scripts a started node's tests answer at once with 1 (done), unless told others.
+DONE_SCRIPTS = ("claim", "room_move", "room_release", "room_refresh")
+
+
+def start_beside_n2(
+    room: ClusterRoom,
+    link: FakeLink,
+    *,
+    done: Sequence[str] = DONE_SCRIPTS,
+    answers: dict[str, Any] | None = None,
+    n2_users_hash: bool = True,
+) -> None:
+    """Start ``room``'s membership and connect ``link``, its scripts in ``done`` answered with
+    1, ``restore`` with nothing, and ``answers`` (by script name) as given; the survey finds
+    this node and node n2 (``n2/x``), unchanged, so nobody is dropped or re-read, and n2 is
+    known with nobody yet; with ``n2_users_hash``, so is its users hash in Redis (read when a
+    room claim names a user of n2 that this node has not heard of)."""
+    room.membership.start()
+    link.connect()
+    for script in done:
+        link.answers[script] = 1
+    link.answers["restore"] = []
+    link.answers.update(answers or {})
+    link.answers["survey"] = [["n1", room.origin.instance, "1"], ["n2", "n2/x", "1"]]
+    room.membership.changed(room.presence.snapshot("n2", "n2/x", 1, {}))
+    if n2_users_hash:
+        link.replies["HGETALL"] = {"#i": "n2/x", "#v": "1"}

@@ -176,8 +176,38 @@ class IrcServer:
             await wait(side.lost, f"the server to drop {client}")
 
 
+async def nothing_more(*clients: ChatClient) -> None:
+    """Barriers: nothing more reached any of ``clients`` (an IRC client's next line is its
+    ``PONG``, a line or WebSocket user's its ``/username`` answer)."""
+    for client in clients:
+        if isinstance(client, IrcClient):
+            await client.pong()
+        else:
+            await client.sync()
+
+
 async def start_irc_server(*extra: str, endpoint: str = IRC_ENDPOINT) -> IrcServer:
     """An in-process server built as ``twistd chat`` builds it, with an ``--irc`` listener on
     ``endpoint`` (server name :data:`SERVER`) besides its ``--port`` one; ``extra``: more
     options."""
     return IrcServer(await start_server(*irc_arguments(endpoint), *extra))
+
+
+async def sala_with_messages(
+    server: IrcServer, count: int, *, caps: tuple[str, ...]
+) -> tuple[IrcClient, IrcClient]:
+    """``ana`` (with ``caps``) and ``bob`` in ``#sala``, where ``bob`` said ``m0`` to
+    ``m{count - 1}``: both registered, ``ana`` read ``bob``'s ``JOIN`` and every message, the
+    ``PING`` barriers of both passed."""
+    ana = await server.user("ana", caps=caps)
+    bob = await server.user("bob")
+    await ana.join("#sala")
+    await bob.join("#sala")
+    assert (await ana.line()).endswith(f" :bob!bob@{SERVER} JOIN #sala")
+    for number in range(count):
+        bob.say(f"PRIVMSG #sala :m{number}")
+    await bob.pong()
+    for _ in range(count):
+        await ana.line()
+    await ana.pong()
+    return ana, bob

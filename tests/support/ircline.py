@@ -4,7 +4,8 @@
 :class:`IrcUser` is a :class:`tests.support.processes.LineSocket` (CRLF lines, every read with
 a timeout) that registers with ``NICK``/``USER``, reads up to a line matching a pattern
 (bounded), and uses ``PING``/``PONG`` as its barrier. The in-process tests' IRC client, on the
-test's own reactor, is :class:`tests.support.ircclient.IrcClient`.
+test's own reactor, is :class:`tests.support.ircclient.IrcClient`. :func:`irc_nodes` starts two
+cluster nodes with an ``--irc`` listener each.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import re
 import time
 
-from tests.support.cluster import poll
-from tests.support.processes import SOCKET_TIMEOUT, LineSocket
+from tests.support.cluster import Cluster, Node, poll
+from tests.support.processes import SOCKET_TIMEOUT, LineSocket, free_port
 
 #: The ``--server-name`` of the test nodes (the host part of every source).
 SERVER = "irc.test"
@@ -61,6 +62,11 @@ class IrcUser(LineSocket):
                 return lines
             assert time.monotonic() < deadline, f"{self.nickname}: no {pattern!r} in {lines}"
 
+    def join(self, channel: str) -> list[str]:
+        """``JOIN channel``; the lines before the end of its names (``366``)."""
+        self.say(f"JOIN {channel}")
+        return self.expect(f":{SERVER} 366 {self.nickname} {channel} :End of /NAMES list")
+
     def sync(self) -> list[str]:
         """Barrier: ``PING``; every line before its ``PONG``."""
         self.say("PING barrera")
@@ -94,3 +100,19 @@ class IrcUser(LineSocket):
     def expect(self, wanted: str, timeout: float = REPLICATION) -> list[str]:
         """Read until the line ``wanted`` (bounded); the lines before it."""
         return self.until(re.escape(wanted), timeout)[:-1]
+
+
+def irc_nodes(cluster: Cluster) -> tuple[list[Node], dict[str, int]]:
+    """Nodes ``ia`` and ``ib`` with an ``--irc`` listener each; their IRC ports by node id."""
+    irc_ports = {"ia": free_port(), "ib": free_port()}
+    nodes = [
+        cluster.start(
+            node_id,
+            "--irc",
+            f"tcp:{irc_ports[node_id]}:interface=127.0.0.1",
+            "--server-name",
+            SERVER,
+        )
+        for node_id in ("ia", "ib")
+    ]
+    return nodes, irc_ports

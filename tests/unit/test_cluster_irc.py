@@ -16,7 +16,7 @@ from typing import Any
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support.fake_link import cluster_chat
+from tests.support.fake_link import DONE_SCRIPTS, cluster_chat, start_beside_n2
 from tests.support.fakes import Client, Clients, tcp_factory
 from twisted_chat.assembly import RoomPlan
 from twisted_chat.cluster import envelope
@@ -56,18 +56,13 @@ class ClusterIrcTests(SynchronousTestCase):
         irc = IrcCommands(self.parts.core, self.parts.rooms, self.parts.language, SERVER)
         self.irc = IrcFactory(self.parts.server, irc)
         self.clients = Clients()
-        self.room.membership.start()
-        self.link.connect()
-        for script in ("claim", "room_move", "room_release", "room_refresh", "rooms_set"):
-            self.link.answers[script] = 1
-        self.link.answers["restore"] = []
-        self.link.answers["room_claim"] = [1, "ours"]
+        start_beside_n2(
+            self.room,
+            self.link,
+            done=(*DONE_SCRIPTS, "rooms_set"),
+            answers={"room_claim": [1, "ours"]},
+        )
         self.instance = self.room.origin.instance
-        self.link.answers["survey"] = [["n1", self.instance, "1"], ["n2", "n2/x", "1"]]
-        self.room.membership.changed(self.room.presence.snapshot("n2", "n2/x", 1, {}))
-        # ... and so is its users hash in Redis (read when a room claim names a user of n2
-        # that this node has not heard of).
-        self.link.replies["HGETALL"] = {"#i": "n2/x", "#v": "1"}
         self.version = 1
 
     def tearDown(self) -> None:

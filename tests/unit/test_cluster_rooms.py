@@ -15,7 +15,7 @@ from typing import Any
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support.fake_link import cluster_chat
+from tests.support.fake_link import cluster_chat, start_beside_n2
 from tests.support.fakes import Clients, tcp_factory
 from twisted_chat.assembly import RoomPlan
 from twisted_chat.cluster import envelope
@@ -45,21 +45,8 @@ class ClusterRoomsTests(SynchronousTestCase):
         self.parts, self.room, self.link = cluster_chat(self.clock, rooms=RoomPlan(max_rooms=4))
         self.factory = tcp_factory(self.parts)
         self.clients = Clients()
-        self.room.membership.start()
-        self.link.connect()
-        self.link.answers["claim"] = 1
-        self.link.answers["room_move"] = 1
-        self.link.answers["room_release"] = 1
-        self.link.answers["room_refresh"] = 1
-        self.link.answers["restore"] = []
+        start_beside_n2(self.room, self.link)
         self.instance = self.room.origin.instance
-        # The survey finds this node and n2, unchanged (so nobody is dropped or re-read).
-        self.link.answers["survey"] = [["n1", self.instance, "1"], ["n2", "n2/x", "1"]]
-        # Node n2 is known, with nobody yet.
-        self.room.membership.changed(self.room.presence.snapshot("n2", "n2/x", 1, {}))
-        # ... and so is its users hash in Redis (read when a room claim names a user of n2
-        # that this node has not heard of).
-        self.link.replies["HGETALL"] = {"#i": "n2/x", "#v": "1"}
         self.version = 1
 
     def tearDown(self) -> None:

@@ -17,19 +17,16 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.support.fakes import EPOCH, Clients, RecordingTransport, peer_address, tcp_factory
 from tests.support.history import HistoryChat
+from tests.support.ircunit import SERVER, CountingIrc, CountingLines, epoch_clock, irc_chat
 from twisted_chat import formatting
-from twisted_chat.assembly import assemble
-from twisted_chat.events import Event, EventSource
-from twisted_chat.irc.commands import IrcCommands
-from twisted_chat.irc.protocol import IrcFactory, IrcProtocol
+from twisted_chat.events import EventSource
+from twisted_chat.irc.protocol import IrcProtocol
 from twisted_chat.irc.render import IrcRenderer, split_text
-from twisted_chat.limits import Limits
 from twisted_chat.tcp import ChatTCPFactory
 from twisted_chat.text import SPANISH, Language
 from twisted_chat.web.frames import FrameRenderer
 from twisted_chat.wire import LineRenderer
 
-SERVER = "irc.test"
 COLOURED = "\x0304,01rojo\x03 y \x02negrita\x02 \x1dcursiva\x1d \x1fsub\x1f \x1etachado\x1e"
 COLOURED += " \x11mono\x11 \x16inverso\x16 \x04FF8800naranja\x0f fin"
 PLAIN = "rojo y negrita cursiva sub tachado mono inverso naranja fin"
@@ -290,39 +287,12 @@ class RenderTests(SynchronousTestCase):
         numeric.decode("utf-8")
 
 
-class CountingIrc(IrcRenderer):
-    """An IRC renderer that counts its renders."""
-
-    renders = 0
-
-    def render(self, event: Event) -> bytes:
-        """Count, then render."""
-        CountingIrc.renders += 1
-        return super().render(event)
-
-
-class CountingLines(LineRenderer):
-    """A line renderer that counts its renders."""
-
-    renders = 0
-
-    def render(self, event: Event) -> bytes:
-        """Count, then render."""
-        CountingLines.renders += 1
-        return super().render(event)
-
-
 class MixedRoomTests(SynchronousTestCase):
     """IRC users, a line user and a WebSocket user in one room, on recording transports."""
 
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.clock.advance(EPOCH.timestamp())
-        self.parts = assemble(
-            SPANISH, self.clock, limits=Limits(flood_rate=0, max_strikes=0, login_timeout=0)
-        )
-        self.irc = IrcCommands(self.parts.core, self.parts.rooms, self.parts.language, SERVER)
-        self.factory = IrcFactory(self.parts.server, self.irc)
+        self.clock = epoch_clock()
+        self.parts, self.irc, self.factory = irc_chat(self.clock)
         self.port = 41000
         self.clients = Clients()
         self.ana, self.ana_out = self.irc_user("ana")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support.fake_link import cluster_chat
+from tests.support.fake_link import DONE_SCRIPTS, cluster_chat, start_beside_n2
 from tests.support.fakes import Client, Clients, tcp_factory
 from tests.support.logs import LogEvents, capture, is_error
 from twisted_chat.assembly import RoomPlan, assemble
@@ -282,15 +282,13 @@ class ClusterQueriesTests(SynchronousTestCase):
         irc = IrcCommands(self.parts.core, self.parts.rooms, self.parts.language, SERVER)
         self.irc = IrcFactory(self.parts.server, irc)
         self.clients = Clients()
-        self.room.membership.start()
-        self.link.connect()
-        for script in ("claim", "room_move", "room_release", "room_refresh", "rooms_set"):
-            self.link.answers[script] = 1
-        self.link.answers["restore"] = []
-        self.link.answers["room_claim"] = [1, "ours"]
-        instance = self.room.origin.instance
-        self.link.answers["survey"] = [["n1", instance, "1"], ["n2", "n2/x", "1"]]
-        self.room.membership.changed(self.room.presence.snapshot("n2", "n2/x", 1, {}))
+        start_beside_n2(
+            self.room,
+            self.link,
+            done=(*DONE_SCRIPTS, "rooms_set"),
+            answers={"room_claim": [1, "ours"]},
+            n2_users_hash=False,
+        )
         self.ana = self.clients.connect(self.irc)  # type: ignore[arg-type]
         self.ana.send("NICK ana\r\nUSER ana 0 * :Ana\r\n")
         self.clock.advance(1)

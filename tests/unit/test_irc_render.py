@@ -25,6 +25,7 @@ from tests.support.accounts import (
     ThreadRunner,
 )
 from tests.support.fakes import EPOCH, RecordingTransport, decode_lines, peer_address
+from tests.support.ircunit import SERVER, CountingIrc, epoch_clock, irc_chat
 from twisted_chat.accounts import Accounts
 from twisted_chat.assembly import assemble
 from twisted_chat.events import Error, Event, EventSource, Notice, Replayed, Text
@@ -34,7 +35,6 @@ from twisted_chat.irc.render import IrcRenderer, server_time
 from twisted_chat.limits import Limits
 from twisted_chat.text import SPANISH, Language
 
-SERVER = "irc.test"
 #: 2026-11-24T08:30:00.250Z in ms.
 MS = int(EPOCH.timestamp() * 1000) + 250
 
@@ -155,28 +155,12 @@ class RendererTests(SynchronousTestCase):
         )
 
 
-class CountingRenderer(IrcRenderer):
-    """An IRC renderer that counts its renders."""
-
-    renders = 0
-
-    def render(self, event: Event) -> bytes:
-        """Count, then render."""
-        CountingRenderer.renders += 1
-        return super().render(event)
-
-
 class AdapterTests(SynchronousTestCase):
     """The IRC adapter over a real session, on recording transports."""
 
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.clock.advance(EPOCH.timestamp())
-        self.parts = assemble(
-            SPANISH, self.clock, limits=Limits(flood_rate=0, max_strikes=0, login_timeout=0)
-        )
-        self.irc = IrcCommands(self.parts.core, self.parts.rooms, self.parts.language, SERVER)
-        self.factory = IrcFactory(self.parts.server, self.irc)
+        self.clock = epoch_clock()
+        self.parts, self.irc, self.factory = irc_chat(self.clock)
         self.port = 40000
 
     def connect(self) -> tuple[IrcProtocol, RecordingTransport]:
@@ -203,16 +187,16 @@ class AdapterTests(SynchronousTestCase):
         return proto, transport
 
     def test_one_render_per_renderer_per_broadcast(self) -> None:
-        counting = CountingRenderer(self.parts.language, SERVER)
+        counting = CountingIrc(self.parts.language, SERVER)
         self.irc._renderers[counting.caps] = counting
         users = [self.user(nick) for nick in ("ana", "bob", "cris", "dani")]
         for proto, _ in users:
             proto.dataReceived(b"JOIN #general\r\n")
         for _, transport in users:
             self.received(transport)
-        CountingRenderer.renders = 0
+        CountingIrc.renders = 0
         users[0][0].dataReceived(b"PRIVMSG #general :hola\r\n")
-        self.assertEqual(CountingRenderer.renders, 1)
+        self.assertEqual(CountingIrc.renders, 1)
         for _, transport in users[1:]:
             self.assertEqual(self.received(transport), [":ana!ana@irc.test PRIVMSG #general :hola"])
 

@@ -7,20 +7,14 @@ sockets)."""
 
 from __future__ import annotations
 
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support.fakes import EPOCH, RecordingTransport, decode_lines, peer_address
-from tests.unit.test_irc_render import CountingRenderer
-from twisted_chat.assembly import assemble
-from twisted_chat.irc.commands import IrcCommands
-from twisted_chat.irc.protocol import IrcFactory, IrcProtocol
+from tests.support.fakes import RecordingTransport, decode_lines, peer_address
+from tests.support.ircunit import SERVER, CountingIrc, epoch_clock, irc_chat
+from twisted_chat.irc.protocol import IrcProtocol
 from twisted_chat.irc.session import PING_INTERVAL, PING_TIMEOUT, ping_interval, ping_timeout
 from twisted_chat.limits import Limits
 from twisted_chat.notices import MAX_NOTICE_DELAY
-from twisted_chat.text import SPANISH
-
-SERVER = "irc.test"
 
 
 class IrcAdapter(SynchronousTestCase):
@@ -32,16 +26,13 @@ class IrcAdapter(SynchronousTestCase):
     gather_notices = False
 
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.clock.advance(EPOCH.timestamp())
+        self.clock = epoch_clock()
         limits = Limits(
             flood_rate=0, max_strikes=0, login_timeout=0, idle_timeout=self.idle_timeout
         )
-        self.parts = assemble(
-            SPANISH, self.clock, limits=limits, gather_notices=self.gather_notices
+        self.parts, self.irc, self.factory = irc_chat(
+            self.clock, limits=limits, gather_notices=self.gather_notices
         )
-        self.irc = IrcCommands(self.parts.core, self.parts.rooms, self.parts.language, SERVER)
-        self.factory = IrcFactory(self.parts.server, self.irc)
         self.port = 41000
 
     def connect(self) -> tuple[IrcProtocol, RecordingTransport]:
@@ -190,7 +181,7 @@ class QuitTests(IrcAdapter):
     """``QUIT :reason`` as the other IRC users read it."""
 
     def test_reason_and_one_quit_per_reader_rendered_once(self) -> None:
-        counting = CountingRenderer(self.parts.language, SERVER)
+        counting = CountingIrc(self.parts.language, SERVER)
         self.irc._renderers[counting.caps] = counting
         ana, ana_out = self.user("ana")
         bob, bob_out = self.user("bob")
@@ -201,7 +192,7 @@ class QuitTests(IrcAdapter):
         cris.dataReceived(b"JOIN #tres\r\n")  # shares only the last room with bob
         for transport in (ana_out, bob_out, cris_out):
             self.said(transport)
-        CountingRenderer.renders = 0
+        CountingIrc.renders = 0
         bob.dataReceived(b"QUIT :  hasta luego  \r\n")
         self.assertEqual(self.said(bob_out), ["ERROR :Quit: hasta luego"])
         bob.connectionLost(None)  # type: ignore[arg-type]
@@ -209,7 +200,7 @@ class QuitTests(IrcAdapter):
         self.assertEqual(self.said(ana_out), [quit_line])
         self.assertEqual(self.said(cris_out), [quit_line])
         # #uno (ana), #dos (nobody new), #tres (cris): one render per room with new readers
-        self.assertEqual(CountingRenderer.renders, 2)
+        self.assertEqual(CountingIrc.renders, 2)
 
     def test_no_reason_and_a_lost_connection(self) -> None:
         ana, ana_out = self.user("ana")

@@ -390,6 +390,11 @@ class RoomModeTests(RoomsTestCase):
             ["! La sala zeta es moderada: solo hablan su operador y quien tiene voz."],
         )
         self.assertNothingReceived(ana, carol)
+        self.assertEqual(  # an action is a message like any
+            self.say(bob, "/me grita"),
+            ["! La sala zeta es moderada: solo hablan su operador y quien tiene voz."],
+        )
+        self.assertNothingReceived(ana, carol)
         self.say(carol, "tengo voz")
         self.assertEqual(ana.received(), ["<carol> tengo voz"])
         self.assertEqual(bob.received(), ["<carol> tengo voz"])

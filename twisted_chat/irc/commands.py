@@ -505,12 +505,9 @@ class IrcCommands:
         if authzid and nicknames.key(authzid) != nicknames.key(account):
             session.reply("904", "SASL authentication failed")
             return
-        session.hold()
 
-        def checked(result: object) -> None:
-            if session.closing:
-                return
-            if result is LoginCheck.OK:
+        def checked(ok: bool) -> None:
+            if ok:
                 session.sasl_account = account
                 session.sasl_password = password
                 mask = f"{session.wanted_nick or account}!{session.user or account}@{session.host}"
@@ -518,10 +515,32 @@ class IrcCommands:
                 session.reply("903", "SASL authentication successful")
             else:
                 session.reply("904", "SASL authentication failed")
+
+        self._check_password(session, "SASL", account, password, checked)
+
+    def _check_password(
+        self,
+        session: IrcSession,
+        what: str,
+        account: str,
+        password: str,
+        done: Callable[[bool], None],
+    ) -> None:
+        """Check ``password`` for ``account`` as a login is checked (and rate limited), for
+        ``what`` (``SASL``, ``OPER``), with ``session``'s input held meanwhile: ``done(ok)``
+        then, unless the connection is closing (a failed check is logged and is a refusal)."""
+        accounts = self.chat.accounts
+        assert accounts is not None
+        session.hold()
+
+        def checked(result: object) -> None:
+            if session.closing:
+                return
+            done(result is LoginCheck.OK)
             session.release()
 
         def failed(failure: Failure) -> None:
-            self.log.failure("checking SASL for {nick} failed", failure, nick=account)
+            self.log.failure("checking {what} for {nick} failed", failure, what=what, nick=account)
             checked(LoginCheck.REFUSED)
 
         check = defer.maybeDeferred(accounts.check_login, account, password, session.host)
@@ -1583,12 +1602,9 @@ class IrcCommands:
                 session.reply("464", "Password incorrect")
             return
         account = nicknames.normalize(name)
-        session.hold()
 
-        def checked(result: object) -> None:
-            if session.closing:
-                return
-            if result is LoginCheck.OK and nicknames.key(account) in operators.keys:
+        def checked(ok: bool) -> None:
+            if ok and nicknames.key(account) in operators.keys:
                 operators.act_as(session, account)
                 self.room.info_changed(session)
                 nick = session.nickname or ""
@@ -1602,14 +1618,8 @@ class IrcCommands:
                 )
             else:
                 session.reply("464", "Password incorrect")
-            session.release()
 
-        def failed(failure: Failure) -> None:
-            self.log.failure("checking OPER for {nick} failed", failure, nick=account)
-            checked(LoginCheck.REFUSED)
-
-        check = defer.maybeDeferred(accounts.check_login, account, password, session.host)
-        check.addCallbacks(checked, failed)
+        self._check_password(session, "OPER", account, password, checked)
 
     @irc_command("KILL", 1)
     def kill(self, session: IrcSession, message: Message) -> None:

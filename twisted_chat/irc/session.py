@@ -95,8 +95,7 @@ class IrcSession(Session):
         #: <twisted_chat.irc.labels>`), and the one waiting for its command's later answer.
         self.label: LabeledResponse | None = None
         self.pending_label: LabeledResponse | None = None
-        # Whether the welcome's MOTD is being said (the client's lines wait), and its timer.
-        self._welcoming = False
+        # The timer of the welcome's MOTD while it is being said (the client's lines wait).
         self._welcome_timer: IDelayedCall | None = None
         #: Lines handed to the interpreter so far (counted by it: the keepalive's sign of
         #: life, with no clock read per line).
@@ -157,7 +156,7 @@ class IrcSession(Session):
         """``event`` rendered for this reader alone (``b""``: nothing to say), or ``None`` if
         it reads as every member reads it."""
         kind = type(event)
-        if kind is Notice and self._welcoming:
+        if kind is Notice and self._welcome_timer is not None:
             return self._motd_line(event)  # type: ignore[arg-type]
         if kind is Notice or kind is Error:
             return self.renderer.render_to(event, self.target(), self.wanted_nick)
@@ -215,15 +214,13 @@ class IrcSession(Session):
         """The chat's lines of a login (the retention line, the last visit) come as the MOTD,
         which ends with the last visit's line or after ``wait`` seconds; the client's lines
         wait until it ended, so every reply comes after the welcome."""
-        self._welcoming = True
-        super().hold()
         self._welcome_timer = self._clock().callLater(wait, self.end_welcome)
+        super().hold()
 
     def end_welcome(self) -> None:
         """The MOTD ends (``376``): the client's lines are read again."""
-        if not self._welcoming:
+        if self._welcome_timer is None:
             return
-        self._welcoming = False
         self._cancel_welcome_timer()
         self.reply("376", "End of /MOTD command.")
         super().release()
@@ -243,7 +240,7 @@ class IrcSession(Session):
         """Process held lines again, unless the welcome is not over (a password login's check
         ends inside it: the welcome's end releases them); a labeled command's answer that was
         waiting for this is written first."""
-        if not self._welcoming:
+        if self._welcome_timer is None:
             pending = self.pending_label
             if pending is not None:
                 if self.label is pending:  # inside its own answer: once that is kept
@@ -257,7 +254,7 @@ class IrcSession(Session):
     def waiting_answer(self) -> bool:
         """Whether this session's lines are held for a command's later answer (a read of the
         database), not for the welcome."""
-        return self._held is not None and not self._welcoming
+        return self._held is not None and self._welcome_timer is None
 
     def as_answer(self, callback: Callable[..., _T]) -> Callable[..., _T]:
         """``callback``, the later answer of the command running now (or of the labeled
@@ -278,7 +275,6 @@ class IrcSession(Session):
     def connection_lost(self) -> None:
         """The transport is gone: the chat forgets the user; line users of the default room
         are told it left even if it was in no room (they were told it came)."""
-        self._welcoming = False
         self._cancel_welcome_timer()
         self._cancel_keepalive()
         self.label = self.pending_label = None

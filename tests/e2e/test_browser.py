@@ -44,30 +44,15 @@ from tests.support.browser import (
 )
 from tests.support.expected import PROMPT, welcome
 from tests.support.processes import LineSocket
-from tests.support.webchat import VISIT, WebChat, web_chat
+from tests.support.webchat import WebChat, tcp_login, web_chat
 
 pytestmark = [pytest.mark.timeout(120, method="thread")]
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
-#: The line after the welcome since protocol v1.1 (the retention of public messages).
-RETENTION = ("* Los mensajes públicos se guardan ", "* Los mensajes públicos no se guardan.")
-
-
 #: A stored line (protocol v1.1); group 1: the line's live form.
 STORED = re.compile(r"\* \[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] (.*)")
-
-
-def tcp_login(client: LineSocket, nick: str) -> None:
-    """:meth:`LineSocket.login`, then the retention line, any replayed history, and the line
-    about the previous visit."""
-    client.login(nick)
-    assert client.line().startswith(RETENTION)
-    for _ in range(100):
-        if client.line().startswith(VISIT):
-            return
-    raise AssertionError("no line about the previous visit")
 
 
 def test_two_browsers_and_netcat_chat(

@@ -20,7 +20,7 @@ import pytest
 
 from tests.support import mariadb
 from tests.support.cluster import TTL, Client, Cluster, join, poll, running_cluster
-from tests.support.expected import left, stored_text
+from tests.support.expected import left, sala, stored_text
 from tests.support.ircline import SERVER, IrcUser, irc_options, source
 from tests.support.processes import free_port
 from tests.support.redis_server import RedisServer
@@ -109,11 +109,6 @@ def enter(client: Client, room: str) -> str:
     """``/unirse room``: its room line (the topic line, if any, is read too)."""
     line, _ = ask(client, f"/unirse {room}", "* Sala ")
     return line
-
-
-def sala(room: str, *nicks: str) -> str:
-    """The room line of ``room`` with ``nicks`` (already sorted, operator marked)."""
-    return f"* Sala {room} ({len(nicks)}): {', '.join(nicks)}"
 
 
 def quiet(client: Client) -> list[str]:

@@ -35,6 +35,7 @@ from tests.support.expected import (
     topic_set,
     username,
 )
+from tests.support.ircline import IrcUser
 from tests.support.processes import SOCKET_TIMEOUT, LineSocket, free_port
 from tests.support.pty_client import (
     CLIENT_STARTUP,
@@ -58,43 +59,28 @@ ROOM = "sala"
 CHANNEL = f"#{ROOM}"
 
 
-class IrcObserver:
-    """A raw IRC connection (a blocking socket) registered without any capability, which asks
-    the server fixed-reply questions (``WHOIS``)."""
+def irc_observer(port: int, nick: str) -> IrcUser:
+    """A raw IRC connection registered as ``nick`` without any capability, which asks the
+    server fixed-reply questions (:func:`whois`); it connects retrying (bounded) while the
+    listener starts."""
+    deadline = time.monotonic() + SOCKET_TIMEOUT
+    while True:
+        try:
+            observer = IrcUser(port)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    lines = observer.register(nick)
+    assert f":{SERVER} 001 {nick} " in lines[0] + " ", lines
+    return observer
 
-    def __init__(self, port: int, nick: str) -> None:
-        """Connect (retrying, bounded, while the listener starts) and register as ``nick``."""
-        deadline = time.monotonic() + SOCKET_TIMEOUT
-        while True:
-            try:
-                self.sock = LineSocket(port)
-                break
-            except ConnectionRefusedError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        self.nick = nick
-        self.sock.say(f"NICK {nick}")
-        self.sock.say(f"USER {nick} 0 * :{nick}")
-        self.until(rf":{SERVER} (376|422) {nick} :.*")
 
-    def until(self, pattern: str) -> list[str]:
-        """The lines up to and including the first that fully matches the regex ``pattern``."""
-        lines = []
-        while True:
-            lines.append(self.sock.line())
-            if re.fullmatch(pattern, lines[-1]):
-                return lines
-
-    def whois(self, nick: str) -> list[str]:
-        """``WHOIS nick``: its reply, up to ``318``."""
-        self.sock.say(f"WHOIS {nick}")
-        return self.until(rf":{SERVER} 318 {self.nick} {nick} :.*")
-
-    def close(self) -> None:
-        """``QUIT`` and close."""
-        self.sock.say("QUIT")
-        self.sock.close()
+def whois(observer: IrcUser, nick: str) -> list[str]:
+    """``WHOIS nick`` from ``observer``: its reply, up to ``318``."""
+    observer.say(f"WHOIS {nick}")
+    return observer.until(rf":{SERVER} 318 {observer.nickname} {nick} :.*")
 
 
 @dataclass
@@ -317,7 +303,7 @@ def test_real_client(kind: type[Client], chat: tuple[WebChat, int], tmp_path: Pa
     home.mkdir()
     client = kind(nick, home)
     register(server, nick)
-    observer = IrcObserver(irc_port, "obs")
+    observer = irc_observer(irc_port, "obs")
     lina = server.tcp()
     tcp_login(lina, "lina")
     webi = server.client()
@@ -329,7 +315,7 @@ def test_real_client(kind: type[Client], chat: tuple[WebChat, int], tmp_path: Pa
         # logged in (the chat's own login: everyone in the default room reads it) with SASL
         assert lina.line_within(CLIENT_STARTUP) == joined(nick)
         assert webi.line() == joined(nick)
-        assert f":{SERVER} 330 obs {nick} {nick} :is logged in as" in observer.whois(nick)
+        assert f":{SERVER} 330 obs {nick} {nick} :is logged in as" in whois(observer, nick)
 
         # the room: lina creates it, webi and the client join it
         lina.say(f"/unirse {ROOM}")
@@ -344,7 +330,7 @@ def test_real_client(kind: type[Client], chat: tuple[WebChat, int], tmp_path: Pa
         assert webi.line() == room_joined(nick, ROOM)
         check.channel(client.joined(nick, CHANNEL), "its own join")
         check.channel(client.members(CHANNEL, 3), "the count of members")
-        assert f":{SERVER} 319 obs {nick} :{CHANNEL}" in observer.whois(nick)
+        assert f":{SERVER} 319 obs {nick} :{CHANNEL}" in whois(observer, nick)
         check.channel(client.said("lina", "antes de que llegues", "@"), "the room's replay")
 
         # in the room, each way (UTF-8 on the way)
@@ -391,7 +377,7 @@ def test_real_client(kind: type[Client], chat: tuple[WebChat, int], tmp_path: Pa
         assert lina.line_within(CLIENT_TIMEOUT) == room_left(nick, ROOM)
         assert webi.line() == room_left(nick, ROOM)
         check.channel(client.parted(nick, CHANNEL, "hasta luego"), "its own part")
-        assert f":{SERVER} 319 obs {nick} :" not in "\n".join(observer.whois(nick))
+        assert f":{SERVER} 319 obs {nick} :" not in "\n".join(whois(observer, nick))
 
         # quit: lina, back in the default room, reads it leave the chat; the client exits
         lina.say("/unirse general")
@@ -400,7 +386,7 @@ def test_real_client(kind: type[Client], chat: tuple[WebChat, int], tmp_path: Pa
         program.type("/quit chao")
         assert lina.line_within(CLIENT_TIMEOUT) == left(nick)
         assert program.wait_exit() == 0
-        assert observer.whois(nick)[0] == f":{SERVER} 401 obs {nick} :No such nick/channel"
+        assert whois(observer, nick)[0] == f":{SERVER} 401 obs {nick} :No such nick/channel"
 
     assert sync(lina, "lina") == []
     assert sync(webi, "webi") == []

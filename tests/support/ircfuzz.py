@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.ircclient import SERVER, IrcClient, IrcServer
+from tests.support.ircclient import SERVER, IrcClient, IrcServer, start_irc_server
+from tests.support.logs import LogEvents, capture, is_error
 
 #: The token of the ``PING`` sent after a fuzzed batch.
 AFTER_THE_FUZZ = "after the fuzz"
@@ -101,4 +102,18 @@ async def fuzz_in_a_room(
         if await send_batch(fuzzer, batch):
             answered += 1
         await still_answers(watcher, number)
+    return answered
+
+
+async def fuzz_beside_lina(batches: Sequence[Sequence[str]]) -> int:
+    """On a new server with ``lina`` (a line user) and ``ana`` (IRC, no capabilities) in
+    ``#general``, :func:`fuzz_in_a_room` ``batches`` with ``ana`` as the watcher; how many
+    batches were answered. Fails if the server logged an error meanwhile."""
+    with capture(LogEvents(is_error)) as errors:
+        async with await start_irc_server() as server:
+            await server.chat.login("lina")
+            ana = await server.user("ana")
+            await ana.join("#general")
+            answered = await fuzz_in_a_room(server, batches, ana)
+    assert not errors.events, errors.describe()
     return answered

@@ -162,16 +162,10 @@ class ChatCore:
     def act(self, session: ChatSession, text: str) -> None:
         """``/me TEXT``: ``session`` does ``text`` in its room, the same event as an IRC user's
         CTCP ``ACTION`` (:func:`twisted_chat.formatting.action`): a public message, kept in
-        the history, muted like any."""
-        room = self.room
-        if room.mutes and self._muted(session):
+        the history, muted and held back by ``+m`` like any."""
+        if self.room.mutes and self._muted(session):
             return
-        self.public_messages += 1
-        where = room.room_of(session).key
-        event = self.events.public(where, session.nickname or "", formatting.action(text))
-        room.say(event, session)
-        if self.history is not None:
-            self.history.said(event)
+        self._public(session, formatting.action(text))
 
     def _muted(self, session: ChatSession) -> bool:
         """Whether ``session`` is muted; if so it gets one error saying for how long."""

@@ -389,6 +389,10 @@ class RoomModeTests(RoomsTestCase):
             self.say(bob, "hola"),
             ["! La sala zeta es moderada: solo hablan su operador y quien tiene voz."],
         )
+        self.assertEqual(  # an action is a public message: held back the same
+            self.say(bob, "/me grita"),
+            ["! La sala zeta es moderada: solo hablan su operador y quien tiene voz."],
+        )
         self.assertNothingReceived(ana, carol)
         self.say(carol, "tengo voz")
         self.assertEqual(ana.received(), ["<carol> tengo voz"])

@@ -22,8 +22,6 @@ from __future__ import annotations
 import re
 from typing import Final
 
-#: The formatting codes, each one character (colour codes take digits after them).
-FORMAT_CODES: Final = "\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f"
 #: The CTCP delimiter.
 CTCP: Final = "\x01"
 #: How an action (``/me``) starts, and how it ends.

@@ -205,12 +205,7 @@ class RoomReplication:
         room = self.room
         key = roomnames.key(name)
         nick_key = nicknames.key(member.nickname or "")
-        if (
-            key in room.rooms
-            or not self.membership.ready
-            or not room.may_create()
-            or room.local_member(nick_key) is not member
-        ):
+        if not self._claims_first(key, member, nick_key):
             move = room.enter_now(member, name)
             self._moved(nick_key, move, move.entered is Entered.CREATED)
             return defer.succeed(move)
@@ -218,12 +213,7 @@ class RoomReplication:
         claimed = self._claim(key, value)
 
         def answered(result: Any) -> Move:
-            won = int(result[0]) == 1
-            holder = _claim_of(result[1]) if not won else (self.origin.instance, nick_key, name)
-            if holder is None:  # a claim value this release cannot read: no operator
-                holder = ("", "", name)
-            elif not won:
-                self._claimed_elsewhere(key, holder)
+            won, holder = self._claim_answered(result, key, nick_key, name)
             move = room.enter_now(member, holder[2], creator=won)
             chatroom = move.room
             if won:
@@ -248,6 +238,33 @@ class RoomReplication:
             return move
 
         return claimed.addCallbacks(answered, failed).addBoth(self._claim_done, key)
+
+    def _claims_first(self, key: str, member: Member, nick_key: str) -> bool:
+        """Whether ``member`` (``nick_key``) entering or joining the room ``key`` claims it in
+        Redis first: a room this node does not know, that may be created, while in the
+        cluster, by a user still logged in here."""
+        room = self.room
+        return (
+            key not in room.rooms
+            and self.membership.ready
+            and room.may_create()
+            and room.local_member(nick_key) is member
+        )
+
+    def _claim_answered(
+        self, result: Any, key: str, nick_key: str, name: str
+    ) -> tuple[bool, tuple[str, str, str]]:
+        """Redis's answer ``result`` to this node's user ``nick_key`` claiming the room
+        ``key`` as ``name``: whether it won, and the holder of the claim (instance, nick key,
+        name; no operator if its value is one this release cannot read). A claim held
+        elsewhere is noted (:meth:`_claimed_elsewhere`)."""
+        won = int(result[0]) == 1
+        holder = _claim_of(result[1]) if not won else (self.origin.instance, nick_key, name)
+        if holder is None:  # a claim value this release cannot read: no operator
+            holder = ("", "", name)
+        elif not won:
+            self._claimed_elsewhere(key, holder)
+        return won, holder
 
     # -- a room claimed by another node's user a moment ago ---------------------------------
 
@@ -363,23 +380,13 @@ class RoomReplication:
         room = self.room
         key = roomnames.key(name)
         nick_key = nicknames.key(member.nickname or "")
-        if (
-            key in room.rooms
-            or not self.membership.ready
-            or not room.may_create()
-            or room.local_member(nick_key) is not member
-        ):
+        if not self._claims_first(key, member, nick_key):
             return defer.succeed(room.join_now(member, name))
         value = json.dumps([self.origin.instance, nick_key, name], ensure_ascii=False)
         claimed = self._claim(key, value)
 
         def answered(result: Any) -> Move:
-            won = int(result[0]) == 1
-            holder = _claim_of(result[1]) if not won else (self.origin.instance, nick_key, name)
-            if holder is None:  # a claim value this release cannot read: no operator
-                holder = ("", "", name)
-            elif not won:
-                self._claimed_elsewhere(key, holder)
+            won, holder = self._claim_answered(result, key, nick_key, name)
             move = Room.join_now(room, member, holder[2])  # told below, its operator settled
             chatroom = move.room
             created = move.entered is Entered.CREATED
